@@ -1,0 +1,21 @@
+//! # mimeograph
+//!
+//! One Rust core that composes internet mail (RFC 5322 / MIME) and speaks
+//! SMTP as a sans-IO engine, used from Rust, Node and the browser.
+//!
+//! Layers (dependencies point one way):
+//!
+//! * [`address`] — RFC 5322 address parsing, validation and formatting.
+//! * [`encoding`] — charsets, transfer encodings, RFC 2047 / RFC 2231.
+//! * [`header`] — header names, values, folding and dates.
+//! * [`mime`] — the MIME tree, the message builder and the streaming writer.
+//!
+//! See `ARCHITECTURE.md` for how a message flows from builder to bytes.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod address;
+pub mod encoding;
+pub mod envelope;
+pub mod header;
+pub mod mime;
