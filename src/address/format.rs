@@ -16,7 +16,8 @@ use crate::envelope::RenderOptions;
 ///   ([`rfc2047::encode_phrase`], UTF-8) when they hold non-ASCII or control
 ///   characters, or something that looks like an encoded word. With
 ///   `opts.utf8_headers`, non-ASCII names are written raw (RFC 6532),
-///   quoted if needed; control characters still get encoded words.
+///   quoted if needed; control characters and whitespace other than
+///   U+0020 still get encoded words.
 /// * Domains are written in A-labels unless `opts.utf8_headers`.
 /// * A mailbox with a non-ASCII local part is an
 ///   [`AddressError::RequiresSmtpUtf8`] unless `opts.utf8_headers`.
@@ -99,7 +100,11 @@ pub(crate) fn format_mailbox(m: &Mailbox, opts: RenderOptions) -> Result<Vec<Tok
 
 /// A display name as phrase tokens (each spaced); `""` for an empty name.
 fn phrase_tokens(name: &str, opts: RenderOptions) -> Result<Vec<Token>, AddressError> {
-    let has_control = name.chars().any(|c| c.is_control());
+    // Controls, and whitespace other than a plain space (U+2028, NBSP, …)
+    // that a reader might take as a line break or fold, are always encoded.
+    let has_control = name
+        .chars()
+        .any(|c| c.is_control() || (c.is_whitespace() && c != ' '));
     let looks_encoded = name.contains("=?");
     let ascii_printable = name.chars().all(|c| (' '..='~').contains(&c));
     if has_control || looks_encoded || (!ascii_printable && !opts.utf8_headers) {

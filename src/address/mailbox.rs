@@ -37,6 +37,10 @@ impl Mailbox {
             }
         }
         let (local, domain) = split_addr_spec(address)?;
+        // Cheap bound before IDNA: no valid domain is this long in any form.
+        if local.len() > 64 || domain.len() > 1024 {
+            return Err(AddressError::TooLong(address.to_owned()));
+        }
         let ascii_domain = idn::domain_to_ascii(domain)
             .ok_or_else(|| AddressError::InvalidDomain(address.to_owned()))?;
         if local.len() > 64

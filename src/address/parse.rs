@@ -308,12 +308,14 @@ fn extract_address(s: &str) -> Option<(String, String)> {
     let c: Vec<char> = s.chars().collect();
     let n = c.len();
     let boundary = |p: usize| js_word(p.checked_sub(1).and_then(|q| c.get(q))) != js_word(c.get(p));
-    for start in 0..n {
+    let mut start = 0;
+    while start < n {
         let mut j = start;
         while j < n && js_space(c[j]) {
             j += 1;
         }
         if !boundary(j) {
+            start += 1;
             continue;
         }
         // [^@\s]+@ : the run must end exactly at an '@'.
@@ -321,7 +323,11 @@ fn extract_address(s: &str) -> Option<(String, String)> {
         while k < n && c[k] != '@' && !js_space(c[k]) {
             k += 1;
         }
+        // Every later start inside this run ends at the same `k` and fails
+        // the same way, so skip past it (keeps this linear, not quadratic).
+        let skip_to = if k > start { k } else { start + 1 };
         if k == j || k >= n || c[k] != '@' {
+            start = skip_to;
             continue;
         }
         // [^\s]+ then \b, greedy with backtracking.
@@ -330,6 +336,7 @@ fn extract_address(s: &str) -> Option<(String, String)> {
             run_end += 1;
         }
         let Some(e) = (k + 2..=run_end).rev().find(|&e| boundary(e)) else {
+            start = skip_to;
             continue;
         };
         let mut after = e;

@@ -189,6 +189,16 @@ fn lenient_deep_groups_do_not_overflow() {
         }
     }
     assert!(depth <= 10, "depth {depth}");
+    // Inputs that would make a naive port quadratic.
+    let t = std::time::Instant::now();
+    let _ = parse_address_list(&"a.".repeat(100_000));
+    let _ = parse_address_list(&"a@b.".repeat(50_000));
+    let _ = parse_address_list(&"\"a\" ".repeat(50_000));
+    let _ = AddressList::parse(&"a.".repeat(100_000));
+    let _ = AddressList::parse(&"a@b.com, ".repeat(20_000));
+    let _ = AddressList::parse(&"(".repeat(100_000));
+    let _ = Mailbox::new(None, &format!("a@{}", "ü".repeat(1_000_000)));
+    assert!(t.elapsed().as_secs() < 20, "{:?}", t.elapsed());
     let parens = "(".repeat(100_000) + "a@b";
     let _ = parse_address_list(&parens);
     let _ = parse_address_list(&"<".repeat(100_000));
@@ -574,6 +584,9 @@ fn format_non_ascii_names() {
         render(&[entry(Some("Müller, Jörg"), "j@b.com")], UTF8),
         "\"Müller, Jörg\" <j@b.com>"
     );
+    // Odd whitespace is encoded even with utf8 headers.
+    let out = render(&[entry(Some("a\u{2028}b"), "j@b.com")], UTF8);
+    assert!(out.starts_with("=?"), "{out}");
     // Something that looks like an encoded word is itself encoded.
     let out = render(&[entry(Some("=?utf-8?q?x?="), "j@b.com")], ASCII);
     assert!(!out.starts_with("=?utf-8?q?x?="), "{out}");
