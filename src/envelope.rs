@@ -61,7 +61,10 @@ pub struct Envelope {
 impl Envelope {
     /// True when any envelope address needs an SMTPUTF8 transaction.
     pub fn requires_smtputf8(&self) -> bool {
-        self.from.iter().chain(&self.to).any(EnvelopeAddress::requires_smtputf8)
+        self.from
+            .iter()
+            .chain(&self.to)
+            .any(EnvelopeAddress::requires_smtputf8)
     }
 }
 

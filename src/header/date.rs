@@ -1,0 +1,147 @@
+//! RFC 5322 §3.3 dates.
+
+use std::fmt;
+
+/// A point in time with the UTC offset it is shown in, as the `Date`
+/// header writes it: `Sat, 28 Nov 2026 19:52:34 +0100`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DateTime {
+    unix_seconds: i64,
+    offset_minutes: i16,
+}
+
+impl DateTime {
+    /// A time given as seconds since the Unix epoch, shown in UTC.
+    pub fn from_unix(unix_seconds: i64) -> Self {
+        Self {
+            unix_seconds,
+            offset_minutes: 0,
+        }
+    }
+
+    /// The same instant shown at another UTC offset (in minutes, clamped to
+    /// ±23:59).
+    pub fn with_offset_minutes(self, offset_minutes: i16) -> Self {
+        Self {
+            offset_minutes: offset_minutes.clamp(-(23 * 60 + 59), 23 * 60 + 59),
+            ..self
+        }
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(self) -> i64 {
+        self.unix_seconds
+    }
+
+    /// The current time in UTC, from the system clock (`Date.now()` in the
+    /// wasm build, where `std::time` has no clock).
+    pub fn now() -> Self {
+        Self::from_unix(now_unix_seconds())
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "wasm"))]
+fn now_unix_seconds() -> i64 {
+    (js_sys::Date::now() / 1000.0) as i64
+}
+
+#[cfg(not(all(target_arch = "wasm32", feature = "wasm")))]
+fn now_unix_seconds() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31), Howard Hinnant's
+/// `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Clamp to years 0..=9999 so the output always has the RFC's form.
+        const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+        const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+        let local = (self.unix_seconds + i64::from(self.offset_minutes) * 60).clamp(MIN, MAX);
+        let days = local.div_euclid(86_400);
+        let secs = local.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let weekday = DAYS[days.rem_euclid(7) as usize];
+        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
+        let off = self.offset_minutes.unsigned_abs();
+        write!(
+            f,
+            "{weekday}, {day:02} {} {year:04} {:02}:{:02}:{:02} {sign}{:02}{:02}",
+            MONTHS[(month - 1) as usize],
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60,
+            off / 60,
+            off % 60
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc5322_dates() {
+        assert_eq!(
+            DateTime::from_unix(0).to_string(),
+            "Thu, 01 Jan 1970 00:00:00 +0000"
+        );
+        // 2026-11-28T19:52:34Z
+        assert_eq!(
+            DateTime::from_unix(1_795_895_554).to_string(),
+            "Sat, 28 Nov 2026 19:52:34 +0000"
+        );
+        assert_eq!(
+            DateTime::from_unix(951_782_400).to_string(),
+            "Tue, 29 Feb 2000 00:00:00 +0000"
+        );
+        assert_eq!(
+            DateTime::from_unix(1_795_895_554)
+                .with_offset_minutes(-330)
+                .to_string(),
+            "Sat, 28 Nov 2026 14:22:34 -0530"
+        );
+        assert_eq!(
+            DateTime::from_unix(-1).to_string(),
+            "Wed, 31 Dec 1969 23:59:59 +0000"
+        );
+    }
+
+    #[test]
+    fn extreme_times_do_not_panic() {
+        for t in [i64::MIN, i64::MAX, -62_167_219_201, 253_402_300_800] {
+            let s = DateTime::from_unix(t)
+                .with_offset_minutes(i16::MAX)
+                .to_string();
+            assert_eq!(s.len(), 31, "{s}");
+        }
+    }
+
+    #[test]
+    fn now_is_after_2025() {
+        assert!(DateTime::now().unix_seconds() > 1_735_689_600);
+    }
+}

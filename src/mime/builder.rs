@@ -1,0 +1,770 @@
+//! The message builder: collects what the user describes, then validates it
+//! all at once in [`MessageBuilder::build`].
+
+use super::attachment::{Attachment, Source};
+use super::boundary::IdGenerator;
+use super::content_type;
+use super::message::{Leaf, LeafBody, Message, Node, TopHeaders};
+use super::ComposeError;
+use crate::address::{AddressEntry, AddressList, Mailbox};
+use crate::encoding::{base64, text, Charset, TransferEncoding};
+use crate::envelope::{Envelope, EnvelopeAddress};
+use crate::header::{check_value, parse_message_id, DateTime, HeaderName};
+use std::sync::Mutex;
+
+/// Addresses given to the builder: text to parse (`"Ann <a@x>, b@y"`), or
+/// already-parsed mailboxes.
+#[derive(Clone, Debug)]
+pub enum AddressInput {
+    /// An RFC 5322 address list to parse.
+    Text(String),
+    /// Parsed addresses.
+    List(AddressList),
+}
+
+impl From<&str> for AddressInput {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+impl From<String> for AddressInput {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+impl From<&String> for AddressInput {
+    fn from(s: &String) -> Self {
+        Self::Text(s.clone())
+    }
+}
+impl From<Mailbox> for AddressInput {
+    fn from(m: Mailbox) -> Self {
+        Self::List(AddressList::from(m))
+    }
+}
+impl From<AddressList> for AddressInput {
+    fn from(list: AddressList) -> Self {
+        Self::List(list)
+    }
+}
+impl From<Vec<Mailbox>> for AddressInput {
+    fn from(list: Vec<Mailbox>) -> Self {
+        Self::List(AddressList(
+            list.into_iter().map(AddressEntry::Mailbox).collect(),
+        ))
+    }
+}
+
+/// Builds a [`Message`]. Setters never fail; [`MessageBuilder::build`]
+/// checks everything and names the field of the first problem.
+///
+/// ```
+/// use mimeograph::mime::{Attachment, Message};
+/// let message = Message::builder()
+///     .from("Zoë Ångström <zoe@example.com>")
+///     .to("Bob <bob@example.com>, carol@example.org")
+///     .bcc("audit@example.com")
+///     .subject("Quarterly report ✓")
+///     .text("Hello!\n")
+///     .html("<p>Hello! <img src=\"cid:logo@example\"></p>")
+///     .inline(Attachment::bytes(vec![0x47, 0x49, 0x46, 0x38]).filename("logo.gif").content_id("logo@example"))
+///     .attach(Attachment::bytes(b"%PDF-1.4".to_vec()).filename("report.pdf"))
+///     .build()?;
+/// assert_eq!(message.envelope().to.len(), 3);
+/// # Ok::<(), mimeograph::mime::ComposeError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MessageBuilder {
+    from: Vec<AddressInput>,
+    sender: Option<AddressInput>,
+    reply_to: Vec<AddressInput>,
+    to: Vec<AddressInput>,
+    cc: Vec<AddressInput>,
+    bcc: Vec<AddressInput>,
+    return_path: Option<AddressInput>,
+    subject: Option<String>,
+    text: Option<String>,
+    html: Option<String>,
+    charset: Option<String>,
+    date: Option<DateTime>,
+    message_id: Option<String>,
+    in_reply_to: Vec<String>,
+    references: Vec<String>,
+    headers: Vec<(String, String)>,
+    inline: Vec<Attachment>,
+    alternatives: Vec<Attachment>,
+    attachments: Vec<Attachment>,
+    seed: Option<u64>,
+}
+
+impl MessageBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds From addresses.
+    pub fn from(mut self, addresses: impl Into<AddressInput>) -> Self {
+        self.from.push(addresses.into());
+        self
+    }
+
+    /// Sets the Sender (required when From has several mailboxes).
+    pub fn sender(mut self, address: impl Into<AddressInput>) -> Self {
+        self.sender = Some(address.into());
+        self
+    }
+
+    /// Adds Reply-To addresses.
+    pub fn reply_to(mut self, addresses: impl Into<AddressInput>) -> Self {
+        self.reply_to.push(addresses.into());
+        self
+    }
+
+    /// Adds To recipients.
+    pub fn to(mut self, addresses: impl Into<AddressInput>) -> Self {
+        self.to.push(addresses.into());
+        self
+    }
+
+    /// Adds Cc recipients.
+    pub fn cc(mut self, addresses: impl Into<AddressInput>) -> Self {
+        self.cc.push(addresses.into());
+        self
+    }
+
+    /// Adds Bcc recipients: envelope only, never written in the headers.
+    pub fn bcc(mut self, addresses: impl Into<AddressInput>) -> Self {
+        self.bcc.push(addresses.into());
+        self
+    }
+
+    /// Sets the envelope sender (emailjs's `return-path`); not written as a
+    /// header (the receiving server adds Return-Path itself).
+    pub fn return_path(mut self, address: impl Into<AddressInput>) -> Self {
+        self.return_path = Some(address.into());
+        self
+    }
+
+    /// Sets the subject (any Unicode; encoded as RFC 2047 where needed).
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Sets the plain-text body.
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// Sets the HTML body (an alternative to the text, or alone).
+    pub fn html(mut self, html: impl Into<String>) -> Self {
+        self.html = Some(html.into());
+        self
+    }
+
+    /// Sets the charset (any WHATWG label) of the text and HTML bodies and
+    /// of encoded words in headers; UTF-8 by default. Text is transcoded,
+    /// and a character the charset lacks is an error.
+    pub fn charset(mut self, label: impl Into<String>) -> Self {
+        self.charset = Some(label.into());
+        self
+    }
+
+    /// Sets the Date (the current time by default).
+    pub fn date(mut self, date: DateTime) -> Self {
+        self.date = Some(date);
+        self
+    }
+
+    /// Sets the Message-ID (with or without `<>`); generated by default.
+    pub fn message_id(mut self, id: impl Into<String>) -> Self {
+        self.message_id = Some(id.into());
+        self
+    }
+
+    /// Adds a Message-ID to In-Reply-To.
+    pub fn in_reply_to(mut self, id: impl Into<String>) -> Self {
+        self.in_reply_to.push(id.into());
+        self
+    }
+
+    /// Adds a Message-ID to References.
+    pub fn references(mut self, id: impl Into<String>) -> Self {
+        self.references.push(id.into());
+        self
+    }
+
+    /// Adds a custom header. Builder-managed names (From, Subject,
+    /// Content-Type, ...) are refused at build time.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds an attachment (in `multipart/mixed`).
+    pub fn attach(mut self, attachment: Attachment) -> Self {
+        self.attachments.push(attachment);
+        self
+    }
+
+    /// Adds an inline part shown with the HTML body (in
+    /// `multipart/related`), usually an image with a Content-ID.
+    pub fn inline(mut self, part: Attachment) -> Self {
+        self.inline.push(part);
+        self
+    }
+
+    /// Adds an alternative body, e.g. [`Attachment::calendar`] (in
+    /// `multipart/alternative`, after the text and HTML).
+    pub fn alternative(mut self, part: Attachment) -> Self {
+        self.alternatives.push(part);
+        self
+    }
+
+    /// Deterministic mode for snapshot tests: boundaries and the Message-ID
+    /// come from `seed`, and the Date is 2000-01-01T00:00:00Z unless set.
+    pub fn deterministic(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// emailjs's `checkValidity`: a From, at least one recipient, and
+    /// addresses that parse. `build` runs the same checks and more.
+    pub fn check_validity(&self) -> Result<(), ComposeError> {
+        let from = parse_all("from", &self.from)?;
+        if from.is_empty() {
+            return Err(ComposeError::MissingFrom);
+        }
+        let mut recipients = 0;
+        for (field, inputs) in [("to", &self.to), ("cc", &self.cc), ("bcc", &self.bcc)] {
+            recipients += parse_all(field, inputs)?.mailboxes().count();
+        }
+        if recipients == 0 {
+            return Err(ComposeError::NoRecipients);
+        }
+        Ok(())
+    }
+
+    /// Validates everything and builds the message.
+    pub fn build(self) -> Result<Message, ComposeError> {
+        let from = parse_all("from", &self.from)?;
+        if from.is_empty() {
+            return Err(ComposeError::MissingFrom);
+        }
+        let sender = self
+            .sender
+            .as_ref()
+            .map(|s| single("sender", s))
+            .transpose()?;
+        if from.mailboxes().count() > 1 && sender.is_none() {
+            return Err(ComposeError::SenderRequired);
+        }
+        let reply_to = parse_all("reply-to", &self.reply_to)?;
+        let to = parse_all("to", &self.to)?;
+        let cc = parse_all("cc", &self.cc)?;
+        let bcc = parse_all("bcc", &self.bcc)?;
+        let return_path = self
+            .return_path
+            .as_ref()
+            .map(|s| single("return-path", s))
+            .transpose()?;
+
+        let envelope = make_envelope(
+            &from,
+            sender.as_ref(),
+            return_path.as_ref(),
+            [&to, &cc, &bcc],
+        )?;
+        let requires_smtputf8 = envelope.requires_smtputf8()
+            || [&from, &reply_to, &to, &cc]
+                .iter()
+                .flat_map(|l| l.mailboxes())
+                .chain(sender.as_ref())
+                .any(Mailbox::requires_smtputf8);
+
+        let charset = match &self.charset {
+            Some(label) => Charset::from_label(label).map_err(|source| ComposeError::Encoding {
+                field: "charset".into(),
+                source,
+            })?,
+            None => Charset::UTF_8,
+        };
+        if let Some(subject) = &self.subject {
+            check_value("subject", subject)?;
+            encoding_check("subject", charset, subject)?;
+        }
+        let mut custom = Vec::with_capacity(self.headers.len());
+        for (name, value) in &self.headers {
+            let name = HeaderName::custom(name)?;
+            check_value(name.as_str(), value)?;
+            encoding_check(name.as_str(), charset, value)?;
+            custom.push((name, value.clone()));
+        }
+        let in_reply_to = ids(&self.in_reply_to)?;
+        let references = ids(&self.references)?;
+
+        let mut rng = match self.seed {
+            Some(seed) => IdGenerator::from_seed(seed),
+            None => IdGenerator::from_entropy(),
+        };
+        let date = self.date.unwrap_or_else(|| match self.seed {
+            Some(_) => DateTime::from_unix(946_684_800),
+            None => DateTime::now(),
+        });
+        let message_id = match &self.message_id {
+            Some(id) => parse_message_id(id)?,
+            None => {
+                let domain = from
+                    .mailboxes()
+                    .next()
+                    .and_then(|m| idna::domain_to_ascii(m.domain()).ok())
+                    .filter(|d| !d.is_empty() && !d.starts_with('['))
+                    .unwrap_or_else(|| "localhost".into());
+                format!("{}@{domain}", rng.alphanumeric(32))
+            }
+        };
+
+        // The body parts and the tree.
+        let mut leaves = Vec::new();
+        let mut alternatives = Vec::new();
+        if let Some(text) = &self.text {
+            let leaf = text_leaf("text", "text/plain", text, charset)?;
+            alternatives.push(push_leaf(&mut leaves, leaf));
+        }
+        let mut inline = Vec::new();
+        for (i, part) in self.inline.into_iter().enumerate() {
+            inline.push(part_node(&mut leaves, &format!("inline[{i}]"), part, true)?);
+        }
+        if let Some(html) = &self.html {
+            let leaf = text_leaf("html", "text/html", html, charset)?;
+            let node = push_leaf(&mut leaves, leaf);
+            alternatives.push(related(node, std::mem::take(&mut inline)));
+        }
+        for (i, part) in self.alternatives.into_iter().enumerate() {
+            alternatives.push(part_node(
+                &mut leaves,
+                &format!("alternative[{i}]"),
+                part,
+                false,
+            )?);
+        }
+        let body = match alternatives.len() {
+            0 => None,
+            1 => alternatives.pop(),
+            _ => Some(multipart("alternative", alternatives)),
+        };
+        // Inline parts without an HTML body stay beside whatever body there is.
+        let body = match body {
+            Some(node) => Some(related(node, std::mem::take(&mut inline))),
+            None => None,
+        };
+        let mut mixed: Vec<Node> = body.into_iter().chain(inline).collect();
+        for (i, part) in self.attachments.into_iter().enumerate() {
+            mixed.push(part_node(
+                &mut leaves,
+                &format!("attachment[{i}]"),
+                part,
+                false,
+            )?);
+        }
+        let mut root = match mixed.len() {
+            0 => push_leaf(&mut leaves, text_leaf("text", "text/plain", "", charset)?),
+            1 => mixed.pop().unwrap_or(Node::Leaf(0)),
+            _ => multipart("mixed", mixed),
+        };
+        assign_boundaries(&mut root, &leaves, &mut rng);
+
+        Ok(Message {
+            headers: TopHeaders {
+                date,
+                from,
+                sender,
+                reply_to,
+                to,
+                cc,
+                subject: self.subject,
+                message_id,
+                in_reply_to,
+                references,
+                custom,
+                charset,
+            },
+            root,
+            leaves,
+            envelope,
+            requires_smtputf8,
+        })
+    }
+}
+
+fn parse_all(field: &str, inputs: &[AddressInput]) -> Result<AddressList, ComposeError> {
+    let mut list = AddressList::default();
+    for input in inputs {
+        let parsed = match input {
+            AddressInput::Text(text) => {
+                AddressList::parse(text).map_err(|source| ComposeError::Address {
+                    field: field.into(),
+                    source,
+                })?
+            }
+            AddressInput::List(l) => l.clone(),
+        };
+        for entry in parsed.0 {
+            list.push(entry);
+        }
+    }
+    Ok(list)
+}
+
+fn single(field: &str, input: &AddressInput) -> Result<Mailbox, ComposeError> {
+    let list = parse_all(field, std::slice::from_ref(input))?;
+    let mut boxes = list.mailboxes();
+    match (boxes.next(), boxes.next()) {
+        (Some(m), None) => Ok(m.clone()),
+        _ => Err(ComposeError::Address {
+            field: field.into(),
+            source: crate::address::AddressError::NotSingleMailbox(match input {
+                AddressInput::Text(t) => t.clone(),
+                AddressInput::List(_) => format!("{} mailboxes", list.mailboxes().count()),
+            }),
+        }),
+    }
+}
+
+fn make_envelope(
+    from: &AddressList,
+    sender: Option<&Mailbox>,
+    return_path: Option<&Mailbox>,
+    recipients: [&AddressList; 3],
+) -> Result<Envelope, ComposeError> {
+    let reverse = return_path.or(sender).or_else(|| from.mailboxes().next());
+    let mut to: Vec<EnvelopeAddress> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for mailbox in recipients.iter().flat_map(|l| l.mailboxes()) {
+        let key = (
+            mailbox.local_part().to_owned(),
+            mailbox.domain().to_lowercase(),
+        );
+        if seen.insert(key) {
+            to.push(mailbox.envelope_address());
+        }
+    }
+    if to.is_empty() {
+        return Err(ComposeError::NoRecipients);
+    }
+    Ok(Envelope {
+        from: reverse.map(Mailbox::envelope_address),
+        to,
+    })
+}
+
+fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), ComposeError> {
+    crate::encoding::rfc2047::encode_unstructured(text, charset, false)
+        .map(drop)
+        .map_err(|source| ComposeError::Encoding {
+            field: field.into(),
+            source,
+        })
+}
+
+fn ids(list: &[String]) -> Result<Vec<String>, ComposeError> {
+    list.iter()
+        .flat_map(|s| s.split_whitespace())
+        .map(|id| parse_message_id(id).map_err(ComposeError::from))
+        .collect()
+}
+
+fn push_leaf(leaves: &mut Vec<Leaf>, leaf: Leaf) -> Node {
+    leaves.push(leaf);
+    Node::Leaf(leaves.len() - 1)
+}
+
+fn multipart(subtype: &'static str, children: Vec<Node>) -> Node {
+    Node::Multipart {
+        subtype,
+        boundary: String::new(),
+        children,
+    }
+}
+
+fn related(main: Node, parts: Vec<Node>) -> Node {
+    if parts.is_empty() {
+        main
+    } else {
+        multipart("related", std::iter::once(main).chain(parts).collect())
+    }
+}
+
+/// A text body part: transcoded into `charset`, CRLF line ends.
+fn text_leaf(
+    field: &str,
+    media_type: &str,
+    text: &str,
+    charset: Charset,
+) -> Result<Leaf, ComposeError> {
+    let bytes = encode_text(field, text, charset)?;
+    Ok(Leaf {
+        field: field.into(),
+        media_type: media_type.into(),
+        params: vec![("charset", charset.name().to_owned())],
+        filename: None,
+        disposition: None,
+        content_id: None,
+        headers: Vec::new(),
+        body: text_body(bytes, false),
+        forced: None,
+    })
+}
+
+fn encode_text(field: &str, text: &str, charset: Charset) -> Result<Vec<u8>, ComposeError> {
+    let encoded = charset
+        .encode(text)
+        .map_err(|source| ComposeError::Encoding {
+            field: field.into(),
+            source,
+        })?;
+    Ok(text::normalize_crlf(&encoded).into_owned())
+}
+
+fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
+    let stats = text::analyze(&bytes);
+    LeafBody::Text {
+        bytes,
+        stats,
+        is_message,
+    }
+}
+
+/// A user's part as a tree node: its leaf, wrapped in `related` with its
+/// own related parts when it has any.
+fn part_node(
+    leaves: &mut Vec<Leaf>,
+    field: &str,
+    part: Attachment,
+    inline_default: bool,
+) -> Result<Node, ComposeError> {
+    let Attachment {
+        source,
+        filename,
+        content_type,
+        charset,
+        method,
+        content_id,
+        inline,
+        headers,
+        encoding,
+        related: related_attachments,
+    } = part;
+    if let Some(name) = &filename {
+        check_value(&format!("{field}.filename"), name)?;
+    }
+    let media_type = match &content_type {
+        Some(t) => content_type::normalize(t).ok_or_else(|| ComposeError::InvalidContentType {
+            field: field.into(),
+            value: t.clone(),
+        })?,
+        None => match (&source, &filename) {
+            (_, Some(name)) => content_type::guess_from_filename(name).to_owned(),
+            (Source::Text(_), None) => "text/plain".into(),
+            _ => content_type::OCTET_STREAM.to_owned(),
+        },
+    };
+    if let Some(cid) = &content_id {
+        let ok = !cid.is_empty()
+            && cid.len() <= 250
+            && cid
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"<>\"\\".contains(&b));
+        if !ok {
+            return Err(ComposeError::InvalidContentId {
+                field: field.into(),
+                value: cid.clone(),
+            });
+        }
+    }
+    let mut params = Vec::new();
+    let part_charset = match &charset {
+        Some(label) => {
+            Some(
+                Charset::from_label(label).map_err(|source| ComposeError::Encoding {
+                    field: format!("{field}.charset"),
+                    source,
+                })?,
+            )
+        }
+        None => None,
+    };
+    if let Some(method) = &method {
+        check_value(&format!("{field}.method"), method)?;
+    }
+    let is_message = media_type == "message/rfc822";
+    let body = match source {
+        Source::Text(text) => {
+            let cs = part_charset.unwrap_or(Charset::UTF_8);
+            params.push(("charset", cs.name().to_owned()));
+            let bytes = encode_text(field, &text, cs)?;
+            if media_type.starts_with("text/") {
+                text_body(bytes, false)
+            } else {
+                LeafBody::Bytes(bytes)
+            }
+        }
+        Source::Bytes(bytes) => {
+            if let Some(cs) = part_charset {
+                params.push(("charset", cs.name().to_owned()));
+            }
+            if is_message {
+                text_body(text::normalize_crlf(&bytes).into_owned(), true)
+            } else {
+                LeafBody::Bytes(bytes)
+            }
+        }
+        Source::Base64(encoded) => {
+            let mut lines = Vec::with_capacity(encoded.len() + encoded.len() / 38);
+            base64::rewrap(&encoded, &mut lines).map_err(|source| ComposeError::Encoding {
+                field: field.into(),
+                source,
+            })?;
+            LeafBody::Base64Lines(lines)
+        }
+        #[cfg(feature = "native")]
+        Source::Path(path) => {
+            std::fs::metadata(&path).map_err(|source| ComposeError::Io {
+                field: format!("{field} ({})", path.display()),
+                source,
+            })?;
+            LeafBody::Path(path)
+        }
+        Source::Reader { reader, len } => LeafBody::Reader {
+            reader: Mutex::new(Some(reader)),
+            len,
+        },
+    };
+    if let Some(method) = method {
+        params.push(("method", method));
+    }
+    if let Some(forced) = encoding {
+        check_forced(field, forced, &body)?;
+    }
+    let mut part_headers = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name = HeaderName::custom(&name)?;
+        check_value(&format!("{field}.{name}"), &value)?;
+        part_headers.push((name, value));
+    }
+    // Body alternatives (calendar, HTML given as a part) carry no disposition.
+    let is_body_alternative =
+        !inline_default && content_id.is_none() && field.starts_with("alternative");
+    let disposition = if is_body_alternative && filename.is_none() {
+        None
+    } else {
+        Some(inline || inline_default)
+    };
+    let node = push_leaf(
+        leaves,
+        Leaf {
+            field: field.into(),
+            media_type,
+            params,
+            filename,
+            disposition,
+            content_id,
+            headers: part_headers,
+            body,
+            forced: encoding,
+        },
+    );
+    let mut related_nodes = Vec::new();
+    for (i, part) in related_attachments.into_iter().enumerate() {
+        related_nodes.push(part_node(
+            leaves,
+            &format!("{field}.related[{i}]"),
+            part,
+            true,
+        )?);
+    }
+    Ok(related(node, related_nodes))
+}
+
+fn check_forced(
+    field: &str,
+    forced: TransferEncoding,
+    body: &LeafBody,
+) -> Result<(), ComposeError> {
+    let err = |reason| {
+        Err(ComposeError::InvalidTransferEncoding {
+            field: field.into(),
+            reason,
+        })
+    };
+    let stats = match body {
+        LeafBody::Text { stats, .. } => Some(fits(stats)),
+        LeafBody::Bytes(bytes) => Some(fits(&text::analyze(bytes))),
+        LeafBody::Base64Lines(_) if forced != TransferEncoding::Base64 => {
+            return err("pre-encoded base64 data can only be sent as base64")
+        }
+        LeafBody::Base64Lines(_) => return Ok(()),
+        #[cfg(feature = "native")]
+        LeafBody::Path(_) => None,
+        LeafBody::Reader { .. } => None,
+    };
+    match (forced, stats) {
+        (TransferEncoding::Base64, _) => Ok(()),
+        (_, None) => err("files and streams are always sent as base64"),
+        (TransferEncoding::QuotedPrintable, Some(_)) => Ok(()),
+        (TransferEncoding::SevenBit, Some((ascii, fits))) if ascii && fits => Ok(()),
+        (TransferEncoding::EightBit, Some((_, fits))) if fits => Ok(()),
+        (TransferEncoding::SevenBit, _) => {
+            err("7bit needs ASCII text with CRLF line ends and lines of at most 998 octets")
+        }
+        (TransferEncoding::EightBit, _) => {
+            err("8bit needs text with CRLF line ends, no NUL, and lines of at most 998 octets")
+        }
+    }
+}
+
+/// Whether content is ASCII, and whether it can be sent unencoded at all.
+fn fits(stats: &text::TextStats) -> (bool, bool) {
+    let ascii = stats.non_ascii == 0;
+    let fits = stats.control == 0 && stats.max_line_len <= 998 && !stats.bare_cr_or_lf;
+    (ascii, fits)
+}
+
+/// Gives every multipart a boundary that occurs in no part written as it is.
+fn assign_boundaries(node: &mut Node, leaves: &[Leaf], rng: &mut IdGenerator) {
+    if let Node::Multipart {
+        boundary, children, ..
+    } = node
+    {
+        loop {
+            let candidate = rng.boundary();
+            let clash = leaves.iter().any(|leaf| match &leaf.body {
+                LeafBody::Text { bytes, .. } => contains(bytes, candidate.as_bytes()),
+                LeafBody::Bytes(bytes) if leaf.forced.is_some() => {
+                    contains(bytes, candidate.as_bytes())
+                }
+                _ => false,
+            });
+            if !clash {
+                *boundary = candidate;
+                break;
+            }
+        }
+        for child in children {
+            assign_boundaries(child, leaves, rng);
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    haystack
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == first)
+        .any(|(i, _)| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
+}

@@ -1,0 +1,238 @@
+//! A built message: validated headers, the MIME tree, and its envelope.
+
+use super::render::{Chunks, MessageStream, Renderer};
+use super::{builder::MessageBuilder, ComposeError};
+use crate::address::{AddressList, Mailbox};
+use crate::encoding::text::TextStats;
+use crate::encoding::{Charset, TransferEncoding};
+use crate::envelope::{Envelope, RenderOptions};
+use crate::header::{DateTime, HeaderName};
+use std::io::{Read, Write};
+use std::sync::Mutex;
+
+/// A composed message, ready to be written as bytes (any number of times,
+/// unless it holds a stream attachment) or handed to the SMTP engine.
+///
+/// ```
+/// use mimeograph::mime::Message;
+/// let message = Message::builder()
+///     .from("Ann <ann@example.com>")
+///     .to("bob@example.com")
+///     .subject("Hello")
+///     .text("Hi Bob!\n")
+///     .build()?;
+/// let bytes = message.to_bytes()?;
+/// assert!(bytes.starts_with(b"Date: "));
+/// # Ok::<(), mimeograph::mime::ComposeError>(())
+/// ```
+#[derive(Debug)]
+pub struct Message {
+    pub(crate) headers: TopHeaders,
+    pub(crate) root: Node,
+    pub(crate) leaves: Vec<Leaf>,
+    pub(crate) envelope: Envelope,
+    pub(crate) requires_smtputf8: bool,
+}
+
+/// The message-level headers, validated.
+#[derive(Debug)]
+pub(crate) struct TopHeaders {
+    pub date: DateTime,
+    pub from: AddressList,
+    pub sender: Option<Mailbox>,
+    pub reply_to: AddressList,
+    pub to: AddressList,
+    pub cc: AddressList,
+    pub subject: Option<String>,
+    pub message_id: String,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub custom: Vec<(HeaderName, String)>,
+    pub charset: Charset,
+}
+
+/// A node of the MIME tree.
+#[derive(Debug)]
+pub(crate) enum Node {
+    /// A body part: an index into `Message::leaves`.
+    Leaf(usize),
+    /// A multipart of the given subtype (`mixed`, `alternative`, `related`).
+    Multipart {
+        subtype: &'static str,
+        boundary: String,
+        children: Vec<Node>,
+    },
+}
+
+/// A body part's labels and content.
+#[derive(Debug)]
+pub(crate) struct Leaf {
+    /// Names the part in errors: `text`, `html`, `attachment[2]`, ...
+    pub field: String,
+    pub media_type: String,
+    /// Content-Type parameters other than `name` (charset, method).
+    pub params: Vec<(&'static str, String)>,
+    pub filename: Option<String>,
+    /// `Some(true)` inline, `Some(false)` attachment, `None` no disposition.
+    pub disposition: Option<bool>,
+    pub content_id: Option<String>,
+    pub headers: Vec<(HeaderName, String)>,
+    pub body: LeafBody,
+    pub forced: Option<TransferEncoding>,
+}
+
+/// Where a part's bytes are when the message is written.
+pub(crate) enum LeafBody {
+    /// Text (or an attached message): charset-encoded, CRLF line ends.
+    Text {
+        bytes: Vec<u8>,
+        stats: TextStats,
+        /// `message/rfc822`: may not be quoted-printable (RFC 2046 §5.2.1).
+        is_message: bool,
+    },
+    /// Binary bytes in memory.
+    Bytes(Vec<u8>),
+    /// Base64 given by the user, re-wrapped into 76-character lines.
+    Base64Lines(Vec<u8>),
+    /// A file read when written.
+    #[cfg(feature = "native")]
+    Path(std::path::PathBuf),
+    /// A stream read once when written.
+    Reader {
+        reader: Mutex<Option<Box<dyn Read + Send>>>,
+        len: Option<u64>,
+    },
+}
+
+impl std::fmt::Debug for LeafBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text { bytes, .. } => write!(f, "Text({} bytes)", bytes.len()),
+            Self::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Self::Base64Lines(b) => write!(f, "Base64Lines({} bytes)", b.len()),
+            #[cfg(feature = "native")]
+            Self::Path(p) => write!(f, "Path({})", p.display()),
+            Self::Reader { len, .. } => write!(f, "Reader(len: {len:?})"),
+        }
+    }
+}
+
+impl Leaf {
+    /// The transfer encoding this part is written with under `opts`.
+    pub(crate) fn transfer_encoding(&self, opts: RenderOptions) -> TransferEncoding {
+        if let Some(forced) = self.forced {
+            return forced;
+        }
+        match &self.body {
+            LeafBody::Text {
+                stats, is_message, ..
+            } => {
+                let chosen = crate::encoding::text::choose_text_encoding(stats, opts.allow_8bit);
+                if *is_message && chosen == TransferEncoding::QuotedPrintable {
+                    TransferEncoding::Base64
+                } else {
+                    chosen
+                }
+            }
+            _ => TransferEncoding::Base64,
+        }
+    }
+}
+
+impl Message {
+    /// Starts building a message.
+    pub fn builder() -> MessageBuilder {
+        MessageBuilder::new()
+    }
+
+    /// The SMTP envelope: reverse path (Return-Path, else Sender, else the
+    /// first From) and the de-duplicated To, Cc and Bcc recipients.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// True when an address in the headers or envelope has a non-ASCII
+    /// local part, so the message can only travel with SMTPUTF8.
+    pub fn requires_smtputf8(&self) -> bool {
+        self.requires_smtputf8
+    }
+
+    /// The options [`Message::to_bytes`] uses: UTF-8 headers only when the
+    /// message requires SMTPUTF8, no 8bit bodies.
+    pub fn default_options(&self) -> RenderOptions {
+        RenderOptions {
+            utf8_headers: self.requires_smtputf8,
+            allow_8bit: false,
+        }
+    }
+
+    /// The Message-ID, without angle brackets.
+    pub fn message_id(&self) -> &str {
+        &self.headers.message_id
+    }
+
+    /// The Date header's time.
+    pub fn date(&self) -> DateTime {
+        self.headers.date
+    }
+
+    /// The subject, if any.
+    pub fn subject(&self) -> Option<&str> {
+        self.headers.subject.as_deref()
+    }
+
+    /// The whole message as bytes, with [`Message::default_options`].
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ComposeError> {
+        self.to_bytes_with(self.default_options())
+    }
+
+    /// The whole message as bytes, rendered with `opts`.
+    pub fn to_bytes_with(&self, opts: RenderOptions) -> Result<Vec<u8>, ComposeError> {
+        let mut renderer = Renderer::new(self, opts)?;
+        let mut out = Vec::with_capacity(renderer.size().unwrap_or(0) as usize);
+        while let Some(chunk) = renderer.next_chunk(self)? {
+            out.extend_from_slice(chunk);
+        }
+        Ok(out)
+    }
+
+    /// Writes the message to `w` chunk by chunk (large attachments are
+    /// never held whole), with [`Message::default_options`].
+    pub fn write_to(&self, w: impl Write) -> Result<(), ComposeError> {
+        self.write_to_with(w, self.default_options())
+    }
+
+    /// Writes the message to `w`, rendered with `opts`.
+    pub fn write_to_with(
+        &self,
+        mut w: impl Write,
+        opts: RenderOptions,
+    ) -> Result<(), ComposeError> {
+        let mut renderer = Renderer::new(self, opts)?;
+        while let Some(chunk) = renderer.next_chunk(self)? {
+            w.write_all(chunk).map_err(|source| ComposeError::Io {
+                field: "output".into(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The message as an iterator of byte chunks (of at most about 80 KiB,
+    /// except in-memory text bodies, which come whole).
+    pub fn chunks(&self, opts: RenderOptions) -> Result<Chunks<'_>, ComposeError> {
+        Chunks::new(self, opts)
+    }
+
+    /// The exact size in bytes when rendered with `opts`, if every part's
+    /// size is known (streams without a declared length are not).
+    pub fn encoded_len(&self, opts: RenderOptions) -> Option<u64> {
+        super::render::plan_size(self, opts)
+    }
+
+    /// Turns the message into an owned stream of chunks, for transports and
+    /// bindings that keep it across calls (see [`MessageStream`]).
+    pub fn into_stream(self) -> MessageStream {
+        MessageStream::new(self)
+    }
+}

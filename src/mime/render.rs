@@ -1,0 +1,732 @@
+//! The streaming writer: a built [`Message`] becomes a plan of header bytes
+//! and body parts, then chunks. In-memory text comes out without a copy,
+//! attachments are base64-encoded a window at a time, so a large file or
+//! stream is never held whole.
+
+use super::message::{Leaf, LeafBody, Message, Node};
+use super::ComposeError;
+use crate::encoding::base64::{self, LineEncoder};
+use crate::encoding::{qp, rfc2047, rfc2231, Charset, Token, TransferEncoding};
+use crate::envelope::RenderOptions;
+use crate::header::write_header;
+use std::io::Read;
+
+/// Input bytes base64-encoded per chunk: a multiple of 57, so each chunk is
+/// whole 76-character lines.
+const WINDOW: usize = 57 * 1024;
+
+enum Seg {
+    Bytes(Vec<u8>),
+    Leaf {
+        leaf: usize,
+        enc: TransferEncoding,
+        multipart: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Body,
+    Tail,
+    Done,
+}
+
+enum Stream {
+    Reader(Box<dyn Read + Send>),
+    #[cfg(feature = "native")]
+    File(std::fs::File),
+}
+
+struct Active {
+    leaf: usize,
+    enc: TransferEncoding,
+    multipart: bool,
+    phase: Phase,
+    pos: usize,
+    total: u64,
+    expected: Option<u64>,
+    ended_crlf: bool,
+    encoder: LineEncoder,
+    stream: Option<Stream>,
+}
+
+enum Step {
+    Plan(usize),
+    Buf,
+    Borrow(usize, usize, usize),
+    Done,
+}
+
+/// Renders one message once; see [`Message::chunks`] and [`MessageStream`].
+pub(crate) struct Renderer {
+    plan: Vec<Seg>,
+    idx: usize,
+    size: Option<u64>,
+    is_8bit: bool,
+    buf: Vec<u8>,
+    scratch: Vec<u8>,
+    active: Option<Active>,
+    /// Streams taken from the message (by leaf index) and files' sizes.
+    streams: Vec<Option<Stream>>,
+    sizes: Vec<Option<u64>>,
+}
+
+impl Renderer {
+    /// Plans the message under `opts`: renders every header, opens files,
+    /// takes streams, and computes the size when it is known.
+    pub(crate) fn new(msg: &Message, opts: RenderOptions) -> Result<Self, ComposeError> {
+        let mut streams = Vec::with_capacity(msg.leaves.len());
+        let mut sizes = Vec::with_capacity(msg.leaves.len());
+        for leaf in &msg.leaves {
+            let (stream, size) = open_source(leaf)?;
+            streams.push(stream);
+            sizes.push(size);
+        }
+        let mut plan = Vec::new();
+        let mut head = Vec::with_capacity(1024);
+        write_top_headers(msg, opts, &mut head)?;
+        plan_node(msg, &msg.root, opts, false, &mut head, &mut plan)?;
+        if !head.is_empty() {
+            plan.push(Seg::Bytes(head));
+        }
+        let size = size_of(msg, &plan, &sizes);
+        let is_8bit = plan.iter().any(|s| {
+            matches!(
+                s,
+                Seg::Leaf {
+                    enc: TransferEncoding::EightBit,
+                    ..
+                }
+            )
+        });
+        Ok(Self {
+            plan,
+            idx: 0,
+            size,
+            is_8bit,
+            buf: Vec::new(),
+            scratch: Vec::new(),
+            active: None,
+            streams,
+            sizes,
+        })
+    }
+
+    /// The exact size of the output, when every part's size is known.
+    pub(crate) fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// True when a part is written as 8bit (SMTP `BODY=8BITMIME`).
+    pub(crate) fn is_8bit(&self) -> bool {
+        self.is_8bit
+    }
+
+    /// The next chunk, or `None` at the end.
+    pub(crate) fn next_chunk<'a>(
+        &'a mut self,
+        msg: &'a Message,
+    ) -> Result<Option<&'a [u8]>, ComposeError> {
+        // Decide first, borrow after: the loop holds no borrow of `self`.
+        let out = loop {
+            if self.active.is_some() {
+                match self.step(msg)? {
+                    Step::Done => self.active = None,
+                    step => break step,
+                }
+                continue;
+            }
+            let idx = self.idx;
+            if idx >= self.plan.len() {
+                return Ok(None);
+            }
+            self.idx += 1;
+            match self.plan[idx] {
+                Seg::Bytes(_) => break Step::Plan(idx),
+                Seg::Leaf {
+                    leaf,
+                    enc,
+                    multipart,
+                } => {
+                    self.active = Some(Active {
+                        leaf,
+                        enc,
+                        multipart,
+                        phase: Phase::Body,
+                        pos: 0,
+                        total: 0,
+                        expected: self.sizes[leaf],
+                        ended_crlf: false,
+                        encoder: LineEncoder::new(),
+                        stream: self.streams[leaf].take(),
+                    })
+                }
+            }
+        };
+        Ok(match out {
+            Step::Buf => Some(&self.buf),
+            Step::Borrow(leaf, start, end) => leaf_bytes(&msg.leaves[leaf]).get(start..end),
+            Step::Plan(idx) => match &self.plan[idx] {
+                Seg::Bytes(bytes) => Some(bytes),
+                Seg::Leaf { .. } => None,
+            },
+            Step::Done => None,
+        })
+    }
+
+    fn step(&mut self, msg: &Message) -> Result<Step, ComposeError> {
+        let Some(a) = self.active.as_mut() else {
+            return Ok(Step::Done);
+        };
+        let leaf = &msg.leaves[a.leaf];
+        self.buf.clear();
+        match a.phase {
+            Phase::Done => Ok(Step::Done),
+            Phase::Tail => {
+                a.phase = Phase::Done;
+                let needs_crlf = match a.enc {
+                    TransferEncoding::Base64 => a.multipart && a.total == 0,
+                    _ => a.multipart || (a.total > 0 && !a.ended_crlf),
+                };
+                if needs_crlf {
+                    self.buf.extend_from_slice(b"\r\n");
+                    Ok(Step::Buf)
+                } else {
+                    Ok(Step::Done)
+                }
+            }
+            Phase::Body => match (&leaf.body, a.enc) {
+                (LeafBody::Base64Lines(lines), _) => {
+                    a.phase = Phase::Tail;
+                    a.total = lines.len() as u64;
+                    Ok(whole(a.leaf, lines.len()))
+                }
+                (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), enc)
+                    if enc != TransferEncoding::Base64 =>
+                {
+                    a.phase = Phase::Tail;
+                    a.total = bytes.len() as u64;
+                    a.ended_crlf = bytes.ends_with(b"\r\n");
+                    if enc == TransferEncoding::QuotedPrintable {
+                        qp::encode(bytes, &mut self.buf);
+                        Ok(Step::Buf)
+                    } else {
+                        Ok(whole(a.leaf, bytes.len()))
+                    }
+                }
+                (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
+                    let end = (a.pos + WINDOW).min(bytes.len());
+                    a.encoder.push(&bytes[a.pos..end], &mut self.buf);
+                    a.total += (end - a.pos) as u64;
+                    a.pos = end;
+                    if end == bytes.len() {
+                        std::mem::take(&mut a.encoder).finish(&mut self.buf);
+                        a.phase = Phase::Tail;
+                    }
+                    Ok(Step::Buf)
+                }
+                _ => {
+                    let field = &leaf.field;
+                    let Some(stream) = a.stream.as_mut() else {
+                        return Err(ComposeError::SourceConsumed {
+                            field: field.clone(),
+                        });
+                    };
+                    self.scratch.resize(WINDOW, 0);
+                    let mut filled = 0;
+                    while filled < WINDOW {
+                        let read = match stream {
+                            Stream::Reader(r) => r.read(&mut self.scratch[filled..]),
+                            #[cfg(feature = "native")]
+                            Stream::File(f) => f.read(&mut self.scratch[filled..]),
+                        };
+                        match read {
+                            Ok(0) => break,
+                            Ok(n) => filled += n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(source) => {
+                                return Err(ComposeError::Io {
+                                    field: field.clone(),
+                                    source,
+                                })
+                            }
+                        }
+                    }
+                    a.total += filled as u64;
+                    if let Some(expected) = a.expected {
+                        if a.total > expected || (filled < WINDOW && a.total != expected) {
+                            return Err(ComposeError::LengthMismatch {
+                                field: field.clone(),
+                                expected,
+                                actual: a.total,
+                            });
+                        }
+                    }
+                    a.encoder.push(&self.scratch[..filled], &mut self.buf);
+                    if filled < WINDOW {
+                        std::mem::take(&mut a.encoder).finish(&mut self.buf);
+                        a.stream = None;
+                        a.phase = Phase::Tail;
+                    }
+                    Ok(Step::Buf)
+                }
+            },
+        }
+    }
+}
+
+fn whole(leaf: usize, len: usize) -> Step {
+    if len == 0 {
+        Step::Done
+    } else {
+        Step::Borrow(leaf, 0, len)
+    }
+}
+
+fn leaf_bytes(leaf: &Leaf) -> &[u8] {
+    match &leaf.body {
+        LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes) | LeafBody::Base64Lines(bytes) => {
+            bytes
+        }
+        _ => &[],
+    }
+}
+
+/// Opens a file or takes a stream; returns it with the source's size.
+fn open_source(leaf: &Leaf) -> Result<(Option<Stream>, Option<u64>), ComposeError> {
+    match &leaf.body {
+        #[cfg(feature = "native")]
+        LeafBody::Path(path) => {
+            let io = |source| ComposeError::Io {
+                field: format!("{} ({})", leaf.field, path.display()),
+                source,
+            };
+            let file = std::fs::File::open(path).map_err(io)?;
+            let len = file.metadata().map_err(io)?.len();
+            Ok((Some(Stream::File(file)), Some(len)))
+        }
+        LeafBody::Reader { reader, len } => {
+            let taken = reader.lock().ok().and_then(|mut slot| slot.take());
+            match taken {
+                Some(r) => Ok((Some(Stream::Reader(r)), *len)),
+                None => Err(ComposeError::SourceConsumed {
+                    field: leaf.field.clone(),
+                }),
+            }
+        }
+        body => Ok((None, Some(leaf_bytes_len(body)))),
+    }
+}
+
+fn leaf_bytes_len(body: &LeafBody) -> u64 {
+    match body {
+        LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes) | LeafBody::Base64Lines(bytes) => {
+            bytes.len() as u64
+        }
+        _ => 0,
+    }
+}
+
+/// The size of a plan, when every part's size is known.
+fn size_of(msg: &Message, plan: &[Seg], sizes: &[Option<u64>]) -> Option<u64> {
+    let mut total = 0u64;
+    for seg in plan {
+        total += match *seg {
+            Seg::Bytes(ref b) => b.len() as u64,
+            Seg::Leaf {
+                leaf,
+                enc,
+                multipart,
+            } => {
+                let body = &msg.leaves[leaf].body;
+                let n = sizes[leaf]?;
+                match (body, enc) {
+                    (LeafBody::Base64Lines(_), _) => n + u64::from(multipart && n == 0) * 2,
+                    (_, TransferEncoding::Base64) => {
+                        base64::encoded_len(n) + u64::from(multipart && n == 0) * 2
+                    }
+                    (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), enc) => {
+                        let out = if enc == TransferEncoding::QuotedPrintable {
+                            qp::encoded_len(bytes) as u64
+                        } else {
+                            n
+                        };
+                        let tail = multipart || (n > 0 && !bytes.ends_with(b"\r\n"));
+                        out + u64::from(tail) * 2
+                    }
+                    _ => return None,
+                }
+            }
+        };
+    }
+    Some(total)
+}
+
+/// The size of the message under `opts`, without reading any stream.
+pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
+    let mut sizes = Vec::with_capacity(msg.leaves.len());
+    for leaf in &msg.leaves {
+        sizes.push(match &leaf.body {
+            #[cfg(feature = "native")]
+            LeafBody::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            LeafBody::Reader { len, .. } => *len,
+            body => Some(leaf_bytes_len(body)),
+        });
+    }
+    let mut plan = Vec::new();
+    let mut head = Vec::new();
+    write_top_headers(msg, opts, &mut head).ok()?;
+    plan_node(msg, &msg.root, opts, false, &mut head, &mut plan).ok()?;
+    plan.push(Seg::Bytes(head));
+    size_of(msg, &plan, &sizes)
+}
+
+fn address_error(field: &str) -> impl FnOnce(crate::address::AddressError) -> ComposeError + '_ {
+    move |source| ComposeError::Address {
+        field: field.to_owned(),
+        source,
+    }
+}
+
+fn unstructured(
+    field: &str,
+    text: &str,
+    charset: Charset,
+    opts: RenderOptions,
+) -> Result<Vec<Token>, ComposeError> {
+    rfc2047::encode_unstructured(text, charset, opts.utf8_headers).map_err(|source| {
+        ComposeError::Encoding {
+            field: field.to_owned(),
+            source,
+        }
+    })
+}
+
+fn spaced_words(text: &str) -> Vec<Token> {
+    text.split(' ')
+        .filter(|w| !w.is_empty())
+        .map(Token::spaced)
+        .collect()
+}
+
+fn write_top_headers(
+    msg: &Message,
+    opts: RenderOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), ComposeError> {
+    let h = &msg.headers;
+    write_header(out, "Date", &spaced_words(&h.date.to_string()))?;
+    let lists = [
+        ("From", Some(&h.from)),
+        ("Reply-To", Some(&h.reply_to)),
+        ("To", Some(&h.to)),
+        ("Cc", Some(&h.cc)),
+    ];
+    for (i, (name, list)) in lists.into_iter().enumerate() {
+        let Some(list) = list.filter(|l| !l.is_empty()) else {
+            continue;
+        };
+        let tokens = crate::address::format_entries(&list.0, opts).map_err(address_error(name))?;
+        write_header(out, name, &tokens)?;
+        if i == 0 {
+            if let Some(sender) = &h.sender {
+                let entry = crate::address::AddressEntry::Mailbox(sender.clone());
+                let tokens = crate::address::format_entries(std::slice::from_ref(&entry), opts)
+                    .map_err(address_error("Sender"))?;
+                write_header(out, "Sender", &tokens)?;
+            }
+        }
+    }
+    if let Some(subject) = &h.subject {
+        write_header(
+            out,
+            "Subject",
+            &unstructured("subject", subject, h.charset, opts)?,
+        )?;
+    }
+    write_header(
+        out,
+        "Message-ID",
+        &[Token::spaced(format!("<{}>", h.message_id))],
+    )?;
+    for (name, ids) in [
+        ("In-Reply-To", &h.in_reply_to),
+        ("References", &h.references),
+    ] {
+        if !ids.is_empty() {
+            let tokens: Vec<Token> = ids
+                .iter()
+                .map(|id| Token::spaced(format!("<{id}>")))
+                .collect();
+            write_header(out, name, &tokens)?;
+        }
+    }
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    for (name, value) in &h.custom {
+        let tokens = unstructured(name.as_str(), value, h.charset, opts)?;
+        write_header(out, name.as_str(), &tokens)?;
+    }
+    Ok(())
+}
+
+/// Appends a node's headers and body to the plan; `head` collects bytes
+/// until the next body part.
+fn plan_node(
+    msg: &Message,
+    node: &Node,
+    opts: RenderOptions,
+    in_multipart: bool,
+    head: &mut Vec<u8>,
+    plan: &mut Vec<Seg>,
+) -> Result<(), ComposeError> {
+    match node {
+        Node::Multipart {
+            subtype,
+            boundary,
+            children,
+        } => {
+            let mut tokens = vec![Token::spaced(format!("multipart/{subtype}"))];
+            let param = segments(rfc2231::encode_parameter("boundary", boundary, false));
+            join_params(&mut tokens, vec![param]);
+            write_header(head, "Content-Type", &tokens)?;
+            head.extend_from_slice(b"\r\n");
+            for child in children {
+                head.extend_from_slice(b"--");
+                head.extend_from_slice(boundary.as_bytes());
+                head.extend_from_slice(b"\r\n");
+                plan_node(msg, child, opts, true, head, plan)?;
+            }
+            head.extend_from_slice(b"--");
+            head.extend_from_slice(boundary.as_bytes());
+            head.extend_from_slice(b"--\r\n");
+        }
+        &Node::Leaf(index) => {
+            let leaf = &msg.leaves[index];
+            let enc = leaf.transfer_encoding(opts);
+            write_leaf_headers(msg, leaf, enc, opts, head)?;
+            head.extend_from_slice(b"\r\n");
+            plan.push(Seg::Bytes(std::mem::take(head)));
+            plan.push(Seg::Leaf {
+                leaf: index,
+                enc,
+                multipart: in_multipart,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn write_leaf_headers(
+    msg: &Message,
+    leaf: &Leaf,
+    enc: TransferEncoding,
+    opts: RenderOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), ComposeError> {
+    let mut tokens = vec![Token::spaced(leaf.media_type.clone())];
+    let mut params: Vec<Vec<Token>> = leaf
+        .params
+        .iter()
+        .map(|(name, value)| segments(rfc2231::encode_parameter(name, value, opts.utf8_headers)))
+        .collect();
+    if let Some(name) = &leaf.filename {
+        params.push(name_parameter(&leaf.field, name, opts)?);
+    }
+    join_params(&mut tokens, params);
+    write_header(out, "Content-Type", &tokens)?;
+    write_header(
+        out,
+        "Content-Transfer-Encoding",
+        &[Token::spaced(enc.as_str())],
+    )?;
+    if let Some(inline) = leaf.disposition {
+        let mut tokens = vec![Token::spaced(if inline { "inline" } else { "attachment" })];
+        if let Some(name) = &leaf.filename {
+            let filename = segments(rfc2231::encode_parameter(
+                "filename",
+                name,
+                opts.utf8_headers,
+            ));
+            join_params(&mut tokens, vec![filename]);
+        }
+        write_header(out, "Content-Disposition", &tokens)?;
+    }
+    if let Some(cid) = &leaf.content_id {
+        write_header(out, "Content-ID", &[Token::spaced(format!("<{cid}>"))])?;
+    }
+    for (name, value) in &leaf.headers {
+        let field = format!("{}.{}", leaf.field, name);
+        let tokens = unstructured(&field, value, msg.headers.charset, opts)?;
+        write_header(out, name.as_str(), &tokens)?;
+    }
+    Ok(())
+}
+
+/// RFC 2231 segments (continuations are parameters of their own) as
+/// tokens separated by `;`.
+fn segments(parts: Vec<String>) -> Vec<Token> {
+    let last = parts.len().saturating_sub(1);
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut part)| {
+            if i != last {
+                part.push(';');
+            }
+            Token::spaced(part)
+        })
+        .collect()
+}
+
+/// Appends parameters to a header's tokens, each after a `;`.
+fn join_params(tokens: &mut Vec<Token>, params: Vec<Vec<Token>>) {
+    for param in params {
+        if let Some(last) = tokens.last_mut() {
+            last.text.push(';');
+        }
+        tokens.extend(param);
+    }
+}
+
+/// The Content-Type `name=` parameter for old clients: RFC 2047 words in a
+/// quoted string when the name is not ASCII, else as RFC 2231 would write it.
+fn name_parameter(
+    field: &str,
+    name: &str,
+    opts: RenderOptions,
+) -> Result<Vec<Token>, ComposeError> {
+    let plain = opts.utf8_headers || name.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if plain {
+        return Ok(segments(rfc2231::encode_parameter(
+            "name",
+            name,
+            opts.utf8_headers,
+        )));
+    }
+    let words =
+        rfc2047::encode_words(name, Charset::UTF_8).map_err(|source| ComposeError::Encoding {
+            field: field.to_owned(),
+            source,
+        })?;
+    let last = words.len().saturating_sub(1);
+    Ok(words
+        .into_iter()
+        .enumerate()
+        .map(|(i, word)| {
+            let mut text = if i == 0 {
+                format!("name=\"{word}")
+            } else {
+                word
+            };
+            if i == last {
+                text.push('"');
+            }
+            Token::spaced(text)
+        })
+        .collect())
+}
+
+/// [`Message::chunks`]: the message as an iterator of owned chunks.
+pub struct Chunks<'m> {
+    msg: &'m Message,
+    renderer: Renderer,
+    failed: bool,
+}
+
+impl<'m> Chunks<'m> {
+    pub(crate) fn new(msg: &'m Message, opts: RenderOptions) -> Result<Self, ComposeError> {
+        Ok(Self {
+            msg,
+            renderer: Renderer::new(msg, opts)?,
+            failed: false,
+        })
+    }
+
+    /// The exact size of the output, when every part's size is known.
+    pub fn size(&self) -> Option<u64> {
+        self.renderer.size()
+    }
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = Result<Vec<u8>, ComposeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        match self.renderer.next_chunk(self.msg) {
+            Ok(chunk) => chunk.map(|c| Ok(c.to_vec())),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// An owned message and its rendering state, for transports and bindings
+/// that pull chunks across calls (the SMTP engine's message body).
+///
+/// ```
+/// # use mimeograph::mime::Message;
+/// # use mimeograph::envelope::RenderOptions;
+/// let message = Message::builder().from("a@example.com").to("b@example.com").text("hi").build()?;
+/// let mut stream = message.into_stream();
+/// let size = stream.start(RenderOptions::default())?;
+/// let mut out = Vec::new();
+/// while let Some(chunk) = stream.next_chunk()? {
+///     out.extend_from_slice(chunk);
+/// }
+/// assert_eq!(Some(out.len() as u64), size);
+/// # Ok::<(), mimeograph::mime::ComposeError>(())
+/// ```
+pub struct MessageStream {
+    message: Message,
+    renderer: Option<Renderer>,
+}
+
+impl std::fmt::Debug for MessageStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageStream")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MessageStream {
+    pub(crate) fn new(message: Message) -> Self {
+        Self {
+            message,
+            renderer: None,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &Message {
+        &self.message
+    }
+
+    /// Starts (or restarts) rendering with `opts`; returns the exact size
+    /// when known. Restarting a message with a stream attachment fails
+    /// with [`ComposeError::SourceConsumed`].
+    pub fn start(&mut self, opts: RenderOptions) -> Result<Option<u64>, ComposeError> {
+        let renderer = Renderer::new(&self.message, opts)?;
+        let size = renderer.size();
+        self.renderer = Some(renderer);
+        Ok(size)
+    }
+
+    /// True when the started rendering writes an 8bit part.
+    pub fn is_8bit(&self) -> bool {
+        self.renderer.as_ref().is_some_and(Renderer::is_8bit)
+    }
+
+    /// The next chunk, or `None` at the end (or before `start`).
+    pub fn next_chunk(&mut self) -> Result<Option<&[u8]>, ComposeError> {
+        match self.renderer.as_mut() {
+            Some(renderer) => renderer.next_chunk(&self.message),
+            None => Ok(None),
+        }
+    }
+}
