@@ -4,6 +4,15 @@
 
 use std::fmt;
 
+pub mod base64;
+pub mod charset;
+pub mod qp;
+pub mod rfc2047;
+pub mod rfc2231;
+pub mod text;
+
+pub use charset::Charset;
+
 /// Errors from this layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

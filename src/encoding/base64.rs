@@ -1,0 +1,377 @@
+//! Base64 body encoding in 76-character CRLF lines (RFC 2045 §6.8), streaming.
+
+use ::base64::engine::general_purpose::STANDARD;
+use ::base64::Engine as _;
+
+use super::EncodingError;
+
+/// Base64 characters per output line, excluding CRLF.
+pub const LINE_CHARS: usize = 76;
+/// Input bytes that make one full line.
+const LINE_BYTES: usize = LINE_CHARS / 4 * 3;
+
+/// Streaming base64 encoder writing CRLF-terminated lines of 76 characters.
+///
+/// Feeding the input in any chunking gives the same output as one call.
+#[derive(Clone, Debug, Default)]
+pub struct LineEncoder {
+    /// Input bytes not yet encoded (fewer than 3).
+    pending: [u8; 2],
+    pending_len: u8,
+    /// Characters already written on the current output line (multiple of 4).
+    col: usize,
+}
+
+impl LineEncoder {
+    /// A fresh encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Encodes `input`, appending base64 text to `out` with CRLF after
+    /// every 76 characters. Buffers at most 2 bytes between calls.
+    pub fn push(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        // Complete a pending group first.
+        if self.pending_len > 0 {
+            let have = self.pending_len as usize;
+            let need = 3 - have;
+            if input.len() < need {
+                for (k, &b) in input.iter().enumerate() {
+                    self.pending[have + k] = b;
+                }
+                self.pending_len += input.len() as u8;
+                return;
+            }
+            let mut group = [0u8; 3];
+            group[..have].copy_from_slice(&self.pending[..have]);
+            group[have..].copy_from_slice(&input[..need]);
+            input = &input[need..];
+            self.pending_len = 0;
+            self.write_groups(&group, out);
+        }
+        let whole = input.len() / 3 * 3;
+        let (groups, rest) = input.split_at(whole);
+        self.write_groups(groups, out);
+        self.pending[..rest.len()].copy_from_slice(rest);
+        self.pending_len = rest.len() as u8;
+    }
+
+    /// Encodes whole 3-byte groups (`groups.len() % 3 == 0`).
+    fn write_groups(&mut self, mut groups: &[u8], out: &mut Vec<u8>) {
+        if groups.is_empty() {
+            return;
+        }
+        // Finish a partly written line.
+        if self.col > 0 {
+            let fit = (LINE_CHARS - self.col) / 4 * 3;
+            let take = fit.min(groups.len());
+            let (head, tail) = groups.split_at(take);
+            append_encoded(head, out);
+            self.col += take / 3 * 4;
+            if self.col == LINE_CHARS {
+                out.extend_from_slice(b"\r\n");
+                self.col = 0;
+            }
+            groups = tail;
+        }
+        // Whole lines, straight into the output buffer.
+        let lines = groups.len() / LINE_BYTES;
+        if lines > 0 {
+            let start = out.len();
+            out.resize(start + lines * (LINE_CHARS + 2), 0);
+            let dst = &mut out[start..];
+            for (chunk, line) in groups
+                .chunks_exact(LINE_BYTES)
+                .zip(dst.chunks_exact_mut(LINE_CHARS + 2))
+            {
+                let written = STANDARD
+                    .encode_slice(chunk, &mut line[..LINE_CHARS])
+                    .unwrap_or(0);
+                debug_assert_eq!(written, LINE_CHARS);
+                line[LINE_CHARS] = b'\r';
+                line[LINE_CHARS + 1] = b'\n';
+            }
+            groups = &groups[lines * LINE_BYTES..];
+        }
+        // The start of a new line.
+        if !groups.is_empty() {
+            append_encoded(groups, out);
+            self.col = groups.len() / 3 * 4;
+        }
+    }
+
+    /// Flushes the last group with padding and ends the last line with CRLF.
+    /// Writes nothing if no input was ever pushed.
+    pub fn finish(self, out: &mut Vec<u8>) {
+        let mut col = self.col;
+        if self.pending_len > 0 {
+            append_encoded(&self.pending[..self.pending_len as usize], out);
+            col += 4;
+        }
+        if col > 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// Appends padded base64 of `input` (short: at most one line) to `out`.
+fn append_encoded(input: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    let len = input.len().div_ceil(3) * 4;
+    out.resize(start + len, 0);
+    let written = STANDARD.encode_slice(input, &mut out[start..]).unwrap_or(0);
+    debug_assert_eq!(written, len);
+}
+
+/// Encodes `input` in CRLF-terminated lines of 76 characters.
+pub fn encode_lines(input: &[u8], out: &mut Vec<u8>) {
+    let len = encoded_len(input.len() as u64);
+    out.reserve(usize::try_from(len).unwrap_or(0));
+    let mut enc = LineEncoder::new();
+    enc.push(input, out);
+    enc.finish(out);
+}
+
+/// Exactly the number of octets [`LineEncoder`] writes for `input_len` bytes.
+pub fn encoded_len(input_len: u64) -> u64 {
+    let chars = input_len.div_ceil(3).saturating_mul(4);
+    let lines = chars.div_ceil(LINE_CHARS as u64);
+    chars.saturating_add(lines * 2)
+}
+
+fn b64_value(c: u8) -> Option<u8> {
+    match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    }
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Re-wraps already base64-encoded data into 76-character CRLF lines,
+/// exactly as [`LineEncoder`] would write the decoded bytes.
+///
+/// ASCII whitespace is ignored. Missing final padding is accepted; unused
+/// trailing bits in the last group are cleared. Characters outside the
+/// base64 alphabet, misplaced or excess `=`, data after padding, or a
+/// truncated final group give [`EncodingError::InvalidBase64`].
+pub fn rewrap(pre_encoded: &[u8], out: &mut Vec<u8>) -> Result<(), EncodingError> {
+    let mut quad = [0u8; 4];
+    let mut qlen = 0usize;
+    let mut pads = 0usize;
+    let mut done = false; // a padded final group has been seen
+    let mut col = 0usize;
+    out.reserve(pre_encoded.len() + pre_encoded.len() / 38 + 4);
+    for (pos, &c) in pre_encoded.iter().enumerate() {
+        if c.is_ascii_whitespace() {
+            continue;
+        }
+        if c == b'=' {
+            if done {
+                return Err(invalid(format!("excess padding at offset {pos}")));
+            }
+            if qlen < 2 {
+                return Err(invalid(format!("misplaced '=' at offset {pos}")));
+            }
+            pads += 1;
+            quad[qlen] = c;
+            qlen += 1;
+            if qlen == 4 {
+                done = true;
+            }
+            continue;
+        }
+        if b64_value(c).is_none() {
+            return Err(invalid(format!(
+                "byte 0x{c:02X} at offset {pos} is not in the base64 alphabet"
+            )));
+        }
+        if done || pads > 0 {
+            return Err(invalid(format!("data after padding at offset {pos}")));
+        }
+        quad[qlen] = c;
+        qlen += 1;
+        if qlen == 4 {
+            out.extend_from_slice(&quad);
+            col += 4;
+            if col == LINE_CHARS {
+                out.extend_from_slice(b"\r\n");
+                col = 0;
+            }
+            qlen = 0;
+        }
+    }
+    if pads > 0 && qlen != 4 {
+        return Err(invalid("incomplete padding".to_string()));
+    }
+    let data = qlen - pads;
+    match data {
+        0 => {}
+        1 => return Err(invalid("truncated final group".to_string())),
+        2 | 3 => {
+            // Canonicalise: clear the bits that carry no data.
+            let mask = if data == 2 { 0x30 } else { 0x3C };
+            let last = quad[data - 1];
+            let v = b64_value(last).unwrap_or(0) & mask;
+            quad[data - 1] = ALPHABET[v as usize];
+            for slot in quad.iter_mut().skip(data) {
+                *slot = b'=';
+            }
+            out.extend_from_slice(&quad);
+            col += 4;
+        }
+        _ => {}
+    }
+    if col > 0 {
+        out.extend_from_slice(b"\r\n");
+    }
+    Ok(())
+}
+
+fn invalid(why: String) -> EncodingError {
+    EncodingError::InvalidBase64(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + i / 13) as u8).collect()
+    }
+
+    fn check_lines(enc: &[u8], input: &[u8]) {
+        assert_eq!(enc.len() as u64, encoded_len(input.len() as u64));
+        if input.is_empty() {
+            assert!(enc.is_empty());
+            return;
+        }
+        assert!(enc.ends_with(b"\r\n"));
+        let text = std::str::from_utf8(enc).unwrap();
+        let lines: Vec<&str> = text[..text.len() - 2].split("\r\n").collect();
+        for (k, line) in lines.iter().enumerate() {
+            if k + 1 < lines.len() {
+                assert_eq!(line.len(), LINE_CHARS);
+            } else {
+                assert!(!line.is_empty() && line.len() <= LINE_CHARS);
+            }
+        }
+        let joined: String = lines.concat();
+        assert_eq!(STANDARD.decode(joined).unwrap(), input);
+    }
+
+    #[test]
+    fn one_shot_lengths() {
+        for len in (0..400).chain([57 * 100, 57 * 100 + 1, 100_000]) {
+            let input = data(len);
+            let mut out = Vec::new();
+            encode_lines(&input, &mut out);
+            check_lines(&out, &input);
+        }
+        assert_eq!(encoded_len(0), 0);
+        assert_eq!(encoded_len(1), 6);
+        assert_eq!(encoded_len(57), 78);
+        assert_eq!(encoded_len(58), 78 + 6);
+    }
+
+    #[test]
+    fn chunking_is_invisible() {
+        let input = data(1000);
+        let mut whole = Vec::new();
+        encode_lines(&input, &mut whole);
+        for step in [1, 2, 3, 4, 5, 7, 56, 57, 58, 100, 113, 999] {
+            let mut enc = LineEncoder::new();
+            let mut out = Vec::new();
+            for chunk in input.chunks(step) {
+                enc.push(chunk, &mut out);
+                enc.push(&[], &mut out);
+            }
+            enc.finish(&mut out);
+            assert_eq!(out, whole, "step {step}");
+        }
+        // Irregular chunk sizes.
+        let mut enc = LineEncoder::new();
+        let mut out = Vec::new();
+        let mut rest = &input[..];
+        let mut k = 0usize;
+        while !rest.is_empty() {
+            k = (k * 31 + 17) % 90;
+            let take = k.min(rest.len());
+            let (a, b) = rest.split_at(take);
+            enc.push(a, &mut out);
+            rest = b;
+        }
+        enc.finish(&mut out);
+        assert_eq!(out, whole);
+    }
+
+    #[test]
+    fn empty_writes_nothing() {
+        let mut out = Vec::new();
+        let mut enc = LineEncoder::new();
+        enc.push(&[], &mut out);
+        enc.finish(&mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn rewrap_matches_encoder() {
+        for len in [0usize, 1, 2, 3, 4, 56, 57, 58, 114, 500] {
+            let input = data(len);
+            let mut want = Vec::new();
+            encode_lines(&input, &mut want);
+            let flat = STANDARD.encode(&input);
+            // Weird wrapping and whitespace.
+            let mut messy = String::new();
+            for (i, ch) in flat.chars().enumerate() {
+                messy.push(ch);
+                if i % 10 == 9 {
+                    messy.push_str(" \r\n\t");
+                }
+            }
+            for src in [flat.clone(), messy, flat.trim_end_matches('=').to_string()] {
+                let mut out = Vec::new();
+                rewrap(src.as_bytes(), &mut out).unwrap();
+                assert_eq!(out, want, "len {len} src {src:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rewrap_canonicalises_trailing_bits() {
+        let mut out = Vec::new();
+        rewrap(b"QR==", &mut out).unwrap();
+        assert_eq!(out, b"QQ==\r\n");
+        out.clear();
+        rewrap(b"QUJ", &mut out).unwrap();
+        assert_eq!(out, b"QUI=\r\n");
+    }
+
+    #[test]
+    fn rewrap_errors() {
+        for bad in [
+            &b"QQ=A"[..],
+            b"Q===",
+            b"=QQQ",
+            b"QQ==QQ==",
+            b"QQ==\n=",
+            b"QUJD*",
+            b"QUJDQ",
+            b"QQ=",
+            "QUJD\u{e9}".as_bytes(),
+        ] {
+            let mut out = Vec::new();
+            assert!(
+                matches!(rewrap(bad, &mut out), Err(EncodingError::InvalidBase64(_))),
+                "{bad:?}"
+            );
+        }
+        let mut out = Vec::new();
+        rewrap(b"  \r\n ", &mut out).unwrap();
+        assert!(out.is_empty());
+    }
+}

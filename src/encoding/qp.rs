@@ -1,0 +1,276 @@
+//! Quoted-printable body encoding (RFC 2045 §6.7).
+//!
+//! Input is text whose line breaks are CRLF (see
+//! [`normalize_crlf`](super::text::normalize_crlf)); each CRLF becomes a hard
+//! line break, and any other CR or LF is escaped. Output lines are at most 76
+//! characters including a soft-break `=`, never end in whitespace, never
+//! start with `.`, and are pure ASCII.
+
+/// Longest output line, excluding CRLF.
+pub const MAX_LINE: usize = 76;
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Whether a byte is always escaped: `=`, controls other than TAB, DEL and
+/// non-ASCII.
+const ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i == b'=' as usize || i >= 0x7F || (i < 0x20 && i != b'\t' as usize);
+        i += 1;
+    }
+    t
+};
+
+/// Where the encoder sends its output; lets `encoded_len` share the exact
+/// same state machine as `encode`.
+trait Sink {
+    fn literal(&mut self, bytes: &[u8]);
+    fn escape(&mut self, b: u8);
+    fn soft_break(&mut self);
+    fn hard_break(&mut self);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn literal(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    #[inline]
+    fn escape(&mut self, b: u8) {
+        self.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
+    }
+    #[inline]
+    fn soft_break(&mut self) {
+        self.extend_from_slice(b"=\r\n");
+    }
+    #[inline]
+    fn hard_break(&mut self) {
+        self.extend_from_slice(b"\r\n");
+    }
+}
+
+struct Counter(usize);
+
+impl Sink for Counter {
+    #[inline]
+    fn literal(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+    #[inline]
+    fn escape(&mut self, _: u8) {
+        self.0 += 3;
+    }
+    #[inline]
+    fn soft_break(&mut self) {
+        self.0 += 3;
+    }
+    #[inline]
+    fn hard_break(&mut self) {
+        self.0 += 2;
+    }
+}
+
+#[inline]
+fn is_crlf_at(input: &[u8], i: usize) -> bool {
+    input.get(i) == Some(&b'\r') && input.get(i + 1) == Some(&b'\n')
+}
+
+fn run<S: Sink>(input: &[u8], sink: &mut S) {
+    let n = input.len();
+    let mut col = 0usize;
+    let mut i = 0usize;
+    while i < n {
+        let b = input[i];
+        if b == b'\r' && input.get(i + 1) == Some(&b'\n') {
+            sink.hard_break();
+            col = 0;
+            i += 2;
+            continue;
+        }
+        // Fast path: a run of plain bytes (no escape, no whitespace, not a
+        // dot at column 0) that ends at least two columns before the soft
+        // break limit needs no per-byte decisions.
+        if !ESCAPE[b as usize] && b != b' ' && b != b'\t' && !(col == 0 && b == b'.') {
+            let room = (MAX_LINE - 2).saturating_sub(col);
+            let end = n.min(i + room);
+            let mut j = i;
+            while j < end {
+                let c = input[j];
+                if ESCAPE[c as usize] || c == b' ' || c == b'\t' {
+                    break;
+                }
+                j += 1;
+            }
+            if j > i {
+                sink.literal(&input[i..j]);
+                col += j - i;
+                i = j;
+                continue;
+            }
+        }
+        let last_on_line = i + 1 == n || is_crlf_at(input, i + 1);
+        let must_escape = ESCAPE[b as usize] || ((b == b' ' || b == b'\t') && last_on_line);
+        let mut width = if must_escape || (col == 0 && b == b'.') {
+            3
+        } else {
+            1
+        };
+        let limit = if last_on_line { MAX_LINE } else { MAX_LINE - 1 };
+        if col + width > limit {
+            sink.soft_break();
+            col = 0;
+            if b == b'.' {
+                width = 3;
+            }
+        }
+        if width == 3 {
+            sink.escape(b);
+        } else {
+            sink.literal(&input[i..i + 1]);
+        }
+        col += width;
+        i += 1;
+    }
+}
+
+/// Appends the quoted-printable encoding of `input` (CRLF-normalised text)
+/// to `out`.
+pub fn encode(input: &[u8], out: &mut Vec<u8>) {
+    out.reserve(input.len() + input.len() / 24 + 8);
+    run(input, out);
+}
+
+/// Exactly the number of octets [`encode`] appends for `input`.
+pub fn encoded_len(input: &[u8]) -> usize {
+    let mut c = Counter(0);
+    run(input, &mut c);
+    c.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A strict decoder: checks the output rules while decoding.
+    fn decode_checked(enc: &[u8]) -> Vec<u8> {
+        assert!(enc.is_ascii(), "non-ASCII output");
+        assert!(!enc.ends_with(b"=\r\n"), "ends with soft break");
+        let text = std::str::from_utf8(enc).unwrap();
+        let mut out = Vec::new();
+        let lines: Vec<&str> = text.split("\r\n").collect();
+        for (k, line) in lines.iter().enumerate() {
+            assert!(line.len() <= MAX_LINE, "line too long: {line:?}");
+            assert!(!line.contains('\r') && !line.contains('\n'));
+            assert!(!line.starts_with('.'), "line starts with dot: {line:?}");
+            let soft = line.ends_with('=') && k + 1 < lines.len();
+            let body = if soft { &line[..line.len() - 1] } else { line };
+            assert!(
+                !body.ends_with(' ') && !body.ends_with('\t') || soft,
+                "trailing whitespace: {line:?}"
+            );
+            let bytes = body.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'=' {
+                    let hex = &body[i + 1..i + 3];
+                    assert_eq!(hex, hex.to_ascii_uppercase());
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                } else {
+                    assert!(bytes[i] == b'\t' || (0x20..0x7f).contains(&bytes[i]));
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            if !soft && k + 1 < lines.len() {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out
+    }
+
+    fn roundtrip(input: &[u8]) -> Vec<u8> {
+        let mut out = b"junk".to_vec();
+        encode(input, &mut out);
+        let enc = out.split_off(4);
+        assert_eq!(enc.len(), encoded_len(input), "encoded_len for {input:?}");
+        assert_eq!(decode_checked(&enc), input, "roundtrip of {input:?}");
+        // The reference crate decodes it the same way.
+        assert_eq!(
+            quoted_printable::decode(&enc, quoted_printable::ParseMode::Strict).unwrap(),
+            input
+        );
+        enc
+    }
+
+    #[test]
+    fn simple() {
+        assert_eq!(roundtrip(b""), b"");
+        assert_eq!(roundtrip(b"hello"), b"hello");
+        assert_eq!(roundtrip(b"a=b"), b"a=3Db");
+        assert_eq!(roundtrip("é".as_bytes()), b"=C3=A9");
+        assert_eq!(roundtrip(b"a \r\nb\t"), b"a=20\r\nb=09");
+        assert_eq!(roundtrip(b"a b"), b"a b");
+        assert_eq!(roundtrip(b"a\rb\nc"), b"a=0Db=0Ac");
+        assert_eq!(roundtrip(b".\r\n.x"), b"=2E\r\n=2Ex");
+        assert_eq!(roundtrip(b"a.b"), b"a.b");
+        assert_eq!(roundtrip(b"\x00\x7f\t"), b"=00=7F=09");
+        assert_eq!(roundtrip(b"x \r\n"), b"x=20\r\n");
+        assert_eq!(roundtrip(b"\r\n\r\n"), b"\r\n\r\n");
+    }
+
+    #[test]
+    fn line_lengths() {
+        // Exactly 76 fits with no soft break; 77 needs one.
+        let s76 = vec![b'a'; 76];
+        assert_eq!(roundtrip(&s76), s76);
+        let s77 = vec![b'a'; 77];
+        let enc = roundtrip(&s77);
+        assert_eq!(&enc[75..78], b"=\r\n");
+        // Escapes are never split around the soft break.
+        for pad in 70..80 {
+            let mut v = vec![b'a'; pad];
+            v.extend_from_slice("ééé".as_bytes());
+            v.extend_from_slice(b" \r\n");
+            v.extend(std::iter::repeat_n(b'.', pad));
+            roundtrip(&v);
+        }
+        // A dot right after a soft break is escaped.
+        let mut v = vec![b'a'; 75];
+        v.extend_from_slice(b".....");
+        let enc = roundtrip(&v);
+        assert!(enc.windows(6).any(|w| w == b"=\r\n=2E"));
+    }
+
+    #[test]
+    fn noise_roundtrips() {
+        let alphabet = b"ab .=\t\r\n\xc3\xa9\x00~";
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 300) as usize;
+            let mut v = Vec::with_capacity(len);
+            let mut y = x;
+            for _ in 0..len {
+                y = y
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                v.push(alphabet[(y >> 33) as usize % alphabet.len()]);
+            }
+            roundtrip(&v);
+        }
+    }
+
+    #[test]
+    fn all_bytes() {
+        let v: Vec<u8> = (0..=255u8).cycle().take(2000).collect();
+        roundtrip(&v);
+        let long_plain = b"The quick brown fox jumps over the lazy dog. ".repeat(100);
+        let enc = roundtrip(&long_plain);
+        assert!(enc.len() < long_plain.len() + long_plain.len() / 20);
+    }
+}

@@ -1,0 +1,1 @@
+//! RFC 2047 encoded words.

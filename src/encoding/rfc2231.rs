@@ -1,0 +1,1 @@
+//! RFC 2231 parameters.
