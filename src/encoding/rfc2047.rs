@@ -1,1 +1,686 @@
-//! RFC 2047 encoded words.
+//! RFC 2047 encoded words for header text.
+//!
+//! Every encoded word is at most 75 characters, holds whole characters only
+//! and, for stateful charsets (ISO-2022-JP), is decodable on its own. Per
+//! word the shorter of `B` and `Q` is used (`Q` on a tie).
+
+use super::{Charset, EncodingError, Token};
+
+/// Longest encoded word (RFC 2047 §2).
+pub const MAX_WORD_LEN: usize = 75;
+
+/// A plain word longer than this is encoded (split over several encoded
+/// words) so that the header can be folded under 998 octets per line.
+pub const MAX_PLAIN_WORD_LEN: usize = 900;
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Which characters `Q` may leave literal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QMode {
+    /// `*text` (RFC 2047 §5(1)): printable ASCII except `=`, `?`, `_`.
+    Text,
+    /// `phrase` (RFC 2047 §5(3)): only `A-Za-z0-9!*+-/`.
+    Phrase,
+}
+
+#[inline]
+fn q_literal(b: u8, mode: QMode) -> bool {
+    match mode {
+        QMode::Text => (0x21..=0x7E).contains(&b) && b != b'=' && b != b'?' && b != b'_',
+        QMode::Phrase => b.is_ascii_alphanumeric() || matches!(b, b'!' | b'*' | b'+' | b'-' | b'/'),
+    }
+}
+
+#[inline]
+fn q_cost(b: u8, mode: QMode) -> usize {
+    if b == b' ' || q_literal(b, mode) {
+        1
+    } else {
+        3
+    }
+}
+
+fn q_len(bytes: &[u8], mode: QMode) -> usize {
+    bytes.iter().map(|&b| q_cost(b, mode)).sum()
+}
+
+#[inline]
+fn b_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Whether `text` needs RFC 2047 encoding to survive as an unstructured
+/// header value: non-ASCII, C0 controls (CR, LF included; TAB excluded) or
+/// DEL, a whitespace-separated word containing `=?` (so anything that
+/// could pass for an encoded word), leading or trailing whitespace, or a
+/// word longer than [`MAX_PLAIN_WORD_LEN`].
+///
+/// When this is false, [`encode_unstructured`] returns the words unchanged.
+pub fn needs_encoding(text: &str) -> bool {
+    if text.is_empty() {
+        return false;
+    }
+    if !text.is_ascii() {
+        return true;
+    }
+    let b = text.as_bytes();
+    if is_wsp(b[0]) || is_wsp(b[b.len() - 1]) {
+        return true;
+    }
+    words(text).any(|(_, w)| word_needs_encoding(w, false))
+}
+
+#[inline]
+fn is_wsp(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Splits into (preceding whitespace, word) pairs; trailing whitespace is
+/// not returned.
+fn words(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let ws_len = rest.bytes().take_while(|&b| is_wsp(b)).count();
+        let (ws, after) = rest.split_at(ws_len);
+        if after.is_empty() {
+            rest = after;
+            return None;
+        }
+        let word_len = after.bytes().take_while(|&b| !is_wsp(b)).count();
+        let (word, tail) = after.split_at(word_len);
+        rest = tail;
+        Some((ws, word))
+    })
+}
+
+fn word_needs_encoding(word: &str, raw_utf8: bool) -> bool {
+    if word.len() > MAX_PLAIN_WORD_LEN || word.contains("=?") {
+        return true;
+    }
+    if raw_utf8 {
+        word.chars().any(|c| c.is_control() && c != '\t')
+    } else {
+        word.bytes().any(|b| b < 0x20 || b >= 0x7F)
+    }
+}
+
+/// Encodes an unstructured header value (Subject, comments-free custom
+/// header text) into tokens for folding.
+///
+/// Words that need no encoding stay plain, with their original preceding
+/// whitespace. Maximal runs of words that need encoding become encoded
+/// words; the whitespace inside such a run, and any leading or trailing
+/// whitespace of the value, is encoded too (decoders drop whitespace
+/// between adjacent encoded words). Encoded words after the first in a run
+/// get a single-space `space`. The first token's `space` is always empty.
+///
+/// With `raw_utf8` (SMTPUTF8, RFC 6532) non-ASCII words stay raw; only
+/// controls, look-alike encoded words and overlong words are encoded.
+pub fn encode_unstructured(
+    text: &str,
+    charset: Charset,
+    raw_utf8: bool,
+) -> Result<Vec<Token>, EncodingError> {
+    let mut tokens = Vec::new();
+    let n = text.len();
+    let lead = text.bytes().take_while(|&b| is_wsp(b)).count();
+    if lead == n {
+        if n > 0 {
+            push_run(text, "", charset, &mut tokens)?;
+        }
+        return Ok(tokens);
+    }
+    let trail_start = n - text.bytes().rev().take_while(|&b| is_wsp(b)).count();
+
+    // The encoded run being gathered: its start offset and preceding space.
+    let mut run: Option<(usize, &str)> = None;
+    let mut run_end = 0usize;
+    let mut offset = 0usize;
+    for (ws, word) in words(text) {
+        let start = offset + ws.len();
+        let end = start + word.len();
+        offset = end;
+        let first = start == lead;
+        let last = end == trail_start;
+        let encode =
+            word_needs_encoding(word, raw_utf8) || (first && lead > 0) || (last && end < n);
+        if encode {
+            if run.is_none() {
+                run = Some(if first { (0, "") } else { (start, ws) });
+            }
+            run_end = if last { n } else { end };
+        } else {
+            if let Some((run_start, space)) = run.take() {
+                push_run(slice(text, run_start, run_end), space, charset, &mut tokens)?;
+            }
+            tokens.push(Token {
+                space: if first { String::new() } else { ws.to_owned() },
+                text: word.to_owned(),
+            });
+        }
+    }
+    if let Some((run_start, space)) = run {
+        push_run(slice(text, run_start, run_end), space, charset, &mut tokens)?;
+    }
+    Ok(tokens)
+}
+
+/// `text[a..b]` without any way to panic (the offsets are char boundaries
+/// by construction).
+fn slice(text: &str, a: usize, b: usize) -> &str {
+    text.get(a..b).unwrap_or("")
+}
+
+fn push_run(
+    run: &str,
+    space: &str,
+    charset: Charset,
+    tokens: &mut Vec<Token>,
+) -> Result<(), EncodingError> {
+    let mut first = true;
+    encode_run(run, charset, QMode::Text, |word| {
+        tokens.push(Token {
+            space: if first {
+                space.to_owned()
+            } else {
+                " ".to_owned()
+            },
+            text: word,
+        });
+        first = false;
+    })
+}
+
+/// Encodes a whole display name as encoded words (to be joined by single
+/// spaces), using the restricted phrase form of `Q` (RFC 2047 §5(3)) or
+/// `B`, whichever is shorter per word. Decoders give back the exact name,
+/// spaces included. Empty input gives no words.
+pub fn encode_phrase(text: &str, charset: Charset) -> Result<Vec<String>, EncodingError> {
+    let mut out = Vec::new();
+    encode_run(text, charset, QMode::Phrase, |w| out.push(w))?;
+    Ok(out)
+}
+
+/// Encodes the whole text as encoded words (to be joined by single spaces),
+/// `B` or `Q` per word, whichever is shorter, like emailjs's
+/// `mimeWordEncode`. `Q` uses the restricted phrase alphabet so the words are
+/// safe in any header context (phrases, comments, quoted strings).
+pub fn encode_words(text: &str, charset: Charset) -> Result<Vec<String>, EncodingError> {
+    encode_phrase(text, charset)
+}
+
+/// The escape sequence that returns ISO-2022-JP to ASCII.
+const ESC_ASCII: &[u8] = b"\x1b(B";
+
+/// Splits `s` into encoded words, calling `emit` for each.
+fn encode_run<F: FnMut(String)>(
+    s: &str,
+    charset: Charset,
+    mode: QMode,
+    mut emit: F,
+) -> Result<(), EncodingError> {
+    let name = charset.name();
+    // "=?" name "?X?" ... "?="
+    let overhead = name.len() + 7;
+    let budget = MAX_WORD_LEN.saturating_sub(overhead).max(12);
+    let mut start = 0usize;
+    while start < s.len() {
+        let rest = slice(s, start, s.len());
+        let mut end = plan_word(rest, charset, mode, budget)?;
+        if end == 0 {
+            break;
+        }
+        loop {
+            let chunk = slice(rest, 0, end);
+            let bytes = charset.encode(chunk)?;
+            let q = q_len(&bytes, mode);
+            let b = b_len(bytes.len());
+            let single = chunk.chars().nth(1).is_none();
+            if q.min(b) <= budget || single {
+                emit(build_word(name, &bytes, mode, q <= b, q.min(b) + overhead));
+                break;
+            }
+            // The plan over-estimated (should not happen): drop a char.
+            end = chunk.char_indices().next_back().map_or(end, |(i, _)| i);
+        }
+        start += end;
+    }
+    Ok(())
+}
+
+/// Byte length of the longest prefix of `s` (at least one char) whose
+/// encoding fits `budget` characters as B or Q. For stateful charsets the
+/// cost is an upper bound on the real encoding of the prefix.
+fn plan_word(
+    s: &str,
+    charset: Charset,
+    mode: QMode,
+    budget: usize,
+) -> Result<usize, EncodingError> {
+    let utf8 = charset.is_utf8();
+    let stateful = charset.is_stateful();
+    let mut q = 0usize;
+    let mut nbytes = 0usize;
+    // ISO-2022-JP model: the current escape (None = ASCII).
+    let mut state: Option<[u8; 3]> = None;
+    let mut end = 0usize;
+    let mut buf = [0u8; 16];
+    for (i, ch) in s.char_indices() {
+        let cb: &[u8] = if utf8 {
+            ch.encode_utf8(&mut buf).as_bytes()
+        } else {
+            let mut tmp = [0u8; 4];
+            let ch_str: &str = ch.encode_utf8(&mut tmp);
+            let mut encoder = charset.encoding().new_encoder();
+            let (res, _, written) =
+                encoder.encode_from_utf8_without_replacement(ch_str, &mut buf, true);
+            if let encoding_rs::EncoderResult::Unmappable(character) = res {
+                return Err(EncodingError::Unmappable {
+                    charset: charset.name(),
+                    character,
+                });
+            }
+            &buf[..written.min(buf.len())]
+        };
+        let (mut dq, mut dn) = (0usize, 0usize);
+        let mut new_state = state;
+        let payload: &[u8] = if stateful && cb.len() >= 6 && cb[0] == 0x1B {
+            let esc = [cb[0], cb[1], cb[2]];
+            if state != Some(esc) {
+                dq += q_len(&esc, mode);
+                dn += 3;
+            }
+            new_state = Some(esc);
+            &cb[3..cb.len() - 3]
+        } else {
+            if stateful && state.is_some() {
+                dq += q_len(ESC_ASCII, mode);
+                dn += 3;
+            }
+            new_state = if stateful { None } else { new_state };
+            cb
+        };
+        dq += q_len(payload, mode);
+        dn += payload.len();
+        let (rq, rn) = if new_state.is_some() {
+            (q_len(ESC_ASCII, mode), 3)
+        } else {
+            (0, 0)
+        };
+        let total_q = q + dq + rq;
+        let total_b = b_len(nbytes + dn + rn);
+        if i > 0 && total_q.min(total_b) > budget {
+            break;
+        }
+        q += dq;
+        nbytes += dn;
+        state = new_state;
+        end = i + ch.len_utf8();
+    }
+    Ok(end)
+}
+
+fn build_word(name: &str, bytes: &[u8], mode: QMode, use_q: bool, len: usize) -> String {
+    let mut w = String::with_capacity(len);
+    w.push_str("=?");
+    w.push_str(name);
+    if use_q {
+        w.push_str("?Q?");
+        for &b in bytes {
+            if b == b' ' {
+                w.push('_');
+            } else if q_literal(b, mode) {
+                w.push(b as char);
+            } else {
+                w.push('=');
+                w.push(HEX[(b >> 4) as usize] as char);
+                w.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+    } else {
+        use ::base64::Engine as _;
+        w.push_str("?B?");
+        ::base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut w);
+    }
+    w.push_str("?=");
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A strict RFC 2047 decoder for unstructured text: whitespace between
+    /// two adjacent encoded words is dropped, everything else is literal.
+    pub(crate) fn decode_unstructured(value: &str) -> String {
+        let mut out = String::new();
+        let mut pending_ws = String::new();
+        let mut prev_encoded = false;
+        let mut rest = value;
+        while !rest.is_empty() {
+            let ws_len = rest.bytes().take_while(|&b| is_wsp(b)).count();
+            let (ws, after) = rest.split_at(ws_len);
+            pending_ws.push_str(ws);
+            if after.is_empty() {
+                out.push_str(&pending_ws);
+                break;
+            }
+            let wl = after.bytes().take_while(|&b| !is_wsp(b)).count();
+            let (word, tail) = after.split_at(wl);
+            rest = tail;
+            match decode_word(word) {
+                Some(text) => {
+                    if !prev_encoded {
+                        out.push_str(&pending_ws);
+                    }
+                    out.push_str(&text);
+                    prev_encoded = true;
+                }
+                None => {
+                    out.push_str(&pending_ws);
+                    out.push_str(word);
+                    prev_encoded = false;
+                }
+            }
+            pending_ws.clear();
+        }
+        out
+    }
+
+    /// Decodes one encoded word, or None if `word` is not one.
+    pub(crate) fn decode_word(word: &str) -> Option<String> {
+        let inner = word.strip_prefix("=?")?.strip_suffix("?=")?;
+        let mut parts = inner.splitn(3, '?');
+        let cs = parts.next()?;
+        let enc = parts.next()?;
+        let text = parts.next()?;
+        if text.contains('?') || text.contains(' ') || text.is_empty() {
+            return None;
+        }
+        let bytes = match enc {
+            "B" | "b" => {
+                use ::base64::Engine as _;
+                ::base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .ok()?
+            }
+            "Q" | "q" => {
+                let t = text.as_bytes();
+                let mut v = Vec::new();
+                let mut i = 0;
+                while i < t.len() {
+                    match t[i] {
+                        b'_' => v.push(b' '),
+                        b'=' => {
+                            let h = std::str::from_utf8(t.get(i + 1..i + 3)?).ok()?;
+                            v.push(u8::from_str_radix(h, 16).ok()?);
+                            i += 2;
+                        }
+                        b => v.push(b),
+                    }
+                    i += 1;
+                }
+                v
+            }
+            _ => return None,
+        };
+        let encoding = encoding_rs::Encoding::for_label(cs.as_bytes())?;
+        let (s, bad) = encoding.decode_without_bom_handling(&bytes);
+        assert!(!bad, "malformed bytes in {word}");
+        // Each word must end in the initial state for stateful charsets.
+        if encoding == encoding_rs::ISO_2022_JP && bytes.contains(&0x1B) {
+            assert!(bytes.ends_with(ESC_ASCII), "{word} does not end in ASCII");
+        }
+        Some(s.into_owned())
+    }
+
+    /// Checks the structural rules on tokens and returns the header value.
+    pub(crate) fn check_tokens(tokens: &[Token], raw_utf8: bool) -> String {
+        let mut value = String::new();
+        for (k, t) in tokens.iter().enumerate() {
+            if k == 0 {
+                assert_eq!(t.space, "", "first token has space");
+            } else {
+                assert!(!t.space.is_empty(), "glued token {t:?}");
+            }
+            assert!(t.space.bytes().all(is_wsp));
+            assert!(!t.text.is_empty());
+            assert!(!t.text.starts_with([' ', '\t']) && !t.text.ends_with([' ', '\t']));
+            assert!(!t.text.contains(['\r', '\n']));
+            if !raw_utf8 {
+                assert!(t.text.is_ascii(), "non-ASCII token {t:?}");
+            }
+            if t.text.starts_with("=?") {
+                assert!(t.text.len() <= MAX_WORD_LEN, "long word {}", t.text);
+                assert!(t.text.is_ascii());
+                assert!(decode_word(&t.text).is_some(), "bad word {}", t.text);
+            } else {
+                assert!(t.text.len() <= MAX_PLAIN_WORD_LEN);
+                assert!(!t.text.contains("=?"));
+            }
+            value.push_str(&t.space);
+            value.push_str(&t.text);
+        }
+        value
+    }
+
+    pub(crate) fn tricky_inputs() -> Vec<String> {
+        let mut v: Vec<String> = [
+            "Hello world",
+            "Grüße aus Köln",
+            "😀 emoji 😀😀 end",
+            "日本語の件名です。とても長い件名をテストしています。文字化けしないでください。",
+            "mixed English, Ελληνικά, русский, 中文, العربية and עברית",
+            "  leading",
+            "trailing  ",
+            "  both  ",
+            "a   b    c",
+            "a\tb \t c",
+            "\t",
+            "   ",
+            " ",
+            "é",
+            "é  é   é",
+            "é a  é",
+            "plain é plain",
+            "=?UTF-8?B?SGk=?=",
+            "x =?utf-8?q?hi?= y",
+            "=?",
+            "?=",
+            "a=?b?=c",
+            "=?iso-8859-1?q?caf=E9?= and =?utf-8?B?w6k=?=",
+            "under_score and = equals ? question",
+            "ctrl\u{7f}del",
+            "line1\r\nline2",
+            "bell\u{7}",
+            "tab\tonly ascii",
+            "naïve café résumé façade",
+            "Ünïcödé_with_underscores=and=equals?and?questions",
+            "(comment) \"quoted\" <angle> [brackets]",
+            "\u{200b}zero width",
+            "🇯🇵🇺🇸👨‍👩‍👧‍👦 flags and families",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.push("x".repeat(2000));
+        v.push(format!("short {} short", "y".repeat(950)));
+        v.push("é".repeat(2000));
+        v.push("漢字".repeat(300));
+        v.push(format!("{} {}", "a".repeat(900), "b".repeat(901)));
+        v.push("word ".repeat(300));
+        v.push("é ".repeat(200));
+        v
+    }
+
+    #[test]
+    fn needs_encoding_cases() {
+        assert!(!needs_encoding(""));
+        assert!(!needs_encoding("Hello world"));
+        assert!(!needs_encoding("a  b\tc"));
+        assert!(!needs_encoding("a=b ?= x?"));
+        assert!(needs_encoding("é"));
+        assert!(needs_encoding("a\r\nb"));
+        assert!(needs_encoding("a\u{7f}"));
+        assert!(needs_encoding("=?UTF-8?B?SGk=?="));
+        assert!(needs_encoding("x =?a?q?b?= y"));
+        assert!(needs_encoding(" lead"));
+        assert!(needs_encoding("trail\t"));
+        assert!(needs_encoding(&"x".repeat(901)));
+        assert!(!needs_encoding(&"x".repeat(900)));
+    }
+
+    #[test]
+    fn plain_stays_plain() {
+        let toks = encode_unstructured("Hello  big\tworld", Charset::UTF_8, false).unwrap();
+        assert_eq!(
+            toks,
+            vec![
+                Token::glued("Hello"),
+                Token {
+                    space: "  ".into(),
+                    text: "big".into()
+                },
+                Token {
+                    space: "\t".into(),
+                    text: "world".into()
+                },
+            ]
+        );
+        assert!(encode_unstructured("", Charset::UTF_8, false)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn simple_shapes() {
+        let toks =
+            encode_unstructured("Straßenbahnhaltestelle aus Köln", Charset::UTF_8, false).unwrap();
+        let texts: Vec<&str> = toks.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "=?utf-8?Q?Stra=C3=9Fenbahnhaltestelle?=",
+                "aus",
+                "=?utf-8?B?S8O2bG4=?="
+            ]
+        );
+        assert_eq!(toks[1].space, " ");
+        assert_eq!(toks[2].space, " ");
+        let toks = encode_unstructured("  x", Charset::UTF_8, false).unwrap();
+        assert_eq!(toks, vec![Token::glued("=?utf-8?Q?__x?=")]);
+        let toks = encode_unstructured("é  é", Charset::UTF_8, false).unwrap();
+        assert_eq!(toks, vec![Token::glued("=?utf-8?B?w6kgIMOp?=")]);
+        let toks = encode_unstructured("日本語", Charset::UTF_8, false).unwrap();
+        assert_eq!(toks, vec![Token::glued("=?utf-8?B?5pel5pys6Kqe?=")]);
+    }
+
+    #[test]
+    fn roundtrip_own_decoder() {
+        let charsets = [
+            "utf-8",
+            "iso-2022-jp",
+            "shift_jis",
+            "latin1",
+            "gb18030",
+            "koi8-r",
+        ];
+        for label in charsets {
+            let cs = Charset::from_label(label).unwrap();
+            for input in tricky_inputs() {
+                for raw in [false, true] {
+                    let toks = match encode_unstructured(&input, cs, raw) {
+                        Ok(t) => t,
+                        Err(EncodingError::Unmappable { charset, character }) => {
+                            assert_eq!(charset, cs.name());
+                            assert!(input.contains(character));
+                            assert!(cs.encode(&input).is_err());
+                            continue;
+                        }
+                        Err(e) => panic!("{e}"),
+                    };
+                    let value = check_tokens(&toks, raw);
+                    assert_eq!(decode_unstructured(&value), input, "{label} {raw} {value}");
+                    if !needs_encoding(&input) {
+                        assert_eq!(value, input);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn words_are_full_and_short() {
+        // Long runs pack words close to the limit.
+        let toks = encode_unstructured(&"é".repeat(2000), Charset::UTF_8, false).unwrap();
+        for t in &toks[..toks.len() - 1] {
+            assert!(t.text.len() >= MAX_WORD_LEN - 4, "{}", t.text);
+        }
+        let jp = Charset::from_label("iso-2022-jp").unwrap();
+        let toks = encode_unstructured(&"日本語".repeat(100), jp, false).unwrap();
+        for t in &toks[..toks.len() - 1] {
+            assert!(t.text.len() >= MAX_WORD_LEN - 8, "{}", t.text);
+        }
+    }
+
+    #[test]
+    fn unmappable_is_reported() {
+        let l1 = Charset::from_label("latin1").unwrap();
+        assert_eq!(
+            encode_unstructured("ok é 日本", l1, false),
+            Err(EncodingError::Unmappable {
+                charset: "windows-1252",
+                character: '日'
+            })
+        );
+        assert!(encode_phrase("日本", l1).is_err());
+        // Raw UTF-8 mode never transcodes plain non-ASCII words.
+        assert!(encode_unstructured("ok 日本", l1, true).is_ok());
+    }
+
+    #[test]
+    fn raw_utf8_keeps_non_ascii() {
+        let toks = encode_unstructured("Grüße  aus =?x?= Köln", Charset::UTF_8, true).unwrap();
+        let texts: Vec<&str> = toks.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["Grüße", "aus", "=?utf-8?B?PT94Pz0=?=", "Köln"]);
+        assert_eq!(toks[1].space, "  ");
+    }
+
+    #[test]
+    fn phrase_words() {
+        for name in tricky_inputs() {
+            let words = encode_phrase(&name, Charset::UTF_8).unwrap();
+            let joined = words.join(" ");
+            for w in &words {
+                assert!(w.len() <= MAX_WORD_LEN && w.is_ascii());
+                // Only the phrase-safe set may appear in Q text.
+                if let Some(t) = w.strip_prefix("=?utf-8?Q?") {
+                    let t = t.strip_suffix("?=").unwrap();
+                    assert!(t
+                        .bytes()
+                        .all(|b| q_literal(b, QMode::Phrase) || b == b'_' || b == b'='));
+                }
+            }
+            assert_eq!(decode_unstructured(&joined), name, "{joined}");
+        }
+        assert_eq!(
+            encode_phrase("Jöhn Smith", Charset::UTF_8).unwrap(),
+            ["=?utf-8?Q?J=C3=B6hn_Smith?="]
+        );
+        assert!(encode_phrase("", Charset::UTF_8).unwrap().is_empty());
+        assert_eq!(
+            encode_words("hello world.", Charset::UTF_8).unwrap(),
+            ["=?utf-8?Q?hello_world=2E?="]
+        );
+    }
+
+    #[test]
+    fn b_chosen_when_shorter() {
+        let w = encode_words("😀😀😀", Charset::UTF_8).unwrap();
+        assert_eq!(w, ["=?utf-8?B?8J+YgPCfmIDwn5iA?="]);
+        let sj = Charset::from_label("shift_jis").unwrap();
+        let w = encode_words("ハロー", sj).unwrap();
+        assert_eq!(decode_word(&w[0]).unwrap(), "ハロー");
+    }
+}
