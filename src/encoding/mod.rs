@@ -11,6 +11,9 @@ pub mod rfc2047;
 pub mod rfc2231;
 pub mod text;
 
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod interop_tests;
+
 pub use charset::Charset;
 
 /// Errors from this layer.

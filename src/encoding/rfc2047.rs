@@ -109,11 +109,17 @@ fn word_needs_encoding(word: &str, raw_utf8: bool) -> bool {
 /// header text) into tokens for folding.
 ///
 /// Words that need no encoding stay plain, with their original preceding
-/// whitespace. Maximal runs of words that need encoding become encoded
+/// whitespace; but a plain word separated from an encoded word by anything
+/// other than one space is encoded with it (see below). Maximal runs of words that need encoding become encoded
 /// words; the whitespace inside such a run, and any leading or trailing
 /// whitespace of the value, is encoded too (decoders drop whitespace
 /// between adjacent encoded words). Encoded words after the first in a run
 /// get a single-space `space`. The first token's `space` is always empty.
+///
+/// Between a plain token and an encoded word the `space` is always exactly
+/// one space: RFC 2047 says such whitespace is kept, but common decoders
+/// (mail-parser) normalise it to one space, so other whitespace there is
+/// moved inside the encoded text by encoding the neighbouring plain word.
 ///
 /// With `raw_utf8` (SMTPUTF8, RFC 6532) non-ASCII words stay raw; only
 /// controls, look-alike encoded words and overlong words are encoded.
@@ -133,9 +139,9 @@ pub fn encode_unstructured(
     }
     let trail_start = n - text.bytes().rev().take_while(|&b| is_wsp(b)).count();
 
-    // The encoded run being gathered: its start offset and preceding space.
-    let mut run: Option<(usize, &str)> = None;
-    let mut run_end = 0usize;
+    // (start, end, encode) per word; the whitespace before word k is
+    // text[end of word k-1 .. start of word k].
+    let mut list: Vec<(usize, usize, bool)> = Vec::new();
     let mut offset = 0usize;
     for (ws, word) in words(text) {
         let start = offset + ws.len();
@@ -145,6 +151,32 @@ pub fn encode_unstructured(
         let last = end == trail_start;
         let encode =
             word_needs_encoding(word, raw_utf8) || (first && lead > 0) || (last && end < n);
+        list.push((start, end, encode));
+    }
+    // Whitespace between a plain word and an encoded word survives only as
+    // a single space in common decoders (mail-parser normalises it), so when
+    // it is anything else the plain word joins the encoded run, which then
+    // carries that whitespace inside its encoded text.
+    for k in 1..list.len() {
+        if list[k - 1].2 && !list[k].2 && slice(text, list[k - 1].1, list[k].0) != " " {
+            list[k].2 = true;
+        }
+    }
+    for k in (1..list.len()).rev() {
+        if list[k].2 && !list[k - 1].2 && slice(text, list[k - 1].1, list[k].0) != " " {
+            list[k - 1].2 = true;
+        }
+    }
+
+    // The encoded run being gathered: its start offset and preceding space.
+    let mut run: Option<(usize, &str)> = None;
+    let mut run_end = 0usize;
+    let mut prev_end = 0usize;
+    for &(start, end, encode) in &list {
+        let first = start == lead;
+        let last = end == trail_start;
+        let ws = slice(text, prev_end, start);
+        prev_end = end;
         if encode {
             if run.is_none() {
                 run = Some(if first { (0, "") } else { (start, ws) });
@@ -156,7 +188,7 @@ pub fn encode_unstructured(
             }
             tokens.push(Token {
                 space: if first { String::new() } else { ws.to_owned() },
-                text: word.to_owned(),
+                text: slice(text, start, end).to_owned(),
             });
         }
     }
@@ -348,7 +380,7 @@ fn build_word(name: &str, bytes: &[u8], mode: QMode, use_q: bool, len: usize) ->
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A strict RFC 2047 decoder for unstructured text: whitespace between
@@ -459,6 +491,9 @@ mod tests {
                 assert!(t.text.len() <= MAX_PLAIN_WORD_LEN);
                 assert!(!t.text.contains("=?"));
             }
+            if k > 0 && tokens[k - 1].text.starts_with("=?") != t.text.starts_with("=?") {
+                assert_eq!(t.space, " ", "plain/encoded boundary {t:?}");
+            }
             value.push_str(&t.space);
             value.push_str(&t.text);
         }
@@ -483,6 +518,10 @@ mod tests {
             "é",
             "é  é   é",
             "é a  é",
+            "é  a",
+            "a  é",
+            "x\té\ty",
+            "p  q é r\ts",
             "plain é plain",
             "=?UTF-8?B?SGk=?=",
             "x =?utf-8?q?hi?= y",
