@@ -9,8 +9,10 @@ pub const SOFT_LINE_LEN: usize = 78;
 /// The hard limit for a line, excluding CRLF (RFC 5322 §2.1.1).
 pub const MAX_LINE_LEN: usize = 998;
 
-/// Writes `Name: tokens…\r\n` to `out`, folding before a token's whitespace
-/// whenever the line would pass 78 columns. The first token is written after
+/// Writes `Name: tokens…\r\n` to `out`, folding before a token whose
+/// whitespace is a single space whenever the line would pass 78 columns
+/// (parsers such as `mail-parser` collapse other whitespace at a fold, so
+/// only a lone space is a safe place). The first token is written after
 /// `": "` whatever its own whitespace. Fails, writing nothing, when a line
 /// would exceed 998 octets.
 pub fn write_header(out: &mut Vec<u8>, name: &str, tokens: &[Token]) -> Result<(), HeaderError> {
@@ -22,7 +24,7 @@ pub fn write_header(out: &mut Vec<u8>, name: &str, tokens: &[Token]) -> Result<(
     for (i, token) in tokens.iter().enumerate() {
         let space = if i == 0 { " " } else { token.space.as_str() };
         let added = space.len() + token.text.len();
-        if i > 0 && !space.is_empty() && line_len + added > SOFT_LINE_LEN {
+        if i > 0 && space == " " && line_len + added > SOFT_LINE_LEN {
             out.extend_from_slice(b"\r\n");
             line_len = 0;
         }

@@ -29,6 +29,18 @@ def lf(text):
     return None if text is None else text.replace("\r\n", "\n")
 
 
+def utf8(value):
+    """Undo CPython's surrogate escapes for raw UTF-8 (RFC 6532) headers.
+
+    The parser reads 8-bit header octets as ASCII with surrogateescape, so a
+    raw UTF-8 header (SMTPUTF8 messages) comes out as lone surrogates; the
+    octets themselves are intact and decode as UTF-8.
+    """
+    if value is None or not any("\udc80" <= c <= "\udcff" for c in value):
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def strip_angle(value):
     if value is None:
         return None
@@ -51,7 +63,10 @@ def addresses(msg, header):
     if value is None:
         return []
     # .addresses flattens groups into their members (an empty group adds none).
-    return [{"name": a.display_name or "", "address": a.addr_spec} for a in value.addresses]
+    return [
+        {"name": utf8(a.display_name or ""), "address": utf8(a.addr_spec)}
+        for a in value.addresses
+    ]
 
 
 def fallback_names(msg, header):
@@ -87,9 +102,11 @@ def leaf_parts(part, in_related=False):
 
 def part_bytes(part):
     if part.get_content_type() == "message/rfc822":
-        # Re-serialised: may differ from the source bytes byte-for-byte.
+        # Re-serialised (with CRLF, as sent): may differ from the source
+        # bytes when Python refolds a header.
         inner = part.get_payload(0)
-        return inner.as_bytes() if inner is not None else b""
+        crlf = email.policy.default.clone(linesep="\r\n")
+        return inner.as_bytes(policy=crlf) if inner is not None else b""
     data = part.get_payload(decode=True)
     return data if data is not None else b""
 
@@ -97,7 +114,7 @@ def part_bytes(part):
 def extract(msg):
     got = {}
     subject = msg["subject"]
-    got["subject"] = None if subject is None else str(subject)
+    got["subject"] = None if subject is None else utf8(str(subject))
     for field, header in ADDRESS_FIELDS.items():
         got[field] = addresses(msg, header)
     got["message_id"] = strip_angle(msg["message-id"])
