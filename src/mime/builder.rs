@@ -356,10 +356,7 @@ impl MessageBuilder {
             _ => Some(multipart("alternative", alternatives)),
         };
         // Inline parts without an HTML body stay beside whatever body there is.
-        let body = match body {
-            Some(node) => Some(related(node, std::mem::take(&mut inline))),
-            None => None,
-        };
+        let body = body.map(|node| related(node, std::mem::take(&mut inline)));
         let mut mixed: Vec<Node> = body.into_iter().chain(inline).collect();
         for (i, part) in self.attachments.into_iter().enumerate() {
             mixed.push(part_node(

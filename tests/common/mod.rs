@@ -570,7 +570,7 @@ pub fn structural_problems(bytes: &[u8], utf8_headers: bool) -> Vec<String> {
                     problems.push(format!("boundary {value} used twice"));
                 } else if !b.is_empty() {
                     // Unique against everything written so far.
-                    if find(bytes, &b).map(|p| p) != find_all_as_delimiter(bytes, &b) {
+                    if !occurs_only_as_boundary(bytes, &b) {
                         problems.push(format!("boundary {value} occurs inside content"));
                     }
                     boundaries.push(b);
@@ -610,25 +610,21 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The first occurrence of `b` that is not in a `boundary=` parameter or a
-/// delimiter line, if any; compared with `find`, a mismatch means the
-/// boundary occurs in content.
-fn find_all_as_delimiter(hay: &[u8], b: &[u8]) -> Option<usize> {
-    let first = find(hay, b)?;
-    // Every occurrence must be preceded by `boundary="` or by `--` at a line start.
+/// True when every occurrence of boundary `b` is in a `boundary=`
+/// parameter or on a delimiter line (never inside content).
+fn occurs_only_as_boundary(hay: &[u8], b: &[u8]) -> bool {
     let mut pos = 0;
     while let Some(off) = find(&hay[pos..], b) {
-        let at = pos + off;
-        let before = &hay[..at];
+        let before = &hay[..pos + off];
         let ok = before.ends_with(b"boundary=\"")
-            || before.ends_with(b"\n--")
-            || before.ends_with(b"boundary=");
+            || before.ends_with(b"boundary=")
+            || before.ends_with(b"\n--");
         if !ok {
-            return Some(usize::MAX);
+            return false;
         }
-        pos = at + b.len();
+        pos += off + b.len();
     }
-    Some(first)
+    true
 }
 
 /// Compares what the `mail-parser` crate reads with the expectation.
