@@ -79,7 +79,10 @@ impl fmt::Display for DateTime {
         // Clamp to years 0..=9999 so the output always has the RFC's form.
         const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
         const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
-        let local = (self.unix_seconds + i64::from(self.offset_minutes) * 60).clamp(MIN, MAX);
+        let local = self
+            .unix_seconds
+            .saturating_add(i64::from(self.offset_minutes) * 60)
+            .clamp(MIN, MAX);
         let days = local.div_euclid(86_400);
         let secs = local.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
