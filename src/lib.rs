@@ -19,3 +19,4 @@ pub mod encoding;
 pub mod envelope;
 pub mod header;
 pub mod mime;
+pub mod smtp;

@@ -1,0 +1,190 @@
+//! Client commands, their wire form and their redacted display form.
+
+use std::fmt;
+
+use super::auth::Mechanism;
+
+/// A secret line (AUTH data). `Display` and `Debug` show `<redacted>`;
+/// only the wire form carries it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One thing the client sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `EHLO name`.
+    Ehlo(String),
+    /// `HELO name`.
+    Helo(String),
+    /// `STARTTLS`.
+    StartTls,
+    /// `AUTH mechanism [initial-response]`.
+    Auth {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The base64 initial response (PLAIN, XOAUTH2).
+        initial_response: Option<Secret>,
+    },
+    /// A base64 line answering a 334 challenge.
+    AuthResponse(Secret),
+    /// `MAIL FROM:<path> params…` (`from` empty for the null path).
+    Mail {
+        /// The reverse path, without angle brackets.
+        from: String,
+        /// ESMTP parameters, e.g. `SIZE=1234`, `BODY=8BITMIME`, `SMTPUTF8`.
+        params: Vec<String>,
+    },
+    /// `RCPT TO:<path>`.
+    Rcpt {
+        /// The forward path, without angle brackets.
+        to: String,
+    },
+    /// `DATA`.
+    Data,
+    /// `BDAT size [LAST]`; its `size` octets follow as [`Command::Content`].
+    Bdat {
+        /// The chunk size in octets.
+        size: u64,
+        /// True for the last chunk.
+        last: bool,
+    },
+    /// Message octets exactly as written: after `DATA`'s 354 they are
+    /// dot-stuffed and end with `.` CRLF; after `BDAT` they are the chunk.
+    Content(Vec<u8>),
+    /// `RSET`.
+    Rset,
+    /// `NOOP`.
+    Noop,
+    /// `QUIT`.
+    Quit,
+}
+
+impl Command {
+    /// Appends the exact bytes sent on the wire.
+    pub fn write_wire(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        // Writing into a Vec cannot fail.
+        let _ = match self {
+            Command::Auth {
+                mechanism,
+                initial_response: Some(r),
+            } => write!(out, "AUTH {} {}\r\n", mechanism.name(), r.expose()),
+            Command::AuthResponse(r) => write!(out, "{}\r\n", r.expose()),
+            Command::Content(bytes) => {
+                out.extend_from_slice(bytes);
+                Ok(())
+            }
+            other => write!(out, "{other}\r\n"),
+        };
+    }
+
+    /// The exact bytes sent on the wire.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.write_wire(&mut v);
+        v
+    }
+
+    /// A short name for error messages and deadlines, e.g. `RCPT TO`.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Ehlo(_) => "EHLO",
+            Command::Helo(_) => "HELO",
+            Command::StartTls => "STARTTLS",
+            Command::Auth { .. } | Command::AuthResponse(_) => "AUTH",
+            Command::Mail { .. } => "MAIL FROM",
+            Command::Rcpt { .. } => "RCPT TO",
+            Command::Data => "DATA",
+            Command::Bdat { .. } => "BDAT",
+            Command::Content(_) => "message content",
+            Command::Rset => "RSET",
+            Command::Noop => "NOOP",
+            Command::Quit => "QUIT",
+        }
+    }
+}
+
+/// The command line without CRLF, secrets redacted; `Content` shows its size.
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Ehlo(n) => write!(f, "EHLO {n}"),
+            Command::Helo(n) => write!(f, "HELO {n}"),
+            Command::StartTls => f.write_str("STARTTLS"),
+            Command::Auth {
+                mechanism,
+                initial_response,
+            } => match initial_response {
+                Some(r) => write!(f, "AUTH {} {r}", mechanism.name()),
+                None => write!(f, "AUTH {}", mechanism.name()),
+            },
+            Command::AuthResponse(r) => write!(f, "{r}"),
+            Command::Mail { from, params } => {
+                write!(f, "MAIL FROM:<{from}>")?;
+                params.iter().try_for_each(|p| write!(f, " {p}"))
+            }
+            Command::Rcpt { to } => write!(f, "RCPT TO:<{to}>"),
+            Command::Data => f.write_str("DATA"),
+            Command::Bdat { size, last: true } => write!(f, "BDAT {size} LAST"),
+            Command::Bdat { size, last: false } => write!(f, "BDAT {size}"),
+            Command::Content(b) => write!(f, "<{} octets of message content>", b.len()),
+            Command::Rset => f.write_str("RSET"),
+            Command::Noop => f.write_str("NOOP"),
+            Command::Quit => f.write_str("QUIT"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_and_display() {
+        let c = Command::Auth {
+            mechanism: Mechanism::Plain,
+            initial_response: Some(Secret::new("AHUAcA==")),
+        };
+        assert_eq!(c.to_wire(), b"AUTH PLAIN AHUAcA==\r\n");
+        assert_eq!(c.to_string(), "AUTH PLAIN <redacted>");
+        assert!(!format!("{c:?}").contains("AHUAcA"));
+        let m = Command::Mail {
+            from: String::new(),
+            params: vec!["SIZE=10".into(), "SMTPUTF8".into()],
+        };
+        assert_eq!(m.to_wire(), b"MAIL FROM:<> SIZE=10 SMTPUTF8\r\n");
+        assert_eq!(
+            Command::Bdat {
+                size: 5,
+                last: true
+            }
+            .to_wire(),
+            b"BDAT 5 LAST\r\n"
+        );
+        assert_eq!(Command::Content(b"x.".to_vec()).to_wire(), b"x.");
+    }
+}

@@ -1,0 +1,139 @@
+//! The message-content encoder: CRLF normalisation (bare CR and bare LF
+//! become CRLF) and, for DATA, dot-stuffing (RFC 5321 §4.5.2) and the
+//! terminating `.` line. Stateful across chunk boundaries and
+//! allocation-free per byte: it copies runs of ordinary bytes at once.
+//!
+//! Because every line end it writes is CRLF and every line that starts
+//! with `.` gets a second one, the only `CRLF . CRLF` in a DATA stream is
+//! the one [`ContentEncoder::finish`] writes: SMTP smuggling is impossible.
+
+/// Encodes message content chunk by chunk.
+#[derive(Clone, Debug)]
+pub struct ContentEncoder {
+    stuff_dots: bool,
+    line_start: bool,
+    after_cr: bool,
+}
+
+impl ContentEncoder {
+    /// For DATA: normalise line ends and dot-stuff.
+    pub fn data() -> ContentEncoder {
+        ContentEncoder {
+            stuff_dots: true,
+            line_start: true,
+            after_cr: false,
+        }
+    }
+
+    /// For BDAT: normalise line ends only.
+    pub fn bdat() -> ContentEncoder {
+        ContentEncoder {
+            stuff_dots: false,
+            ..ContentEncoder::data()
+        }
+    }
+
+    /// Encodes the next chunk, appending to `out`.
+    pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + input.len() / 64 + 4);
+        let mut rest = input;
+        while let Some((&first, _)) = rest.split_first() {
+            if self.after_cr {
+                self.after_cr = false;
+                if first == b'\n' {
+                    // The LF of a CRLF whose CR ended the previous run.
+                    rest = &rest[1..];
+                    continue;
+                }
+            }
+            if self.line_start && self.stuff_dots && first == b'.' {
+                out.push(b'.');
+            }
+            match rest.iter().position(|&b| b == b'\r' || b == b'\n') {
+                None => {
+                    out.extend_from_slice(rest);
+                    self.line_start = false;
+                    return;
+                }
+                Some(p) => {
+                    out.extend_from_slice(&rest[..p]);
+                    out.extend_from_slice(b"\r\n");
+                    self.line_start = true;
+                    self.after_cr = rest[p] == b'\r';
+                    rest = &rest[p + 1..];
+                }
+            }
+        }
+    }
+
+    /// Ends the content: for DATA, a CRLF if the last line is unterminated,
+    /// then `.` CRLF; for BDAT nothing.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.stuff_dots {
+            if !self.line_start {
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b".\r\n");
+        }
+        self.line_start = true;
+        self.after_cr = false;
+    }
+}
+
+/// The length `bytes` has once bare CR and bare LF become CRLF.
+pub fn normalized_len(bytes: &[u8]) -> u64 {
+    let mut n = bytes.len() as u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => i += 1,
+            b'\r' | b'\n' => n += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(chunks: &[&[u8]]) -> Vec<u8> {
+        let mut e = ContentEncoder::data();
+        let mut out = Vec::new();
+        for c in chunks {
+            e.encode(c, &mut out);
+        }
+        e.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn stuffing_and_line_ends() {
+        assert_eq!(data(&[b""]), b".\r\n");
+        assert_eq!(data(&[b"."]), b"..\r\n.\r\n");
+        assert_eq!(data(&[b"a\n.\nb"]), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(data(&[b"a\r.\rb\r\n"]), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(data(&[b".\r\n"]), b"..\r\n.\r\n");
+        assert_eq!(data(&[b"a\r\n\r\n.."]), b"a\r\n\r\n...\r\n.\r\n");
+    }
+
+    #[test]
+    fn chunk_boundaries() {
+        assert_eq!(data(&[b"a\r", b"\n.b"]), data(&[b"a\r\n.b"]));
+        assert_eq!(data(&[b"a\r", b"\r\n"]), b"a\r\n\r\n.\r\n");
+        assert_eq!(data(&[b"a\n", b".", b"\n"]), b"a\r\n..\r\n.\r\n");
+    }
+
+    #[test]
+    fn bdat_and_len() {
+        let mut e = ContentEncoder::bdat();
+        let mut out = Vec::new();
+        e.encode(b".a\nb\r", &mut out);
+        e.encode(b"\nc", &mut out);
+        e.finish(&mut out);
+        assert_eq!(out, b".a\r\nb\r\nc");
+        assert_eq!(normalized_len(b".a\nb\r\nc\r"), out.len() as u64 + 2);
+    }
+}

@@ -1,0 +1,1182 @@
+//! The SMTP client state machine (sans-IO): bytes and time in, bytes,
+//! events and deadlines out.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::auth::{AuthExchange, AuthStep, Credentials, Mechanism};
+use super::capabilities::Capabilities;
+use super::command::Command;
+use super::data::ContentEncoder;
+use super::error::{RecipientResult, SmtpError};
+use super::reply::{Reply, ReplyParser, DEFAULT_MAX_LINE, DEFAULT_MAX_REPLY};
+use super::MessageBody;
+use crate::envelope::{Envelope, EnvelopeAddress, RenderOptions};
+
+/// When to use STARTTLS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TlsPolicy {
+    /// Never upgrade (the link may already be TLS: see [`Client::new`]).
+    Never,
+    /// Upgrade when the server offers STARTTLS, else go on in the clear.
+    #[default]
+    Opportunistic,
+    /// Upgrade, or end the session with [`SmtpError::TlsRequired`].
+    Required,
+}
+
+/// Engine configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The name sent with EHLO/HELO (a domain or an address literal).
+    pub hello_name: String,
+    /// STARTTLS policy.
+    pub tls: TlsPolicy,
+    /// Credentials for AUTH; `None` skips AUTH.
+    pub credentials: Option<Credentials>,
+    /// Mechanisms to use, in order of preference (emailjs's `authentication`).
+    pub authentication: Vec<Mechanism>,
+    /// Allow AUTH over an unencrypted link.
+    pub allow_insecure_auth: bool,
+    /// Use PIPELINING when offered.
+    pub pipelining: bool,
+    /// Use BDAT when CHUNKING is offered.
+    pub chunking: bool,
+    /// Send the message only if every recipient is accepted.
+    pub require_all_recipients: bool,
+    /// One timeout for every wait, replacing RFC 5321 §4.5.3.2's defaults.
+    pub timeout: Option<Duration>,
+    /// Record a transcript (see [`Client::take_transcript`]).
+    pub transcript: bool,
+    /// Bound on one reply line, in octets.
+    pub max_reply_line: usize,
+    /// Bound on one whole reply, in octets.
+    pub max_reply: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hello_name: "localhost".into(),
+            tls: TlsPolicy::Opportunistic,
+            credentials: None,
+            authentication: Mechanism::DEFAULT_PREFERENCE.to_vec(),
+            allow_insecure_auth: false,
+            pipelining: true,
+            chunking: true,
+            require_all_recipients: false,
+            timeout: None,
+            transcript: false,
+            max_reply_line: DEFAULT_MAX_LINE,
+            max_reply: DEFAULT_MAX_REPLY,
+        }
+    }
+}
+
+/// Identifies a message given to [`Client::send`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub u64);
+
+/// A message the server accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The message.
+    pub id: MessageId,
+    /// One result per (de-duplicated) recipient, accepted or not.
+    pub recipients: Vec<RecipientResult>,
+    /// The server's reply to the end of the data (often carries a queue id).
+    pub reply: Reply,
+}
+
+/// What the engine tells its transport.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The session is ready for mail (greeting, EHLO, STARTTLS, AUTH done).
+    Ready(Capabilities),
+    /// Upgrade the connection to TLS now, then call [`Client::tls_established`].
+    /// Write everything [`Client::poll_transmit`] gave first (nothing is pending).
+    StartTls,
+    /// A message was accepted.
+    MessageSent(SentMessage),
+    /// A message failed; the session goes on unless [`Event::Closed`] follows.
+    MessageFailed {
+        /// The message.
+        id: MessageId,
+        /// Why.
+        error: SmtpError,
+    },
+    /// The reply to a [`Client::noop`].
+    Noop(Reply),
+    /// The session is over: write what [`Client::poll_transmit`] still
+    /// gives, then close the connection. `error` is `None` after QUIT.
+    Closed {
+        /// Why the session ended, if not by QUIT.
+        error: Option<SmtpError>,
+    },
+}
+
+/// Who sent a transcript line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// The client (this engine).
+    Client,
+    /// The server.
+    Server,
+}
+
+/// One transcript line (without CRLF; AUTH secrets redacted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TranscriptLine {
+    /// Who sent it.
+    pub direction: Direction,
+    /// The line.
+    pub text: String,
+}
+
+/// The reply the engine waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    Auth,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat { last: bool },
+    DataEnd,
+    Rset,
+    Noop,
+    Quit,
+}
+
+impl Expect {
+    /// RFC 5321 §4.5.3.2 (BDAT like MAIL, its last chunk like the end of DATA).
+    fn timeout(self) -> Duration {
+        let min = |m: u64| Duration::from_secs(60 * m);
+        match self {
+            Expect::Data => min(2),
+            Expect::DataEnd | Expect::Bdat { last: true } => min(10),
+            _ => min(5),
+        }
+    }
+}
+
+/// Output side: bytes to write, replies expected, transcript, recording.
+#[derive(Default)]
+struct Wire {
+    out: Vec<u8>,
+    expect: VecDeque<(Expect, String)>,
+    transcript: Option<Vec<TranscriptLine>>,
+    record: Option<Vec<Command>>,
+}
+
+impl Wire {
+    fn write(&mut self, cmd: Command, expect: Option<Expect>) {
+        cmd.write_wire(&mut self.out);
+        let shown = cmd.to_string();
+        if let Some(t) = &mut self.transcript {
+            t.push(TranscriptLine {
+                direction: Direction::Client,
+                text: shown.clone(),
+            });
+        }
+        if let Some(e) = expect {
+            self.expect.push_back((e, shown));
+        }
+        if let Some(r) = &mut self.record {
+            r.push(cmd);
+        }
+    }
+
+    /// Message content, already encoded, appended to `out`.
+    fn content(&mut self, start: usize) {
+        if let Some(r) = &mut self.record {
+            let bytes = &self.out[start..];
+            match r.last_mut() {
+                Some(Command::Content(c)) => c.extend_from_slice(bytes),
+                _ => r.push(Command::Content(bytes.to_vec())),
+            }
+        }
+    }
+
+    fn note(&mut self, direction: Direction, text: String) {
+        if let Some(t) = &mut self.transcript {
+            t.push(TranscriptLine { direction, text });
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyMode {
+    Data,
+    BdatLast(u64),
+    BdatChunked,
+}
+
+struct Txn {
+    id: MessageId,
+    recipients: Vec<String>,
+    mail: Option<Command>,
+    body: Box<dyn MessageBody + Send>,
+    mode: BodyMode,
+    pipelining: bool,
+    rcpt_sent: usize,
+    data_sent: bool,
+    streaming: bool,
+    body_done: bool,
+    encoder: ContentEncoder,
+    scratch: Vec<u8>,
+    content_len: u64,
+    results: Vec<RecipientResult>,
+    failure: Option<SmtpError>,
+    final_reply: Option<Reply>,
+}
+
+enum Job {
+    Message(MessageId, Envelope, Box<dyn MessageBody + Send>),
+    Noop,
+}
+
+enum Phase {
+    Handshake,
+    TlsHandshake,
+    Auth(AuthExchange),
+    Ready,
+    Txn(Box<Txn>),
+    Closed,
+}
+
+/// The SMTP client engine for one connection.
+pub struct Client {
+    config: Config,
+    encrypted: bool,
+    tls_done: bool,
+    parser: ReplyParser,
+    wire: Wire,
+    phase: Phase,
+    caps: Option<Capabilities>,
+    ready_sent: bool,
+    jobs: VecDeque<Job>,
+    next_id: u64,
+    quit_requested: bool,
+    events: VecDeque<Event>,
+    now: Duration,
+    deadline: Option<(Duration, String)>,
+    armed: Option<usize>,
+    armed_count: usize,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("encrypted", &self.encrypted)
+            .field("capabilities", &self.caps)
+            .field("pending_replies", &self.wire.expect.len())
+            .field("queued", &self.jobs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn valid_hello_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b > b' ' && b != 0x7f)
+}
+
+fn valid_path(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b > b' ' && b != 0x7f && b != b'<' && b != b'>')
+}
+
+fn check_address(a: &EnvelopeAddress) -> Result<(), SmtpError> {
+    if valid_path(a.utf8()) && a.ascii().map_or(true, valid_path) {
+        Ok(())
+    } else {
+        Err(SmtpError::InvalidAddress(a.utf8().to_string()))
+    }
+}
+
+/// The address with its domain lower-cased, for de-duplication.
+fn dedup_key(path: &str) -> String {
+    match path.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        None => path.to_string(),
+    }
+}
+
+impl Client {
+    /// A client for a connection just opened at `now`. `encrypted` is true
+    /// when the link is already TLS (implicit TLS, port 465) or otherwise
+    /// protected. The engine waits for the server's greeting.
+    pub fn new(config: Config, encrypted: bool, now: Duration) -> Result<Client, SmtpError> {
+        if !valid_hello_name(&config.hello_name) {
+            return Err(SmtpError::InvalidHelloName(config.hello_name));
+        }
+        let mut c = Client {
+            parser: ReplyParser::new(config.max_reply_line, config.max_reply),
+            wire: Wire {
+                transcript: config.transcript.then(Vec::new),
+                ..Wire::default()
+            },
+            config,
+            encrypted,
+            tls_done: encrypted,
+            phase: Phase::Handshake,
+            caps: None,
+            ready_sent: false,
+            jobs: VecDeque::new(),
+            next_id: 0,
+            quit_requested: false,
+            events: VecDeque::new(),
+            now,
+            deadline: None,
+            armed: None,
+            armed_count: 0,
+        };
+        c.wire
+            .expect
+            .push_back((Expect::Greeting, "connection greeting".into()));
+        c.rearm();
+        Ok(c)
+    }
+
+    /// A client already in the ready state with these capabilities, that
+    /// records what it writes (for the dry run).
+    pub(crate) fn recording(config: Config, caps: Capabilities) -> Client {
+        let mut c = Client {
+            parser: ReplyParser::default(),
+            wire: Wire {
+                record: Some(Vec::new()),
+                ..Wire::default()
+            },
+            config,
+            encrypted: true,
+            tls_done: true,
+            phase: Phase::Ready,
+            caps: Some(caps),
+            ready_sent: true,
+            jobs: VecDeque::new(),
+            next_id: 0,
+            quit_requested: false,
+            events: VecDeque::new(),
+            now: Duration::ZERO,
+            deadline: None,
+            armed: None,
+            armed_count: 0,
+        };
+        c.config.hello_name = "localhost".into();
+        c
+    }
+
+    /// Takes the commands recorded so far (dry run).
+    pub(crate) fn take_record(&mut self) -> Vec<Command> {
+        self.wire
+            .record
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Answers the first awaited reply positively (dry run). False when
+    /// nothing is awaited.
+    pub(crate) fn answer_positively(&mut self) -> bool {
+        let Some((e, _)) = self.wire.expect.front() else {
+            return false;
+        };
+        let code = match e {
+            Expect::Data => 354,
+            Expect::Greeting => 220,
+            Expect::Quit => 221,
+            _ => 250,
+        };
+        self.on_reply(Reply::new(code, vec!["OK".into()]));
+        self.rearm();
+        true
+    }
+
+    // ----- inputs -----
+
+    /// Feeds bytes received from the server at `now`.
+    pub fn receive(&mut self, data: &[u8], now: Duration) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) || data.is_empty() {
+            return;
+        }
+        if matches!(self.phase, Phase::TlsHandshake) {
+            self.fatal(
+                SmtpError::Protocol(
+                    "plaintext received after the STARTTLS 220 (response injection)".into(),
+                ),
+                false,
+            );
+            return;
+        }
+        self.parser.feed(data);
+        while !matches!(self.phase, Phase::Closed) {
+            match self.parser.next_reply() {
+                None => break,
+                Some(Ok(reply)) => {
+                    for (i, line) in reply.lines().iter().enumerate() {
+                        let sep = if i + 1 == reply.lines().len() {
+                            ' '
+                        } else {
+                            '-'
+                        };
+                        self.wire
+                            .note(Direction::Server, format!("{}{sep}{line}", reply.code()));
+                    }
+                    self.on_reply(reply);
+                }
+                Some(Err(e)) => self.fatal(e, false),
+            }
+        }
+        self.rearm();
+    }
+
+    /// The transport finished the TLS handshake the engine asked for with
+    /// [`Event::StartTls`]; the engine sends EHLO again (RFC 3207).
+    pub fn tls_established(&mut self, now: Duration) {
+        self.now = now;
+        if !matches!(self.phase, Phase::TlsHandshake) {
+            return;
+        }
+        self.encrypted = true;
+        self.tls_done = true;
+        self.caps = None;
+        self.phase = Phase::Handshake;
+        self.wire.write(
+            Command::Ehlo(self.config.hello_name.clone()),
+            Some(Expect::Ehlo),
+        );
+        self.rearm();
+    }
+
+    /// The connection was closed by the peer or failed.
+    pub fn connection_closed(&mut self, now: Duration) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        if matches!(self.wire.expect.front(), Some((Expect::Quit, _))) {
+            self.close(None);
+        } else {
+            self.fatal(SmtpError::Closed, false);
+        }
+    }
+
+    /// Checks the deadline; past it, the session ends with a timeout.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.now = now;
+        if let Some((at, what)) = &self.deadline {
+            if now >= *at {
+                let waiting_for = what.clone();
+                self.fatal(SmtpError::Timeout { waiting_for }, false);
+            }
+        }
+    }
+
+    /// Queues a message. The envelope is checked now (addresses, at least
+    /// one recipient); the server's abilities when its turn comes.
+    pub fn send(
+        &mut self,
+        envelope: Envelope,
+        body: Box<dyn MessageBody + Send>,
+        now: Duration,
+    ) -> Result<MessageId, SmtpError> {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) || self.quit_requested {
+            return Err(SmtpError::NotConnected);
+        }
+        if envelope.to.is_empty() {
+            return Err(SmtpError::NoRecipients);
+        }
+        envelope
+            .from
+            .iter()
+            .chain(&envelope.to)
+            .try_for_each(check_address)?;
+        let id = MessageId(self.next_id);
+        self.next_id += 1;
+        self.jobs.push_back(Job::Message(id, envelope, body));
+        self.start_next();
+        self.rearm();
+        Ok(id)
+    }
+
+    /// Queues a NOOP (answered by [`Event::Noop`]).
+    pub fn noop(&mut self, now: Duration) -> Result<(), SmtpError> {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) || self.quit_requested {
+            return Err(SmtpError::NotConnected);
+        }
+        self.jobs.push_back(Job::Noop);
+        self.start_next();
+        self.rearm();
+        Ok(())
+    }
+
+    /// Sends QUIT once every queued message is done.
+    pub fn quit(&mut self, now: Duration) {
+        self.now = now;
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        self.quit_requested = true;
+        self.start_next();
+        self.rearm();
+    }
+
+    // ----- outputs -----
+
+    /// The next bytes to write, or `None`. Message content is pulled from
+    /// the body one chunk per call, so call this until it gives `None`.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.wire.out.is_empty() {
+            self.pump_body();
+            self.rearm();
+        }
+        if self.wire.out.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.wire.out))
+        }
+    }
+
+    /// The next event, or `None`.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Client::handle_timeout`] must be called, if the engine waits.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.deadline.as_ref().map(|(at, _)| *at)
+    }
+
+    /// The server's capabilities (after EHLO/HELO).
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.caps.as_ref()
+    }
+
+    /// True when the link is encrypted.
+    pub fn is_encrypted(&self) -> bool {
+        self.encrypted
+    }
+
+    /// True once the session has ended.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// True when the session is ready and nothing is queued or in flight.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.phase, Phase::Ready) && self.wire.expect.is_empty() && self.jobs.is_empty()
+    }
+
+    /// Takes the transcript lines recorded since the last call (empty
+    /// unless [`Config::transcript`] is set).
+    pub fn take_transcript(&mut self) -> Vec<TranscriptLine> {
+        self.wire
+            .transcript
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    // ----- internals -----
+
+    fn rearm(&mut self) {
+        let key = match (&self.phase, self.wire.expect.front()) {
+            (Phase::Closed, _) => None,
+            (_, Some((e, what))) => Some((self.armed_count, e.timeout(), what.clone())),
+            (Phase::TlsHandshake, None) => Some((
+                usize::MAX,
+                Duration::from_secs(300),
+                "the TLS handshake".into(),
+            )),
+            _ => None,
+        };
+        match key {
+            None => {
+                self.deadline = None;
+                self.armed = None;
+            }
+            Some((k, default, what)) => {
+                if self.armed != Some(k) {
+                    self.armed = Some(k);
+                    let t = self.config.timeout.unwrap_or(default);
+                    self.deadline = Some((self.now.saturating_add(t), what));
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, e: Event) {
+        self.events.push_back(e);
+    }
+
+    fn close(&mut self, error: Option<SmtpError>) {
+        self.phase = Phase::Closed;
+        self.wire.expect.clear();
+        self.deadline = None;
+        self.armed = None;
+        self.emit(Event::Closed { error });
+    }
+
+    /// Ends the session: fails the message in flight and those queued.
+    fn fatal(&mut self, error: SmtpError, send_quit: bool) {
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        if let Phase::Txn(t) = &self.phase {
+            let id = t.id;
+            self.emit(Event::MessageFailed {
+                id,
+                error: error.clone(),
+            });
+        }
+        for job in std::mem::take(&mut self.jobs) {
+            if let Job::Message(id, _, _) = job {
+                self.emit(Event::MessageFailed {
+                    id,
+                    error: error.clone(),
+                });
+            }
+        }
+        if send_quit {
+            self.wire.write(Command::Quit, None);
+        }
+        self.close(Some(error));
+    }
+
+    fn on_reply(&mut self, reply: Reply) {
+        let Some((expect, command)) = self.wire.expect.pop_front() else {
+            let e = if reply.code() == 421 {
+                SmtpError::ServiceClosing {
+                    command: None,
+                    reply,
+                }
+            } else {
+                SmtpError::Protocol(format!("unexpected reply {reply}"))
+            };
+            self.fatal(e, false);
+            return;
+        };
+        self.armed_count += 1;
+        if expect == Expect::Quit {
+            self.close(None);
+            return;
+        }
+        if reply.code() == 421 {
+            let command = (expect != Expect::Greeting).then_some(command);
+            self.fatal(SmtpError::ServiceClosing { command, reply }, false);
+            return;
+        }
+        match expect {
+            Expect::Greeting => {
+                if reply.code() == 220 {
+                    self.wire.write(
+                        Command::Ehlo(self.config.hello_name.clone()),
+                        Some(Expect::Ehlo),
+                    );
+                } else {
+                    self.fatal(SmtpError::Reply { command, reply }, false);
+                }
+            }
+            Expect::Ehlo => {
+                if reply.is_positive() {
+                    self.caps = Some(Capabilities::from_ehlo(&reply));
+                    self.after_hello();
+                } else if reply.is_permanent() {
+                    self.wire.write(
+                        Command::Helo(self.config.hello_name.clone()),
+                        Some(Expect::Helo),
+                    );
+                } else {
+                    self.fatal(SmtpError::Reply { command, reply }, false);
+                }
+            }
+            Expect::Helo => {
+                if reply.is_positive() {
+                    let first = reply.lines().first().map(String::as_str).unwrap_or("");
+                    let server_name = first.split(' ').next().unwrap_or("").to_string();
+                    self.caps = Some(Capabilities {
+                        server_name,
+                        ..Capabilities::default()
+                    });
+                    self.after_hello();
+                } else {
+                    self.fatal(SmtpError::Reply { command, reply }, false);
+                }
+            }
+            Expect::StartTls => {
+                if reply.code() == 220 {
+                    if !self.parser.is_empty() {
+                        self.fatal(
+                            SmtpError::Protocol(
+                                "data pipelined after the STARTTLS 220 (response injection)".into(),
+                            ),
+                            false,
+                        );
+                    } else {
+                        self.phase = Phase::TlsHandshake;
+                        self.emit(Event::StartTls);
+                    }
+                } else if self.config.tls == TlsPolicy::Required {
+                    self.fatal(
+                        SmtpError::TlsRequired(format!("STARTTLS refused: {reply}")),
+                        true,
+                    );
+                } else {
+                    self.tls_done = true;
+                    self.after_tls();
+                }
+            }
+            Expect::Auth => {
+                let Phase::Auth(ex) = &mut self.phase else {
+                    self.fatal(SmtpError::Protocol("AUTH reply outside AUTH".into()), false);
+                    return;
+                };
+                match ex.on_reply(&reply) {
+                    AuthStep::Send(cmd) => self.wire.write(cmd, Some(Expect::Auth)),
+                    AuthStep::Done => self.become_ready(),
+                    AuthStep::Failed(e) => self.fatal(e, true),
+                }
+            }
+            Expect::Mail | Expect::Rcpt | Expect::Data | Expect::Bdat { .. } | Expect::DataEnd => {
+                self.txn_reply(expect, command, reply)
+            }
+            Expect::Rset => {
+                if reply.is_positive() {
+                    self.start_next();
+                } else {
+                    self.fatal(SmtpError::Reply { command, reply }, true);
+                }
+            }
+            Expect::Noop => {
+                self.emit(Event::Noop(reply));
+                self.start_next();
+            }
+            Expect::Quit => self.close(None),
+        }
+    }
+
+    fn after_hello(&mut self) {
+        let offers_tls = self.caps.as_ref().is_some_and(|c| c.starttls);
+        if !self.tls_done {
+            match self.config.tls {
+                TlsPolicy::Required | TlsPolicy::Opportunistic if offers_tls => {
+                    self.wire.write(Command::StartTls, Some(Expect::StartTls));
+                    return;
+                }
+                TlsPolicy::Required => {
+                    self.fatal(
+                        SmtpError::TlsRequired("the server does not offer STARTTLS".into()),
+                        true,
+                    );
+                    return;
+                }
+                _ => {}
+            }
+        }
+        self.after_tls();
+    }
+
+    fn after_tls(&mut self) {
+        let Some(creds) = self.config.credentials.clone() else {
+            self.become_ready();
+            return;
+        };
+        if !self.encrypted && !self.config.allow_insecure_auth {
+            self.fatal(
+                SmtpError::TlsRequired(
+                    "refusing to send credentials over an unencrypted connection".into(),
+                ),
+                true,
+            );
+            return;
+        }
+        let caps = self.caps.clone().unwrap_or_default();
+        let Some(&mech) = self
+            .config
+            .authentication
+            .iter()
+            .find(|m| caps.offers_auth(**m))
+        else {
+            self.fatal(SmtpError::AuthUnsupported { offered: caps.auth }, true);
+            return;
+        };
+        let ex = AuthExchange::new(mech, creds);
+        self.wire.write(ex.initial(), Some(Expect::Auth));
+        self.phase = Phase::Auth(ex);
+    }
+
+    fn become_ready(&mut self) {
+        self.phase = Phase::Ready;
+        if !self.ready_sent {
+            self.ready_sent = true;
+            let caps = self.caps.clone().unwrap_or_default();
+            self.emit(Event::Ready(caps));
+        }
+        self.start_next();
+    }
+
+    /// Starts queued work when the session is ready and nothing is awaited.
+    fn start_next(&mut self) {
+        while matches!(self.phase, Phase::Ready) && self.wire.expect.is_empty() {
+            match self.jobs.pop_front() {
+                Some(Job::Noop) => self.wire.write(Command::Noop, Some(Expect::Noop)),
+                Some(Job::Message(id, envelope, body)) => {
+                    if let Err(error) = self.begin_txn(id, envelope, body) {
+                        self.emit(Event::MessageFailed { id, error });
+                    }
+                }
+                None => {
+                    if self.quit_requested {
+                        self.wire.write(Command::Quit, Some(Expect::Quit));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn begin_txn(
+        &mut self,
+        id: MessageId,
+        envelope: Envelope,
+        mut body: Box<dyn MessageBody + Send>,
+    ) -> Result<(), SmtpError> {
+        let caps = self.caps.clone().unwrap_or_default();
+        let needs_utf8 = envelope.requires_smtputf8() || body.requires_smtputf8();
+        if needs_utf8 && !caps.smtp_utf8 {
+            return Err(SmtpError::SmtpUtf8Required);
+        }
+        let form = |a: &EnvelopeAddress| -> String {
+            match (needs_utf8, a.ascii()) {
+                (false, Some(ascii)) => ascii.to_string(),
+                _ => a.utf8().to_string(),
+            }
+        };
+        let from = envelope.from.as_ref().map(form).unwrap_or_default();
+        let mut recipients: Vec<String> = Vec::with_capacity(envelope.to.len());
+        let mut seen = std::collections::HashSet::new();
+        for a in &envelope.to {
+            let path = form(a);
+            if seen.insert(dedup_key(&path)) {
+                recipients.push(path);
+            }
+        }
+        let opts = RenderOptions {
+            utf8_headers: needs_utf8,
+            allow_8bit: caps.eight_bit_mime,
+        };
+        let size = body
+            .start(opts)
+            .map_err(|e| SmtpError::Body(e.to_string()))?;
+        if let (Some(limit), Some(size)) = (caps.size, size) {
+            if limit > 0 && size > limit {
+                return Err(SmtpError::MessageTooLarge { size, limit });
+            }
+        }
+        let mut params = Vec::new();
+        if let (Some(_), Some(size)) = (caps.size, size) {
+            params.push(format!("SIZE={size}"));
+        }
+        if body.is_8bit() && caps.eight_bit_mime {
+            params.push("BODY=8BITMIME".into());
+        }
+        if needs_utf8 {
+            params.push("SMTPUTF8".into());
+        }
+        let mode = match (self.config.chunking && caps.chunking, size) {
+            (false, _) => BodyMode::Data,
+            (true, Some(n)) => BodyMode::BdatLast(n),
+            (true, None) => BodyMode::BdatChunked,
+        };
+        let encoder = if mode == BodyMode::Data {
+            ContentEncoder::data()
+        } else {
+            ContentEncoder::bdat()
+        };
+        self.phase = Phase::Txn(Box::new(Txn {
+            id,
+            recipients,
+            mail: Some(Command::Mail { from, params }),
+            body,
+            mode,
+            pipelining: self.config.pipelining && caps.pipelining,
+            rcpt_sent: 0,
+            data_sent: false,
+            streaming: false,
+            body_done: false,
+            encoder,
+            scratch: Vec::new(),
+            content_len: 0,
+            results: Vec::new(),
+            failure: None,
+            final_reply: None,
+        }));
+        self.txn_pump();
+        Ok(())
+    }
+
+    /// Sends whatever the transaction may send now.
+    fn txn_pump(&mut self) {
+        let Phase::Txn(t) = &mut self.phase else {
+            return;
+        };
+        let wire = &mut self.wire;
+        if let Some(mail) = t.mail.take() {
+            wire.write(mail, Some(Expect::Mail));
+            if !t.pipelining {
+                return;
+            }
+        }
+        if t.failure.is_some() && !t.pipelining {
+            return;
+        }
+        while t.rcpt_sent < t.recipients.len() {
+            if !t.pipelining && !wire.expect.is_empty() {
+                return;
+            }
+            let to = t.recipients[t.rcpt_sent].clone();
+            wire.write(Command::Rcpt { to }, Some(Expect::Rcpt));
+            t.rcpt_sent += 1;
+        }
+        if t.data_sent {
+            return;
+        }
+        let wait_for_replies = !t.pipelining || self.config.require_all_recipients;
+        if wait_for_replies && !wire.expect.is_empty() {
+            return;
+        }
+        if wire.expect.is_empty() && t.failure.is_some() {
+            return;
+        }
+        t.data_sent = true;
+        match t.mode {
+            BodyMode::Data => wire.write(Command::Data, Some(Expect::Data)),
+            BodyMode::BdatLast(size) => {
+                wire.write(
+                    Command::Bdat { size, last: true },
+                    Some(Expect::Bdat { last: true }),
+                );
+                t.streaming = true;
+            }
+            BodyMode::BdatChunked => t.streaming = true,
+        }
+    }
+
+    fn txn_reply(&mut self, expect: Expect, command: String, reply: Reply) {
+        let require_all = self.config.require_all_recipients;
+        let Phase::Txn(t) = &mut self.phase else {
+            self.fatal(
+                SmtpError::Protocol(format!("reply to {command} outside a transaction")),
+                false,
+            );
+            return;
+        };
+        match expect {
+            Expect::Mail => {
+                if !reply.is_positive() && t.failure.is_none() {
+                    t.failure = Some(SmtpError::Reply { command, reply });
+                }
+            }
+            Expect::Rcpt => {
+                let address = t
+                    .recipients
+                    .get(t.results.len())
+                    .cloned()
+                    .unwrap_or_default();
+                t.results.push(RecipientResult { address, reply });
+                if t.results.len() == t.recipients.len() && t.failure.is_none() {
+                    let accepted = t.results.iter().filter(|r| r.accepted()).count();
+                    if accepted == 0 {
+                        t.failure = Some(SmtpError::AllRecipientsRejected {
+                            recipients: t.results.clone(),
+                        });
+                    } else if require_all && accepted < t.results.len() {
+                        t.failure = Some(SmtpError::RecipientsRejected {
+                            recipients: t.results.clone(),
+                        });
+                    }
+                }
+            }
+            Expect::Data => {
+                if reply.code() == 354 {
+                    if t.failure.is_some() {
+                        // Accepted DATA despite the failures (pipelined):
+                        // end an empty message rather than send this one.
+                        t.body_done = true;
+                        self.wire
+                            .write(Command::Content(b".\r\n".to_vec()), Some(Expect::DataEnd));
+                    } else {
+                        t.streaming = true;
+                    }
+                } else if t.failure.is_none() {
+                    t.failure = Some(SmtpError::Reply { command, reply });
+                }
+            }
+            Expect::Bdat { last } => {
+                if !reply.is_positive() {
+                    if t.failure.is_none() {
+                        t.failure = Some(SmtpError::Reply { command, reply });
+                    }
+                } else if last {
+                    t.final_reply = Some(reply);
+                }
+            }
+            Expect::DataEnd => {
+                if !reply.is_positive() {
+                    if t.failure.is_none() {
+                        t.failure = Some(SmtpError::Reply { command, reply });
+                    }
+                } else {
+                    t.final_reply = Some(reply);
+                }
+            }
+            _ => {}
+        }
+        self.txn_check();
+    }
+
+    /// Finishes the transaction when nothing more can happen, else pumps.
+    fn txn_check(&mut self) {
+        let Phase::Txn(t) = &mut self.phase else {
+            return;
+        };
+        // A chunked body can stop at a chunk boundary once it has failed.
+        if t.failure.is_some() && t.mode == BodyMode::BdatChunked && t.streaming {
+            t.body_done = true;
+        }
+        let in_flight = !self.wire.expect.is_empty() || (t.streaming && !t.body_done);
+        if in_flight {
+            self.txn_pump();
+            return;
+        }
+        if let Some(error) = t.failure.take() {
+            let id = t.id;
+            self.phase = Phase::Ready;
+            self.emit(Event::MessageFailed { id, error });
+            self.wire.write(Command::Rset, Some(Expect::Rset));
+        } else if let Some(reply) = t.final_reply.take() {
+            let sent = SentMessage {
+                id: t.id,
+                recipients: std::mem::take(&mut t.results),
+                reply,
+            };
+            self.phase = Phase::Ready;
+            self.emit(Event::MessageSent(sent));
+            self.start_next();
+        } else {
+            self.txn_pump();
+        }
+    }
+
+    /// Pulls one body chunk into the output when the transaction streams.
+    fn pump_body(&mut self) {
+        let Phase::Txn(t) = &mut self.phase else {
+            return;
+        };
+        if !t.streaming || t.body_done {
+            return;
+        }
+        if t.mode == BodyMode::BdatChunked && !t.pipelining && !self.wire.expect.is_empty() {
+            return;
+        }
+        let wire = &mut self.wire;
+        let start = wire.out.len();
+        let chunk = match t.body.next_chunk() {
+            Ok(c) => c,
+            Err(e) => {
+                let e = SmtpError::Body(e.to_string());
+                self.fatal(e, false);
+                return;
+            }
+        };
+        match (chunk, t.mode) {
+            (Some(chunk), BodyMode::Data) => {
+                t.encoder.encode(chunk, &mut wire.out);
+                t.content_len += (wire.out.len() - start) as u64;
+                wire.content(start);
+            }
+            (Some(chunk), BodyMode::BdatLast(size)) => {
+                t.encoder.encode(chunk, &mut wire.out);
+                let produced = (wire.out.len() - start) as u64;
+                t.content_len += produced;
+                if t.content_len > size {
+                    // Never write past the announced size: the excess would
+                    // be read as commands. Drop the chunk and end the session.
+                    wire.out.truncate(start);
+                    let actual = t.content_len;
+                    self.fatal(
+                        SmtpError::SizeMismatch {
+                            declared: size,
+                            actual,
+                        },
+                        false,
+                    );
+                    return;
+                }
+                wire.content(start);
+            }
+            (Some(chunk), BodyMode::BdatChunked) => {
+                t.scratch.clear();
+                t.encoder.encode(chunk, &mut t.scratch);
+                if !t.scratch.is_empty() {
+                    let size = t.scratch.len() as u64;
+                    t.content_len += size;
+                    wire.write(
+                        Command::Bdat { size, last: false },
+                        Some(Expect::Bdat { last: false }),
+                    );
+                    let start = wire.out.len();
+                    wire.out.extend_from_slice(&t.scratch);
+                    wire.content(start);
+                }
+            }
+            (None, mode) => {
+                t.body_done = true;
+                match mode {
+                    BodyMode::Data => {
+                        t.encoder.finish(&mut wire.out);
+                        t.content_len += (wire.out.len() - start) as u64;
+                        wire.content(start);
+                        wire.expect
+                            .push_back((Expect::DataEnd, "end of data".into()));
+                    }
+                    BodyMode::BdatLast(size) => {
+                        if t.content_len != size {
+                            let actual = t.content_len;
+                            self.fatal(
+                                SmtpError::SizeMismatch {
+                                    declared: size,
+                                    actual,
+                                },
+                                false,
+                            );
+                            return;
+                        }
+                    }
+                    BodyMode::BdatChunked => {
+                        wire.write(
+                            Command::Bdat {
+                                size: 0,
+                                last: true,
+                            },
+                            Some(Expect::Bdat { last: true }),
+                        );
+                    }
+                }
+                let n = t.content_len;
+                wire.note(
+                    Direction::Client,
+                    format!("<{n} octets of message content>"),
+                );
+                self.txn_check();
+            }
+        }
+    }
+}

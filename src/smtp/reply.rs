@@ -1,0 +1,372 @@
+//! Server replies (RFC 5321 §4.2) and an incremental, bounded reply parser.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use super::error::SmtpError;
+
+/// An enhanced mail system status code (RFC 3463), e.g. `5.1.1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EnhancedCode {
+    /// The class: 2 (success), 4 (persistent transient) or 5 (permanent).
+    pub class: u8,
+    /// The subject (0 to 999).
+    pub subject: u16,
+    /// The detail (0 to 999).
+    pub detail: u16,
+}
+
+impl EnhancedCode {
+    /// Parses `class.subject.detail` at the start of `text` (followed by a
+    /// space or the end); returns the code and the rest of the text.
+    pub fn parse_prefix(text: &str) -> Option<(EnhancedCode, &str)> {
+        let end = text.find(' ').unwrap_or(text.len());
+        let mut parts = text[..end].split('.');
+        let class = parts.next()?;
+        let subject = parts.next()?;
+        let detail = parts.next()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        let num = |s: &str, max_len: usize| -> Option<u16> {
+            if s.is_empty() || s.len() > max_len || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            s.parse().ok()
+        };
+        let class = num(class, 1)? as u8;
+        if !matches!(class, 2 | 4 | 5) {
+            return None;
+        }
+        let code = EnhancedCode {
+            class,
+            subject: num(subject, 3)?,
+            detail: num(detail, 3)?,
+        };
+        Some((code, text[end..].trim_start_matches(' ')))
+    }
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// One complete (possibly multiline) server reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    code: u16,
+    enhanced: Option<EnhancedCode>,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    /// Builds a reply from its code and text lines (the text after
+    /// `250-` / `250 `). The enhanced code is taken from the first line
+    /// when its class matches the reply's class.
+    pub fn new(code: u16, lines: Vec<String>) -> Reply {
+        let enhanced = lines
+            .first()
+            .and_then(|l| EnhancedCode::parse_prefix(l))
+            .map(|(c, _)| c)
+            .filter(|c| u16::from(c.class) == code / 100);
+        Reply {
+            code,
+            enhanced,
+            lines,
+        }
+    }
+
+    /// The three-digit reply code.
+    pub fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// The enhanced status code, when the server sent one.
+    pub fn enhanced_code(&self) -> Option<EnhancedCode> {
+        self.enhanced
+    }
+
+    /// The text lines as received (after the code and separator).
+    pub fn lines(&self) -> &[String] {
+        &self.lines
+    }
+
+    /// The text, lines joined with `\n`, without enhanced codes.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for (i, line) in self.lines.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            match (self.enhanced, EnhancedCode::parse_prefix(line)) {
+                (Some(e), Some((c, rest))) if c == e => out.push_str(rest),
+                _ => out.push_str(line),
+            }
+        }
+        out
+    }
+
+    /// 2xx: the command succeeded.
+    pub fn is_positive(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+
+    /// 3xx: the server waits for more (354, 334).
+    pub fn is_intermediate(&self) -> bool {
+        (300..400).contains(&self.code)
+    }
+
+    /// 4xx: a transient failure; the command may succeed later.
+    pub fn is_transient(&self) -> bool {
+        (400..500).contains(&self.code)
+    }
+
+    /// 5xx: a permanent failure.
+    pub fn is_permanent(&self) -> bool {
+        (500..600).contains(&self.code)
+    }
+}
+
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        for (i, line) in self.lines.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { " / " })?;
+            f.write_str(line)?;
+        }
+        Ok(())
+    }
+}
+
+/// Default bound on one reply line (RFC 5321 allows 512 octets; be generous).
+pub const DEFAULT_MAX_LINE: usize = 4096;
+/// Default bound on one whole (multiline) reply.
+pub const DEFAULT_MAX_REPLY: usize = 64 * 1024;
+
+/// Incremental reply parser: feed it bytes as they arrive, in any split,
+/// and take complete replies out. Accepts CRLF and bare LF line ends.
+#[derive(Debug)]
+pub struct ReplyParser {
+    partial: Vec<u8>,
+    code: Option<u16>,
+    lines: Vec<String>,
+    reply_size: usize,
+    ready: VecDeque<Reply>,
+    error: Option<SmtpError>,
+    max_line: usize,
+    max_reply: usize,
+}
+
+impl Default for ReplyParser {
+    fn default() -> Self {
+        ReplyParser::new(DEFAULT_MAX_LINE, DEFAULT_MAX_REPLY)
+    }
+}
+
+impl ReplyParser {
+    /// A parser that rejects lines longer than `max_line` and replies longer
+    /// than `max_reply` octets.
+    pub fn new(max_line: usize, max_reply: usize) -> ReplyParser {
+        ReplyParser {
+            partial: Vec::new(),
+            code: None,
+            lines: Vec::new(),
+            reply_size: 0,
+            ready: VecDeque::new(),
+            error: None,
+            max_line: max_line.max(8),
+            max_reply: max_reply.max(8),
+        }
+    }
+
+    /// Feeds received bytes. Errors are reported by [`ReplyParser::next_reply`]
+    /// after the replies that came before them; input after an error is ignored.
+    pub fn feed(&mut self, mut data: &[u8]) {
+        while self.error.is_none() && !data.is_empty() {
+            match data.iter().position(|&b| b == b'\n') {
+                Some(p) => {
+                    if self.partial.len() + p > self.max_line {
+                        self.error = Some(SmtpError::ReplyTooLong {
+                            limit: self.max_line,
+                        });
+                        return;
+                    }
+                    let line = if self.partial.is_empty() {
+                        self.line(&data[..p])
+                    } else {
+                        let mut l = std::mem::take(&mut self.partial);
+                        l.extend_from_slice(&data[..p]);
+                        self.line(&l)
+                    };
+                    if let Err(e) = line {
+                        self.error = Some(e);
+                    }
+                    data = &data[p + 1..];
+                }
+                None => {
+                    if self.partial.len() + data.len() > self.max_line {
+                        self.error = Some(SmtpError::ReplyTooLong {
+                            limit: self.max_line,
+                        });
+                        return;
+                    }
+                    self.partial.extend_from_slice(data);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn line(&mut self, line: &[u8]) -> Result<(), SmtpError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let bad = || {
+            SmtpError::Protocol(format!(
+                "malformed reply line {:?}",
+                String::from_utf8_lossy(line)
+            ))
+        };
+        if line.len() < 3
+            || !line[..3].iter().all(u8::is_ascii_digit)
+            || !(b'2'..=b'5').contains(&line[0])
+        {
+            return Err(bad());
+        }
+        let code = u16::from(line[0] - b'0') * 100
+            + u16::from(line[1] - b'0') * 10
+            + u16::from(line[2] - b'0');
+        let (last, text) = match line.get(3) {
+            None => (true, &[][..]),
+            Some(b' ') => (true, &line[4..]),
+            Some(b'-') => (false, &line[4..]),
+            Some(_) => return Err(bad()),
+        };
+        if let Some(c) = self.code {
+            if c != code {
+                return Err(SmtpError::Protocol(format!(
+                    "reply code changed from {c} to {code} inside a multiline reply"
+                )));
+            }
+        }
+        self.reply_size += line.len() + 2;
+        if self.reply_size > self.max_reply {
+            return Err(SmtpError::ReplyTooLong {
+                limit: self.max_reply,
+            });
+        }
+        self.code = Some(code);
+        self.lines.push(String::from_utf8_lossy(text).into_owned());
+        if last {
+            self.code = None;
+            self.reply_size = 0;
+            self.ready
+                .push_back(Reply::new(code, std::mem::take(&mut self.lines)));
+        }
+        Ok(())
+    }
+
+    /// The next complete reply, or the parse error that followed the
+    /// replies already taken, or `None` when more input is needed.
+    pub fn next_reply(&mut self) -> Option<Result<Reply, SmtpError>> {
+        if let Some(r) = self.ready.pop_front() {
+            return Some(Ok(r));
+        }
+        self.error.take().map(Err)
+    }
+
+    /// True when no byte is buffered (no pending reply, partial line or error).
+    pub fn is_empty(&self) -> bool {
+        self.ready.is_empty()
+            && self.partial.is_empty()
+            && self.lines.is_empty()
+            && self.error.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(p: &mut ReplyParser) -> Vec<Result<Reply, SmtpError>> {
+        std::iter::from_fn(|| p.next_reply()).collect()
+    }
+
+    #[test]
+    fn multiline_and_enhanced() {
+        let mut p = ReplyParser::default();
+        p.feed(b"250-mx.example.com hi\r\n250-PIPELINING\r\n250 SIZE 100\r\n550 5.1.1 <x@y>: no such user\r\n");
+        let r = all(&mut p);
+        assert_eq!(r.len(), 2);
+        let a = r[0].as_ref().unwrap();
+        assert_eq!(a.code(), 250);
+        assert_eq!(a.lines(), ["mx.example.com hi", "PIPELINING", "SIZE 100"]);
+        assert_eq!(a.enhanced_code(), None);
+        let b = r[1].as_ref().unwrap();
+        assert_eq!(b.code(), 550);
+        assert_eq!(b.enhanced_code().unwrap().to_string(), "5.1.1");
+        assert_eq!(b.text(), "<x@y>: no such user");
+        assert!(b.is_permanent());
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn split_and_lf_only() {
+        let mut p = ReplyParser::default();
+        for b in b"220 ready\n250-a\n250 b\n354".iter() {
+            p.feed(std::slice::from_ref(b));
+        }
+        let r = all(&mut p);
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1].as_ref().unwrap().lines(), ["a", "b"]);
+        assert!(!p.is_empty());
+        p.feed(b"\r\n");
+        assert_eq!(p.next_reply().unwrap().unwrap().code(), 354);
+    }
+
+    #[test]
+    fn enhanced_class_must_match() {
+        let r = Reply::new(250, vec!["5.1.1 odd".into()]);
+        assert_eq!(r.enhanced_code(), None);
+        assert_eq!(r.text(), "5.1.1 odd");
+    }
+
+    #[test]
+    fn bounded() {
+        let mut p = ReplyParser::new(100, 1000);
+        p.feed(&[b'2'; 101]);
+        assert!(matches!(
+            p.next_reply(),
+            Some(Err(SmtpError::ReplyTooLong { limit: 100 }))
+        ));
+        let mut p = ReplyParser::new(100, 1000);
+        for _ in 0..100 {
+            p.feed(b"250-xxxxxxxxxxxxxxxxxx\r\n");
+        }
+        assert!(matches!(
+            p.next_reply(),
+            Some(Err(SmtpError::ReplyTooLong { limit: 1000 }))
+        ));
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in [
+            &b"hello\r\n"[..],
+            b"25\r\n",
+            b"250x\r\n",
+            b"650 no\r\n",
+            b"250-a\r\n251 b\r\n",
+        ] {
+            let mut p = ReplyParser::default();
+            p.feed(bad);
+            assert!(
+                matches!(p.next_reply(), Some(Err(SmtpError::Protocol(_)))),
+                "{bad:?}"
+            );
+        }
+        let mut p = ReplyParser::default();
+        p.feed(b"250\r\n");
+        assert_eq!(p.next_reply().unwrap().unwrap().lines(), [""]);
+    }
+}
