@@ -534,7 +534,8 @@ impl Client {
     /// the body one chunk per call, so call this until it gives `None`.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         if self.wire.out.is_empty() {
-            self.pump_body();
+            // A chunk may encode to nothing (the LF of a split CRLF).
+            while self.wire.out.is_empty() && self.pump_body() {}
             self.rearm();
         }
         if self.wire.out.is_empty() {
@@ -1075,16 +1076,17 @@ impl Client {
         }
     }
 
-    /// Pulls one body chunk into the output when the transaction streams.
-    fn pump_body(&mut self) {
+    /// Pulls one body chunk into the output when the transaction streams;
+    /// false when there was nothing to pull.
+    fn pump_body(&mut self) -> bool {
         let Phase::Txn(t) = &mut self.phase else {
-            return;
+            return false;
         };
         if !t.streaming || t.body_done {
-            return;
+            return false;
         }
         if t.mode == BodyMode::BdatChunked && !t.pipelining && !self.wire.expect.is_empty() {
-            return;
+            return false;
         }
         let wire = &mut self.wire;
         let start = wire.out.len();
@@ -1093,7 +1095,7 @@ impl Client {
             Err(e) => {
                 let e = SmtpError::Body(e.to_string());
                 self.fatal(e, false);
-                return;
+                return false;
             }
         };
         match (chunk, t.mode) {
@@ -1118,7 +1120,7 @@ impl Client {
                         },
                         false,
                     );
-                    return;
+                    return false;
                 }
                 wire.content(start);
             }
@@ -1157,7 +1159,7 @@ impl Client {
                                 },
                                 false,
                             );
-                            return;
+                            return false;
                         }
                     }
                     BodyMode::BdatChunked => {
@@ -1178,5 +1180,6 @@ impl Client {
                 self.txn_check();
             }
         }
+        true
     }
 }

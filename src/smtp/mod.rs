@@ -43,6 +43,8 @@ pub mod reply;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod engine_tests;
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests;
 
 pub use auth::{Credentials, Mechanism};
 pub use capabilities::Capabilities;
