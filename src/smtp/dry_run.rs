@@ -35,11 +35,11 @@ use crate::envelope::Envelope;
 /// let commands = transaction(&envelope, message, &caps).unwrap();
 /// let lines: Vec<String> = commands.iter().map(|c| c.to_string()).collect();
 /// assert_eq!(lines, [
-///     "MAIL FROM:<alice@example.org> SIZE=24",
+///     "MAIL FROM:<alice@example.org> SIZE=23",
 ///     "RCPT TO:<bob@example.net>",
 ///     "RCPT TO:<carol@xn--bcher-kva.example>",
 ///     "DATA",
-///     "<28 octets of message content>",
+///     "<27 octets of message content>",
 /// ]);
 /// assert_eq!(commands[4], Command::Content(b"Subject: hi\r\n\r\n..hello\r\n.\r\n".to_vec()));
 /// ```

@@ -980,10 +980,8 @@ impl Client {
             return;
         };
         match expect {
-            Expect::Mail => {
-                if !reply.is_positive() && t.failure.is_none() {
-                    t.failure = Some(SmtpError::Reply { command, reply });
-                }
+            Expect::Mail if !reply.is_positive() && t.failure.is_none() => {
+                t.failure = Some(SmtpError::Reply { command, reply });
             }
             Expect::Rcpt => {
                 let address = t

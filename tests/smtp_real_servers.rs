@@ -1,0 +1,517 @@
+//! The engine against real SMTP servers we did not write: Python
+//! `aiosmtpd` and npm `smtp-server`, over a small std TCP driver that lives
+//! here (the native transport will replace it). Each test starts its
+//! server on a free loopback port (scripts in `tests/servers/`), sends
+//! messages, and compares what the server captured with what was sent.
+//!
+//! Needs `python3` with `aiosmtpd`, and `node` with `smtp-server`
+//! installed under `tests/node/node_modules`. Missing tools fail the tests
+//! with a message saying what to install.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use mimeograph::envelope::{Envelope, EnvelopeAddress};
+use mimeograph::smtp::{
+    Client, Config, Credentials, Event, Mechanism, RawMessage, SmtpError, TlsPolicy,
+};
+
+struct Server {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.out);
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn out_file(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::env::temp_dir().join(format!(
+        "mimeograph-smtp-{}-{tag}-{n}.jsonl",
+        std::process::id()
+    ))
+}
+
+fn spawn(mut cmd: Command, out: PathBuf, what: &str) -> Server {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let Some(port) = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+    else {
+        let _ = child.kill();
+        panic!("{what} did not start (no PORT line; got {line:?}); see its error above");
+    };
+    Server { child, port, out }
+}
+
+fn aiosmtpd(flags: &[&str]) -> Server {
+    let ok = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 with aiosmtpd is required for this test: `pip install aiosmtpd`"
+    );
+    let out = out_file("aiosmtpd");
+    let mut cmd = Command::new("python3");
+    cmd.arg(root().join("tests/servers/aiosmtpd_server.py"))
+        .arg(&out)
+        .args(flags);
+    spawn(cmd, out, "aiosmtpd")
+}
+
+fn smtp_server(options: serde_json::Value) -> Server {
+    let modules = root().join("tests/node/node_modules");
+    assert!(
+        modules.join("smtp-server").exists(),
+        "npm smtp-server is required for this test: `npm install --prefix tests/node smtp-server`"
+    );
+    let out = out_file("smtp-server");
+    let mut cmd = Command::new("node");
+    cmd.env("NODE_PATH", &modules)
+        .arg(root().join("tests/servers/smtp_server.js"))
+        .arg(&out)
+        .arg(options.to_string());
+    spawn(cmd, out, "node smtp-server (is node installed?)")
+}
+
+/// The std TCP driver: runs the engine until the session closes.
+fn drive(port: u16, config: Config, messages: Vec<(Envelope, RawMessage)>) -> Vec<Event> {
+    let epoch = Instant::now();
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut c = Client::new(config, false, epoch.elapsed()).unwrap();
+    for (e, m) in messages {
+        c.send(e, Box::new(m), epoch.elapsed()).unwrap();
+    }
+    c.quit(epoch.elapsed());
+    let mut events = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        while let Some(bytes) = c.poll_transmit() {
+            sock.write_all(&bytes).unwrap();
+        }
+        while let Some(e) = c.poll_event() {
+            events.push(e);
+        }
+        if matches!(events.last(), Some(Event::Closed { .. })) {
+            while let Some(bytes) = c.poll_transmit() {
+                let _ = sock.write_all(&bytes);
+            }
+            return events;
+        }
+        assert!(
+            epoch.elapsed() < Duration::from_secs(30),
+            "session hung: {events:?}"
+        );
+        match sock.read(&mut buf) {
+            Ok(0) => c.connection_closed(epoch.elapsed()),
+            Ok(n) => c.receive(&buf[..n], epoch.elapsed()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                c.handle_timeout(epoch.elapsed())
+            }
+            Err(_) => c.connection_closed(epoch.elapsed()),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Captured {
+    mail_from: String,
+    rcpt_tos: Vec<String>,
+    mail_options: Vec<String>,
+    data: Vec<u8>,
+}
+
+fn captured(path: &Path) -> Vec<Captured> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let strings = |k: &str| -> Vec<String> {
+                v[k].as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect()
+            };
+            Captured {
+                mail_from: v["mail_from"].as_str().unwrap().to_string(),
+                rcpt_tos: strings("rcpt_tos"),
+                mail_options: strings("mail_options"),
+                data: base64::engine::general_purpose::STANDARD
+                    .decode(v["data"].as_str().unwrap())
+                    .unwrap(),
+            }
+        })
+        .collect()
+}
+
+fn addr(a: &str) -> EnvelopeAddress {
+    EnvelopeAddress::new(a, Some(a.to_string()))
+}
+
+fn env(to: &[&str]) -> Envelope {
+    Envelope {
+        from: Some(addr("alice@example.org")),
+        to: to.iter().map(|a| addr(a)).collect(),
+    }
+}
+
+/// A message with the DATA hazards: dot lines, a lone dot, bare LF and CR,
+/// and 8-bit text.
+fn message(n: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: alice@example.org\r\nTo: bob@example.net\r\nSubject: test {n}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         .leading dot\r\n.\r\nbare lf\nbare cr\rcaf\u{e9}\r\n..two dots\r\n"
+    )
+    .into_bytes();
+    for i in 0..3000 {
+        m.extend_from_slice(
+            format!("line {i} of a long body to cross chunk boundaries\r\n").as_bytes(),
+        );
+    }
+    m
+}
+
+fn normalized(m: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(m.len());
+    let mut i = 0;
+    while i < m.len() {
+        match m[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                if m.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn config() -> Config {
+    Config {
+        hello_name: "client.test".into(),
+        tls: TlsPolicy::Never,
+        ..Config::default()
+    }
+}
+
+fn auth_config(mech: Mechanism, user: &str, pass: &str) -> Config {
+    Config {
+        credentials: Some(Credentials::new(user, pass)),
+        authentication: vec![mech],
+        allow_insecure_auth: true,
+        ..config()
+    }
+}
+
+fn sent_count(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::MessageSent(_)))
+        .count()
+}
+
+/// Sends two messages (one with a rejected recipient) and checks the
+/// captured bytes and envelopes; returns the captured records.
+fn round_trip(server: &Server, config: Config) -> Vec<Captured> {
+    let m0 = message(0);
+    let m1 = message(1);
+    let events = drive(
+        server.port,
+        config,
+        vec![
+            (
+                env(&["bob@example.net", "reject@example.net"]),
+                RawMessage::new(m0.clone()).with_chunk_size(1000),
+            ),
+            (env(&["carol@example.net"]), RawMessage::new(m1.clone())),
+        ],
+    );
+    assert_eq!(sent_count(&events), 2, "{events:?}");
+    assert_eq!(
+        events.last(),
+        Some(&Event::Closed { error: None }),
+        "{events:?}"
+    );
+    let Some(Event::MessageSent(first)) =
+        events.iter().find(|e| matches!(e, Event::MessageSent(_)))
+    else {
+        unreachable!()
+    };
+    let acc: Vec<bool> = first.recipients.iter().map(|r| r.accepted()).collect();
+    assert_eq!(acc, [true, false]);
+    assert_eq!(first.recipients[1].reply.code(), 550);
+    let got = captured(&server.out);
+    assert_eq!(got.len(), 2, "{got:?}");
+    for (g, m) in got.iter().zip([&m0, &m1]) {
+        assert_eq!(g.mail_from, "alice@example.org");
+        assert_eq!(
+            g.data,
+            normalized(m),
+            "captured bytes differ from the message sent"
+        );
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&g.data)
+            .unwrap();
+        assert!(parsed.subject().unwrap().starts_with("test "));
+        assert!(parsed
+            .body_text(0)
+            .unwrap()
+            .contains(".leading dot\r\n.\r\nbare lf\r\nbare cr\r\ncafé"));
+    }
+    assert_eq!(got[0].rcpt_tos, ["bob@example.net"]);
+    assert_eq!(got[1].rcpt_tos, ["carol@example.net"]);
+    got
+}
+
+#[test]
+fn aiosmtpd_plain_and_pipelined() {
+    let s = aiosmtpd(&[]);
+    let got = round_trip(&s, config());
+    assert!(
+        got[0].mail_options.iter().any(|o| o == "BODY=8BITMIME"),
+        "{:?}",
+        got[0].mail_options
+    );
+    let s = aiosmtpd(&["--pipelining"]);
+    round_trip(&s, config());
+    let s = aiosmtpd(&["--pipelining"]);
+    round_trip(
+        &s,
+        Config {
+            pipelining: false,
+            ..config()
+        },
+    );
+}
+
+#[test]
+fn aiosmtpd_greylisting_and_all_rejected() {
+    let s = aiosmtpd(&["--pipelining"]);
+    let events = drive(
+        s.port,
+        config(),
+        vec![
+            (env(&["later@example.net"]), RawMessage::new(message(0))),
+            (env(&["reject@example.net"]), RawMessage::new(message(1))),
+            (env(&["bob@example.net"]), RawMessage::new(message(2))),
+        ],
+    );
+    let errors: Vec<&SmtpError> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessageFailed { error, .. } => Some(error),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{events:?}");
+    assert!(
+        matches!(errors[0], SmtpError::AllRecipientsRejected { .. }) && errors[0].is_retryable()
+    );
+    assert!(
+        matches!(errors[1], SmtpError::AllRecipientsRejected { .. }) && !errors[1].is_retryable()
+    );
+    assert_eq!(sent_count(&events), 1);
+    assert_eq!(captured(&s.out).len(), 1);
+}
+
+#[test]
+fn aiosmtpd_smtputf8() {
+    let utf8 = Envelope {
+        from: Some(EnvelopeAddress::new("jörg@example.org", None)),
+        to: vec![EnvelopeAddress::new(
+            "bob@bücher.example",
+            Some("bob@xn--bcher-kva.example".into()),
+        )],
+    };
+    let idn = Envelope {
+        from: Some(addr("alice@example.org")),
+        to: vec![EnvelopeAddress::new(
+            "bob@bücher.example",
+            Some("bob@xn--bcher-kva.example".into()),
+        )],
+    };
+    let m = "From: jörg@example.org\r\nSubject: utf8\r\n\r\nhi\r\n"
+        .as_bytes()
+        .to_vec();
+    let s = aiosmtpd(&["--smtputf8"]);
+    let events = drive(
+        s.port,
+        config(),
+        vec![
+            (utf8.clone(), RawMessage::new(m.clone())),
+            (idn.clone(), RawMessage::new(m.clone())),
+        ],
+    );
+    assert_eq!(sent_count(&events), 2, "{events:?}");
+    let got = captured(&s.out);
+    assert_eq!(got[0].mail_from, "jörg@example.org");
+    assert_eq!(got[0].rcpt_tos, ["bob@bücher.example"]);
+    assert!(
+        got[0].mail_options.iter().any(|o| o == "SMTPUTF8"),
+        "{:?}",
+        got[0].mail_options
+    );
+    assert_eq!(got[0].data, m);
+    assert_eq!(got[1].rcpt_tos, ["bob@xn--bcher-kva.example"]);
+    // Without SMTPUTF8 on the server: a typed error, nothing sent.
+    let s = aiosmtpd(&[]);
+    let events = drive(
+        s.port,
+        config(),
+        vec![
+            (utf8, RawMessage::new(m.clone())),
+            (idn, RawMessage::new(m)),
+        ],
+    );
+    assert!(events.contains(&Event::MessageFailed {
+        id: mimeograph::smtp::MessageId(0),
+        error: SmtpError::SmtpUtf8Required
+    }));
+    assert_eq!(sent_count(&events), 1);
+}
+
+#[test]
+fn aiosmtpd_auth_plain_and_login() {
+    for mech in [Mechanism::Plain, Mechanism::Login] {
+        let s = aiosmtpd(&["--auth", "alice:s3cret pass"]);
+        round_trip(&s, auth_config(mech, "alice", "s3cret pass"));
+        let s = aiosmtpd(&["--auth", "alice:s3cret pass"]);
+        let events = drive(
+            s.port,
+            auth_config(mech, "alice", "wrong"),
+            vec![(env(&["b@x.org"]), RawMessage::new("x\r\n"))],
+        );
+        assert!(
+            matches!(events.last(), Some(Event::Closed { error: Some(SmtpError::AuthFailed { reply, .. }) }) if reply.code() == 535),
+            "{mech:?}: {events:?}"
+        );
+        assert!(captured(&s.out).is_empty());
+    }
+}
+
+#[test]
+fn smtp_server_extensions_on_and_off() {
+    for options in [
+        serde_json::json!({}),
+        serde_json::json!({"hidePIPELINING": true}),
+        serde_json::json!({"hide8BITMIME": true, "hideSMTPUTF8": true}),
+        serde_json::json!({"hidePIPELINING": true, "hide8BITMIME": true, "hideENHANCEDSTATUSCODES": true}),
+        serde_json::json!({"size": 10_000_000}),
+    ] {
+        let s = smtp_server(options.clone());
+        let got = round_trip(&s, config());
+        let has_8bit = got[0].mail_options.iter().any(|o| o == "BODY=8BITMIME");
+        assert_eq!(
+            has_8bit,
+            options.get("hide8BITMIME").is_none(),
+            "{options}: {:?}",
+            got[0].mail_options
+        );
+    }
+    // SIZE limit enforced before MAIL.
+    let s = smtp_server(serde_json::json!({"size": 1000}));
+    let events = drive(
+        s.port,
+        config(),
+        vec![(env(&["bob@example.net"]), RawMessage::new(message(0)))],
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::MessageFailed {
+            error: SmtpError::MessageTooLarge { limit: 1000, .. },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn smtp_server_auth_mechanisms() {
+    for mech in [
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::CramMd5,
+        Mechanism::XOAuth2,
+    ] {
+        let options = serde_json::json!({
+            "authMethods": [mech.name()],
+            "user": "alice",
+            "pass": "s3cret",
+        });
+        let s = smtp_server(options.clone());
+        round_trip(&s, auth_config(mech, "alice", "s3cret"));
+        let s = smtp_server(options);
+        let events = drive(
+            s.port,
+            auth_config(mech, "alice", "wrong"),
+            vec![(env(&["b@x.org"]), RawMessage::new("x\r\n"))],
+        );
+        assert!(
+            matches!(
+                events.last(),
+                Some(Event::Closed {
+                    error: Some(SmtpError::AuthFailed { .. })
+                })
+            ),
+            "{mech:?}: {events:?}"
+        );
+        assert!(captured(&s.out).is_empty());
+    }
+    // Default preference picks CRAM-MD5 among what is offered.
+    let s = smtp_server(
+        serde_json::json!({"authMethods": ["PLAIN", "LOGIN", "CRAM-MD5"], "user": "u", "pass": "p"}),
+    );
+    let c = Config {
+        credentials: Some(Credentials::new("u", "p")),
+        allow_insecure_auth: true,
+        transcript: true,
+        ..config()
+    };
+    let events = drive(
+        s.port,
+        c,
+        vec![(env(&["b@x.org"]), RawMessage::new("x\r\n"))],
+    );
+    assert_eq!(sent_count(&events), 1, "{events:?}");
+}
