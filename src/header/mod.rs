@@ -96,7 +96,9 @@ pub fn check_value(field: &str, value: &str) -> Result<(), HeaderError> {
 /// (`id-left "@" id-right`, printable ASCII, no spaces, no `<>`).
 pub fn parse_message_id(input: &str) -> Result<String, HeaderError> {
     let bad = || HeaderError::InvalidMessageId(input.to_owned());
-    let trimmed = input.trim();
+    // Only spaces and tabs are trimmed: a CR, LF or other control is an
+    // error, never silently dropped.
+    let trimmed = input.trim_matches([' ', '\t']);
     let inner = match (trimmed.strip_prefix('<'), trimmed.ends_with('>')) {
         (Some(rest), true) => &rest[..rest.len() - 1],
         (None, false) => trimmed,
@@ -134,6 +136,7 @@ mod tests {
     fn message_ids_are_normalised_and_checked() {
         assert_eq!(parse_message_id("<a.b@c.d>").unwrap(), "a.b@c.d");
         assert_eq!(parse_message_id("x@y").unwrap(), "x@y");
+        assert_eq!(parse_message_id(" <x@y>\t").unwrap(), "x@y");
         assert_eq!(
             parse_message_id("<x@[127.0.0.1]>").unwrap(),
             "x@[127.0.0.1]"
@@ -149,6 +152,10 @@ mod tests {
             "a@",
             "@b",
             "<a<@b>",
+            "a@b\r\n",
+            "\r\n<a@b>",
+            "<a@b>\n",
+            "a@b\0",
         ] {
             assert!(parse_message_id(bad).is_err(), "{bad:?}");
         }

@@ -302,8 +302,8 @@ impl MessageBuilder {
             encoding_check(name.as_str(), charset, value)?;
             custom.push((name, value.clone()));
         }
-        let in_reply_to = ids(&self.in_reply_to)?;
-        let references = ids(&self.references)?;
+        let in_reply_to = ids("in-reply-to", &self.in_reply_to)?;
+        let references = ids("references", &self.references)?;
 
         let mut rng = match self.seed {
             Some(seed) => IdGenerator::from_seed(seed),
@@ -466,7 +466,12 @@ fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), Compo
         })
 }
 
-fn ids(list: &[String]) -> Result<Vec<String>, ComposeError> {
+/// Message-IDs separated by spaces or tabs; a line break or other control
+/// character is an error, never a separator.
+fn ids(field: &str, list: &[String]) -> Result<Vec<String>, ComposeError> {
+    for s in list {
+        check_value(field, s)?;
+    }
     list.iter()
         .flat_map(|s| s.split_whitespace())
         .map(|id| parse_message_id(id).map_err(ComposeError::from))

@@ -98,7 +98,8 @@ const TABLE: &[(&str, &str)] = &[
 /// Checks a `type/subtype` media type (RFC 2045 tokens, no parameters) and
 /// returns it in lower case; `None` when it is malformed.
 pub fn normalize(media_type: &str) -> Option<String> {
-    let (ty, sub) = media_type.trim().split_once('/')?;
+    // Only spaces and tabs are trimmed: a line break is an error.
+    let (ty, sub) = media_type.trim_matches([' ', '\t']).split_once('/')?;
     let is_token = |s: &str| {
         !s.is_empty()
             && s.len() <= 127
@@ -136,6 +137,9 @@ mod tests {
             "text/plain; charset=x",
             "te xt/plain",
             "a/b\r\nX: y",
+            "text/html\n",
+            "\r\ntext/html",
+            "image/png\r",
         ] {
             assert_eq!(normalize(bad), None, "{bad:?}");
         }
