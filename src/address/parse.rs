@@ -723,7 +723,8 @@ impl Strict<'_> {
 }
 
 /// The display text of a phrase: words joined by a single space where CFWS
-/// separated them; `None` when empty.
+/// separated them; `None` when empty. Whitespace inside a quoted string is
+/// content and is kept as it is, also at the ends (`" Ann "` is ` Ann `).
 fn phrase_text(words: &[STok]) -> Option<String> {
     let mut out = String::new();
     for (i, w) in words.iter().enumerate() {
@@ -736,7 +737,6 @@ fn phrase_text(words: &[STok]) -> Option<String> {
             Kind::Literal(s) => out.push_str(s),
         }
     }
-    let out = out.trim().to_owned();
     (!out.is_empty()).then_some(out)
 }
 

@@ -496,6 +496,14 @@ fn mailbox_accessors() {
     let parsed: Mailbox = "\"Ann B.\" <ann@example.com>".parse().unwrap();
     assert_eq!(parsed.name(), Some("Ann B."));
     assert_eq!(parsed.to_string(), "\"Ann B.\" <ann@example.com>");
+    // Whitespace inside quotes is content, also at the ends.
+    for name in [" Ann", "Ann ", "  Ann  B. "] {
+        let m = Mailbox::new(Some(name), "ann@example.com").unwrap();
+        let back: Mailbox = m.to_string().parse().unwrap();
+        assert_eq!(back.name(), Some(name), "{m}");
+    }
+    let tab: Mailbox = "\"x\t\" <ann@example.com>".parse().unwrap();
+    assert_eq!(tab.name(), Some("x\t"));
     assert_eq!(
         Mailbox::new(None, "a@b.com").unwrap().to_string(),
         "a@b.com"
