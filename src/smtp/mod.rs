@@ -39,6 +39,7 @@ pub mod data;
 pub mod dry_run;
 pub mod engine;
 pub mod error;
+pub mod message;
 pub mod reply;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
