@@ -3,7 +3,9 @@
 //! structural checks on the raw bytes.
 #![allow(dead_code)]
 
+pub mod corpus;
 pub mod external;
+pub mod servers;
 
 use mimeograph::envelope::RenderOptions;
 use mimeograph::mime::{Attachment, Message, MessageBuilder};
