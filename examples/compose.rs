@@ -1,9 +1,12 @@
 //! Composes a rich message (UTF-8 subject and names, text + HTML, an inline
-//! image, a PDF attachment) and prints it.
+//! image, a PDF attachment), prints it, then prints the complete SMTP
+//! transaction the engine would send for it to a server offering
+//! PIPELINING, 8BITMIME, SMTPUTF8 and SIZE (a dry run: no network).
 //!
 //! `cargo run --example compose [-- --out message.eml]`
 
 use mimeograph::mime::{Attachment, Message};
+use mimeograph::smtp::{transaction, Capabilities, Command};
 use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,25 +31,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     let out = std::env::args().skip_while(|a| a != "--out").nth(1);
-    match out {
-        Some(path) => {
-            message.write_to(std::fs::File::create(&path)?)?;
-            eprintln!("wrote {path}");
-        }
-        None => {
-            let bytes = message.to_bytes()?;
-            println!("{}", String::from_utf8_lossy(&bytes));
-            eprintln!(
-                "envelope: MAIL FROM:<{}> RCPT TO: {}",
-                message.envelope().from.as_ref().map_or("", |a| a.utf8()),
-                message
-                    .envelope()
-                    .to
-                    .iter()
-                    .map(|a| format!("<{}>", a.utf8()))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
+    if let Some(path) = out {
+        message.write_to(std::fs::File::create(&path)?)?;
+        eprintln!("wrote {path}");
+        return Ok(());
+    }
+    println!("{}", String::from_utf8_lossy(&message.to_bytes()?));
+
+    let envelope = message.envelope().clone();
+    let server = Capabilities {
+        server_name: "mx.example.com".into(),
+        pipelining: true,
+        eight_bit_mime: true,
+        smtp_utf8: true,
+        size: Some(35_882_577),
+        ..Capabilities::default()
+    };
+    println!("---- SMTP transaction (dry run) ----");
+    for command in transaction(&envelope, message.into_stream(), &server)? {
+        match command {
+            Command::Content(bytes) => {
+                println!("C: <{} octets of dot-stuffed message data>", bytes.len())
+            }
+            other => println!("C: {other}"),
         }
     }
     Ok(())
