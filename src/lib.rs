@@ -9,6 +9,8 @@
 //! * [`encoding`] — charsets, transfer encodings, RFC 2047 / RFC 2231.
 //! * [`header`] — header names, values, folding and dates.
 //! * [`mime`] — the MIME tree, the message builder and the streaming writer.
+//! * `smtp` — the sans-IO SMTP client engine.
+//! * `native` (feature `native`) — the blocking std::net + rustls transport.
 //!
 //! See `ARCHITECTURE.md` for how a message flows from builder to bytes.
 #![forbid(unsafe_code)]
@@ -19,4 +21,6 @@ pub mod encoding;
 pub mod envelope;
 pub mod header;
 pub mod mime;
+#[cfg(feature = "native")]
+pub mod native;
 pub mod smtp;

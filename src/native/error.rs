@@ -1,0 +1,102 @@
+//! The one error type of the native transport.
+
+use std::fmt;
+
+use crate::mime::ComposeError;
+use crate::smtp::SmtpError;
+
+/// Errors of the native transport: SMTP (from the engine), I/O, TLS,
+/// composition and bad options.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum NativeError {
+    /// The SMTP session failed or the server refused the message (rejections,
+    /// 421, timeouts while waiting for a reply, authentication failures…).
+    Smtp(SmtpError),
+    /// No TCP connection could be made to any address of the host.
+    Connect {
+        /// The host name as configured.
+        host: String,
+        /// The port.
+        port: u16,
+        /// The last connection error.
+        source: std::io::Error,
+    },
+    /// Reading from or writing to the socket failed (other than the peer
+    /// closing it, which is [`SmtpError::Closed`]).
+    Io(std::io::Error),
+    /// The TLS handshake failed (untrusted or invalid certificate, protocol
+    /// mismatch, timeout during the handshake…).
+    Tls(String),
+    /// The message could not be rendered.
+    Compose(ComposeError),
+    /// The options are unusable (bad URL, bad certificate, bad host name).
+    InvalidOptions(String),
+}
+
+impl NativeError {
+    /// The SMTP error, if this is one.
+    pub fn smtp(&self) -> Option<&SmtpError> {
+        match self {
+            NativeError::Smtp(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The reply code, if a server reply caused the error.
+    pub fn code(&self) -> Option<u16> {
+        self.smtp().and_then(SmtpError::code)
+    }
+
+    /// True when the error is a timeout (a server that stopped answering,
+    /// or a connect or TLS handshake that took too long).
+    pub fn is_timeout(&self) -> bool {
+        match self {
+            NativeError::Smtp(SmtpError::Timeout { .. }) => true,
+            NativeError::Connect { source, .. } | NativeError::Io(source) => matches!(
+                source.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ),
+            NativeError::Tls(m) => m.contains("timed out"),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for NativeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NativeError::Smtp(e) => write!(f, "SMTP: {e}"),
+            NativeError::Connect { host, port, source } => {
+                write!(f, "cannot connect to {host}:{port}: {source}")
+            }
+            NativeError::Io(e) => write!(f, "I/O error: {e}"),
+            NativeError::Tls(m) => write!(f, "TLS: {m}"),
+            NativeError::Compose(e) => write!(f, "cannot render the message: {e}"),
+            NativeError::InvalidOptions(m) => write!(f, "invalid options: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for NativeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            NativeError::Smtp(e) => Some(e),
+            NativeError::Connect { source, .. } | NativeError::Io(source) => Some(source),
+            NativeError::Compose(e) => Some(e),
+            NativeError::Tls(_) | NativeError::InvalidOptions(_) => None,
+        }
+    }
+}
+
+impl From<SmtpError> for NativeError {
+    fn from(e: SmtpError) -> Self {
+        NativeError::Smtp(e)
+    }
+}
+
+impl From<ComposeError> for NativeError {
+    fn from(e: ComposeError) -> Self {
+        NativeError::Compose(e)
+    }
+}

@@ -1,0 +1,22 @@
+//! The native transport: a blocking SMTP client over `std::net`, with TLS
+//! through rustls (implicit TLS and STARTTLS, certificates verified against
+//! the webpki roots by default).
+//!
+//! The transport only moves bytes, time and TLS; every protocol decision is
+//! the engine's ([`crate::smtp::Client`]). The client adds the delivery
+//! policy around it: connect lazily, reconnect when closed, retry once after
+//! greylisting or a dropped connection.
+//!
+//! * [`Options`] — emailjs-like options and the `smtp://` / `smtps://` URL form.
+//! * [`SmtpClient`] — connect, [`SmtpClient::send`], [`SmtpClient::close`].
+//! * [`NativeError`] — the layer's one error type.
+
+mod body;
+mod client;
+mod error;
+mod options;
+mod tls;
+
+pub use client::{SentMessage, SmtpClient};
+pub use error::NativeError;
+pub use options::{Logger, Options};
