@@ -1,0 +1,560 @@
+//! The native transport (`mimeograph::native::SmtpClient`) against a real
+//! Python `aiosmtpd` server started by each test (`tests/servers/
+//! native_aiosmtpd.py`): plain, STARTTLS and implicit TLS with a
+//! certificate made here with rcgen and trusted through
+//! `Options::add_root_certificate`, AUTH checked by the server, untrusted
+//! certificates, many messages over one connection, greylisting, dropped
+//! connections, 421 and a server that stops answering.
+//!
+//! Needs `python3` with `aiosmtpd` (`pip install -r tests/requirements.txt`).
+#![cfg(all(not(target_arch = "wasm32"), feature = "native"))]
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use mimeograph::mime::Message;
+use mimeograph::native::{NativeError, Options, SmtpClient};
+use mimeograph::smtp::{Direction, Mechanism, SmtpError, TlsPolicy};
+
+// ----- certificates -----
+
+struct Pki {
+    dir: PathBuf,
+    ca_pem: String,
+}
+
+impl Pki {
+    /// A CA and a `localhost` leaf it signed, written to a temp dir.
+    fn new(tag: &str) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let dir = std::env::temp_dir().join(format!(
+            "mimeograph-native-{}-{tag}-{}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, format!("mimeograph test CA {tag}"));
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .unwrap();
+        std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), leaf_key.serialize_pem()).unwrap();
+        Pki {
+            dir,
+            ca_pem: ca.pem(),
+        }
+    }
+
+    fn cert(&self) -> String {
+        self.dir.join("cert.pem").display().to_string()
+    }
+
+    fn key(&self) -> String {
+        self.dir.join("key.pem").display().to_string()
+    }
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn unique() -> usize {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+}
+
+// ----- the server -----
+
+struct Server {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.out);
+    }
+}
+
+fn server(flags: &[&str]) -> Server {
+    let ok = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "python3 with aiosmtpd is required for this test: `pip install -r tests/requirements.txt`"
+    );
+    let out = std::env::temp_dir().join(format!(
+        "mimeograph-native-{}-{}.jsonl",
+        std::process::id(),
+        unique()
+    ));
+    let mut child = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/native_aiosmtpd.py"))
+        .arg(&out)
+        .args(flags)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("cannot start python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let Some(port) = line
+        .trim()
+        .strip_prefix("PORT ")
+        .and_then(|p| p.parse().ok())
+    else {
+        let _ = child.kill();
+        panic!("aiosmtpd did not start (got {line:?}); see its error above");
+    };
+    Server { child, port, out }
+}
+
+#[derive(Debug)]
+struct Captured {
+    rcpt_tos: Vec<String>,
+    data: Vec<u8>,
+    tls: bool,
+    sni: Option<String>,
+    auth: Option<String>,
+    peer_port: u64,
+}
+
+impl Captured {
+    fn message_id(&self) -> String {
+        let text = String::from_utf8_lossy(&self.data);
+        text.lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap_or_else(|| panic!("no Message-ID in {text}"))
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string()
+    }
+}
+
+fn captured(s: &Server) -> Vec<Captured> {
+    let text = std::fs::read_to_string(&s.out).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            Captured {
+                rcpt_tos: v["rcpt_tos"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect(),
+                data: base64::engine::general_purpose::STANDARD
+                    .decode(v["data"].as_str().unwrap())
+                    .unwrap(),
+                tls: v["tls"].as_bool().unwrap(),
+                sni: v["sni"].as_str().map(str::to_string),
+                auth: v["auth"].as_str().map(str::to_string),
+                peer_port: v["peer_port"].as_u64().unwrap(),
+            }
+        })
+        .collect()
+}
+
+// ----- helpers -----
+
+fn message(n: usize, to: &str) -> Message {
+    Message::builder()
+        .from("Zoë <zoe@example.com>")
+        .to(to)
+        .subject(format!("Test {n} ✓"))
+        .text(format!("Message {n}.\n.\nA dot line above.\n"))
+        .build()
+        .unwrap()
+}
+
+/// Options for the test server, with a log of the transcript.
+fn options(port: u16) -> (Options, Arc<Mutex<Vec<String>>>) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&log);
+    let mut o = Options::new("localhost").with_logger(move |line| {
+        let who = match line.direction {
+            Direction::Client => "C",
+            Direction::Server => "S",
+        };
+        sink.lock().unwrap().push(format!("{who}: {}", line.text));
+    });
+    o.port = Some(port);
+    o.domain = Some("client.test".into());
+    o.timeout = Duration::from_secs(10);
+    (o, log)
+}
+
+fn exactly_once(ids: &[String], captured: &[Captured]) {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for c in captured {
+        *counts.entry(c.message_id()).or_default() += 1;
+    }
+    for id in ids {
+        assert_eq!(
+            counts.get(id),
+            Some(&1),
+            "{id} arrived {:?} times",
+            counts.get(id)
+        );
+    }
+    assert_eq!(captured.len(), ids.len(), "unexpected extra messages");
+}
+
+// ----- tests -----
+
+#[test]
+fn plain_send_with_transcript() {
+    let s = server(&[]);
+    let (o, log) = options(s.port);
+    let mut c = SmtpClient::new(o);
+    assert!(!c.is_connected());
+    let m = message(1, "Bob <bob@example.net>");
+    let id = m.message_id().to_string();
+    let sent = c.send(m).unwrap();
+    assert_eq!(sent.message_id, id);
+    assert_eq!(sent.attempts, 1);
+    assert_eq!(sent.reply.code(), 250);
+    assert!(sent.recipients.iter().all(|r| r.accepted()));
+    assert!(c.is_connected());
+    assert!(!c.is_encrypted());
+    c.close().unwrap();
+    assert!(!c.is_connected());
+    let got = captured(&s);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message_id(), id);
+    assert_eq!(got[0].rcpt_tos, vec!["bob@example.net"]);
+    assert!(!got[0].tls);
+    let text = String::from_utf8_lossy(&got[0].data);
+    assert!(text.contains("\r\n.\r\nA dot line above."), "{text}");
+    let log = log.lock().unwrap();
+    assert!(log.iter().any(|l| l == "C: EHLO client.test"), "{log:?}");
+    assert!(log.iter().any(|l| l.starts_with("S: 220 ")), "{log:?}");
+    assert!(log.iter().any(|l| l == "C: QUIT"), "{log:?}");
+    assert!(log.iter().any(|l| l.starts_with("S: 221")), "{log:?}");
+}
+
+#[test]
+fn starttls_required_with_auth_plain_and_login() {
+    let pki = Pki::new("starttls");
+    let s = server(&[
+        "--starttls",
+        &pki.cert(),
+        &pki.key(),
+        "--auth",
+        "ann:s3cret pass",
+    ]);
+    for mech in [Mechanism::Plain, Mechanism::Login] {
+        let (mut o, log) = options(s.port);
+        o.tls = TlsPolicy::Required;
+        o.user = Some("ann".into());
+        o.password = Some("s3cret pass".into());
+        o.authentication = vec![mech];
+        o.add_root_certificate(pki.ca_pem.as_bytes()).unwrap();
+        let mut c = SmtpClient::new(o);
+        let caps = c.connect().unwrap();
+        assert!(c.is_encrypted());
+        assert!(caps.offers_auth(mech), "{caps:?}");
+        c.send(message(1, "bob@example.net")).unwrap();
+        c.close().unwrap();
+        let log = log.lock().unwrap().join("\n");
+        assert!(log.contains("C: STARTTLS"), "{log}");
+        assert!(log.contains(&format!("C: AUTH {}", mech.name())), "{log}");
+        assert!(!log.contains("s3cret"), "password leaked: {log}");
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for leak in [b64.encode("\0ann\0s3cret pass"), b64.encode("s3cret pass")] {
+            assert!(!log.contains(&leak), "password leaked: {log}");
+        }
+    }
+    let got = captured(&s);
+    assert_eq!(got.len(), 2);
+    for g in &got {
+        assert!(g.tls);
+        assert_eq!(g.auth.as_deref(), Some("ann"));
+        assert_eq!(g.sni.as_deref(), Some("localhost"), "SNI not sent");
+    }
+}
+
+#[test]
+fn implicit_tls_with_der_root() {
+    let pki = Pki::new("implicit");
+    let s = server(&["--implicit", &pki.cert(), &pki.key(), "--auth", "ann:pw"]);
+    let (mut o, _log) = options(s.port);
+    o.ssl = true;
+    o.user = Some("ann".into());
+    o.password = Some("pw".into());
+    // DER this time (PEM is covered above).
+    let der = rustls_pemfile_free_der(&pki.ca_pem);
+    o.add_root_certificate(&der).unwrap();
+    let mut c = SmtpClient::new(o);
+    let sent = c.send(message(1, "bob@example.net")).unwrap();
+    assert!(c.is_encrypted());
+    assert_eq!(sent.reply.code(), 250);
+    c.close().unwrap();
+    let got = captured(&s);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].tls);
+    assert_eq!(got[0].auth.as_deref(), Some("ann"));
+    assert_eq!(got[0].sni.as_deref(), Some("localhost"));
+}
+
+/// PEM → DER without another crate: base64 between the armour lines.
+fn rustls_pemfile_free_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+#[test]
+fn wrong_password_is_auth_failed() {
+    let pki = Pki::new("badpass");
+    let s = server(&["--starttls", &pki.cert(), &pki.key(), "--auth", "ann:right"]);
+    let (mut o, _log) = options(s.port);
+    o.user = Some("ann".into());
+    o.password = Some("wrong".into());
+    o.add_root_certificate(pki.ca_pem.as_bytes()).unwrap();
+    let mut c = SmtpClient::new(o);
+    let e = c.send(message(1, "bob@example.net")).unwrap_err();
+    assert!(
+        matches!(e, NativeError::Smtp(SmtpError::AuthFailed { .. })),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), Some(535));
+    assert!(captured(&s).is_empty());
+}
+
+#[test]
+fn untrusted_certificate_fails_by_default() {
+    let pki = Pki::new("untrusted");
+    let other = Pki::new("other-ca");
+    let starttls = server(&["--starttls", &pki.cert(), &pki.key()]);
+    let implicit = server(&["--implicit", &pki.cert(), &pki.key()]);
+    for (s, ssl) in [(&starttls, false), (&implicit, true)] {
+        // Not trusted at all (only the webpki roots).
+        let (mut o, _) = options(s.port);
+        o.ssl = ssl;
+        let e = SmtpClient::new(o.clone())
+            .send(message(1, "bob@example.net"))
+            .unwrap_err();
+        assert!(matches!(e, NativeError::Tls(_)), "{e:?}");
+        assert!(e.to_string().contains("certificate"), "{e}");
+        // Trusting another CA does not help.
+        let mut o2 = o.clone();
+        o2.add_root_certificate(other.ca_pem.as_bytes()).unwrap();
+        let e = SmtpClient::new(o2)
+            .send(message(2, "bob@example.net"))
+            .unwrap_err();
+        assert!(matches!(e, NativeError::Tls(_)), "{e:?}");
+        // The right CA, but the wrong name: 127.0.0.1 is not in the cert.
+        let mut o3 = o.clone();
+        o3.host = "127.0.0.1".into();
+        o3.add_root_certificate(pki.ca_pem.as_bytes()).unwrap();
+        let e = SmtpClient::new(o3)
+            .send(message(3, "bob@example.net"))
+            .unwrap_err();
+        assert!(matches!(e, NativeError::Tls(_)), "{e:?}");
+        // The loudly named opt-out accepts it.
+        let mut o4 = o.clone();
+        o4.host = "127.0.0.1".into();
+        o4.danger_accept_invalid_certs = true;
+        SmtpClient::new(o4)
+            .send(message(4, "bob@example.net"))
+            .unwrap();
+    }
+    assert_eq!(captured(&starttls).len(), 1);
+    assert_eq!(captured(&implicit).len(), 1);
+}
+
+#[test]
+fn starttls_required_but_not_offered() {
+    let s = server(&[]);
+    let (mut o, _) = options(s.port);
+    o.tls = TlsPolicy::Required;
+    let e = SmtpClient::new(o)
+        .send(message(1, "bob@example.net"))
+        .unwrap_err();
+    assert!(
+        matches!(e, NativeError::Smtp(SmtpError::TlsRequired(_))),
+        "{e:?}"
+    );
+    assert!(captured(&s).is_empty());
+}
+
+#[test]
+fn hundred_messages_over_one_connection() {
+    let s = server(&[]);
+    let (mut o, _) = options(s.port);
+    o.logger = None;
+    let mut c = SmtpClient::new(o);
+    let mut ids = Vec::new();
+    for n in 0..100 {
+        let m = message(n, &format!("user{n}@example.net"));
+        ids.push(m.message_id().to_string());
+        let sent = c.send(m).unwrap();
+        assert_eq!(sent.attempts, 1);
+    }
+    c.close().unwrap();
+    let got = captured(&s);
+    exactly_once(&ids, &got);
+    let ports: HashSet<u64> = got.iter().map(|g| g.peer_port).collect();
+    assert_eq!(ports.len(), 1, "more than one connection was used");
+}
+
+#[test]
+fn greylisting_is_retried_once() {
+    let s = server(&["--greylist"]);
+    let (o, log) = options(s.port);
+    let mut o_short = o.clone();
+    o_short.greylist_retry = Some(Duration::from_millis(20));
+    let mut c = SmtpClient::new(o_short);
+    let m = message(1, "grey1@example.net");
+    let id = m.message_id().to_string();
+    let sent = c.send(m).unwrap();
+    assert_eq!(sent.attempts, 2);
+    assert!(log.lock().unwrap().iter().any(|l| l.starts_with("S: 450")));
+    // Retry disabled: the 450 is the caller's.
+    let mut o_off = o.clone();
+    o_off.greylist_retry = None;
+    let mut c2 = SmtpClient::new(o_off);
+    let e = c2.send(message(2, "grey2@example.net")).unwrap_err();
+    assert_eq!(
+        e.code().or_else(|| match &e {
+            NativeError::Smtp(SmtpError::AllRecipientsRejected { recipients }) => {
+                Some(recipients[0].reply.code())
+            }
+            _ => None,
+        }),
+        Some(450),
+        "{e:?}"
+    );
+    assert!(e.smtp().is_some_and(SmtpError::is_retryable));
+    // A permanent failure is not retried: the connection stays usable.
+    c2.close().unwrap();
+    let got = captured(&s);
+    exactly_once(&[id], &got);
+}
+
+#[test]
+fn dropped_connection_is_retried_once_without_duplicates() {
+    // The 3rd MAIL command the server sees aborts the connection.
+    let s = server(&["--drop-at", "3"]);
+    let (mut o, _) = options(s.port);
+    o.logger = None;
+    let mut c = SmtpClient::new(o);
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let m = message(n, "bob@example.net");
+        ids.push(m.message_id().to_string());
+        let sent = c.send(m).unwrap();
+        assert_eq!(sent.attempts, if n == 2 { 2 } else { 1 }, "message {n}");
+    }
+    c.close().unwrap();
+    let got = captured(&s);
+    exactly_once(&ids, &got);
+    let ports: HashSet<u64> = got.iter().map(|g| g.peer_port).collect();
+    assert_eq!(ports.len(), 2, "expected exactly one reconnection");
+}
+
+#[test]
+fn reconnect_retry_can_be_disabled() {
+    let s = server(&["--drop-at", "1"]);
+    let (mut o, _) = options(s.port);
+    o.reconnect_retry = false;
+    let mut c = SmtpClient::new(o);
+    let e = c.send(message(1, "bob@example.net")).unwrap_err();
+    assert!(matches!(e, NativeError::Smtp(SmtpError::Closed)), "{e:?}");
+    // The next send reconnects.
+    c.send(message(2, "bob@example.net")).unwrap();
+    assert_eq!(captured(&s).len(), 1);
+}
+
+#[test]
+fn service_closing_421_is_typed_and_the_client_recovers() {
+    let s = server(&["--421-at", "2"]);
+    let (o, _) = options(s.port);
+    let mut c = SmtpClient::new(o);
+    c.send(message(1, "bob@example.net")).unwrap();
+    let e = c.send(message(2, "bob@example.net")).unwrap_err();
+    assert!(
+        matches!(e, NativeError::Smtp(SmtpError::ServiceClosing { .. })),
+        "{e:?}"
+    );
+    assert_eq!(e.code(), Some(421));
+    assert!(!c.is_connected());
+    c.send(message(3, "bob@example.net")).unwrap();
+    c.close().unwrap();
+    assert_eq!(captured(&s).len(), 2);
+}
+
+#[test]
+fn server_that_stops_answering_times_out() {
+    let s = server(&["--hang-data"]);
+    let (mut o, _) = options(s.port);
+    o.timeout = Duration::from_millis(400);
+    let mut c = SmtpClient::new(o);
+    let e = c.send(message(1, "bob@example.net")).unwrap_err();
+    assert!(
+        matches!(e, NativeError::Smtp(SmtpError::Timeout { .. })),
+        "{e:?}"
+    );
+    assert!(e.is_timeout());
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn connection_refused_is_a_connect_error() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut o = Options::new("127.0.0.1");
+    o.port = Some(port);
+    o.timeout = Duration::from_secs(5);
+    let e = SmtpClient::new(o)
+        .send(message(1, "bob@example.net"))
+        .unwrap_err();
+    assert!(
+        matches!(&e, NativeError::Connect { port: p, .. } if *p == port),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn url_form_reaches_the_server() {
+    let s = server(&["--auth", "ann:p@ss:word"]);
+    let mut o =
+        Options::from_url(&format!("smtp://ann:p%40ss%3Aword@127.0.0.1:{}", s.port)).unwrap();
+    o.allow_insecure_auth = true;
+    o.domain = Some("client.test".into());
+    let mut c = SmtpClient::new(o);
+    c.send(message(1, "bob@example.net")).unwrap();
+    c.close().unwrap();
+    let got = captured(&s);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].auth.as_deref(), Some("ann"));
+}

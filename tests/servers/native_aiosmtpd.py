@@ -1,0 +1,157 @@
+"""An aiosmtpd server for tests/native_*.rs (the native transport).
+
+Usage: native_aiosmtpd.py OUT_FILE [flags]
+
+Flags:
+  --starttls CERT KEY   offer STARTTLS with this certificate and require it
+  --implicit CERT KEY   implicit TLS (TLS from the first byte)
+  --auth USER:PASS      require AUTH (PLAIN/LOGIN), checked by the authenticator
+  --greylist            a recipient whose local part starts with "grey" gets
+                        450 the first time it is seen, 250 afterwards
+  --drop-at N           the N-th MAIL command (counted over the server's life,
+                        from 1) aborts the connection instead of answering
+  --421-at N            the N-th MAIL command is answered 421 and the
+                        connection closed
+  --hang-data           never answer the end of DATA
+
+Listens on a free loopback port and prints "PORT <n>" on stdout. Every
+message accepted is appended to OUT_FILE as one JSON line: {"mail_from",
+"rcpt_tos", "mail_options", "data" (base64 of the bytes as received,
+dot-stuffing removed), "tls" (whether the session was encrypted), "sni"
+(the last server name a TLS client sent), "auth" (the authenticated login or
+null), "peer_port"}.
+"""
+
+import asyncio
+import base64
+import json
+import logging
+import warnings
+import ssl
+import sys
+
+from aiosmtpd.smtp import SMTP, AuthResult
+
+STATE = {"mails": 0, "sni": None, "seen": set()}
+
+
+def flag_value(flags, name, count=1):
+    if name not in flags:
+        return None
+    i = flags.index(name)
+    vals = flags[i + 1 : i + 1 + count]
+    return vals if count > 1 else vals[0]
+
+
+class Handler:
+    def __init__(self, out, flags):
+        self.out = out
+        self.greylist = "--greylist" in flags
+        drop = flag_value(flags, "--drop-at")
+        self.drop_at = int(drop) if drop else None
+        close = flag_value(flags, "--421-at")
+        self.close_at = int(close) if close else None
+        self.hang_data = "--hang-data" in flags
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        STATE["mails"] += 1
+        n = STATE["mails"]
+        if self.drop_at == n:
+            server.transport.abort()
+            return "250 OK (never seen: the connection is gone)"
+        if self.close_at == n:
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
+            return "421 4.3.2 service shutting down"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@")[0]
+        if self.greylist and local.startswith("grey") and address not in STATE["seen"]:
+            STATE["seen"].add(address)
+            return "450 4.2.0 greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.hang_data:
+            await asyncio.sleep(3600)
+        login = getattr(session.auth_data, "login", None)
+        if isinstance(login, bytes):
+            login = login.decode()
+        tls = server.transport.get_extra_info("ssl_object") is not None
+        record = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "mail_options": envelope.mail_options,
+            "data": base64.b64encode(envelope.original_content).decode(),
+            "tls": tls,
+            "sni": STATE["sni"],
+            "auth": login if session.authenticated else None,
+            "peer_port": session.peer[1] if session.peer else None,
+        }
+        with open(self.out, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        return "250 2.0.0 OK queued"
+
+
+def tls_context(cert, key):
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+
+    def sni(sslobj, name, context):
+        STATE["sni"] = name
+
+    ctx.sni_callback = sni
+    return ctx
+
+
+def main():
+    out = sys.argv[1]
+    flags = sys.argv[2:]
+    # Failed handshakes are expected in tests: keep stderr for real errors.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="Requiring AUTH")
+    creds = None
+    auth = flag_value(flags, "--auth")
+    if auth:
+        user, password = auth.split(":", 1)
+        creds = (user.encode(), password.encode())
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = creds is not None and (auth_data.login, auth_data.password) == creds
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+    handler = Handler(out, flags)
+    starttls = flag_value(flags, "--starttls", 2)
+    implicit = flag_value(flags, "--implicit", 2)
+    starttls_ctx = tls_context(*starttls) if starttls else None
+    implicit_ctx = tls_context(*implicit) if implicit else None
+
+    def factory():
+        kwargs = dict(decode_data=False, hostname="aiosmtpd.test", enable_SMTPUTF8=True)
+        if starttls_ctx is not None:
+            kwargs.update(tls_context=starttls_ctx, require_starttls=True)
+        if creds is not None:
+            kwargs.update(
+                authenticator=authenticator,
+                auth_required=True,
+                auth_require_tls=starttls_ctx is not None,
+            )
+        return SMTP(handler, **kwargs)
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(
+        loop.create_server(factory, "127.0.0.1", 0, ssl=implicit_ctx)
+    )
+    port = server.sockets[0].getsockname()[1]
+    print(f"PORT {port}", flush=True)
+    try:
+        loop.run_forever()
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
