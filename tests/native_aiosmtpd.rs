@@ -558,3 +558,31 @@ fn url_form_reaches_the_server() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].auth.as_deref(), Some("ann"));
 }
+
+#[test]
+fn idle_connection_closed_by_the_server_with_421_is_replaced() {
+    // The server says 421 and closes after 0.3 s without a command.
+    let s = server(&["--idle", "0.3"]);
+    let (mut o, _) = options(s.port);
+    o.reconnect_retry = false;
+    let mut c = SmtpClient::new(o);
+    let first = message(1, "bob@example.net");
+    let second = message(2, "bob@example.net");
+    let ids = vec![
+        first.message_id().to_string(),
+        second.message_id().to_string(),
+    ];
+    c.send(first).unwrap();
+    // Give the server time to hit its idle timeout (no timing is asserted).
+    std::thread::sleep(Duration::from_millis(900));
+    let sent = c.send(second).unwrap();
+    assert_eq!(
+        sent.attempts, 1,
+        "the stale connection should not cost a retry"
+    );
+    c.close().unwrap();
+    let got = captured(&s);
+    exactly_once(&ids, &got);
+    let ports: HashSet<u64> = got.iter().map(|g| g.peer_port).collect();
+    assert_eq!(ports.len(), 2);
+}

@@ -282,6 +282,7 @@ impl SmtpClient {
 
     /// Opens a connection unless one is open.
     fn ensure_connected(&mut self) -> Result<(), NativeError> {
+        self.check_idle();
         if self.is_connected() {
             return Ok(());
         }
@@ -329,6 +330,46 @@ impl SmtpClient {
             io_error: None,
         });
         Ok(())
+    }
+
+    /// On a reused idle connection, reads what the server said meanwhile
+    /// (without waiting) and hands it to the engine, so that a connection
+    /// the server closed (often after an idle `421`) is noticed before a
+    /// message is offered on it.
+    fn check_idle(&mut self) {
+        let now = self.now();
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if conn.engine.is_closed() || !conn.engine.is_idle() {
+            return;
+        }
+        if conn.stream.tcp().set_nonblocking(true).is_err() {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.stream.read(&mut buf) {
+                Ok(0) => {
+                    conn.engine.connection_closed(now);
+                    break;
+                }
+                Ok(n) => conn.engine.receive(&buf[..n], now),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_would_block(&e) => break,
+                Err(_) => {
+                    conn.engine.connection_closed(now);
+                    break;
+                }
+            }
+            if conn.engine.is_closed() {
+                break;
+            }
+        }
+        let _ = conn.stream.tcp().set_nonblocking(false);
+        // Drop the events of an idle session (an unsolicited 421 closes it).
+        while conn.engine.poll_event().is_some() {}
+        self.log();
     }
 
     fn attempt(&mut self, envelope: Envelope, body: SharedBody) -> Result<Attempt, NativeError> {

@@ -13,6 +13,8 @@ Flags:
   --421-at N            the N-th MAIL command is answered 421 and the
                         connection closed
   --hang-data           never answer the end of DATA
+  --idle SECS           after SECS without a command, say "421 idle timeout"
+                        and close the connection (as Postfix does)
 
 Listens on a free loopback port and prints "PORT <n>" on stdout. Every
 message accepted is appended to OUT_FILE as one JSON line: {"mail_from",
@@ -96,6 +98,15 @@ class Handler:
         return "250 2.0.0 OK queued"
 
 
+class IdleSMTP(SMTP):
+    """Says 421 before closing an idle connection."""
+
+    def _timeout_cb(self):
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.4.2 aiosmtpd.test idle timeout\r\n")
+        super()._timeout_cb()
+
+
 def tls_context(cert, key):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
@@ -129,8 +140,12 @@ def main():
     starttls_ctx = tls_context(*starttls) if starttls else None
     implicit_ctx = tls_context(*implicit) if implicit else None
 
+    idle = flag_value(flags, "--idle")
+
     def factory():
         kwargs = dict(decode_data=False, hostname="aiosmtpd.test", enable_SMTPUTF8=True)
+        if idle:
+            kwargs.update(timeout=float(idle))
         if starttls_ctx is not None:
             kwargs.update(tls_context=starttls_ctx, require_starttls=True)
         if creds is not None:
@@ -139,7 +154,7 @@ def main():
                 auth_required=True,
                 auth_require_tls=starttls_ctx is not None,
             )
-        return SMTP(handler, **kwargs)
+        return (IdleSMTP if idle else SMTP)(handler, **kwargs)
 
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(
