@@ -586,3 +586,57 @@ fn idle_connection_closed_by_the_server_with_421_is_replaced() {
     let ports: HashSet<u64> = got.iter().map(|g| g.peer_port).collect();
     assert_eq!(ports.len(), 2);
 }
+
+#[test]
+fn xoauth2_token() {
+    let s = server(&["--auth", "ann:pw", "--xoauth2", "ann@example.com:ya29.tok"]);
+    let (mut o, log) = options(s.port);
+    o.allow_insecure_auth = true;
+    o.user = Some("ann@example.com".into());
+    o.xoauth2 = Some("ya29.tok".into());
+    let mut c = SmtpClient::new(o.clone());
+    c.send(message(1, "bob@example.net")).unwrap();
+    c.close().unwrap();
+    let log = log.lock().unwrap().join("\n");
+    assert!(log.contains("C: AUTH XOAUTH2"), "{log}");
+    assert!(!log.contains("ya29"), "token leaked: {log}");
+    let got = captured(&s);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].auth.as_deref(), Some("ann@example.com"));
+    // A wrong token is refused.
+    o.xoauth2 = Some("expired".into());
+    let e = SmtpClient::new(o)
+        .send(message(2, "bob@example.net"))
+        .unwrap_err();
+    assert!(
+        matches!(e, NativeError::Smtp(SmtpError::AuthFailed { .. })),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn server_killed_and_restarted_mid_run() {
+    let first = server(&[]);
+    let port = first.port;
+    let (mut o, _) = options(port);
+    o.logger = None;
+    let mut c = SmtpClient::new(o);
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let m = message(n, "bob@example.net");
+        ids.push(m.message_id().to_string());
+        c.send(m).unwrap();
+    }
+    let before = captured(&first);
+    drop(first); // kills the server
+    let second = server(&["--port", &port.to_string()]);
+    for n in 5..10 {
+        let m = message(n, "bob@example.net");
+        ids.push(m.message_id().to_string());
+        c.send(m).unwrap();
+    }
+    c.close().unwrap();
+    let mut all = before;
+    all.extend(captured(&second));
+    exactly_once(&ids, &all);
+}

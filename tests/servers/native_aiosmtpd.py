@@ -13,6 +13,8 @@ Flags:
   --421-at N            the N-th MAIL command is answered 421 and the
                         connection closed
   --hang-data           never answer the end of DATA
+  --port N              listen on this port instead of a free one
+  --xoauth2 USER:TOKEN  also offer AUTH XOAUTH2, accepting this user and token
   --idle SECS           after SECS without a command, say "421 idle timeout"
                         and close the connection (as Postfix does)
 
@@ -32,7 +34,7 @@ import warnings
 import ssl
 import sys
 
-from aiosmtpd.smtp import SMTP, AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 STATE = {"mails": 0, "sni": None, "seen": set()}
 
@@ -54,6 +56,22 @@ class Handler:
         close = flag_value(flags, "--421-at")
         self.close_at = int(close) if close else None
         self.hang_data = "--hang-data" in flags
+        xo = flag_value(flags, "--xoauth2")
+        self.xoauth2 = tuple(xo.split(":", 1)) if xo else None
+
+    async def auth_XOAUTH2(self, server, args):
+        """AUTH XOAUTH2 <base64 of user=U^Aauth=Bearer T^A^A> (initial response)."""
+        if self.xoauth2 is None or len(args) < 2:
+            return AuthResult(success=False, handled=False)
+        try:
+            raw = base64.b64decode(args[1]).decode()
+        except Exception:
+            return AuthResult(success=False, handled=False)
+        user, token = self.xoauth2
+        ok = raw == f"user={user}\x01auth=Bearer {token}\x01\x01"
+        return AuthResult(
+            success=ok, handled=False, auth_data=LoginPassword(user.encode(), b"") if ok else None
+        )
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         STATE["mails"] += 1
@@ -158,7 +176,9 @@ def main():
 
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(
-        loop.create_server(factory, "127.0.0.1", 0, ssl=implicit_ctx)
+        loop.create_server(
+            factory, "127.0.0.1", int(flag_value(flags, "--port") or 0), ssl=implicit_ctx
+        )
     )
     port = server.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)
