@@ -70,7 +70,11 @@ pub struct Options {
     /// disables the retry. Default 300 ms (emailjs's `GREYLIST_DELAY`).
     pub greylist_retry: Option<Duration>,
     /// When the connection drops before the server accepted a message,
-    /// reconnect and send it once more (default true).
+    /// reconnect and send it once more (default true). A message the server
+    /// accepted is never resent; but if the link dies after the end of the
+    /// data was sent and before the reply arrived, nobody can know whether
+    /// it was accepted (RFC 1047), and the retry may then deliver it twice.
+    /// Set this to false when a duplicate is worse than a failure.
     pub reconnect_retry: bool,
     /// The transcript/log hook.
     pub logger: Option<Logger>,
