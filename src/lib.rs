@@ -20,3 +20,5 @@ pub mod envelope;
 pub mod header;
 pub mod mime;
 pub mod smtp;
+#[cfg(feature = "wasm")]
+pub mod wasm;
