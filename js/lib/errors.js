@@ -88,7 +88,11 @@ export function fromEngineError(info, fallbackMessage = 'SMTP error') {
     return new SMTPError(fallbackMessage, SMTPErrorStates.CONNECTIONCLOSED);
   }
   const code = typeof info.emailjsCode === 'number' ? info.emailjsCode : SMTPErrorStates.ERROR;
-  const err = new SMTPError(info.message || fallbackMessage, code);
+  let message = info.message || fallbackMessage;
+  if (/unencrypted/i.test(message)) {
+    message += ' (set `ssl` or `tls` to encrypt; `allowInsecureAuth: true` allows it on a trusted network)';
+  }
+  const err = new SMTPError(message, code);
   err.smtp = info;
   err.kind = info.kind;
   err.smtpCode = info.smtpCode ?? null;
