@@ -184,6 +184,10 @@ fn wrong_types_are_invalid_argument_errors_naming_the_field() {
         ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x', related: {}}]}", "attachment[0].related"),
         ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x', related: [{data: 1}]}]}", "attachment[0].related[0].data"),
         ("{from: 'a@example.com', to: 'b@example.com', deterministic: -1}", "deterministic"),
+        (
+            "(() => { const a = {data: 'x'}; a.related = [a]; return {from: 'a@example.com', to: 'b@example.com', attachment: a}; })()",
+            "attachment.related[0].related[0].related[0].related[0].related[0].related[0].related[0].related[0].related[0]",
+        ),
     ] {
         assert_eq!(
             build_err(src),

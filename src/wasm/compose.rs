@@ -282,7 +282,7 @@ fn add_attachment(
     fields: &mut FieldMap,
     n: &mut Counters,
 ) -> BResult<MessageBuilder> {
-    let parsed = parse_part(value, field)?;
+    let parsed = parse_part(value, field, 0)?;
     if let Some(html) = parsed.html {
         if !fields.0.iter().any(|(c, _)| c == "html") {
             fields.0.push(("html".into(), field.to_owned()));
@@ -331,7 +331,16 @@ fn add_attachment(
     Ok(b)
 }
 
-fn parse_part(value: &JsValue, field: &str) -> BResult<Parsed> {
+/// How deep `related` may nest (a cyclic object must not overflow the stack).
+const MAX_RELATED_DEPTH: usize = 8;
+
+fn parse_part(value: &JsValue, field: &str, depth: usize) -> BResult<Parsed> {
+    if depth > MAX_RELATED_DEPTH {
+        return Err(BindingError::invalid(
+            field,
+            format!("{field}: related parts nest more than {MAX_RELATED_DEPTH} deep"),
+        ));
+    }
     let obj = object(value, field)?;
     let sub = |k: &str| format!("{field}.{k}");
     let prop = |k: &str| get(obj, k, &sub(k));
@@ -408,7 +417,7 @@ fn parse_part(value: &JsValue, field: &str) -> BResult<Parsed> {
         let arr: &Array = related_value.unchecked_ref();
         for i in 0..arr.length() {
             let f = format!("{field}.related[{i}]");
-            let p = parse_part(&arr.get(i), &f)?;
+            let p = parse_part(&arr.get(i), &f, depth + 1)?;
             if p.alternative {
                 return Err(BindingError::invalid(
                     &f,
