@@ -24,3 +24,5 @@ pub mod mime;
 #[cfg(feature = "native")]
 pub mod native;
 pub mod smtp;
+#[cfg(feature = "wasm")]
+pub mod wasm;

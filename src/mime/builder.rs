@@ -84,6 +84,7 @@ pub struct MessageBuilder {
     return_path: Option<AddressInput>,
     subject: Option<String>,
     text: Option<String>,
+    text_content_type: Option<String>,
     html: Option<String>,
     charset: Option<String>,
     date: Option<DateTime>,
@@ -155,6 +156,16 @@ impl MessageBuilder {
     /// Sets the plain-text body.
     pub fn text(mut self, text: impl Into<String>) -> Self {
         self.text = Some(text.into());
+        self
+    }
+
+    /// Overrides the media type of the [`MessageBuilder::text`] part
+    /// (emailjs's `content-type` option), e.g. `text/html` or
+    /// `text/plain; charset=iso-8859-1`. The only parameter accepted is
+    /// `charset`, which sets the message charset unless
+    /// [`MessageBuilder::charset`] was given.
+    pub fn text_content_type(mut self, value: impl Into<String>) -> Self {
+        self.text_content_type = Some(value.into());
         self
     }
 
@@ -284,11 +295,27 @@ impl MessageBuilder {
                 .chain(sender.as_ref())
                 .any(Mailbox::requires_smtputf8);
 
-        let charset = match &self.charset {
-            Some(label) => Charset::from_label(label).map_err(|source| ComposeError::Encoding {
-                field: "charset".into(),
-                source,
-            })?,
+        let text_type = self
+            .text_content_type
+            .as_deref()
+            .map(parse_text_content_type)
+            .transpose()?;
+        let charset_label = self
+            .charset
+            .as_ref()
+            .map(|l| ("charset", l.as_str()))
+            .or_else(|| {
+                text_type
+                    .as_ref()
+                    .and_then(|(_, cs)| cs.as_deref().map(|l| ("content-type", l)))
+            });
+        let charset = match charset_label {
+            Some((field, label)) => {
+                Charset::from_label(label).map_err(|source| ComposeError::Encoding {
+                    field: field.into(),
+                    source,
+                })?
+            }
             None => Charset::UTF_8,
         };
         if let Some(subject) = &self.subject {
@@ -330,7 +357,8 @@ impl MessageBuilder {
         let mut leaves = Vec::new();
         let mut alternatives = Vec::new();
         if let Some(text) = &self.text {
-            let leaf = text_leaf("text", "text/plain", text, charset)?;
+            let media_type = text_type.as_ref().map_or("text/plain", |(t, _)| t.as_str());
+            let leaf = text_leaf("text", media_type, text, charset)?;
             alternatives.push(push_leaf(&mut leaves, leaf));
         }
         let mut inline = Vec::new();
@@ -394,6 +422,36 @@ impl MessageBuilder {
             requires_smtputf8,
         })
     }
+}
+
+/// `type/subtype` with an optional `charset` parameter (quoted or not).
+fn parse_text_content_type(value: &str) -> Result<(String, Option<String>), ComposeError> {
+    let invalid = || ComposeError::InvalidContentType {
+        field: "content-type".into(),
+        value: value.to_owned(),
+    };
+    let mut parts = value.split(';');
+    let media_type = content_type::normalize(parts.next().unwrap_or("")).ok_or_else(invalid)?;
+    let mut charset = None;
+    for param in parts {
+        let param = param.trim_matches([' ', '\t']);
+        if param.is_empty() {
+            continue;
+        }
+        let (name, val) = param.split_once('=').ok_or_else(invalid)?;
+        let val = val.trim_matches([' ', '\t']).trim_matches('"');
+        if !name
+            .trim_matches([' ', '\t'])
+            .eq_ignore_ascii_case("charset")
+            || val.is_empty()
+            || charset.is_some()
+        {
+            return Err(invalid());
+        }
+        check_value("content-type", val)?;
+        charset = Some(val.to_owned());
+    }
+    Ok((media_type, charset))
 }
 
 fn parse_all(field: &str, inputs: &[AddressInput]) -> Result<AddressList, ComposeError> {
@@ -769,4 +827,46 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .enumerate()
         .filter(|(_, &b)| b == first)
         .any(|(i, _)| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
+}
+
+#[cfg(test)]
+mod text_content_type_tests {
+    use super::*;
+
+    fn build(value: &str) -> Result<String, ComposeError> {
+        let m = MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text("<p>caf\u{e9}</p>")
+            .text_content_type(value)
+            .deterministic(3)
+            .build()?;
+        Ok(String::from_utf8_lossy(&m.to_bytes()?).into_owned())
+    }
+
+    #[test]
+    fn overrides_the_text_media_type_and_charset() {
+        let out = build("text/html").unwrap();
+        assert!(
+            out.contains("Content-Type: text/html; charset=utf-8"),
+            "{out}"
+        );
+        let out = build("Text/Plain; charset=\"ISO-8859-1\"").unwrap();
+        assert!(
+            out.contains("Content-Type: text/plain; charset=windows-1252"),
+            "{out}"
+        );
+        for bad in [
+            "text",
+            "text/html; format=flowed",
+            "text/html; charset=",
+            "text/html\r\nX: y",
+            "text/html; charset=x\r\ny",
+        ] {
+            assert!(build(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            matches!(build("text/plain; charset=nope"), Err(ComposeError::Encoding { field, .. }) if field == "content-type")
+        );
+    }
 }

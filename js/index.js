@@ -1,0 +1,43 @@
+// Node entry (and a universal fallback: in a browser it behaves like browser.js).
+// Loads the wasm module once, at import, with top-level await, so that the
+// public API stays synchronous where emailjs's is.
+import init, { initSync } from './wasm/mimeograph.js';
+import { platform } from './lib/platform.js';
+
+const isNode = typeof process !== 'undefined' && process.versions != null && process.versions.node != null;
+
+if (isNode) {
+  const [fs, os, { NodeSocketTransport }] = await Promise.all([
+    import('node:fs'),
+    import('node:os'),
+    import('./lib/transports/node.js'),
+  ]);
+  initSync({ module: fs.readFileSync(new URL('./wasm/mimeograph_bg.wasm', import.meta.url)) });
+  platform.isNode = true;
+  platform.hostname = () => os.hostname();
+  platform.readFile = async (path) => {
+    const buf = await fs.promises.readFile(path);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  };
+  platform.existsSync = (path) => fs.existsSync(path);
+  platform.directTransport = (options) => new NodeSocketTransport(options);
+  platform.webSocket = async () => {
+    if (typeof globalThis.WebSocket === 'function') return globalThis.WebSocket;
+    try {
+      const name = 'ws';
+      const mod = await import(/* @vite-ignore */ name);
+      return mod.WebSocket ?? mod.default;
+    } catch (e) {
+      const err = new Error(
+        'the `bridge` option needs a WebSocket: this Node has no global WebSocket; install the `ws` package (npm install ws)',
+      );
+      err.code = 'ERR_NO_WEBSOCKET';
+      err.cause = e;
+      throw err;
+    }
+  };
+} else {
+  await init({ module_or_path: new URL('./wasm/mimeograph_bg.wasm', import.meta.url) });
+}
+
+export * from './lib/core.js';

@@ -1,0 +1,157 @@
+import { SMTPConnection, SMTPState } from './connection.js';
+import { MimeographError } from './errors.js';
+import { Message } from './message.js';
+import { addressparser } from './util.js';
+
+/**
+ * emailjs's SMTPClient: a queue of messages sent one after the other over one
+ * connection, opened on demand and closed (QUIT) after one idle second.
+ */
+export class SMTPClient {
+  constructor(server = {}) {
+    /** @type {SMTPConnection} */
+    this.smtp = new SMTPConnection(server);
+    this.queue = [];
+    this.sending = false;
+    this.ready = false;
+    this.timer = null;
+  }
+
+  /** emailjs's send(message, callback(err, message)). `message` may be a Message or its options. */
+  send(msg, callback) {
+    const cb = typeof callback === 'function' ? callback : () => {};
+    const message = msg instanceof Message ? msg : this._canMakeMessage(msg) ? new Message(msg) : null;
+    if (message == null) {
+      cb(new MimeographError('message is not a valid Message instance', 'INVALID_MESSAGE'), msg);
+      return;
+    }
+    const { isValid, validationError } = message.checkValidity();
+    if (!isValid) {
+      cb(new MimeographError(validationError, 'INVALID_MESSAGE'), msg);
+      return;
+    }
+    const stack = this.createMessageStack(message, cb);
+    if (stack.to.length === 0) {
+      cb(new MimeographError('No recipients found in message', 'NO_RECIPIENTS'), msg);
+      return;
+    }
+    this.queue.push(stack);
+    this._poll();
+  }
+
+  /** emailjs's sendAsync(message): resolves to the Message once the server accepted it. */
+  sendAsync(msg) {
+    return new Promise((resolve, reject) => {
+      this.send(msg, (err, m) => (err != null ? reject(err) : resolve(m)));
+    });
+  }
+
+  /** emailjs's createMessageStack (the envelope itself is computed again by the engine). */
+  createMessageStack(message, callback = () => {}) {
+    const fromList = addressparser(message.header.from);
+    const stack = { message, to: [], from: fromList[0]?.address, callback: callback.bind(this) };
+    const { to, cc, bcc, 'return-path': returnPath } = message.header;
+    const add = (list) => {
+      for (const x of flattenGroups(addressparser(list))) {
+        if (!stack.to.some((y) => y.address === x.address)) stack.to.push(x);
+      }
+    };
+    for (const list of [to, cc, bcc]) {
+      if ((typeof list === 'string' || Array.isArray(list)) && list.length > 0) add(list);
+    }
+    if (typeof returnPath === 'string' && returnPath.length > 0) {
+      const parsed = addressparser(returnPath);
+      if (parsed.length > 0) stack.returnPath = parsed[0].address;
+    }
+    return stack;
+  }
+
+  _poll() {
+    if (this.timer != null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.queue.length) {
+      const state = this.smtp.state();
+      if (state === SMTPState.NOTCONNECTED) this._connect(this.queue[0]);
+      else if (state === SMTPState.CONNECTED && !this.sending && this.ready) this._sendmail(this.queue.shift());
+    } else if (this.smtp.state() === SMTPState.CONNECTED) {
+      // wait around one second in case something comes in, then QUIT
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (!this.queue.length && !this.sending) this.smtp.quit();
+      }, 1000);
+    }
+  }
+
+  _connect(stack) {
+    this.ready = false;
+    this.smtp.connect((err) => {
+      if (!err) {
+        this.ready = true;
+        this._poll();
+      } else {
+        // fail this message, then try the next one on a new connection
+        const i = this.queue.indexOf(stack);
+        if (i !== -1) this.queue.splice(i, 1);
+        stack.callback(err, stack.message);
+        this._poll();
+      }
+    });
+  }
+
+  _canMakeMessage(msg) {
+    return Boolean(
+      msg &&
+        msg.from &&
+        (msg.to || msg.cc || msg.bcc) &&
+        (msg.text !== undefined || this._containsInlinedHtml(msg.attachment)),
+    );
+  }
+
+  _containsInlinedHtml(attachment) {
+    return Array.isArray(attachment)
+      ? attachment.some((a) => this._isAttachmentInlinedHtml(a))
+      : this._isAttachmentInlinedHtml(attachment);
+  }
+
+  _isAttachmentInlinedHtml(attachment) {
+    return Boolean(attachment && (attachment.data || attachment.path) && attachment.alternative === true);
+  }
+
+  _sendmail(stack) {
+    this.sending = true;
+    stack.message._build().then(
+      (built) => {
+        if (this.smtp.state() !== SMTPState.CONNECTED) {
+          built.free?.();
+          // the connection went away while the attachments were read: retry on a new one
+          this.sending = false;
+          this.queue.unshift(stack);
+          this._poll();
+          return;
+        }
+        this.smtp._sendWasmMessage(built, (err, sent) => {
+          if (!err) stack.message.sent = sent;
+          this._senddone(err ?? null, stack);
+        });
+      },
+      (err) => this._senddone(err, stack),
+    );
+  }
+
+  _senddone(err, stack) {
+    this.sending = false;
+    stack.callback(err, stack.message);
+    this._poll();
+  }
+}
+
+function flattenGroups(list) {
+  const out = [];
+  for (const x of list) {
+    if (Array.isArray(x.group)) out.push(...flattenGroups(x.group));
+    else if (x.address) out.push(x);
+  }
+  return out;
+}

@@ -1,0 +1,560 @@
+import * as wasm from '../wasm/mimeograph.js';
+import { SMTPError, SMTPErrorStates, fromEngineError, notSupported, wrapWasm } from './errors.js';
+import { platform } from './platform.js';
+import { WebSocketTransport, redactUrl } from './transports/websocket.js';
+import { now } from './util.js';
+
+/** emailjs's AUTH_METHODS. */
+export const AUTH_METHODS = Object.freeze({
+  PLAIN: 'PLAIN',
+  'CRAM-MD5': 'CRAM-MD5',
+  LOGIN: 'LOGIN',
+  XOAUTH2: 'XOAUTH2',
+});
+
+/** emailjs's SMTPState. */
+export const SMTPState = Object.freeze({ NOTCONNECTED: 0, CONNECTING: 1, CONNECTED: 2 });
+
+export const DEFAULT_TIMEOUT = 5000;
+
+const SMTP_PORT = 25;
+const SMTP_SSL_PORT = 465;
+const SMTP_TLS_PORT = 587;
+
+export const STARTTLS_THROUGH_BRIDGE =
+  'STARTTLS cannot run through a WebSocket bridge in this version: the bridge only forwards bytes, ' +
+  'so the TLS session would have to run in this page. Options: (1) connect to the server\'s implicit-TLS ' +
+  'port (usually 465) with `ssl: true` and start websockify with TLS to the target ' +
+  '(`websockify --ssl-target PORT smtp.example.com:465`), so the bridge makes and verifies the TLS connection; ' +
+  '(2) in Node, leave out `bridge` to connect directly, with STARTTLS; ' +
+  '(3) set `tls: false` only if the server accepts mail without STARTTLS and the path is trusted.';
+
+/**
+ * emailjs's low-level SMTPConnection, over mimeograph's transaction-level
+ * engine. The engine does the whole opening (greeting, EHLO/HELO, STARTTLS,
+ * AUTH) inside connect(), and whole transactions (MAIL, RCPT, DATA/BDAT,
+ * dot-stuffing) for a message; so connect, ehlo, ehlo_or_helo_if_needed,
+ * login, starttls (when done), noop, quit, close, state, authorized and
+ * has_extn work, and the single-command methods (helo, mail, rcpt, data,
+ * message, data_end, rset, help, verify, expn, send, command) throw an
+ * SMTPError with `notSupported: true` explaining why.
+ */
+export class SMTPConnection {
+  constructor({
+    timeout,
+    host,
+    user,
+    password,
+    domain,
+    port,
+    ssl,
+    tls,
+    logger,
+    authentication,
+    bridge,
+    xoauth2,
+    allowInsecureAuth,
+  } = {}) {
+    this.timeout = typeof timeout === 'number' ? timeout : DEFAULT_TIMEOUT;
+    this.host = typeof host === 'string' ? host : 'localhost';
+    this.domain = typeof domain === 'string' ? domain : platform.hostname();
+    this.ssl = ssl != null && (typeof ssl === 'boolean' || (typeof ssl === 'object' && !Array.isArray(ssl))) ? ssl : false;
+    this.tls = tls != null && (typeof tls === 'boolean' || (typeof tls === 'object' && !Array.isArray(tls))) ? tls : false;
+    this.port = port || (this.ssl ? SMTP_SSL_PORT : this.tls ? SMTP_TLS_PORT : SMTP_PORT);
+    this.authentication = Array.isArray(authentication)
+      ? authentication.map(String)
+      : [AUTH_METHODS['CRAM-MD5'], AUTH_METHODS.LOGIN, AUTH_METHODS.PLAIN, AUTH_METHODS.XOAUTH2];
+    if (bridge !== undefined && bridge !== null) {
+      if (typeof bridge !== 'string' || !/^wss?:\/\//i.test(bridge)) {
+        throw new SMTPError('`bridge` must be a ws:// or wss:// URL of a websockify bridge', SMTPErrorStates.ERROR);
+      }
+    }
+    this.bridge = bridge ?? null;
+    this.allowInsecureAuth = Boolean(allowInsecureAuth);
+    if (!user && (password?.length ?? 0) > 0) {
+      throw new Error('`password` cannot be set without `user`');
+    }
+    // Kept behind functions so that logging the object shows no secret (as emailjs).
+    this.user = () => user;
+    this.password = () => password;
+    this._xoauth2 = () => xoauth2;
+    this.loggedin = !(user && (password || xoauth2));
+    this._logger = typeof logger === 'function' ? logger : null;
+    this._debug = 0;
+    this.features = null;
+    this._state = SMTPState.NOTCONNECTED;
+    this._secure = false;
+    this._engine = null;
+    this._transport = null;
+    this._timer = null;
+    this._pumping = false;
+    this._pumpAgain = false;
+    this._fatal = null;
+    this._connectCallbacks = [];
+    this._noopCallbacks = [];
+    this._quitCallbacks = [];
+    this._sends = new Map();
+    this._greeting = null;
+  }
+
+  debug(level) {
+    this._debug = level ? 1 : 0;
+  }
+
+  state() {
+    return this._state;
+  }
+
+  authorized() {
+    return this.loggedin;
+  }
+
+  /** emailjs's has_extn (ours answers whether the server advertised it; emailjs's answer is inverted). */
+  has_extn(opt) {
+    return this.features != null && this.features[String(opt).toLowerCase()] !== undefined;
+  }
+
+  /**
+   * Connects and performs the whole opening: greeting, EHLO (HELO fallback),
+   * STARTTLS when `tls` is set, AUTH when credentials are set. Calls back
+   * `(null, greeting)` once the connection is ready for mail, or `(err)`.
+   */
+  connect(callback, port = this.port, host = this.host, options = {}) {
+    this.port = port;
+    this.host = host;
+    this.ssl = options.ssl || this.ssl;
+    if (this._state !== SMTPState.NOTCONNECTED) this.close(true);
+    this._state = SMTPState.CONNECTING;
+    this._fatal = null;
+    this._greeting = null;
+    this._connectCallbacks.push(callback);
+
+    if (this.bridge && this.tls) {
+      this._abortConnect(new SMTPError(STARTTLS_THROUGH_BRIDGE, SMTPErrorStates.CONNECTIONAUTH));
+      return;
+    }
+    let transport;
+    try {
+      transport = this._makeTransport();
+    } catch (e) {
+      this._abortConnect(e instanceof SMTPError ? e : SMTPError.create('could not connect', SMTPErrorStates.COULDNOTCONNECT, e));
+      return;
+    }
+    const config = {
+      domain: this.domain,
+      tls: this.bridge ? 'never' : this.tls ? 'required' : 'never',
+      authentication: this.authentication,
+      allowInsecureAuth: this.allowInsecureAuth,
+      timeout: this.timeout,
+      transcript: Boolean(this._logger || this._debug),
+    };
+    const user = this.user();
+    const password = this.password();
+    const xoauth2 = this._xoauth2();
+    if (user) config.user = user;
+    if (user && password) config.password = password;
+    if (xoauth2) config.xoauth2 = xoauth2;
+    let engine;
+    try {
+      engine = wrapWasm(() => new wasm.WasmSmtpClient(config, Boolean(this.ssl), now()));
+    } catch (e) {
+      this._abortConnect(SMTPError.create('invalid SMTP options', SMTPErrorStates.ERROR, e));
+      return;
+    }
+    this._engine = engine;
+    this._transport = transport;
+    this._log(`connecting: ${this.bridge ? `bridge ${redactUrl(this.bridge)}` : `${this.host}:${this.port}`}`);
+    transport.onData = (bytes) => {
+      if (this._transport !== transport || !this._engine) return;
+      this._call(() => this._engine.receive(bytes, now()));
+      this._pump();
+    };
+    transport.onClose = (error) => {
+      if (this._transport !== transport) return;
+      if (error && !this._fatal) this._transportError = error;
+      if (this._engine) {
+        this._call(() => this._engine.connectionClosed(now()));
+        this._pump();
+      }
+    };
+    this._arm();
+    transport.open().then(
+      () => {
+        if (this._transport !== transport) return;
+        this._log('connected');
+        this._pump();
+      },
+      (err) => {
+        if (this._transport !== transport) return;
+        this._fatal = isCertificateError(err)
+          ? SMTPError.create('could not establish an ssl connection', SMTPErrorStates.CONNECTIONAUTH, err)
+          : SMTPError.create('could not connect', SMTPErrorStates.COULDNOTCONNECT, err);
+        if (this._engine) {
+          this._call(() => this._engine.connectionClosed(now()));
+          this._pump();
+        }
+      },
+    );
+  }
+
+  _makeTransport() {
+    if (this.bridge) {
+      return new LazyWebSocketTransport(this.bridge, Boolean(this.ssl));
+    }
+    if (!platform.directTransport) {
+      throw new SMTPError(
+        'a browser cannot open TCP connections: set `bridge: "wss://…"` to a websockify bridge in front of the SMTP server',
+        SMTPErrorStates.COULDNOTCONNECT,
+      );
+    }
+    return platform.directTransport({ host: this.host, port: this.port, ssl: this.ssl, tls: this.tls });
+  }
+
+  _abortConnect(err) {
+    this._state = SMTPState.NOTCONNECTED;
+    const cbs = this._connectCallbacks.splice(0);
+    for (const cb of cbs) deliver(cb, err);
+  }
+
+  /** Runs the engine and maps a thrown binding error to an SMTPError. */
+  _call(fn) {
+    try {
+      return fn();
+    } catch (e) {
+      const err = SMTPError.create('SMTP engine error', SMTPErrorStates.ERROR, e);
+      this._fatal ??= err;
+      return undefined;
+    }
+  }
+
+  _pump() {
+    if (this._pumping) {
+      this._pumpAgain = true;
+      return;
+    }
+    this._pumping = true;
+    try {
+      do {
+        this._pumpAgain = false;
+        const engine = this._engine;
+        if (!engine) break;
+        let out;
+        while ((out = engine.pollTransmit()) != null) this._transport?.write(out);
+        const events = [];
+        let ev;
+        while ((ev = engine.pollEvent()) != null) events.push(ev);
+        this._flushTranscript();
+        for (const event of events) this._onEvent(event);
+      } while (this._pumpAgain);
+      this._arm();
+    } finally {
+      this._pumping = false;
+    }
+  }
+
+  _arm() {
+    if (this._timer !== null) clearTimeout(this._timer);
+    this._timer = null;
+    const engine = this._engine;
+    if (!engine) return;
+    const deadline = engine.pollTimeout();
+    if (deadline === undefined || deadline === null) return;
+    const delay = Math.max(0, Number(deadline) - now());
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      if (this._engine !== engine) return;
+      this._call(() => engine.handleTimeout(now()));
+      this._pump();
+    }, Math.min(delay, 2 ** 31 - 1));
+  }
+
+  _onEvent(ev) {
+    switch (ev.type) {
+      case 'ready': {
+        const caps = ev.capabilities ?? {};
+        this.features = {};
+        for (const ext of caps.extensions ?? []) {
+          const [k, ...rest] = String(ext).split(' ');
+          this.features[k.toLowerCase()] = rest.length ? rest.join(' ') : true;
+        }
+        if (caps.auth?.length) this.features.auth ??= caps.auth.join(' ');
+        this.capabilities = caps;
+        this._state = SMTPState.CONNECTED;
+        this._secure = this._secure || Boolean(this.ssl);
+        this.loggedin = true;
+        this._greeting = caps.serverName ?? '';
+        for (const cb of this._connectCallbacks.splice(0)) deliver(cb, null, this._greeting);
+        break;
+      }
+      case 'starttls': {
+        const transport = this._transport;
+        if (!transport?.canStartTls) {
+          this._fatal = new SMTPError(STARTTLS_THROUGH_BRIDGE, SMTPErrorStates.CONNECTIONAUTH);
+          this._shutdown(true);
+          break;
+        }
+        transport.startTls().then(
+          () => {
+            if (this._transport !== transport || !this._engine) return;
+            this._secure = true;
+            this._log('tls established');
+            this._call(() => this._engine.tlsEstablished(now()));
+            this._pump();
+          },
+          (err) => {
+            if (this._transport !== transport) return;
+            this._fatal = SMTPError.create(
+              'could not establish a STARTTLS session',
+              isCertificateError(err) ? SMTPErrorStates.CONNECTIONAUTH : SMTPErrorStates.ERROR,
+              err,
+            );
+            this._shutdown(true);
+          },
+        );
+        break;
+      }
+      case 'sent': {
+        const cb = this._sends.get(ev.id);
+        this._sends.delete(ev.id);
+        if (cb) deliver(cb, null, ev);
+        break;
+      }
+      case 'failed': {
+        const cb = this._sends.get(ev.id);
+        this._sends.delete(ev.id);
+        const err = this._fatal ?? fromEngineError(ev.error, 'message not sent');
+        if (cb) deliver(cb, err);
+        break;
+      }
+      case 'noop': {
+        const cb = this._noopCallbacks.shift();
+        const r = ev.reply ?? {};
+        if (cb) deliver(cb, null, { code: r.code, data: (r.lines ?? []).join('\n'), message: r.text });
+        break;
+      }
+      case 'closed': {
+        let err = this._fatal ?? (ev.error ? fromEngineError(ev.error, 'connection closed') : null);
+        if (err && !err.previous && this._transportError) err.previous = this._transportError;
+        this._teardown(err);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** Ends the engine: the transport is closed, and 'closed' follows from the engine. */
+  _shutdown(force) {
+    const transport = this._transport;
+    transport?.close(force);
+    if (this._engine) {
+      this._call(() => this._engine.connectionClosed(now()));
+      this._pump();
+    }
+  }
+
+  _teardown(err) {
+    const wasConnecting = this._state === SMTPState.CONNECTING;
+    const transport = this._transport;
+    const engine = this._engine;
+    this._transport = null;
+    this._engine = null;
+    this._transportError = null;
+    if (this._timer !== null) clearTimeout(this._timer);
+    this._timer = null;
+    transport?.close(false);
+    this._state = SMTPState.NOTCONNECTED;
+    this._secure = false;
+    this.features = null;
+    this.loggedin = !(this.user() && (this.password() || this._xoauth2()));
+    const closedErr = err ?? new SMTPError('connection closed', SMTPErrorStates.CONNECTIONCLOSED);
+    const connectErr = err ?? new SMTPError('connection closed before the server was ready', SMTPErrorStates.CONNECTIONCLOSED);
+    for (const cb of this._connectCallbacks.splice(0)) deliver(cb, wasConnecting ? connectErr : closedErr);
+    for (const [, cb] of this._sends) deliver(cb, closedErr);
+    this._sends.clear();
+    for (const cb of this._noopCallbacks.splice(0)) deliver(cb, closedErr);
+    for (const cb of this._quitCallbacks.splice(0)) deliver(cb, err ?? null, undefined);
+    try {
+      engine?.free?.();
+    } catch {
+      /* already freed */
+    }
+  }
+
+  /** Sends one composed message (a WasmMessage, consumed) as one transaction; callback(err, sentEvent). */
+  _sendWasmMessage(wasmMessage, callback) {
+    if (!this._engine || this._state !== SMTPState.CONNECTED) {
+      deliver(callback, new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION));
+      return;
+    }
+    let id;
+    try {
+      id = this._engine.send(wasmMessage, now());
+    } catch (e) {
+      deliver(callback, SMTPError.create('could not send the message', SMTPErrorStates.ERROR, e));
+      return;
+    }
+    this._sends.set(id, callback);
+    this._pump();
+  }
+
+  /** emailjs's ehlo(callback, domain): the engine has done EHLO during connect(); connects first if needed. */
+  ehlo(callback, domain) {
+    if (domain !== undefined && domain !== this.domain && this._state !== SMTPState.NOTCONNECTED) {
+      throw notSupported('ehlo', 'EHLO is sent by the engine during connect(), with the `domain` option');
+    }
+    if (domain !== undefined) this.domain = domain;
+    this._whenReady(callback);
+  }
+
+  /** emailjs's ehlo_or_helo_if_needed: the engine falls back to HELO itself. */
+  ehlo_or_helo_if_needed(callback, domain) {
+    this.ehlo(callback, domain);
+  }
+
+  /** emailjs's login(callback, user?, password?, options?): AUTH is done by the engine during connect(), with the constructor's credentials. */
+  login(callback, user, password, options = {}) {
+    if ((user && user !== this.user()) || (password && password !== this.password()) || options?.method) {
+      throw notSupported(
+        'login',
+        'credentials and mechanisms are given to the constructor (user, password, xoauth2, authentication); the engine authenticates during connect()',
+      );
+    }
+    this._whenReady(callback);
+  }
+
+  /** emailjs's starttls: negotiated by the engine during connect() when `tls` is set. */
+  starttls(callback) {
+    if (this._state === SMTPState.CONNECTED && this._secure) {
+      deliver(callback, null);
+      return;
+    }
+    throw notSupported('starttls', 'STARTTLS is negotiated by the engine during connect(): set the `tls` option');
+  }
+
+  _whenReady(callback) {
+    if (this._state === SMTPState.CONNECTED) deliver(callback, null, this._greeting);
+    else if (this._state === SMTPState.CONNECTING) this._connectCallbacks.push(callback);
+    else this.connect(callback);
+  }
+
+  /** emailjs's noop(callback): callback(err, { code, data, message }). */
+  noop(callback) {
+    if (!this._engine || this._state !== SMTPState.CONNECTED) {
+      deliver(callback, new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION));
+      return;
+    }
+    this._noopCallbacks.push(callback);
+    this._call(() => this._engine.noop(now()));
+    this._pump();
+  }
+
+  /** emailjs's quit(callback): QUIT, then the connection closes. */
+  quit(callback) {
+    if (!this._engine) {
+      deliver(callback, new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION));
+      return;
+    }
+    if (callback) this._quitCallbacks.push(callback);
+    this._call(() => this._engine.quit(now()));
+    this._pump();
+  }
+
+  /** emailjs's close(force = false): ends (or with force, destroys) the connection now, without QUIT. */
+  close(force = false) {
+    if (!this._engine && !this._transport) {
+      this._state = SMTPState.NOTCONNECTED;
+      return;
+    }
+    this._log(force ? 'smtp connection destroyed!' : 'smtp connection closed.');
+    if (!this._fatal) {
+      this._fatal = new SMTPError('the connection was closed by close()', SMTPErrorStates.CONNECTIONCLOSED);
+    }
+    this._shutdown(force);
+    if (this._engine || this._transport) this._teardown(this._fatal);
+  }
+
+  _flushTranscript() {
+    if (!this._engine || !(this._logger || this._debug)) return;
+    let lines;
+    try {
+      lines = this._engine.takeTranscript();
+    } catch {
+      return;
+    }
+    for (const l of lines ?? []) this._log(`${l.direction === 'client' ? 'C' : 'S'}: ${l.text}`);
+  }
+
+  _log(text) {
+    if (this._logger) this._logger(text);
+    else if (this._debug) console.log(text);
+  }
+}
+
+const UNSUPPORTED = {
+  helo: 'the engine sends EHLO and falls back to HELO by itself during connect()',
+  parse_smtp_features: 'the engine parses EHLO; see `features` and `capabilities` after connect()',
+  send: 'raw commands would bypass the engine, which owns the SMTP dialogue',
+  command: 'raw commands would bypass the engine, which owns the SMTP dialogue',
+  help: 'the engine does not send HELP',
+  rset: 'the engine resets transactions itself (after a failed message)',
+  mail: 'the engine runs whole transactions: use SMTPClient.send(message) (MAIL, RCPT and DATA in one go, dot-stuffed)',
+  rcpt: 'the engine runs whole transactions: use SMTPClient.send(message)',
+  data: 'the engine runs whole transactions: use SMTPClient.send(message)',
+  data_end: 'the engine runs whole transactions: use SMTPClient.send(message)',
+  message: 'raw DATA bytes would bypass dot-stuffing: use SMTPClient.send(message)',
+  verify: 'the engine does not send VRFY',
+  expn: 'the engine does not send EXPN',
+};
+for (const [method, reason] of Object.entries(UNSUPPORTED)) {
+  Object.defineProperty(SMTPConnection.prototype, method, {
+    value: function () {
+      throw notSupported(method, reason);
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
+/** Delays loading the WebSocket implementation (Node's `ws` package) until a bridge is used. */
+class LazyWebSocketTransport {
+  constructor(url, encrypted) {
+    this.url = url;
+    this.encrypted = encrypted;
+    this.canStartTls = false;
+    this.onData = () => {};
+    this.onClose = () => {};
+    this._inner = null;
+    this._closed = false;
+  }
+
+  async open() {
+    const WebSocket = await platform.webSocket();
+    if (this._closed) throw new Error('closed before the bridge was reached');
+    const inner = new WebSocketTransport({ url: this.url, WebSocket, encrypted: this.encrypted });
+    inner.onData = (b) => this.onData(b);
+    inner.onClose = (e) => this.onClose(e);
+    this._inner = inner;
+    await inner.open();
+  }
+
+  write(bytes) {
+    this._inner?.write(bytes);
+  }
+
+  close(force) {
+    this._closed = true;
+    if (this._inner) this._inner.close(force);
+  }
+}
+
+function isCertificateError(err) {
+  const code = String(err?.code ?? '');
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|ERR_TLS|ERR_SSL|HOSTNAME/i.test(code);
+}
+
+/** Calls a user callback outside the engine loop (a throwing callback cannot break the engine). */
+function deliver(cb, ...args) {
+  if (typeof cb !== 'function') return;
+  queueMicrotask(() => cb(...args));
+}

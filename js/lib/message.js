@@ -1,0 +1,371 @@
+import * as wasm from '../wasm/mimeograph.js';
+import { MimeographError, fromWasmError, wrapWasm } from './errors.js';
+import { platform } from './platform.js';
+import { concatBytes, toBytes, toMillis } from './util.js';
+
+const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of MessageStream
+
+/**
+ * An RFC 5322 message, built from emailjs's options (`from`, `to`, `cc`, `bcc`,
+ * `subject`, `text`, `content-type`, `message-id`, `date`, `return-path`,
+ * custom headers, `attachment`). All composition happens in the wasm core;
+ * this class keeps the options and resolves attachments given by `path` or
+ * `stream` into bytes (read fully into memory in this version).
+ */
+export class Message {
+  constructor(headers = {}) {
+    /** @type {Record<string, any>} emailjs's `header`: the header options, keys lower-cased. */
+    this.header = {};
+    /** @type {object[]} */
+    this.attachments = [];
+    /** @type {object | null} */
+    this.alternative = null;
+    /** The text part's media type (emailjs's `content`), when overridden. */
+    this.content = 'text/plain; charset=utf-8';
+    this._contentSet = false;
+    this.text = undefined;
+    this._date = undefined;
+    if (headers === null || typeof headers !== 'object') {
+      throw new MimeographError('Message options must be an object', 'INVALID_ARGUMENT');
+    }
+    for (const key of Object.keys(headers)) {
+      const value = headers[key];
+      if (/^content-type$/i.test(key)) {
+        this.content = value;
+        this._contentSet = true;
+      } else if (key === 'text') {
+        this.text = value;
+      } else if (key === 'attachment' && value && typeof value === 'object') {
+        for (const att of Array.isArray(value) ? value : [value]) this.attach(att);
+      } else {
+        this.header[key.toLowerCase()] = value;
+      }
+    }
+  }
+
+  /** emailjs's attach(options): adds an attachment (or the alternative body when `alternative: true`). */
+  attach(options) {
+    if (!options || typeof options !== 'object') {
+      throw new MimeographError('attachment must be an object', 'INVALID_ARGUMENT', 'attachment');
+    }
+    if (options.alternative) {
+      this.alternative = { ...options, alternative: true };
+      this.alternative.charset = options.charset || 'utf-8';
+      this.alternative.type = options.type || 'text/html';
+      this.alternative.inline = true;
+    } else {
+      this.attachments.push(options);
+    }
+    return this;
+  }
+
+  /** emailjs's checkValidity(): `{ isValid, validationError }`, synchronous. */
+  checkValidity() {
+    const h = this.header;
+    const isAddr = (v) => typeof v === 'string' || Array.isArray(v);
+    if (!isAddr(h.from)) return { isValid: false, validationError: 'Message must have a `from` header' };
+    if (!isAddr(h.to) && !isAddr(h.cc) && !isAddr(h.bcc)) {
+      return { isValid: false, validationError: 'Message must have at least one `to`, `cc`, or `bcc` header' };
+    }
+    const failed = [];
+    for (const att of this.attachments) {
+      if (att.path) {
+        if (!platform.existsSync) failed.push('attachment `path` is only supported in Node; use `data` or `stream` (a Blob/File) in browsers');
+        else if (!platform.existsSync(String(att.path))) failed.push(`${att.path} does not exist`);
+      } else if (att.stream) {
+        if (!isReadableSource(att.stream)) failed.push('attachment stream is not readable');
+      } else if (!att.data) {
+        failed.push('attachment has no data associated with it');
+      }
+    }
+    if (failed.length) return { isValid: false, validationError: failed.join(', ') };
+    try {
+      const options = this._options(placeholderAttachments(this));
+      const result = wasm.checkValidity(options);
+      if (!result.isValid) return { isValid: false, validationError: result.validationError };
+      // Stricter than emailjs: compose once (attachments empty) so that a bad
+      // address or a CR/LF in a header is reported here, not at send time.
+      wasm.WasmMessage.fromOptions(options).free();
+    } catch (e) {
+      return { isValid: false, validationError: fromWasmError(e).message };
+    }
+    return { isValid: true, validationError: undefined };
+  }
+
+  /** emailjs's deprecated valid(callback(isValid, why)). */
+  valid(callback) {
+    const { isValid, validationError } = this.checkValidity();
+    callback(isValid, validationError);
+  }
+
+  /** Resolves `path`/`stream` attachments and builds the wasm message (one use: the engine consumes it). */
+  async _build() {
+    const attachments = await resolveAll(this);
+    const built = wrapWasm(() => wasm.WasmMessage.fromOptions(this._options(attachments)));
+    if (this.header['message-id'] === undefined) {
+      // Keep the Message-ID stable across readAsync() and send().
+      this.header['message-id'] = `<${built.messageId()}>`;
+    }
+    return built;
+  }
+
+  /** The options object the bindings take (emailjs names; dates as ms). */
+  _options(attachments) {
+    const out = {};
+    for (const [key, value] of Object.entries(this.header)) {
+      if (value === undefined || value === null) continue;
+      if (key === 'date') continue;
+      out[key] = value;
+    }
+    if (this.header.date !== undefined && this.header.date !== null) {
+      out.date = toMillis(this.header.date);
+    } else {
+      this._date ??= Date.now();
+      out.date = this._date;
+    }
+    if (this.text !== undefined && this.text !== null) out.text = this.text;
+    if (this._contentSet && this.content) out['content-type'] = this.content;
+    if (attachments.length) out.attachment = attachments;
+    return out;
+  }
+
+  /** The whole message as bytes (Uint8Array), after resolving attachments. */
+  async readBytesAsync() {
+    const built = await this._build();
+    try {
+      return wrapWasm(() => built.toBytes());
+    } finally {
+      built.free?.();
+    }
+  }
+
+  /** emailjs's readAsync(): the whole message as a string. */
+  async readAsync() {
+    const built = await this._build();
+    try {
+      return wrapWasm(() => built.toString());
+    } finally {
+      built.free?.();
+    }
+  }
+
+  /** emailjs's read(callback(err, string)). */
+  read(callback) {
+    this.readAsync().then(
+      (text) => callback(null, text),
+      (err) => callback(err, ''),
+    );
+  }
+
+  /** emailjs's stream(): a Node-like readable emitting string chunks ('data', 'end', 'error'); also async-iterable. */
+  stream() {
+    return new MessageStream(this);
+  }
+}
+
+/** A minimal Node-style readable of the rendered message (works in browsers too). */
+export class MessageStream {
+  constructor(message) {
+    this.readable = true;
+    this.paused = false;
+    this._listeners = new Map();
+    this._chunks = null;
+    this._ended = false;
+    this._error = null;
+    this._promise = message.readAsync().then(
+      (text) => {
+        this._chunks = [];
+        for (let i = 0; i < text.length; i += CHUNK) this._chunks.push(text.slice(i, i + CHUNK));
+        this._flow();
+      },
+      (err) => {
+        this._error = err;
+        this.readable = false;
+        queueMicrotask(() => this.emit('error', err));
+      },
+    );
+  }
+
+  on(event, fn) {
+    if (!this._listeners.has(event)) this._listeners.set(event, []);
+    this._listeners.get(event).push(fn);
+    if (event === 'data') queueMicrotask(() => this._flow());
+    return this;
+  }
+
+  addListener(event, fn) {
+    return this.on(event, fn);
+  }
+
+  once(event, fn) {
+    const wrapper = (...args) => {
+      this.off(event, wrapper);
+      fn(...args);
+    };
+    return this.on(event, wrapper);
+  }
+
+  off(event, fn) {
+    const list = this._listeners.get(event);
+    if (list) this._listeners.set(event, list.filter((f) => f !== fn));
+    return this;
+  }
+
+  removeListener(event, fn) {
+    return this.off(event, fn);
+  }
+
+  emit(event, ...args) {
+    const list = this._listeners.get(event);
+    if (!list || !list.length) return false;
+    for (const fn of [...list]) fn(...args);
+    return true;
+  }
+
+  pause() {
+    this.paused = true;
+    this.emit('pause');
+    return this;
+  }
+
+  resume() {
+    this.paused = false;
+    this.emit('resume');
+    queueMicrotask(() => this._flow());
+    return this;
+  }
+
+  _flow() {
+    if (!this._chunks || this._ended) return;
+    if (!this._listeners.get('data')?.length) return;
+    while (!this.paused && this._chunks.length) this.emit('data', this._chunks.shift());
+    if (!this.paused && !this._chunks.length && !this._ended) {
+      this._ended = true;
+      this.readable = false;
+      this.emit('end');
+      this.emit('close');
+    }
+  }
+
+  /** Writes every chunk to `dest` (anything with write/end) and ends it. */
+  pipe(dest, { end = true } = {}) {
+    this.on('data', (chunk) => {
+      if (dest.write(chunk) === false && typeof dest.once === 'function') {
+        this.pause();
+        dest.once('drain', () => this.resume());
+      }
+    });
+    if (end) this.on('end', () => dest.end());
+    return dest;
+  }
+
+  async *[Symbol.asyncIterator]() {
+    await this._promise;
+    if (this._error) throw this._error;
+    this._ended = true;
+    this.readable = false;
+    while (this._chunks.length) yield this._chunks.shift();
+  }
+}
+
+function isReadableSource(s) {
+  if (!s) return false;
+  if (typeof Blob !== 'undefined' && s instanceof Blob) return true;
+  if (typeof s.getReader === 'function') return !s.locked;
+  if (typeof s[Symbol.asyncIterator] === 'function') return s.readable !== false;
+  return false;
+}
+
+function placeholderAttachments(message) {
+  const all = message.alternative ? [message.alternative, ...message.attachments] : [...message.attachments];
+  const strip = (att) => {
+    const out = copyAttachmentFields(att);
+    // path/stream contents are not read here (checkValidity is synchronous): a one-byte stand-in
+    out.data = typeof att.data === 'string' && att.data ? att.data : new Uint8Array(1);
+    if (Array.isArray(att.related)) out.related = att.related.map(strip);
+    return out;
+  };
+  return all.map(strip);
+}
+
+function copyAttachmentFields(att) {
+  const out = {};
+  for (const [k, v] of Object.entries(att)) {
+    if (k === 'path' || k === 'stream' || k === 'data' || k === 'related') continue;
+    if (v === undefined || v === null) continue;
+    if (k === 'alternative') out.alternative = Boolean(v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+async function resolveAll(message) {
+  const all = message.alternative ? [message.alternative, ...message.attachments] : [...message.attachments];
+  return Promise.all(all.map((a, i) => resolveAttachment(a, `attachment[${i}]`)));
+}
+
+async function resolveAttachment(att, where) {
+  const out = copyAttachmentFields(att);
+  if (att.data !== undefined && att.data !== null) {
+    if (typeof att.data === 'string') out.data = att.data;
+    else if (typeof Blob !== 'undefined' && att.data instanceof Blob) out.data = new Uint8Array(await att.data.arrayBuffer());
+    else out.data = toBytes(att.data);
+  } else if (att.path) {
+    if (!platform.readFile) {
+      throw new MimeographError(
+        'attachment `path` is only supported in Node; in a browser pass a Blob/File as `stream` or bytes as `data`',
+        'ATTACHMENT',
+        `${where}.path`,
+      );
+    }
+    let bytes;
+    try {
+      bytes = await platform.readFile(String(att.path));
+    } catch (e) {
+      const err = new MimeographError(`cannot read attachment ${att.path}: ${e.code ?? e.message}`, 'ATTACHMENT', `${where}.path`);
+      err.cause = e;
+      throw err;
+    }
+    out.data = att.encoded ? new TextDecoder('latin1').decode(bytes) : bytes;
+    if (out.name === undefined) out.name = String(att.path).split(/[\\/]/).pop();
+  } else if (att.stream) {
+    const bytes = await readSource(att.stream, `${where}.stream`);
+    out.data = att.encoded ? new TextDecoder('latin1').decode(bytes) : bytes;
+    if (out.name === undefined && typeof att.stream.name === 'string' && att.stream.name) out.name = att.stream.name;
+    if (out.type === undefined && typeof att.stream.type === 'string' && att.stream.type) out.type = att.stream.type;
+  }
+  if (Array.isArray(att.related)) {
+    out.related = await Promise.all(att.related.map((r, i) => resolveAttachment(r, `${where}.related[${i}]`)));
+  }
+  return out;
+}
+
+/** Reads a Blob/File, a web ReadableStream or a Node Readable (any async iterable) fully into bytes. */
+async function readSource(source, field) {
+  try {
+    if (typeof Blob !== 'undefined' && source instanceof Blob) {
+      return new Uint8Array(await source.arrayBuffer());
+    }
+    const chunks = [];
+    const push = (c) => chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : toBytes(c));
+    if (typeof source.getReader === 'function') {
+      const reader = source.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        push(value);
+      }
+      reader.releaseLock?.();
+    } else if (typeof source[Symbol.asyncIterator] === 'function') {
+      for await (const c of source) push(c);
+    } else {
+      throw new MimeographError('attachment stream is not readable', 'ATTACHMENT', field);
+    }
+    return concatBytes(chunks);
+  } catch (e) {
+    if (e instanceof MimeographError) throw e;
+    const err = new MimeographError(`cannot read attachment stream: ${e.message}`, 'ATTACHMENT', field);
+    err.cause = e;
+    throw err;
+  }
+}

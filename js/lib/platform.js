@@ -1,0 +1,18 @@
+// Hooks filled in by the entry point (index.js for Node, browser.js for
+// browsers). The core never imports a Node module itself.
+export const platform = {
+  isNode: false,
+  /** @type {() => string} */
+  hostname: () => 'localhost',
+  /** @type {null | ((path: string) => Promise<Uint8Array>)} */
+  readFile: null,
+  /** @type {null | ((path: string) => boolean)} */
+  existsSync: null,
+  /** @type {null | ((options: object) => import('./transports/types.js').Transport)} */
+  directTransport: null,
+  /** @type {() => Promise<typeof WebSocket>} */
+  webSocket: async () => {
+    if (typeof globalThis.WebSocket === 'function') return globalThis.WebSocket;
+    throw new Error('no WebSocket implementation is available');
+  },
+};

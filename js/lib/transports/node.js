@@ -1,0 +1,124 @@
+// Direct TCP transport for Node: node:net, node:tls for implicit TLS (ssl)
+// and STARTTLS. Certificates are verified by default; `rejectUnauthorized:
+// false` in the `ssl`/`tls` option object turns that off (as in emailjs), and
+// is the only way to.
+import net from 'node:net';
+import tls from 'node:tls';
+
+export class NodeSocketTransport {
+  /**
+   * @param {{ host: string, port: number, ssl?: boolean | object, tls?: boolean | object }} options
+   */
+  constructor({ host, port, ssl, tls: starttls }) {
+    this.host = host.trim();
+    this.port = port;
+    this.sslOptions = ssl ? tlsOptions(ssl, this.host) : null;
+    this.tlsOptions = tlsOptions(starttls, this.host);
+    this.encrypted = Boolean(ssl);
+    this.canStartTls = true;
+    this.onData = () => {};
+    this.onClose = () => {};
+    this.socket = null;
+    this._closed = false;
+    this._handlers = null;
+  }
+
+  open() {
+    return new Promise((resolve, reject) => {
+      let socket;
+      const onError = (err) => {
+        cleanup();
+        this._closed = true;
+        socket.destroy();
+        reject(err);
+      };
+      const onReady = () => {
+        cleanup();
+        this._attach(socket);
+        resolve();
+      };
+      const cleanup = () => {
+        socket.off('error', onError);
+        socket.off(this.sslOptions ? 'secureConnect' : 'connect', onReady);
+      };
+      if (this.sslOptions) {
+        socket = tls.connect({ ...this.sslOptions, host: this.host, port: this.port });
+        socket.once('secureConnect', onReady);
+      } else {
+        socket = net.connect({ host: this.host, port: this.port });
+        socket.once('connect', onReady);
+      }
+      socket.on('error', onError);
+      this.socket = socket;
+    });
+  }
+
+  _attach(socket) {
+    const data = (chunk) => this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    const error = (err) => this._finish(err);
+    const close = () => this._finish();
+    socket.on('data', data);
+    socket.on('error', error);
+    socket.on('close', close);
+    this._handlers = { socket, data, error, close };
+  }
+
+  _detach() {
+    if (!this._handlers) return;
+    const { socket, data, error, close } = this._handlers;
+    socket.off('data', data);
+    socket.off('error', error);
+    socket.off('close', close);
+    this._handlers = null;
+  }
+
+  write(bytes) {
+    if (!this._closed && this.socket) this.socket.write(bytes);
+  }
+
+  /** Upgrades the connection in place (after the server's 220 to STARTTLS). */
+  startTls() {
+    return new Promise((resolve, reject) => {
+      const plain = this.socket;
+      this._detach();
+      const secure = tls.connect({ ...this.tlsOptions, socket: plain });
+      this.socket = secure;
+      const onError = (err) => {
+        secure.off('secureConnect', onReady);
+        this._closed = true;
+        secure.destroy();
+        plain.destroy();
+        reject(err);
+      };
+      const onReady = () => {
+        secure.off('error', onError);
+        this._attach(secure);
+        resolve();
+      };
+      secure.once('secureConnect', onReady);
+      secure.once('error', onError);
+    });
+  }
+
+  close(force = false) {
+    if (!this.socket) return;
+    if (force) this.socket.destroy();
+    else this.socket.end();
+    if (force) this._finish();
+  }
+
+  _finish(error) {
+    if (this._closed) return;
+    this._closed = true;
+    this._detach();
+    this.onClose(error);
+  }
+}
+
+function tlsOptions(option, host) {
+  const opts = option && typeof option === 'object' ? { ...option } : {};
+  // Verify by default; only an explicit `rejectUnauthorized: false` disables it.
+  opts.rejectUnauthorized = opts.rejectUnauthorized !== false;
+  if (opts.servername === undefined && net.isIP(host) === 0) opts.servername = host;
+  return opts;
+}

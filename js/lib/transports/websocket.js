@@ -1,0 +1,115 @@
+// A transport over a WebSocket to a bridge speaking websockify's binary
+// protocol: each binary frame carries raw TCP bytes, in both directions,
+// framed as the TCP chunks arrived (not by lines). The bridge decides the
+// SMTP server (websockify's TARGET, or its token plugin); implicit TLS to the
+// server is the bridge's job (`websockify --ssl-target`). STARTTLS is not
+// possible through it in this version (canStartTls = false).
+
+export class WebSocketTransport {
+  /**
+   * @param {{ url: string, WebSocket: typeof WebSocket, encrypted?: boolean }} options
+   */
+  constructor({ url, WebSocket, encrypted = false }) {
+    this.url = url;
+    this.WebSocket = WebSocket;
+    this.encrypted = encrypted;
+    this.canStartTls = false;
+    this.onData = () => {};
+    this.onClose = () => {};
+    this._ws = null;
+    this._open = false;
+    this._closed = false;
+    this._pending = [];
+  }
+
+  open() {
+    return new Promise((resolve, reject) => {
+      let ws;
+      try {
+        ws = new this.WebSocket(this.url, ['binary']);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      this._ws = ws;
+      ws.binaryType = 'arraybuffer';
+      let settled = false;
+      ws.onopen = () => {
+        if (ws.protocol && ws.protocol !== 'binary') {
+          settled = true;
+          reject(new Error(`the bridge chose the WebSocket subprotocol '${ws.protocol}', expected 'binary'`));
+          this.close(true);
+          return;
+        }
+        settled = true;
+        this._open = true;
+        for (const b of this._pending.splice(0)) ws.send(b);
+        resolve();
+      };
+      ws.onmessage = (ev) => {
+        const data = ev.data;
+        if (data instanceof ArrayBuffer) this.onData(new Uint8Array(data));
+        else if (ArrayBuffer.isView(data)) this.onData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        else if (typeof Blob !== 'undefined' && data instanceof Blob) {
+          data.arrayBuffer().then((ab) => this.onData(new Uint8Array(ab)));
+        } else {
+          this._finish(new Error('the bridge sent a text frame; expected binary frames (websockify binary protocol)'));
+        }
+      };
+      ws.onerror = (ev) => {
+        const err = new Error(`WebSocket error on bridge ${redactUrl(this.url)}${ev?.message ? `: ${ev.message}` : ''}`);
+        if (!settled) {
+          settled = true;
+          this._closed = true;
+          reject(err);
+        } else {
+          this._finish(err);
+        }
+      };
+      ws.onclose = (ev) => {
+        if (!settled) {
+          settled = true;
+          this._closed = true;
+          reject(new Error(`the bridge ${redactUrl(this.url)} closed the WebSocket (code ${ev?.code})`));
+          return;
+        }
+        this._finish();
+      };
+    });
+  }
+
+  write(bytes) {
+    if (this._closed) return;
+    if (!this._open) this._pending.push(bytes);
+    else this._ws.send(bytes);
+  }
+
+  close(force = false) {
+    if (!this._ws) return;
+    const ws = this._ws;
+    try {
+      if (force && typeof ws.terminate === 'function') ws.terminate();
+      else ws.close();
+    } catch {
+      /* already closed */
+    }
+    this._finish();
+  }
+
+  _finish(error) {
+    if (this._closed) return;
+    this._closed = true;
+    this._open = false;
+    this.onClose(error);
+  }
+}
+
+/** The bridge URL without credentials or query (which may hold a token). */
+export function redactUrl(url) {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}

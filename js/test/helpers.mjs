@@ -1,0 +1,265 @@
+// Shared test harness: servers (aiosmtpd, smtp-server, websockify), the
+// package under test, and parsing with mailparser. Every process started
+// here is killed when the test file ends (see `cleanup`), and every wait has
+// a deadline.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+
+export const here = path.dirname(fileURLToPath(import.meta.url));
+export const jsDir = path.resolve(here, '..');
+export const repoRoot = path.resolve(jsDir, '..');
+
+/** Fails with a clear message when the package has not been built (the tests build nothing). */
+export function requireBuilt() {
+  const wasm = path.join(jsDir, 'wasm', 'mimeograph_bg.wasm');
+  if (!existsSync(path.join(repoRoot, 'pkg', 'mimeograph_bg.wasm')) || !existsSync(wasm)) {
+    throw new Error(
+      `the wasm package is not built (${path.relative(repoRoot, wasm)} or pkg/ is missing): run scripts/build-pkg.sh first`,
+    );
+  }
+}
+
+const nodeTestDeps = createRequire(path.join(repoRoot, 'tests', 'node', 'package.json'));
+/** A package from tests/node/node_modules (mailparser, smtp-server, ws, playwright-core). */
+export function testDep(name) {
+  try {
+    return nodeTestDeps(name);
+  } catch (e) {
+    throw new Error(`missing test dependency ${name}: run \`npm ci --prefix tests/node\` (scripts/setup.sh does) (${e.message})`);
+  }
+}
+
+/** Loads the package from js/ (source). Installs `ws` as global WebSocket when Node has none. */
+export async function loadSource() {
+  requireBuilt();
+  if (typeof globalThis.WebSocket !== 'function') {
+    globalThis.WebSocket = testDep('ws').WebSocket;
+  }
+  return import(path.join(jsDir, 'index.js'));
+}
+
+const cleanups = [];
+export function onCleanup(fn) {
+  cleanups.push(fn);
+}
+export async function cleanup() {
+  for (const fn of cleanups.splice(0).reverse()) {
+    try {
+      await fn();
+    } catch {
+      /* keep going */
+    }
+  }
+}
+
+export function tmpDir(prefix = 'mimeograph-js-') {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Spawns a process, registers its kill, waits for a stdout line matching `re` (deadline `ms`). */
+export function spawnWaiting(cmd, args, re, { ms = 10000, env, cwd } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env, cwd });
+    onCleanup(() => killChild(child));
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      reject(new Error(`${cmd} did not print ${re} within ${ms} ms; stdout: ${out}; stderr: ${err}`));
+    }, ms);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(re);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m });
+      }
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited (${code}) early; stdout: ${out}; stderr: ${err}`));
+    });
+  });
+}
+
+export function killChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, 2000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    try {
+      child.stdin?.end();
+    } catch {
+      /* closed */
+    }
+    child.kill('SIGTERM');
+  });
+}
+
+/** aiosmtpd on a free port; `messages()` returns what it received. */
+export async function startAiosmtpd({ smtputf8 = true } = {}) {
+  const dir = tmpDir();
+  const out = path.join(dir, 'received.jsonl');
+  writeFileSync(out, '');
+  const args = [path.join(here, 'servers', 'aiosmtpd_server.py'), out];
+  if (smtputf8) args.push('--smtputf8');
+  const { child, match } = await spawnWaiting('python3', args, /PORT (\d+)/);
+  return {
+    port: Number(match[1]),
+    child,
+    messages() {
+      return readFileSync(out, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const r = JSON.parse(l);
+          return { from: r.mail_from, to: r.rcpt_tos, data: Buffer.from(r.data, 'base64') };
+        });
+    },
+  };
+}
+
+/** npm smtp-server in this process. `auth`: { user, pass } checked for PLAIN/LOGIN/CRAM-MD5/XOAUTH2. */
+export async function startSmtpServer({ auth = null, secure = false, key, cert, starttls = false, methods } = {}) {
+  const { SMTPServer } = testDep('smtp-server');
+  const received = [];
+  const logins = [];
+  const server = new SMTPServer({
+    secure,
+    key,
+    cert,
+    disabledCommands: [...(auth ? [] : ['AUTH']), ...(starttls || secure ? [] : ['STARTTLS'])],
+    authMethods: methods ?? ['PLAIN', 'LOGIN', 'CRAM-MD5', 'XOAUTH2'],
+    authOptional: !auth,
+    allowInsecureAuth: true,
+    hideSTARTTLS: !starttls,
+    size: 10 * 1024 * 1024,
+    logger: false,
+    onAuth(a, session, cb) {
+      logins.push({ method: a.method, username: a.username, secure: session.secure });
+      let ok = false;
+      if (a.method === 'XOAUTH2') ok = a.username === auth.user && a.accessToken === auth.token;
+      else if (a.method === 'CRAM-MD5') ok = a.username === auth.user && a.validatePassword(auth.pass);
+      else ok = a.username === auth.user && a.password === auth.pass;
+      if (ok) cb(null, { user: a.username });
+      else cb(new Error('Invalid username or password'));
+    },
+    onData(stream, session, cb) {
+      const chunks = [];
+      stream.on('data', (c) => chunks.push(c));
+      stream.on('end', () => {
+        received.push({
+          from: session.envelope.mailFrom.address,
+          to: session.envelope.rcptTo.map((r) => r.address),
+          data: Buffer.concat(chunks),
+          secure: session.secure,
+          user: session.user,
+        });
+        cb(null, 'OK queued');
+      });
+    },
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  server.on('error', () => {});
+  onCleanup(() => new Promise((r) => server.close(r)));
+  return { port: server.server.address().port, messages: () => received, logins, server };
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, ms = 10000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A real websockify bridge on a free port to 127.0.0.1:targetPort; returns the ws:// URL. */
+export async function startWebsockify(targetPort, { targetHost = '127.0.0.1', sslTarget = false, env } = {}) {
+  const port = await freePort();
+  const args = ['-m', 'websockify'];
+  if (sslTarget) args.push('--ssl-target');
+  args.push(`127.0.0.1:${port}`, `${targetHost}:${targetPort}`);
+  const child = spawn('python3', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  onCleanup(() => killChild(child));
+  try {
+    await waitForPort(port);
+  } catch (e) {
+    throw new Error(`${e.message}; websockify stderr: ${stderr}`);
+  }
+  return { url: `ws://127.0.0.1:${port}`, child, stderr: () => stderr };
+}
+
+/** A self-signed certificate for localhost / 127.0.0.1 (openssl). */
+export function testCertificate() {
+  const dir = tmpDir('mimeograph-cert-');
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { key: readFileSync(key), cert: readFileSync(cert), certPath: cert };
+}
+
+/** Parses raw bytes with mailparser. */
+export async function parse(data) {
+  const { simpleParser } = testDep('mailparser');
+  return simpleParser(data);
+}
+
+/** Rejects after `ms` (hang guard). */
+export function within(promise, ms, what) {
+  let t;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}

@@ -1,0 +1,191 @@
+// Sends through real servers (aiosmtpd, smtp-server), directly over node:net
+// and through a real websockify bridge; emailjs-style usage.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { cleanup, loadSource, startAiosmtpd, startSmtpServer, startWebsockify, testCertificate, tmpDir, parse, within } from './helpers.mjs';
+import { sendCorpus } from './corpus.mjs';
+
+const T = { timeout: 30000 };
+let lib;
+before(async () => {
+  lib = await loadSource();
+});
+after(cleanup);
+
+describe('corpus', () => {
+  test('aiosmtpd, direct', T, async () => {
+    const server = await startAiosmtpd();
+    await within(sendCorpus(lib, { host: '127.0.0.1', port: server.port }, server, tmpDir(), 'aiosmtpd direct'), 20000, 'corpus');
+  });
+  test('smtp-server, direct', T, async () => {
+    const server = await startSmtpServer();
+    await within(sendCorpus(lib, { host: '127.0.0.1', port: server.port }, server, tmpDir(), 'smtp-server direct'), 20000, 'corpus');
+  });
+  test('aiosmtpd, through websockify', T, async () => {
+    const server = await startAiosmtpd();
+    const bridge = await startWebsockify(server.port);
+    await within(sendCorpus(lib, { bridge: bridge.url }, server, tmpDir(), 'aiosmtpd bridge'), 20000, 'corpus');
+  });
+  test('smtp-server, through websockify', T, async () => {
+    const server = await startSmtpServer();
+    const bridge = await startWebsockify(server.port);
+    await within(sendCorpus(lib, { bridge: bridge.url }, server, tmpDir(), 'smtp-server bridge'), 20000, 'corpus');
+  });
+});
+
+describe('emailjs-style usage', () => {
+  test('callbacks and a queue of several messages on one connection', T, async () => {
+    const server = await startSmtpServer();
+    let connections = 0;
+    server.server.server.on('connection', () => connections++);
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    const n = 5;
+    const done = await within(
+      new Promise((resolve) => {
+        const results = [];
+        for (let i = 0; i < n; i++) {
+          client.send({ from: 'a@example.com', to: 'b@example.com', subject: `queued ${i}`, text: `body ${i}` }, (err, msg) => {
+            results.push({ err, msg, i });
+            if (results.length === n) resolve(results);
+          });
+        }
+      }),
+      15000,
+      'queue',
+    );
+    for (const r of done) {
+      assert.equal(r.err, null, String(r.err));
+      assert.ok(r.msg instanceof lib.Message);
+    }
+    assert.deepEqual(done.map((r) => r.i), [0, 1, 2, 3, 4], 'callbacks in order');
+    const got = server.messages();
+    assert.equal(got.length, n);
+    for (let i = 0; i < n; i++) assert.equal((await parse(got[i].data)).subject, `queued ${i}`);
+    assert.equal(connections, 1, 'one connection for the whole queue');
+    client.smtp.close();
+  });
+
+  test('invalid messages get emailjs errors through the callback', T, async () => {
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: 1 });
+    const err = await new Promise((resolve) => client.send({ from: 'a@example.com', subject: 'x', text: 'x' }, (e) => resolve(e)));
+    assert.ok(err instanceof Error);
+    assert.equal(err.message, 'message is not a valid Message instance');
+    const err2 = await client.sendAsync(new lib.Message({ from: 'a@example.com', text: 'x' })).catch((e) => e);
+    assert.match(err2.message, /at least one `to`, `cc`, or `bcc`/);
+    assert.equal(typeof err2.code, 'string');
+  });
+
+  test('a closed port fails with COULDNOTCONNECT', T, async () => {
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: 1, timeout: 3000 });
+    const err = await within(
+      client.sendAsync({ from: 'a@example.com', to: 'b@example.com', subject: 'x', text: 'x' }).catch((e) => e),
+      10000,
+      'connect failure',
+    );
+    assert.ok(err instanceof lib.SMTPError, String(err));
+    assert.equal(err.code, lib.SMTPErrorStates.COULDNOTCONNECT);
+  });
+
+  for (const method of ['PLAIN', 'LOGIN', 'CRAM-MD5']) {
+    test(`AUTH ${method}, checked by smtp-server`, T, async () => {
+      const server = await startSmtpServer({ auth: { user: 'alice', pass: 's3cret' }, methods: [method] });
+      const client = new lib.SMTPClient({
+        host: '127.0.0.1',
+        port: server.port,
+        user: 'alice',
+        password: 's3cret',
+        authentication: [method],
+        allowInsecureAuth: true,
+      });
+      await within(client.sendAsync({ from: 'alice@example.com', to: 'b@example.com', subject: method, text: 'auth' }), 15000, method);
+      assert.equal(server.logins.at(-1).method, method);
+      assert.equal(server.messages().at(-1).user, 'alice');
+      client.smtp.close();
+    });
+  }
+
+  test('AUTH XOAUTH2, checked by smtp-server', T, async () => {
+    const server = await startSmtpServer({ auth: { user: 'alice', token: 'ya29.token' }, methods: ['XOAUTH2'] });
+    const client = new lib.SMTPClient({
+      host: '127.0.0.1',
+      port: server.port,
+      user: 'alice',
+      xoauth2: 'ya29.token',
+      allowInsecureAuth: true,
+    });
+    await within(client.sendAsync({ from: 'alice@example.com', to: 'b@example.com', subject: 'xoauth2', text: 'auth' }), 15000, 'xoauth2');
+    assert.equal(server.logins.at(-1).method, 'XOAUTH2');
+    client.smtp.close();
+  });
+
+  test('a wrong password fails with AUTHFAILED and no secret in the error', T, async () => {
+    const server = await startSmtpServer({ auth: { user: 'alice', pass: 's3cret' }, methods: ['PLAIN'] });
+    const logs = [];
+    const client = new lib.SMTPClient({
+      host: '127.0.0.1',
+      port: server.port,
+      user: 'alice',
+      password: 'wrong-Pa55',
+      allowInsecureAuth: true,
+      logger: (...a) => logs.push(a.join(' ')),
+    });
+    const err = await within(client.sendAsync({ from: 'alice@example.com', to: 'b@example.com', subject: 'x', text: 'x' }).catch((e) => e), 15000, 'auth');
+    assert.ok(err instanceof lib.SMTPError, String(err));
+    assert.equal(err.code, lib.SMTPErrorStates.AUTHFAILED);
+    const everything = JSON.stringify({ m: err.message, s: err.smtp, stack: err.stack }) + logs.join('\n');
+    assert.ok(!everything.includes('wrong-Pa55'), 'password leaked');
+    assert.ok(!everything.includes(Buffer.from('\0alice\0wrong-Pa55').toString('base64')), 'PLAIN blob leaked');
+  });
+});
+
+describe('TLS', () => {
+  let cert;
+  before(() => {
+    cert = testCertificate();
+  });
+
+  test('STARTTLS with the test certificate trusted', T, async () => {
+    const server = await startSmtpServer({ starttls: true, key: cert.key, cert: cert.cert });
+    const client = new lib.SMTPClient({ host: 'localhost', port: server.port, tls: { ca: cert.cert } });
+    await within(client.sendAsync({ from: 'a@example.com', to: 'b@example.com', subject: 'starttls', text: 'secret' }), 15000, 'starttls');
+    assert.equal(server.messages().at(-1).secure, true);
+    client.smtp.close();
+  });
+
+  test('STARTTLS with an untrusted certificate fails by default', T, async () => {
+    const server = await startSmtpServer({ starttls: true, key: cert.key, cert: cert.cert });
+    const client = new lib.SMTPClient({ host: 'localhost', port: server.port, tls: true });
+    const err = await within(client.sendAsync({ from: 'a@example.com', to: 'b@example.com', subject: 'x', text: 'x' }).catch((e) => e), 15000, 'bad cert');
+    assert.ok(err instanceof lib.SMTPError, String(err));
+    assert.equal(err.code, lib.SMTPErrorStates.CONNECTIONAUTH);
+    assert.equal(server.messages().length, 0);
+  });
+
+  test('implicit TLS (ssl) verified; wrong host name fails', T, async () => {
+    const server = await startSmtpServer({ secure: true, key: cert.key, cert: cert.cert });
+    const ok = new lib.SMTPClient({ host: 'localhost', port: server.port, ssl: { ca: cert.cert } });
+    await within(ok.sendAsync({ from: 'a@example.com', to: 'b@example.com', subject: 'ssl', text: 'x' }), 15000, 'ssl');
+    assert.equal(server.messages().at(-1).secure, true);
+    ok.smtp.close();
+    const bad = new lib.SMTPClient({ host: 'localhost', port: server.port, ssl: true });
+    const err = await within(bad.sendAsync({ from: 'a@example.com', to: 'b@example.com', subject: 'x', text: 'x' }).catch((e) => e), 15000, 'ssl bad');
+    assert.equal(err.code, lib.SMTPErrorStates.CONNECTIONAUTH, String(err));
+  });
+
+  test('STARTTLS through a plain bridge is refused with an explanation', T, async () => {
+    const client = new lib.SMTPClient({ bridge: 'ws://127.0.0.1:9', tls: true });
+    const err = await client.sendAsync({ from: 'a@example.com', to: 'b@example.com', subject: 'x', text: 'x' }).catch((e) => e);
+    assert.ok(err instanceof lib.SMTPError);
+    assert.match(err.message, /STARTTLS cannot run through a WebSocket bridge/);
+    assert.match(err.message, /--ssl-target/);
+  });
+
+  test('implicit TLS through websockify --ssl-target', T, async () => {
+    const server = await startSmtpServer({ secure: true, key: cert.key, cert: cert.cert });
+    const bridge = await startWebsockify(server.port, { targetHost: 'localhost', sslTarget: true, env: { SSL_CERT_FILE: cert.certPath } });
+    const client = new lib.SMTPClient({ bridge: bridge.url, ssl: true });
+    await within(client.sendAsync({ from: 'a@example.com', to: 'b@example.com', subject: 'bridge tls', text: 'x' }), 15000, 'bridge ssl');
+    assert.equal(server.messages().at(-1).secure, true);
+    client.smtp.close();
+  });
+});

@@ -1,0 +1,140 @@
+// No network: the Message API, helpers, errors, and which SMTPConnection methods are refused.
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { loadSource, parse } from './helpers.mjs';
+
+let lib;
+before(async () => {
+  lib = await loadSource();
+});
+
+test('exports', () => {
+  for (const name of ['SMTPClient', 'SMTPConnection', 'Message', 'SMTPError', 'SMTPErrorStates', 'AUTH_METHODS', 'addressparser', 'getRFC2822Date', 'mimeWordEncode', 'mimeEncode', 'MimeographError']) {
+    assert.ok(lib[name] !== undefined, name);
+  }
+  assert.deepEqual(Object.keys(lib.AUTH_METHODS), ['PLAIN', 'CRAM-MD5', 'LOGIN', 'XOAUTH2']);
+  assert.equal(lib.SMTPErrorStates.CONNECTIONAUTH, 10);
+  assert.equal(lib.SMTPErrorStates.COULDNOTCONNECT, 1);
+});
+
+test('SMTPError is an Error with code, smtp, previous', () => {
+  const prev = new Error('inner');
+  const e = lib.SMTPError.create('outer', lib.SMTPErrorStates.TIMEDOUT, prev, 'data');
+  assert.ok(e instanceof Error);
+  assert.equal(e.message, 'outer (inner)');
+  assert.equal(e.code, 4);
+  assert.equal(e.smtp, 'data');
+  assert.equal(e.previous, prev);
+});
+
+test('checkValidity: emailjs messages, and stricter where emailjs is unsafe', () => {
+  const ok = new lib.Message({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' });
+  assert.deepEqual(ok.checkValidity(), { isValid: true, validationError: undefined });
+  assert.equal(new lib.Message({ to: 'b@example.com', text: 't' }).checkValidity().validationError, 'Message must have a `from` header');
+  assert.equal(
+    new lib.Message({ from: 'a@example.com', text: 't' }).checkValidity().validationError,
+    'Message must have at least one `to`, `cc`, or `bcc` header',
+  );
+  assert.equal(
+    new lib.Message({ from: 'a@example.com', to: 'b@example.com', text: 't', attachment: { path: '/no/such/file' } }).checkValidity().validationError,
+    '/no/such/file does not exist',
+  );
+  assert.equal(
+    new lib.Message({ from: 'a@example.com', to: 'b@example.com', text: 't', attachment: { name: 'x' } }).checkValidity().validationError,
+    'attachment has no data associated with it',
+  );
+  const injected = new lib.Message({ from: 'a@example.com', to: 'b@example.com', subject: 'hi\r\nBcc: victim@example.com', text: 't' });
+  assert.equal(injected.checkValidity().isValid, false);
+  let called = false;
+  injected.valid((isValid, why) => {
+    called = true;
+    assert.equal(isValid, false);
+    assert.ok(why);
+  });
+  assert.ok(called);
+});
+
+test('readAsync, stream, dates, message-id stable, dot lines intact', async () => {
+  const date = new Date(Date.UTC(2024, 0, 2, 3, 4, 5));
+  const m = new lib.Message({ from: 'Zoë <a@example.com>', to: 'b@example.com', subject: 'Grüße', text: 'line\n.\nend', date });
+  const text = await m.readAsync();
+  assert.match(text, /^Date: Tue, 02 Jan 2024 03:04:05 \+0000\r$/m);
+  const parsed = await parse(Buffer.from(text));
+  assert.equal(parsed.subject, 'Grüße');
+  assert.equal(parsed.from.value[0].name, 'Zoë');
+  assert.equal(parsed.text.trimEnd(), 'line\n.\nend');
+  const id = m.header['message-id'];
+  assert.match(id, /^<.+@.+>$/);
+  let streamed = '';
+  await new Promise((resolve, reject) => {
+    const s = m.stream();
+    s.on('data', (c) => (streamed += c));
+    s.on('end', resolve);
+    s.on('error', reject);
+  });
+  assert.equal(streamed, await m.readAsync());
+  assert.ok(streamed.includes(`Message-ID: ${id}`), 'same Message-ID on every build');
+  let iterated = '';
+  for await (const c of m.stream()) iterated += c;
+  assert.equal(iterated, streamed);
+  // RFC 2822 string dates are accepted too
+  const m2 = new lib.Message({ from: 'a@example.com', to: 'b@example.com', text: 'x', date: 'Tue, 02 Jan 2024 03:04:05 +0000' });
+  assert.match(await m2.readAsync(), /^Date: Tue, 02 Jan 2024 03:04:05 \+0000\r$/m);
+});
+
+test('attach() chains; alternative is the HTML body', async () => {
+  const m = new lib.Message({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 'plain' })
+    .attach({ data: '<p>html</p>', alternative: true })
+    .attach({ data: new Uint8Array([0, 1, 2, 255]), name: 'b.bin', type: 'application/octet-stream' });
+  assert.equal(m.alternative.type, 'text/html');
+  const parsed = await parse(Buffer.from(await m.readBytesAsync()));
+  assert.equal(parsed.html.trim(), '<p>html</p>');
+  assert.deepEqual([...parsed.attachments[0].content], [0, 1, 2, 255]);
+});
+
+test('helpers', () => {
+  assert.deepEqual(lib.addressparser('"B, C" <b@example.com>, d@example.com'), [
+    { name: 'B, C', address: 'b@example.com' },
+    { name: '', address: 'd@example.com' },
+  ]);
+  assert.equal(lib.getRFC2822Date(new Date(0), true), 'Thu, 01 Jan 1970 00:00:00 +0000');
+  assert.match(lib.mimeWordEncode('Grüße'), /^=\?utf-8\?[QB]\?.+\?=$/i);
+  assert.equal(lib.mimeEncode('a=b ü'), 'a=3Db =C3=BC');
+});
+
+test('SMTPConnection: refused methods throw a clear SMTPError', () => {
+  const c = new lib.SMTPConnection({ host: '127.0.0.1', port: 1 });
+  for (const m of ['helo', 'send', 'command', 'help', 'rset', 'mail', 'rcpt', 'data', 'data_end', 'message', 'verify', 'expn', 'parse_smtp_features']) {
+    assert.throws(
+      () => c[m](() => {}),
+      (e) => e instanceof lib.SMTPError && e.notSupported === true && e.message.includes(`SMTPConnection.${m}() is not supported`),
+      m,
+    );
+  }
+  assert.throws(() => c.starttls(() => {}), /not supported/);
+  assert.throws(() => c.login(() => {}, 'other', 'pw'), /not supported/);
+  assert.equal(c.state(), lib.SMTPState.NOTCONNECTED);
+  assert.throws(() => new lib.SMTPConnection({ password: 'x' }), /password/);
+  assert.throws(() => new lib.SMTPConnection({ bridge: 'http://x' }), /ws:\/\//);
+  // secrets stay behind functions
+  const s = new lib.SMTPConnection({ user: 'u', password: 'hunter2' });
+  assert.ok(!JSON.stringify(s).includes('hunter2'));
+});
+
+test('SMTPConnection low-level: connect, noop, quit against smtp-server', { timeout: 15000 }, async () => {
+  const { startSmtpServer, cleanup } = await import('./helpers.mjs');
+  try {
+    const server = await startSmtpServer();
+    const c = new lib.SMTPConnection({ host: '127.0.0.1', port: server.port });
+    await new Promise((resolve, reject) => c.connect((err) => (err ? reject(err) : resolve())));
+    assert.equal(c.state(), lib.SMTPState.CONNECTED);
+    assert.ok(c.has_extn('8BITMIME') || c.has_extn('PIPELINING'));
+    await new Promise((resolve, reject) => c.ehlo((err) => (err ? reject(err) : resolve())));
+    const reply = await new Promise((resolve, reject) => c.noop((err, r) => (err ? reject(err) : resolve(r))));
+    assert.equal(reply.code, 250);
+    await new Promise((resolve, reject) => c.quit((err) => (err ? reject(err) : resolve())));
+    assert.equal(c.state(), lib.SMTPState.NOTCONNECTED);
+  } finally {
+    await cleanup();
+  }
+});

@@ -1,0 +1,700 @@
+//! The composer for JS: emailjs's option object → [`MessageBuilder`], and
+//! emailjs's helper functions.
+
+use js_sys::{Array, Object, Uint8Array};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::convert::{
+    bytes, entries, get, is_absent, object, opt_bool, opt_number, opt_string, string,
+    string_or_array, type_name,
+};
+use super::error::{BResult, BindingError};
+use super::to_js;
+use crate::address::{parse_address_list, ParsedAddress};
+use crate::encoding::{qp, rfc2047, Charset, TransferEncoding};
+use crate::header::DateTime;
+use crate::mime::{Attachment, Message, MessageBuilder};
+
+/// A composed message (see `API.md`).
+#[wasm_bindgen]
+pub struct WasmMessage {
+    message: Option<Message>,
+}
+
+impl WasmMessage {
+    fn get(&self) -> BResult<&Message> {
+        self.message.as_ref().ok_or_else(|| {
+            BindingError::invalid("message", "the message was already given to send()")
+        })
+    }
+
+    /// Takes the message out (for `WasmSmtpClient.send`).
+    pub(crate) fn take(&mut self) -> BResult<Message> {
+        self.get()?;
+        Ok(self.message.take().expect("checked above"))
+    }
+}
+
+#[derive(Serialize)]
+struct EnvelopeJs {
+    from: Option<String>,
+    to: Vec<String>,
+}
+
+#[wasm_bindgen]
+impl WasmMessage {
+    /// Builds and validates a message from emailjs's option names.
+    #[wasm_bindgen(js_name = fromOptions)]
+    pub fn from_options(options: JsValue) -> Result<WasmMessage, JsValue> {
+        let (builder, fields) = builder_from_options(&options)?;
+        let message = builder
+            .build()
+            .map_err(|e| BindingError::from(e).map_field(|f| fields.to_js(f)))?;
+        Ok(WasmMessage {
+            message: Some(message),
+        })
+    }
+
+    /// The rendered message (default options: UTF-8 headers only when the
+    /// message needs them). The buffer is reserved up front, so a message
+    /// too large for the wasm memory is an error, not a trap.
+    #[wasm_bindgen(js_name = toBytes)]
+    pub fn to_bytes(&self) -> Result<Uint8Array, JsValue> {
+        Ok(Uint8Array::from(&render(self.get()?)?[..]))
+    }
+
+    /// The rendered message as a string (lossy for 8-bit content that is
+    /// not UTF-8).
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_js_string(&self) -> Result<String, JsValue> {
+        let bytes = render(self.get()?)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// `{ from: string | null, to: string[] }`: the SMTP envelope.
+    pub fn envelope(&self) -> Result<JsValue, JsValue> {
+        let env = self.get()?.envelope();
+        let js = EnvelopeJs {
+            from: env.from.as_ref().map(|a| a.utf8().to_owned()),
+            to: env.to.iter().map(|a| a.utf8().to_owned()).collect(),
+        };
+        Ok(to_js(&js)?)
+    }
+
+    /// The Message-ID without `<>`.
+    #[wasm_bindgen(js_name = messageId)]
+    pub fn message_id(&self) -> Result<String, JsValue> {
+        Ok(self.get()?.message_id().to_owned())
+    }
+
+    /// The exact rendered size in bytes (with the default options).
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> Option<f64> {
+        let m = self.message.as_ref()?;
+        m.encoded_len(m.default_options()).map(|n| n as f64)
+    }
+}
+
+fn render(message: &Message) -> BResult<Vec<u8>> {
+    let opts = message.default_options();
+    let mut out = Vec::new();
+    if let Some(len) = message.encoded_len(opts) {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        out.try_reserve_exact(len).map_err(|_| {
+            BindingError::new(
+                "COMPOSE",
+                None,
+                format!("the message ({len} bytes) does not fit in the wasm memory"),
+            )
+        })?;
+    }
+    message.write_to_with(&mut out, opts)?;
+    Ok(out)
+}
+
+/// How the core's part names (`alternative[0]`, `inline[1]`, `html`) map
+/// onto the JS option paths (`attachment[2]`, ...).
+#[derive(Default)]
+struct FieldMap(Vec<(String, String)>);
+
+impl FieldMap {
+    fn to_js(&self, core: &str) -> String {
+        for (c, js) in &self.0 {
+            if let Some(rest) = core.strip_prefix(c.as_str()) {
+                if rest.is_empty() || rest.starts_with('.') || rest.starts_with(' ') {
+                    return format!("{js}{rest}");
+                }
+            }
+        }
+        core.to_owned()
+    }
+}
+
+struct Counters {
+    attachment: usize,
+    inline: usize,
+    alternative: usize,
+}
+
+fn builder_from_options(options: &JsValue) -> BResult<(MessageBuilder, FieldMap)> {
+    let obj = object(options, "options")?;
+    let mut b = MessageBuilder::new();
+    let mut fields = FieldMap::default();
+    let mut counters = Counters {
+        attachment: 0,
+        inline: 0,
+        alternative: 0,
+    };
+    for (key, value) in entries(obj, "options")? {
+        if is_absent(&value) {
+            continue;
+        }
+        let lower = key.to_ascii_lowercase();
+        let k = key.as_str();
+        b = match lower.as_str() {
+            "from" => string_or_array(&value, k)?
+                .into_iter()
+                .fold(b, |b, s| b.from(s)),
+            "to" => string_or_array(&value, k)?
+                .into_iter()
+                .fold(b, |b, s| b.to(s)),
+            "cc" => string_or_array(&value, k)?
+                .into_iter()
+                .fold(b, |b, s| b.cc(s)),
+            "bcc" => string_or_array(&value, k)?
+                .into_iter()
+                .fold(b, |b, s| b.bcc(s)),
+            "reply-to" => string_or_array(&value, k)?
+                .into_iter()
+                .fold(b, |b, s| b.reply_to(s)),
+            "sender" => b.sender(string(&value, k)?),
+            "return-path" => b.return_path(string(&value, k)?),
+            "subject" => b.subject(string(&value, k)?),
+            "text" => b.text(string(&value, k)?),
+            "content-type" => b.text_content_type(string(&value, k)?),
+            "charset" => b.charset(string(&value, k)?),
+            "message-id" => b.message_id(string(&value, k)?),
+            "in-reply-to" => string_or_array(&value, k)?
+                .into_iter()
+                .fold(b, |b, s| b.in_reply_to(s)),
+            "references" => string_or_array(&value, k)?
+                .into_iter()
+                .fold(b, |b, s| b.references(s)),
+            "date" => b.date(date_option(&value, k)?),
+            "deterministic" => {
+                let seed = opt_number(&value, k)?.unwrap_or(0.0);
+                if seed < 0.0 || seed.fract() != 0.0 || seed > 9_007_199_254_740_991.0 {
+                    return Err(BindingError::invalid(
+                        k,
+                        "deterministic must be a non-negative integer seed",
+                    ));
+                }
+                b.deterministic(seed as u64)
+            }
+            "attachment" => {
+                if Array::is_array(&value) {
+                    let arr: &Array = value.unchecked_ref();
+                    for i in 0..arr.length() {
+                        let field = format!("{k}[{i}]");
+                        b = add_attachment(b, &arr.get(i), &field, &mut fields, &mut counters)?;
+                    }
+                    b
+                } else {
+                    add_attachment(b, &value, k, &mut fields, &mut counters)?
+                }
+            }
+            _ => b.header(k, header_value(&value, k)?),
+        };
+    }
+    Ok((b, fields))
+}
+
+fn header_value(value: &JsValue, field: &str) -> BResult<String> {
+    if value.is_string() {
+        string(value, field)
+    } else {
+        Err(BindingError::invalid(
+            field,
+            format!(
+                "{field}: a custom header's value must be a string, got {}",
+                type_name(value)
+            ),
+        ))
+    }
+}
+
+/// A date: ms since the epoch, a JS `Date`, or a string `Date.parse` reads;
+/// shown at the JS local offset, as emailjs does.
+fn date_option(value: &JsValue, field: &str) -> BResult<DateTime> {
+    let ms = if let Some(d) = value.dyn_ref::<js_sys::Date>() {
+        d.get_time()
+    } else if value.is_string() {
+        js_sys::Date::parse(&string(value, field)?)
+    } else if let Some(n) = value.as_f64() {
+        n
+    } else {
+        return Err(BindingError::invalid(
+            field,
+            format!(
+                "{field} must be a number of ms, a Date or a date string, got {}",
+                type_name(value)
+            ),
+        ));
+    };
+    date_time(ms, false)
+        .ok_or_else(|| BindingError::invalid(field, format!("{field} is not a valid date")))
+}
+
+/// Ms since the epoch as a `DateTime` at the JS local offset (or UTC).
+fn date_time(ms: f64, utc: bool) -> Option<DateTime> {
+    if !ms.is_finite() || ms.abs() > 8.64e15 {
+        return None;
+    }
+    let dt = DateTime::from_unix((ms / 1000.0).floor() as i64);
+    if utc {
+        return Some(dt);
+    }
+    let offset = -js_sys::Date::new(&JsValue::from_f64(ms)).get_timezone_offset();
+    Some(dt.with_offset_minutes(offset.clamp(-1439.0, 1439.0) as i16))
+}
+
+/// One emailjs attachment object, read.
+struct Parsed {
+    alternative: bool,
+    inline: bool,
+    /// A plain HTML alternative (a string, `text/html`, UTF-8, nothing else
+    /// set): it can be the message's HTML body.
+    html: Option<String>,
+    part: Option<Attachment>,
+    related: Vec<Attachment>,
+}
+
+/// One emailjs attachment object → the builder. `alternative: true` → an
+/// alternative body (the first plain HTML one becomes the HTML body, with
+/// its `related` parts inline beside it); `inline` or a Content-ID → an
+/// inline part (`multipart/related`); else an attachment.
+fn add_attachment(
+    b: MessageBuilder,
+    value: &JsValue,
+    field: &str,
+    fields: &mut FieldMap,
+    n: &mut Counters,
+) -> BResult<MessageBuilder> {
+    let parsed = parse_part(value, field, 0)?;
+    if let Some(html) = parsed.html {
+        if !fields.0.iter().any(|(c, _)| c == "html") {
+            fields.0.push(("html".into(), field.to_owned()));
+            let mut b = b.html(html);
+            for (i, part) in parsed.related.into_iter().enumerate() {
+                fields.0.push((
+                    format!("inline[{}]", n.inline),
+                    format!("{field}.related[{i}]"),
+                ));
+                n.inline += 1;
+                b = b.inline(part);
+            }
+            return Ok(b);
+        }
+        let part = Attachment::text(html)
+            .content_type("text/html")
+            .charset("utf-8")
+            .related(parsed.related);
+        n.alternative += 1;
+        fields.0.push((
+            format!("alternative[{}]", n.alternative - 1),
+            field.to_owned(),
+        ));
+        return Ok(b.alternative(part));
+    }
+    let Some(mut part) = parsed.part else {
+        return Err(BindingError::invalid(field, format!("{field} has no data")));
+    };
+    if !parsed.related.is_empty() {
+        part = part.related(parsed.related);
+    }
+    let (core, b) = if parsed.alternative {
+        n.alternative += 1;
+        (
+            format!("alternative[{}]", n.alternative - 1),
+            b.alternative(part),
+        )
+    } else if parsed.inline {
+        n.inline += 1;
+        (format!("inline[{}]", n.inline - 1), b.inline(part))
+    } else {
+        n.attachment += 1;
+        (format!("attachment[{}]", n.attachment - 1), b.attach(part))
+    };
+    fields.0.push((core, field.to_owned()));
+    Ok(b)
+}
+
+/// How deep `related` may nest (a cyclic object must not overflow the stack).
+const MAX_RELATED_DEPTH: usize = 8;
+
+fn parse_part(value: &JsValue, field: &str, depth: usize) -> BResult<Parsed> {
+    if depth > MAX_RELATED_DEPTH {
+        return Err(BindingError::invalid(
+            field,
+            format!("{field}: related parts nest more than {MAX_RELATED_DEPTH} deep"),
+        ));
+    }
+    let obj = object(value, field)?;
+    let sub = |k: &str| format!("{field}.{k}");
+    let prop = |k: &str| get(obj, k, &sub(k));
+    let alternative = alt_flag(&prop("alternative")?, &sub("alternative"))?;
+    let encoded = opt_bool(&prop("encoded")?, &sub("encoded"))?.unwrap_or(false);
+    let mut ty = opt_string(&prop("type")?, &sub("type"))?;
+    let name = opt_string(&prop("name")?, &sub("name"))?;
+    let mut charset = opt_string(&prop("charset")?, &sub("charset"))?;
+    let method = opt_string(&prop("method")?, &sub("method"))?;
+    let inline = opt_bool(&prop("inline")?, &sub("inline"))?;
+    let mut cid = opt_string(&prop("cid")?, &sub("cid"))?;
+    let data = prop("data")?;
+
+    // Part headers: Content-ID, Content-Type and Content-Transfer-Encoding
+    // map onto the part's options; the rest are custom part headers.
+    let mut headers = Vec::new();
+    let mut transfer = None;
+    let hv = prop("headers")?;
+    if !is_absent(&hv) {
+        let hobj = object(&hv, &sub("headers"))?;
+        for (k, v) in entries(hobj, &sub("headers"))? {
+            if is_absent(&v) {
+                continue;
+            }
+            let f = format!("{field}.headers.{k}");
+            let v = header_value(&v, &f)?;
+            match k.to_ascii_lowercase().as_str() {
+                "content-id" => cid = Some(v),
+                "content-type" => ty = Some(v),
+                "content-transfer-encoding" => {
+                    transfer = Some(match v.trim().to_ascii_lowercase().as_str() {
+                        "base64" => TransferEncoding::Base64,
+                        "quoted-printable" => TransferEncoding::QuotedPrintable,
+                        "7bit" => TransferEncoding::SevenBit,
+                        "8bit" => TransferEncoding::EightBit,
+                        _ => {
+                            return Err(BindingError::invalid(
+                                &f,
+                                format!("{f}: unsupported transfer encoding {v:?}"),
+                            ))
+                        }
+                    })
+                }
+                _ => headers.push((k, v)),
+            }
+        }
+    }
+    // A Content-ID may come with its angle brackets, as in a header.
+    let cid = cid.map(|c| {
+        let t = c.trim_matches([' ', '\t']);
+        t.strip_prefix('<')
+            .and_then(|t| t.strip_suffix('>'))
+            .unwrap_or(t)
+            .to_owned()
+    });
+    if alternative {
+        ty.get_or_insert_with(|| "text/html".into());
+        charset.get_or_insert_with(|| "utf-8".into());
+    }
+
+    let related_value = prop("related")?;
+    let mut related = Vec::new();
+    if !is_absent(&related_value) {
+        if !Array::is_array(&related_value) {
+            return Err(BindingError::invalid(
+                &sub("related"),
+                format!(
+                    "{} must be an array, got {}",
+                    sub("related"),
+                    type_name(&related_value)
+                ),
+            ));
+        }
+        let arr: &Array = related_value.unchecked_ref();
+        for i in 0..arr.length() {
+            let f = format!("{field}.related[{i}]");
+            let p = parse_part(&arr.get(i), &f, depth + 1)?;
+            if p.alternative {
+                return Err(BindingError::invalid(
+                    &f,
+                    format!("{f} cannot be an alternative body"),
+                ));
+            }
+            let mut part = p.part.ok_or_else(|| BindingError::invalid(&f, "no data"))?;
+            if !p.related.is_empty() {
+                part = part.related(p.related);
+            }
+            related.push(part);
+        }
+    }
+
+    let is_utf8 = |c: &str| c.eq_ignore_ascii_case("utf-8") || c.eq_ignore_ascii_case("utf8");
+    let plain_html = alternative
+        && data.is_string()
+        && !encoded
+        && ty
+            .as_deref()
+            .map(|t| t.trim().eq_ignore_ascii_case("text/html"))
+            == Some(true)
+        && charset.as_deref().map(is_utf8) == Some(true)
+        && name.is_none()
+        && method.is_none()
+        && cid.is_none()
+        && inline != Some(false)
+        && headers.is_empty()
+        && transfer.is_none();
+    if plain_html {
+        return Ok(Parsed {
+            alternative,
+            inline: true,
+            html: Some(string(&data, &sub("data"))?),
+            part: None,
+            related,
+        });
+    }
+
+    let mut part = source(obj, &data, encoded, field)?;
+    if let Some(t) = ty {
+        part = part.content_type(t);
+    }
+    if let Some(nm) = name {
+        part = part.filename(nm);
+    }
+    if let Some(c) = charset {
+        part = part.charset(c);
+    }
+    if let Some(m) = method {
+        part = part.method(m);
+    }
+    if let Some(t) = transfer {
+        part = part.transfer_encoding(t);
+    }
+    for (k, v) in headers {
+        part = part.header(k, v);
+    }
+    let is_inline = inline == Some(true) || cid.is_some();
+    if let Some(c) = cid {
+        part = part.content_id(c);
+    }
+    if let Some(i) = inline {
+        part = part.inline(i);
+    }
+    Ok(Parsed {
+        alternative,
+        inline: is_inline,
+        html: None,
+        part: Some(part),
+        related,
+    })
+}
+
+fn alt_flag(v: &JsValue, field: &str) -> BResult<bool> {
+    // emailjs's type allows `alternative: MessageAttachment | boolean`.
+    if v.is_object() && !Array::is_array(v) {
+        return Ok(true);
+    }
+    Ok(opt_bool(v, field)?.unwrap_or(false))
+}
+
+/// Where the part's bytes come from.
+fn source(obj: &Object, data: &JsValue, encoded: bool, field: &str) -> BResult<Attachment> {
+    let f = format!("{field}.data");
+    if is_absent(data) {
+        for k in ["path", "stream"] {
+            if !is_absent(&get(obj, k, &format!("{field}.{k}"))?) {
+                return Err(BindingError::invalid(
+                    &format!("{field}.{k}"),
+                    format!(
+                        "{field}.{k} must be read into data by the JS layer before the wasm call"
+                    ),
+                ));
+            }
+        }
+        return Err(BindingError::invalid(
+            &f,
+            format!("{field} has no data associated with it"),
+        ));
+    }
+    if data.is_string() {
+        let s = string(data, &f)?;
+        Ok(if encoded {
+            Attachment::base64(s.into_bytes())
+        } else {
+            Attachment::text(s)
+        })
+    } else {
+        let v = bytes(data, &f)?;
+        Ok(if encoded {
+            Attachment::base64(v)
+        } else {
+            Attachment::bytes(v)
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Validity {
+    #[serde(rename = "isValid")]
+    is_valid: bool,
+    #[serde(rename = "validationError", skip_serializing_if = "Option::is_none")]
+    validation_error: Option<String>,
+}
+
+/// emailjs's `Message.checkValidity()` on an option object, without building:
+/// a `from`, one of `to`/`cc`/`bcc` (strings or arrays), and attachments
+/// (other than the alternative) with data, a path or a stream. Never throws.
+#[wasm_bindgen(js_name = checkValidity)]
+pub fn check_validity(options: JsValue) -> JsValue {
+    let result = validity(&options);
+    let v = Validity {
+        is_valid: result.is_ok(),
+        validation_error: result.err(),
+    };
+    to_js(&v).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn validity(options: &JsValue) -> Result<(), String> {
+    let mut found: Vec<(String, JsValue)> = Vec::new();
+    if options.is_object() {
+        let obj: &Object = options.unchecked_ref();
+        let keys = Object::keys(obj);
+        for i in 0..keys.length() {
+            let key = keys.get(i);
+            let name = key.as_string().unwrap_or_default().to_ascii_lowercase();
+            let value = js_sys::Reflect::get(obj, &key).unwrap_or(JsValue::UNDEFINED);
+            found.push((name, value));
+        }
+    }
+    let value = |k: &str| {
+        found
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or(JsValue::UNDEFINED)
+    };
+    let person = |v: &JsValue| v.is_string() || Array::is_array(v);
+    if !person(&value("from")) {
+        return Err("Message must have a `from` header".into());
+    }
+    if !["to", "cc", "bcc"].iter().any(|k| person(&value(k))) {
+        return Err("Message must have at least one `to`, `cc`, or `bcc` header".into());
+    }
+    let att = value("attachment");
+    let list: Vec<JsValue> = if Array::is_array(&att) {
+        att.unchecked_ref::<Array>().iter().collect()
+    } else if att.is_object() {
+        vec![att]
+    } else {
+        Vec::new()
+    };
+    let truthy = |v: &JsValue| v.is_truthy();
+    let mut failed = Vec::new();
+    for a in list {
+        let prop = |k: &str| {
+            if a.is_object() {
+                js_sys::Reflect::get(&a, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
+            } else {
+                JsValue::UNDEFINED
+            }
+        };
+        if truthy(&prop("alternative")) {
+            continue;
+        }
+        let path = prop("path");
+        if truthy(&path) || truthy(&prop("stream")) {
+            // The JS layer checks that a path exists and a stream is readable.
+            continue;
+        }
+        if !truthy(&prop("data")) {
+            failed.push("attachment has no data associated with it".to_owned());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join(", "))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AddressJs {
+    Mailbox { name: String, address: String },
+    Group { name: String, group: Vec<AddressJs> },
+}
+
+fn address_js(a: ParsedAddress) -> AddressJs {
+    match a {
+        ParsedAddress::Mailbox { name, address } => AddressJs::Mailbox { name, address },
+        ParsedAddress::Group { name, members } => AddressJs::Group {
+            name,
+            group: members.into_iter().map(address_js).collect(),
+        },
+    }
+}
+
+/// emailjs's `addressparser` (lenient; never fails on a string or an array
+/// of strings).
+#[wasm_bindgen]
+pub fn addressparser(input: JsValue) -> Result<JsValue, JsValue> {
+    let inputs = string_or_array(&input, "input")?;
+    let list: Vec<AddressJs> = inputs
+        .iter()
+        .flat_map(|s| parse_address_list(s))
+        .map(address_js)
+        .collect();
+    Ok(to_js(&list)?)
+}
+
+/// emailjs's `getRFC2822Date(date?, useUtc?)`: `date` is ms since the epoch
+/// or a JS `Date` (now when absent); local offset unless `useUtc`.
+#[wasm_bindgen(js_name = getRFC2822Date)]
+pub fn get_rfc2822_date(date: JsValue, use_utc: JsValue) -> Result<String, JsValue> {
+    let utc = opt_bool(&use_utc, "useUtc")?.unwrap_or(false);
+    let ms = if is_absent(&date) {
+        js_sys::Date::now()
+    } else if let Some(d) = date.dyn_ref::<js_sys::Date>() {
+        d.get_time()
+    } else {
+        opt_number(&date, "date")?.unwrap_or(f64::NAN)
+    };
+    let dt = date_time(ms, utc)
+        .ok_or_else(|| BindingError::invalid("date", "date is not a valid time"))?;
+    Ok(dt.to_string())
+}
+
+fn charset_arg(charset: &JsValue) -> BResult<Charset> {
+    match opt_string(charset, "charset")? {
+        Some(label) => Charset::from_label(&label)
+            .map_err(|e| BindingError::new("ENCODING", Some("charset"), e.to_string())),
+        None => Ok(Charset::UTF_8),
+    }
+}
+
+/// emailjs's `mimeWordEncode`: RFC 2047 encoded words joined by a space.
+#[wasm_bindgen(js_name = mimeWordEncode)]
+pub fn mime_word_encode(text: JsValue, charset: JsValue) -> Result<String, JsValue> {
+    let text = string(&text, "text")?;
+    let charset = charset_arg(&charset)?;
+    let words = rfc2047::encode_words(&text, charset)
+        .map_err(|e| BindingError::new("ENCODING", Some("text"), e.to_string()))?;
+    Ok(words.join(" "))
+}
+
+/// emailjs's `mimeEncode`: quoted-printable of the text in `charset`.
+#[wasm_bindgen(js_name = mimeEncode)]
+pub fn mime_encode(text: JsValue, charset: JsValue) -> Result<String, JsValue> {
+    let text = string(&text, "text")?;
+    let charset = charset_arg(&charset)?;
+    let bytes = charset
+        .encode(&text)
+        .map_err(|e| BindingError::new("ENCODING", Some("text"), e.to_string()))?;
+    let mut out = Vec::new();
+    qp::encode(&bytes, &mut out);
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}

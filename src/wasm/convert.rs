@@ -1,0 +1,181 @@
+//! Reading JS values strictly: every wrong type, lone surrogate or
+//! out-of-range number is an `INVALID_ARGUMENT` naming the option.
+
+use std::time::Duration;
+
+use js_sys::{Array, ArrayBuffer, JsString, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::error::{BResult, BindingError};
+
+/// A JS `typeof`-like name for error messages.
+pub(crate) fn type_name(v: &JsValue) -> &'static str {
+    if v.is_null() {
+        "null"
+    } else if v.is_undefined() {
+        "undefined"
+    } else if v.is_string() {
+        "a string"
+    } else if v.as_f64().is_some() {
+        "a number"
+    } else if v.as_bool().is_some() {
+        "a boolean"
+    } else if Array::is_array(v) {
+        "an array"
+    } else if v.is_function() {
+        "a function"
+    } else if v.is_bigint() {
+        "a bigint"
+    } else if v.is_symbol() {
+        "a symbol"
+    } else {
+        "an object"
+    }
+}
+
+/// True for `undefined` and `null` (an absent option, as in emailjs).
+pub(crate) fn is_absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+/// A JS string as a Rust string; a lone surrogate (invalid UTF-16, which
+/// `as_string` would silently replace with U+FFFD) is refused.
+pub(crate) fn string(v: &JsValue, field: &str) -> BResult<String> {
+    match v.dyn_ref::<JsString>() {
+        Some(s) if s.is_valid_utf16() => Ok(String::from(s)),
+        Some(_) => Err(BindingError::invalid(
+            field,
+            format!("{field} contains a lone surrogate (invalid UTF-16)"),
+        )),
+        None => Err(BindingError::invalid(
+            field,
+            format!("{field} must be a string, got {}", type_name(v)),
+        )),
+    }
+}
+
+/// An optional string: `undefined`/`null` give `None`.
+pub(crate) fn opt_string(v: &JsValue, field: &str) -> BResult<Option<String>> {
+    if is_absent(v) {
+        Ok(None)
+    } else {
+        string(v, field).map(Some)
+    }
+}
+
+/// A string or an array of strings (emailjs's `to`, `cc`, ...).
+pub(crate) fn string_or_array(v: &JsValue, field: &str) -> BResult<Vec<String>> {
+    if Array::is_array(v) {
+        let arr: &Array = v.unchecked_ref();
+        (0..arr.length())
+            .map(|i| string(&arr.get(i), &format!("{field}[{i}]")))
+            .collect()
+    } else {
+        string(v, field).map(|s| vec![s])
+    }
+}
+
+/// An optional boolean; JS truthiness is not used: a non-boolean is an error.
+pub(crate) fn opt_bool(v: &JsValue, field: &str) -> BResult<Option<bool>> {
+    if is_absent(v) {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| {
+        BindingError::invalid(
+            field,
+            format!("{field} must be a boolean, got {}", type_name(v)),
+        )
+    })
+}
+
+/// An optional finite number.
+pub(crate) fn opt_number(v: &JsValue, field: &str) -> BResult<Option<f64>> {
+    if is_absent(v) {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() => Ok(Some(n)),
+        _ => Err(BindingError::invalid(
+            field,
+            format!("{field} must be a finite number, got {}", type_name(v)),
+        )),
+    }
+}
+
+/// A plain object (not null, not an array, not a function).
+pub(crate) fn object<'a>(v: &'a JsValue, field: &str) -> BResult<&'a Object> {
+    if v.is_object() && !Array::is_array(v) && !v.is_function() {
+        Ok(v.unchecked_ref())
+    } else {
+        Err(BindingError::invalid(
+            field,
+            format!("{field} must be an object, got {}", type_name(v)),
+        ))
+    }
+}
+
+/// A property of an object (getters may throw: that is reported, not propagated).
+pub(crate) fn get(obj: &Object, key: &str, field: &str) -> BResult<JsValue> {
+    Reflect::get(obj, &JsValue::from_str(key))
+        .map_err(|_| BindingError::invalid(field, format!("reading {field} threw")))
+}
+
+/// The own enumerable keys of an object, with their values, in order.
+pub(crate) fn entries(obj: &Object, field: &str) -> BResult<Vec<(String, JsValue)>> {
+    let keys = Object::keys(obj);
+    let mut out = Vec::with_capacity(keys.length() as usize);
+    for i in 0..keys.length() {
+        let key = keys.get(i);
+        let name = string(&key, &format!("{field} key"))?;
+        let value = Reflect::get(obj, &key)
+            .map_err(|_| BindingError::invalid(&name, format!("reading {name} threw")))?;
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+/// Bytes from a `Uint8Array` (Node `Buffer` included) or an `ArrayBuffer`.
+/// The copy's allocation is fallible: a huge input is an error, not a trap.
+pub(crate) fn bytes(v: &JsValue, field: &str) -> BResult<Vec<u8>> {
+    let arr = if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        a.clone()
+    } else if let Some(b) = v.dyn_ref::<ArrayBuffer>() {
+        Uint8Array::new(b)
+    } else {
+        return Err(BindingError::invalid(
+            field,
+            format!(
+                "{field} must be a Uint8Array or an ArrayBuffer, got {}",
+                type_name(v)
+            ),
+        ));
+    };
+    let len = arr.length() as usize;
+    let mut out = Vec::new();
+    out.try_reserve_exact(len).map_err(|_| {
+        BindingError::new(
+            "COMPOSE",
+            Some(field),
+            format!("{field}: {len} bytes do not fit in the wasm memory"),
+        )
+    })?;
+    out.resize(len, 0);
+    arr.copy_to(&mut out);
+    Ok(out)
+}
+
+/// JS milliseconds (the transport's clock) as a `Duration`; negative and
+/// NaN clamp to 0, +Infinity to about 31,700 years.
+pub(crate) fn ms_to_duration(ms: f64) -> Duration {
+    let ms = if ms.is_nan() || ms < 0.0 {
+        0.0
+    } else {
+        ms.min(1e15)
+    };
+    Duration::from_secs_f64(ms / 1000.0)
+}
+
+/// A `Duration` as JS milliseconds.
+pub(crate) fn duration_to_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}

@@ -1,0 +1,714 @@
+//! The wasm bindings under Node:
+//! `wasm-pack test --node --mode no-install -- --no-default-features --features wasm --test wasm_node`.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Reflect, Uint8Array};
+use mail_parser::{MessageParser, MimeHeaders};
+use mimeograph::wasm::{
+    addressparser, check_validity, get_rfc2822_date, mime_encode, mime_word_encode, WasmMessage,
+    WasmSmtpClient,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+
+/// A JS expression's value (objects, typed arrays, lone surrogates...).
+fn js(src: &str) -> JsValue {
+    js_sys::eval(&format!("({src})")).expect(src)
+}
+
+fn prop(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+fn s(v: &JsValue, key: &str) -> Option<String> {
+    prop(v, key).as_string()
+}
+
+fn json(v: &JsValue) -> String {
+    js_sys::JSON::stringify(v).unwrap().into()
+}
+
+/// The thrown error's (name, code, field).
+fn err_of(e: JsValue) -> (String, String, Option<String>) {
+    assert!(e.is_instance_of::<js_sys::Error>(), "not an Error: {e:?}");
+    (
+        s(&e, "name").unwrap(),
+        s(&e, "code").unwrap(),
+        s(&e, "field"),
+    )
+}
+
+fn build_err(src: &str) -> (String, Option<String>) {
+    match WasmMessage::from_options(js(src)) {
+        Ok(_) => panic!("no error for {src}"),
+        Err(e) => {
+            let (name, code, field) = err_of(e);
+            assert_eq!(name, "MimeographError");
+            (code, field)
+        }
+    }
+}
+
+fn bytes(m: &WasmMessage) -> Vec<u8> {
+    m.to_bytes().unwrap().to_vec()
+}
+
+const RICH: &str = r#"{
+    from: 'Zoë Ångström <zoe@example.com>',
+    to: ['Bob <bob@example.com>', 'carol@example.org'],
+    cc: 'dave@example.net',
+    bcc: 'audit@example.com',
+    subject: 'Quarterly report ✓',
+    text: 'Hello Bob,\n.\nSee the attachments.\n',
+    'reply-to': 'replies@example.com',
+    'message-id': '<fixed.1@example.com>',
+    date: 951782400000,
+    'X-Campaign': 'q3',
+    deterministic: 7,
+    attachment: [
+        { data: '<p>Hi <img src="cid:logo@x"></p>', alternative: true,
+          related: [{ data: new Uint8Array([71, 73, 70, 56]), type: 'image/gif', name: 'logo.gif',
+                      headers: { 'Content-ID': '<logo@x>' } }] },
+        { data: new Uint8Array([0, 1, 2, 253, 254, 255]), name: 'blob.bin', type: 'application/octet-stream' },
+        { data: 'aGVsbG8gd29ybGQ=', encoded: true, name: 'hello.txt', type: 'text/plain' },
+        { data: 'BEGIN:VCALENDAR\nEND:VCALENDAR\n', type: 'text/calendar', method: 'REQUEST', alternative: true },
+        { data: 'résumé', name: 'notes.txt', charset: 'iso-8859-1', headers: { 'X-Part': '1' } },
+    ],
+}"#;
+
+#[wasm_bindgen_test]
+fn a_rich_message_reads_back_with_mail_parser() {
+    let m = WasmMessage::from_options(js(RICH)).unwrap();
+    let raw = bytes(&m);
+    assert_eq!(m.size(), Some(raw.len() as f64));
+    assert_eq!(m.message_id().unwrap(), "fixed.1@example.com");
+    let env = m.envelope().unwrap();
+    assert_eq!(
+        json(&env),
+        r#"{"from":"zoe@example.com","to":["bob@example.com","carol@example.org","dave@example.net","audit@example.com"]}"#
+    );
+    let text = String::from_utf8_lossy(&raw);
+    assert!(!text.contains("audit@example.com"), "Bcc leaked");
+    assert!(text.contains("Date: Tue, 29 Feb 2000 "), "{text}");
+    assert!(text.contains("X-Campaign: q3"));
+
+    let p = MessageParser::default().parse(&raw[..]).expect("parses");
+    assert_eq!(p.subject(), Some("Quarterly report ✓"));
+    let from = p.from().unwrap().first().unwrap();
+    assert_eq!(from.name(), Some("Zoë Ångström"));
+    assert_eq!(from.address(), Some("zoe@example.com"));
+    assert_eq!(p.to().unwrap().iter().count(), 2);
+    assert_eq!(p.message_id(), Some("fixed.1@example.com"));
+    assert_eq!(
+        p.body_text(0).as_deref(),
+        Some("Hello Bob,\r\n.\r\nSee the attachments.\r\n")
+    );
+    assert!(p.body_html(0).unwrap().contains("cid:logo@x"));
+    let parts: Vec<_> = p.attachments().collect();
+    let by_name = |n: &str| {
+        parts
+            .iter()
+            .find(|a| a.attachment_name() == Some(n))
+            .unwrap_or_else(|| panic!("no {n}"))
+    };
+    assert_eq!(by_name("logo.gif").contents(), &[71, 73, 70, 56]);
+    assert_eq!(by_name("logo.gif").content_id(), Some("logo@x"));
+    assert_eq!(by_name("blob.bin").contents(), &[0, 1, 2, 253, 254, 255]);
+    assert_eq!(by_name("hello.txt").contents(), b"hello world");
+    assert_eq!(by_name("notes.txt").contents(), "résumé".as_bytes());
+    assert!(text.contains("charset=windows-1252"), "{text}");
+    assert!(text.contains("X-Part: 1"));
+    assert!(
+        text.contains("text/calendar; charset=utf-8; method=REQUEST"),
+        "{text}"
+    );
+    // The HTML and its image sit in multipart/related inside the alternative.
+    let alt = text.find("multipart/alternative").unwrap();
+    let rel = text.find("multipart/related").unwrap();
+    assert!(alt < rel && rel < text.find("text/html").unwrap());
+    // toString is the same message.
+    assert_eq!(m.to_js_string().unwrap().as_bytes(), &raw[..]);
+}
+
+#[wasm_bindgen_test]
+fn content_type_override_and_defaults() {
+    let m = WasmMessage::from_options(js(
+        "{from: 'a@example.com', to: 'b@example.com', text: '<b>hi</b>', 'content-type': 'text/html; charset=utf-8'}",
+    ))
+    .unwrap();
+    let raw = bytes(&m);
+    let p = MessageParser::default().parse(&raw[..]).unwrap();
+    assert_eq!(p.body_html(0).unwrap().trim_end(), "<b>hi</b>");
+    assert!(String::from_utf8_lossy(&raw).contains("Content-Type: text/html; charset=utf-8"));
+    // Without a date the message carries the current one (Date.now()).
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let year = js_sys::Date::new_0().get_full_year();
+    assert!(text.contains(&format!(" {year} ")), "{text}");
+    // A single attachment object (not an array), inline → Content-Disposition inline.
+    let m = WasmMessage::from_options(js(
+        "{from: 'a@example.com', to: 'b@example.com', text: 'x', attachment: {data: 'abc', name: 'a.txt', inline: true}}",
+    ))
+    .unwrap();
+    assert!(
+        String::from_utf8_lossy(&bytes(&m)).contains("Content-Disposition: inline; filename=a.txt")
+    );
+}
+
+#[wasm_bindgen_test]
+fn wrong_types_are_invalid_argument_errors_naming_the_field() {
+    for (src, field) in [
+        ("null", "options"),
+        ("undefined", "options"),
+        ("42", "options"),
+        ("'from: a@b.c'", "options"),
+        ("[{from: 'a@b.c'}]", "options"),
+        ("{from: 5, to: 'b@example.com'}", "from"),
+        ("{from: {}, to: 'b@example.com'}", "from"),
+        ("{from: 'a@example.com', to: ['b@example.com', 7]}", "to[1]"),
+        ("{from: 'a@example.com', to: [null]}", "to[0]"),
+        ("{from: 'a@example.com', to: 'b@example.com', subject: 3}", "subject"),
+        ("{from: 'a@example.com', to: 'b@example.com', text: ['x']}", "text"),
+        ("{from: 'a@example.com', to: 'b@example.com', date: {}}", "date"),
+        ("{from: 'a@example.com', to: 'b@example.com', date: 'not a date'}", "date"),
+        ("{from: 'a@example.com', to: 'b@example.com', date: NaN}", "date"),
+        ("{from: 'a@example.com', to: 'b@example.com', 'X-Count': 3}", "X-Count"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: 'file.txt'}", "attachment"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [null]}", "attachment[0]"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{name: 'x'}]}", "attachment[0].data"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 5}]}", "attachment[0].data"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: [1, 2]}]}", "attachment[0].data"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{path: '/etc/passwd'}]}", "attachment[0].path"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x', inline: 'yes'}]}", "attachment[0].inline"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x', headers: 'X: y'}]}", "attachment[0].headers"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x', headers: {'X-A': 1}}]}", "attachment[0].headers.X-A"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x', related: {}}]}", "attachment[0].related"),
+        ("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x', related: [{data: 1}]}]}", "attachment[0].related[0].data"),
+        ("{from: 'a@example.com', to: 'b@example.com', deterministic: -1}", "deterministic"),
+        (
+            "(() => { const a = {data: 'x'}; a.related = [a]; return {from: 'a@example.com', to: 'b@example.com', attachment: a}; })()",
+            "attachment.related[0].related[0].related[0].related[0].related[0].related[0].related[0].related[0].related[0]",
+        ),
+    ] {
+        assert_eq!(
+            build_err(src),
+            ("INVALID_ARGUMENT".into(), Some(field.into())),
+            "{src}"
+        );
+    }
+}
+
+#[wasm_bindgen_test]
+fn lone_surrogates_are_refused_not_replaced() {
+    for (src, field) in [
+        (
+            r"{from: 'a\uD800@example.com', to: 'b@example.com'}",
+            "from",
+        ),
+        (
+            r"{from: 'a@example.com', to: ['b@example.com', 'c\uDC00@example.com']}",
+            "to[1]",
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', subject: 'x\uD83D'}",
+            "subject",
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', text: '\uDE00 tail'}",
+            "text",
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', attachment: {data: 'x', name: 'n\uD800'}}",
+            "attachment.name",
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', attachment: {data: 'x\uD800'}}",
+            "attachment.data",
+        ),
+    ] {
+        assert_eq!(
+            build_err(src),
+            ("INVALID_ARGUMENT".into(), Some(field.into())),
+            "{src}"
+        );
+    }
+    // A valid pair is fine.
+    assert!(WasmMessage::from_options(js(
+        r"{from: 'a@example.com', to: 'b@example.com', subject: '\uD83D\uDE00'}"
+    ))
+    .is_ok());
+    let e = mime_word_encode(js(r"'\uD800'"), JsValue::UNDEFINED).unwrap_err();
+    assert_eq!(err_of(e).1, "INVALID_ARGUMENT");
+}
+
+#[wasm_bindgen_test]
+fn crlf_nul_and_core_errors_have_codes_and_fields() {
+    for (src, code, field) in [
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', subject: 'Hi\r\nBcc: x@evil.com'}",
+            "HEADER",
+            Some("subject"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', subject: 'nul\0'}",
+            "HEADER",
+            Some("subject"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', 'X-A': 'v\nX-B: w'}",
+            "HEADER",
+            Some("X-A"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com\r\nRCPT TO:<x@evil.com>'}",
+            "ADDRESS",
+            Some("to"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x'}, {data: 'y', name: 'a\r\nb'}]}",
+            "HEADER",
+            Some("attachment[1].filename"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', attachment: {data: 'x', type: 'text/plain\r\nX: y'}}",
+            "COMPOSE",
+            Some("attachment"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', 'content-type': 'text/html\r\nX: y'}",
+            "COMPOSE",
+            Some("content-type"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', 'message-id': '<a@b>\r\nX: y'}",
+            "HEADER",
+            None,
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', attachment: {data: '!!!', encoded: true}}",
+            "ENCODING",
+            Some("attachment"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', charset: 'no-such-charset'}",
+            "ENCODING",
+            Some("charset"),
+        ),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', 'Content-Transfer-Encoding': 'x'}",
+            "HEADER",
+            Some("Content-Transfer-Encoding"),
+        ),
+        (
+            r"{from: 'not an address', to: 'b@example.com'}",
+            "ADDRESS",
+            Some("from"),
+        ),
+        (r"{to: 'b@example.com'}", "MISSING_FROM", Some("from")),
+        (
+            r"{from: 'a@example.com', to: ''}",
+            "NO_RECIPIENTS",
+            Some("to"),
+        ),
+        (r"{from: 'a@example.com'}", "NO_RECIPIENTS", Some("to")),
+        (
+            r"{from: 'a@example.com', to: 'b@example.com', text: 'x', attachment: [{data: 'a'}, {data: 'b', alternative: true, headers: {'content-id': 'bad id'}}]}",
+            "COMPOSE",
+            Some("attachment[1]"),
+        ),
+    ] {
+        let (c, f) = build_err(src);
+        assert_eq!((c.as_str(), f.as_deref()), (code, field), "{src}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn huge_attachment_is_an_error_or_works_never_a_trap() {
+    // 8 MiB of bytes: composed and streamed, size exact.
+    let m = WasmMessage::from_options(js(
+        "{from: 'a@example.com', to: 'b@example.com', attachment: {data: new Uint8Array(8 * 1024 * 1024), name: 'big.bin'}}",
+    ))
+    .unwrap();
+    let size = m.size().unwrap();
+    assert!(size > 8.0 * 1024.0 * 1024.0 * 4.0 / 3.0);
+    assert_eq!(m.to_bytes().unwrap().length() as f64, size);
+}
+
+#[wasm_bindgen_test]
+fn check_validity_mirrors_emailjs() {
+    let v = |src: &str| json(&check_validity(js(src)));
+    assert_eq!(
+        v("{}"),
+        r#"{"isValid":false,"validationError":"Message must have a `from` header"}"#
+    );
+    assert_eq!(
+        v("null"),
+        r#"{"isValid":false,"validationError":"Message must have a `from` header"}"#
+    );
+    assert_eq!(
+        v("{from: 'a@b.c'}"),
+        r#"{"isValid":false,"validationError":"Message must have at least one `to`, `cc`, or `bcc` header"}"#
+    );
+    assert_eq!(
+        v("{from: ['a@b.c'], bcc: ['x@y.z']}"),
+        r#"{"isValid":true}"#
+    );
+    assert_eq!(
+        v("{from: 'a', to: 'b', attachment: [{data: ''}, {path: '/x'}, {data: 'ok'}, {name: 'n'}]}"),
+        r#"{"isValid":false,"validationError":"attachment has no data associated with it, attachment has no data associated with it"}"#
+    );
+    assert_eq!(
+        v("{from: 'a', to: 'b', attachment: {alternative: true}}"),
+        r#"{"isValid":true}"#
+    );
+}
+
+#[wasm_bindgen_test]
+fn addressparser_and_encoders() {
+    let list = addressparser(js(
+        "'Ann <ann@example.com>, \"Doe, John\" <j@x.org>, team: a@x.org, b@x.org;'",
+    ))
+    .unwrap();
+    assert_eq!(
+        json(&list),
+        r#"[{"name":"Ann","address":"ann@example.com"},{"name":"Doe, John","address":"j@x.org"},{"name":"team","group":[{"name":"","address":"a@x.org"},{"name":"","address":"b@x.org"}]}]"#
+    );
+    let arr = addressparser(js("['a@x.org', 'B <b@x.org>']")).unwrap();
+    assert_eq!(Array::from(&arr).length(), 2);
+    assert_eq!(
+        err_of(addressparser(js("42")).unwrap_err()).1,
+        "INVALID_ARGUMENT"
+    );
+
+    assert_eq!(
+        get_rfc2822_date(js("0"), js("true")).unwrap(),
+        "Thu, 01 Jan 1970 00:00:00 +0000"
+    );
+    assert_eq!(
+        get_rfc2822_date(js("new Date(951782400000)"), js("true")).unwrap(),
+        "Tue, 29 Feb 2000 00:00:00 +0000"
+    );
+    // Local time: the offset is the JS one.
+    let local = get_rfc2822_date(js("1e12"), JsValue::UNDEFINED).unwrap();
+    let off = -js_sys::Date::new(&js("1e12")).get_timezone_offset() as i32;
+    let sign = if off < 0 { '-' } else { '+' };
+    assert!(
+        local.ends_with(&format!("{sign}{:02}{:02}", off.abs() / 60, off.abs() % 60)),
+        "{local}"
+    );
+    assert_eq!(
+        get_rfc2822_date(JsValue::UNDEFINED, JsValue::UNDEFINED)
+            .unwrap()
+            .len(),
+        31
+    );
+    assert_eq!(
+        err_of(get_rfc2822_date(js("'x'"), JsValue::UNDEFINED).unwrap_err())
+            .2
+            .as_deref(),
+        Some("date")
+    );
+    assert_eq!(
+        err_of(get_rfc2822_date(js("NaN"), JsValue::UNDEFINED).unwrap_err()).1,
+        "INVALID_ARGUMENT"
+    );
+
+    assert_eq!(
+        mime_word_encode(js("'héllo'"), JsValue::UNDEFINED).unwrap(),
+        "=?utf-8?B?aMOpbGxv?="
+    );
+    let w = mime_word_encode(js("'héllo wörld'"), js("'iso-8859-1'")).unwrap();
+    assert!(w.starts_with("=?windows-1252?"), "{w}");
+    assert_eq!(
+        mime_encode(js("'héllo='"), JsValue::UNDEFINED).unwrap(),
+        "h=C3=A9llo=3D"
+    );
+    assert_eq!(
+        mime_encode(js("'héllo'"), js("'latin1'")).unwrap(),
+        "h=E9llo"
+    );
+    let e = mime_encode(js("'✓'"), js("'latin1'")).unwrap_err();
+    assert_eq!(err_of(e).1, "ENCODING");
+    let e = mime_encode(js("'x'"), js("'nope'")).unwrap_err();
+    assert_eq!(err_of(e).2.as_deref(), Some("charset"));
+}
+
+/// Drives the engine: returns what it wrote and the events, as JSON.
+struct Driver {
+    c: WasmSmtpClient,
+}
+
+impl Driver {
+    fn new(config: &str) -> Driver {
+        Driver {
+            c: WasmSmtpClient::new(js(config), false, 0.0).unwrap(),
+        }
+    }
+    fn feed(&mut self, server: &str, now: f64) -> (String, Vec<String>) {
+        if !server.is_empty() {
+            let bytes = Uint8Array::from(server.as_bytes());
+            self.c.receive(bytes.into(), now).unwrap();
+        }
+        self.drain()
+    }
+    fn drain(&mut self) -> (String, Vec<String>) {
+        let mut out = Vec::new();
+        while let Some(b) = self.c.poll_transmit() {
+            out.extend(b.to_vec());
+        }
+        let mut events = Vec::new();
+        loop {
+            let e = self.c.poll_event().unwrap();
+            if e.is_undefined() {
+                break;
+            }
+            events.push(json(&e));
+        }
+        (String::from_utf8(out).unwrap(), events)
+    }
+}
+
+fn message(src: &str) -> WasmMessage {
+    WasmMessage::from_options(js(src)).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn engine_sends_a_message_through_a_scripted_server() {
+    let mut d = Driver::new("{domain: 'client.example', transcript: true, timeout: 30000}");
+    let mut m = message("{from: 'a@example.com', to: ['b@example.com', 'c@example.com'], subject: 'Hi', text: 'line\\n.\\nend', deterministic: 1}");
+    let size = m.size().unwrap();
+    assert_eq!(d.c.send(&mut m, 1.0).unwrap(), 0.0);
+    // The message is consumed.
+    assert_eq!(err_of(m.to_bytes().unwrap_err()).1, "INVALID_ARGUMENT");
+    assert_eq!(m.size(), None);
+    // The greeting deadline runs from the constructor's clock (0).
+    assert_eq!(d.c.poll_timeout(), Some(30_000.0));
+    d.c.quit(1.0);
+    assert_eq!(d.feed("", 1.0), (String::new(), vec![]));
+    let (out, ev) = d.feed("220 mx.example ESMTP\r\n", 2.0);
+    assert_eq!(out, "EHLO client.example\r\n");
+    assert!(ev.is_empty());
+    let (out, ev) = d.feed(
+        "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10000\r\n250 8BITMIME\r\n",
+        3.0,
+    );
+    assert_eq!(
+        out,
+        format!("MAIL FROM:<a@example.com> SIZE={size}\r\nRCPT TO:<b@example.com>\r\nRCPT TO:<c@example.com>\r\nDATA\r\n")
+    );
+    assert_eq!(
+        ev,
+        [
+            r#"{"type":"ready","capabilities":{"serverName":"mx.example","pipelining":true,"size":10000,"eightBitMime":true,"smtpUtf8":false,"starttls":false,"auth":[],"chunking":false,"extensions":["PIPELINING","SIZE 10000","8BITMIME"]}}"#
+        ]
+    );
+    let (out, ev) = d.feed(
+        "250 2.1.0 ok\r\n250 2.1.5 ok\r\n550 5.1.1 unknown\r\n354 go\r\n",
+        4.0,
+    );
+    assert!(out.contains("\r\n..\r\n"), "dot-stuffed: {out}");
+    assert!(out.ends_with("\r\n.\r\n"));
+    assert!(ev.is_empty());
+    let (out, ev) = d.feed("250 2.0.0 queued as X1\r\n", 5.0);
+    assert_eq!(out, "QUIT\r\n");
+    assert_eq!(
+        ev,
+        [
+            r#"{"type":"sent","id":0,"reply":{"code":250,"enhancedCode":"2.0.0","text":"queued as X1","lines":["2.0.0 queued as X1"]},"recipients":[{"address":"b@example.com","accepted":true,"reply":{"code":250,"enhancedCode":"2.1.5","text":"ok","lines":["2.1.5 ok"]}},{"address":"c@example.com","accepted":false,"reply":{"code":550,"enhancedCode":"5.1.1","text":"unknown","lines":["5.1.1 unknown"]}}]}"#
+        ]
+    );
+    let (_, ev) = d.feed("221 bye\r\n", 6.0);
+    assert_eq!(ev, [r#"{"type":"closed","error":null}"#]);
+    assert!(d.c.closed());
+    let t = d.c.take_transcript().unwrap();
+    assert_eq!(
+        json(&Array::from(&t).get(0)),
+        r#"{"direction":"server","text":"220 mx.example ESMTP"}"#
+    );
+    // After close: sending is an SMTP error, not a trap.
+    let mut m2 = message("{from: 'a@example.com', to: 'b@example.com'}");
+    let (name, code, _) = err_of(d.c.send(&mut m2, 7.0).unwrap_err());
+    assert_eq!((name.as_str(), code.as_str()), ("MimeographError", "SMTP"));
+}
+
+#[wasm_bindgen_test]
+fn engine_5xx_fails_the_message_and_421_closes() {
+    let mut d = Driver::new("{tls: 'never', pipelining: false}");
+    d.c.send(
+        &mut message("{from: 'a@example.com', to: 'b@example.com'}"),
+        0.0,
+    )
+    .unwrap();
+    d.c.send(
+        &mut message("{from: 'a@example.com', to: 'c@example.com'}"),
+        0.0,
+    )
+    .unwrap();
+    d.feed("220 mx\r\n", 1.0);
+    let (out, _) = d.feed("250 mx\r\n", 1.0);
+    assert_eq!(out, "MAIL FROM:<a@example.com>\r\n");
+    let (out, ev) = d.feed("553 5.7.1 sender rejected\r\n", 2.0);
+    assert_eq!(
+        ev,
+        [
+            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"Reply","message":"MAIL FROM:<a@example.com> failed: 553 5.7.1 sender rejected","smtpCode":553,"enhancedCode":"5.7.1","command":"MAIL FROM:<a@example.com>","retryable":false}}"#
+        ]
+    );
+    assert!(
+        out.starts_with("RSET\r\n") || out.starts_with("MAIL FROM"),
+        "{out}"
+    );
+    let (out, _) = d.feed(
+        if out.starts_with("RSET") {
+            "250 ok\r\n"
+        } else {
+            ""
+        },
+        3.0,
+    );
+    assert!(out.is_empty() || out.starts_with("MAIL FROM"), "{out}");
+    let (_, ev) = d.feed("421 4.3.2 shutting down\r\n", 4.0);
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert!(
+        ev[0].starts_with(r#"{"type":"failed","id":1,"#),
+        "{}",
+        ev[0]
+    );
+    assert_eq!(
+        ev[1],
+        r#"{"type":"closed","error":{"emailjsCode":2,"kind":"ServiceClosing","message":"server closing the session after MAIL FROM:<a@example.com>: 421 4.3.2 shutting down","smtpCode":421,"enhancedCode":"4.3.2","command":"MAIL FROM:<a@example.com>","retryable":true}}"#
+    );
+    assert!(d.c.closed());
+}
+
+#[wasm_bindgen_test]
+fn engine_rejected_recipients_timeouts_and_starttls() {
+    // All recipients rejected: codes come from the first rejection.
+    let mut d = Driver::new("{}");
+    d.c.send(
+        &mut message("{from: 'a@example.com', to: 'b@example.com'}"),
+        0.0,
+    )
+    .unwrap();
+    d.feed("220 mx\r\n", 0.0);
+    d.feed("250-mx\r\n250 PIPELINING\r\n", 0.0);
+    let (_, ev) = d.feed(
+        "250 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n",
+        0.0,
+    );
+    assert_eq!(
+        ev,
+        [
+            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"AllRecipientsRejected","message":"all recipients were rejected; <b@example.com>: 550 5.1.1 no such user","smtpCode":550,"enhancedCode":"5.1.1","command":null,"retryable":false,"recipients":[{"address":"b@example.com","reply":{"code":550,"enhancedCode":"5.1.1","text":"no such user","lines":["5.1.1 no such user"]}}]}}"#
+        ]
+    );
+
+    // A timeout: the deadline is on the JS clock; NaN and negative clamp to 0.
+    let mut d = Driver::new("{timeout: 1000}");
+    d.c.noop(f64::NAN).unwrap();
+    assert_eq!(d.c.poll_timeout(), Some(1000.0));
+    d.c.handle_timeout(1000.0);
+    let (_, ev) = d.drain();
+    assert_eq!(ev.len(), 1);
+    assert!(
+        ev[0].contains(r#""emailjsCode":4,"kind":"Timeout""#),
+        "{}",
+        ev[0]
+    );
+    assert!(d.c.closed());
+
+    // STARTTLS: the event, then tlsEstablished → EHLO again.
+    let mut d =
+        Driver::new("{tls: 'required', user: 'u', password: 'p', authentication: ['plain']}");
+    d.feed("220 mx\r\n", 0.0);
+    let (out, _) = d.feed("250-mx\r\n250 STARTTLS\r\n", 0.0);
+    assert_eq!(out, "STARTTLS\r\n");
+    let (out, ev) = d.feed("220 go ahead\r\n", 0.0);
+    assert_eq!(
+        (out.as_str(), ev),
+        ("", vec![r#"{"type":"starttls"}"#.to_string()])
+    );
+    d.c.tls_established(1.0);
+    let (out, _) = d.drain();
+    assert_eq!(out, "EHLO localhost\r\n");
+    let (out, _) = d.feed("250-mx\r\n250 AUTH PLAIN LOGIN\r\n", 2.0);
+    assert!(out.starts_with("AUTH PLAIN "), "{out}");
+    let (_, ev) = d.feed("535 5.7.8 bad credentials\r\n", 3.0);
+    assert!(
+        ev.last()
+            .unwrap()
+            .contains(r#""emailjsCode":3,"kind":"AuthFailed""#),
+        "{ev:?}"
+    );
+
+    // No STARTTLS offered with tls: 'required' → CONNECTIONAUTH (10).
+    let mut d = Driver::new("{tls: 'required'}");
+    d.feed("220 mx\r\n", 0.0);
+    let (_, ev) = d.feed("250 mx\r\n", 0.0);
+    assert!(
+        ev.last()
+            .unwrap()
+            .contains(r#""emailjsCode":10,"kind":"TlsRequired""#),
+        "{ev:?}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn engine_config_and_input_errors() {
+    for (src, field) in [
+        ("5", "config"),
+        ("{tls: 'sometimes'}", "tls"),
+        ("{domain: 7}", "domain"),
+        ("{user: 'u'}", "password"),
+        ("{password: 'p'}", "user"),
+        ("{authentication: 'PLAIN'}", "authentication"),
+        ("{authentication: ['PLAIN', 'NTLM']}", "authentication[1]"),
+        ("{timeout: -5}", "timeout"),
+        ("{timeout: 'soon'}", "timeout"),
+        ("{pipelining: 1}", "pipelining"),
+        (r"{user: 'u\uD800', password: 'p'}", "user"),
+    ] {
+        let e = WasmSmtpClient::new(js(src), false, 0.0)
+            .err()
+            .unwrap_or_else(|| panic!("{src}"));
+        let (_, code, f) = err_of(e);
+        assert_eq!(
+            (code.as_str(), f.as_deref()),
+            ("INVALID_ARGUMENT", Some(field)),
+            "{src}"
+        );
+    }
+    let e = WasmSmtpClient::new(js("{domain: 'bad name'}"), false, 0.0)
+        .err()
+        .unwrap();
+    assert_eq!(err_of(e).1, "SMTP");
+    // receive: only bytes; an ArrayBuffer works too.
+    let mut c = WasmSmtpClient::new(JsValue::UNDEFINED, true, -5.0).unwrap();
+    for bad in ["'220 hi\\r\\n'", "null", "[50, 50, 48]", "{}"] {
+        let (_, code, f) = err_of(c.receive(js(bad), 0.0).unwrap_err());
+        assert_eq!(
+            (code.as_str(), f.as_deref()),
+            ("INVALID_ARGUMENT", Some("bytes")),
+            "{bad}"
+        );
+    }
+    c.receive(
+        js("new TextEncoder().encode('220 hi\\r\\n').buffer"),
+        f64::INFINITY,
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    while let Some(b) = c.poll_transmit() {
+        out.extend(b.to_vec());
+    }
+    assert_eq!(out, b"EHLO localhost\r\n");
+    // Arbitrary server garbage never traps.
+    c.receive(
+        js("new Uint8Array([0, 255, 13, 10, 57, 57, 57, 13, 10])"),
+        1.0,
+    )
+    .unwrap();
+    while c.poll_event().unwrap().is_truthy() {}
+    c.connection_closed(2.0);
+    c.handle_timeout(3.0);
+    assert!(c.closed());
+}
