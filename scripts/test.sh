@@ -128,7 +128,9 @@ else
 fi
 
 if [[ -d js/test ]]; then
-    stage js-test node --test js/test/
+    # The npm package's tests run against the built wasm package.
+    stage build-pkg scripts/build-pkg.sh
+    stage js-test node --test js/test/*.test.mjs
 else
     skip js-test "js/test/ does not exist"
 fi
