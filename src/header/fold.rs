@@ -9,12 +9,16 @@ pub const SOFT_LINE_LEN: usize = 78;
 /// The hard limit for a line, excluding CRLF (RFC 5322 §2.1.1).
 pub const MAX_LINE_LEN: usize = 998;
 
-/// Writes `Name: tokens…\r\n` to `out`, folding before a token whose
-/// whitespace is a single space whenever the line would pass 78 columns
-/// (parsers such as `mail-parser` collapse other whitespace at a fold, so
-/// only a lone space is a safe place). The first token is written after
-/// `": "` whatever its own whitespace. Fails, writing nothing, when a line
-/// would exceed 998 octets.
+/// Writes `Name: tokens…\r\n` to `out`, folding before a token preceded by
+/// a single space whenever the line would pass 78 columns. The first token
+/// is written after `": "` whatever its own whitespace.
+///
+/// Some parsers (`mail-parser`) collapse all whitespace around a fold into
+/// one space, against RFC 5322's unfolding, so a longer run of whitespace is
+/// a fold point only when the line would otherwise pass 998 octets; the fold
+/// then leaves one whitespace character after the CRLF and the rest at the
+/// end of the line before, which RFC 5322 unfolding reads back exactly.
+/// Fails, writing nothing, when a line would still exceed 998 octets.
 pub fn write_header(out: &mut Vec<u8>, name: &str, tokens: &[Token]) -> Result<(), HeaderError> {
     let start = out.len();
     out.extend_from_slice(name.as_bytes());
@@ -24,13 +28,24 @@ pub fn write_header(out: &mut Vec<u8>, name: &str, tokens: &[Token]) -> Result<(
     for (i, token) in tokens.iter().enumerate() {
         let space = if i == 0 { " " } else { token.space.as_str() };
         let added = space.len() + token.text.len();
-        if i > 0 && space == " " && line_len + added > SOFT_LINE_LEN {
+        let past_soft = line_len + added > SOFT_LINE_LEN;
+        // A single space is the fold point every reader agrees on; a longer
+        // run is used only to stay within 998 octets.
+        let foldable = space == " " || (!space.is_empty() && line_len + added > MAX_LINE_LEN);
+        if i > 0 && past_soft && foldable {
+            // Spaces and tabs are one byte each: split before the last one.
+            let (kept, carried) = space.split_at(space.len() - 1);
+            out.extend_from_slice(kept.as_bytes());
+            longest = longest.max(line_len + kept.len());
             out.extend_from_slice(b"\r\n");
-            line_len = 0;
+            out.extend_from_slice(carried.as_bytes());
+            out.extend_from_slice(token.text.as_bytes());
+            line_len = carried.len() + token.text.len();
+        } else {
+            out.extend_from_slice(space.as_bytes());
+            out.extend_from_slice(token.text.as_bytes());
+            line_len += added;
         }
-        out.extend_from_slice(space.as_bytes());
-        out.extend_from_slice(token.text.as_bytes());
-        line_len += added;
         longest = longest.max(line_len);
     }
     out.extend_from_slice(b"\r\n");
@@ -68,6 +83,27 @@ mod tests {
         for line in s.split("\r\n") {
             assert!(line.len() <= SOFT_LINE_LEN, "{line:?}");
         }
+        let unfolded = s.trim_end_matches("\r\n").replace("\r\n", "");
+        assert_eq!(unfolded, format!("Subject: {text}"));
+    }
+
+    #[test]
+    fn runs_of_whitespace_fold_keeping_every_character() {
+        let text = "word  ".repeat(400);
+        let text = text.trim_end();
+        let tokens: Vec<Token> = text
+            .split("  ")
+            .enumerate()
+            .map(|(i, w)| Token {
+                space: if i == 0 { String::new() } else { "  ".into() },
+                text: w.into(),
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_header(&mut out, "Subject", &tokens).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.split("\r\n").all(|l| l.len() <= MAX_LINE_LEN), "{s}");
+        assert!(s.matches("\r\n").count() > 2, "{s}");
         let unfolded = s.trim_end_matches("\r\n").replace("\r\n", "");
         assert_eq!(unfolded, format!("Subject: {text}"));
     }

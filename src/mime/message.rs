@@ -124,6 +124,12 @@ impl Leaf {
             return forced;
         }
         match &self.body {
+            // An empty attachment as empty base64: some readers (npm
+            // mailparser) take the delimiter's CRLF for the content of an
+            // empty 7bit part.
+            LeafBody::Text { bytes, .. } if bytes.is_empty() && self.disposition.is_some() => {
+                TransferEncoding::Base64
+            }
             LeafBody::Text {
                 stats, is_message, ..
             } => {

@@ -51,6 +51,8 @@ struct Active {
 }
 
 enum Step {
+    /// The part produced nothing this time; step it again (its tail follows).
+    Again,
     Plan(usize),
     Buf,
     Borrow(usize, usize, usize),
@@ -132,6 +134,8 @@ impl Renderer {
             if self.active.is_some() {
                 match self.step(msg)? {
                     Step::Done => self.active = None,
+                    Step::Again => {}
+                    Step::Buf if self.buf.is_empty() => {}
                     step => break step,
                 }
                 continue;
@@ -170,7 +174,7 @@ impl Renderer {
                 Seg::Bytes(bytes) => Some(bytes),
                 Seg::Leaf { .. } => None,
             },
-            Step::Done => None,
+            Step::Done | Step::Again => None,
         })
     }
 
@@ -277,7 +281,7 @@ impl Renderer {
 
 fn whole(leaf: usize, len: usize) -> Step {
     if len == 0 {
-        Step::Done
+        Step::Again
     } else {
         Step::Borrow(leaf, 0, len)
     }
@@ -523,7 +527,22 @@ fn write_leaf_headers(
     opts: RenderOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), ComposeError> {
-    let mut tokens = vec![Token::spaced(leaf.media_type.clone())];
+    // RFC 2046 §5.2.1: message/rfc822 may only be 7bit or 8bit; one that
+    // needs base64 (8-bit content without 8BITMIME, or overlong lines) goes
+    // as an opaque file instead.
+    let is_message = matches!(
+        leaf.body,
+        LeafBody::Text {
+            is_message: true,
+            ..
+        }
+    );
+    let media_type = if is_message && enc == TransferEncoding::Base64 {
+        super::content_type::OCTET_STREAM
+    } else {
+        leaf.media_type.as_str()
+    };
+    let mut tokens = vec![Token::spaced(media_type)];
     let mut params: Vec<Vec<Token>> = leaf
         .params
         .iter()

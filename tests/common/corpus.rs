@@ -435,6 +435,42 @@ pub fn corpus() -> Vec<Spec> {
     s.text = Some("From two people.\n".into());
     v.push(s);
 
+    let mut s = Spec::new("empty_parts_in_multipart");
+    s.subject = Some("Empty parts".into());
+    s.text = Some("Two empty attachments follow.\n".into());
+    s.parts
+        .push(part(Place::Attach, Src::Text(String::new()), "text/plain").named("empty.txt"));
+    s.parts.push(
+        part(
+            Place::Attach,
+            Src::Base64(Vec::new()),
+            "application/octet-stream",
+        )
+        .named("empty.bin"),
+    );
+    v.push(s);
+
+    let mut s = Spec::new("attached_message_8bit");
+    s.subject = Some("Fwd: 8-bit message".into());
+    s.text = Some("An 8-bit message without 8BITMIME goes as a file.\n".into());
+    let inner = "From: x@example.com\r\nSubject: héllo\r\n\r\nbödy\r\n"
+        .as_bytes()
+        .to_vec();
+    s.parts.push(
+        part(
+            Place::Attach,
+            Src::Rfc822(inner),
+            "application/octet-stream",
+        )
+        .named("forwarded 8-bit message"),
+    );
+    v.push(s);
+
+    let mut s = Spec::new("long_subject_with_double_spaces");
+    s.subject = Some("word  ".repeat(60).trim_end().to_owned() + " \tand a\t\ttab run");
+    s.text = Some("Folded inside runs of whitespace.\n".into());
+    v.push(s);
+
     let mut s = Spec::new("no_subject_empty_text");
     s.text = Some(String::new());
     v.push(s);
