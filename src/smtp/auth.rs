@@ -109,6 +109,9 @@ pub(crate) enum AuthStep {
     Done,
     /// Failed.
     Failed(SmtpError),
+    /// Failed while the server waits for a response to a 334: cancel the
+    /// exchange with `*` (RFC 4954 §4), then fail.
+    Cancel(SmtpError),
 }
 
 /// One running SASL exchange.
@@ -172,7 +175,7 @@ impl AuthExchange {
             (Mechanism::CramMd5, 0) => {
                 let challenge = reply.lines().first().map(|l| l.trim()).unwrap_or("");
                 let Ok(challenge) = B64.decode(challenge) else {
-                    return AuthStep::Failed(SmtpError::Protocol(
+                    return AuthStep::Cancel(SmtpError::Protocol(
                         "CRAM-MD5 challenge is not base64".into(),
                     ));
                 };
@@ -189,7 +192,7 @@ impl AuthExchange {
                 String::new()
             }
             _ => {
-                return AuthStep::Failed(SmtpError::Protocol(format!(
+                return AuthStep::Cancel(SmtpError::Protocol(format!(
                     "unexpected 334 in AUTH {}",
                     self.mechanism.name()
                 )))

@@ -51,6 +51,8 @@ pub enum Command {
     },
     /// A base64 line answering a 334 challenge.
     AuthResponse(Secret),
+    /// `*`: cancels a SASL exchange (RFC 4954 §4).
+    AuthCancel,
     /// `MAIL FROM:<path> params…` (`from` empty for the null path).
     Mail {
         /// The reverse path, without angle brackets.
@@ -115,7 +117,7 @@ impl Command {
             Command::Ehlo(_) => "EHLO",
             Command::Helo(_) => "HELO",
             Command::StartTls => "STARTTLS",
-            Command::Auth { .. } | Command::AuthResponse(_) => "AUTH",
+            Command::Auth { .. } | Command::AuthResponse(_) | Command::AuthCancel => "AUTH",
             Command::Mail { .. } => "MAIL FROM",
             Command::Rcpt { .. } => "RCPT TO",
             Command::Data => "DATA",
@@ -143,6 +145,7 @@ impl fmt::Display for Command {
                 None => write!(f, "AUTH {}", mechanism.name()),
             },
             Command::AuthResponse(r) => write!(f, "{r}"),
+            Command::AuthCancel => f.write_str("*"),
             Command::Mail { from, params } => {
                 write!(f, "MAIL FROM:<{from}>")?;
                 params.iter().try_for_each(|p| write!(f, " {p}"))

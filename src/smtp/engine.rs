@@ -141,6 +141,7 @@ enum Expect {
     Helo,
     StartTls,
     Auth,
+    AuthCancel,
     Mail,
     Rcpt,
     Data,
@@ -243,6 +244,8 @@ enum Phase {
     Handshake,
     TlsHandshake,
     Auth(AuthExchange),
+    /// `*` was sent to cancel AUTH; the error is reported after the 501.
+    AuthCancelled(SmtpError),
     Ready,
     Txn(Box<Txn>),
     Closed,
@@ -283,11 +286,27 @@ fn valid_hello_name(name: &str) -> bool {
     !name.is_empty() && name.bytes().all(|b| b > b' ' && b != 0x7f)
 }
 
+/// An envelope path: no CR, LF, NUL, controls, `<` or `>`; spaces only
+/// inside a quoted local part (`"john doe"@example.com`, RFC 5321
+/// Quoted-string), where they cannot end the command's argument.
 fn valid_path(path: &str) -> bool {
-    !path.is_empty()
-        && path
-            .bytes()
-            .all(|b| b > b' ' && b != 0x7f && b != b'<' && b != b'>')
+    let plain = |b: u8| b > b' ' && b != 0x7f && b != b'<' && b != b'>';
+    let Some((local, domain)) = path.rsplit_once('@') else {
+        return !path.is_empty() && path.bytes().all(plain);
+    };
+    let quoted_ok = |q: &str| {
+        let mut escaped = false;
+        q.bytes().all(|b| {
+            let ok = (b == b' ' || plain(b)) && (escaped || b != b'"');
+            escaped = !escaped && b == b'\\';
+            ok
+        }) && !escaped
+    };
+    let local_ok = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
+        Some(inner) => quoted_ok(inner),
+        None => !local.is_empty() && local.bytes().all(plain),
+    };
+    local_ok && !domain.is_empty() && domain.bytes().all(plain)
 }
 
 fn check_address(a: &EnvelopeAddress) -> Result<(), SmtpError> {
@@ -682,7 +701,10 @@ impl Client {
                         Some(Expect::Ehlo),
                     );
                 } else {
-                    self.fatal(SmtpError::Reply { command, reply }, false);
+                    // RFC 5321 §3.1: after a 554 greeting the client
+                    // should still send QUIT.
+                    let quit = reply.code() == 554;
+                    self.fatal(SmtpError::Reply { command, reply }, quit);
                 }
             }
             Expect::Ehlo => {
@@ -743,7 +765,20 @@ impl Client {
                     AuthStep::Send(cmd) => self.wire.write(cmd, Some(Expect::Auth)),
                     AuthStep::Done => self.become_ready(),
                     AuthStep::Failed(e) => self.fatal(e, true),
+                    AuthStep::Cancel(e) => {
+                        self.wire
+                            .write(Command::AuthCancel, Some(Expect::AuthCancel));
+                        self.phase = Phase::AuthCancelled(e);
+                    }
                 }
+            }
+            Expect::AuthCancel => {
+                // The server answers `*` with 501; the exchange is over.
+                let error = match std::mem::replace(&mut self.phase, Phase::Handshake) {
+                    Phase::AuthCancelled(e) => e,
+                    _ => SmtpError::Protocol("AUTH cancel outside AUTH".into()),
+                };
+                self.fatal(error, true);
             }
             Expect::Mail | Expect::Rcpt | Expect::Data | Expect::Bdat { .. } | Expect::DataEnd => {
                 self.txn_reply(expect, command, reply)
@@ -880,6 +915,9 @@ impl Client {
             if limit > 0 && size > limit {
                 return Err(SmtpError::MessageTooLarge { size, limit });
             }
+        }
+        if body.is_8bit() && !caps.eight_bit_mime && !needs_utf8 {
+            return Err(SmtpError::EightBitMimeRequired);
         }
         let mut params = Vec::new();
         if let (Some(_), Some(size)) = (caps.size, size) {

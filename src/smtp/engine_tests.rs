@@ -379,7 +379,8 @@ fn ehlo_refused_falls_back_to_helo() {
 fn greeting_and_ehlo_failures_end_the_session() {
     let mut r = Run::new(cfg());
     let id = r.send(env("a@x.org", &["b@y.org"]), "x");
-    r.script("S: 554 5.3.2 go away");
+    // RFC 5321 §3.1: QUIT after a 554 greeting.
+    r.script("S: 554 5.3.2 go away\nC: QUIT");
     let Some(Some(e)) = r.closed() else { panic!() };
     assert_eq!(e.code(), Some(554));
     assert_eq!(e.command(), Some("connection greeting"));
@@ -854,6 +855,72 @@ fn starttls_response_injection() {
 }
 
 #[test]
+fn eight_bit_body_needs_8bitmime() {
+    let mut r = Run::new(cfg());
+    r.c.send(
+        env("a@x.org", &["b@y.org"]),
+        Box::new(RawMessage::new("Subject: x\r\n\r\ncaf\u{e9}\r\n")),
+        T0,
+    )
+    .unwrap();
+    r.send(env("a@x.org", &["b@y.org"]), "ascii");
+    // Nothing of the 8-bit message is sent; the next one goes through.
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250-mx
+         S: 250 PIPELINING
+         C: MAIL FROM:<a@x.org>
+         C: RCPT TO:<b@y.org>
+         C: DATA
+         S: 250 ok
+         S: 250 ok
+         S: 354 go
+         C: ascii
+         C: .
+         S: 250 queued",
+    );
+    assert_eq!(r.failed(), [&SmtpError::EightBitMimeRequired]);
+    assert_eq!(r.sent().len(), 1);
+}
+
+#[test]
+fn auth_is_cancelled_with_a_star_after_a_334_it_cannot_answer() {
+    // A CRAM-MD5 challenge that is not base64.
+    let mut r = Run::new(auth_cfg(&[Mechanism::CramMd5], "tim", "secret"));
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250-mx
+         S: 250 AUTH CRAM-MD5
+         C: AUTH CRAM-MD5
+         S: 334 !!not-base64!!
+         C: *
+         S: 501 5.7.0 cancelled
+         C: QUIT",
+    );
+    assert!(matches!(r.closed(), Some(Some(SmtpError::Protocol(_)))));
+    // LOGIN answered with a third challenge.
+    let mut r = Run::new(auth_cfg(&[Mechanism::Login], "tim", "secret"));
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250-mx
+         S: 250 AUTH LOGIN
+         C: AUTH LOGIN
+         S: 334 VXNlcm5hbWU6
+         C: dGlt
+         S: 334 UGFzc3dvcmQ6
+         C: c2VjcmV0
+         S: 334 again
+         C: *
+         S: 501 cancelled
+         C: QUIT",
+    );
+    assert!(matches!(r.closed(), Some(Some(SmtpError::Protocol(_)))));
+}
+
+#[test]
 fn smtputf8_and_8bitmime() {
     let utf8 = Envelope {
         from: Some(EnvelopeAddress::new("jörg@x.org", None)),
@@ -1112,6 +1179,11 @@ fn input_validation() {
         "a@x\r\nRCPT TO:<e@vil>",
         "",
         "a\0@x",
+        "\"a b\"@x y",
+        "\"a\"b c\"@x",
+        "\"a\r\nb\"@x",
+        "\"a>\"@x",
+        "\"a\\\"@x",
     ] {
         let e = Envelope {
             from: Some(addr("a@x.org")),
@@ -1130,6 +1202,15 @@ fn input_validation() {
         };
         assert!(r.c.send(e, Box::new(RawMessage::new("x")), T0).is_err());
     }
+    // A space inside a quoted local part is part of the address (RFC 5321).
+    let e = Envelope {
+        from: Some(addr("\"john doe\"@x.org")),
+        to: vec![addr("\"a \\\" b\"@x.org")],
+    };
+    assert!(Run::new(cfg())
+        .c
+        .send(e, Box::new(RawMessage::new("x")), T0)
+        .is_ok());
     let e = Envelope {
         from: None,
         to: vec![],

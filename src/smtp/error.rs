@@ -112,6 +112,9 @@ pub enum SmtpError {
     },
     /// The message needs SMTPUTF8 and the server does not offer it.
     SmtpUtf8Required,
+    /// The message holds 8-bit octets and the server offers neither
+    /// 8BITMIME nor SMTPUTF8 (RFC 6152).
+    EightBitMimeRequired,
     /// The message is larger than the server's SIZE limit.
     MessageTooLarge {
         /// The message size.
@@ -203,6 +206,7 @@ impl SmtpError {
             SmtpError::Closed => EmailjsCode::ConnectionClosed,
             SmtpError::NotConnected => EmailjsCode::NoConnection,
             SmtpError::SmtpUtf8Required
+            | SmtpError::EightBitMimeRequired
             | SmtpError::MessageTooLarge { .. }
             | SmtpError::SizeMismatch { .. }
             | SmtpError::InvalidAddress(_)
@@ -269,6 +273,9 @@ impl fmt::Display for SmtpError {
             SmtpError::SmtpUtf8Required => {
                 f.write_str("the message needs SMTPUTF8, which the server does not offer")
             }
+            SmtpError::EightBitMimeRequired => f.write_str(
+                "the message holds 8-bit data and the server offers neither 8BITMIME nor SMTPUTF8",
+            ),
             SmtpError::MessageTooLarge { size, limit } => {
                 write!(
                     f,

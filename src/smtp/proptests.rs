@@ -210,7 +210,8 @@ proptest! {
         body in proptest::collection::vec(prop::sample::select(vec![b'\r', b'\n', b'.', b'a', 0xc3]), 0..300),
         chunk in 1usize..40,
     ) {
-        let cmds = transaction(&env(&["b@y.org"]), RawMessage::new(body.clone()).with_chunk_size(chunk), &Capabilities::default()).unwrap();
+        let caps = Capabilities { eight_bit_mime: true, ..Capabilities::default() };
+        let cmds = transaction(&env(&["b@y.org"]), RawMessage::new(body.clone()).with_chunk_size(chunk), &caps).unwrap();
         let Some(Command::Content(stream)) = cmds.last() else { panic!("{cmds:?}") };
         // No bare CR or LF.
         for (i, &b) in stream.iter().enumerate() {

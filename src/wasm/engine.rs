@@ -89,6 +89,7 @@ fn kind(e: &SmtpError) -> &'static str {
         SmtpError::AllRecipientsRejected { .. } => "AllRecipientsRejected",
         SmtpError::RecipientsRejected { .. } => "RecipientsRejected",
         SmtpError::SmtpUtf8Required => "SmtpUtf8Required",
+        SmtpError::EightBitMimeRequired => "EightBitMimeRequired",
         SmtpError::MessageTooLarge { .. } => "MessageTooLarge",
         SmtpError::SizeMismatch { .. } => "SizeMismatch",
         SmtpError::InvalidAddress(_) => "InvalidAddress",
