@@ -171,6 +171,9 @@ struct Wire {
     expect: VecDeque<(Expect, String)>,
     transcript: Option<Vec<TranscriptLine>>,
     record: Option<Vec<Command>>,
+    /// `out` holds the end of the current message's data (the final
+    /// `.CRLF`, or the last octets of a `BDAT … LAST` chunk).
+    end_pending: bool,
 }
 
 impl Wire {
@@ -227,6 +230,9 @@ struct Txn {
     data_sent: bool,
     streaming: bool,
     body_done: bool,
+    /// The end of the data was handed to the transport: from now on the
+    /// server may accept the message at any moment.
+    end_sent: bool,
     encoder: ContentEncoder,
     scratch: Vec<u8>,
     content_len: u64,
@@ -269,6 +275,7 @@ pub struct Client {
     deadline: Option<(Duration, String)>,
     armed: Option<usize>,
     armed_count: usize,
+    outcome_unknown: Option<MessageId>,
 }
 
 impl std::fmt::Debug for Client {
@@ -353,6 +360,7 @@ impl Client {
             deadline: None,
             armed: None,
             armed_count: 0,
+            outcome_unknown: None,
         };
         c.wire
             .expect
@@ -384,6 +392,7 @@ impl Client {
             deadline: None,
             armed: None,
             armed_count: 0,
+            outcome_unknown: None,
         };
         c.config.hello_name = "localhost".into();
         c
@@ -558,10 +567,14 @@ impl Client {
             self.rearm();
         }
         if self.wire.out.is_empty() {
-            None
-        } else {
-            Some(std::mem::take(&mut self.wire.out))
+            return None;
         }
+        if std::mem::take(&mut self.wire.end_pending) {
+            if let Phase::Txn(t) = &mut self.phase {
+                t.end_sent = true;
+            }
+        }
+        Some(std::mem::take(&mut self.wire.out))
     }
 
     /// The next event, or `None`.
@@ -592,6 +605,18 @@ impl Client {
     /// True when the session is ready and nothing is queued or in flight.
     pub fn is_idle(&self) -> bool {
         matches!(self.phase, Phase::Ready) && self.wire.expect.is_empty() && self.jobs.is_empty()
+    }
+
+    /// The message whose outcome is unknown: the session ended (closed,
+    /// timed out, broke the protocol) after the end of its data (`.` or
+    /// `BDAT … LAST` with its last octets) was handed to the transport by
+    /// [`Client::poll_transmit`] and before the server's final reply was
+    /// read. The server may have accepted it (RFC 1047), so sending it
+    /// again may deliver it twice. `None` when no such message exists: every
+    /// message failed by [`Event::MessageFailed`] before its end of data was
+    /// handed over was certainly not accepted.
+    pub fn outcome_unknown(&self) -> Option<MessageId> {
+        self.outcome_unknown
     }
 
     /// Takes the transcript lines recorded since the last call (empty
@@ -639,6 +664,7 @@ impl Client {
     fn close(&mut self, error: Option<SmtpError>) {
         self.phase = Phase::Closed;
         self.wire.expect.clear();
+        self.wire.end_pending = false;
         self.deadline = None;
         self.armed = None;
         self.emit(Event::Closed { error });
@@ -651,6 +677,9 @@ impl Client {
         }
         if let Phase::Txn(t) = &self.phase {
             let id = t.id;
+            if t.end_sent && t.failure.is_none() {
+                self.outcome_unknown = Some(id);
+            }
             self.emit(Event::MessageFailed {
                 id,
                 error: error.clone(),
@@ -950,6 +979,7 @@ impl Client {
             data_sent: false,
             streaming: false,
             body_done: false,
+            end_sent: false,
             encoder,
             scratch: Vec::new(),
             content_len: 0,
@@ -1002,6 +1032,8 @@ impl Client {
                     Command::Bdat { size, last: true },
                     Some(Expect::Bdat { last: true }),
                 );
+                // An empty message ends with its command.
+                wire.end_pending |= size == 0;
                 t.streaming = true;
             }
             BodyMode::BdatChunked => t.streaming = true,
@@ -1158,6 +1190,7 @@ impl Client {
                     );
                     return false;
                 }
+                wire.end_pending |= t.content_len == size;
                 wire.content(start);
             }
             (Some(chunk), BodyMode::BdatChunked) => {
@@ -1182,6 +1215,7 @@ impl Client {
                         t.encoder.finish(&mut wire.out);
                         t.content_len += (wire.out.len() - start) as u64;
                         wire.content(start);
+                        wire.end_pending = true;
                         wire.expect
                             .push_back((Expect::DataEnd, "end of data".into()));
                     }
@@ -1206,6 +1240,7 @@ impl Client {
                             },
                             Some(Expect::Bdat { last: true }),
                         );
+                        wire.end_pending = true;
                     }
                 }
                 let n = t.content_len;

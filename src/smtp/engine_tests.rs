@@ -1441,3 +1441,191 @@ fn emailjs_codes() {
         assert!(!e.to_string().is_empty());
     }
 }
+
+// ----- RFC 1047: was the end of the data handed over? -----
+
+#[test]
+fn close_before_end_of_data_is_a_certain_failure() {
+    // Closed while waiting for the 354: nothing of the message went out.
+    let mut r = Run::new(cfg());
+    r.send(env("a@x.org", &["b@y.org"]), "x");
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250 mx
+         C: MAIL FROM:<a@x.org>
+         S: 250 ok
+         C: RCPT TO:<b@y.org>
+         S: 250 ok
+         C: DATA",
+    );
+    r.c.connection_closed(T0);
+    r.drain();
+    assert_eq!(r.failed(), [&SmtpError::Closed]);
+    assert_eq!(r.c.outcome_unknown(), None);
+    // The 354 arrived, but the body was never handed over (not polled).
+    let mut r = Run::new(cfg());
+    r.send(env("a@x.org", &["b@y.org"]), "x");
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250 mx
+         C: MAIL FROM:<a@x.org>
+         S: 250 ok
+         C: RCPT TO:<b@y.org>
+         S: 250 ok
+         C: DATA",
+    );
+    r.c.receive(b"354 go\r\n", T0);
+    r.c.connection_closed(T0);
+    r.drain();
+    assert_eq!(r.failed(), [&SmtpError::Closed]);
+    assert_eq!(r.c.outcome_unknown(), None);
+    // Chunked BDAT: chunks went out, but not the BDAT 0 LAST.
+    let mut r = Run::new(cfg());
+    let body = Chunks(vec![b"a\n".to_vec(), b"b\n".to_vec()], 0);
+    r.c.send(env("a@x.org", &["b@y.org"]), Box::new(body), T0)
+        .unwrap();
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250-mx
+         S: 250 CHUNKING
+         C: MAIL FROM:<a@x.org>
+         S: 250 ok
+         C: RCPT TO:<b@y.org>
+         S: 250 ok
+         C: BDAT 3
+         C: a",
+    );
+    r.c.connection_closed(T0);
+    r.drain();
+    assert_eq!(r.failed(), [&SmtpError::Closed]);
+    assert_eq!(r.c.outcome_unknown(), None);
+}
+
+#[test]
+fn close_after_end_of_data_leaves_the_outcome_unknown() {
+    // DATA: the final "." was handed over, then the link died.
+    let mut r = Run::new(cfg());
+    let id = r.send(env("a@x.org", &["b@y.org"]), "x");
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250 mx
+         C: MAIL FROM:<a@x.org>
+         S: 250 ok
+         C: RCPT TO:<b@y.org>
+         S: 250 ok
+         C: DATA
+         S: 354 go
+         C: x
+         C: .",
+    );
+    assert_eq!(r.c.outcome_unknown(), None, "still waiting, not failed");
+    r.c.connection_closed(T0);
+    r.drain();
+    assert_eq!(r.failed(), [&SmtpError::Closed]);
+    assert_eq!(r.c.outcome_unknown(), Some(id));
+    // A timeout waiting for the final reply is just as unknown.
+    let mut r = Run::new(cfg());
+    let id = r.send(env("a@x.org", &["b@y.org"]), "x");
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250 mx
+         C: MAIL FROM:<a@x.org>
+         S: 250 ok
+         C: RCPT TO:<b@y.org>
+         S: 250 ok
+         C: DATA
+         S: 354 go
+         C: x
+         C: .",
+    );
+    r.c.handle_timeout(T0 + Duration::from_secs(600));
+    r.drain();
+    assert!(matches!(r.failed()[..], [SmtpError::Timeout { .. }]));
+    assert_eq!(r.c.outcome_unknown(), Some(id));
+    // BDAT … LAST with its octets.
+    let mut r = Run::new(cfg());
+    let id = r.send(env("a@x.org", &["b@y.org"]), "a\r\n");
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250-mx
+         S: 250-PIPELINING
+         S: 250 CHUNKING
+         C: MAIL FROM:<a@x.org>
+         C: RCPT TO:<b@y.org>
+         C: BDAT 3 LAST
+         C: a
+         S: 250 ok
+         S: 250 ok",
+    );
+    r.c.connection_closed(T0);
+    r.drain();
+    assert_eq!(r.failed(), [&SmtpError::Closed]);
+    assert_eq!(r.c.outcome_unknown(), Some(id));
+    // Chunked BDAT: the BDAT 0 LAST went out.
+    let mut r = Run::new(cfg());
+    let body = Chunks(vec![b"a\n".to_vec()], 0);
+    let id =
+        r.c.send(env("a@x.org", &["b@y.org"]), Box::new(body), T0)
+            .unwrap();
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250-mx
+         S: 250 CHUNKING
+         C: MAIL FROM:<a@x.org>
+         S: 250 ok
+         C: RCPT TO:<b@y.org>
+         S: 250 ok
+         C: BDAT 3
+         C: a
+         S: 250 ok
+         C: BDAT 0 LAST",
+    );
+    r.c.connection_closed(T0);
+    r.drain();
+    assert_eq!(r.c.outcome_unknown(), Some(id));
+}
+
+#[test]
+fn answered_messages_are_never_unknown() {
+    // Accepted, then the link dies: the message is known to be sent, and a
+    // rejected message is known not to be.
+    let mut r = Run::new(cfg());
+    r.send(env("a@x.org", &["b@y.org"]), "x");
+    r.send(env("a@x.org", &["b@y.org"]), "y");
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250 mx
+         C: MAIL FROM:<a@x.org>
+         S: 250 ok
+         C: RCPT TO:<b@y.org>
+         S: 250 ok
+         C: DATA
+         S: 354 go
+         C: x
+         C: .
+         S: 250 queued
+         C: MAIL FROM:<a@x.org>
+         S: 250 ok
+         C: RCPT TO:<b@y.org>
+         S: 250 ok
+         C: DATA
+         S: 354 go
+         C: y
+         C: .
+         S: 554 no
+         C: RSET",
+    );
+    r.c.connection_closed(T0);
+    r.drain();
+    assert_eq!(r.sent().len(), 1);
+    assert_eq!(r.failed().len(), 1);
+    assert_eq!(r.c.outcome_unknown(), None);
+}

@@ -14,7 +14,7 @@
 //!         match event {
 //!             Event::StartTls => { upgrade(socket); c.tls_established(now) }
 //!             Event::MessageSent(report) => …,
-//!             Event::MessageFailed { id, error } => …,
+//!             Event::MessageFailed { id, error } => …, // c.outcome_unknown(): maybe accepted
 //!             Event::Closed { error } => { flush poll_transmit, close the socket, stop }
 //!             _ => {}
 //!         }
