@@ -141,6 +141,8 @@ struct Captured {
     sni: Option<String>,
     auth: Option<String>,
     peer_port: u64,
+    conn: u64,
+    peak: u64,
 }
 
 impl Captured {
@@ -175,6 +177,8 @@ fn captured(s: &Server) -> Vec<Captured> {
                 sni: v["sni"].as_str().map(str::to_string),
                 auth: v["auth"].as_str().map(str::to_string),
                 peer_port: v["peer_port"].as_u64().unwrap(),
+                conn: v["conn"].as_u64().unwrap(),
+                peak: v["peak"].as_u64().unwrap(),
             }
         })
         .collect()
@@ -512,14 +516,68 @@ fn service_closing_421_is_typed_and_the_client_recovers() {
 }
 
 #[test]
+fn drop_before_end_of_data_is_retried_after_is_outcome_unknown() {
+    // Before: the 2nd MAIL aborts the connection; the message is sent again
+    // on a new connection and arrives once.
+    let s = server(&["--drop-at", "2"]);
+    let (o, _) = options(s.port);
+    let mut c = SmtpClient::new(o.clone());
+    let first = message(1, "bob@example.net");
+    let second = message(2, "bob@example.net");
+    let ids = vec![
+        first.message_id().to_string(),
+        second.message_id().to_string(),
+    ];
+    assert_eq!(c.send(first).unwrap().attempts, 1);
+    assert_eq!(c.send(second).unwrap().attempts, 2);
+    c.close().unwrap();
+    exactly_once(&ids, &captured(&s));
+    // After: the server takes the 2nd message's data, then the connection
+    // dies before the reply. Retrying could deliver it twice: the caller
+    // gets OutcomeUnknown, and the message arrived exactly once.
+    let s = server(&["--drop-after-data", "2"]);
+    let mut o = o.clone();
+    o.port = Some(s.port);
+    let mut c = SmtpClient::new(o);
+    let first = message(3, "bob@example.net");
+    let second = message(4, "bob@example.net");
+    let third = message(5, "bob@example.net");
+    let ids = vec![
+        first.message_id().to_string(),
+        second.message_id().to_string(),
+        third.message_id().to_string(),
+    ];
+    c.send(first).unwrap();
+    let e = c.send(second).unwrap_err();
+    match &e {
+        NativeError::OutcomeUnknown { message_id, source } => {
+            assert_eq!(message_id, &ids[1]);
+            assert!(
+                matches!(**source, NativeError::Smtp(SmtpError::Closed)),
+                "{source:?}"
+            );
+        }
+        other => panic!("expected OutcomeUnknown, got {other:?}"),
+    }
+    assert!(e.is_outcome_unknown());
+    assert!(!c.is_connected());
+    // The client recovers for the next message.
+    assert_eq!(c.send(third).unwrap().attempts, 1);
+    c.close().unwrap();
+    exactly_once(&ids, &captured(&s));
+}
+
+#[test]
 fn server_that_stops_answering_times_out() {
     let s = server(&["--hang-data"]);
     let (mut o, _) = options(s.port);
     o.timeout = Duration::from_millis(400);
     let mut c = SmtpClient::new(o);
     let e = c.send(message(1, "bob@example.net")).unwrap_err();
+    // The data went out and no verdict came: the outcome is unknown.
     assert!(
-        matches!(e, NativeError::Smtp(SmtpError::Timeout { .. })),
+        matches!(&e, NativeError::OutcomeUnknown { source, .. }
+            if matches!(**source, NativeError::Smtp(SmtpError::Timeout { .. }))),
         "{e:?}"
     );
     assert!(e.is_timeout());

@@ -32,6 +32,19 @@ pub enum NativeError {
     Compose(ComposeError),
     /// The options are unusable (bad URL, bad certificate, bad host name).
     InvalidOptions(String),
+    /// The connection failed (closed, timed out, broke) after the end of
+    /// the message's data was sent and before the server's verdict was
+    /// read: the server may or may not have accepted it (RFC 1047). The
+    /// message is not sent again automatically, since that could deliver
+    /// it twice; the caller decides (resend and risk a duplicate, or not).
+    OutcomeUnknown {
+        /// The message's Message-ID (without angle brackets).
+        message_id: String,
+        /// What ended the connection.
+        source: Box<NativeError>,
+    },
+    /// The pool was closed ([`crate::native::Pool::close`]).
+    PoolClosed,
 }
 
 impl NativeError {
@@ -48,10 +61,18 @@ impl NativeError {
         self.smtp().and_then(SmtpError::code)
     }
 
+    /// True when the outcome of the message is unknown
+    /// ([`NativeError::OutcomeUnknown`]): the server may have accepted it.
+    pub fn is_outcome_unknown(&self) -> bool {
+        matches!(self, NativeError::OutcomeUnknown { .. })
+    }
+
     /// True when the error is a timeout (a server that stopped answering,
-    /// or a connect or TLS handshake that took too long).
+    /// or a connect or TLS handshake that took too long), also when it
+    /// left the outcome of a message unknown.
     pub fn is_timeout(&self) -> bool {
         match self {
+            NativeError::OutcomeUnknown { source, .. } => source.is_timeout(),
             NativeError::Smtp(SmtpError::Timeout { .. }) => true,
             NativeError::Connect { source, .. } | NativeError::Io(source) => matches!(
                 source.kind(),
@@ -74,6 +95,11 @@ impl fmt::Display for NativeError {
             NativeError::Tls(m) => write!(f, "TLS: {m}"),
             NativeError::Compose(e) => write!(f, "cannot render the message: {e}"),
             NativeError::InvalidOptions(m) => write!(f, "invalid options: {m}"),
+            NativeError::OutcomeUnknown { message_id, source } => write!(
+                f,
+                "unknown whether the server accepted <{message_id}> (the connection failed after the end of its data: {source}); it was not resent"
+            ),
+            NativeError::PoolClosed => f.write_str("the pool is closed"),
         }
     }
 }
@@ -84,7 +110,8 @@ impl std::error::Error for NativeError {
             NativeError::Smtp(e) => Some(e),
             NativeError::Connect { source, .. } | NativeError::Io(source) => Some(source),
             NativeError::Compose(e) => Some(e),
-            NativeError::Tls(_) | NativeError::InvalidOptions(_) => None,
+            NativeError::OutcomeUnknown { source, .. } => Some(source.as_ref()),
+            NativeError::Tls(_) | NativeError::InvalidOptions(_) | NativeError::PoolClosed => None,
         }
     }
 }

@@ -15,8 +15,10 @@ mod body;
 mod client;
 mod error;
 mod options;
+mod session;
 mod tls;
 
-pub use client::{SentMessage, SmtpClient};
+pub use client::SmtpClient;
 pub use error::NativeError;
 pub use options::{Logger, Options};
+pub use session::SentMessage;

@@ -69,12 +69,12 @@ pub struct Options {
     /// accepted, wait this long and try the message once more. `None`
     /// disables the retry. Default 300 ms (emailjs's `GREYLIST_DELAY`).
     pub greylist_retry: Option<Duration>,
-    /// When the connection drops before the server accepted a message,
-    /// reconnect and send it once more (default true). A message the server
-    /// accepted is never resent; but if the link dies after the end of the
-    /// data was sent and before the reply arrived, nobody can know whether
-    /// it was accepted (RFC 1047), and the retry may then deliver it twice.
-    /// Set this to false when a duplicate is worse than a failure.
+    /// When the connection drops before the end of a message's data was
+    /// sent, reconnect and send it once more (default true). A message is
+    /// never resent once its end of data was sent: if the link dies then,
+    /// before the reply, nobody can know whether the server accepted it
+    /// (RFC 1047), and the send fails with
+    /// [`NativeError::OutcomeUnknown`] for the caller to decide.
     pub reconnect_retry: bool,
     /// The transcript/log hook.
     pub logger: Option<Logger>,

@@ -70,6 +70,22 @@ pub(crate) fn client_config(o: &Options) -> Result<Arc<ClientConfig>, NativeErro
     Ok(Arc::new(config))
 }
 
+/// The rustls configuration of one client, built on first use.
+#[derive(Default)]
+pub(crate) struct ConfigCache(Option<Arc<ClientConfig>>);
+
+impl ConfigCache {
+    /// The configuration for these options (built once).
+    pub(crate) fn get(&mut self, o: &Options) -> Result<Arc<ClientConfig>, NativeError> {
+        if let Some(c) = &self.0 {
+            return Ok(Arc::clone(c));
+        }
+        let c = client_config(o)?;
+        self.0 = Some(Arc::clone(&c));
+        Ok(c)
+    }
+}
+
 /// The server name rustls verifies the certificate against (and sends as
 /// SNI when it is a DNS name).
 pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, NativeError> {
@@ -189,7 +205,7 @@ impl Stream {
 }
 
 /// The message of a TLS I/O error (rustls wraps its errors in io::Error).
-fn tls_io_message(e: &io::Error) -> String {
+pub(crate) fn tls_io_message(e: &io::Error) -> String {
     match e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())

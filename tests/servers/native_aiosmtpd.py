@@ -13,6 +13,9 @@ Flags:
   --421-at N            the N-th MAIL command is answered 421 and the
                         connection closed
   --hang-data           never answer the end of DATA
+  --drop-after-data N   the N-th message whose data ended (counted over the
+                        server's life, from 1) is recorded (as if queued),
+                        then the connection is aborted before the reply
   --port N              listen on this port instead of a free one
   --xoauth2 USER:TOKEN  also offer AUTH XOAUTH2, accepting this user and token
   --idle SECS           after SECS without a command, say "421 idle timeout"
@@ -23,7 +26,9 @@ message accepted is appended to OUT_FILE as one JSON line: {"mail_from",
 "rcpt_tos", "mail_options", "data" (base64 of the bytes as received,
 dot-stuffing removed), "tls" (whether the session was encrypted), "sni"
 (the last server name a TLS client sent), "auth" (the authenticated login or
-null), "peer_port"}.
+null), "peer_port", "conn" (a number per connection, from 1), "peak" (the
+most connections open at once so far; a connection counts from its accept
+until its QUIT or its close)}.
 """
 
 import asyncio
@@ -36,7 +41,7 @@ import sys
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-STATE = {"mails": 0, "sni": None, "seen": set()}
+STATE = {"mails": 0, "datas": 0, "sni": None, "seen": set(), "conns": 0, "open": 0, "peak": 0}
 
 
 def flag_value(flags, name, count=1):
@@ -56,6 +61,8 @@ class Handler:
         close = flag_value(flags, "--421-at")
         self.close_at = int(close) if close else None
         self.hang_data = "--hang-data" in flags
+        after = flag_value(flags, "--drop-after-data")
+        self.drop_after_data = int(after) if after else None
         xo = flag_value(flags, "--xoauth2")
         self.xoauth2 = tuple(xo.split(":", 1)) if xo else None
 
@@ -110,13 +117,46 @@ class Handler:
             "sni": STATE["sni"],
             "auth": login if session.authenticated else None,
             "peer_port": session.peer[1] if session.peer else None,
+            "conn": getattr(server, "conn_id", None),
+            "peak": STATE["peak"],
         }
         with open(self.out, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        STATE["datas"] += 1
+        if self.drop_after_data == STATE["datas"]:
+            server.transport.abort()
+            return "250 OK (never seen: the connection is gone)"
         return "250 2.0.0 OK queued"
 
 
-class IdleSMTP(SMTP):
+class CountingSMTP(SMTP):
+    """Numbers its connections and counts how many are open at once."""
+
+    def connection_made(self, transport):
+        # STARTTLS calls this again for the same connection.
+        if not hasattr(self, "conn_id"):
+            STATE["conns"] += 1
+            self.conn_id = STATE["conns"]
+            self.counted = True
+            STATE["open"] += 1
+            STATE["peak"] = max(STATE["peak"], STATE["open"])
+        super().connection_made(transport)
+
+    def uncount(self):
+        if getattr(self, "counted", False):
+            self.counted = False
+            STATE["open"] -= 1
+
+    async def smtp_QUIT(self, arg):
+        self.uncount()
+        await super().smtp_QUIT(arg)
+
+    def connection_lost(self, exc):
+        self.uncount()
+        super().connection_lost(exc)
+
+
+class IdleSMTP(CountingSMTP):
     """Says 421 before closing an idle connection."""
 
     def _timeout_cb(self):
@@ -172,7 +212,7 @@ def main():
                 auth_required=True,
                 auth_require_tls=starttls_ctx is not None,
             )
-        return (IdleSMTP if idle else SMTP)(handler, **kwargs)
+        return (IdleSMTP if idle else CountingSMTP)(handler, **kwargs)
 
     loop = asyncio.new_event_loop()
     server = loop.run_until_complete(

@@ -1,0 +1,346 @@
+//! What the blocking and the async clients share: the engine of one
+//! connection with the handling of its events and of I/O outcomes, and the
+//! delivery policy of one message (greylisting and reconnect retries, and
+//! never a retry once the outcome is unknown). The clients only move bytes,
+//! wait and upgrade to TLS.
+
+use std::io;
+use std::time::Duration;
+
+use super::body::SharedBody;
+use super::error::NativeError;
+use super::options::{Logger, Options};
+use crate::envelope::Envelope;
+use crate::mime::Message;
+use crate::smtp::{
+    Capabilities, Client, Config, Event, MessageId, RecipientResult, Reply, SmtpError, TlsPolicy,
+};
+
+/// A message the server accepted (its final 2xx reply was read).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The message's Message-ID (without angle brackets).
+    pub message_id: String,
+    /// One result per envelope recipient; some may have been refused (the
+    /// message went to the others).
+    pub recipients: Vec<RecipientResult>,
+    /// The server's reply to the end of the data (often carries a queue id).
+    pub reply: Reply,
+    /// How many times the message was offered (1, or 2 after a greylisting
+    /// or dropped-connection retry).
+    pub attempts: u32,
+}
+
+/// The engine configuration for these options.
+pub(crate) fn engine_config(o: &Options) -> Config {
+    let (credentials, authentication) = o.credentials();
+    Config {
+        hello_name: o.hello_name(),
+        tls: if o.ssl { TlsPolicy::Never } else { o.tls },
+        credentials,
+        authentication,
+        allow_insecure_auth: o.allow_insecure_auth,
+        timeout: Some(o.timeout),
+        transcript: o.logger.is_some(),
+        ..Config::default()
+    }
+}
+
+/// The one timeout, at least a millisecond (zero means "no timeout" to
+/// some socket APIs).
+pub(crate) fn io_timeout(o: &Options) -> Duration {
+    o.timeout.max(Duration::from_millis(1))
+}
+
+/// The error for a failed TCP connect.
+pub(crate) fn connect_error(o: &Options, source: io::Error) -> NativeError {
+    NativeError::Connect {
+        host: o.host.clone(),
+        port: o.effective_port(),
+        source,
+    }
+}
+
+/// Peer-closed I/O errors: the connection is gone, nothing more to say.
+pub(crate) fn is_peer_close(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::NotConnected
+    )
+}
+
+/// A read that found nothing before its deadline.
+pub(crate) fn is_would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// A 450/451 on MAIL or RCPT with no recipient accepted: greylisting.
+fn is_greylisting(e: &SmtpError) -> bool {
+    let grey = |r: &Reply| matches!(r.code(), 450 | 451);
+    match e {
+        SmtpError::Reply { command, reply } => {
+            grey(reply) && (command.starts_with("MAIL") || command.starts_with("RCPT"))
+        }
+        SmtpError::AllRecipientsRejected { recipients } => {
+            !recipients.is_empty() && recipients.iter().all(|r| grey(&r.reply))
+        }
+        _ => false,
+    }
+}
+
+/// What a drive of the engine waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Until {
+    Ready,
+    Message(MessageId),
+    Closed,
+}
+
+/// What the transport does after [`Session::step`].
+pub(crate) enum Step {
+    /// Wait for the server (at most [`Session::wait`]).
+    Wait,
+    /// Upgrade to TLS, then call `engine.tls_established`.
+    StartTls,
+    /// The awaited event happened.
+    Found(Event),
+    /// The session is over: write what `poll_transmit` still gives (best
+    /// effort), close the connection, and return this.
+    Closed(Result<Option<Event>, NativeError>),
+}
+
+/// The engine of one open connection, and what the transport learnt.
+pub(crate) struct Session {
+    pub(crate) engine: Client,
+    /// The capabilities once the session was ready.
+    pub(crate) ready: Option<Capabilities>,
+    /// An I/O error (not a plain close by the peer) that ended the link.
+    pub(crate) io_error: Option<io::Error>,
+}
+
+impl Session {
+    pub(crate) fn new(o: &Options, now: Duration) -> Result<Session, NativeError> {
+        Ok(Session {
+            engine: Client::new(engine_config(o), o.ssl, now)?,
+            ready: None,
+            io_error: None,
+        })
+    }
+
+    /// Writing failed: the connection is gone.
+    pub(crate) fn write_failed(&mut self, e: io::Error, now: Duration) {
+        if !is_peer_close(&e) {
+            self.io_error = Some(e);
+        }
+        self.engine.connection_closed(now);
+    }
+
+    /// A read (bounded by [`Session::wait`]) finished with `r`; `buf` holds
+    /// the bytes read.
+    pub(crate) fn on_read(&mut self, r: io::Result<usize>, buf: &[u8], now: Duration) {
+        match r {
+            Ok(0) => self.engine.connection_closed(now),
+            Ok(n) => self.engine.receive(&buf[..n.min(buf.len())], now),
+            Err(e) if is_would_block(&e) => self.engine.handle_timeout(now),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => self.write_failed(e, now),
+        }
+    }
+
+    /// How long to wait for the server: until the engine's deadline, within
+    /// `[1 ms, timeout]`.
+    pub(crate) fn wait(&self, now: Duration, timeout: Duration) -> Duration {
+        self.engine
+            .poll_timeout()
+            .map_or(timeout, |at| at.saturating_sub(now))
+            .clamp(Duration::from_millis(1), timeout)
+    }
+
+    /// True when a reused connection should be checked for what the server
+    /// said while it was idle (see [`Session::idle_read`]).
+    pub(crate) fn is_idle(&self) -> bool {
+        !self.engine.is_closed() && self.engine.is_idle()
+    }
+
+    /// A read without waiting on an idle connection gave `r`; false when
+    /// there is nothing more to read now.
+    pub(crate) fn idle_read(&mut self, r: io::Result<usize>, buf: &[u8], now: Duration) -> bool {
+        match r {
+            Ok(0) => self.engine.connection_closed(now),
+            Ok(n) => self.engine.receive(&buf[..n.min(buf.len())], now),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
+            Err(e) if is_would_block(&e) => return false,
+            Err(_) => self.engine.connection_closed(now),
+        }
+        !self.engine.is_closed()
+    }
+
+    /// After an idle check: drops the events of the idle session (an
+    /// unsolicited 421 closes it).
+    pub(crate) fn idle_done(&mut self) {
+        while self.engine.poll_event().is_some() {}
+    }
+
+    /// Acts on the engine's events for a drive that waits for `until`.
+    pub(crate) fn step(&mut self, until: Until) -> Step {
+        let mut found = None;
+        let mut closed = None;
+        let mut start_tls = false;
+        while let Some(event) = self.engine.poll_event() {
+            match &event {
+                Event::StartTls => start_tls = true,
+                Event::Ready(caps) => {
+                    self.ready = Some(caps.clone());
+                    if until == Until::Ready {
+                        found = Some(event);
+                    }
+                }
+                Event::MessageSent(s) if until == Until::Message(s.id) => found = Some(event),
+                Event::MessageFailed { id, .. } if until == Until::Message(*id) => {
+                    found = Some(event)
+                }
+                Event::Closed { error } => closed = Some(error.clone()),
+                _ => {}
+            }
+        }
+        if let Some(error) = closed {
+            return Step::Closed(if until == Until::Closed {
+                Ok(None)
+            } else if found.is_some() {
+                Ok(found)
+            } else {
+                Err(NativeError::Smtp(error.unwrap_or(SmtpError::Closed)))
+            });
+        }
+        if start_tls {
+            return Step::StartTls;
+        }
+        match found {
+            Some(event) => Step::Found(event),
+            None => Step::Wait,
+        }
+    }
+
+    /// Hands the transcript to the logger.
+    pub(crate) fn log(&mut self, logger: &Option<Logger>) {
+        if let Some(logger) = logger {
+            for line in self.engine.take_transcript() {
+                logger(&line);
+            }
+        }
+    }
+}
+
+/// What the client does after an attempt at a message.
+pub(crate) enum Next {
+    /// Return this to the caller.
+    Done(Result<SentMessage, NativeError>),
+    /// Try again (reconnecting if the connection is closed), after this
+    /// delay.
+    Retry(Duration),
+}
+
+/// One message being delivered: its envelope and re-renderable body, and
+/// the retry policy's state.
+pub(crate) struct Delivery {
+    message_id: String,
+    envelope: Envelope,
+    body: SharedBody,
+    attempts: u32,
+    greylist_retried: bool,
+    reconnect_retried: bool,
+}
+
+impl Delivery {
+    pub(crate) fn new(message: Message) -> Delivery {
+        Delivery {
+            message_id: message.message_id().to_string(),
+            envelope: message.envelope().clone(),
+            body: SharedBody::new(message),
+            attempts: 0,
+            greylist_retried: false,
+            reconnect_retried: false,
+        }
+    }
+
+    /// Queues the message (again) on the session's engine.
+    pub(crate) fn start(
+        &mut self,
+        session: &mut Session,
+        now: Duration,
+    ) -> Result<MessageId, NativeError> {
+        self.attempts += 1;
+        Ok(session
+            .engine
+            .send(self.envelope.clone(), Box::new(self.body.handle()), now)?)
+    }
+
+    /// Decides after the drive for message `id` ended with `result` (the
+    /// session, if still there, tells how the connection ended).
+    pub(crate) fn finish(
+        &mut self,
+        options: &Options,
+        session: Option<&mut Session>,
+        id: MessageId,
+        result: Result<Option<Event>, NativeError>,
+    ) -> Next {
+        let error = match result {
+            Ok(Some(Event::MessageSent(s))) => {
+                return Next::Done(Ok(SentMessage {
+                    message_id: self.message_id.clone(),
+                    recipients: s.recipients,
+                    reply: s.reply,
+                    attempts: self.attempts,
+                }))
+            }
+            Ok(Some(Event::MessageFailed { error, .. })) | Err(NativeError::Smtp(error)) => error,
+            Ok(_) => SmtpError::Closed,
+            Err(e) => return Next::Done(Err(e)),
+        };
+        if let SmtpError::Body(shown) = error {
+            return Next::Done(Err(match self.body.take_error() {
+                Some(e) => NativeError::Compose(e),
+                None => NativeError::Smtp(SmtpError::Body(shown)),
+            }));
+        }
+        let (io_error, unknown) = match session {
+            Some(s) => (s.io_error.take(), s.engine.outcome_unknown() == Some(id)),
+            None => (None, false),
+        };
+        let cause = match io_error {
+            Some(io) => NativeError::Io(io),
+            None => NativeError::Smtp(error.clone()),
+        };
+        if unknown {
+            // RFC 1047: the server may have the message; never resend it.
+            return Next::Done(Err(NativeError::OutcomeUnknown {
+                message_id: self.message_id.clone(),
+                source: Box::new(cause),
+            }));
+        }
+        if !matches!(cause, NativeError::Smtp(_)) {
+            return Next::Done(Err(cause));
+        }
+        if error == SmtpError::Closed {
+            if options.reconnect_retry && !self.reconnect_retried {
+                self.reconnect_retried = true;
+                return Next::Retry(Duration::ZERO);
+            }
+            return Next::Done(Err(cause));
+        }
+        match options.greylist_retry {
+            Some(delay) if !self.greylist_retried && is_greylisting(&error) => {
+                self.greylist_retried = true;
+                Next::Retry(delay)
+            }
+            _ => Next::Done(Err(cause)),
+        }
+    }
+}
