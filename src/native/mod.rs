@@ -9,16 +9,19 @@
 //!
 //! * [`Options`] — emailjs-like options and the `smtp://` / `smtps://` URL form.
 //! * [`SmtpClient`] — connect, [`SmtpClient::send`], [`SmtpClient::close`].
+//! * [`Pool`] — a few [`SmtpClient`]s shared by many threads.
 //! * [`NativeError`] — the layer's one error type.
 
 mod body;
 mod client;
 mod error;
 mod options;
+mod pool;
 mod session;
 mod tls;
 
 pub use client::SmtpClient;
 pub use error::NativeError;
 pub use options::{Logger, Options};
+pub use pool::Pool;
 pub use session::SentMessage;
