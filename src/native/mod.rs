@@ -10,8 +10,11 @@
 //! * [`Options`] — emailjs-like options and the `smtp://` / `smtps://` URL form.
 //! * [`SmtpClient`] — connect, [`SmtpClient::send`], [`SmtpClient::close`].
 //! * [`Pool`] — a few [`SmtpClient`]s shared by many threads.
+//! * `AsyncSmtpClient` (feature `tokio`) — the same client over tokio.
 //! * [`NativeError`] — the layer's one error type.
 
+#[cfg(feature = "tokio")]
+mod async_client;
 mod body;
 mod client;
 mod error;
@@ -20,6 +23,8 @@ mod pool;
 mod session;
 mod tls;
 
+#[cfg(feature = "tokio")]
+pub use async_client::AsyncSmtpClient;
 pub use client::SmtpClient;
 pub use error::NativeError;
 pub use options::{Logger, Options};

@@ -1,0 +1,345 @@
+//! The async client: a tokio driver of the sans-IO engine, sharing options,
+//! TLS configuration, event handling and the delivery policy with the
+//! blocking client (see `session.rs`); only the I/O differs.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::error::NativeError;
+use super::options::Options;
+use super::session::{self, Delivery, Next, SentMessage, Session, Step, Until};
+use super::tls;
+use crate::mime::Message;
+use crate::smtp::{Capabilities, Event, SmtpError};
+
+/// An async SMTP client over tokio (and tokio-rustls for TLS), driving the
+/// crate's sans-IO engine ([`crate::smtp::Client`]) with the same options
+/// and behaviour as [`super::SmtpClient`]: lazy connection, many messages
+/// over one connection, reconnect and greylisting retries, never a resend
+/// once a message's end of data was sent, QUIT on
+/// [`AsyncSmtpClient::close`]. Timeouts follow the engine's deadlines.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), mimeograph::native::NativeError> {
+/// use mimeograph::mime::Message;
+/// use mimeograph::native::{AsyncSmtpClient, Options};
+/// let mut client = AsyncSmtpClient::new(Options::from_url("smtps://ann:secret@mail.example.com")?);
+/// let message = Message::builder()
+///     .from("ann@example.com")
+///     .to("bob@example.net")
+///     .subject("Hi")
+///     .text("Hello Bob\n")
+///     .build()?;
+/// let sent = client.send(message).await?;
+/// println!("accepted: {}", sent.reply);
+/// client.close().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct AsyncSmtpClient {
+    options: Options,
+    tls_config: tls::ConfigCache,
+    conn: Option<Connection>,
+    epoch: Instant,
+}
+
+impl std::fmt::Debug for AsyncSmtpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncSmtpClient")
+            .field("options", &self.options)
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Plain TCP or TLS over TCP.
+enum AsyncStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for AsyncStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            AsyncStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            AsyncStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for AsyncStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            AsyncStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            AsyncStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            AsyncStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            AsyncStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            AsyncStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            AsyncStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One open connection and its engine.
+struct Connection {
+    stream: AsyncStream,
+    session: Session,
+}
+
+/// A timeout on an I/O step, as the blocking socket would report it.
+fn timed_out() -> io::Error {
+    io::Error::from(io::ErrorKind::TimedOut)
+}
+
+impl AsyncSmtpClient {
+    /// A client with these options; nothing is connected yet.
+    pub fn new(options: Options) -> AsyncSmtpClient {
+        AsyncSmtpClient {
+            options,
+            tls_config: tls::ConfigCache::default(),
+            conn: None,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// A client for an `smtp://` or `smtps://` URL (see [`Options::from_url`]).
+    pub fn from_url(url: &str) -> Result<AsyncSmtpClient, NativeError> {
+        Ok(AsyncSmtpClient::new(Options::from_url(url)?))
+    }
+
+    /// The options.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// True while a connection is open.
+    pub fn is_connected(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(|c| !c.session.engine.is_closed())
+    }
+
+    /// True when the open connection is encrypted (implicit TLS or STARTTLS).
+    pub fn is_encrypted(&self) -> bool {
+        self.conn
+            .as_ref()
+            .is_some_and(|c| c.session.engine.is_encrypted())
+    }
+
+    /// Connects now (if not connected) and waits until the session is ready
+    /// for mail; returns the server's capabilities. See
+    /// [`super::SmtpClient::connect`].
+    pub async fn connect(&mut self) -> Result<Capabilities, NativeError> {
+        self.ensure_connected().await?;
+        if let Some(caps) = self.conn.as_ref().and_then(|c| c.session.ready.clone()) {
+            return Ok(caps);
+        }
+        self.drive(Until::Ready).await?;
+        self.conn
+            .as_ref()
+            .and_then(|c| c.session.ready.clone())
+            .ok_or(NativeError::Smtp(SmtpError::Closed))
+    }
+
+    /// Sends a message and waits for the server's verdict, with the same
+    /// retries and errors as [`super::SmtpClient::send`].
+    pub async fn send(&mut self, message: Message) -> Result<SentMessage, NativeError> {
+        let mut delivery = Delivery::new(message);
+        loop {
+            self.ensure_connected().await?;
+            let now = self.now();
+            let conn = self
+                .conn
+                .as_mut()
+                .ok_or(NativeError::Smtp(SmtpError::NotConnected))?;
+            let id = delivery.start(&mut conn.session, now)?;
+            let result = self.drive(Until::Message(id)).await;
+            let session = self.conn.as_mut().map(|c| &mut c.session);
+            match delivery.finish(&self.options, session, id, result) {
+                Next::Done(r) => return r,
+                Next::Retry(delay) => {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Says QUIT (after any message in flight) and closes the connection.
+    /// Does nothing when not connected.
+    pub async fn close(&mut self) -> Result<(), NativeError> {
+        let now = self.now();
+        match self.conn.as_mut() {
+            Some(c) if !c.session.engine.is_closed() => c.session.engine.quit(now),
+            _ => {
+                self.conn = None;
+                return Ok(());
+            }
+        }
+        let result = self.drive(Until::Closed).await;
+        if let Some(mut c) = self.conn.take() {
+            let timeout = session::io_timeout(&self.options);
+            let _ = tokio::time::timeout(timeout, c.stream.shutdown()).await;
+        }
+        result.map(|_| ())
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    async fn ensure_connected(&mut self) -> Result<(), NativeError> {
+        self.check_idle().await;
+        if self.is_connected() {
+            return Ok(());
+        }
+        self.conn = None;
+        let o = &self.options;
+        let timeout = session::io_timeout(o);
+        let addr = (o.host.as_str(), o.effective_port());
+        let sock = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(session::connect_error(o, e)),
+            Err(_) => return Err(session::connect_error(o, timed_out())),
+        };
+        sock.set_nodelay(true).map_err(NativeError::Io)?;
+        let mut stream = AsyncStream::Plain(sock);
+        if self.options.ssl {
+            stream = self.handshake(stream).await?;
+        }
+        let session = Session::new(&self.options, self.now())?;
+        self.conn = Some(Connection { stream, session });
+        Ok(())
+    }
+
+    /// Wraps a plain stream in TLS within the timeout.
+    async fn handshake(&mut self, stream: AsyncStream) -> Result<AsyncStream, NativeError> {
+        let AsyncStream::Plain(sock) = stream else {
+            return Err(NativeError::Tls("the link is already TLS".into()));
+        };
+        let config = self.tls_config.get(&self.options)?;
+        let name = tls::server_name(&self.options.host)?;
+        let timeout = session::io_timeout(&self.options);
+        let connect = TlsConnector::from(config).connect(name, sock);
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(Ok(tls)) => Ok(AsyncStream::Tls(Box::new(tls))),
+            Ok(Err(e)) => Err(NativeError::Tls(tls::tls_io_message(&e))),
+            Err(_) => Err(NativeError::Tls("the handshake timed out".into())),
+        }
+    }
+
+    /// Reads what the server said while the connection was idle, without
+    /// waiting (see the blocking client's `check_idle`).
+    async fn check_idle(&mut self) {
+        let now = self.now();
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if !conn.session.is_idle() {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            // A zero timeout polls the read once: ready data or nothing.
+            let r = match tokio::time::timeout(Duration::ZERO, conn.stream.read(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            };
+            if !conn.session.idle_read(r, &buf, now) {
+                break;
+            }
+        }
+        conn.session.idle_done();
+        conn.session.log(&self.options.logger);
+    }
+
+    async fn drive(&mut self, until: Until) -> Result<Option<Event>, NativeError> {
+        let mut buf = vec![0u8; 16 * 1024];
+        let timeout = session::io_timeout(&self.options);
+        loop {
+            let now = self.now();
+            let Some(conn) = self.conn.as_mut() else {
+                return Err(NativeError::Smtp(SmtpError::NotConnected));
+            };
+            // 1. Write what the engine has to say.
+            while let Some(bytes) = conn.session.engine.poll_transmit() {
+                let write = async {
+                    conn.stream.write_all(&bytes).await?;
+                    conn.stream.flush().await
+                };
+                let r = match tokio::time::timeout(timeout, write).await {
+                    Ok(r) => r,
+                    Err(_) => Err(timed_out()),
+                };
+                if let Err(e) = r {
+                    conn.session.write_failed(e, now);
+                    break;
+                }
+            }
+            // 2. Act on its events.
+            let step = conn.session.step(until);
+            conn.session.log(&self.options.logger);
+            match step {
+                Step::Closed(result) => {
+                    while let Some(bytes) = conn.session.engine.poll_transmit() {
+                        let _ = tokio::time::timeout(timeout, conn.stream.write_all(&bytes)).await;
+                    }
+                    let _ = tokio::time::timeout(timeout, conn.stream.shutdown()).await;
+                    return result;
+                }
+                Step::StartTls => {
+                    self.upgrade().await?;
+                    continue;
+                }
+                Step::Found(event) => return Ok(Some(event)),
+                Step::Wait => {}
+            }
+            // 3. Wait for the server, at most until the engine's deadline.
+            let wait = conn.session.wait(now, timeout);
+            let r = match tokio::time::timeout(wait, conn.stream.read(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) => Err(timed_out()),
+            };
+            let now = self.epoch.elapsed();
+            conn.session.on_read(r, &buf, now);
+        }
+    }
+
+    /// STARTTLS: wraps the socket in TLS and tells the engine.
+    async fn upgrade(&mut self) -> Result<(), NativeError> {
+        let Some(Connection { stream, session }) = self.conn.take() else {
+            return Err(NativeError::Smtp(SmtpError::NotConnected));
+        };
+        let stream = self.handshake(stream).await?;
+        let mut conn = Connection { stream, session };
+        conn.session.engine.tls_established(self.now());
+        self.conn = Some(conn);
+        Ok(())
+    }
+}
