@@ -102,8 +102,8 @@ stage clippy-wasm cargo clippy --target wasm32-unknown-unknown --no-default-feat
 stage wasm-build cargo build --target wasm32-unknown-unknown --no-default-features --features wasm
 
 # --all-targets runs lib, bins, tests/*.rs and examples but not doctests.
-stage cargo-test cargo test --all-targets
-stage doc-test cargo test --doc
+stage cargo-test cargo test --all-targets --all-features
+stage doc-test cargo test --doc --all-features
 
 # --- external parser checkers: self-test on the hand-written corpus ----------
 stage parsers-python python3 tests/parsers/check_python.py tests/parsers/sample
