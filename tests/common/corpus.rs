@@ -457,12 +457,7 @@ pub fn corpus() -> Vec<Spec> {
         .as_bytes()
         .to_vec();
     s.parts.push(
-        part(
-            Place::Attach,
-            Src::Rfc822(inner),
-            "application/octet-stream",
-        )
-        .named("forwarded 8-bit message"),
+        part(Place::Attach, Src::Rfc822(inner), "message/rfc822").named("forwarded 8-bit message"),
     );
     v.push(s);
 

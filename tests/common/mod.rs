@@ -194,11 +194,18 @@ impl Part {
         a
     }
 
-    fn expectation(&self) -> Value {
+    /// What a parser reports for this part when the message was rendered
+    /// with or without 8bit bodies allowed.
+    fn expectation(&self, eight_bit: bool) -> Value {
         let data = self.expected_bytes();
+        // An attached message that needs base64 goes as a plain file (RFC 2046).
+        let content_type = match &self.src {
+            Src::Rfc822(bytes) if !eight_bit && !bytes.is_ascii() => "application/octet-stream",
+            _ => self.expect_type.as_str(),
+        };
         json!({
             "filename": self.filename,
-            "content_type": self.expect_type,
+            "content_type": content_type,
             "content_id": self.cid,
             "inline": self.cid.is_some() || self.place == Place::Inline,
             "sha256": sha256_hex(&data),
@@ -368,6 +375,12 @@ impl Spec {
 
     /// The expectation JSON of `tests/parsers/README.md`.
     pub fn expectation(&self, message: &Message) -> Value {
+        self.expectation_with(message, self.opts.is_some_and(|o| o.allow_8bit))
+    }
+
+    /// The expectation for the message rendered with 8bit bodies allowed or
+    /// not (an SMTP server offering 8BITMIME gets them).
+    pub fn expectation_with(&self, message: &Message, eight_bit: bool) -> Value {
         let mut to = self.to.clone();
         for (_, members) in &self.to_groups {
             to.extend(members.iter().cloned());
@@ -386,7 +399,7 @@ impl Spec {
             "message_id": message.message_id(),
             "text": self.text.as_deref().map(lf),
             "html": self.html_body().map(|h| lf(&h)),
-            "attachments": self.attachment_parts().iter().map(|p| p.expectation()).collect::<Vec<_>>(),
+            "attachments": self.attachment_parts().iter().map(|p| p.expectation(eight_bit)).collect::<Vec<_>>(),
             "headers": headers,
         })
     }
