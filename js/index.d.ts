@@ -136,6 +136,9 @@ export interface MessageHeaders {
   attachment?: MessageAttachment | MessageAttachment[];
 }
 
+/** What {@link Message.checkValidity} returns (narrow on `isValid` to get the reason as a string). */
+export type MessageValidity = { isValid: true; validationError: undefined } | { isValid: false; validationError: string };
+
 /** A Node-like readable of the rendered message: 'data' (string chunks), 'end', 'error'; async-iterable. */
 export declare class MessageStream implements AsyncIterable<string> {
   readable: boolean;
@@ -166,7 +169,8 @@ export declare class Message {
   /** After a successful send: the engine's 'sent' event (server reply, per-recipient replies). */
   sent?: SmtpSentEvent;
   attach(options: MessageAttachment): this;
-  checkValidity(): { isValid: boolean; validationError?: string };
+  /** emailjs's check, synchronous; `validationError` is set exactly when `isValid` is false. */
+  checkValidity(): MessageValidity;
   /** @deprecated emailjs's; use checkValidity(). */
   valid(callback: (isValid: boolean, invalidReason?: string) => void): void;
   stream(): MessageStream;
@@ -249,7 +253,14 @@ export interface SmtpSentEvent {
   recipients: Array<{ address: string; accepted: boolean; reply: SmtpReply }>;
 }
 
-type Callback = (err: Error | null, ...rest: any[]) => void;
+/**
+ * The callback of SMTPConnection's methods: `(err)` on failure (an
+ * {@link SMTPError}, usually), `(null, ...results)` on success. Declared
+ * bivariantly, as emailjs's `(...rest: any[]) => void` accepts any callback:
+ * a callback written for emailjs, e.g. `(err: Error) => …`, still compiles.
+ */
+export type SMTPCallback = { bivarianceHack(err: Error | null, ...rest: any[]): void }['bivarianceHack'];
+type Callback = SMTPCallback;
 
 /**
  * emailjs's low-level connection over mimeograph's transaction-level engine.
@@ -280,7 +291,7 @@ export declare class SMTPConnection {
   ehlo_or_helo_if_needed(callback: Callback, domain?: string): void;
   login(callback: Callback, user?: string, password?: string, options?: { method?: string; domain?: string }): void;
   starttls(callback: Callback): void;
-  noop(callback: (err: Error | null, reply?: { code: number; data: string; message: string }) => void): void;
+  noop(callback: { bivarianceHack(err: Error | null, reply?: { code: number; data: string; message: string }): void }['bivarianceHack']): void;
   quit(callback?: Callback): void;
   close(force?: boolean): void;
   /** @throws SMTPError not supported (the engine sends EHLO and falls back to HELO itself). */
