@@ -89,6 +89,18 @@ fn sent_count(events: &[Event]) -> usize {
 /// Sends two messages (one with a rejected recipient) and checks the
 /// captured bytes and envelopes; returns the captured records.
 fn round_trip(server: &Server, config: Config) -> Vec<Captured> {
+    round_trip_of(server, config, message)
+}
+
+/// `message` without its 8-bit octets, for servers without 8BITMIME.
+fn message_7bit(n: usize) -> Vec<u8> {
+    String::from_utf8(message(n))
+        .unwrap()
+        .replace('\u{e9}', "e")
+        .into_bytes()
+}
+
+fn round_trip_of(server: &Server, config: Config, message: fn(usize) -> Vec<u8>) -> Vec<Captured> {
     let m0 = message(0);
     let m1 = message(1);
     let events = drive(
@@ -132,7 +144,7 @@ fn round_trip(server: &Server, config: Config) -> Vec<Captured> {
         assert!(parsed
             .body_text(0)
             .unwrap()
-            .contains(".leading dot\r\n.\r\nbare lf\r\nbare cr\r\ncafé"));
+            .contains(".leading dot\r\n.\r\nbare lf\r\nbare cr\r\ncaf"));
     }
     assert_eq!(got[0].rcpt_tos, ["bob@example.net"]);
     assert_eq!(got[1].rcpt_tos, ["carol@example.net"]);
@@ -275,7 +287,28 @@ fn smtp_server_extensions_on_and_off() {
         serde_json::json!({"size": 10_000_000}),
     ] {
         let s = smtp_server(options.clone());
-        let got = round_trip(&s, config());
+        let no_8bitmime = options.get("hide8BITMIME").is_some();
+        if no_8bitmime {
+            // An 8-bit message is refused before anything is sent (RFC 6152).
+            let events = drive(
+                s.port,
+                config(),
+                vec![(env(&["bob@example.net"]), RawMessage::new(message(0)))],
+            );
+            assert!(
+                events.iter().any(|e| matches!(
+                    e,
+                    Event::MessageFailed {
+                        error: SmtpError::EightBitMimeRequired,
+                        ..
+                    }
+                )),
+                "{events:?}"
+            );
+            assert!(captured(&s.out).is_empty());
+        }
+        let make = if no_8bitmime { message_7bit } else { message };
+        let got = round_trip_of(&s, config(), make);
         let has_8bit = got[0].mail_options.iter().any(|o| o == "BODY=8BITMIME");
         assert_eq!(
             has_8bit,
