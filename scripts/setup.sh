@@ -142,13 +142,12 @@ fi
 
 # --- Postfix (Debian) for the CHUNKING/BDAT test (tests/native_postfix.rs) ----
 # The test runs its own instance from a private config directory; the system
-# instance must not run (it would take port 25). Preseeding "No configuration"
-# makes the package install without prompting, without writing
-# /etc/postfix/main.cf and without starting the daemon; policy-rc.d (if the
-# package scripts try anyway) is not needed then. Stopped again below in case
-# a system instance was configured and started by someone else.
+# instance is not wanted (it would take port 25). Preseeding "No configuration"
+# makes the package install without prompting and without writing
+# /etc/postfix/main.cf, so there is no system instance to start. If one is
+# running anyway (configured by someone else), it is stopped below.
 if [[ -x /usr/sbin/postfix ]]; then
-    present "postfix" "$(/usr/sbin/postconf -h mail_version 2>/dev/null || echo /usr/sbin/postfix)"
+    present "postfix" "$(/usr/sbin/postconf -d -h mail_version 2>/dev/null || echo /usr/sbin/postfix)"
 else
     if [[ "$(id -u)" == 0 ]]; then sudo=""; else sudo="sudo "; fi
     run_install "postfix" "Debian postfix, system instance not configured" bash -c \
@@ -157,9 +156,8 @@ else
         && ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix"
 fi
 if [[ "$DRY_RUN" != 1 && -x /usr/sbin/postfix ]] && /usr/sbin/postfix status >/dev/null 2>&1; then
-    if [[ "$(id -u)" == 0 ]]; then sudo=""; else sudo="sudo "; fi
     echo "setup: postfix                system instance is running; stopping it (it takes port 25)"
-    ${sudo}/usr/sbin/postfix stop || true
+    if [[ "$(id -u)" == 0 ]]; then /usr/sbin/postfix stop || true; else sudo /usr/sbin/postfix stop || true; fi
 fi
 
 if [[ "$DRY_RUN" == 1 ]]; then
