@@ -140,6 +140,26 @@ else
         "${sudo}apt-get update -qq && ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver"
 fi
 
+# --- Postfix (Debian) for the CHUNKING/BDAT test (tests/native_postfix.rs) ----
+# The test runs its own instance from a private config directory; the system
+# instance is not wanted (it would take port 25). Preseeding "No configuration"
+# makes the package install without prompting and without writing
+# /etc/postfix/main.cf, so there is no system instance to start. If one is
+# running anyway (configured by someone else), it is stopped below.
+if [[ -x /usr/sbin/postfix ]]; then
+    present "postfix" "$(/usr/sbin/postconf -d -h mail_version 2>/dev/null || echo /usr/sbin/postfix)"
+else
+    if [[ "$(id -u)" == 0 ]]; then sudo=""; else sudo="sudo "; fi
+    run_install "postfix" "Debian postfix, system instance not configured" bash -c \
+        "echo 'postfix postfix/main_mailer_type select No configuration' | ${sudo}debconf-set-selections \
+        && ${sudo}apt-get update -qq \
+        && ${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix"
+fi
+if [[ "$DRY_RUN" != 1 && -x /usr/sbin/postfix ]] && /usr/sbin/postfix status >/dev/null 2>&1; then
+    echo "setup: postfix                system instance is running; stopping it (it takes port 25)"
+    if [[ "$(id -u)" == 0 ]]; then /usr/sbin/postfix stop || true; else sudo /usr/sbin/postfix stop || true; fi
+fi
+
 if [[ "$DRY_RUN" == 1 ]]; then
     echo "setup: done (dry run: nothing installed)"
 else
