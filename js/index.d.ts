@@ -261,13 +261,17 @@ export interface SmtpSentEvent {
  */
 export type SMTPCallback = { bivarianceHack(err: Error | null, ...rest: any[]): void }['bivarianceHack'];
 type Callback = SMTPCallback;
+/** emailjs's command() callback: `(err, data, message)`. */
+export type CommandCallback = { bivarianceHack(err: Error | null, data?: string, message?: string): void }['bivarianceHack'];
 
 /**
- * emailjs's low-level connection over mimeograph's transaction-level engine.
+ * emailjs's low-level connection over mimeograph's engine.
  * Supported: connect (does greeting, EHLO, STARTTLS and AUTH), ehlo,
  * ehlo_or_helo_if_needed, login (with the constructor's credentials),
- * starttls (once negotiated), noop, quit, close, state, authorized, has_extn.
- * The others throw an SMTPError with `notSupported: true`.
+ * starttls (once negotiated), mail, rcpt, data, message, data_end, rset,
+ * help, verify, expn, noop, quit, close, state, authorized, has_extn.
+ * helo, parse_smtp_features, send and command throw an SMTPError with
+ * `notSupported: true`.
  */
 export declare class SMTPConnection {
   constructor(options?: SMTPConnectionOptions);
@@ -302,24 +306,33 @@ export declare class SMTPConnection {
   send(str: string, callback: Callback): never;
   /** @throws SMTPError not supported (raw commands would bypass the engine). */
   command(cmd: string, callback: Callback, codes?: number[] | number): never;
-  /** @throws SMTPError not supported. */
-  help(callback: Callback, domain?: string): never;
-  /** @throws SMTPError not supported (the engine resets failed transactions itself). */
-  rset(callback: Callback): never;
-  /** @throws SMTPError not supported (use SMTPClient.send). */
-  mail(callback: Callback, from: string): never;
-  /** @throws SMTPError not supported (use SMTPClient.send). */
-  rcpt(callback: Callback, to: string): never;
-  /** @throws SMTPError not supported (use SMTPClient.send). */
-  data(callback: Callback): never;
-  /** @throws SMTPError not supported (use SMTPClient.send). */
-  data_end(callback: Callback): never;
-  /** @throws SMTPError not supported (raw DATA would bypass dot-stuffing). */
-  message(data: string): never;
-  /** @throws SMTPError not supported. */
-  verify(address: string, callback: Callback): never;
-  /** @throws SMTPError not supported. */
-  expn(address: string, callback: Callback): never;
+  /**
+   * `HELP [domain]`. Callback `(err, data, message)`: `data` the reply lines
+   * with their codes joined by "\n", `message` the first line's text; a code
+   * other than 211/214 is an SMTPError (BADRESPONSE), as emailjs's.
+   * Low-level commands go one at a time, after connect(); a misuse (e.g.
+   * rcpt before an accepted mail) calls back an SMTPError (ERROR) and sends nothing.
+   */
+  help(callback: CommandCallback, domain?: string): void;
+  /** `RSET` (250 expected). */
+  rset(callback: CommandCallback): void;
+  /** `MAIL FROM:<from>`: `from` as emailjs's (`'<a@b.org>'`, `'<>'`), optionally with ESMTP parameters (`'<a@b.org> BODY=8BITMIME'`). 250 expected. */
+  mail(callback: CommandCallback, from: string): void;
+  /** `RCPT TO:<to>` (250 or 251 expected). */
+  rcpt(callback: CommandCallback, to: string): void;
+  /** `DATA` (354 expected), then message() and data_end(). */
+  data(callback: CommandCallback): void;
+  /** Ends the message content (250 expected). */
+  data_end(callback: CommandCallback): void;
+  /**
+   * Message content after data()'s 354: CRLF-normalised and dot-stuffed
+   * (unlike emailjs). @throws SMTPError outside DATA or without a connection.
+   */
+  message(data: string | Uint8Array | ArrayBuffer): void;
+  /** `VRFY address` (250, 251 or 252 expected). */
+  verify(address: string, callback: CommandCallback): void;
+  /** `EXPN address` (250 expected). */
+  expn(address: string, callback: CommandCallback): void;
 }
 
 // ---------------------------------------------------------------- client ----

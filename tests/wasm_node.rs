@@ -712,3 +712,88 @@ fn engine_config_and_input_errors() {
     c.handle_timeout(3.0);
     assert!(c.closed());
 }
+
+#[wasm_bindgen_test]
+fn engine_low_level_commands() {
+    let mut d = Driver::new("{tls: 'never', transcript: true}");
+    d.feed("220 mx\r\n", 1.0);
+    let (_, ev) = d.feed("250-mx\r\n250 8BITMIME\r\n", 2.0);
+    assert!(ev[0].starts_with(r#"{"type":"ready""#));
+    // Misuse before MAIL: a typed SMTP error, nothing written.
+    let (_, code, _) = err_of(d.c.rcpt(js("'b@y.org'"), 3.0).unwrap_err());
+    assert_eq!(code, "SMTP");
+    let (_, code, _) = err_of(d.c.data_chunk(js("'x'")).unwrap_err());
+    assert_eq!(code, "SMTP");
+    // Bad arguments.
+    for (from, params, field) in [
+        ("5", "undefined", Some("from")),
+        ("'a@x.org'", "'SIZE=1'", Some("params")),
+        ("'a@x.org'", "['SIZE=1', 7]", Some("params[1]")),
+    ] {
+        let (_, code, f) = err_of(d.c.mail(js(from), js(params), 3.0).unwrap_err());
+        assert_eq!((code.as_str(), f.as_deref()), ("INVALID_ARGUMENT", field));
+    }
+    for (from, params) in [("'a@x.org\\r\\nRSET'", "[]"), ("'a@x.org'", "['A B']")] {
+        let (_, code, _) = err_of(d.c.mail(js(from), js(params), 3.0).unwrap_err());
+        assert_eq!(code, "SMTP", "{from} {params}");
+    }
+    assert_eq!(d.drain(), (String::new(), vec![]));
+    d.c.mail(js("'a@x.org'"), js("['BODY=8BITMIME']"), 3.0)
+        .unwrap();
+    let (out, _) = d.drain();
+    assert_eq!(out, "MAIL FROM:<a@x.org> BODY=8BITMIME\r\n");
+    let (_, ev) = d.feed("250 2.1.0 ok\r\n", 4.0);
+    assert_eq!(
+        ev,
+        [
+            r#"{"type":"reply","command":"MAIL FROM:<a@x.org> BODY=8BITMIME","reply":{"code":250,"enhancedCode":"2.1.0","text":"ok","lines":["2.1.0 ok"]}}"#
+        ]
+    );
+    d.c.rcpt(js("'b@y.org'"), 5.0).unwrap();
+    assert_eq!(d.drain().0, "RCPT TO:<b@y.org>\r\n");
+    let (_, ev) = d.feed("550 5.1.1 unknown\r\n", 6.0);
+    assert!(ev[0].contains(r#""command":"RCPT TO:<b@y.org>""#) && ev[0].contains(r#""code":550"#));
+    d.c.rcpt(js("'c@y.org'"), 7.0).unwrap();
+    d.feed("", 7.0);
+    d.feed("250 ok\r\n", 8.0);
+    d.c.data(9.0).unwrap();
+    assert_eq!(d.drain().0, "DATA\r\n");
+    // DATA's deadline: 2 minutes.
+    assert_eq!(d.c.poll_timeout(), Some(9.0 + 120_000.0));
+    let (_, ev) = d.feed("354 go\r\n", 10.0);
+    assert!(ev[0].contains(r#""code":354"#));
+    d.c.data_chunk(js("'Subject: x\\n\\n.hi\\r'")).unwrap();
+    d.c.data_chunk(js("new TextEncoder().encode('\\n.\\r\\nbye')"))
+        .unwrap();
+    let (_, code, f) = err_of(d.c.data_chunk(js("5")).unwrap_err());
+    assert_eq!(
+        (code.as_str(), f.as_deref()),
+        ("INVALID_ARGUMENT", Some("chunk"))
+    );
+    d.c.data_end(11.0).unwrap();
+    assert_eq!(d.drain().0, "Subject: x\r\n\r\n..hi\r\n..\r\nbye\r\n.\r\n");
+    assert_eq!(d.c.poll_timeout(), Some(11.0 + 600_000.0));
+    let (_, ev) = d.feed("250 2.0.0 queued\r\n", 12.0);
+    assert!(ev[0].contains(r#""command":"end of data""#), "{ev:?}");
+    d.c.rset(13.0).unwrap();
+    d.c.help(JsValue::UNDEFINED, 13.0).unwrap_err();
+    assert_eq!(d.drain().0, "RSET\r\n");
+    d.feed("250 ok\r\n", 14.0);
+    d.c.help(js("'MAIL'"), 15.0).unwrap();
+    assert_eq!(d.drain().0, "HELP MAIL\r\n");
+    d.feed("214 help\r\n", 16.0);
+    d.c.vrfy(js("'bob'"), 17.0).unwrap();
+    assert_eq!(d.drain().0, "VRFY bob\r\n");
+    d.feed("252 maybe\r\n", 18.0);
+    d.c.expn(js("'staff'"), 19.0).unwrap();
+    assert_eq!(d.drain().0, "EXPN staff\r\n");
+    let (_, ev) = d.feed("550 no\r\n", 20.0);
+    assert!(ev[0].contains(r#""command":"EXPN staff""#));
+    assert!(d.c.idle());
+    let t = Array::from(&d.c.take_transcript().unwrap());
+    let texts: Vec<String> = t.iter().map(|l| s(&l, "text").unwrap()).collect();
+    assert!(
+        texts.iter().any(|l| l == "<32 octets of message content>"),
+        "{texts:?}"
+    );
+}

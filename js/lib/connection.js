@@ -1,5 +1,5 @@
 import * as wasm from '../wasm/mimeograph.js';
-import { SMTPError, SMTPErrorStates, fromEngineError, notSupported, wrapWasm } from './errors.js';
+import { SMTPError, SMTPErrorStates, fromEngineError, fromWasmError, notSupported, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
 import { WebSocketTransport, redactUrl } from './transports/websocket.js';
 import { now } from './util.js';
@@ -30,14 +30,14 @@ export const STARTTLS_THROUGH_BRIDGE =
   '(3) set `tls: false` only if the server accepts mail without STARTTLS and the path is trusted.';
 
 /**
- * emailjs's low-level SMTPConnection, over mimeograph's transaction-level
- * engine. The engine does the whole opening (greeting, EHLO/HELO, STARTTLS,
- * AUTH) inside connect(), and whole transactions (MAIL, RCPT, DATA/BDAT,
- * dot-stuffing) for a message; so connect, ehlo, ehlo_or_helo_if_needed,
- * login, starttls (when done), noop, quit, close, state, authorized and
- * has_extn work, and the single-command methods (helo, mail, rcpt, data,
- * message, data_end, rset, help, verify, expn, send, command) throw an
- * SMTPError with `notSupported: true` explaining why.
+ * emailjs's low-level SMTPConnection, over mimeograph's engine. The engine
+ * does the whole opening (greeting, EHLO/HELO, STARTTLS, AUTH) inside
+ * connect(); after it, the low-level commands mail, rcpt, data, message,
+ * data_end, rset, help, verify and expn go through the engine's low-level
+ * API (one command at a time, addresses and parameters checked, message()
+ * content CRLF-normalised and dot-stuffed, RFC 5321 deadlines), with
+ * emailjs's callback contract. helo, send, command and parse_smtp_features
+ * throw an SMTPError with `notSupported: true` explaining why.
  */
 export class SMTPConnection {
   constructor({
@@ -92,6 +92,7 @@ export class SMTPConnection {
     this._fatal = null;
     this._connectCallbacks = [];
     this._noopCallbacks = [];
+    this._replyCallbacks = [];
     this._quitCallbacks = [];
     this._sends = new Map();
     this._greeting = null;
@@ -332,6 +333,11 @@ export class SMTPConnection {
         if (cb) deliver(cb, null, { code: r.code, data: (r.lines ?? []).join('\n'), message: r.text });
         break;
       }
+      case 'reply': {
+        const pending = this._replyCallbacks.shift();
+        if (pending) deliver(pending.callback, ...replyResult(ev, pending.codes));
+        break;
+      }
       case 'closed': {
         let err = this._fatal ?? (ev.error ? fromEngineError(ev.error, 'connection closed') : null);
         if (err && !err.previous && this._transportError) err.previous = this._transportError;
@@ -373,6 +379,7 @@ export class SMTPConnection {
     for (const [, cb] of this._sends) deliver(cb, closedErr);
     this._sends.clear();
     for (const cb of this._noopCallbacks.splice(0)) deliver(cb, closedErr);
+    for (const { callback } of this._replyCallbacks.splice(0)) deliver(callback, closedErr);
     for (const cb of this._quitCallbacks.splice(0)) deliver(cb, err ?? null, undefined);
     try {
       engine?.free?.();
@@ -449,6 +456,106 @@ export class SMTPConnection {
     this._pump();
   }
 
+  /**
+   * Runs one low-level engine command; its reply calls back
+   * `(null, data, message)` when its code is one of `codes`, else an
+   * SMTPError (BADRESPONSE), as emailjs's command().
+   */
+  _lowLevel(callback, codes, call) {
+    if (!this._engine || this._state !== SMTPState.CONNECTED) {
+      deliver(callback, new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION));
+      return;
+    }
+    try {
+      call(this._engine);
+    } catch (e) {
+      deliver(callback, SMTPError.create('command not sent', SMTPErrorStates.ERROR, fromWasmError(e)));
+      return;
+    }
+    this._replyCallbacks.push({ callback, codes });
+    this._pump();
+  }
+
+  /**
+   * emailjs's mail(callback, from): `MAIL FROM:<from>`. `from` may carry its
+   * angle brackets and ESMTP parameters (`'<a@b.org> BODY=8BITMIME'`);
+   * `'<>'` is the null path. Callback `(err, data, message)`; 250 expected.
+   */
+  mail(callback, from) {
+    let parsed;
+    try {
+      parsed = splitPath(from, 'from');
+    } catch (e) {
+      deliver(callback, e);
+      return;
+    }
+    this._lowLevel(callback, [250], (engine) => engine.mail(parsed.path, parsed.params, now()));
+  }
+
+  /** emailjs's rcpt(callback, to): `RCPT TO:<to>` (angle brackets optional); 250 or 251 expected. */
+  rcpt(callback, to) {
+    let parsed;
+    try {
+      parsed = splitPath(to, 'to');
+      if (parsed.params.length) {
+        throw new SMTPError('RCPT TO parameters are not supported', SMTPErrorStates.ERROR);
+      }
+    } catch (e) {
+      deliver(callback, e);
+      return;
+    }
+    this._lowLevel(callback, [250, 251], (engine) => engine.rcpt(parsed.path, now()));
+  }
+
+  /** emailjs's data(callback): `DATA`; 354 expected, then message() and data_end(). */
+  data(callback) {
+    this._lowLevel(callback, [354], (engine) => engine.data(now()));
+  }
+
+  /**
+   * emailjs's message(data): message content after data()'s 354, a string
+   * (sent as UTF-8) or bytes. Unlike emailjs, the content is CRLF-normalised
+   * and dot-stuffed, so it cannot end the data early. Throws an SMTPError
+   * when called outside DATA (emailjs wrote the bytes as commands).
+   */
+  message(data) {
+    if (!this._engine || this._state !== SMTPState.CONNECTED) {
+      throw new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION);
+    }
+    const chunk = typeof data === 'string' || data instanceof Uint8Array || data instanceof ArrayBuffer ? data : String(data);
+    try {
+      this._engine.dataChunk(chunk);
+    } catch (e) {
+      throw SMTPError.create('message content not sent', SMTPErrorStates.ERROR, fromWasmError(e));
+    }
+    this._pump();
+  }
+
+  /** emailjs's data_end(callback): ends the content (`.`); 250 expected. */
+  data_end(callback) {
+    this._lowLevel(callback, [250], (engine) => engine.dataEnd(now()));
+  }
+
+  /** emailjs's rset(callback): `RSET`; 250 expected. */
+  rset(callback) {
+    this._lowLevel(callback, [250], (engine) => engine.rset(now()));
+  }
+
+  /** emailjs's help(callback, domain?): `HELP [domain]`; 211 or 214 expected. */
+  help(callback, domain) {
+    this._lowLevel(callback, [211, 214], (engine) => engine.help(domain ? String(domain) : undefined, now()));
+  }
+
+  /** emailjs's verify(address, callback): `VRFY address`; 250, 251 or 252 expected. */
+  verify(address, callback) {
+    this._lowLevel(callback, [250, 251, 252], (engine) => engine.vrfy(address, now()));
+  }
+
+  /** emailjs's expn(address, callback): `EXPN address`; 250 expected. */
+  expn(address, callback) {
+    this._lowLevel(callback, [250], (engine) => engine.expn(address, now()));
+  }
+
   /** emailjs's quit(callback): QUIT, then the connection closes. */
   quit(callback) {
     if (!this._engine) {
@@ -494,17 +601,8 @@ export class SMTPConnection {
 const UNSUPPORTED = {
   helo: 'the engine sends EHLO and falls back to HELO by itself during connect()',
   parse_smtp_features: 'the engine parses EHLO; see `features` and `capabilities` after connect()',
-  send: 'raw commands would bypass the engine, which owns the SMTP dialogue',
-  command: 'raw commands would bypass the engine, which owns the SMTP dialogue',
-  help: 'the engine does not send HELP',
-  rset: 'the engine resets transactions itself (after a failed message)',
-  mail: 'the engine runs whole transactions: use SMTPClient.send(message) (MAIL, RCPT and DATA in one go, dot-stuffed)',
-  rcpt: 'the engine runs whole transactions: use SMTPClient.send(message)',
-  data: 'the engine runs whole transactions: use SMTPClient.send(message)',
-  data_end: 'the engine runs whole transactions: use SMTPClient.send(message)',
-  message: 'raw DATA bytes would bypass dot-stuffing: use SMTPClient.send(message)',
-  verify: 'the engine does not send VRFY',
-  expn: 'the engine does not send EXPN',
+  send: 'raw commands would bypass the engine, which owns the SMTP dialogue: use mail, rcpt, data, message, data_end, rset, help, verify, expn or noop',
+  command: 'raw commands would bypass the engine, which owns the SMTP dialogue: use mail, rcpt, data, message, data_end, rset, help, verify, expn or noop',
 };
 for (const [method, reason] of Object.entries(UNSUPPORTED)) {
   Object.defineProperty(SMTPConnection.prototype, method, {
@@ -546,6 +644,51 @@ class LazyWebSocketTransport {
     this._closed = true;
     if (this._inner) this._inner.close(force);
   }
+}
+
+/**
+ * emailjs's `from`/`to` argument: `<path> PARAM…` or `path PARAM…` (the
+ * engine checks the path and the parameters).
+ */
+function splitPath(value, field) {
+  if (typeof value !== 'string') {
+    throw new SMTPError(`\`${field}\` must be a string`, SMTPErrorStates.ERROR);
+  }
+  const text = value.trim();
+  let path;
+  let rest;
+  if (text.startsWith('<')) {
+    const end = text.indexOf('>');
+    if (end < 0) throw new SMTPError(`\`${field}\` has no closing '>'`, SMTPErrorStates.ERROR);
+    path = text.slice(1, end);
+    rest = text.slice(end + 1);
+  } else {
+    const m = /^(\S*)(.*)$/s.exec(text);
+    path = m[1];
+    rest = m[2];
+  }
+  const params = rest.trim() ? rest.trim().split(/[ \t]+/) : [];
+  return { path, params };
+}
+
+/** A `reply` event as emailjs's command() reports it: `[null, data, message]` or `[SMTPError]`. */
+function replyResult(ev, codes) {
+  const r = ev.reply ?? {};
+  const lines = r.lines ?? [];
+  const data = lines.map((l, i) => `${r.code}${i + 1 < lines.length ? '-' : ' '}${l}`).join('\n');
+  const message = lines[0] ?? '';
+  if (codes.includes(r.code)) return [null, data, message];
+  const verb = ev.command === 'end of data' ? '.' : String(ev.command ?? '').split(' ')[0];
+  const err = SMTPError.create(
+    `bad response on command '${verb}'${message ? `: ${message}` : ''}`,
+    SMTPErrorStates.BADRESPONSE,
+    null,
+    data,
+  );
+  err.smtpCode = r.code ?? null;
+  err.enhancedCode = r.enhancedCode ?? null;
+  err.command = ev.command ?? null;
+  return [err];
 }
 
 function isCertificateError(err) {

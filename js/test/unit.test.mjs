@@ -104,7 +104,7 @@ test('helpers', () => {
 
 test('SMTPConnection: refused methods throw a clear SMTPError', () => {
   const c = new lib.SMTPConnection({ host: '127.0.0.1', port: 1 });
-  for (const m of ['helo', 'send', 'command', 'help', 'rset', 'mail', 'rcpt', 'data', 'data_end', 'message', 'verify', 'expn', 'parse_smtp_features']) {
+  for (const m of ['helo', 'send', 'command', 'parse_smtp_features']) {
     assert.throws(
       () => c[m](() => {}),
       (e) => e instanceof lib.SMTPError && e.notSupported === true && e.message.includes(`SMTPConnection.${m}() is not supported`),

@@ -81,6 +81,12 @@ pub enum Command {
     Rset,
     /// `NOOP`.
     Noop,
+    /// `HELP [topic]`.
+    Help(Option<String>),
+    /// `VRFY string`.
+    Vrfy(String),
+    /// `EXPN string`.
+    Expn(String),
     /// `QUIT`.
     Quit,
 }
@@ -125,6 +131,9 @@ impl Command {
             Command::Content(_) => "message content",
             Command::Rset => "RSET",
             Command::Noop => "NOOP",
+            Command::Help(_) => "HELP",
+            Command::Vrfy(_) => "VRFY",
+            Command::Expn(_) => "EXPN",
             Command::Quit => "QUIT",
         }
     }
@@ -157,6 +166,10 @@ impl fmt::Display for Command {
             Command::Content(b) => write!(f, "<{} octets of message content>", b.len()),
             Command::Rset => f.write_str("RSET"),
             Command::Noop => f.write_str("NOOP"),
+            Command::Help(None) => f.write_str("HELP"),
+            Command::Help(Some(t)) => write!(f, "HELP {t}"),
+            Command::Vrfy(s) => write!(f, "VRFY {s}"),
+            Command::Expn(s) => write!(f, "EXPN {s}"),
             Command::Quit => f.write_str("QUIT"),
         }
     }
@@ -189,5 +202,12 @@ mod tests {
             b"BDAT 5 LAST\r\n"
         );
         assert_eq!(Command::Content(b"x.".to_vec()).to_wire(), b"x.");
+        assert_eq!(Command::Help(None).to_wire(), b"HELP\r\n");
+        assert_eq!(
+            Command::Help(Some("MAIL".into())).to_wire(),
+            b"HELP MAIL\r\n"
+        );
+        assert_eq!(Command::Vrfy("bob".into()).to_wire(), b"VRFY bob\r\n");
+        assert_eq!(Command::Expn("list".into()).to_string(), "EXPN list");
     }
 }

@@ -13,6 +13,9 @@ use super::reply::{Reply, ReplyParser, DEFAULT_MAX_LINE, DEFAULT_MAX_REPLY};
 use super::MessageBody;
 use crate::envelope::{Envelope, EnvelopeAddress, RenderOptions};
 
+mod manual;
+use manual::{ManualTxn, Step};
+
 /// When to use STARTTLS.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum TlsPolicy {
@@ -107,6 +110,17 @@ pub enum Event {
     },
     /// The reply to a [`Client::noop`].
     Noop(Reply),
+    /// The reply to a low-level command ([`Client::mail`], [`Client::rcpt`],
+    /// [`Client::data`], [`Client::data_end`], [`Client::rset`],
+    /// [`Client::help`], [`Client::vrfy`], [`Client::expn`]), whatever its
+    /// code: the caller decides what counts as success.
+    Reply {
+        /// The command as shown in transcripts, e.g. `RCPT TO:<b@y.org>`,
+        /// or `end of data` for [`Client::data_end`].
+        command: String,
+        /// The server's reply.
+        reply: Reply,
+    },
     /// The session is over: write what [`Client::poll_transmit`] still
     /// gives, then close the connection. `error` is `None` after QUIT.
     Closed {
@@ -145,11 +159,15 @@ enum Expect {
     Mail,
     Rcpt,
     Data,
-    Bdat { last: bool },
+    Bdat {
+        last: bool,
+    },
     DataEnd,
     Rset,
     Noop,
     Quit,
+    /// The reply to a low-level command.
+    Manual(Step),
 }
 
 impl Expect {
@@ -157,8 +175,10 @@ impl Expect {
     fn timeout(self) -> Duration {
         let min = |m: u64| Duration::from_secs(60 * m);
         match self {
-            Expect::Data => min(2),
-            Expect::DataEnd | Expect::Bdat { last: true } => min(10),
+            Expect::Data | Expect::Manual(Step::Data) => min(2),
+            Expect::DataEnd | Expect::Bdat { last: true } | Expect::Manual(Step::DataEnd) => {
+                min(10)
+            }
             _ => min(5),
         }
     }
@@ -254,6 +274,8 @@ enum Phase {
     AuthCancelled(SmtpError),
     Ready,
     Txn(Box<Txn>),
+    /// A low-level transaction (after [`Client::mail`]).
+    Manual(Box<ManualTxn>),
     Closed,
 }
 
@@ -414,7 +436,7 @@ impl Client {
             return false;
         };
         let code = match e {
-            Expect::Data => 354,
+            Expect::Data | Expect::Manual(Step::Data) => 354,
             Expect::Greeting => 220,
             Expect::Quit => 221,
             _ => 250,
@@ -517,6 +539,11 @@ impl Client {
         if matches!(self.phase, Phase::Closed) || self.quit_requested {
             return Err(SmtpError::NotConnected);
         }
+        if matches!(self.phase, Phase::Manual(_)) {
+            return Err(SmtpError::Misuse(
+                "a low-level transaction is open (MAIL FROM was sent): finish it with data_end or rset before queueing a message".into(),
+            ));
+        }
         if envelope.to.is_empty() {
             return Err(SmtpError::NoRecipients);
         }
@@ -539,19 +566,30 @@ impl Client {
         if matches!(self.phase, Phase::Closed) || self.quit_requested {
             return Err(SmtpError::NotConnected);
         }
+        if matches!(self.phase, Phase::Manual(_)) {
+            // Inside a low-level transaction NOOP is sent now (the queue
+            // only runs between transactions).
+            self.manual_noop()?;
+            self.rearm();
+            return Ok(());
+        }
         self.jobs.push_back(Job::Noop);
         self.start_next();
         self.rearm();
         Ok(())
     }
 
-    /// Sends QUIT once every queued message is done.
+    /// Sends QUIT once every queued message is done. An open low-level
+    /// transaction is abandoned (QUIT ends it, RFC 5321 §4.1.1.10) as soon as
+    /// no reply is awaited, but message content being sent after DATA's 354
+    /// is first ended by [`Client::data_end`].
     pub fn quit(&mut self, now: Duration) {
         self.now = now;
         if matches!(self.phase, Phase::Closed) {
             return;
         }
         self.quit_requested = true;
+        self.manual_settle();
         self.start_next();
         self.rearm();
     }
@@ -821,8 +859,10 @@ impl Client {
             }
             Expect::Noop => {
                 self.emit(Event::Noop(reply));
+                self.manual_settle();
                 self.start_next();
             }
+            Expect::Manual(step) => self.manual_reply(step, command, reply),
             Expect::Quit => self.close(None),
         }
     }

@@ -1629,3 +1629,6 @@ fn answered_messages_are_never_unknown() {
     assert_eq!(r.failed().len(), 1);
     assert_eq!(r.c.outcome_unknown(), None);
 }
+
+/// The low-level command API.
+mod manual;

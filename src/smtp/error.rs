@@ -138,6 +138,16 @@ pub enum SmtpError {
     NoRecipients,
     /// The message body failed to render.
     Body(String),
+    /// A low-level command was called when the session cannot take it
+    /// (e.g. `RCPT TO` before an accepted `MAIL FROM`, message content
+    /// outside DATA, a low-level command while a queued message is sent,
+    /// or while the reply to the previous command is awaited). Nothing was
+    /// written to the server.
+    Misuse(String),
+    /// A low-level command's argument is malformed: an ESMTP parameter that
+    /// is not `KEYWORD[=value]`, or a HELP/VRFY/EXPN argument that is empty
+    /// or holds CR, LF or other control characters.
+    InvalidArgument(String),
 }
 
 impl SmtpError {
@@ -212,7 +222,9 @@ impl SmtpError {
             | SmtpError::InvalidAddress(_)
             | SmtpError::InvalidHelloName(_)
             | SmtpError::NoRecipients
-            | SmtpError::Body(_) => EmailjsCode::Error,
+            | SmtpError::Body(_)
+            | SmtpError::Misuse(_)
+            | SmtpError::InvalidArgument(_) => EmailjsCode::Error,
         }
     }
 }
@@ -292,6 +304,8 @@ impl fmt::Display for SmtpError {
             SmtpError::InvalidHelloName(n) => write!(f, "invalid EHLO name {n:?}"),
             SmtpError::NoRecipients => f.write_str("the envelope has no recipient"),
             SmtpError::Body(why) => write!(f, "message body error: {why}"),
+            SmtpError::Misuse(why) => write!(f, "command not allowed now: {why}"),
+            SmtpError::InvalidArgument(why) => write!(f, "invalid command argument: {why}"),
         }
     }
 }

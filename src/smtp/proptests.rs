@@ -195,6 +195,56 @@ fn scenarios_end_as_expected() {
     }
 }
 
+/// A DATA stream (content after the 354, terminator included) has no bare
+/// CR or LF, its only end-of-data marker is the terminator, and un-stuffing
+/// gives back `body` with CRLF line ends.
+fn check_data_stream(stream: &[u8], body: &[u8]) -> Result<(), TestCaseError> {
+    // No bare CR or LF.
+    for (i, &b) in stream.iter().enumerate() {
+        if b == b'\r' {
+            prop_assert_eq!(stream.get(i + 1), Some(&b'\n'));
+        }
+        if b == b'\n' {
+            prop_assert!(i > 0 && stream[i - 1] == b'\r');
+        }
+    }
+    // The first end-of-data marker is the terminator.
+    let marker = if stream.starts_with(b".\r\n") {
+        Some(0)
+    } else {
+        stream
+            .windows(5)
+            .position(|w| w == b"\r\n.\r\n")
+            .map(|p| p + 2)
+    };
+    prop_assert_eq!(marker, Some(stream.len() - 3));
+    // Un-stuffing gives back the CRLF-normalised body.
+    let mut unstuffed = Vec::new();
+    for line in stream[..stream.len() - 3].split_inclusive(|&b| b == b'\n') {
+        unstuffed.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+    }
+    let mut expected = Vec::new();
+    let mut i = 0;
+    while i < body.len() {
+        match body[i] {
+            b'\r' => {
+                expected.extend_from_slice(b"\r\n");
+                if body.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => expected.extend_from_slice(b"\r\n"),
+            b => expected.push(b),
+        }
+        i += 1;
+    }
+    if !expected.is_empty() && !expected.ends_with(b"\r\n") {
+        expected.extend_from_slice(b"\r\n");
+    }
+    prop_assert_eq!(unstuffed, expected);
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn splitting_replies_changes_nothing(cuts in proptest::collection::vec(0usize..200, 1..40)) {
@@ -213,33 +263,47 @@ proptest! {
         let caps = Capabilities { eight_bit_mime: true, ..Capabilities::default() };
         let cmds = transaction(&env(&["b@y.org"]), RawMessage::new(body.clone()).with_chunk_size(chunk), &caps).unwrap();
         let Some(Command::Content(stream)) = cmds.last() else { panic!("{cmds:?}") };
-        // No bare CR or LF.
-        for (i, &b) in stream.iter().enumerate() {
-            if b == b'\r' { prop_assert_eq!(stream.get(i + 1), Some(&b'\n')); }
-            if b == b'\n' { prop_assert!(i > 0 && stream[i - 1] == b'\r'); }
-        }
-        // The first end-of-data marker is the terminator.
-        let marker = if stream.starts_with(b".\r\n") { Some(0) } else {
-            stream.windows(5).position(|w| w == b"\r\n.\r\n").map(|p| p + 2)
+        check_data_stream(stream, &body)?;
+    }
+
+    #[test]
+    fn manual_data_chunks_split_anywhere_are_smuggling_proof(
+        body in proptest::collection::vec(prop::sample::select(vec![b'\r', b'\n', b'.', b'a', 0xc3]), 0..300),
+        mut cuts in proptest::collection::vec(0usize..300, 0..12),
+    ) {
+        let t = Duration::ZERO;
+        let mut c = Client::new(Config { tls: TlsPolicy::Never, ..Config::default() }, false, t).unwrap();
+        let drain = |c: &mut Client| {
+            let mut out = Vec::new();
+            while let Some(b) = c.poll_transmit() { out.extend(b); }
+            out
         };
-        prop_assert_eq!(marker, Some(stream.len() - 3));
-        // Un-stuffing gives back the CRLF-normalised body.
-        let mut unstuffed = Vec::new();
-        for line in stream[..stream.len() - 3].split_inclusive(|&b| b == b'\n') {
-            unstuffed.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+        c.receive(b"220 mx\r\n", t);
+        c.receive(b"250 mx\r\n", t);
+        c.mail("a@x.org", &[], t).unwrap();
+        c.receive(b"250 ok\r\n", t);
+        c.rcpt("b@y.org", t).unwrap();
+        c.receive(b"250 ok\r\n", t);
+        c.data(t).unwrap();
+        c.receive(b"354 go\r\n", t);
+        let before = drain(&mut c);
+        prop_assert!(before.ends_with(b"DATA\r\n"));
+        cuts.push(0);
+        cuts.push(body.len());
+        cuts.iter_mut().for_each(|x| *x = (*x).min(body.len()));
+        cuts.sort_unstable();
+        for w in cuts.windows(2) {
+            c.data_chunk(&body[w[0]..w[1]]).unwrap();
         }
-        let mut expected = Vec::new();
-        let mut i = 0;
-        while i < body.len() {
-            match body[i] {
-                b'\r' => { expected.extend_from_slice(b"\r\n"); if body.get(i + 1) == Some(&b'\n') { i += 1; } }
-                b'\n' => expected.extend_from_slice(b"\r\n"),
-                b => expected.push(b),
-            }
-            i += 1;
-        }
-        if !expected.is_empty() && !expected.ends_with(b"\r\n") { expected.extend_from_slice(b"\r\n"); }
-        prop_assert_eq!(unstuffed, expected);
+        c.data_end(t).unwrap();
+        let stream = drain(&mut c);
+        check_data_stream(&stream, &body)?;
+        c.receive(b"250 queued\r\n", t);
+        let replies: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+        let last = replies.last().cloned();
+        let ended = matches!(last, Some(Event::Reply { command, reply }) if command == "end of data" && reply.code() == 250);
+        prop_assert!(ended, "{:?}", replies);
+        prop_assert!(c.is_idle());
     }
 
     #[test]

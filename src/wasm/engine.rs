@@ -96,6 +96,8 @@ fn kind(e: &SmtpError) -> &'static str {
         SmtpError::InvalidHelloName(_) => "InvalidHelloName",
         SmtpError::NoRecipients => "NoRecipients",
         SmtpError::Body(_) => "Body",
+        SmtpError::Misuse(_) => "Misuse",
+        SmtpError::InvalidArgument(_) => "InvalidArgument",
     }
 }
 
@@ -185,6 +187,10 @@ enum EventJs {
     Noop {
         reply: ReplyJs,
     },
+    Reply {
+        command: String,
+        reply: ReplyJs,
+    },
     Closed {
         error: Option<ErrorInfo>,
     },
@@ -207,6 +213,10 @@ impl From<Event> for EventJs {
                 error: (&error).into(),
             },
             Event::Noop(r) => EventJs::Noop { reply: (&r).into() },
+            Event::Reply { command, reply } => EventJs::Reply {
+                command,
+                reply: (&reply).into(),
+            },
             Event::Closed { error } => EventJs::Closed {
                 error: error.as_ref().map(Into::into),
             },
@@ -332,6 +342,10 @@ fn config_from(value: &JsValue) -> BResult<Config> {
     Ok(config)
 }
 
+fn smtp_result(r: Result<(), SmtpError>) -> Result<(), JsValue> {
+    r.map_err(|e| BindingError::from(e).into())
+}
+
 #[wasm_bindgen]
 impl WasmSmtpClient {
     /// A session on a new connection (`encrypted`: implicit TLS already).
@@ -359,6 +373,85 @@ impl WasmSmtpClient {
         self.client
             .noop(ms_to_duration(now_ms))
             .map_err(|e| BindingError::from(e).into())
+    }
+
+    /// Low-level `MAIL FROM:<from> params…` (`from` without angle brackets,
+    /// `""` for the null path; `params` an optional array of
+    /// `KEYWORD[=value]` strings). A `reply` event answers.
+    pub fn mail(&mut self, from: JsValue, params: JsValue, now_ms: f64) -> Result<(), JsValue> {
+        let from = string(&from, "from")?;
+        let mut list = Vec::new();
+        if !is_absent(&params) {
+            if !js_sys::Array::is_array(&params) {
+                return Err(BindingError::invalid(
+                    "params",
+                    format!(
+                        "params must be an array of strings, got {}",
+                        type_name(&params)
+                    ),
+                )
+                .into());
+            }
+            let arr: &js_sys::Array = params.unchecked_ref();
+            for i in 0..arr.length() {
+                list.push(string(&arr.get(i), &format!("params[{i}]"))?);
+            }
+        }
+        smtp_result(self.client.mail(&from, &list, ms_to_duration(now_ms)))
+    }
+
+    /// Low-level `RCPT TO:<to>` (`to` without angle brackets). A `reply`
+    /// event answers.
+    pub fn rcpt(&mut self, to: JsValue, now_ms: f64) -> Result<(), JsValue> {
+        let to = string(&to, "to")?;
+        smtp_result(self.client.rcpt(&to, ms_to_duration(now_ms)))
+    }
+
+    /// Low-level `DATA`; a `reply` event answers (354 opens the content).
+    pub fn data(&mut self, now_ms: f64) -> Result<(), JsValue> {
+        smtp_result(self.client.data(ms_to_duration(now_ms)))
+    }
+
+    /// Message content after DATA's 354 (a string, sent as UTF-8, or a
+    /// `Uint8Array`/`ArrayBuffer`): CRLF-normalised and dot-stuffed.
+    #[wasm_bindgen(js_name = dataChunk)]
+    pub fn data_chunk(&mut self, chunk: JsValue) -> Result<(), JsValue> {
+        let chunk = if chunk.is_string() {
+            string(&chunk, "chunk")?.into_bytes()
+        } else {
+            bytes(&chunk, "chunk")?
+        };
+        smtp_result(self.client.data_chunk(&chunk))
+    }
+
+    /// Ends the content (`.` CRLF); a `reply` event with the command
+    /// `end of data` carries the final reply.
+    #[wasm_bindgen(js_name = dataEnd)]
+    pub fn data_end(&mut self, now_ms: f64) -> Result<(), JsValue> {
+        smtp_result(self.client.data_end(ms_to_duration(now_ms)))
+    }
+
+    /// Low-level `RSET`; a `reply` event answers.
+    pub fn rset(&mut self, now_ms: f64) -> Result<(), JsValue> {
+        smtp_result(self.client.rset(ms_to_duration(now_ms)))
+    }
+
+    /// `HELP [topic]` (`topic` a string or absent); a `reply` event answers.
+    pub fn help(&mut self, topic: JsValue, now_ms: f64) -> Result<(), JsValue> {
+        let topic = opt_string(&topic, "topic")?;
+        smtp_result(self.client.help(topic.as_deref(), ms_to_duration(now_ms)))
+    }
+
+    /// `VRFY string`; a `reply` event answers.
+    pub fn vrfy(&mut self, what: JsValue, now_ms: f64) -> Result<(), JsValue> {
+        let what = string(&what, "address")?;
+        smtp_result(self.client.vrfy(&what, ms_to_duration(now_ms)))
+    }
+
+    /// `EXPN string`; a `reply` event answers.
+    pub fn expn(&mut self, list: JsValue, now_ms: f64) -> Result<(), JsValue> {
+        let list = string(&list, "address")?;
+        smtp_result(self.client.expn(&list, ms_to_duration(now_ms)))
     }
 
     /// QUIT once the queue is empty.
