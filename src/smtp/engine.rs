@@ -55,6 +55,9 @@ pub struct Config {
     pub max_reply_line: usize,
     /// Bound on one whole reply, in octets.
     pub max_reply: usize,
+    /// For a message of unknown size sent with BDAT: the least size of a
+    /// chunk but the last (small pieces are gathered up to it).
+    pub bdat_chunk_size: usize,
 }
 
 impl Default for Config {
@@ -72,6 +75,7 @@ impl Default for Config {
             transcript: false,
             max_reply_line: DEFAULT_MAX_LINE,
             max_reply: DEFAULT_MAX_REPLY,
+            bdat_chunk_size: DEFAULT_BDAT_CHUNK,
         }
     }
 }
@@ -238,6 +242,9 @@ enum BodyMode {
     BdatLast(u64),
     BdatChunked,
 }
+
+/// [`Config::bdat_chunk_size`]'s default.
+const DEFAULT_BDAT_CHUNK: usize = 64 * 1024;
 
 struct Txn {
     id: MessageId,
@@ -1234,9 +1241,10 @@ impl Client {
                 wire.content(start);
             }
             (Some(chunk), BodyMode::BdatChunked) => {
-                t.scratch.clear();
+                // Gather small pieces into chunks of BDAT_CHUNK octets or
+                // more; the rest goes with `BDAT n LAST`.
                 t.encoder.encode(chunk, &mut t.scratch);
-                if !t.scratch.is_empty() {
+                if t.scratch.len() >= self.config.bdat_chunk_size.max(1) {
                     let size = t.scratch.len() as u64;
                     t.content_len += size;
                     wire.write(
@@ -1244,7 +1252,7 @@ impl Client {
                         Some(Expect::Bdat { last: false }),
                     );
                     let start = wire.out.len();
-                    wire.out.extend_from_slice(&t.scratch);
+                    wire.out.append(&mut t.scratch);
                     wire.content(start);
                 }
             }
@@ -1273,13 +1281,17 @@ impl Client {
                         }
                     }
                     BodyMode::BdatChunked => {
+                        let size = t.scratch.len() as u64;
+                        t.content_len += size;
                         wire.write(
-                            Command::Bdat {
-                                size: 0,
-                                last: true,
-                            },
+                            Command::Bdat { size, last: true },
                             Some(Expect::Bdat { last: true }),
                         );
+                        if size > 0 {
+                            let start = wire.out.len();
+                            wire.out.append(&mut t.scratch);
+                            wire.content(start);
+                        }
                         wire.end_pending = true;
                     }
                 }

@@ -21,6 +21,8 @@ fn cfg() -> Config {
     Config {
         tls: TlsPolicy::Never,
         transcript: true,
+        // One BDAT chunk per piece of the body, to see the chunking.
+        bdat_chunk_size: 1,
         ..Config::default()
     }
 }
@@ -1365,13 +1367,27 @@ fn dry_run_modes() {
         cmds.last(),
         Some(&Command::Content(b"..a\r\n..\r\n.\r\n".to_vec()))
     );
+    let chunking = Capabilities {
+        chunking: true,
+        ..caps.clone()
+    };
+    // By default small pieces go together, with LAST.
     let cmds = transaction(
         &e,
         Chunks(vec![b".a".to_vec(), b"\n.".to_vec()], 0),
-        &Capabilities {
-            chunking: true,
-            ..caps.clone()
-        },
+        &chunking,
+    )
+    .unwrap();
+    let lines: Vec<String> = cmds.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        &lines[3..],
+        ["BDAT 5 LAST", "<5 octets of message content>"]
+    );
+    let cmds = transaction_with(
+        &cfg(),
+        &e,
+        Chunks(vec![b".a".to_vec(), b"\n.".to_vec()], 0),
+        &chunking,
     )
     .unwrap();
     let lines: Vec<String> = cmds.iter().map(ToString::to_string).collect();
