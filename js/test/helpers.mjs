@@ -3,13 +3,16 @@
 // here is killed when the test file ends (see `cleanup`), and every wait has
 // a deadline.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export const here = path.dirname(fileURLToPath(import.meta.url));
 export const jsDir = path.resolve(here, '..');
@@ -262,4 +265,41 @@ export function within(promise, ms, what) {
       t = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(t));
+}
+
+/** `npm pack` of js/ into a temporary folder; returns the tarball's path. */
+export async function packTarball(prefix = 'mimeograph-pack-') {
+  requireBuilt();
+  const dir = tmpDir(prefix);
+  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: jsDir, timeout: 30000 });
+  const tarball = path.join(dir, stdout.trim().split('\n').pop());
+  if (!existsSync(tarball)) throw new Error(`npm pack did not make ${tarball}`);
+  return tarball;
+}
+
+/**
+ * npm-installs `devDependencies` once into target/<cache>/<key>/ and reuses
+ * it afterwards (a `.installed` marker is written last; the folder is built
+ * aside and renamed into place, so an interrupted install is never reused).
+ */
+export async function cachedInstall(cache, devDependencies) {
+  const key = Object.entries(devDependencies)
+    .map(([name, version]) => `${name.replace(/[@/]/g, '_')}-${version}`)
+    .join('+');
+  const dir = path.join(repoRoot, 'target', cache, key);
+  if (existsSync(path.join(dir, '.installed'))) return { dir, cached: true };
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const partial = mkdtempSync(`${dir}.partial-`);
+  try {
+    writeFileSync(path.join(partial, 'package.json'), JSON.stringify({ name: `mimeograph-${cache}`, private: true, devDependencies }, null, 2));
+    await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: partial, timeout: 150000, killSignal: 'SIGKILL' });
+    writeFileSync(path.join(partial, '.installed'), `${new Date().toISOString()}\n`);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(partial, dir);
+  } catch (e) {
+    rmSync(partial, { recursive: true, force: true });
+    const spec = Object.entries(devDependencies).map(([n, v]) => `${n}@${v}`).join(' ');
+    throw new Error(`npm install ${spec} into ${path.relative(repoRoot, dir)} failed (the first run needs the npm registry): ${e.stderr || e.message}`);
+  }
+  return { dir, cached: false };
 }

@@ -10,17 +10,14 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import { check, corpus } from './corpus.mjs';
-import { cleanup, here, jsDir, requireBuilt, startAiosmtpd, startWebsockify, tmpDir } from './helpers.mjs';
+import { cleanup, here, jsDir, packTarball, startAiosmtpd, startWebsockify, tmpDir } from './helpers.mjs';
 
 const run = promisify(execFile);
 after(cleanup);
 
 test('npm pack → install in a fresh folder → import → send', { timeout: 90000 }, async () => {
-  requireBuilt();
-  const dir = tmpDir('mimeograph-pack-');
-  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: jsDir, timeout: 30000 });
-  const tarball = path.join(dir, stdout.trim().split('\n').pop());
-  assert.ok(existsSync(tarball), `npm pack made ${tarball}`);
+  const tarball = await packTarball();
+  const dir = path.dirname(tarball);
   const app = path.join(dir, 'app');
   await run('mkdir', ['-p', app]);
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));

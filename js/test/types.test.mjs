@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { cleanup, here, jsDir, onCleanup, repoRoot, tmpDir } from './helpers.mjs';
+import { cleanup, here, jsDir, onCleanup, repoRoot, tmpDir, cachedInstall, packTarball } from './helpers.mjs';
 
 const run = promisify(execFile);
 after(cleanup);
@@ -26,60 +26,14 @@ after(cleanup);
 const TYPESCRIPT_VERSION = process.env.MIMEOGRAPH_TYPESCRIPT_VERSION || '5.9.3';
 const TYPES_NODE_VERSION = '20.19.43';
 
-/** The test builds nothing: the wasm glue must be in js/wasm/ already. */
-function requirePackage() {
-  const wasm = path.join(jsDir, 'wasm', 'mimeograph_bg.wasm');
-  if (!existsSync(wasm)) {
-    throw new Error(
-      `the npm package is not built (${path.relative(repoRoot, wasm)} is missing): run scripts/build-pkg.sh --pack first ` +
-        '(this test packs js/ itself, as pack.test.mjs does, and never builds the Rust)',
-    );
-  }
-}
-
-/** `npm pack` of js/ into a temporary folder, as pack.test.mjs does; returns the tarball's path. */
-async function packTarball() {
-  const dir = tmpDir('mimeograph-types-pack-');
-  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: jsDir, timeout: 30000 });
-  const tarball = path.join(dir, stdout.trim().split('\n').pop());
-  assert.ok(existsSync(tarball), `npm pack made ${tarball}`);
-  return tarball;
-}
-
-/**
- * npm-installs `devDependencies` once into target/<cache>/<key>/ and reuses
- * it afterwards (a `.installed` marker is written last; the folder is built
- * aside and renamed into place, so an interrupted install is never reused).
- */
-async function cachedInstall(cache, devDependencies) {
-  const key = Object.entries(devDependencies)
-    .map(([name, version]) => `${name.replace(/[@/]/g, '_')}-${version}`)
-    .join('+');
-  const dir = path.join(repoRoot, 'target', cache, key);
-  if (existsSync(path.join(dir, '.installed'))) return { dir, cached: true };
-  mkdirSync(path.dirname(dir), { recursive: true });
-  const partial = mkdtempSync(`${dir}.partial-`);
-  try {
-    writeFileSync(path.join(partial, 'package.json'), JSON.stringify({ name: `mimeograph-${cache}`, private: true, devDependencies }, null, 2));
-    await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: partial, timeout: 150000, killSignal: 'SIGKILL' });
-    writeFileSync(path.join(partial, '.installed'), `${new Date().toISOString()}\n`);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(partial, dir);
-  } catch (e) {
-    rmSync(partial, { recursive: true, force: true });
-    const spec = Object.entries(devDependencies).map(([n, v]) => `${n}@${v}`).join(' ');
-    throw new Error(`npm install ${spec} into ${path.relative(repoRoot, dir)} failed (the first run needs the npm registry): ${e.stderr || e.message}`);
-  }
-  return { dir, cached: false };
-}
 
 let toolsPromise;
 /** TypeScript + @types/node from the cache, and a project (inside it) with the tarball installed and usage.ts. */
 function tools() {
   toolsPromise ??= (async () => {
-    requirePackage();
+    
     const [tarball, ts] = await Promise.all([
-      packTarball(),
+      packTarball('mimeograph-types-pack-'),
       cachedInstall('typescript-cache', { typescript: TYPESCRIPT_VERSION, '@types/node': TYPES_NODE_VERSION }),
     ]);
     // The project sits inside the cache folder: `tsc` and @types/node resolve

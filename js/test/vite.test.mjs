@@ -19,7 +19,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { cleanup, here, jsDir, onCleanup, parse, repoRoot, startAiosmtpd, startWebsockify, testDep, tmpDir, within } from './helpers.mjs';
+import { cleanup, here, jsDir, onCleanup, parse, repoRoot, startAiosmtpd, startWebsockify, testDep, tmpDir, within, cachedInstall, packTarball } from './helpers.mjs';
 
 const run = promisify(execFile);
 after(cleanup);
@@ -35,52 +35,6 @@ const TYPES = {
   '.wasm': 'application/wasm',
 };
 
-/** The test builds nothing: the wasm glue must be in js/wasm/ already. */
-function requirePackage() {
-  const wasm = path.join(jsDir, 'wasm', 'mimeograph_bg.wasm');
-  if (!existsSync(wasm)) {
-    throw new Error(
-      `the npm package is not built (${path.relative(repoRoot, wasm)} is missing): run scripts/build-pkg.sh --pack first ` +
-        '(this test packs js/ itself, as pack.test.mjs does, and never builds the Rust)',
-    );
-  }
-}
-
-/** `npm pack` of js/ into a temporary folder, as pack.test.mjs does; returns the tarball's path. */
-async function packTarball() {
-  const dir = tmpDir('mimeograph-vite-pack-');
-  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: jsDir, timeout: 30000 });
-  const tarball = path.join(dir, stdout.trim().split('\n').pop());
-  assert.ok(existsSync(tarball), `npm pack made ${tarball}`);
-  return tarball;
-}
-
-/**
- * npm-installs `devDependencies` once into target/<cache>/<key>/ and reuses
- * it afterwards (a `.installed` marker is written last; the folder is built
- * aside and renamed into place, so an interrupted install is never reused).
- */
-async function cachedInstall(cache, devDependencies) {
-  const key = Object.entries(devDependencies)
-    .map(([name, version]) => `${name.replace(/[@/]/g, '_')}-${version}`)
-    .join('+');
-  const dir = path.join(repoRoot, 'target', cache, key);
-  if (existsSync(path.join(dir, '.installed'))) return { dir, cached: true };
-  mkdirSync(path.dirname(dir), { recursive: true });
-  const partial = mkdtempSync(`${dir}.partial-`);
-  try {
-    writeFileSync(path.join(partial, 'package.json'), JSON.stringify({ name: `mimeograph-${cache}`, private: true, devDependencies }, null, 2));
-    await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: partial, timeout: 150000, killSignal: 'SIGKILL' });
-    writeFileSync(path.join(partial, '.installed'), `${new Date().toISOString()}\n`);
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(partial, dir);
-  } catch (e) {
-    rmSync(partial, { recursive: true, force: true });
-    const spec = Object.entries(devDependencies).map(([n, v]) => `${n}@${v}`).join(' ');
-    throw new Error(`npm install ${spec} into ${path.relative(repoRoot, dir)} failed (the first run needs the npm registry): ${e.stderr || e.message}`);
-  }
-  return { dir, cached: false };
-}
 
 /** Serves a folder (GET only, files inside it only) on 127.0.0.1; records the paths asked for. */
 async function serveDir(root) {
@@ -113,12 +67,12 @@ test(`vite@${VITE_VERSION} build of an app importing mimeograph sends an attachm
   timeout: 90000,
   skip: !existsSync(CHROMIUM) && `${CHROMIUM} missing`,
 }, async (t) => {
-  requirePackage();
+  
   const { chromium } = testDep('playwright-core');
   const started = Date.now();
   const lap = (what) => t.diagnostic(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  const [tarball, vite] = await Promise.all([packTarball(), cachedInstall('vite-cache', { vite: VITE_VERSION })]);
+  const [tarball, vite] = await Promise.all([packTarball('mimeograph-vite-pack-'), cachedInstall('vite-cache', { vite: VITE_VERSION })]);
   lap(`vite ${VITE_VERSION} ${vite.cached ? 'from the cache' : 'installed'} in ${path.relative(repoRoot, vite.dir)}; tarball packed`);
   const viteBin = path.join(vite.dir, 'node_modules', 'vite', 'bin', 'vite.js');
   assert.ok(existsSync(viteBin), `${viteBin} exists`);
