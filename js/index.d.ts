@@ -28,6 +28,8 @@ export interface SmtpErrorInfo {
   enhancedCode: string | null;
   command: string | null;
   retryable: boolean;
+  /** A 450/451 to MAIL or RCPT with nothing accepted; SMTPClient retries it once after 300 ms. */
+  greylisted: boolean;
   recipients?: Array<{ address: string; reply: SmtpReply }>;
 }
 
@@ -46,6 +48,7 @@ export declare class SMTPError extends Error {
   enhancedCode?: string | null;
   command?: string | null;
   retryable?: boolean;
+  greylisted?: boolean;
   recipients?: Array<{ address: string; reply: SmtpReply }>;
   static create(message: string, code: number, error?: Error | null, smtp?: unknown): SMTPError;
 }

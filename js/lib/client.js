@@ -3,6 +3,9 @@ import { MimeographError } from './errors.js';
 import { Message } from './message.js';
 import { addressparser } from './util.js';
 
+/** How long a greylisted message waits before its one retry (emailjs: 300 ms). */
+const GREYLIST_DELAY_MS = 300;
+
 /**
  * emailjs's SMTPClient: a queue of messages sent one after the other over one
  * connection, opened on demand and closed (QUIT) after one idle second.
@@ -142,6 +145,15 @@ export class SMTPClient {
 
   _senddone(err, stack) {
     this.sending = false;
+    if (err?.greylisted && !stack.greylistRetried) {
+      // emailjs: a greylisting 450/451 is tried once more after a short delay.
+      stack.greylistRetried = true;
+      setTimeout(() => {
+        this.queue.unshift(stack);
+        this._poll();
+      }, GREYLIST_DELAY_MS);
+      return;
+    }
     stack.callback(err, stack.message);
     this._poll();
   }

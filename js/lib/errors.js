@@ -99,6 +99,7 @@ export function fromEngineError(info, fallbackMessage = 'SMTP error') {
   err.enhancedCode = info.enhancedCode ?? null;
   err.command = info.command ?? null;
   err.retryable = Boolean(info.retryable);
+  err.greylisted = Boolean(info.greylisted);
   if (info.recipients) err.recipients = info.recipients;
   return err;
 }

@@ -139,10 +139,12 @@ export async function startAiosmtpd({ smtputf8 = true } = {}) {
 }
 
 /** npm smtp-server in this process. `auth`: { user, pass } checked for PLAIN/LOGIN/CRAM-MD5/XOAUTH2. */
-export async function startSmtpServer({ auth = null, secure = false, key, cert, starttls = false, methods } = {}) {
+export async function startSmtpServer({ auth = null, secure = false, key, cert, starttls = false, methods, greylist = 0 } = {}) {
   const { SMTPServer } = testDep('smtp-server');
   const received = [];
   const logins = [];
+  // greylist: how many times each recipient is answered 451 before it is accepted.
+  const rcptAttempts = new Map();
   const server = new SMTPServer({
     secure,
     key,
@@ -162,6 +164,17 @@ export async function startSmtpServer({ auth = null, secure = false, key, cert, 
       else ok = a.username === auth.user && a.password === auth.pass;
       if (ok) cb(null, { user: a.username });
       else cb(new Error('Invalid username or password'));
+    },
+    onRcptTo(address, session, cb) {
+      const n = (rcptAttempts.get(address.address) ?? 0) + 1;
+      rcptAttempts.set(address.address, n);
+      if (n <= greylist) {
+        const err = new Error('4.7.1 Greylisted, please try again later');
+        err.responseCode = 451;
+        cb(err);
+      } else {
+        cb();
+      }
     },
     onData(stream, session, cb) {
       const chunks = [];
@@ -184,7 +197,7 @@ export async function startSmtpServer({ auth = null, secure = false, key, cert, 
   });
   server.on('error', () => {});
   onCleanup(() => new Promise((r) => server.close(r)));
-  return { port: server.server.address().port, messages: () => received, logins, server };
+  return { port: server.server.address().port, messages: () => received, logins, rcptAttempts, server };
 }
 
 export function freePort() {

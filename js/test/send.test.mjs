@@ -65,6 +65,26 @@ describe('emailjs-style usage', () => {
     client.smtp.close();
   });
 
+  test('greylisting: a 451 to RCPT is retried once, as emailjs does', T, async () => {
+    const once = await startSmtpServer({ greylist: 1 });
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: once.port });
+    const msg = { from: 'a@example.com', to: 'b@example.com', subject: 'greylisted once', text: 'x' };
+    await within(client.sendAsync(msg), 10000, 'greylisted send');
+    assert.equal(once.rcptAttempts.get('b@example.com'), 2, 'RCPT offered twice');
+    assert.equal(once.messages().length, 1, 'delivered exactly once');
+    client.smtp.close();
+
+    const always = await startSmtpServer({ greylist: 99 });
+    const client2 = new lib.SMTPClient({ host: '127.0.0.1', port: always.port });
+    const err = await within(client2.sendAsync({ ...msg, subject: 'greylisted always' }).catch((e) => e), 10000, 'greylisted twice');
+    assert.ok(err instanceof lib.SMTPError, String(err));
+    assert.equal(err.greylisted, true);
+    assert.equal(err.smtpCode, 451);
+    assert.equal(always.rcptAttempts.get('b@example.com'), 2, 'one retry, no more');
+    assert.equal(always.messages().length, 0);
+    client2.smtp.close();
+  });
+
   test('invalid messages get emailjs errors through the callback', T, async () => {
     const client = new lib.SMTPClient({ host: '127.0.0.1', port: 1 });
     const err = await new Promise((resolve) => client.send({ from: 'a@example.com', subject: 'x', text: 'x' }, (e) => resolve(e)));

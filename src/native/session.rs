@@ -81,20 +81,6 @@ pub(crate) fn is_would_block(e: &io::Error) -> bool {
     )
 }
 
-/// A 450/451 on MAIL or RCPT with no recipient accepted: greylisting.
-fn is_greylisting(e: &SmtpError) -> bool {
-    let grey = |r: &Reply| matches!(r.code(), 450 | 451);
-    match e {
-        SmtpError::Reply { command, reply } => {
-            grey(reply) && (command.starts_with("MAIL") || command.starts_with("RCPT"))
-        }
-        SmtpError::AllRecipientsRejected { recipients } => {
-            !recipients.is_empty() && recipients.iter().all(|r| grey(&r.reply))
-        }
-        _ => false,
-    }
-}
-
 /// What a drive of the engine waits for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
@@ -336,7 +322,7 @@ impl Delivery {
             return Next::Done(Err(cause));
         }
         match options.greylist_retry {
-            Some(delay) if !self.greylist_retried && is_greylisting(&error) => {
+            Some(delay) if !self.greylist_retried && error.is_greylisting() => {
                 self.greylist_retried = true;
                 Next::Retry(delay)
             }

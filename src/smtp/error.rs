@@ -180,6 +180,22 @@ impl SmtpError {
         }
     }
 
+    /// True for greylisting: a 450 or 451 to MAIL or RCPT with no recipient
+    /// accepted. Transports try such a message once more after a short
+    /// delay, as emailjs does.
+    pub fn is_greylisting(&self) -> bool {
+        let grey = |r: &Reply| matches!(r.code(), 450 | 451);
+        match self {
+            SmtpError::Reply { command, reply } => {
+                grey(reply) && (command.starts_with("MAIL") || command.starts_with("RCPT"))
+            }
+            SmtpError::AllRecipientsRejected { recipients } => {
+                !recipients.is_empty() && recipients.iter().all(|r| grey(&r.reply))
+            }
+            _ => false,
+        }
+    }
+
     /// True when trying again later may succeed: 4xx replies (greylisting),
     /// 421, timeouts, closed connections, and recipient rejections that
     /// were all transient.

@@ -70,6 +70,7 @@ struct ErrorInfo {
     enhanced_code: Option<String>,
     command: Option<String>,
     retryable: bool,
+    greylisted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     recipients: Option<Vec<RecipientJs>>,
 }
@@ -133,6 +134,7 @@ impl From<&SmtpError> for ErrorInfo {
             enhanced_code: reply.and_then(Reply::enhanced_code).map(|c| c.to_string()),
             command: e.command().map(str::to_owned),
             retryable: e.is_retryable(),
+            greylisted: e.is_greylisting(),
             recipients,
         }
     }
