@@ -550,7 +550,7 @@ fn engine_5xx_fails_the_message_and_421_closes() {
     assert_eq!(
         ev,
         [
-            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"Reply","message":"MAIL FROM:<a@example.com> failed: 553 5.7.1 sender rejected","smtpCode":553,"enhancedCode":"5.7.1","command":"MAIL FROM:<a@example.com>","retryable":false}}"#
+            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"Reply","message":"MAIL FROM:<a@example.com> failed: 553 5.7.1 sender rejected","smtpCode":553,"enhancedCode":"5.7.1","command":"MAIL FROM:<a@example.com>","retryable":false,"greylisted":false}}"#
         ]
     );
     assert!(
@@ -575,7 +575,7 @@ fn engine_5xx_fails_the_message_and_421_closes() {
     );
     assert_eq!(
         ev[1],
-        r#"{"type":"closed","error":{"emailjsCode":2,"kind":"ServiceClosing","message":"server closing the session after MAIL FROM:<a@example.com>: 421 4.3.2 shutting down","smtpCode":421,"enhancedCode":"4.3.2","command":"MAIL FROM:<a@example.com>","retryable":true}}"#
+        r#"{"type":"closed","error":{"emailjsCode":2,"kind":"ServiceClosing","message":"server closing the session after MAIL FROM:<a@example.com>: 421 4.3.2 shutting down","smtpCode":421,"enhancedCode":"4.3.2","command":"MAIL FROM:<a@example.com>","retryable":true,"greylisted":false}}"#
     );
     assert!(d.c.closed());
 }
@@ -598,7 +598,7 @@ fn engine_rejected_recipients_timeouts_and_starttls() {
     assert_eq!(
         ev,
         [
-            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"AllRecipientsRejected","message":"all recipients were rejected; <b@example.com>: 550 5.1.1 no such user","smtpCode":550,"enhancedCode":"5.1.1","command":null,"retryable":false,"recipients":[{"address":"b@example.com","reply":{"code":550,"enhancedCode":"5.1.1","text":"no such user","lines":["5.1.1 no such user"]}}]}}"#
+            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"AllRecipientsRejected","message":"all recipients were rejected; <b@example.com>: 550 5.1.1 no such user","smtpCode":550,"enhancedCode":"5.1.1","command":null,"retryable":false,"greylisted":false,"recipients":[{"address":"b@example.com","reply":{"code":550,"enhancedCode":"5.1.1","text":"no such user","lines":["5.1.1 no such user"]}}]}}"#
         ]
     );
 
