@@ -1,6 +1,6 @@
 //! The native transport (`mimeograph::native::SmtpClient`) against a real
 //! Python `aiosmtpd` server started by each test (`tests/servers/
-//! native_aiosmtpd.py`): plain, STARTTLS and implicit TLS with a
+//! aiosmtpd_server.py`): plain, STARTTLS and implicit TLS with a
 //! certificate made here with rcgen and trusted through
 //! `Options::add_root_certificate`, AUTH checked by the server, untrusted
 //! certificates, many messages over one connection, greylisting, dropped

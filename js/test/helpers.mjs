@@ -115,12 +115,16 @@ export function killChild(child) {
   });
 }
 
-/** aiosmtpd on a free port; `messages()` returns what it received. */
+/**
+ * aiosmtpd (tests/servers/aiosmtpd_server.py, shared with the Rust tests) on
+ * a free port; it exits when its stdin closes. `messages()` returns what it
+ * received.
+ */
 export async function startAiosmtpd({ smtputf8 = true } = {}) {
   const dir = tmpDir();
   const out = path.join(dir, 'received.jsonl');
   writeFileSync(out, '');
-  const args = [path.join(here, 'servers', 'aiosmtpd_server.py'), out];
+  const args = [path.join(repoRoot, 'tests', 'servers', 'aiosmtpd_server.py'), out, '--exit-on-stdin-eof'];
   if (smtputf8) args.push('--smtputf8');
   const { child, match } = await spawnWaiting('python3', args, /PORT (\d+)/);
   return {

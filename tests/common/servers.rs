@@ -1,6 +1,7 @@
 //! Real SMTP servers for tests (Python `aiosmtpd`, npm `smtp-server`,
-//! started from `tests/servers/` on free loopback ports) and a small std TCP
-//! driver for the sans-IO engine (the native transport will replace it).
+//! started from `tests/servers/` on free loopback ports), what they
+//! captured, and a small std TCP driver for the sans-IO engine. Also
+//! included by `tests/native_support/` (the native transport's tests).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -62,6 +63,7 @@ fn spawn(mut cmd: Command, out: PathBuf, what: &str) -> Server {
     Server { child, port, out }
 }
 
+/// `tests/servers/aiosmtpd_server.py` with these flags (see its docstring).
 pub fn aiosmtpd(flags: &[&str]) -> Server {
     let ok = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
@@ -71,7 +73,7 @@ pub fn aiosmtpd(flags: &[&str]) -> Server {
         .unwrap_or(false);
     assert!(
         ok,
-        "python3 with aiosmtpd is required for this test: `pip install aiosmtpd`"
+        "python3 with aiosmtpd is required for this test: `pip install -r tests/requirements.txt`"
     );
     let out = out_file("aiosmtpd");
     let mut cmd = Command::new("python3");
@@ -146,14 +148,42 @@ pub fn drive<B: MessageBody + Send + 'static>(
     }
 }
 
+/// One message a server accepted (one JSON line of its output). The fields
+/// after `data` are written by aiosmtpd only (smtp-server's records leave
+/// them out: they read as false, None and 0).
 #[derive(Debug)]
 pub struct Captured {
     pub mail_from: String,
     pub rcpt_tos: Vec<String>,
     pub mail_options: Vec<String>,
     pub data: Vec<u8>,
+    /// Whether the session was encrypted.
+    pub tls: bool,
+    /// The last server name a TLS client sent.
+    pub sni: Option<String>,
+    /// The authenticated login.
+    pub auth: Option<String>,
+    pub peer_port: u64,
+    /// The connection's number, from 1.
+    pub conn: u64,
+    /// The most connections open at once so far.
+    pub peak: u64,
 }
 
+impl Captured {
+    pub fn message_id(&self) -> String {
+        let text = String::from_utf8_lossy(&self.data);
+        text.lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap_or_else(|| panic!("no Message-ID in {text}"))
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string()
+    }
+}
+
+/// What a server wrote to `path` (its `Server::out`).
 pub fn captured(path: &Path) -> Vec<Captured> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
@@ -166,6 +196,9 @@ pub fn captured(path: &Path) -> Vec<Captured> {
                     .map(|s| s.as_str().unwrap().to_string())
                     .collect()
             };
+            // Absent (smtp-server) or of the right type (aiosmtpd).
+            let u64_or_0 = |k: &str| v.get(k).map_or(0, |n| n.as_u64().unwrap());
+            let string = |k: &str| v.get(k).and_then(|s| s.as_str()).map(str::to_string);
             Captured {
                 mail_from: v["mail_from"].as_str().unwrap().to_string(),
                 rcpt_tos: strings("rcpt_tos"),
@@ -173,6 +206,12 @@ pub fn captured(path: &Path) -> Vec<Captured> {
                 data: base64::engine::general_purpose::STANDARD
                     .decode(v["data"].as_str().unwrap())
                     .unwrap(),
+                tls: v.get("tls").is_some_and(|t| t.as_bool().unwrap()),
+                sni: string("sni"),
+                auth: string("auth"),
+                peer_port: u64_or_0("peer_port"),
+                conn: u64_or_0("conn"),
+                peak: u64_or_0("peak"),
             }
         })
         .collect()

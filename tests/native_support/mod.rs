@@ -1,16 +1,14 @@
 //! Shared support of the native transport's tests: a real Python
-//! aiosmtpd server (`tests/servers/native_aiosmtpd.py`) started per test,
-//! its captured messages, certificates made with rcgen, test messages.
+//! aiosmtpd server (`tests/servers/aiosmtpd_server.py`, started per test by
+//! `tests/common/servers.rs`), its captured messages, certificates made
+//! with rcgen, test messages.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use mimeograph::mime::Message;
 use mimeograph::native::Options;
 use mimeograph::smtp::Direction;
@@ -74,108 +72,20 @@ pub fn unique() -> usize {
 
 // ----- the server -----
 
-pub struct Server {
-    pub child: Child,
-    pub port: u16,
-    pub out: PathBuf,
-}
+#[path = "../common/servers.rs"]
+mod servers;
+pub use servers::{Captured, Server};
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.out);
-    }
-}
-
+/// `tests/servers/aiosmtpd_server.py` with SMTPUTF8 and these flags (see
+/// its docstring).
 pub fn server(flags: &[&str]) -> Server {
-    let ok = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "python3 with aiosmtpd is required for this test: `pip install -r tests/requirements.txt`"
-    );
-    let out = std::env::temp_dir().join(format!(
-        "mimeograph-native-{}-{}.jsonl",
-        std::process::id(),
-        unique()
-    ));
-    let mut child = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/native_aiosmtpd.py"))
-        .arg(&out)
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("cannot start python3");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let Some(port) = line
-        .trim()
-        .strip_prefix("PORT ")
-        .and_then(|p| p.parse().ok())
-    else {
-        let _ = child.kill();
-        panic!("aiosmtpd did not start (got {line:?}); see its error above");
-    };
-    Server { child, port, out }
-}
-
-#[derive(Debug)]
-pub struct Captured {
-    pub rcpt_tos: Vec<String>,
-    pub data: Vec<u8>,
-    pub tls: bool,
-    pub sni: Option<String>,
-    pub auth: Option<String>,
-    pub peer_port: u64,
-    pub conn: u64,
-    pub peak: u64,
-}
-
-impl Captured {
-    pub fn message_id(&self) -> String {
-        let text = String::from_utf8_lossy(&self.data);
-        text.lines()
-            .find_map(|l| l.strip_prefix("Message-ID: "))
-            .unwrap_or_else(|| panic!("no Message-ID in {text}"))
-            .trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .to_string()
-    }
+    let mut all = vec!["--smtputf8"];
+    all.extend_from_slice(flags);
+    servers::aiosmtpd(&all)
 }
 
 pub fn captured(s: &Server) -> Vec<Captured> {
-    let text = std::fs::read_to_string(&s.out).unwrap_or_default();
-    text.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            Captured {
-                rcpt_tos: v["rcpt_tos"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s.as_str().unwrap().to_string())
-                    .collect(),
-                data: base64::engine::general_purpose::STANDARD
-                    .decode(v["data"].as_str().unwrap())
-                    .unwrap(),
-                tls: v["tls"].as_bool().unwrap(),
-                sni: v["sni"].as_str().map(str::to_string),
-                auth: v["auth"].as_str().map(str::to_string),
-                peer_port: v["peer_port"].as_u64().unwrap(),
-                conn: v["conn"].as_u64().unwrap(),
-                peak: v["peak"].as_u64().unwrap(),
-            }
-        })
-        .collect()
+    servers::captured(&s.out)
 }
 
 // ----- helpers -----
