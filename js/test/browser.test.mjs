@@ -8,11 +8,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { binaryBytes } from './corpus.mjs';
-import { cleanup, onCleanup, parse, repoRoot, requireBuilt, startAiosmtpd, startWebsockify, testDep, within } from './helpers.mjs';
+import { cleanup, onCleanup, parse, repoRoot, requireBuilt, startAiosmtpd, startWebsockify, testDep, within, chromiumPage } from './helpers.mjs';
 
 after(cleanup);
 
-const CHROMIUM = '/usr/bin/chromium';
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
 
 /** Serves only examples/browser/ and js/ (the package) from the repository. */
@@ -34,22 +33,12 @@ async function serve() {
   return `http://127.0.0.1:${server.address().port}`;
 }
 
-test('browser page sends a Blob attachment through websockify to aiosmtpd', { timeout: 60000, skip: !existsSync(CHROMIUM) && `${CHROMIUM} missing` }, async () => {
+test('browser page sends a Blob attachment through websockify to aiosmtpd', { timeout: 60000 }, async () => {
   requireBuilt();
-  const { chromium } = testDep('playwright-core');
   const smtp = await startAiosmtpd();
   const bridge = await startWebsockify(smtp.port);
   const origin = await serve();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    timeout: 20000,
-  });
-  onCleanup(() => browser.close());
-  const page = await browser.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  const { page, logs } = await chromiumPage();
   await page.goto(`${origin}/examples/browser/index.html`, { timeout: 15000 });
   await page.waitForSelector('body[data-ready="true"]', { timeout: 15000 }).catch((e) => {
     throw new Error(`${e.message}\n${logs.join('\n')}`);

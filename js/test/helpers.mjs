@@ -320,3 +320,23 @@ export async function cachedInstall(cache, devDependencies) {
   }
   return { dir, cached: false };
 }
+
+/**
+ * Debian's Chromium, headless, driven by playwright-core (closed at cleanup);
+ * returns a new page and the console/page-error lines it logs.
+ */
+export async function chromiumPage() {
+  if (!existsSync('/usr/bin/chromium')) throw new Error('/usr/bin/chromium is missing: run scripts/setup.sh');
+  const { chromium } = testDep('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    timeout: 20000,
+  });
+  onCleanup(() => browser.close());
+  const page = await browser.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  return { page, logs };
+}

@@ -19,14 +19,13 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import { cleanup, here, jsDir, onCleanup, parse, repoRoot, startAiosmtpd, startWebsockify, testDep, tmpDir, within, cachedInstall, packTarball } from './helpers.mjs';
+import { cleanup, here, jsDir, onCleanup, parse, repoRoot, startAiosmtpd, startWebsockify, testDep, tmpDir, within, cachedInstall, packTarball, chromiumPage } from './helpers.mjs';
 
 const run = promisify(execFile);
 after(cleanup);
 
 /** Pinned: Vite 8 needs Node ^20.19 || >=22.12 (this machine: Node 20.20, npm 11). */
 const VITE_VERSION = process.env.MIMEOGRAPH_VITE_VERSION || '8.4.0';
-const CHROMIUM = '/usr/bin/chromium';
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript',
@@ -65,10 +64,8 @@ async function serveDir(root) {
 
 test(`vite@${VITE_VERSION} build of an app importing mimeograph sends an attachment from Chromium through websockify`, {
   timeout: 90000,
-  skip: !existsSync(CHROMIUM) && `${CHROMIUM} missing`,
 }, async (t) => {
   
-  const { chromium } = testDep('playwright-core');
   const started = Date.now();
   const lap = (what) => t.diagnostic(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
@@ -109,16 +106,7 @@ test(`vite@${VITE_VERSION} build of an app importing mimeograph sends an attachm
   const smtp = await startAiosmtpd();
   const bridge = await startWebsockify(smtp.port);
   const served = await serveDir(dist);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    timeout: 20000,
-  });
-  onCleanup(() => browser.close());
-  const page = await browser.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  const { page, logs } = await chromiumPage();
   const wasmResponses = [];
   page.on('response', (r) => {
     if (r.url().endsWith('.wasm')) wasmResponses.push(`${r.status()} ${r.headers()['content-type']}`);
