@@ -1,5 +1,10 @@
 //! A message body the client can hand to the engine more than once (for a
 //! retry), and that keeps the real composition error.
+//!
+//! The engine owns the handle it is given and drops it when the message
+//! is done (sent or failed, before the event is reported); the handle then
+//! puts the message stream back, so a retry can start it again. The handle
+//! reads the stream directly: no lock and no copy per chunk.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -7,89 +12,93 @@ use crate::envelope::RenderOptions;
 use crate::mime::{ComposeError, Message, MessageStream};
 use crate::smtp::{BodyError, MessageBody};
 
-/// The message, shared between the client and the engine's copy of it.
-#[derive(Clone)]
+/// The message between attempts, and the composition error of the last one.
+#[derive(Default)]
+struct Slot {
+    stream: Option<MessageStream>,
+    error: Option<ComposeError>,
+}
+
+/// The client's side: where the message waits between attempts.
 pub(crate) struct SharedBody {
-    inner: Arc<Mutex<Inner>>,
-    chunk: Vec<u8>,
+    slot: Arc<Mutex<Slot>>,
     requires_smtputf8: bool,
 }
 
-struct Inner {
-    stream: MessageStream,
-    error: Option<ComposeError>,
+/// The engine's side: the message for one attempt.
+pub(crate) struct BodyHandle {
+    slot: Arc<Mutex<Slot>>,
+    stream: Option<MessageStream>,
+    requires_smtputf8: bool,
+}
+
+fn lock(slot: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl SharedBody {
     pub(crate) fn new(message: Message) -> SharedBody {
-        let requires_smtputf8 = message.requires_smtputf8();
         SharedBody {
-            inner: Arc::new(Mutex::new(Inner {
-                stream: message.into_stream(),
+            requires_smtputf8: message.requires_smtputf8(),
+            slot: Arc::new(Mutex::new(Slot {
+                stream: Some(message.into_stream()),
                 error: None,
             })),
-            chunk: Vec::new(),
-            requires_smtputf8,
         }
     }
 
-    /// A fresh handle for another attempt (rendering restarts at `start`).
-    pub(crate) fn handle(&self) -> SharedBody {
-        SharedBody {
-            inner: Arc::clone(&self.inner),
-            chunk: Vec::new(),
+    /// The message for another attempt (rendering restarts at `start`).
+    /// Empty, so that `start` fails, if the previous attempt's handle is
+    /// still alive.
+    pub(crate) fn handle(&self) -> BodyHandle {
+        BodyHandle {
+            slot: Arc::clone(&self.slot),
+            stream: lock(&self.slot).stream.take(),
             requires_smtputf8: self.requires_smtputf8,
         }
     }
 
     /// The composition error that made the engine fail the message, if any.
     pub(crate) fn take_error(&self) -> Option<ComposeError> {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .error
-            .take()
-    }
-
-    fn fail(inner: &mut Inner, e: ComposeError) -> BodyError {
-        let shown: BodyError = e.to_string().into();
-        inner.error = Some(e);
-        shown
+        lock(&self.slot).error.take()
     }
 }
 
-impl MessageBody for SharedBody {
+/// Keeps the composition error for the client; the engine gets its text.
+fn fail(slot: &Mutex<Slot>, e: ComposeError) -> BodyError {
+    let shown: BodyError = e.to_string().into();
+    lock(slot).error = Some(e);
+    shown
+}
+
+fn held_elsewhere() -> BodyError {
+    "the message is still held by an earlier attempt".into()
+}
+
+impl Drop for BodyHandle {
+    fn drop(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            lock(&self.slot).stream = Some(stream);
+        }
+    }
+}
+
+impl MessageBody for BodyHandle {
     fn requires_smtputf8(&self) -> bool {
         self.requires_smtputf8
     }
 
     fn start(&mut self, opts: RenderOptions) -> Result<Option<u64>, BodyError> {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        match inner.stream.start(opts) {
-            Ok(size) => Ok(size),
-            Err(e) => Err(Self::fail(&mut inner, e)),
-        }
+        let stream = self.stream.as_mut().ok_or_else(held_elsewhere)?;
+        stream.start(opts).map_err(|e| fail(&self.slot, e))
     }
 
     fn is_8bit(&self) -> bool {
-        self.inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .stream
-            .is_8bit()
+        self.stream.as_ref().is_some_and(MessageStream::is_8bit)
     }
 
     fn next_chunk(&mut self) -> Result<Option<&[u8]>, BodyError> {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        match inner.stream.next_chunk() {
-            Ok(Some(c)) => {
-                self.chunk.clear();
-                self.chunk.extend_from_slice(c);
-            }
-            Ok(None) => return Ok(None),
-            Err(e) => return Err(Self::fail(&mut inner, e)),
-        }
-        drop(inner);
-        Ok(Some(&self.chunk))
+        let stream = self.stream.as_mut().ok_or_else(held_elsewhere)?;
+        stream.next_chunk().map_err(|e| fail(&self.slot, e))
     }
 }
