@@ -84,13 +84,7 @@ impl Renderer {
             streams.push(stream);
             sizes.push(size);
         }
-        let mut plan = Vec::new();
-        let mut head = Vec::with_capacity(1024);
-        write_top_headers(msg, opts, &mut head)?;
-        plan_node(msg, &msg.root, opts, false, &mut head, &mut plan)?;
-        if !head.is_empty() {
-            plan.push(Seg::Bytes(head));
-        }
+        let plan = plan(msg, opts)?;
         let size = size_of(msg, &plan, &sizes);
         let is_8bit = plan.iter().any(|s| {
             matches!(
@@ -377,12 +371,19 @@ pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
             body => Some(leaf_bytes_len(body)),
         });
     }
+    size_of(msg, &plan(msg, opts).ok()?, &sizes)
+}
+
+/// The message under `opts` as header/boundary byte runs and body parts.
+fn plan(msg: &Message, opts: RenderOptions) -> Result<Vec<Seg>, ComposeError> {
     let mut plan = Vec::new();
-    let mut head = Vec::new();
-    write_top_headers(msg, opts, &mut head).ok()?;
-    plan_node(msg, &msg.root, opts, false, &mut head, &mut plan).ok()?;
-    plan.push(Seg::Bytes(head));
-    size_of(msg, &plan, &sizes)
+    let mut head = Vec::with_capacity(1024);
+    write_top_headers(msg, opts, &mut head)?;
+    plan_node(msg, &msg.root, opts, false, &mut head, &mut plan)?;
+    if !head.is_empty() {
+        plan.push(Seg::Bytes(head));
+    }
+    Ok(plan)
 }
 
 fn address_error(field: &str) -> impl FnOnce(crate::address::AddressError) -> ComposeError + '_ {
