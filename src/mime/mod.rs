@@ -9,12 +9,14 @@ mod attachment;
 mod boundary;
 mod builder;
 pub mod content_type;
+mod feed;
 mod message;
 mod render;
 
 pub use attachment::Attachment;
 pub use boundary::IdGenerator;
 pub use builder::{AddressInput, MessageBuilder};
+pub use feed::{Feed, FeedError, FeedReader};
 pub use message::Message;
 pub use render::{Chunks, MessageStream};
 

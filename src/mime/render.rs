@@ -2,6 +2,13 @@
 //! and body parts, then chunks. In-memory text comes out without a copy,
 //! attachments are base64-encoded a window at a time, so a large file or
 //! stream is never held whole.
+//!
+//! A stream that has no data yet (its `read` fails with
+//! [`std::io::ErrorKind::WouldBlock`], as a [`super::Feed`] does until the
+//! next push) makes the writer *pending*: [`MessageStream::poll_chunk`]
+//! gives [`Poll::Pending`] and the same call later goes on where it
+//! stopped. The blocking entry points (`to_bytes`, `write_to`, `Chunks`,
+//! `next_chunk`) report it as an I/O error of that kind instead.
 
 use super::message::{Leaf, LeafBody, Message, Node};
 use super::ComposeError;
@@ -10,6 +17,7 @@ use crate::encoding::{qp, rfc2047, rfc2231, Charset, Token, TransferEncoding};
 use crate::envelope::RenderOptions;
 use crate::header::write_header;
 use std::io::Read;
+use std::task::Poll;
 
 /// Input bytes base64-encoded per chunk: a multiple of 57, so each chunk is
 /// whole 76-character lines.
@@ -57,6 +65,8 @@ enum Step {
     Buf,
     Borrow(usize, usize, usize),
     Done,
+    /// A stream has no data yet.
+    Pending,
 }
 
 /// Renders one message once; see [`Message::chunks`] and [`MessageStream`].
@@ -118,29 +128,63 @@ impl Renderer {
         self.is_8bit
     }
 
-    /// The next chunk, or `None` at the end.
+    /// The next chunk, `Ready(None)` at the end, or `Pending` when a stream
+    /// has no data yet (call again once it has).
+    pub(crate) fn poll_chunk<'a>(
+        &'a mut self,
+        msg: &'a Message,
+    ) -> Result<Poll<Option<&'a [u8]>>, ComposeError> {
+        let step = self.advance(msg)?;
+        Ok(match step {
+            Step::Pending => Poll::Pending,
+            step => Poll::Ready(self.output(step, msg)),
+        })
+    }
+
+    /// The next chunk, or `None` at the end. A stream without data yet is
+    /// an I/O error of kind `WouldBlock` (use [`Renderer::poll_chunk`] to wait).
     pub(crate) fn next_chunk<'a>(
         &'a mut self,
         msg: &'a Message,
     ) -> Result<Option<&'a [u8]>, ComposeError> {
+        let step = self.advance(msg)?;
+        if let Step::Pending = step {
+            let field = self
+                .active
+                .as_ref()
+                .map(|a| msg.leaves[a.leaf].field.clone())
+                .unwrap_or_default();
+            return Err(ComposeError::Io {
+                field,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "the stream has no data yet (a pushed source needs poll_chunk)",
+                ),
+            });
+        }
+        Ok(self.output(step, msg))
+    }
+
+    /// Moves to the next chunk; the step says where it is.
+    fn advance(&mut self, msg: &Message) -> Result<Step, ComposeError> {
         // Decide first, borrow after: the loop holds no borrow of `self`.
-        let out = loop {
+        loop {
             if self.active.is_some() {
                 match self.step(msg)? {
                     Step::Done => self.active = None,
                     Step::Again => {}
                     Step::Buf if self.buf.is_empty() => {}
-                    step => break step,
+                    step => return Ok(step),
                 }
                 continue;
             }
             let idx = self.idx;
             if idx >= self.plan.len() {
-                return Ok(None);
+                return Ok(Step::Done);
             }
             self.idx += 1;
             match self.plan[idx] {
-                Seg::Bytes(_) => break Step::Plan(idx),
+                Seg::Bytes(_) => return Ok(Step::Plan(idx)),
                 Seg::Leaf {
                     leaf,
                     enc,
@@ -160,16 +204,20 @@ impl Renderer {
                     })
                 }
             }
-        };
-        Ok(match out {
+        }
+    }
+
+    /// The bytes of a step from [`Renderer::advance`].
+    fn output<'a>(&'a self, step: Step, msg: &'a Message) -> Option<&'a [u8]> {
+        match step {
             Step::Buf => Some(&self.buf),
             Step::Borrow(leaf, start, end) => leaf_bytes(&msg.leaves[leaf]).get(start..end),
             Step::Plan(idx) => match &self.plan[idx] {
                 Seg::Bytes(bytes) => Some(bytes),
                 Seg::Leaf { .. } => None,
             },
-            Step::Done | Step::Again => None,
-        })
+            Step::Done | Step::Again | Step::Pending => None,
+        }
     }
 
     fn step(&mut self, msg: &Message) -> Result<Step, ComposeError> {
@@ -232,6 +280,7 @@ impl Renderer {
                     };
                     self.scratch.resize(WINDOW, 0);
                     let mut filled = 0;
+                    let mut eof = false;
                     while filled < WINDOW {
                         let read = match stream {
                             Stream::Reader(r) => r.read(&mut self.scratch[filled..]),
@@ -239,9 +288,19 @@ impl Renderer {
                             Stream::File(f) => f.read(&mut self.scratch[filled..]),
                         };
                         match read {
-                            Ok(0) => break,
+                            Ok(0) => {
+                                eof = true;
+                                break;
+                            }
                             Ok(n) => filled += n,
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            // No data yet: encode what came, or wait.
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                if filled == 0 {
+                                    return Ok(Step::Pending);
+                                }
+                                break;
+                            }
                             Err(source) => {
                                 return Err(ComposeError::Io {
                                     field: field.clone(),
@@ -252,7 +311,7 @@ impl Renderer {
                     }
                     a.total += filled as u64;
                     if let Some(expected) = a.expected {
-                        if a.total > expected || (filled < WINDOW && a.total != expected) {
+                        if a.total > expected || (eof && a.total != expected) {
                             return Err(ComposeError::LengthMismatch {
                                 field: field.clone(),
                                 expected,
@@ -261,7 +320,7 @@ impl Renderer {
                         }
                     }
                     a.encoder.push(&self.scratch[..filled], &mut self.buf);
-                    if filled < WINDOW {
+                    if eof {
                         std::mem::take(&mut a.encoder).finish(&mut self.buf);
                         a.stream = None;
                         a.phase = Phase::Tail;
@@ -742,11 +801,25 @@ impl MessageStream {
         self.renderer.as_ref().is_some_and(Renderer::is_8bit)
     }
 
-    /// The next chunk, or `None` at the end (or before `start`).
+    /// The next chunk, or `None` at the end (or before `start`). A stream
+    /// attachment without data yet (a [`super::Feed`] waiting for its next
+    /// push) is an I/O error of kind `WouldBlock`: use
+    /// [`MessageStream::poll_chunk`] for such sources.
     pub fn next_chunk(&mut self) -> Result<Option<&[u8]>, ComposeError> {
         match self.renderer.as_mut() {
             Some(renderer) => renderer.next_chunk(&self.message),
             None => Ok(None),
+        }
+    }
+
+    /// The next chunk (`Ready(Some)`), the end (`Ready(None)`, also before
+    /// `start`), or `Pending` when a stream attachment has no data yet (its
+    /// `read` failed with `WouldBlock`): call again once it has; rendering
+    /// goes on where it stopped.
+    pub fn poll_chunk(&mut self) -> Result<Poll<Option<&[u8]>>, ComposeError> {
+        match self.renderer.as_mut() {
+            Some(renderer) => renderer.poll_chunk(&self.message),
+            None => Ok(Poll::Ready(None)),
         }
     }
 }
