@@ -2,6 +2,7 @@
 //! events and deadlines out.
 
 use std::collections::VecDeque;
+use std::task::Poll;
 use std::time::Duration;
 
 use super::auth::{AuthExchange, AuthStep, Credentials, Mechanism};
@@ -257,6 +258,8 @@ struct Txn {
     data_sent: bool,
     streaming: bool,
     body_done: bool,
+    /// The body said `Pending`: pull again after [`Client::body_ready`].
+    body_waiting: bool,
     /// The end of the data was handed to the transport: from now on the
     /// server may accept the message at any moment.
     end_sent: bool,
@@ -534,6 +537,29 @@ impl Client {
         }
     }
 
+    /// The transport has data for the body that was pending (its
+    /// [`MessageBody::poll_chunk`] gave `Pending`, see
+    /// [`Client::body_pending`]): the next [`Client::poll_transmit`] pulls it
+    /// again. While a body waits, no deadline of ours runs for it: after
+    /// DATA's 354 nothing is awaited; with BDAT only the replies to chunks
+    /// already sent are (and the reply to `BDAT n LAST` is awaited only
+    /// from its last octet on).
+    pub fn body_ready(&mut self, now: Duration) {
+        self.now = now;
+        if let Phase::Txn(t) = &mut self.phase {
+            t.body_waiting = false;
+        }
+        self.rearm();
+    }
+
+    /// The message whose body waits for data (until [`Client::body_ready`]).
+    pub fn body_pending(&self) -> Option<MessageId> {
+        match &self.phase {
+            Phase::Txn(t) if t.body_waiting && !t.body_done => Some(t.id),
+            _ => None,
+        }
+    }
+
     /// Queues a message. The envelope is checked now (addresses, at least
     /// one recipient); the server's abilities when its turn comes.
     pub fn send(
@@ -679,6 +705,9 @@ impl Client {
     fn rearm(&mut self) {
         let key = match (&self.phase, self.wire.expect.front()) {
             (Phase::Closed, _) => None,
+            // The reply to `BDAT n LAST` cannot come before its last octet:
+            // no deadline while the body is still being sent (or waits).
+            (Phase::Txn(t), Some((Expect::Bdat { last: true }, _))) if !t.body_done => None,
             (_, Some((e, what))) => Some((self.armed_count, e.timeout(), what.clone())),
             (Phase::TlsHandshake, None) => Some((
                 usize::MAX,
@@ -1026,6 +1055,7 @@ impl Client {
             data_sent: false,
             streaming: false,
             body_done: false,
+            body_waiting: false,
             end_sent: false,
             encoder,
             scratch: Vec::new(),
@@ -1197,7 +1227,7 @@ impl Client {
         let Phase::Txn(t) = &mut self.phase else {
             return false;
         };
-        if !t.streaming || t.body_done {
+        if !t.streaming || t.body_done || t.body_waiting {
             return false;
         }
         if t.mode == BodyMode::BdatChunked && !t.pipelining && !self.wire.expect.is_empty() {
@@ -1205,11 +1235,14 @@ impl Client {
         }
         let wire = &mut self.wire;
         let start = wire.out.len();
-        let chunk = match t.body.next_chunk() {
-            Ok(c) => c,
+        let chunk = match t.body.poll_chunk() {
+            Ok(Poll::Ready(c)) => c,
+            Ok(Poll::Pending) => {
+                t.body_waiting = true;
+                return false;
+            }
             Err(e) => {
-                let e = SmtpError::Body(e.to_string());
-                self.fatal(e, false);
+                self.body_failed(SmtpError::Body(e.to_string()));
                 return false;
             }
         };
@@ -1304,5 +1337,31 @@ impl Client {
             }
         }
         true
+    }
+
+    /// The body failed mid-way. Nothing may end the message: with BDAT
+    /// chunks (none sent with LAST) the message fails and RSET discards
+    /// what was sent, after the replies to the chunks in flight; the session
+    /// goes on. After DATA, or `BDAT n LAST` with n octets announced, only
+    /// closing the connection can stop the server from taking a truncated
+    /// message: the session ends without the end of data.
+    fn body_failed(&mut self, error: SmtpError) {
+        let Phase::Txn(t) = &mut self.phase else {
+            return;
+        };
+        if t.mode != BodyMode::BdatChunked {
+            self.fatal(error, false);
+            return;
+        }
+        t.scratch.clear();
+        t.body_done = true;
+        t.body_waiting = false;
+        // The body's error says more than a server's rejection of a chunk.
+        t.failure = Some(error);
+        self.wire.note(
+            Direction::Client,
+            "<message content failed: no BDAT LAST, RSET>".into(),
+        );
+        self.txn_check();
     }
 }

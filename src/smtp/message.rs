@@ -3,6 +3,7 @@
 use super::{BodyError, Client, MessageBody, MessageId, SmtpError};
 use crate::envelope::RenderOptions;
 use crate::mime::{Message, MessageStream};
+use std::task::Poll;
 use std::time::Duration;
 
 impl MessageBody for MessageStream {
@@ -20,6 +21,10 @@ impl MessageBody for MessageStream {
 
     fn next_chunk(&mut self) -> Result<Option<&[u8]>, BodyError> {
         MessageStream::next_chunk(self).map_err(|e| Box::new(e) as BodyError)
+    }
+
+    fn poll_chunk(&mut self) -> Result<Poll<Option<&[u8]>>, BodyError> {
+        MessageStream::poll_chunk(self).map_err(|e| Box::new(e) as BodyError)
     }
 }
 

@@ -57,6 +57,8 @@ pub use engine::{
 pub use error::{EmailjsCode, RecipientResult, SmtpError};
 pub use reply::{EnhancedCode, Reply};
 
+use std::task::Poll;
+
 /// An error from a [`MessageBody`].
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -70,6 +72,14 @@ pub trait MessageBody {
     fn is_8bit(&self) -> bool;
     /// The next chunk of the rendered message (CRLF line ends, not dot-stuffed), or None at the end.
     fn next_chunk(&mut self) -> Result<Option<&[u8]>, BodyError>;
+    /// What the engine calls: the next chunk (`Ready(Some)`), the end
+    /// (`Ready(None)`), or `Pending` when the body has no data yet (a
+    /// stream fed from outside). After `Pending` the engine pulls again
+    /// only once the transport calls [`Client::body_ready`]. The default
+    /// never waits: it is [`MessageBody::next_chunk`].
+    fn poll_chunk(&mut self) -> Result<Poll<Option<&[u8]>>, BodyError> {
+        self.next_chunk().map(Poll::Ready)
+    }
 }
 
 /// A message that is already rendered: raw bytes, given out in chunks.
