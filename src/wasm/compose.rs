@@ -15,12 +15,14 @@ use super::to_js;
 use crate::address::{parse_address_list, ParsedAddress};
 use crate::encoding::{qp, rfc2047, Charset, TransferEncoding};
 use crate::header::DateTime;
-use crate::mime::{Attachment, Message, MessageBuilder};
+use crate::mime::{Attachment, Feed, Message, MessageBuilder};
 
 /// A composed message (see `API.md`).
 #[wasm_bindgen]
 pub struct WasmMessage {
     message: Option<Message>,
+    /// The feeds of its fed attachments, with their ids (`feed: id`).
+    feeds: Vec<(u32, Feed)>,
 }
 
 impl WasmMessage {
@@ -48,13 +50,27 @@ impl WasmMessage {
     /// Builds and validates a message from emailjs's option names.
     #[wasm_bindgen(js_name = fromOptions)]
     pub fn from_options(options: JsValue) -> Result<WasmMessage, JsValue> {
-        let (builder, fields) = builder_from_options(&options)?;
+        let mut feeds = Vec::new();
+        let (builder, fields) = builder_from_options(&options, &mut feeds)?;
         let message = builder
             .build()
             .map_err(|e| BindingError::from(e).map_field(|f| fields.to_js(f)))?;
         Ok(WasmMessage {
             message: Some(message),
+            feeds,
         })
+    }
+
+    /// The feeds of the attachments given as `feed: id`: an array with
+    /// each feed at its id (emptied after the first call). The JS layer
+    /// pushes each one's bytes while the message is sent (see `API.md`).
+    #[wasm_bindgen(js_name = takeFeeds)]
+    pub fn take_feeds(&mut self) -> Array {
+        let out = Array::new();
+        for (id, feed) in std::mem::take(&mut self.feeds) {
+            out.set(id, JsValue::from(WasmFeed { feed }));
+        }
+        out
     }
 
     /// The rendered message (default options: UTF-8 headers only when the
@@ -138,7 +154,10 @@ struct Counters {
     alternative: usize,
 }
 
-fn builder_from_options(options: &JsValue) -> BResult<(MessageBuilder, FieldMap)> {
+fn builder_from_options(
+    options: &JsValue,
+    feeds: &mut Vec<(u32, Feed)>,
+) -> BResult<(MessageBuilder, FieldMap)> {
     let obj = object(options, "options")?;
     let mut b = MessageBuilder::new();
     let mut fields = FieldMap::default();
@@ -198,11 +217,18 @@ fn builder_from_options(options: &JsValue) -> BResult<(MessageBuilder, FieldMap)
                     let arr: &Array = value.unchecked_ref();
                     for i in 0..arr.length() {
                         let field = format!("{k}[{i}]");
-                        b = add_attachment(b, &arr.get(i), &field, &mut fields, &mut counters)?;
+                        b = add_attachment(
+                            b,
+                            &arr.get(i),
+                            &field,
+                            &mut fields,
+                            &mut counters,
+                            feeds,
+                        )?;
                     }
                     b
                 } else {
-                    add_attachment(b, &value, k, &mut fields, &mut counters)?
+                    add_attachment(b, &value, k, &mut fields, &mut counters, feeds)?
                 }
             }
             _ => b.header(k, header_value(&value, k)?),
@@ -281,8 +307,9 @@ fn add_attachment(
     field: &str,
     fields: &mut FieldMap,
     n: &mut Counters,
+    feeds: &mut Vec<(u32, Feed)>,
 ) -> BResult<MessageBuilder> {
-    let parsed = parse_part(value, field, 0)?;
+    let parsed = parse_part(value, field, 0, feeds)?;
     if let Some(html) = parsed.html {
         if !fields.0.iter().any(|(c, _)| c == "html") {
             fields.0.push(("html".into(), field.to_owned()));
@@ -334,7 +361,12 @@ fn add_attachment(
 /// How deep `related` may nest (a cyclic object must not overflow the stack).
 const MAX_RELATED_DEPTH: usize = 8;
 
-fn parse_part(value: &JsValue, field: &str, depth: usize) -> BResult<Parsed> {
+fn parse_part(
+    value: &JsValue,
+    field: &str,
+    depth: usize,
+    feeds: &mut Vec<(u32, Feed)>,
+) -> BResult<Parsed> {
     if depth > MAX_RELATED_DEPTH {
         return Err(BindingError::invalid(
             field,
@@ -417,7 +449,7 @@ fn parse_part(value: &JsValue, field: &str, depth: usize) -> BResult<Parsed> {
         let arr: &Array = related_value.unchecked_ref();
         for i in 0..arr.length() {
             let f = format!("{field}.related[{i}]");
-            let p = parse_part(&arr.get(i), &f, depth + 1)?;
+            let p = parse_part(&arr.get(i), &f, depth + 1, feeds)?;
             if p.alternative {
                 return Err(BindingError::invalid(
                     &f,
@@ -457,7 +489,7 @@ fn parse_part(value: &JsValue, field: &str, depth: usize) -> BResult<Parsed> {
         });
     }
 
-    let mut part = source(obj, &data, encoded, field)?;
+    let mut part = source(obj, &data, encoded, field, feeds)?;
     if let Some(t) = ty {
         part = part.content_type(t);
     }
@@ -500,9 +532,63 @@ fn alt_flag(v: &JsValue, field: &str) -> BResult<bool> {
     Ok(opt_bool(v, field)?.unwrap_or(false))
 }
 
-/// Where the part's bytes come from.
-fn source(obj: &Object, data: &JsValue, encoded: bool, field: &str) -> BResult<Attachment> {
+/// Where the part's bytes come from: `data`, or a feed (`feed: id`, a
+/// small integer unique in the message, with `size` when the length is
+/// known) that the JS layer pushes into.
+fn source(
+    obj: &Object,
+    data: &JsValue,
+    encoded: bool,
+    field: &str,
+    feeds: &mut Vec<(u32, Feed)>,
+) -> BResult<Attachment> {
     let f = format!("{field}.data");
+    let feed_field = format!("{field}.feed");
+    let feed_id = opt_number(&get(obj, "feed", &feed_field)?, &feed_field)?;
+    if let Some(id) = feed_id {
+        if !(0.0..=65_535.0).contains(&id) || id.fract() != 0.0 {
+            return Err(BindingError::invalid(
+                &feed_field,
+                format!("{feed_field} must be an integer id from 0 to 65535"),
+            ));
+        }
+        let id = id as u32;
+        if feeds.iter().any(|(i, _)| *i == id) {
+            return Err(BindingError::invalid(
+                &feed_field,
+                format!("{feed_field}: the id {id} is used twice"),
+            ));
+        }
+        if !is_absent(data) {
+            return Err(BindingError::invalid(
+                &feed_field,
+                format!("{field}: give either data or feed, not both"),
+            ));
+        }
+        if encoded {
+            return Err(BindingError::invalid(
+                &feed_field,
+                format!("{field}: an encoded (base64) attachment cannot be fed"),
+            ));
+        }
+        let size_field = format!("{field}.size");
+        let size = opt_number(&get(obj, "size", &size_field)?, &size_field)?;
+        let feed = Feed::new();
+        let part = match size {
+            None => Attachment::reader(feed.reader()),
+            Some(n) if n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 => {
+                Attachment::reader_with_len(feed.reader(), n as u64)
+            }
+            Some(_) => {
+                return Err(BindingError::invalid(
+                    &size_field,
+                    format!("{size_field} must be a non-negative integer"),
+                ))
+            }
+        };
+        feeds.push((id, feed));
+        return Ok(part);
+    }
     if is_absent(data) {
         for k in ["path", "stream"] {
             if !is_absent(&get(obj, k, &format!("{field}.{k}"))?) {
@@ -606,8 +692,9 @@ fn validity(options: &JsValue) -> Result<(), String> {
             continue;
         }
         let path = prop("path");
-        if truthy(&path) || truthy(&prop("stream")) {
-            // The JS layer checks that a path exists and a stream is readable.
+        if truthy(&path) || truthy(&prop("stream")) || prop("feed").as_f64().is_some() {
+            // The JS layer checks that a path exists and a stream is readable
+            // (and pushes a fed attachment's bytes).
             continue;
         }
         if !truthy(&prop("data")) {
@@ -697,4 +784,60 @@ pub fn mime_encode(text: JsValue, charset: JsValue) -> Result<String, JsValue> {
     let mut out = Vec::new();
     qp::encode(&bytes, &mut out);
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The pushing side of a `feed: true` attachment (see `API.md`): the JS
+/// layer reads its source when `waiting` is true and pushes what it read.
+#[wasm_bindgen]
+pub struct WasmFeed {
+    feed: Feed,
+}
+
+#[wasm_bindgen]
+impl WasmFeed {
+    /// Appends bytes (a `Uint8Array` or an `ArrayBuffer`; copied).
+    pub fn push(&mut self, bytes_value: JsValue) -> Result<(), JsValue> {
+        let data = bytes(&bytes_value, "bytes")?;
+        self.feed
+            .push(data)
+            .map_err(|e| BindingError::invalid("bytes", e.to_string()).into())
+    }
+
+    /// Ends the stream.
+    pub fn end(&mut self) {
+        self.feed.end();
+    }
+
+    /// Fails the stream: the message fails with this text (the JS layer
+    /// keeps the real error).
+    pub fn fail(&mut self, message: JsValue) -> Result<(), JsValue> {
+        let text = opt_string(&message, "message")?.unwrap_or_else(|| "stream error".into());
+        self.feed.fail(text);
+        Ok(())
+    }
+
+    /// The writer found the buffer empty and waits for a push.
+    #[wasm_bindgen(getter)]
+    pub fn waiting(&self) -> bool {
+        self.feed.is_waiting()
+    }
+
+    /// The message is done with this feed (sent, failed or dropped): stop
+    /// reading the source.
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        self.feed.is_closed()
+    }
+
+    /// Bytes pushed and not yet read.
+    #[wasm_bindgen(getter)]
+    pub fn buffered(&self) -> f64 {
+        self.feed.buffered() as f64
+    }
+
+    /// Bytes pushed so far.
+    #[wasm_bindgen(getter)]
+    pub fn pushed(&self) -> f64 {
+        self.feed.pushed() as f64
+    }
 }

@@ -527,6 +527,20 @@ impl WasmSmtpClient {
         Ok(to_js(&lines)?)
     }
 
+    /// A fed attachment has new data for the message whose body was
+    /// waiting (`bodyPending`); the next `pollTransmit` pulls again.
+    #[wasm_bindgen(js_name = bodyReady)]
+    pub fn body_ready(&mut self, now_ms: f64) {
+        self.client.body_ready(ms_to_duration(now_ms));
+    }
+
+    /// The id of the message whose body waits for a fed attachment's data,
+    /// or `undefined`.
+    #[wasm_bindgen(getter, js_name = bodyPending)]
+    pub fn body_pending(&self) -> Option<f64> {
+        self.client.body_pending().map(|id| id.0 as f64)
+    }
+
     /// The session is over.
     #[wasm_bindgen(getter)]
     pub fn closed(&self) -> bool {
