@@ -236,6 +236,9 @@ struct TranscriptJs {
 #[wasm_bindgen]
 pub struct WasmSmtpClient {
     client: Client,
+    /// Bytes from the engine not yet copied out by `pollTransmitInto`.
+    out: Vec<u8>,
+    out_pos: usize,
 }
 
 fn config_from(value: &JsValue) -> BResult<Config> {
@@ -356,7 +359,11 @@ impl WasmSmtpClient {
         let config = config_from(&config)?;
         let client =
             Client::new(config, encrypted, ms_to_duration(now_ms)).map_err(BindingError::from)?;
-        Ok(WasmSmtpClient { client })
+        Ok(WasmSmtpClient {
+            client,
+            out: Vec::new(),
+            out_pos: 0,
+        })
     }
 
     /// Queues a message; returns its id (the `id` of its `sent`/`failed`
@@ -489,9 +496,47 @@ impl WasmSmtpClient {
     /// Bytes to write to the server; call until `undefined`.
     #[wasm_bindgen(js_name = pollTransmit)]
     pub fn poll_transmit(&mut self) -> Option<Uint8Array> {
+        if self.out_pos < self.out.len() {
+            let rest = Uint8Array::from(&self.out[self.out_pos..]);
+            self.out.clear();
+            self.out_pos = 0;
+            return Some(rest);
+        }
         self.client
             .poll_transmit()
             .map(|b| Uint8Array::from(&b[..]))
+    }
+
+    /// Like `pollTransmit`, into a buffer the caller reuses (no new JS
+    /// buffer per chunk, which keeps a long message's garbage, and so the
+    /// process's memory, low): fills `buf` from its start with as many
+    /// bytes as there are, up to its length, and returns how many (0:
+    /// nothing to write). Call until 0.
+    #[wasm_bindgen(js_name = pollTransmitInto)]
+    pub fn poll_transmit_into(&mut self, buf: &Uint8Array) -> u32 {
+        let cap = buf.length() as usize;
+        let mut n = 0;
+        while n < cap {
+            if self.out_pos >= self.out.len() {
+                match self.client.poll_transmit() {
+                    Some(bytes) => {
+                        self.out = bytes;
+                        self.out_pos = 0;
+                    }
+                    None => {
+                        self.out.clear();
+                        self.out_pos = 0;
+                        break;
+                    }
+                }
+            }
+            let take = (self.out.len() - self.out_pos).min(cap - n);
+            buf.subarray(n as u32, (n + take) as u32)
+                .copy_from(&self.out[self.out_pos..self.out_pos + take]);
+            self.out_pos += take;
+            n += take;
+        }
+        n as u32
     }
 
     /// The next event (see `API.md`); call until `undefined`.
