@@ -378,8 +378,11 @@ export interface Transport {
   readonly canStartTls: boolean;
   onData: (bytes: Uint8Array) => void;
   onClose: (error?: Error) => void;
+  /** Set by the driver: called after a `write` returned false, once the buffer has room again. */
+  onDrain?: () => void;
   open(): Promise<void>;
-  write(bytes: Uint8Array): void;
+  /** False when the buffer is full (wait for `onDrain`); `done()` once `bytes` may be reused. */
+  write(bytes: Uint8Array, done?: () => void): boolean | void;
   startTls?(): Promise<void>;
   close(force?: boolean): void;
 }
@@ -391,7 +394,9 @@ export declare class WebSocketTransport implements Transport {
   readonly canStartTls: false;
   onData: (bytes: Uint8Array) => void;
   onClose: (error?: Error) => void;
+  onDrain: () => void;
   open(): Promise<void>;
-  write(bytes: Uint8Array): void;
+  /** Sends a copy of `bytes` (`done` is called at once); false when over 1 MiB waits in the WebSocket's buffer. */
+  write(bytes: Uint8Array, done?: () => void): boolean;
   close(force?: boolean): void;
 }

@@ -20,6 +20,20 @@ if (isNode) {
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   };
   platform.existsSync = (path) => fs.existsSync(path);
+  platform.openFile = async (path) => {
+    const handle = await fs.promises.open(path, 'r');
+    try {
+      const { size } = await handle.stat();
+      return {
+        size,
+        read: async (buf) => (await handle.read(buf, 0, buf.byteLength, null)).bytesRead,
+        close: () => handle.close(),
+      };
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+  };
   platform.directTransport = (options) => new NodeSocketTransport(options);
   platform.webSocket = async () => {
     if (typeof globalThis.WebSocket === 'function') return globalThis.WebSocket;

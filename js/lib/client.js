@@ -124,20 +124,30 @@ export class SMTPClient {
 
   _sendmail(stack) {
     this.sending = true;
-    stack.message._build().then(
-      (built) => {
+    // `path`/`stream` attachments are not read here: the connection reads
+    // them a piece at a time while the message goes out.
+    stack.message._buildForSend().then(
+      ({ built, bodies }) => {
         if (this.smtp.state() !== SMTPState.CONNECTED) {
           built.free?.();
-          // the connection went away while the attachments were read: retry on a new one
+          for (const b of bodies) {
+            b.source.close().catch(() => {});
+            b.feed?.free?.();
+          }
+          // the connection went away meanwhile: retry on a new one
           this.sending = false;
           this.queue.unshift(stack);
           this._poll();
           return;
         }
-        this.smtp._sendWasmMessage(built, (err, sent) => {
-          if (!err) stack.message.sent = sent;
-          this._senddone(err ?? null, stack);
-        });
+        this.smtp._sendWasmMessage(
+          built,
+          (err, sent) => {
+            if (!err) stack.message.sent = sent;
+            this._senddone(err ?? null, stack);
+          },
+          bodies,
+        );
       },
       (err) => this._senddone(err, stack),
     );
@@ -145,7 +155,8 @@ export class SMTPClient {
 
   _senddone(err, stack) {
     this.sending = false;
-    if (err?.greylisted && !stack.greylistRetried) {
+    // A stream already partly read cannot be sent again (files and Blobs can).
+    if (err?.greylisted && !stack.greylistRetried && !err.streamConsumed) {
       // emailjs: a greylisting 450/451 is tried once more after a short delay.
       stack.greylistRetried = true;
       setTimeout(() => {

@@ -1,5 +1,5 @@
 import * as wasm from '../wasm/mimeograph.js';
-import { SMTPError, SMTPErrorStates, fromEngineError, fromWasmError, notSupported, wrapWasm } from './errors.js';
+import { MimeographError, SMTPError, SMTPErrorStates, fromEngineError, fromWasmError, notSupported, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
 import { WebSocketTransport, redactUrl } from './transports/websocket.js';
 import { now } from './util.js';
@@ -16,6 +16,13 @@ export const AUTH_METHODS = Object.freeze({
 export const SMTPState = Object.freeze({ NOTCONNECTED: 0, CONNECTING: 1, CONNECTED: 2 });
 
 export const DEFAULT_TIMEOUT = 5000;
+
+/** Size of one output buffer (a message body goes out in pieces of this size). */
+const OUT_BUFFER = 256 * 1024;
+/** Output buffers kept for reuse. */
+const OUT_POOL = 2;
+/** Bytes of a fed attachment read ahead per engine turn. */
+const FEED_BATCH = 256 * 1024;
 
 const SMTP_PORT = 25;
 const SMTP_SSL_PORT = 465;
@@ -95,6 +102,12 @@ export class SMTPConnection {
     this._replyCallbacks = [];
     this._quitCallbacks = [];
     this._sends = new Map();
+    /** Fed attachments of the messages queued on the engine, by message id. */
+    this._bodies = new Map();
+    /** The transport's buffer is full: no more pollTransmit until it drains. */
+    this._writeBlocked = false;
+    /** The output buffers of the current transport: `free` ones, how many are being written. */
+    this._out = null;
     this._greeting = null;
   }
 
@@ -164,11 +177,22 @@ export class SMTPConnection {
     }
     this._engine = engine;
     this._transport = transport;
+    this._writeBlocked = false;
+    this._out = { free: [], inFlight: 0, waiting: false };
     this._log(`connecting: ${this.bridge ? `bridge ${redactUrl(this.bridge)}` : `${this.host}:${this.port}`}`);
     transport.onData = (bytes) => {
       if (this._transport !== transport || !this._engine) return;
       this._call(() => this._engine.receive(bytes, now()));
       this._pump();
+    };
+    transport.onDrain = () => {
+      // Node emits 'drain' just before the callbacks of the writes it
+      // finished: pump after them, so that their buffers are free again.
+      queueMicrotask(() => {
+        if (this._transport !== transport || this._out?.waiting) return;
+        this._writeBlocked = false;
+        this._pump();
+      });
     };
     transport.onClose = (error) => {
       if (this._transport !== transport) return;
@@ -239,8 +263,41 @@ export class SMTPConnection {
         this._pumpAgain = false;
         const engine = this._engine;
         if (!engine) break;
-        let out;
-        while ((out = engine.pollTransmit()) != null) this._transport?.write(out);
+        // Backpressure: stop pulling bytes (and so the message body) from
+        // the engine while the transport's buffer is full; its drain resumes.
+        // The bytes go through a few reused buffers, each back in the pool
+        // once the transport has written it: a long message makes no
+        // garbage here (garbage buffers would inflate the process's memory
+        // until the next GC).
+        const out = this._out;
+        while (!this._writeBlocked && this._transport && out) {
+          let buf = out.free.pop();
+          if (!buf) {
+            if (out.inFlight >= OUT_POOL) {
+              // Every buffer is still being written: wait for one.
+              out.waiting = true;
+              this._writeBlocked = true;
+              break;
+            }
+            buf = new Uint8Array(OUT_BUFFER);
+          }
+          const n = engine.pollTransmitInto(buf);
+          if (!n) {
+            out.free.push(buf);
+            break;
+          }
+          out.inFlight++;
+          const done = () => {
+            out.inFlight--;
+            out.free.push(buf);
+            if (out.waiting && this._out === out) {
+              out.waiting = false;
+              this._writeBlocked = false;
+              queueMicrotask(() => this._pump());
+            }
+          };
+          if (this._transport.write(buf.subarray(0, n), done) === false) this._writeBlocked = true;
+        }
         const events = [];
         let ev;
         while ((ev = engine.pollEvent()) != null) events.push(ev);
@@ -248,19 +305,24 @@ export class SMTPConnection {
         for (const event of events) this._onEvent(event);
       } while (this._pumpAgain);
       this._arm();
+      this._feedBody();
     } finally {
       this._pumping = false;
     }
   }
 
   _arm() {
+    const engine = this._engine;
+    const deadline = engine?.pollTimeout() ?? null;
+    // The same deadline as the timer's: keep it (a message body pumps
+    // often; a new timer each time would only make garbage).
+    if (this._timer !== null && deadline !== null && this._timerEngine === engine && this._timerDeadline === deadline) return;
     if (this._timer !== null) clearTimeout(this._timer);
     this._timer = null;
-    const engine = this._engine;
-    if (!engine) return;
-    const deadline = engine.pollTimeout();
-    if (deadline === undefined || deadline === null) return;
+    if (!engine || deadline === null) return;
     const delay = Math.max(0, Number(deadline) - now());
+    this._timerEngine = engine;
+    this._timerDeadline = deadline;
     this._timer = setTimeout(() => {
       this._timer = null;
       if (this._engine !== engine) return;
@@ -317,13 +379,16 @@ export class SMTPConnection {
       case 'sent': {
         const cb = this._sends.get(ev.id);
         this._sends.delete(ev.id);
+        this._endBody(ev.id);
         if (cb) deliver(cb, null, ev);
         break;
       }
       case 'failed': {
         const cb = this._sends.get(ev.id);
         this._sends.delete(ev.id);
-        const err = this._fatal ?? fromEngineError(ev.error, 'message not sent');
+        const body = this._endBody(ev.id);
+        const err = (body?.error && ev.error?.kind === 'Body' ? body.error : null) ?? this._fatal ?? fromEngineError(ev.error, 'message not sent');
+        if (body?.consumed) err.streamConsumed = true;
         if (cb) deliver(cb, err);
         break;
       }
@@ -378,6 +443,9 @@ export class SMTPConnection {
     for (const cb of this._connectCallbacks.splice(0)) deliver(cb, wasConnecting ? connectErr : closedErr);
     for (const [, cb] of this._sends) deliver(cb, closedErr);
     this._sends.clear();
+    for (const id of [...this._bodies.keys()]) this._endBody(id);
+    this._writeBlocked = false;
+    this._out = null;
     for (const cb of this._noopCallbacks.splice(0)) deliver(cb, closedErr);
     for (const { callback } of this._replyCallbacks.splice(0)) deliver(callback, closedErr);
     for (const cb of this._quitCallbacks.splice(0)) deliver(cb, err ?? null, undefined);
@@ -388,9 +456,17 @@ export class SMTPConnection {
     }
   }
 
-  /** Sends one composed message (a WasmMessage, consumed) as one transaction; callback(err, sentEvent). */
-  _sendWasmMessage(wasmMessage, callback) {
+  /**
+   * Sends one composed message (a WasmMessage, consumed) as one transaction;
+   * callback(err, sentEvent). `bodies` are its fed attachments
+   * (`{ feed, source, field }`, see Message._buildForSend): each source is
+   * read a piece at a time when the engine waits for it, and closed (or
+   * cancelled) when the message is done.
+   */
+  _sendWasmMessage(wasmMessage, callback, bodies = []) {
+    const body = { entries: bodies, reading: false, error: null, consumed: false };
     if (!this._engine || this._state !== SMTPState.CONNECTED) {
+      closeBody(body);
       deliver(callback, new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION));
       return;
     }
@@ -398,11 +474,72 @@ export class SMTPConnection {
     try {
       id = this._engine.send(wasmMessage, now());
     } catch (e) {
+      closeBody(body);
       deliver(callback, SMTPError.create('could not send the message', SMTPErrorStates.ERROR, e));
       return;
     }
     this._sends.set(id, callback);
+    if (bodies.length) this._bodies.set(id, body);
     this._pump();
+  }
+
+  /**
+   * When the engine waits for a fed attachment (`bodyPending`) and the
+   * transport can take more, reads the next piece of that attachment's
+   * source, pushes it into its feed and lets the engine go on. One read at a
+   * time: the source is read only as fast as the connection drains.
+   */
+  _feedBody() {
+    const engine = this._engine;
+    if (!engine || this._writeBlocked) return;
+    const id = engine.bodyPending;
+    if (id === undefined || id === null) return;
+    const body = this._bodies.get(id);
+    if (!body || body.reading) return;
+    const entry = body.entries.find((e) => e.feed?.waiting);
+    if (!entry) return;
+    body.reading = true;
+    body.consumed ||= !entry.source.restartable;
+    this._fillFeed(engine, id, body, entry);
+  }
+
+  /**
+   * Reads `entry`'s source into its feed, up to FEED_BATCH bytes (fewer
+   * engine turns per byte for sources of small pieces), then lets the
+   * engine go on. A read error fails the feed, and so the message.
+   */
+  async _fillFeed(engine, id, body, entry) {
+    const live = () => this._bodies.get(id) === body && entry.feed != null && !entry.feed.closed;
+    try {
+      while (live()) {
+        const chunk = await entry.source.next();
+        if (!live()) break;
+        if (chunk == null) {
+          entry.feed.end();
+          break;
+        }
+        entry.feed.push(chunk);
+        if (entry.feed.buffered >= FEED_BATCH) break;
+      }
+    } catch (e) {
+      const err = attachmentError(e, entry.field);
+      body.error ??= err;
+      if (live()) entry.feed.fail(err.message);
+    }
+    body.reading = false;
+    if (this._engine !== engine || this._bodies.get(id) !== body) return;
+    this._call(() => engine.bodyReady(now()));
+    this._pump();
+  }
+
+
+  /** The message `id` is done: closes (or cancels) its sources and frees its feeds. */
+  _endBody(id) {
+    const body = this._bodies.get(id);
+    if (!body) return null;
+    this._bodies.delete(id);
+    closeBody(body);
+    return body;
   }
 
   /** emailjs's ehlo(callback, domain): the engine has done EHLO during connect(); connects first if needed. */
@@ -622,6 +759,7 @@ class LazyWebSocketTransport {
     this.canStartTls = false;
     this.onData = () => {};
     this.onClose = () => {};
+    this.onDrain = () => {};
     this._inner = null;
     this._closed = false;
   }
@@ -632,12 +770,15 @@ class LazyWebSocketTransport {
     const inner = new WebSocketTransport({ url: this.url, WebSocket, encrypted: this.encrypted });
     inner.onData = (b) => this.onData(b);
     inner.onClose = (e) => this.onClose(e);
+    inner.onDrain = () => this.onDrain();
     this._inner = inner;
     await inner.open();
   }
 
-  write(bytes) {
-    this._inner?.write(bytes);
+  write(bytes, done) {
+    if (this._inner) return this._inner.write(bytes, done);
+    done?.();
+    return true;
   }
 
   close(force) {
@@ -694,6 +835,27 @@ function replyResult(ev, codes) {
 function isCertificateError(err) {
   const code = String(err?.code ?? '');
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|ERR_TLS|ERR_SSL|HOSTNAME/i.test(code);
+}
+
+/** Closes a message's sources (cancelling unread streams) and frees its feeds. */
+function closeBody(body) {
+  for (const entry of body.entries) {
+    entry.source.close().catch(() => {});
+    try {
+      entry.feed?.free?.();
+    } catch {
+      /* already freed */
+    }
+    entry.feed = null;
+  }
+}
+
+/** A source's read error as the message's error: ATTACHMENT, naming the option. */
+function attachmentError(e, field) {
+  if (e instanceof MimeographError) return e;
+  const err = new MimeographError(`cannot read attachment ${field.endsWith('.path') ? 'file' : 'stream'}: ${e?.message ?? e}`, 'ATTACHMENT', field);
+  err.cause = e;
+  return err;
 }
 
 /** Calls a user callback outside the engine loop (a throwing callback cannot break the engine). */

@@ -9,8 +9,10 @@ const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of 
  * An RFC 5322 message, built from emailjs's options (`from`, `to`, `cc`, `bcc`,
  * `subject`, `text`, `content-type`, `message-id`, `date`, `return-path`,
  * custom headers, `attachment`). All composition happens in the wasm core;
- * this class keeps the options and resolves attachments given by `path` or
- * `stream` into bytes (read fully into memory in this version).
+ * this class keeps the options. When the message is sent, attachments given
+ * by `path` or `stream` are read a piece at a time as the SMTP connection
+ * drains (never whole: a large file is sent with bounded memory); read(),
+ * readAsync() and stream() read them fully into memory first.
  */
 export class Message {
   constructor(headers = {}) {
@@ -101,12 +103,38 @@ export class Message {
   /** Resolves `path`/`stream` attachments and builds the wasm message (one use: the engine consumes it). */
   async _build() {
     const attachments = await resolveAll(this);
+    return this._compose(attachments);
+  }
+
+  _compose(attachments) {
     const built = wrapWasm(() => wasm.WasmMessage.fromOptions(this._options(attachments)));
     if (this.header['message-id'] === undefined) {
       // Keep the Message-ID stable across readAsync() and send().
       this.header['message-id'] = `<${built.messageId()}>`;
     }
     return built;
+  }
+
+  /**
+   * Builds the wasm message for sending: `path` and `stream` attachments
+   * become fed attachments, read later a piece at a time (files are opened
+   * now, so a missing file fails here). Returns `{ built, bodies }`, where
+   * `bodies[id]` is `{ feed, source, field }` for the feed `id`; the
+   * connection pushes each source into its feed when the engine waits for it.
+   */
+  async _buildForSend() {
+    const sources = [];
+    try {
+      const all = this.alternative ? [this.alternative, ...this.attachments] : [...this.attachments];
+      const attachments = await Promise.all(all.map((a, i) => resolveForSend(a, `attachment[${i}]`, sources)));
+      const built = this._compose(attachments);
+      const feeds = sources.length ? built.takeFeeds() : [];
+      const bodies = sources.map((entry, id) => ({ ...entry, feed: feeds[id] }));
+      return { built, bodies };
+    } catch (e) {
+      await Promise.all(sources.map((s) => s.source.close().catch(() => {})));
+      throw e;
+    }
   }
 
   /** The options object the bindings take (emailjs names; dates as ms). */
@@ -297,6 +325,134 @@ function copyAttachmentFields(att) {
     else out[k] = v;
   }
   return out;
+}
+
+/** Bytes read from a file or a stream per push into the wasm feed. */
+const READ_SIZE = 256 * 1024;
+
+/**
+ * Like resolveAttachment, but a `path` or `stream` (not `encoded`) becomes
+ * `{ feed: id, size? }` and its source is appended to `sources` (its index is
+ * the feed id).
+ */
+async function resolveForSend(att, where, sources) {
+  if ((att.data !== undefined && att.data !== null) || att.encoded || (!att.path && !att.stream)) {
+    if (!Array.isArray(att.related)) return resolveAttachment(att, where);
+    const out = await resolveAttachment({ ...att, related: undefined }, where);
+    out.related = await Promise.all(att.related.map((r, i) => resolveForSend(r, `${where}.related[${i}]`, sources)));
+    return out;
+  }
+  const out = copyAttachmentFields(att);
+  let source;
+  let field;
+  if (att.path) {
+    field = `${where}.path`;
+    if (!platform.openFile) {
+      throw new MimeographError(
+        'attachment `path` is only supported in Node; in a browser pass a Blob/File as `stream` or bytes as `data`',
+        'ATTACHMENT',
+        field,
+      );
+    }
+    try {
+      source = fileSource(await platform.openFile(String(att.path)));
+    } catch (e) {
+      const err = new MimeographError(`cannot read attachment ${att.path}: ${e.code ?? e.message}`, 'ATTACHMENT', field);
+      err.cause = e;
+      throw err;
+    }
+    if (out.name === undefined) out.name = String(att.path).split(/[\\/]/).pop();
+  } else {
+    field = `${where}.stream`;
+    if (!isReadableSource(att.stream)) throw new MimeographError('attachment stream is not readable', 'ATTACHMENT', field);
+    source = streamSource(att.stream);
+    if (out.name === undefined && typeof att.stream.name === 'string' && att.stream.name) out.name = att.stream.name;
+    if (out.type === undefined && typeof att.stream.type === 'string' && att.stream.type) out.type = att.stream.type;
+  }
+  out.feed = sources.length;
+  if (source.size !== undefined) out.size = source.size;
+  sources.push({ source, field });
+  if (Array.isArray(att.related)) {
+    out.related = await Promise.all(att.related.map((r, i) => resolveForSend(r, `${where}.related[${i}]`, sources)));
+  }
+  return out;
+}
+
+/**
+ * A pull source over an open file (`platform.openFile`): `next()` reads the
+ * next piece into one reused buffer (the feed copies it at once), `close()`
+ * closes the file.
+ */
+function fileSource(file) {
+  const buf = new Uint8Array(READ_SIZE);
+  let closed = false;
+  return {
+    size: file.size,
+    restartable: true,
+    consumed: false,
+    async next() {
+      this.consumed = true;
+      const n = await file.read(buf);
+      return n > 0 ? buf.subarray(0, n) : null;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await file.close();
+    },
+  };
+}
+
+/**
+ * A pull source over a Blob/File, a web ReadableStream or an async iterable
+ * (a Node Readable): `next()` gives the next non-empty chunk as bytes, or
+ * null at the end; `close()` cancels what was not read to the end. The
+ * reader or iterator is made at the first `next()`, so a source never read
+ * (its message failed before its body was sent) is left untouched.
+ */
+function streamSource(stream) {
+  const isBlob = typeof Blob !== 'undefined' && stream instanceof Blob;
+  let reader = null;
+  let iterator = null;
+  let done = false;
+  const open = () => {
+    if (reader || iterator) return;
+    if (isBlob) reader = stream.stream().getReader();
+    else if (typeof stream.getReader === 'function') reader = stream.getReader();
+    else iterator = stream[Symbol.asyncIterator]();
+  };
+  return {
+    size: isBlob ? stream.size : undefined,
+    restartable: isBlob,
+    consumed: false,
+    async next() {
+      this.consumed = true;
+      open();
+      for (;;) {
+        const { done: end, value } = reader ? await reader.read() : await iterator.next();
+        if (end) {
+          done = true;
+          return null;
+        }
+        const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : toBytes(value);
+        if (bytes.byteLength) return bytes;
+      }
+    },
+    async close() {
+      if (!reader && !iterator) return;
+      if (done) {
+        reader?.releaseLock?.();
+        return;
+      }
+      done = true;
+      try {
+        if (reader) await reader.cancel();
+        else await iterator.return?.();
+      } catch {
+        /* already errored */
+      }
+    },
+  };
 }
 
 async function resolveAll(message) {

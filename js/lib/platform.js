@@ -8,6 +8,11 @@ export const platform = {
   readFile: null,
   /** @type {null | ((path: string) => boolean)} */
   existsSync: null,
+  /**
+   * Opens a file for reading a piece at a time (sending `path` attachments).
+   * @type {null | ((path: string) => Promise<{ size: number, read(buf: Uint8Array): Promise<number>, close(): Promise<void> }>)}
+   */
+  openFile: null,
   /** @type {null | ((options: object) => import('./transports/types.js').Transport)} */
   directTransport: null,
   /** @type {() => Promise<typeof WebSocket>} */

@@ -2,8 +2,14 @@
 // and STARTTLS. Certificates are verified by default; `rejectUnauthorized:
 // false` in the `ssl`/`tls` option object turns that off (as in emailjs), and
 // is the only way to.
+import { createRequire } from 'node:module';
 import net from 'node:net';
-import tls from 'node:tls';
+
+// node:tls (with node:crypto and the root certificates) is loaded on first
+// use: a plain connection does not pay for it (about 1.5 MiB of memory).
+const require = createRequire(import.meta.url);
+let tlsModule = null;
+const tls = () => (tlsModule ??= require('node:tls'));
 
 export class NodeSocketTransport {
   /**
@@ -18,6 +24,7 @@ export class NodeSocketTransport {
     this.canStartTls = true;
     this.onData = () => {};
     this.onClose = () => {};
+    this.onDrain = () => {};
     this.socket = null;
     this._closed = false;
     this._handlers = null;
@@ -42,7 +49,7 @@ export class NodeSocketTransport {
         socket.off(this.sslOptions ? 'secureConnect' : 'connect', onReady);
       };
       if (this.sslOptions) {
-        socket = tls.connect({ ...this.sslOptions, host: this.host, port: this.port });
+        socket = tls().connect({ ...this.sslOptions, host: this.host, port: this.port });
         socket.once('secureConnect', onReady);
       } else {
         socket = net.connect({ host: this.host, port: this.port });
@@ -57,23 +64,35 @@ export class NodeSocketTransport {
     const data = (chunk) => this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     const error = (err) => this._finish(err);
     const close = () => this._finish();
+    const drain = () => this.onDrain();
     socket.on('data', data);
     socket.on('error', error);
     socket.on('close', close);
-    this._handlers = { socket, data, error, close };
+    socket.on('drain', drain);
+    this._handlers = { socket, data, error, close, drain };
   }
 
   _detach() {
     if (!this._handlers) return;
-    const { socket, data, error, close } = this._handlers;
+    const { socket, data, error, close, drain } = this._handlers;
     socket.off('data', data);
     socket.off('error', error);
     socket.off('close', close);
+    socket.off('drain', drain);
     this._handlers = null;
   }
 
-  write(bytes) {
-    if (!this._closed && this.socket) this.socket.write(bytes);
+  /**
+   * Writes; false when the socket's buffer is full (`onDrain` follows once
+   * it empties). `done` is called once `bytes` may be reused (written, or
+   * dropped with the connection).
+   */
+  write(bytes, done) {
+    if (this._closed || !this.socket) {
+      done?.();
+      return true;
+    }
+    return this.socket.write(bytes, done ? () => done() : undefined);
   }
 
   /** Upgrades the connection in place (after the server's 220 to STARTTLS). */
@@ -81,7 +100,7 @@ export class NodeSocketTransport {
     return new Promise((resolve, reject) => {
       const plain = this.socket;
       this._detach();
-      const secure = tls.connect({ ...this.tlsOptions, socket: plain });
+      const secure = tls().connect({ ...this.tlsOptions, socket: plain });
       this.socket = secure;
       const onError = (err) => {
         secure.off('secureConnect', onReady);

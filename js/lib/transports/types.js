@@ -7,8 +7,11 @@
 //   readonly canStartTls: boolean;        // startTls() is available
 //   onData: (bytes: Uint8Array) => void;  // set by the driver
 //   onClose: (error?: Error) => void;     // set by the driver; called once
+//   onDrain: () => void;                  // set by the driver; after a write returned false
 //   open(): Promise<void>;                // resolves once bytes can flow
-//   write(bytes: Uint8Array): void;
+//   write(bytes: Uint8Array, done?: () => void): boolean;
+//                                         // false: the buffer is full, wait for onDrain;
+//                                         // done(): `bytes` may be reused (written or dropped)
 //   startTls?(): Promise<void>;           // upgrade in place (STARTTLS)
 //   close(force?: boolean): void;
 // }

@@ -5,6 +5,12 @@
 // server is the bridge's job (`websockify --ssl-target`). STARTTLS is not
 // possible through it in this version (canStartTls = false).
 
+/** Bytes waiting in the WebSocket's buffer above which writes report backpressure. */
+const HIGH_WATER = 1024 * 1024;
+/** ... and below which writing resumes. */
+const LOW_WATER = 256 * 1024;
+const DRAIN_POLL_MS = 5;
+
 export class WebSocketTransport {
   /**
    * @param {{ url: string, WebSocket: typeof WebSocket, encrypted?: boolean }} options
@@ -16,7 +22,9 @@ export class WebSocketTransport {
     this.canStartTls = false;
     this.onData = () => {};
     this.onClose = () => {};
+    this.onDrain = () => {};
     this._ws = null;
+    this._drainTimer = null;
     this._open = false;
     this._closed = false;
     this._pending = [];
@@ -78,10 +86,37 @@ export class WebSocketTransport {
     });
   }
 
-  write(bytes) {
-    if (this._closed) return;
-    if (!this._open) this._pending.push(bytes);
-    else this._ws.send(bytes);
+  /**
+   * Sends a copy of `bytes` (`done` is called at once); false once more than HIGH_WATER bytes wait in the WebSocket's
+   * buffer (`onDrain` follows when it is below LOW_WATER again: a WebSocket
+   * has no drain event, so `bufferedAmount` is polled).
+   */
+  write(bytes, done) {
+    // The bytes are copied (the caller may reuse its buffer at once).
+    done?.();
+    if (this._closed) return true;
+    if (!this._open) {
+      this._pending.push(bytes.slice());
+      return true;
+    }
+    this._ws.send(bytes.slice());
+    if ((this._ws.bufferedAmount ?? 0) <= HIGH_WATER) return true;
+    this._watchDrain();
+    return false;
+  }
+
+  _watchDrain() {
+    if (this._drainTimer !== null) return;
+    const check = () => {
+      this._drainTimer = null;
+      if (this._closed) return;
+      if ((this._ws.bufferedAmount ?? 0) > LOW_WATER) {
+        this._drainTimer = setTimeout(check, DRAIN_POLL_MS);
+        return;
+      }
+      this.onDrain();
+    };
+    this._drainTimer = setTimeout(check, DRAIN_POLL_MS);
   }
 
   close(force = false) {
@@ -100,6 +135,8 @@ export class WebSocketTransport {
     if (this._closed) return;
     this._closed = true;
     this._open = false;
+    if (this._drainTimer !== null) clearTimeout(this._drainTimer);
+    this._drainTimer = null;
     this.onClose(error);
   }
 }
