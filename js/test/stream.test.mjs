@@ -1,0 +1,224 @@
+// Streaming attachments (issue 7): `path` and `stream` attachments are read a
+// piece at a time while the message goes out, so a 256 MiB one is sent with
+// the sending process's peak RSS under 64 MiB (the sender runs in its own
+// process, js/test/stream_child.mjs, against tests/servers/stream_sink.py, a
+// discard sink that checks the base64 part as it streams in and keeps
+// nothing). Streamed attachments arrive byte for byte at real servers
+// (smtp-server, aiosmtpd) as read back by mailparser; a stream that fails
+// mid-way fails its message with a typed error, delivers nothing, and the
+// client goes on. MIMEOGRAPH_STREAM_BYTES overrides the size.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { cleanup, here, loadSource, parse, repoRoot, spawnWaiting, startAiosmtpd, startSmtpServer, tmpDir, within } from './helpers.mjs';
+import { patternPieces, patternReadable, patternReused, patternWebStream } from './stream_child.mjs';
+
+const run = promisify(execFile);
+const MIB = 1 << 20;
+const LIMIT = 64 * MIB;
+const BYTES = Number(process.env.MIMEOGRAPH_STREAM_BYTES ?? 256 * MIB);
+
+let lib;
+before(async () => {
+  lib = await loadSource();
+});
+after(cleanup);
+
+/** tests/servers/stream_sink.py; `records()` reads what it wrote. */
+async function startSink(flags = []) {
+  const out = path.join(tmpDir(), 'sink.jsonl');
+  writeFileSync(out, '');
+  const { match } = await spawnWaiting('python3', [path.join(repoRoot, 'tests', 'servers', 'stream_sink.py'), out, '--exit-on-stdin-eof', ...flags], /PORT (\d+)/);
+  return {
+    port: Number(match[1]),
+    records: () =>
+      readFileSync(out, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+  };
+}
+
+async function runChild(port, source, bytes) {
+  const { stdout } = await run(process.execPath, [path.join(here, 'stream_child.mjs'), String(port), source, String(bytes)], {
+    timeout: 600000,
+    maxBuffer: 1 << 20,
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('CHILD-REPORT '));
+  assert.ok(line, `no report from the child: ${stdout}`);
+  const report = JSON.parse(line.slice('CHILD-REPORT '.length));
+  console.log(
+    `streaming ${source}: ${bytes} bytes in ${report.seconds.toFixed(2)} s (${(bytes / 1e6 / report.seconds).toFixed(0)} MB/s), peak RSS ${(report.peak_rss / MIB).toFixed(1)} MiB`,
+  );
+  return report;
+}
+
+function checkBounded(report, sink, bytes, mode) {
+  assert.deepEqual(report.sent, { Ok: true });
+  assert.ok(report.peak_rss < LIMIT, `peak RSS ${(report.peak_rss / MIB).toFixed(1)} MiB is over ${LIMIT / MIB} MiB`);
+  const messages = sink.records().filter((r) => r.event === 'message');
+  assert.equal(messages.length, 1, JSON.stringify(sink.records()));
+  const m = messages[0];
+  assert.equal(m.mode, mode);
+  assert.equal(m.decoded, bytes);
+  assert.equal(m.expected, true, `the attachment's bytes differ: ${JSON.stringify(m)}`);
+  assert.equal(m.b64_ok, true, JSON.stringify(m));
+  return m;
+}
+
+const pattern = (n) => Buffer.concat([...patternPieces(n)]);
+
+describe('bounded memory (a child process per message)', () => {
+  test(`a ${BYTES / MIB} MiB file (path)`, { timeout: 600000 }, async () => {
+    // No CHUNKING: DATA with dot-stuffing; the file's size gives SIZE=.
+    const sink = await startSink(['--expect', 'zeros']);
+    const report = await runChild(sink.port, 'path', BYTES);
+    const m = checkBounded(report, sink, BYTES, 'DATA');
+    assert.deepEqual(m.mail_options, [`SIZE=${m.size}`]);
+  });
+  // A source that makes no garbage of its own: a Node Readable makes a new
+  // Buffer per chunk, and V8 lets some 40 MiB of those pile up before it
+  // collects them, whatever reads them (benches/results/streaming.md).
+  test(`a ${BYTES / MIB} MiB async iterable (stream)`, { timeout: 600000 }, async () => {
+    // Size unknown, CHUNKING: BDAT chunks, then BDAT n LAST.
+    const sink = await startSink(['--chunking', '--expect', 'pattern']);
+    const report = await runChild(sink.port, 'iterable', BYTES);
+    const m = checkBounded(report, sink, BYTES, 'BDAT');
+    assert.ok(m.chunks > BYTES / MIB, JSON.stringify(m));
+  });
+});
+
+describe('streamed attachments arrive intact', () => {
+  const sources = (data, file) => [
+    ['Node Readable', { stream: Readable.from([data.subarray(0, 1000), data.subarray(1000, 70000), data.subarray(70000)]) }],
+    ['web ReadableStream', { stream: patternWebStream(data.length) }],
+    ['async iterable reusing its buffer', { stream: patternReused(data.length) }],
+    [
+      'async generator of strings and bytes',
+      {
+        stream: (async function* () {
+          yield data.subarray(0, 3);
+          yield '';
+          yield data.subarray(3);
+        })(),
+      },
+    ],
+    ['Blob', { stream: new Blob([data]) }],
+    ['path', { path: file }],
+  ];
+  for (const [name, start] of [
+    ['smtp-server', startSmtpServer],
+    ['aiosmtpd', startAiosmtpd],
+  ]) {
+    test(`${name}: every kind of source, read back by mailparser`, { timeout: 60000 }, async () => {
+      const server = await start();
+      const data = pattern(2 * MIB + 4321);
+      const file = path.join(tmpDir(), 'data.bin');
+      writeFileSync(file, data);
+      const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+      const list = sources(data, file);
+      for (const [kind, att] of list) {
+        await within(
+          client.sendAsync(
+            new lib.Message({
+              from: 'ann@example.com',
+              to: 'bob@example.org',
+              subject: kind,
+              text: 'attached',
+              attachment: { name: 'data.bin', type: 'application/octet-stream', ...att },
+            }),
+          ),
+          20000,
+          kind,
+        );
+      }
+      const got = server.messages();
+      assert.equal(got.length, list.length);
+      for (let i = 0; i < got.length; i++) {
+        const parsed = await parse(got[i].data);
+        assert.equal(parsed.subject, list[i][0]);
+        assert.equal(parsed.attachments.length, 1, list[i][0]);
+        assert.ok(Buffer.compare(parsed.attachments[0].content, data) === 0, `${list[i][0]}: the bytes differ`);
+      }
+    });
+  }
+
+  test('a greylisted message with a stream is sent again whole (the stream was not read yet)', { timeout: 30000 }, async () => {
+    const server = await startSmtpServer({ greylist: 1 });
+    const data = pattern(300000);
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    await within(
+      client.sendAsync(
+        new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', text: 't', attachment: { name: 'p.bin', stream: await patternReadable(data.length) } }),
+      ),
+      20000,
+      'greylisted send',
+    );
+    const got = server.messages();
+    assert.equal(got.length, 1);
+    assert.equal(server.rcptAttempts.get('bob@example.org'), 2);
+    const parsed = await parse(got[0].data);
+    assert.ok(Buffer.compare(parsed.attachments[0].content, data) === 0);
+  });
+});
+
+describe('a stream failing mid-way', () => {
+  /** A Readable that gives `good` bytes of the pattern, then fails. */
+  const failing = (good) =>
+    Readable.from(
+      (async function* () {
+        yield* patternPieces(good);
+        throw new Error('the disk caught fire');
+      })(),
+    );
+  const message = (attachment, subject) => new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', subject, text: 't', attachment });
+
+  const checkError = (err) => {
+    assert.equal(err.name, 'MimeographError');
+    assert.equal(err.code, 'ATTACHMENT');
+    assert.equal(err.field, 'attachment[0].stream');
+    assert.match(err.message, /the disk caught fire/);
+    assert.equal(err.cause?.message, 'the disk caught fire');
+  };
+
+  test('after DATA (smtp-server): the connection is dropped, nothing delivered, the next message goes', { timeout: 30000 }, async () => {
+    const server = await startSmtpServer();
+    let connections = 0;
+    server.server.server.on('connection', () => connections++);
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    await assert.rejects(within(client.sendAsync(message({ name: 'x.bin', stream: failing(3 * MIB) }, 'broken')), 20000, 'broken'), (e) => {
+      checkError(e);
+      return true;
+    });
+    await within(client.sendAsync(message({ name: 'ok.bin', data: new Uint8Array([1, 2, 3]) }, 'fine')), 20000, 'next');
+    const got = server.messages();
+    assert.deepEqual(
+      got.map((m) => m.data.toString().match(/^Subject: (.*)$/m)[1]),
+      ['fine'],
+    );
+    assert.equal(connections, 2, 'a new connection for the next message');
+  });
+
+  test('between BDAT chunks (sink with CHUNKING): RSET, nothing delivered, the same connection goes on', { timeout: 30000 }, async () => {
+    const sink = await startSink(['--chunking']);
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: sink.port });
+    await assert.rejects(within(client.sendAsync(message({ name: 'x.bin', stream: failing(3 * MIB) }, 'broken')), 20000, 'broken'), (e) => {
+      checkError(e);
+      return true;
+    });
+    await within(client.sendAsync(message({ name: 'ok.bin', data: pattern(100000) }, 'fine')), 20000, 'next');
+    const records = sink.records();
+    assert.deepEqual(
+      records.map((r) => r.event),
+      ['reset', 'message'],
+      JSON.stringify(records),
+    );
+    assert.ok(records[0].received > MIB);
+    assert.equal(records[1].conn, 1, 'the same connection');
+    assert.equal(records[1].decoded, 100000);
+  });
+});
