@@ -27,6 +27,11 @@
 //! }
 //! ```
 //!
+//! A body may have no data yet ([`MessageBody::poll_chunk`] gives
+//! `Poll::Pending`, e.g. an attachment fed from JavaScript through a
+//! [`crate::mime::Feed`]): [`Client::body_pending`] then names the message,
+//! and the transport calls [`Client::body_ready`] once it has pushed more.
+//!
 //! Modules, one idea each: [`reply`] (parsing replies), [`capabilities`]
 //! (EHLO keywords), [`auth`] (SASL), [`command`] (what the client sends),
 //! [`data`] (dot-stuffing and CRLF), [`error`], [`engine`] (the state
