@@ -126,7 +126,8 @@ async function main() {
   const seconds = (performance.now() - started) / 1000;
   client.smtp.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  const report = { sent, peak_rss: process.resourceUsage().maxRSS * 1024, seconds, bytes };
+  const cpu = process.cpuUsage();
+  const report = { sent, peak_rss: process.resourceUsage().maxRSS * 1024, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, bytes };
   console.log(`CHILD-REPORT ${JSON.stringify(report)}`);
 }
 
