@@ -764,7 +764,14 @@ impl Client {
         }
         if reply.code() == 421 {
             let command = (expect != Expect::Greeting).then_some(command);
-            self.fatal(SmtpError::ServiceClosing { command, reply }, false);
+            let error = SmtpError::ServiceClosing { command, reply };
+            // A 421 is a verdict, not a silence: the transaction in flight
+            // was not accepted, even when its end of data was sent, so its
+            // outcome is known.
+            if let Phase::Txn(t) = &mut self.phase {
+                t.failure.get_or_insert_with(|| error.clone());
+            }
+            self.fatal(error, false);
             return;
         }
         match expect {

@@ -1647,4 +1647,5 @@ fn answered_messages_are_never_unknown() {
 }
 
 /// The low-level command API.
+mod faults;
 mod manual;
