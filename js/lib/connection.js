@@ -324,6 +324,7 @@ export class SMTPConnection {
         const cb = this._sends.get(ev.id);
         this._sends.delete(ev.id);
         const err = this._fatal ?? fromEngineError(ev.error, 'message not sent');
+        if (ev.outcomeUnknown) markOutcomeUnknown(err);
         if (cb) deliver(cb, err);
         break;
       }
@@ -689,6 +690,17 @@ function replyResult(ev, codes) {
   err.enhancedCode = r.enhancedCode ?? null;
   err.command = ev.command ?? null;
   return [err];
+}
+
+/**
+ * The session failed after the end of the message's data was sent and before
+ * the server's verdict was read: the server may have accepted it (RFC 1047).
+ * The message is never sent again by this package; the caller decides.
+ */
+function markOutcomeUnknown(err) {
+  err.outcomeUnknown = true;
+  err.message +=
+    ' (the end of the message was sent before the connection failed: the server may have accepted it; it was not resent)';
 }
 
 function isCertificateError(err) {
