@@ -87,6 +87,8 @@ export class SMTPConnection {
     this._engine = null;
     this._transport = null;
     this._timer = null;
+    this._blocked = false;
+    this._writeTimer = null;
     this._pumping = false;
     this._pumpAgain = false;
     this._fatal = null;
@@ -170,6 +172,11 @@ export class SMTPConnection {
       this._call(() => this._engine.receive(bytes, now()));
       this._pump();
     };
+    transport.onDrain = () => {
+      if (this._transport !== transport || !this._blocked) return;
+      this._unblock();
+      this._pump();
+    };
     transport.onClose = (error) => {
       if (this._transport !== transport) return;
       if (error && !this._fatal) this._transportError = error;
@@ -239,8 +246,13 @@ export class SMTPConnection {
         this._pumpAgain = false;
         const engine = this._engine;
         if (!engine) break;
+        // Backpressure: the engine renders the next piece of a message only
+        // once the transport took the last one, so a large message is never
+        // buffered whole, and its end is handed over only when the rest was.
         let out;
-        while ((out = engine.pollTransmit()) != null) this._transport?.write(out);
+        while (!this._blocked && (out = engine.pollTransmit()) != null) {
+          if (this._transport?.write(out) === false) this._block();
+        }
         const events = [];
         let ev;
         while ((ev = engine.pollEvent()) != null) events.push(ev);
@@ -251,6 +263,24 @@ export class SMTPConnection {
     } finally {
       this._pumping = false;
     }
+  }
+
+  /** The transport's buffer is full: stop pulling bytes until it drains, for at most `timeout` ms. */
+  _block() {
+    this._blocked = true;
+    const transport = this._transport;
+    this._writeTimer = setTimeout(() => {
+      this._writeTimer = null;
+      if (this._transport !== transport || !this._blocked) return;
+      this._fatal ??= new SMTPError('timed out writing to the server (it stopped reading)', SMTPErrorStates.TIMEDOUT);
+      this._shutdown(true);
+    }, Math.min(this.timeout, 2 ** 31 - 1));
+  }
+
+  _unblock() {
+    this._blocked = false;
+    if (this._writeTimer !== null) clearTimeout(this._writeTimer);
+    this._writeTimer = null;
   }
 
   _arm() {
@@ -342,7 +372,9 @@ export class SMTPConnection {
       case 'closed': {
         let err = this._fatal ?? (ev.error ? fromEngineError(ev.error, 'connection closed') : null);
         if (err && !err.previous && this._transportError) err.previous = this._transportError;
-        this._teardown(err);
+        // The engine gave up on the server (bad reply, reply too long,
+        // timeout): drop the connection rather than read what else it sends.
+        this._teardown(err, Boolean(ev.error && ev.error.kind !== 'Closed'));
         break;
       }
       default:
@@ -360,7 +392,7 @@ export class SMTPConnection {
     }
   }
 
-  _teardown(err) {
+  _teardown(err, destroy = false) {
     const wasConnecting = this._state === SMTPState.CONNECTING;
     const transport = this._transport;
     const engine = this._engine;
@@ -369,7 +401,8 @@ export class SMTPConnection {
     this._transportError = null;
     if (this._timer !== null) clearTimeout(this._timer);
     this._timer = null;
-    transport?.close(false);
+    this._unblock();
+    transport?.close(destroy);
     this._state = SMTPState.NOTCONNECTED;
     this._secure = false;
     this.features = null;
