@@ -48,6 +48,10 @@ pub struct Config {
     /// Send the message only if every recipient is accepted.
     pub require_all_recipients: bool,
     /// One timeout for every wait, replacing RFC 5321 §4.5.3.2's defaults.
+    /// Each deadline bounds one whole reply, from the moment the engine
+    /// waits for it (its command was written, or the reply before it
+    /// arrived) to its last line: octets received meanwhile do not move it,
+    /// so a server trickling a reply cannot hold the session past it.
     pub timeout: Option<Duration>,
     /// Record a transcript (see [`Client::take_transcript`]).
     pub transcript: bool,
