@@ -439,7 +439,7 @@ impl Conn {
 
     fn command(&mut self, line: &str) {
         let verb = line
-            .split(|c: char| c == ' ' || c == ':')
+            .split([' ', ':'])
             .next()
             .unwrap_or("")
             .to_ascii_uppercase();
