@@ -250,6 +250,10 @@ enum BodyMode {
 /// [`Config::bdat_chunk_size`]'s default.
 const DEFAULT_BDAT_CHUNK: usize = 64 * 1024;
 
+/// How many octets [`Client::poll_transmit`] gathers into one flight before
+/// it stops pulling message content (one body chunk may take it past this).
+pub const FLIGHT: usize = 64 * 1024;
+
 struct Txn {
     id: MessageId,
     recipients: Vec<String>,
@@ -607,12 +611,23 @@ impl Client {
 
     // ----- outputs -----
 
-    /// The next bytes to write, or `None`. Message content is pulled from
-    /// the body one chunk per call, so call this until it gives `None`.
+    /// The next bytes to write, or `None`; call this until it gives `None`.
+    ///
+    /// Each call gives one flight: the commands that may be sent now and,
+    /// when the transaction streams, the message content after them, pulled
+    /// from the body until about [`FLIGHT`] octets are gathered (so a large
+    /// attachment is never held whole). With PIPELINING and CHUNKING a small
+    /// message (MAIL, RCPTs, `BDAT n LAST` and its content) is one call; with
+    /// PIPELINING alone, MAIL…DATA then content and `.`. Write each flight
+    /// with one write (and TCP_NODELAY): split writes meet Nagle's algorithm
+    /// and the server's delayed ACK.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.wire.out.is_empty() {
-            // A chunk may encode to nothing (the LF of a split CRLF).
-            while self.wire.out.is_empty() && self.pump_body() {}
+        // A chunk may encode to nothing (the LF of a split CRLF).
+        let mut pulled = false;
+        while self.wire.out.len() < FLIGHT && self.pump_body() {
+            pulled = true;
+        }
+        if pulled || self.wire.out.is_empty() {
             self.rearm();
         }
         if self.wire.out.is_empty() {
