@@ -118,18 +118,21 @@ export function killChild(child) {
 /**
  * aiosmtpd (tests/servers/aiosmtpd_server.py, shared with the Rust tests) on
  * a free port; it exits when its stdin closes. `messages()` returns what it
- * received.
+ * received; `out` is its record file (JSON lines). `flags`: more of the
+ * script's flags (e.g. `--ids-only`, whose records `messages()` cannot read).
  */
-export async function startAiosmtpd({ smtputf8 = true } = {}) {
+export async function startAiosmtpd({ smtputf8 = true, flags = [] } = {}) {
   const dir = tmpDir();
   const out = path.join(dir, 'received.jsonl');
   writeFileSync(out, '');
   const args = [path.join(repoRoot, 'tests', 'servers', 'aiosmtpd_server.py'), out, '--exit-on-stdin-eof'];
   if (smtputf8) args.push('--smtputf8');
+  args.push(...flags);
   const { child, match } = await spawnWaiting('python3', args, /PORT (\d+)/);
   return {
     port: Number(match[1]),
     child,
+    out,
     messages() {
       return readFileSync(out, 'utf8')
         .split('\n')
