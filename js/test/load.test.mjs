@@ -1,10 +1,10 @@
 // Load: 10,000 distinct messages (text + HTML, UTF-8 subjects, a few with
 // attachments) through the package's SMTPClient — 4 clients in parallel,
 // each one connection — over the WebSocket transport through a real
-// websockify bridge to a real aiosmtpd. The server records each message's
-// Message-ID and Subject (read by Python's email, policy.default) and its
-// envelope (`--ids-only`); every Message-ID must arrive exactly once with
-// its subject and recipient, and no other.
+// websockify bridge to a real aiosmtpd (offering PIPELINING). The server
+// records each message's Message-ID and Subject (read by Python's email,
+// policy.default) and its envelope (`--ids-only`); every Message-ID must
+// arrive exactly once with its subject and recipient, and no other.
 //
 // Memory must stay flat: the JS heap (after a full GC), the wasm memory and
 // the RSS are measured with no message in flight after 2,000 and after
@@ -106,7 +106,7 @@ const mib = (bytes) => `${(bytes / MiB).toFixed(2)} MiB`;
 const signed = (bytes) => `${bytes >= 0 ? '+' : ''}${mib(bytes)}`;
 
 test(`${TOTAL} messages through ${CLIENTS} SMTPClients over websockify to aiosmtpd`, { timeout: 600_000 }, async () => {
-  const server = await startAiosmtpd({ flags: ['--ids-only'] });
+  const server = await startAiosmtpd({ flags: ['--ids-only', '--pipelining'] });
   const bridge = await startWebsockify(server.port);
   const clients = Array.from({ length: CLIENTS }, () => new lib.SMTPClient({ bridge: bridge.url, timeout: 30_000, domain: 'client.test' }));
 
