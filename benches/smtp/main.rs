@@ -126,11 +126,13 @@ struct Measured {
     rate: f64,
     rt_per_msg: f64,
     stalls_per_msg: f64,
+    /// Sender CPU µs per message.
+    cpu_us: f64,
 }
 
 fn run_once(sender: Sender, ext: Ext, ack: Ack, a: &Args) -> Result<Measured, String> {
     let sink = Sink::start(ext, ack, 0).map_err(|e| format!("sink: {e}"))?;
-    let Outcome { sent, elapsed } = sender.run(sink.addr, a.messages, a.cap)?;
+    let Outcome { sent, elapsed, cpu } = sender.run(sink.addr, a.messages, a.cap)?;
     // Let the sink read the QUIT (its counts are then final).
     sink.wait_idle(Duration::from_secs(5));
     let c = sink.stats.snapshot();
@@ -159,6 +161,7 @@ fn run_once(sender: Sender, ext: Ext, ack: Ack, a: &Args) -> Result<Measured, St
         rate: n / elapsed.as_secs_f64(),
         rt_per_msg: c.round_trips as f64 / n,
         stalls_per_msg: c.stalls as f64 / n,
+        cpu_us: cpu.as_secs_f64() * 1e6 / n,
     })
 }
 
@@ -272,13 +275,14 @@ fn main() {
             let result = run_cell(sender, ext, ack, &a);
             match &result {
                 Ok(m) => eprintln!(
-                    "{:<17} {:<20} {:<11} {:>9.0} msgs/s {:>5.2} RT/msg {:>5.2} stalls/msg ({} msgs)",
+                    "{:<17} {:<20} {:<11} {:>9.0} msgs/s {:>5.2} RT/msg {:>5.2} stalls/msg {:>6.0} CPU µs/msg ({} msgs)",
                     sender.name(),
                     ext.label(),
                     ack.label(),
                     m.rate,
                     m.rt_per_msg,
                     m.stalls_per_msg,
+                    m.cpu_us,
                     m.sent
                 ),
                 Err(e) => eprintln!(
@@ -324,7 +328,9 @@ fn report(a: &Args, cells: &[Cell]) -> String {
          last final reply. RT/msg: the sink's round trips (it flushes its replies and waits for \
          the client) after EHLO, per message. Stalls: reads that came ≥ 20 ms after the sink's \
          last I/O inside a transaction (Nagle's algorithm waiting for a delayed ACK). \
-         ×mail-send: msgs/s over mail-send's against the same sink.\n",
+         Sender CPU: the sending thread's (Node: process's) CPU time per message, which a busy \
+         machine disturbs less than msgs/s. ×mail-send: msgs/s over mail-send's against the same \
+         sink.\n",
         a.messages,
         a.cap.as_secs_f64(),
         if a.repeat > 1 {
@@ -334,6 +340,7 @@ fn report(a: &Args, cells: &[Cell]) -> String {
         }
     );
     let _ = writeln!(s, "Machine: {}\n", machine());
+    let _ = writeln!(s, "Load average (1, 5, 15 min) at the end: {}\n", loadavg());
     let _ = writeln!(s, "Peers: {}\n", peers());
 
     // The summary: one row per sender, one column per sink.
@@ -377,9 +384,9 @@ fn report(a: &Args, cells: &[Cell]) -> String {
     let _ = writeln!(s, "\n## Every run\n");
     let _ = writeln!(
         s,
-        "| sender | sink extensions | sink ACK | messages | msgs/s | RT/msg | stalls/msg | ×mail-send |"
+        "| sender | sink extensions | sink ACK | messages | msgs/s | RT/msg | stalls/msg | sender CPU µs/msg | ×mail-send |"
     );
-    let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---|---|---|---:|---:|---:|---:|---:|---:|");
     for c in cells {
         match &c.result {
             Ok(m) => {
@@ -389,20 +396,21 @@ fn report(a: &Args, cells: &[Cell]) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {ratio} |",
+                    "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {ratio} |",
                     c.sender.describe(),
                     c.ext.label(),
                     c.ack.label(),
                     m.sent,
                     m.rate,
                     m.rt_per_msg,
-                    m.stalls_per_msg
+                    m.stalls_per_msg,
+                    m.cpu_us
                 );
             }
             Err(e) => {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | failed: {} | | | | |",
+                    "| {} | {} | {} | failed: {} | | | | | |",
                     c.sender.describe(),
                     c.ext.label(),
                     c.ack.label(),
@@ -412,6 +420,12 @@ fn report(a: &Args, cells: &[Cell]) -> String {
         }
     }
     s
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 fn command_line(cmd: &str, args: &[&str]) -> String {
