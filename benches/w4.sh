@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # W4 (issue 7): SMTP send throughput over one connection against a loopback
 # sink, for mimeograph (blocking, tokio, npm package) and lettre, mail-send,
-# nodemailer, emailjs. Installs the Node peers (benches/node) and builds the
-# npm package's wasm (scripts/build-pkg.sh) when missing or stale, then runs
+# nodemailer, emailjs. Installs the Node peers (benches/node) when missing,
+# builds the npm package's wasm (scripts/build-pkg.sh), then runs
 # `cargo bench --features tokio --bench smtp -- ARGS` (see --help), which
 # prints the table and writes benches/results/w4.md.
 #
@@ -18,9 +18,7 @@ if [[ ! -d "$node_dir/node_modules" || "$node_dir/package-lock.json" -nt "$node_
     touch "$node_dir/node_modules"
 fi
 
-wasm=js/wasm/mimeograph_bg.wasm
-if [[ ! -f "$wasm" || -n "$(find src Cargo.toml Cargo.lock -newer "$wasm" -print -quit)" ]]; then
-    scripts/build-pkg.sh
-fi
+# cargo decides whether the wasm is stale; when it is not this takes seconds.
+scripts/build-pkg.sh
 
 exec cargo bench --features tokio --bench smtp -- "$@"

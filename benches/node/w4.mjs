@@ -1,5 +1,6 @@
 // W4 Node senders (issue 7): sends W1 messages one after the other over one
-// connection and prints one JSON line {"sender", "sent", "seconds"}. Run by
+// connection and prints one JSON line {"sender", "sent", "seconds",
+// "cpuSeconds"}. Run by
 // `cargo bench --features tokio --bench smtp` (benches/smtp/senders.rs)
 // against its sink; by hand against a sink started with
 // `cargo bench --features tokio --bench smtp -- --sink pc:quick:2525`:
@@ -46,8 +47,15 @@ function w1Text() {
 }
 const text = w1Text();
 
+/** CPU seconds (user + system) the process used since `cpu0`. */
+function cpuSince(cpu0) {
+  const d = process.cpuUsage(cpu0);
+  return (d.user + d.system) / 1e6;
+}
+
 /** Sends with an emailjs-style client (emailjs or the mimeograph package). */
 async function emailjsLike(SMTPClient) {
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const client = new SMTPClient({ host, port, ssl: false, tls: false, timeout: 30000 });
   let sent = 0;
@@ -57,15 +65,17 @@ async function emailjsLike(SMTPClient) {
     sent++;
   }
   const seconds = (performance.now() - start) / 1000;
+  const cpuSeconds = cpuSince(cpu0);
   await new Promise((resolve) => {
     client.smtp.quit(() => resolve());
     setTimeout(resolve, 2000).unref();
   });
-  return { sent, seconds };
+  return { sent, seconds, cpuSeconds };
 }
 
 async function nodemailer() {
   const { default: nm } = await import('nodemailer');
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const transporter = nm.createTransport({
     host,
@@ -83,8 +93,9 @@ async function nodemailer() {
     sent++;
   }
   const seconds = (performance.now() - start) / 1000;
+  const cpuSeconds = cpuSince(cpu0);
   transporter.close();
-  return { sent, seconds };
+  return { sent, seconds, cpuSeconds };
 }
 
 let result;

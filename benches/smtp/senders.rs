@@ -123,6 +123,24 @@ pub struct Outcome {
     pub sent: u64,
     /// From before connecting to the last acceptance.
     pub elapsed: Duration,
+    /// CPU time the sender used meanwhile (its thread; for Node, the
+    /// process): less sensitive than `elapsed` to a busy machine.
+    pub cpu: Duration,
+}
+
+/// CPU time used by the calling thread so far.
+pub fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the
+    // call, which only writes into it.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if r != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -159,6 +177,7 @@ fn check_mimeograph(s: &mimeograph::native::SentMessage) -> Result<(), String> {
 
 fn mimeograph_blocking(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String> {
     let text = w1::text();
+    let cpu0 = thread_cpu();
     let start = Instant::now();
     let mut client = mimeograph::native::SmtpClient::new(mimeograph_options(addr));
     let mut sent = 0;
@@ -169,12 +188,14 @@ fn mimeograph_blocking(addr: SocketAddr, count: u64, cap: Duration) -> Result<Ou
         sent += 1;
     }
     let elapsed = start.elapsed();
+    let cpu = thread_cpu() - cpu0;
     client.close().map_err(|e| e.to_string())?;
-    Ok(Outcome { sent, elapsed })
+    Ok(Outcome { sent, elapsed, cpu })
 }
 
 async fn mimeograph_async(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String> {
     let text = w1::text();
+    let cpu0 = thread_cpu();
     let start = Instant::now();
     let mut client = mimeograph::native::AsyncSmtpClient::new(mimeograph_options(addr));
     let mut sent = 0;
@@ -185,8 +206,9 @@ async fn mimeograph_async(addr: SocketAddr, count: u64, cap: Duration) -> Result
         sent += 1;
     }
     let elapsed = start.elapsed();
+    let cpu = thread_cpu() - cpu0;
     client.close().await.map_err(|e| e.to_string())?;
-    Ok(Outcome { sent, elapsed })
+    Ok(Outcome { sent, elapsed, cpu })
 }
 
 fn lettre(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String> {
@@ -194,8 +216,7 @@ fn lettre(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String
     use lettre::transport::smtp::PoolConfig;
     use lettre::{Message, SmtpTransport, Transport};
     let text = w1::text();
-    let from: lettre::message::Mailbox = w1::from().parse().map_err(|e| format!("{e}"))?;
-    let to: lettre::message::Mailbox = w1::to().parse().map_err(|e| format!("{e}"))?;
+    let cpu0 = thread_cpu();
     let start = Instant::now();
     let transport = SmtpTransport::builder_dangerous(addr.ip().to_string())
         .port(addr.port())
@@ -203,9 +224,11 @@ fn lettre(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String
         .build();
     let mut sent = 0;
     while sent < count && start.elapsed() < cap {
+        let from: lettre::message::Mailbox = w1::from().parse().map_err(|e| format!("{e}"))?;
+        let to: lettre::message::Mailbox = w1::to().parse().map_err(|e| format!("{e}"))?;
         let m = Message::builder()
-            .from(from.clone())
-            .to(to.clone())
+            .from(from)
+            .to(to)
             .subject(w1::subject(sent))
             .header(ContentType::TEXT_PLAIN)
             .body(text.clone())
@@ -217,15 +240,17 @@ fn lettre(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String
         sent += 1;
     }
     let elapsed = start.elapsed();
+    let cpu = thread_cpu() - cpu0;
     // Dropping the transport drops the pool (its connections say QUIT).
     drop(transport);
-    Ok(Outcome { sent, elapsed })
+    Ok(Outcome { sent, elapsed, cpu })
 }
 
 async fn mail_send(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String> {
     use mail_send::mail_builder::MessageBuilder;
     use mail_send::SmtpClientBuilder;
     let text = w1::text();
+    let cpu0 = thread_cpu();
     let start = Instant::now();
     let mut client = SmtpClientBuilder::new(addr.ip().to_string(), addr.port())
         .map_err(|e| e.to_string())?
@@ -248,8 +273,9 @@ async fn mail_send(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcom
         sent += 1;
     }
     let elapsed = start.elapsed();
+    let cpu = thread_cpu() - cpu0;
     client.quit().await.map_err(|e| e.to_string())?;
-    Ok(Outcome { sent, elapsed })
+    Ok(Outcome { sent, elapsed, cpu })
 }
 
 /// Runs `benches/node/w4.mjs` for a Node sender; it prints one JSON line
@@ -279,10 +305,15 @@ fn node(name: &str, addr: SocketAddr, count: u64, cap: Duration) -> Result<Outco
     let line = stdout.lines().last().unwrap_or("");
     let v: serde_json::Value =
         serde_json::from_str(line).map_err(|e| format!("{name}: output {line:?}: {e}"))?;
-    match (v["sent"].as_u64(), v["seconds"].as_f64()) {
-        (Some(sent), Some(secs)) => Ok(Outcome {
+    match (
+        v["sent"].as_u64(),
+        v["seconds"].as_f64(),
+        v["cpuSeconds"].as_f64(),
+    ) {
+        (Some(sent), Some(secs), Some(cpu)) => Ok(Outcome {
             sent,
             elapsed: Duration::from_secs_f64(secs),
+            cpu: Duration::from_secs_f64(cpu),
         }),
         _ => Err(format!("{name}: unexpected output {line:?}")),
     }
