@@ -10,6 +10,7 @@ pub use date::DateTime;
 pub use fold::{write_header, MAX_LINE_LEN, SOFT_LINE_LEN};
 pub use name::HeaderName;
 
+use crate::excerpt::Excerpt;
 use std::fmt;
 
 /// Errors in header names and values.
@@ -44,10 +45,11 @@ pub enum HeaderError {
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidName(name) => write!(f, "invalid header name {name:?}"),
+            Self::InvalidName(name) => write!(f, "invalid header name {}", Excerpt(name)),
             Self::Reserved(name) => write!(
                 f,
-                "header {name:?} is set by the message builder, not as a custom header"
+                "header {} is set by the message builder, not as a custom header",
+                Excerpt(name)
             ),
             Self::LineBreak { field } => {
                 write!(f, "the value of {field} contains a CR or LF line break")
@@ -55,7 +57,7 @@ impl fmt::Display for HeaderError {
             Self::ControlCharacter { field } => {
                 write!(f, "the value of {field} contains a control character")
             }
-            Self::InvalidMessageId(id) => write!(f, "invalid message id {id:?}"),
+            Self::InvalidMessageId(id) => write!(f, "invalid message id {}", Excerpt(id)),
             Self::LineTooLong { field } => {
                 write!(
                     f,

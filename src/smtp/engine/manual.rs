@@ -64,7 +64,8 @@ fn valid_param(p: &str) -> bool {
 fn check_text(what: &str, arg: &str) -> Result<(), SmtpError> {
     if arg.trim().is_empty() || arg.chars().any(char::is_control) {
         return Err(SmtpError::InvalidArgument(format!(
-            "{what} needs a non-empty argument without CR, LF or control characters, got {arg:?}"
+            "{what} needs a non-empty argument without CR, LF or control characters, got {}",
+            crate::excerpt::Excerpt(arg)
         )));
     }
     Ok(())
@@ -124,7 +125,8 @@ impl Client {
         }
         if let Some(bad) = params.iter().find(|p| !valid_param(p)) {
             return Err(SmtpError::InvalidArgument(format!(
-                "MAIL FROM parameter {bad:?} is not KEYWORD[=value]"
+                "MAIL FROM parameter {} is not KEYWORD[=value]",
+                crate::excerpt::Excerpt(bad)
             )));
         }
         let mut params = params.to_vec();
