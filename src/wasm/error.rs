@@ -64,7 +64,8 @@ fn header_field(e: &HeaderError) -> Option<&str> {
         HeaderError::InvalidName(name) | HeaderError::Reserved(name) => Some(name),
         HeaderError::LineBreak { field }
         | HeaderError::ControlCharacter { field }
-        | HeaderError::LineTooLong { field } => Some(field),
+        | HeaderError::LineTooLong { field }
+        | HeaderError::ValueTooLong { field, .. } => Some(field),
         HeaderError::InvalidMessageId(_) => None,
     }
 }
