@@ -98,6 +98,26 @@ impl Credentials {
         if self.secret.len() >= 6 {
             forms.push(self.secret.clone());
         }
+        // The secret inside other base64 (an XOAUTH2 error step echoing
+        // it in its JSON, say): the middle of its encoding at each of the
+        // three alignments, which any such base64 contains.
+        for k in 1..3 {
+            let mut input = vec![0u8; k];
+            input.extend_from_slice(self.secret.as_bytes());
+            let encoded = B64.encode(&input);
+            if let Some(middle) = encoded.get(4..encoded.len().saturating_sub(4)) {
+                if middle.len() >= 8 {
+                    forms.push(middle.to_string());
+                }
+            }
+        }
+        if let Some(middle) = B64
+            .encode(&self.secret)
+            .get(..(self.secret.len() / 3) * 4)
+            .filter(|m| m.len() >= 8)
+        {
+            forms.push(middle.to_string());
+        }
         forms.retain(|f| f.len() >= 6);
         // Longest first, so that a form containing another goes whole.
         forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
