@@ -9,8 +9,6 @@
 //! every alignment (which covers LOGIN, PLAIN and XOAUTH2), and in the
 //! whole SASL forms.
 
-mod native_support;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -98,7 +96,13 @@ fn options(port: u16) -> (Options, Arc<Mutex<Vec<String>>>) {
 }
 
 fn message() -> mimeograph::mime::Message {
-    native_support::message(1, "bob@example.org")
+    mimeograph::mime::Message::builder()
+        .from("ann@example.com")
+        .to("bob@example.org")
+        .subject("secrets")
+        .text("nothing secret here\n")
+        .build()
+        .unwrap()
 }
 
 /// Sends one message; returns every output the caller could see.
