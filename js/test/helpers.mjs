@@ -118,14 +118,16 @@ export function killChild(child) {
 /**
  * aiosmtpd (tests/servers/aiosmtpd_server.py, shared with the Rust tests) on
  * a free port; it exits when its stdin closes. `messages()` returns what it
- * received.
+ * received (with `auth`, the login the server accepted).
  */
-export async function startAiosmtpd({ smtputf8 = true } = {}) {
+export async function startAiosmtpd({ smtputf8 = true, flags = [] } = {}) {
   const dir = tmpDir();
   const out = path.join(dir, 'received.jsonl');
   writeFileSync(out, '');
   const args = [path.join(repoRoot, 'tests', 'servers', 'aiosmtpd_server.py'), out, '--exit-on-stdin-eof'];
   if (smtputf8) args.push('--smtputf8');
+  // More flags of tests/servers/aiosmtpd_server.py, e.g. ['--auth', 'user:pass'].
+  args.push(...flags);
   const { child, match } = await spawnWaiting('python3', args, /PORT (\d+)/);
   return {
     port: Number(match[1]),
@@ -136,7 +138,7 @@ export async function startAiosmtpd({ smtputf8 = true } = {}) {
         .filter(Boolean)
         .map((l) => {
           const r = JSON.parse(l);
-          return { from: r.mail_from, to: r.rcpt_tos, data: Buffer.from(r.data, 'base64') };
+          return { from: r.mail_from, to: r.rcpt_tos, data: Buffer.from(r.data, 'base64'), auth: r.auth };
         });
     },
   };
