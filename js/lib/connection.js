@@ -692,7 +692,7 @@ function splitPath(value, field) {
   // parameter 'b'): control characters are refused outright.
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
-    const err = new SMTPError(`\`${field}\` must not contain CR, LF, NUL or other control characters`, SMTPErrorStates.ERROR);
+    const err = new SMTPError(`invalid \`${field}\`: it must not contain CR, LF, NUL or other control characters`, SMTPErrorStates.ERROR);
     err.field = field;
     throw err;
   }
