@@ -51,6 +51,12 @@ export declare class SMTPError extends Error {
   command?: string | null;
   retryable?: boolean;
   greylisted?: boolean;
+  /**
+   * True when the connection failed after the end of the message's data was
+   * sent and before the server's verdict was read: the server may have
+   * accepted the message. It is never resent automatically.
+   */
+  outcomeUnknown?: boolean;
   recipients?: Array<{ address: string; reply: SmtpReply }>;
   static create(message: string, code: number, error?: Error | null, smtp?: unknown): SMTPError;
 }

@@ -104,6 +104,8 @@ export class SMTPConnection {
     this._engine = null;
     this._transport = null;
     this._timer = null;
+    this._blocked = false;
+    this._writeTimer = null;
     this._pumping = false;
     this._pumpAgain = false;
     this._fatal = null;
@@ -195,6 +197,11 @@ export class SMTPConnection {
       this._call(() => this._engine.receive(bytes, now()));
       this._pump();
     };
+    transport.onDrain = () => {
+      if (this._transport !== transport || !this._blocked) return;
+      this._unblock();
+      this._pump();
+    };
     transport.onClose = (error) => {
       if (this._transport !== transport) return;
       if (error && !this._fatal) this._transportError = error;
@@ -264,8 +271,13 @@ export class SMTPConnection {
         this._pumpAgain = false;
         const engine = this._engine;
         if (!engine) break;
+        // Backpressure: the engine renders the next piece of a message only
+        // once the transport took the last one, so a large message is never
+        // buffered whole, and its end is handed over only when the rest was.
         let out;
-        while ((out = engine.pollTransmit()) != null) this._transport?.write(out);
+        while (!this._blocked && (out = engine.pollTransmit()) != null) {
+          if (this._transport?.write(out) === false) this._block();
+        }
         const events = [];
         let ev;
         while ((ev = engine.pollEvent()) != null) events.push(ev);
@@ -276,6 +288,24 @@ export class SMTPConnection {
     } finally {
       this._pumping = false;
     }
+  }
+
+  /** The transport's buffer is full: stop pulling bytes until it drains, for at most `timeout` ms. */
+  _block() {
+    this._blocked = true;
+    const transport = this._transport;
+    this._writeTimer = setTimeout(() => {
+      this._writeTimer = null;
+      if (this._transport !== transport || !this._blocked) return;
+      this._fatal ??= new SMTPError('timed out writing to the server (it stopped reading)', SMTPErrorStates.TIMEDOUT);
+      this._shutdown(true);
+    }, Math.min(this.timeout, 2 ** 31 - 1));
+  }
+
+  _unblock() {
+    this._blocked = false;
+    if (this._writeTimer !== null) clearTimeout(this._writeTimer);
+    this._writeTimer = null;
   }
 
   _arm() {
@@ -349,6 +379,7 @@ export class SMTPConnection {
         const cb = this._sends.get(ev.id);
         this._sends.delete(ev.id);
         const err = this._fatal ?? fromEngineError(ev.error, 'message not sent');
+        if (ev.outcomeUnknown) markOutcomeUnknown(err);
         if (cb) deliver(cb, err);
         break;
       }
@@ -366,7 +397,9 @@ export class SMTPConnection {
       case 'closed': {
         let err = this._fatal ?? (ev.error ? fromEngineError(ev.error, 'connection closed') : null);
         if (err && !err.previous && this._transportError) err.previous = this._transportError;
-        this._teardown(err);
+        // The engine gave up on the server (bad reply, reply too long,
+        // timeout): drop the connection rather than read what else it sends.
+        this._teardown(err, Boolean(ev.error && ev.error.kind !== 'Closed'));
         break;
       }
       default:
@@ -384,7 +417,7 @@ export class SMTPConnection {
     }
   }
 
-  _teardown(err) {
+  _teardown(err, destroy = false) {
     const wasConnecting = this._state === SMTPState.CONNECTING;
     const transport = this._transport;
     const engine = this._engine;
@@ -393,7 +426,8 @@ export class SMTPConnection {
     this._transportError = null;
     if (this._timer !== null) clearTimeout(this._timer);
     this._timer = null;
-    transport?.close(false);
+    this._unblock();
+    transport?.close(destroy);
     this._state = SMTPState.NOTCONNECTED;
     this._secure = false;
     this.features = null;
@@ -738,6 +772,17 @@ function replyResult(ev, codes) {
   err.enhancedCode = r.enhancedCode ?? null;
   err.command = ev.command ?? null;
   return [err];
+}
+
+/**
+ * The session failed after the end of the message's data was sent and before
+ * the server's verdict was read: the server may have accepted it (RFC 1047).
+ * The message is never sent again by this package; the caller decides.
+ */
+function markOutcomeUnknown(err) {
+  err.outcomeUnknown = true;
+  err.message +=
+    ' (the end of the message was sent before the connection failed: the server may have accepted it; it was not resent)';
 }
 
 function isCertificateError(err) {

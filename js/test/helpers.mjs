@@ -118,7 +118,9 @@ export function killChild(child) {
 /**
  * aiosmtpd (tests/servers/aiosmtpd_server.py, shared with the Rust tests) on
  * a free port; it exits when its stdin closes. `messages()` returns what it
- * received (with `auth`, the login the server accepted).
+ * received (with `auth`, the login the server accepted); `out` is its record
+ * file (JSON lines). `flags`: more of the script's flags (e.g. `--auth
+ * user:pass`, or `--ids-only`, whose records `messages()` cannot read).
  */
 export async function startAiosmtpd({ smtputf8 = true, flags = [] } = {}) {
   const dir = tmpDir();
@@ -126,12 +128,12 @@ export async function startAiosmtpd({ smtputf8 = true, flags = [] } = {}) {
   writeFileSync(out, '');
   const args = [path.join(repoRoot, 'tests', 'servers', 'aiosmtpd_server.py'), out, '--exit-on-stdin-eof'];
   if (smtputf8) args.push('--smtputf8');
-  // More flags of tests/servers/aiosmtpd_server.py, e.g. ['--auth', 'user:pass'].
   args.push(...flags);
   const { child, match } = await spawnWaiting('python3', args, /PORT (\d+)/);
   return {
     port: Number(match[1]),
     child,
+    out,
     messages() {
       return readFileSync(out, 'utf8')
         .split('\n')

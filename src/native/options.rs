@@ -52,7 +52,10 @@ pub struct Options {
     pub authentication: Vec<Mechanism>,
     /// Allow AUTH on an unencrypted connection (off by default).
     pub allow_insecure_auth: bool,
-    /// One timeout for connecting, the TLS handshake and every reply.
+    /// One timeout for connecting, the TLS handshake, every write and every
+    /// reply. A reply must be complete within it from the moment it is
+    /// awaited: octets trickling in do not extend it (see
+    /// [`crate::smtp::Config::timeout`]).
     pub timeout: Duration,
     /// The EHLO domain; `None` uses this machine's host name (as emailjs),
     /// or `localhost` when it cannot be read.

@@ -48,6 +48,10 @@ pub struct Config {
     /// Send the message only if every recipient is accepted.
     pub require_all_recipients: bool,
     /// One timeout for every wait, replacing RFC 5321 §4.5.3.2's defaults.
+    /// Each deadline bounds one whole reply, from the moment the engine
+    /// waits for it (its command was written, or the reply before it
+    /// arrived) to its last line: octets received meanwhile do not move it,
+    /// so a server trickling a reply cannot hold the session past it.
     pub timeout: Option<Duration>,
     /// Record a transcript (see [`Client::take_transcript`]).
     pub transcript: bool,
@@ -245,6 +249,10 @@ enum BodyMode {
 
 /// [`Config::bdat_chunk_size`]'s default.
 const DEFAULT_BDAT_CHUNK: usize = 64 * 1024;
+
+/// How many octets [`Client::poll_transmit`] gathers into one flight before
+/// it stops pulling message content (one body chunk may take it past this).
+pub const FLIGHT: usize = 64 * 1024;
 
 struct Txn {
     id: MessageId,
@@ -647,12 +655,23 @@ impl Client {
 
     // ----- outputs -----
 
-    /// The next bytes to write, or `None`. Message content is pulled from
-    /// the body one chunk per call, so call this until it gives `None`.
+    /// The next bytes to write, or `None`; call this until it gives `None`.
+    ///
+    /// Each call gives one flight: the commands that may be sent now and,
+    /// when the transaction streams, the message content after them, pulled
+    /// from the body until about [`FLIGHT`] octets are gathered (so a large
+    /// attachment is never held whole). With PIPELINING and CHUNKING a small
+    /// message (MAIL, RCPTs, `BDAT n LAST` and its content) is one call; with
+    /// PIPELINING alone, MAIL…DATA then content and `.`. Write each flight
+    /// with one write (and TCP_NODELAY): split writes meet Nagle's algorithm
+    /// and the server's delayed ACK.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.wire.out.is_empty() {
-            // A chunk may encode to nothing (the LF of a split CRLF).
-            while self.wire.out.is_empty() && self.pump_body() {}
+        // A chunk may encode to nothing (the LF of a split CRLF).
+        let mut pulled = false;
+        while self.wire.out.len() < FLIGHT && self.pump_body() {
+            pulled = true;
+        }
+        if pulled || self.wire.out.is_empty() {
             self.rearm();
         }
         if self.wire.out.is_empty() {
@@ -808,7 +827,14 @@ impl Client {
         }
         if reply.code() == 421 {
             let command = (expect != Expect::Greeting).then_some(command);
-            self.fatal(SmtpError::ServiceClosing { command, reply }, false);
+            let error = SmtpError::ServiceClosing { command, reply };
+            // A 421 is a verdict, not a silence: the transaction in flight
+            // was not accepted, even when its end of data was sent, so its
+            // outcome is known.
+            if let Phase::Txn(t) = &mut self.phase {
+                t.failure.get_or_insert_with(|| error.clone());
+            }
+            self.fatal(error, false);
             return;
         }
         match expect {

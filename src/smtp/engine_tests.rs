@@ -1647,4 +1647,8 @@ fn answered_messages_are_never_unknown() {
 }
 
 /// The low-level command API.
+mod faults;
 mod manual;
+
+/// Writes and waits per transaction for each capability set.
+mod flights;

@@ -187,6 +187,11 @@ enum EventJs {
     Failed {
         id: f64,
         error: ErrorInfo,
+        /// The end of the message's data was handed over before the
+        /// session failed (`Client::outcome_unknown`): the server may have
+        /// accepted it.
+        #[serde(rename = "outcomeUnknown")]
+        outcome_unknown: bool,
     },
     Noop {
         reply: ReplyJs,
@@ -215,6 +220,7 @@ impl From<Event> for EventJs {
             Event::MessageFailed { id, error } => EventJs::Failed {
                 id: id.0 as f64,
                 error: (&error).into(),
+                outcome_unknown: false,
             },
             Event::Noop(r) => EventJs::Noop { reply: (&r).into() },
             Event::Reply { command, reply } => EventJs::Reply {
@@ -511,7 +517,18 @@ impl WasmSmtpClient {
     #[wasm_bindgen(js_name = pollEvent)]
     pub fn poll_event(&mut self) -> Result<JsValue, JsValue> {
         match self.client.poll_event() {
-            Some(e) => Ok(to_js(&EventJs::from(e))?),
+            Some(e) => {
+                let unknown = matches!(&e, Event::MessageFailed { id, .. }
+                    if self.client.outcome_unknown() == Some(*id));
+                let mut event = EventJs::from(e);
+                if let EventJs::Failed {
+                    outcome_unknown, ..
+                } = &mut event
+                {
+                    *outcome_unknown = unknown;
+                }
+                Ok(to_js(&event)?)
+            }
             None => Ok(JsValue::UNDEFINED),
         }
     }
