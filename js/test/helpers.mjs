@@ -236,10 +236,12 @@ async function waitForPort(port, ms = 10000) {
 }
 
 /** A real websockify bridge on a free port to 127.0.0.1:targetPort; returns the ws:// URL. */
-export async function startWebsockify(targetPort, { targetHost = '127.0.0.1', sslTarget = false, env } = {}) {
+export async function startWebsockify(targetPort, { targetHost = '127.0.0.1', sslTarget = false, env, extraArgs = [] } = {}) {
   const port = await freePort();
   const args = ['-m', 'websockify'];
   if (sslTarget) args.push('--ssl-target');
+  // e.g. ['--auth-plugin', 'ExpectOrigin', '--auth-source', 'https://app.test']
+  args.push(...extraArgs);
   args.push(`127.0.0.1:${port}`, `${targetHost}:${targetPort}`);
   const child = spawn('python3', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';

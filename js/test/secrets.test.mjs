@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import util from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { cleanup, loadSource, onCleanup, startAiosmtpd, startSmtpServer, startWebsockify, within } from './helpers.mjs';
+import { cleanup, loadSource, onCleanup, startAiosmtpd, startSmtpServer, startWebsockify, testDep, within } from './helpers.mjs';
 
 const USER = 'ann.secret-test';
 const PASSWORD = 'Pw-7qZ!xV3kL9#mR2tY';
@@ -148,6 +148,30 @@ describe('aiosmtpd', () => {
     assert.equal(err?.code, lib.SMTPErrorStates.AUTHFAILED, String(err));
     assertClean('bridge rejected', [...outputs, bridge.stderr()]);
   });
+});
+
+test('bridge deployment (SECURITY.md): websockify with ExpectOrigin refuses other origins', T, async () => {
+  const server = await startAiosmtpd();
+  const bridge = await startWebsockify(server.port, { extraArgs: ['--auth-plugin', 'ExpectOrigin', '--auth-source', 'https://app.test'] });
+  const { WebSocket } = testDep('ws');
+  const handshake = (origin) =>
+    new Promise((resolve) => {
+      const ws = new WebSocket(bridge.url, ['binary'], origin ? { origin } : {});
+      ws.on('open', () => {
+        ws.close();
+        resolve('open');
+      });
+      ws.on('unexpected-response', (req, res) => resolve(res.statusCode));
+      ws.on('error', () => resolve('error'));
+    });
+  assert.equal(await handshake('https://app.test'), 'open');
+  assert.notEqual(await handshake('https://evil.test'), 'open');
+  assert.notEqual(await handshake(undefined), 'open');
+  // The package in Node sends no Origin: refused, a typed connection error.
+  const client = new lib.SMTPClient({ bridge: bridge.url });
+  const err = await within(client.sendAsync({ from: 'a@example.com', to: 'b@example.com', text: 'x' }).catch((e) => e), 15000, 'refused');
+  assert.ok(err instanceof lib.SMTPError, String(err));
+  assert.equal(server.messages().length, 0);
 });
 
 describe('smtp-server', () => {
