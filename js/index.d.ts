@@ -43,6 +43,8 @@ export declare class SMTPError extends Error {
   previous: Error | null;
   /** Set on errors thrown by SMTPConnection methods the engine cannot do. */
   notSupported?: true;
+  /** The argument at fault, when a low-level command refused one (e.g. "from", "address", "data"). */
+  field?: string;
   kind?: string;
   smtpCode?: number | null;
   enhancedCode?: string | null;

@@ -261,7 +261,7 @@ fn crlf_nul_and_core_errors_have_codes_and_fields() {
         (
             r"{from: 'a@example.com', to: 'b@example.com\r\nRCPT TO:<x@evil.com>'}",
             "ADDRESS",
-            Some("to"),
+            Some("to[0]"),
         ),
         (
             r"{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x'}, {data: 'y', name: 'a\r\nb'}]}",
@@ -281,7 +281,7 @@ fn crlf_nul_and_core_errors_have_codes_and_fields() {
         (
             r"{from: 'a@example.com', to: 'b@example.com', 'message-id': '<a@b>\r\nX: y'}",
             "HEADER",
-            None,
+            Some("message-id"),
         ),
         (
             r"{from: 'a@example.com', to: 'b@example.com', attachment: {data: '!!!', encoded: true}}",
@@ -301,7 +301,7 @@ fn crlf_nul_and_core_errors_have_codes_and_fields() {
         (
             r"{from: 'not an address', to: 'b@example.com'}",
             "ADDRESS",
-            Some("from"),
+            Some("from[0]"),
         ),
         (r"{to: 'b@example.com'}", "MISSING_FROM", Some("from")),
         (

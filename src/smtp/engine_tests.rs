@@ -1194,7 +1194,7 @@ fn input_validation() {
         assert!(
             matches!(
                 r.c.send(e, Box::new(RawMessage::new("x")), T0),
-                Err(SmtpError::InvalidAddress(_))
+                Err(SmtpError::InvalidEnvelopeAddress { field, .. }) if field == "to[0]"
             ),
             "{bad:?}"
         );

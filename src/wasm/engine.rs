@@ -95,6 +95,8 @@ fn kind(e: &SmtpError) -> &'static str {
         SmtpError::SizeMismatch { .. } => "SizeMismatch",
         SmtpError::InvalidAddress(_) => "InvalidAddress",
         SmtpError::InvalidHelloName(_) => "InvalidHelloName",
+        SmtpError::InvalidEnvelopeAddress { .. } => "InvalidEnvelopeAddress",
+        SmtpError::InvalidCredentials { .. } => "InvalidCredentials",
         SmtpError::NoRecipients => "NoRecipients",
         SmtpError::Body(_) => "Body",
         SmtpError::Misuse(_) => "Misuse",
@@ -310,6 +312,7 @@ fn config_from(value: &JsValue) -> BResult<Config> {
         }
         config.authentication = mechs;
     }
+    let token_given = xoauth2.is_some();
     match (user, password, xoauth2) {
         (Some(u), _, Some(token)) => {
             config.credentials = Some(Credentials::new(u, token));
@@ -329,6 +332,16 @@ fn config_from(value: &JsValue) -> BResult<Config> {
             ))
         }
         (None, None, None) => {}
+    }
+    if let Some(Err(SmtpError::InvalidCredentials { field, reason })) =
+        config.credentials.as_ref().map(Credentials::check)
+    {
+        let field = match (field, token_given) {
+            ("user", _) => "user",
+            (_, true) => "xoauth2",
+            _ => "password",
+        };
+        return Err(BindingError::invalid(field, format!("{field}: {reason}")));
     }
     let flag = |k: &str, default: bool| -> BResult<bool> {
         Ok(opt_bool(&prop(k)?, k)?.unwrap_or(default))
