@@ -261,7 +261,7 @@ fn crlf_nul_and_core_errors_have_codes_and_fields() {
         (
             r"{from: 'a@example.com', to: 'b@example.com\r\nRCPT TO:<x@evil.com>'}",
             "ADDRESS",
-            Some("to"),
+            Some("to[0]"),
         ),
         (
             r"{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x'}, {data: 'y', name: 'a\r\nb'}]}",
@@ -281,7 +281,7 @@ fn crlf_nul_and_core_errors_have_codes_and_fields() {
         (
             r"{from: 'a@example.com', to: 'b@example.com', 'message-id': '<a@b>\r\nX: y'}",
             "HEADER",
-            None,
+            Some("message-id"),
         ),
         (
             r"{from: 'a@example.com', to: 'b@example.com', attachment: {data: '!!!', encoded: true}}",
@@ -301,7 +301,7 @@ fn crlf_nul_and_core_errors_have_codes_and_fields() {
         (
             r"{from: 'not an address', to: 'b@example.com'}",
             "ADDRESS",
-            Some("from"),
+            Some("from[0]"),
         ),
         (r"{to: 'b@example.com'}", "MISSING_FROM", Some("from")),
         (
@@ -550,7 +550,7 @@ fn engine_5xx_fails_the_message_and_421_closes() {
     assert_eq!(
         ev,
         [
-            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"Reply","message":"MAIL FROM:<a@example.com> failed: 553 5.7.1 sender rejected","smtpCode":553,"enhancedCode":"5.7.1","command":"MAIL FROM:<a@example.com>","retryable":false,"greylisted":false}}"#
+            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"Reply","message":"MAIL FROM:<a@example.com> failed: 553 5.7.1 sender rejected","smtpCode":553,"enhancedCode":"5.7.1","command":"MAIL FROM:<a@example.com>","retryable":false,"greylisted":false},"outcomeUnknown":false}"#
         ]
     );
     assert!(
@@ -598,7 +598,7 @@ fn engine_rejected_recipients_timeouts_and_starttls() {
     assert_eq!(
         ev,
         [
-            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"AllRecipientsRejected","message":"all recipients were rejected; <b@example.com>: 550 5.1.1 no such user","smtpCode":550,"enhancedCode":"5.1.1","command":null,"retryable":false,"greylisted":false,"recipients":[{"address":"b@example.com","reply":{"code":550,"enhancedCode":"5.1.1","text":"no such user","lines":["5.1.1 no such user"]}}]}}"#
+            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"AllRecipientsRejected","message":"all recipients were rejected; <b@example.com>: 550 5.1.1 no such user","smtpCode":550,"enhancedCode":"5.1.1","command":null,"retryable":false,"greylisted":false,"recipients":[{"address":"b@example.com","reply":{"code":550,"enhancedCode":"5.1.1","text":"no such user","lines":["5.1.1 no such user"]}}]},"outcomeUnknown":false}"#
         ]
     );
 
@@ -650,6 +650,57 @@ fn engine_rejected_recipients_timeouts_and_starttls() {
             .contains(r#""emailjsCode":10,"kind":"TlsRequired""#),
         "{ev:?}"
     );
+}
+
+#[wasm_bindgen_test]
+fn engine_failed_events_say_when_the_outcome_is_unknown() {
+    // The end of the data went out, then the connection closed before the
+    // verdict: the server may have the message.
+    let mut d = Driver::new("{tls: 'never'}");
+    d.c.send(
+        &mut message("{from: 'a@example.com', to: 'b@example.com'}"),
+        0.0,
+    )
+    .unwrap();
+    d.feed("220 mx\r\n", 0.0);
+    d.feed("250-mx\r\n250 PIPELINING\r\n", 0.0);
+    let (out, _) = d.feed("250 ok\r\n250 ok\r\n354 go\r\n", 0.0);
+    assert!(out.ends_with("\r\n.\r\n"), "{out}");
+    d.c.connection_closed(1.0);
+    let (_, ev) = d.drain();
+    assert!(
+        ev[0].starts_with(r#"{"type":"failed","id":0,"error":{"emailjsCode":8,"kind":"Closed""#)
+            && ev[0].ends_with(r#","outcomeUnknown":true}"#),
+        "{ev:?}"
+    );
+    // A 421 to the end of the data is a verdict: not accepted, known.
+    let mut d = Driver::new("{tls: 'never'}");
+    d.c.send(
+        &mut message("{from: 'a@example.com', to: 'b@example.com'}"),
+        0.0,
+    )
+    .unwrap();
+    d.feed("220 mx\r\n", 0.0);
+    d.feed("250-mx\r\n250 PIPELINING\r\n", 0.0);
+    d.feed("250 ok\r\n250 ok\r\n354 go\r\n", 0.0);
+    let (_, ev) = d.feed("421 4.3.2 bye\r\n", 1.0);
+    assert!(
+        ev[0].contains(r#""kind":"ServiceClosing""#)
+            && ev[0].ends_with(r#","outcomeUnknown":false}"#),
+        "{ev:?}"
+    );
+    // Before the end of the data: known not accepted.
+    let mut d = Driver::new("{tls: 'never'}");
+    d.c.send(
+        &mut message("{from: 'a@example.com', to: 'b@example.com'}"),
+        0.0,
+    )
+    .unwrap();
+    d.feed("220 mx\r\n", 0.0);
+    d.feed("250 mx\r\n", 0.0);
+    d.c.connection_closed(1.0);
+    let (_, ev) = d.drain();
+    assert!(ev[0].ends_with(r#","outcomeUnknown":false}"#), "{ev:?}");
 }
 
 #[wasm_bindgen_test]

@@ -220,6 +220,7 @@ impl AsyncSmtpClient {
             return Ok(());
         }
         self.conn = None;
+        self.options.validate()?;
         let o = &self.options;
         let timeout = session::io_timeout(o);
         let addr = (o.host.as_str(), o.effective_port());

@@ -48,6 +48,10 @@ pub struct Config {
     /// Send the message only if every recipient is accepted.
     pub require_all_recipients: bool,
     /// One timeout for every wait, replacing RFC 5321 §4.5.3.2's defaults.
+    /// Each deadline bounds one whole reply, from the moment the engine
+    /// waits for it (its command was written, or the reply before it
+    /// arrived) to its last line: octets received meanwhile do not move it,
+    /// so a server trickling a reply cannot hold the session past it.
     pub timeout: Option<Duration>,
     /// Record a transcript (see [`Client::take_transcript`]).
     pub transcript: bool,
@@ -293,6 +297,8 @@ enum Phase {
 /// The SMTP client engine for one connection.
 pub struct Client {
     config: Config,
+    /// The forms of the AUTH secret scrubbed from the server's replies.
+    secrets: Vec<String>,
     encrypted: bool,
     tls_done: bool,
     parser: ReplyParser,
@@ -330,6 +336,10 @@ fn valid_hello_name(name: &str) -> bool {
 /// inside a quoted local part (`"john doe"@example.com`, RFC 5321
 /// Quoted-string), where they cannot end the command's argument.
 fn valid_path(path: &str) -> bool {
+    // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its `<>`.
+    if path.len() > 254 {
+        return false;
+    }
     let plain = |b: u8| b > b' ' && b != 0x7f && b != b'<' && b != b'>';
     let Some((local, domain)) = path.rsplit_once('@') else {
         return !path.is_empty() && path.bytes().all(plain);
@@ -349,12 +359,38 @@ fn valid_path(path: &str) -> bool {
     local_ok && !domain.is_empty() && domain.bytes().all(plain)
 }
 
-fn check_address(a: &EnvelopeAddress) -> Result<(), SmtpError> {
+fn check_address(field: impl FnOnce() -> String, a: &EnvelopeAddress) -> Result<(), SmtpError> {
     if valid_path(a.utf8()) && a.ascii().map_or(true, valid_path) {
         Ok(())
     } else {
-        Err(SmtpError::InvalidAddress(a.utf8().to_string()))
+        Err(SmtpError::InvalidEnvelopeAddress {
+            field: field(),
+            address: a.utf8().to_string(),
+        })
     }
+}
+
+/// Replaces every form of the secret that a server sent back (a hostile or
+/// buggy server echoing the AUTH line) with `<redacted>`, so that it never
+/// reaches an error, an event or the transcript.
+fn scrub(reply: Reply, secrets: &[String]) -> Reply {
+    if !reply
+        .lines()
+        .iter()
+        .any(|l| secrets.iter().any(|s| l.contains(s.as_str())))
+    {
+        return reply;
+    }
+    let lines = reply
+        .lines()
+        .iter()
+        .map(|l| {
+            secrets
+                .iter()
+                .fold(l.clone(), |l, s| l.replace(s.as_str(), "<redacted>"))
+        })
+        .collect();
+    Reply::new(reply.code(), lines)
 }
 
 /// The address with its domain lower-cased, for de-duplication.
@@ -373,7 +409,16 @@ impl Client {
         if !valid_hello_name(&config.hello_name) {
             return Err(SmtpError::InvalidHelloName(config.hello_name));
         }
+        if let Some(credentials) = &config.credentials {
+            credentials.check()?;
+        }
+        let secrets = config
+            .credentials
+            .as_ref()
+            .map(Credentials::secret_forms)
+            .unwrap_or_default();
         let mut c = Client {
+            secrets,
             parser: ReplyParser::new(config.max_reply_line, config.max_reply),
             wire: Wire {
                 transcript: config.transcript.then(Vec::new),
@@ -406,6 +451,7 @@ impl Client {
     /// records what it writes (for the dry run).
     pub(crate) fn recording(config: Config, caps: Capabilities) -> Client {
         let mut c = Client {
+            secrets: Vec::new(),
             parser: ReplyParser::default(),
             wire: Wire {
                 record: Some(Vec::new()),
@@ -479,6 +525,7 @@ impl Client {
             match self.parser.next_reply() {
                 None => break,
                 Some(Ok(reply)) => {
+                    let reply = scrub(reply, &self.secrets);
                     for (i, line) in reply.lines().iter().enumerate() {
                         let sep = if i + 1 == reply.lines().len() {
                             ' '
@@ -558,11 +605,12 @@ impl Client {
         if envelope.to.is_empty() {
             return Err(SmtpError::NoRecipients);
         }
-        envelope
-            .from
-            .iter()
-            .chain(&envelope.to)
-            .try_for_each(check_address)?;
+        if let Some(from) = &envelope.from {
+            check_address(|| "from".into(), from)?;
+        }
+        for (i, to) in envelope.to.iter().enumerate() {
+            check_address(|| format!("to[{i}]"), to)?;
+        }
         let id = MessageId(self.next_id);
         self.next_id += 1;
         self.jobs.push_back(Job::Message(id, envelope, body));
@@ -779,7 +827,14 @@ impl Client {
         }
         if reply.code() == 421 {
             let command = (expect != Expect::Greeting).then_some(command);
-            self.fatal(SmtpError::ServiceClosing { command, reply }, false);
+            let error = SmtpError::ServiceClosing { command, reply };
+            // A 421 is a verdict, not a silence: the transaction in flight
+            // was not accepted, even when its end of data was sent, so its
+            // outcome is known.
+            if let Phase::Txn(t) = &mut self.phase {
+                t.failure.get_or_insert_with(|| error.clone());
+            }
+            self.fatal(error, false);
             return;
         }
         match expect {

@@ -1194,7 +1194,7 @@ fn input_validation() {
         assert!(
             matches!(
                 r.c.send(e, Box::new(RawMessage::new("x")), T0),
-                Err(SmtpError::InvalidAddress(_))
+                Err(SmtpError::InvalidEnvelopeAddress { field, .. }) if field == "to[0]"
             ),
             "{bad:?}"
         );
@@ -1647,6 +1647,7 @@ fn answered_messages_are_never_unknown() {
 }
 
 /// The low-level command API.
+mod faults;
 mod manual;
 
 /// Writes and waits per transaction for each capability set.

@@ -18,6 +18,7 @@ export class NodeSocketTransport {
     this.canStartTls = true;
     this.onData = () => {};
     this.onClose = () => {};
+    this.onDrain = () => {};
     this.socket = null;
     this._closed = false;
     this._handlers = null;
@@ -62,23 +63,28 @@ export class NodeSocketTransport {
     const data = (chunk) => this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     const error = (err) => this._finish(err);
     const close = () => this._finish();
+    const drain = () => this.onDrain();
     socket.on('data', data);
     socket.on('error', error);
     socket.on('close', close);
-    this._handlers = { socket, data, error, close };
+    socket.on('drain', drain);
+    this._handlers = { socket, data, error, close, drain };
   }
 
   _detach() {
     if (!this._handlers) return;
-    const { socket, data, error, close } = this._handlers;
+    const { socket, data, error, close, drain } = this._handlers;
     socket.off('data', data);
     socket.off('error', error);
     socket.off('close', close);
+    socket.off('drain', drain);
     this._handlers = null;
   }
 
+  /** False when the socket's buffer is full: wait for `onDrain` before writing more. */
   write(bytes) {
-    if (!this._closed && this.socket) this.socket.write(bytes);
+    if (this._closed || !this.socket) return true;
+    return this.socket.write(bytes);
   }
 
   /** Upgrades the connection in place (after the server's 220 to STARTTLS). */

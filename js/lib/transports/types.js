@@ -8,7 +8,8 @@
 //   onData: (bytes: Uint8Array) => void;  // set by the driver
 //   onClose: (error?: Error) => void;     // set by the driver; called once
 //   open(): Promise<void>;                // resolves once bytes can flow
-//   write(bytes: Uint8Array): void;
+//   write(bytes: Uint8Array): boolean | void; // false: buffer full, wait for onDrain
+//   onDrain?: () => void;                 // set by the driver; called when a full buffer drained
 //   startTls?(): Promise<void>;           // upgrade in place (STARTTLS)
 //   close(force?: boolean): void;
 // }
