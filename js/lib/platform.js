@@ -8,6 +8,8 @@ export const platform = {
   readFile: null,
   /** @type {null | ((path: string) => boolean)} */
   existsSync: null,
+  /** @type {null | ((bytes: Uint8Array) => string)} UTF-8 → string, lossy (default: TextDecoder) */
+  decodeUtf8: null,
   /** @type {null | ((options: object) => import('./transports/types.js').Transport)} */
   directTransport: null,
   /** @type {() => Promise<typeof WebSocket>} */

@@ -40,18 +40,25 @@ pub(crate) fn is_absent(v: &JsValue) -> bool {
 
 /// A JS string as a Rust string; a lone surrogate (invalid UTF-16, which
 /// `as_string` would silently replace with U+FFFD) is refused.
+///
+/// The string crosses once (wasm-bindgen's `TextEncoder.encodeInto`); only a
+/// result holding U+FFFD, which is either in the string or stands for a lone
+/// surrogate, is checked unit by unit (`is_valid_utf16` costs one JS call per
+/// UTF-16 unit: most of the boundary's time when done on every string).
 pub(crate) fn string(v: &JsValue, field: &str) -> BResult<String> {
-    match v.dyn_ref::<JsString>() {
-        Some(s) if s.is_valid_utf16() => Ok(String::from(s)),
-        Some(_) => Err(BindingError::invalid(
-            field,
-            format!("{field} contains a lone surrogate (invalid UTF-16)"),
-        )),
-        None => Err(BindingError::invalid(
+    let Some(s) = v.as_string() else {
+        return Err(BindingError::invalid(
             field,
             format!("{field} must be a string, got {}", type_name(v)),
-        )),
+        ));
+    };
+    if s.contains('\u{FFFD}') && !v.unchecked_ref::<JsString>().is_valid_utf16() {
+        return Err(BindingError::invalid(
+            field,
+            format!("{field} contains a lone surrogate (invalid UTF-16)"),
+        ));
     }
+    Ok(s)
 }
 
 /// An optional string: `undefined`/`null` give `None`.
