@@ -797,3 +797,109 @@ fn engine_low_level_commands() {
         "{texts:?}"
     );
 }
+
+/// `compose()`'s output, read from the wasm memory as the npm package does.
+fn composed(options: &str) -> Result<(Vec<u8>, String), JsValue> {
+    use mimeograph::wasm::{compose, composed_message_id, composed_ptr, wasm_memory};
+    let len = compose(js(options))?;
+    let ptr = composed_ptr();
+    let memory: js_sys::WebAssembly::Memory = wasm_memory().unchecked_into();
+    let view =
+        Uint8Array::new_with_byte_offset_and_length(&memory.buffer(), ptr as u32, len as u32);
+    let bytes = view.to_vec();
+    Ok((bytes, composed_message_id()))
+}
+
+#[wasm_bindgen_test]
+fn compose_renders_what_from_options_renders() {
+    for options in [
+        RICH,
+        "{from: 'a@example.com', to: 'b@example.com', text: 'x\u{FFFD}y', deterministic: 3}",
+    ] {
+        let (out, id) = composed(options).unwrap();
+        let m = WasmMessage::from_options(js(options)).unwrap();
+        assert_eq!(out, bytes(&m), "{options}");
+        assert_eq!(id, m.message_id().unwrap());
+        assert_eq!(out.len() as f64, m.size().unwrap());
+    }
+    // A real U+FFFD is text like any other (only a lone surrogate is refused).
+    let (out, _) = composed(
+        "{from: 'a@example.com', to: 'b@example.com', text: 'x\u{FFFD}y', deterministic: 3}",
+    )
+    .unwrap();
+    let parsed = MessageParser::default().parse(&out).unwrap();
+    assert_eq!(parsed.body_text(0).unwrap().trim_end(), "x\u{FFFD}y");
+    // Errors are the builder's, with the JS field names.
+    let (_, code, field) = err_of(
+        composed("{from: 'a@example.com', to: 'b@example.com', subject: 'x\\uD800'}").unwrap_err(),
+    );
+    assert_eq!(
+        (code.as_str(), field.as_deref()),
+        ("INVALID_ARGUMENT", Some("subject"))
+    );
+    let (_, code, field) = err_of(composed("{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x'}, {data: 'y', headers: {'Content-Transfer-Encoding': 'rot13'}}]}").unwrap_err());
+    assert_eq!(
+        (code.as_str(), field.as_deref()),
+        (
+            "INVALID_ARGUMENT",
+            Some("attachment[1].headers.Content-Transfer-Encoding")
+        )
+    );
+    // A large message after a small one (the buffer grows), then a small one again.
+    let big = format!("{{from: 'a@example.com', to: 'b@example.com', attachment: {{data: new Uint8Array({}).fill(7), name: 'a.bin'}}}}", 3 << 20);
+    let (out, _) = composed(&big).unwrap();
+    let parsed = MessageParser::default().parse(&out).unwrap();
+    assert_eq!(
+        parsed.attachment(0).unwrap().contents(),
+        &vec![7u8; 3 << 20][..]
+    );
+    let (out, _) = composed("{from: 'a@example.com', to: 'b@example.com', text: 'small'}").unwrap();
+    assert!(MessageParser::default()
+        .parse(&out)
+        .unwrap()
+        .body_text(0)
+        .unwrap()
+        .contains("small"));
+}
+
+#[wasm_bindgen_test]
+fn messages_without_a_seed_get_fresh_ids_and_the_current_date() {
+    let options = "{from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't', attachment: {data: 'x', name: 'x.txt'}}";
+    let mut ids = std::collections::HashSet::new();
+    let mut boundaries = std::collections::HashSet::new();
+    // More than one batch of seeds (64).
+    for _ in 0..150 {
+        let (out, id) = composed(options).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(ids.insert(id.clone()), "Message-ID {id} repeated");
+        assert!(text.contains(&format!("Message-ID: <{id}>")), "{text}");
+        let boundary = text
+            .split("boundary=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(boundaries.insert(boundary));
+        // Now, not deterministic mode's 2000-01-01.
+        let date = MessageParser::default()
+            .parse(text.as_bytes())
+            .unwrap()
+            .date()
+            .unwrap()
+            .to_timestamp();
+        let now = (js_sys::Date::now() / 1000.0) as i64;
+        assert!((now - date).abs() < 600, "date {date}, now {now}");
+    }
+    // WasmMessage.fromOptions draws from the same seeds.
+    let a = WasmMessage::from_options(js(options))
+        .unwrap()
+        .message_id()
+        .unwrap();
+    let b = WasmMessage::from_options(js(options))
+        .unwrap()
+        .message_id()
+        .unwrap();
+    assert_ne!(a, b);
+}
