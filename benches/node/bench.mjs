@@ -23,6 +23,7 @@
 //   npm run bench -- --only W1,W3     some workloads only
 //   npm run bench -- --libs mimeograph-string,emailjs
 //   npm run bench -- --runs 5 --out /tmp/node.md
+//   npm run bench -- --clock cpu      rates from CPU time instead of elapsed time
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -47,11 +48,11 @@ function option(name, fallback) {
   return args[i + 1];
 }
 function usage(why) {
-  console.error(`bench.mjs: ${why}\nusage: node bench.mjs [--quick] [--only W1,W2,W3] [--libs a,b] [--runs N] [--out FILE]`);
+  console.error(`bench.mjs: ${why}\nusage: node bench.mjs [--quick] [--only W1,W2,W3] [--libs a,b] [--runs N] [--clock wall|cpu] [--out FILE]`);
   process.exit(2);
 }
 for (const [i, a] of args.entries()) {
-  const takesValue = ['--only', '--libs', '--runs', '--out'];
+  const takesValue = ['--only', '--libs', '--runs', '--out', '--clock'];
   if (a.startsWith('--') && !['--quick', ...takesValue].includes(a)) usage(`unknown argument ${a}`);
   if (!a.startsWith('--') && !takesValue.includes(args[i - 1])) usage(`unexpected ${a}`);
 }
@@ -59,6 +60,10 @@ const quick = flag('--quick');
 const runs = Number(option('--runs', quick ? '1' : '3'));
 if (!Number.isInteger(runs) || runs < 1) usage('--runs must be a positive integer');
 const only = option('--only', 'W1,W2,W3').split(',');
+// wall: elapsed time (the issue's figures); cpu: this process's user+system
+// time, steadier on a machine that other work keeps busy (GC threads count).
+const clock = option('--clock', 'wall');
+if (!['wall', 'cpu'].includes(clock)) usage('--clock is wall or cpu');
 const outFile = option('--out', quick ? null : path.join(repoRoot, 'benches', 'results', 'node.md'));
 
 // Counts and sizes: the issue's, or small ones for --quick.
@@ -343,12 +348,14 @@ async function timeRun(lib, inputs) {
   const build = LIBRARIES[lib];
   let bytes = 0;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (const m of inputs) {
     const out = await build(m);
     bytes += typeof out === 'string' ? out.length : out.byteLength;
   }
-  const seconds = (performance.now() - t0) / 1000;
-  return { seconds, bytes };
+  const cpu = process.cpuUsage(c0);
+  const wall = (performance.now() - t0) / 1000;
+  return { seconds: clock === 'cpu' ? (cpu.user + cpu.system) / 1e6 : wall, bytes };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -365,6 +372,8 @@ const results = {};
 let failedChecks = 0;
 /** "library: note" → the workloads it was seen in. */
 const checkNotes = {};
+/** The 1-minute load average before each workload. */
+const loads = [];
 console.log(
   `bench.mjs: Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; ` +
     `${runs} run(s) per figure${quick ? ' (quick)' : ''}; mimeograph_bg.wasm ${wasmSize.raw} B, ${wasmSize.gz} B gz`,
@@ -373,7 +382,11 @@ for (const w of only) {
   const spec = WORKLOADS[w];
   const tg = performance.now();
   const inputs = spec.make();
-  console.log(`\n${w}: ${spec.what} (inputs generated in ${((performance.now() - tg) / 1000).toFixed(1)} s)`);
+  console.log(
+    `\n${w}: ${spec.what} (inputs generated in ${((performance.now() - tg) / 1000).toFixed(1)} s; ` +
+      `load average ${os.loadavg()[0].toFixed(1)})`,
+  );
+  loads.push(os.loadavg()[0]);
   results[w] = {};
   for (const lib of libs) {
     const { bytes, problems, notes } = await verify(lib, w, inputs[0]);
@@ -436,12 +449,12 @@ if (outFile) {
   const doc = `# Node benchmarks (W1–W3)
 
 Written by \`npm run bench\` in \`benches/node\` (\`bench.mjs\`); medians of ${runs} runs, libraries
-interleaved in one Node process after a warm-up run each.
+interleaved in one Node process after a warm-up run each; ${clock === 'cpu' ? 'rates from the process\'s CPU time (`--clock cpu`)' : 'rates from elapsed time'}.
 
 - Machine: ${os.cpus().length} × ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.type()} ${os.release()}
 - Node ${process.version}; nodemailer ${peerVersion('nodemailer')} (\`streamTransport\`, \`buffer: true\`, \`newline: 'windows'\`), emailjs ${peerVersion('emailjs')} (\`Message.readAsync()\`)
 - mimeograph at ${commit}: \`mimeograph_bg.wasm\` ${wasmSize.raw} bytes, ${wasmSize.gz} bytes gzipped (-9)
-- Date: ${new Date().toISOString().slice(0, 10)}
+- Date: ${new Date().toISOString().slice(0, 10)}; 1-minute load average before each workload: ${loads.map((l) => l.toFixed(1)).join(', ')}
 
 Workloads (deterministic inputs from a fixed-seed PRNG; ${VARIANTS} body variants used in turn):
 
