@@ -8,8 +8,8 @@ const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of 
 /** The wasm module's memory (fetched once; its `buffer` is read after each call, as it may grow). */
 let wasmMemory;
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-/** UTF-8 bytes → string, invalid sequences as U+FFFD (Node's Buffer decoder when there is one: faster). */
-const decodeUtf8 = (bytes) => (platform.decodeUtf8 ? platform.decodeUtf8(bytes) : utf8Decoder.decode(bytes));
+/** UTF-8 bytes → string, invalid sequences as U+FFFD (the platform's decoder when it has a faster one). */
+const decodeUtf8 = (bytes, ascii) => (platform.decode ? platform.decode(bytes, ascii) : utf8Decoder.decode(bytes));
 
 /**
  * An RFC 5322 message, built from emailjs's options (`from`, `to`, `cc`, `bcc`,
@@ -147,7 +147,7 @@ export class Message {
       const len = wasm.compose(options);
       const ptr = wasm.composedPtr();
       wasmMemory ??= wasm.wasmMemory();
-      const out = consume(new Uint8Array(wasmMemory.buffer, ptr, len));
+      const out = consume(new Uint8Array(wasmMemory.buffer, ptr, len), wasm.composedIsAscii());
       if (this.header['message-id'] === undefined) {
         // Keep the Message-ID stable across readAsync() and send().
         this.header['message-id'] = `<${wasm.composedMessageId()}>`;

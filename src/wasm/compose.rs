@@ -1,7 +1,7 @@
 //! The composer for JS: emailjs's option object → [`MessageBuilder`], and
 //! emailjs's helper functions.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use js_sys::{Array, Object, Uint8Array};
 use serde::Serialize;
@@ -112,6 +112,7 @@ thread_local! {
 struct Composed {
     output: Vec<u8>,
     message_id: String,
+    ascii: bool,
 }
 
 /// Output buffers larger than this are not kept for the next message when it
@@ -151,6 +152,7 @@ pub fn compose(options: JsValue) -> Result<f64, JsValue> {
                 .map_err(|_| too_large(out.len().saturating_add(chunk.len())))?;
             out.extend_from_slice(chunk);
         }
+        composed.ascii = out.is_ascii();
         Ok(out.len())
     })?;
     Ok(len as f64)
@@ -160,6 +162,13 @@ pub fn compose(options: JsValue) -> Result<f64, JsValue> {
 #[wasm_bindgen(js_name = composedPtr)]
 pub fn composed_ptr() -> f64 {
     COMPOSED.with(|cell| cell.borrow().output.as_ptr() as usize as f64)
+}
+
+/// Whether the output of the last [`compose`] is all ASCII (JS may then
+/// decode it with a faster one-byte decoder).
+#[wasm_bindgen(js_name = composedIsAscii)]
+pub fn composed_is_ascii() -> bool {
+    COMPOSED.with(|cell| cell.borrow().ascii)
 }
 
 /// The Message-ID (without `<>`) of the last message [`compose`] rendered.
@@ -182,16 +191,19 @@ fn too_large(len: usize) -> BindingError {
     )
 }
 
+/// How many seeds one `crypto.getRandomValues` call fetches.
+const SEED_BATCH: usize = 256;
+
 /// A seed for the builder's id generator (boundaries, Message-ID): 64 random
-/// bits from `crypto.getRandomValues`, fetched 64 seeds at a time — one call
-/// out of wasm per message would cost more than composing a small message.
+/// bits from `crypto.getRandomValues`, fetched [`SEED_BATCH`] seeds at a time:
+/// one call out of wasm per message costs as much as composing a small one.
 /// `None` when there is no random source (the builder then falls back on its
 /// own `from_entropy`).
 fn random_seed() -> Option<u64> {
     SEEDS.with(|cell| {
         let mut seeds = cell.borrow_mut();
         if seeds.is_empty() {
-            let mut buf = [0u8; 64 * 8];
+            let mut buf = [0u8; SEED_BATCH * 8];
             getrandom::getrandom(&mut buf).ok()?;
             seeds.extend(
                 buf.chunks_exact(8)
@@ -377,8 +389,28 @@ fn date_time(ms: f64, utc: bool) -> Option<DateTime> {
     if utc {
         return Some(dt);
     }
-    let offset = -js_sys::Date::new(&JsValue::from_f64(ms)).get_timezone_offset();
-    Some(dt.with_offset_minutes(offset.clamp(-1439.0, 1439.0) as i16))
+    Some(dt.with_offset_minutes(local_offset_minutes(ms)))
+}
+
+thread_local! {
+    /// The last (second since the epoch, JS local offset) looked up.
+    static OFFSET: Cell<(f64, i16)> = const { Cell::new((f64::NAN, 0)) };
+}
+
+/// The JS local offset at `ms`, in minutes east of UTC. The date is shown to
+/// the second, so one lookup (a `Date` object) serves a whole second.
+fn local_offset_minutes(ms: f64) -> i16 {
+    let second = (ms / 1000.0).floor();
+    OFFSET.with(|cell| {
+        let (cached, offset) = cell.get();
+        if cached == second {
+            return offset;
+        }
+        let offset = -js_sys::Date::new(&JsValue::from_f64(ms)).get_timezone_offset();
+        let offset = offset.clamp(-1439.0, 1439.0) as i16;
+        cell.set((second, offset));
+        offset
+    })
 }
 
 /// One emailjs attachment object, read.

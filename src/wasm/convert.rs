@@ -52,13 +52,24 @@ pub(crate) fn string(v: &JsValue, field: &str) -> BResult<String> {
             format!("{field} must be a string, got {}", type_name(v)),
         ));
     };
-    if s.contains('\u{FFFD}') && !v.unchecked_ref::<JsString>().is_valid_utf16() {
+    if has_replacement_char(&s) && !v.unchecked_ref::<JsString>().is_valid_utf16() {
         return Err(BindingError::invalid(
             field,
             format!("{field} contains a lone surrogate (invalid UTF-16)"),
         ));
     }
     Ok(s)
+}
+
+/// Whether `s` holds U+FFFD (EF BF BD), looking for its first byte before
+/// anything slower (`str::contains` runs a substring search).
+fn has_replacement_char(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !s.is_ascii()
+        && bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == 0xEF && bytes[i + 1..].starts_with(&[0xBF, 0xBD]))
 }
 
 /// An optional string: `undefined`/`null` give `None`.
@@ -133,7 +144,9 @@ pub(crate) fn entries(obj: &Object, field: &str) -> BResult<Vec<(String, JsValue
     let mut out = Vec::with_capacity(keys.length() as usize);
     for i in 0..keys.length() {
         let key = keys.get(i);
-        let name = string(&key, &format!("{field} key"))?;
+        // Object.keys gives strings; only a lone surrogate can fail here, so
+        // the field name is made only then.
+        let name = string(&key, "").map_err(|e| e.map_field(|_| format!("{field} key")))?;
         let value = Reflect::get(obj, &key)
             .map_err(|_| BindingError::invalid(&name, format!("reading {name} threw")))?;
         out.push((name, value));

@@ -13,8 +13,8 @@ mod engine;
 mod error;
 
 pub use compose::{
-    addressparser, check_validity, compose, composed_message_id, composed_ptr, get_rfc2822_date,
-    mime_encode, mime_word_encode, wasm_memory, WasmMessage,
+    addressparser, check_validity, compose, composed_is_ascii, composed_message_id, composed_ptr,
+    get_rfc2822_date, mime_encode, mime_word_encode, wasm_memory, WasmMessage,
 };
 pub use engine::WasmSmtpClient;
 
