@@ -11,6 +11,7 @@ mod compose;
 mod convert;
 mod engine;
 mod error;
+pub(crate) mod idna;
 
 pub use compose::{
     addressparser, check_validity, compose, composed_is_ascii, composed_message_id, composed_ptr,
