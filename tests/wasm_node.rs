@@ -829,6 +829,31 @@ fn compose_renders_what_from_options_renders() {
     .unwrap();
     let parsed = MessageParser::default().parse(&out).unwrap();
     assert_eq!(parsed.body_text(0).unwrap().trim_end(), "x\u{FFFD}y");
+    // Long strings (past 256 units, which cross through TextEncoder when ASCII).
+    let (out, _) = composed("{from: 'a@example.com', to: 'b@example.com', text: 'ab\\n'.repeat(200), subject: 'é'.repeat(300), deterministic: 1}").unwrap();
+    let parsed = MessageParser::default().parse(&out).unwrap();
+    assert_eq!(
+        parsed.body_text(0).unwrap().replace("\r\n", "\n"),
+        "ab\n".repeat(200)
+    );
+    assert_eq!(parsed.subject().unwrap(), "é".repeat(300));
+    for src in [
+        "'x'.repeat(300) + '\\uD800'",
+        "'\\uDC00' + 'x'.repeat(300)",
+        "'é'.repeat(300) + '\\uD800'",
+    ] {
+        let (_, code, field) = err_of(
+            composed(&format!(
+                "{{from: 'a@example.com', to: 'b@example.com', text: {src}}}"
+            ))
+            .unwrap_err(),
+        );
+        assert_eq!(
+            (code.as_str(), field.as_deref()),
+            ("INVALID_ARGUMENT", Some("text")),
+            "{src}"
+        );
+    }
     // Errors are the builder's, with the JS field names.
     let (_, code, field) = err_of(
         composed("{from: 'a@example.com', to: 'b@example.com', subject: 'x\\uD800'}").unwrap_err(),
