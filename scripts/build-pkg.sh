@@ -29,7 +29,7 @@ for arg in "$@"; do
     esac
 done
 
-wasm-pack build --target web --mode no-install --out-dir pkg "${profile[@]}" \
+wasm-pack build --target web --mode no-install --no-opt --out-dir pkg "${profile[@]}" \
     -- --no-default-features --features wasm
 
 if [[ ${profile[0]} != --dev ]]; then
