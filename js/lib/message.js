@@ -6,6 +6,12 @@ import { typeName } from './validate.js';
 
 const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of MessageStream
 
+/** The wasm module's memory (fetched once; its `buffer` is read after each call, as it may grow). */
+let wasmMemory;
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+/** UTF-8 bytes → string, invalid sequences as U+FFFD (the platform's decoder when it has a faster one). */
+const decodeUtf8 = (bytes, ascii) => (platform.decode ? platform.decode(bytes, ascii) : utf8Decoder.decode(bytes));
+
 /**
  * An RFC 5322 message, built from emailjs's options (`from`, `to`, `cc`, `bcc`,
  * `subject`, `text`, `content-type`, `message-id`, `date`, `return-path`,
@@ -158,24 +164,35 @@ export class Message {
     return out;
   }
 
+  /**
+   * Resolves attachments, then builds and renders the message in one wasm
+   * call; `consume` gets a view of the bytes in the wasm memory and must
+   * copy or decode them at once (the next wasm call may move them).
+   */
+  async _render(consume) {
+    const all = this.alternative || this.attachments.length ? await resolveAll(this) : [];
+    const options = this._options(all);
+    return wrapWasm(() => {
+      const len = wasm.compose(options);
+      const ptr = wasm.composedPtr();
+      wasmMemory ??= wasm.wasmMemory();
+      const out = consume(new Uint8Array(wasmMemory.buffer, ptr, len), wasm.composedIsAscii());
+      if (this.header['message-id'] === undefined) {
+        // Keep the Message-ID stable across readAsync() and send().
+        this.header['message-id'] = `<${wasm.composedMessageId()}>`;
+      }
+      return out;
+    });
+  }
+
   /** The whole message as bytes (Uint8Array), after resolving attachments. */
-  async readBytesAsync() {
-    const built = await this._build();
-    try {
-      return wrapWasm(() => built.toBytes());
-    } finally {
-      built.free?.();
-    }
+  readBytesAsync() {
+    return this._render((view) => view.slice());
   }
 
   /** emailjs's readAsync(): the whole message as a string. */
-  async readAsync() {
-    const built = await this._build();
-    try {
-      return wrapWasm(() => built.toString());
-    } finally {
-      built.free?.();
-    }
+  readAsync() {
+    return this._render(decodeUtf8);
   }
 
   /** emailjs's read(callback(err, string)). */

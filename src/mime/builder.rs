@@ -346,7 +346,7 @@ impl MessageBuilder {
                 let domain = from
                     .mailboxes()
                     .next()
-                    .and_then(|m| idna::domain_to_ascii(m.domain()).ok())
+                    .map(|m| m.ascii_domain().to_owned())
                     .filter(|d| !d.is_empty() && !d.starts_with('['))
                     .unwrap_or_else(|| "localhost".into());
                 format!("{}@{domain}", rng.alphanumeric(32))

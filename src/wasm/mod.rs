@@ -11,9 +11,11 @@ mod compose;
 mod convert;
 mod engine;
 mod error;
+pub(crate) mod idna;
 
 pub use compose::{
-    addressparser, check_validity, get_rfc2822_date, mime_encode, mime_word_encode, WasmMessage,
+    addressparser, check_validity, compose, composed_is_ascii, composed_message_id, composed_ptr,
+    get_rfc2822_date, mime_encode, mime_word_encode, wasm_memory, WasmMessage,
 };
 pub use engine::WasmSmtpClient;
 
