@@ -43,12 +43,20 @@ export declare class SMTPError extends Error {
   previous: Error | null;
   /** Set on errors thrown by SMTPConnection methods the engine cannot do. */
   notSupported?: true;
+  /** The argument at fault, when a low-level command refused one (e.g. "from", "address", "data"). */
+  field?: string;
   kind?: string;
   smtpCode?: number | null;
   enhancedCode?: string | null;
   command?: string | null;
   retryable?: boolean;
   greylisted?: boolean;
+  /**
+   * True when the connection failed after the end of the message's data was
+   * sent and before the server's verdict was read: the server may have
+   * accepted the message. It is never resent automatically.
+   */
+  outcomeUnknown?: boolean;
   recipients?: Array<{ address: string; reply: SmtpReply }>;
   static create(message: string, code: number, error?: Error | null, smtp?: unknown): SMTPError;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the wasm package with wasm-pack (no downloads: --mode no-install uses
-# the locally installed wasm-bindgen) into pkg/, then assembles the npm
-# package in js/ (copies the wasm glue into js/wasm/) and, with --pack, packs
-# it into target/npm/mimeograph-VERSION.tgz.
+# the locally installed wasm-bindgen) into pkg/ with the size-tuned
+# `wasm-release` profile, shrinks the .wasm with binaryen's `wasm-opt -Oz`
+# (scripts/tools, installed by setup.sh), then assembles the npm package in
+# js/ (copies the wasm glue into js/wasm/) and, with --pack, packs it into
+# target/npm/mimeograph-VERSION.tgz. --dev: debug build, no wasm-opt.
 #
 # Usage: scripts/build-pkg.sh [--pack] [--dev]
 set -euo pipefail
@@ -11,13 +13,13 @@ cd "$(dirname "$0")/.."
 case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) export PATH="$HOME/.cargo/bin:$PATH" ;; esac
 
 pack=0
-profile=--release
+profile=(--profile wasm-release)
 for arg in "$@"; do
     case "$arg" in
         --pack) pack=1 ;;
-        --dev) profile=--dev ;;
+        --dev) profile=(--dev) ;;
         -h | --help)
-            sed -n '2,7p' "$0"
+            sed -n '2,10p' "$0"
             exit 0
             ;;
         *)
@@ -27,8 +29,19 @@ for arg in "$@"; do
     esac
 done
 
-wasm-pack build --target web --mode no-install --out-dir pkg "$profile" \
+wasm-pack build --target web --mode no-install --no-opt --out-dir pkg "${profile[@]}" \
     -- --no-default-features --features wasm
+
+if [[ ${profile[0]} != --dev ]]; then
+    wasm_opt=scripts/tools/node_modules/.bin/wasm-opt
+    if [[ ! -x $wasm_opt ]]; then
+        echo "build-pkg.sh: $wasm_opt is missing: run scripts/setup.sh" >&2
+        exit 1
+    fi
+    # Features come from the module's target_features section.
+    "$wasm_opt" -Oz --strip-debug --strip-producers pkg/mimeograph_bg.wasm -o pkg/mimeograph_bg.opt.wasm
+    mv pkg/mimeograph_bg.opt.wasm pkg/mimeograph_bg.wasm
+fi
 
 for f in mimeograph.js mimeograph.d.ts mimeograph_bg.wasm mimeograph_bg.wasm.d.ts; do
     if [[ ! -f "pkg/$f" ]]; then

@@ -119,17 +119,19 @@ else
         python3 -m pip install --quiet -r tests/requirements.txt
 fi
 
-# --- npm packages for tests/node ---------------------------------------------
+# --- npm packages: tests/node (test deps), benches/node (the Node bench's
+# peers), scripts/tools (binaryen's wasm-opt for scripts/build-pkg.sh) --------
 # `npm ci` only when node_modules is missing or older than the lockfile.
-node_dir=tests/node
-if [[ -d "$node_dir/node_modules" && ! "$node_dir/package-lock.json" -nt "$node_dir/node_modules" ]]; then
-    present "npm packages" "$node_dir/node_modules"
-else
-    run_install "npm packages" "$node_dir/node_modules" \
-        npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error
-    # npm ci does not always touch the folder itself; mark it as up to date.
-    [[ "$DRY_RUN" == 1 ]] || touch "$node_dir/node_modules"
-fi
+for node_dir in tests/node benches/node scripts/tools; do
+    if [[ -d "$node_dir/node_modules" && ! "$node_dir/package-lock.json" -nt "$node_dir/node_modules" ]]; then
+        present "npm packages" "$node_dir/node_modules"
+    else
+        run_install "npm packages" "$node_dir/node_modules" \
+            npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error
+        # npm ci does not always touch the folder itself; mark it as up to date.
+        [[ "$DRY_RUN" == 1 ]] || touch "$node_dir/node_modules"
+    fi
+done
 
 # --- Chromium + ChromeDriver (Debian) for browser tests ----------------------
 if [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]]; then

@@ -130,7 +130,12 @@ fi
 if [[ -d js/test ]]; then
     # The npm package's tests run against the built wasm package.
     stage build-pkg scripts/build-pkg.sh
+    # The .wasm's download size: printed, and a bound (issue 7).
+    stage wasm-size scripts/wasm-size.sh 250000
     stage js-test node --test js/test/*.test.mjs
+    # The Node bench in its quick mode: a smoke test (outputs checked with
+    # mailparser; no assertion on speed).
+    stage bench-node-quick node benches/node/bench.mjs --quick
 else
     skip js-test "js/test/ does not exist"
 fi

@@ -19,6 +19,7 @@
 pub mod address;
 pub mod encoding;
 pub mod envelope;
+mod excerpt;
 pub mod header;
 pub mod mime;
 #[cfg(feature = "native")]

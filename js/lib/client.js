@@ -23,14 +23,19 @@ export class SMTPClient {
   /** emailjs's send(message, callback(err, message)). `message` may be a Message or its options. */
   send(msg, callback) {
     const cb = typeof callback === 'function' ? callback : () => {};
-    const message = msg instanceof Message ? msg : this._canMakeMessage(msg) ? new Message(msg) : null;
+    let message = null;
+    try {
+      message = msg instanceof Message ? msg : this._canMakeMessage(msg) ? new Message(msg) : null;
+    } catch {
+      message = null;
+    }
     if (message == null) {
-      cb(new MimeographError('message is not a valid Message instance', 'INVALID_MESSAGE'), msg);
+      cb(new MimeographError('message is not a valid Message instance', 'INVALID_MESSAGE', 'message'), msg);
       return;
     }
-    const { isValid, validationError } = message.checkValidity();
-    if (!isValid) {
-      cb(new MimeographError(validationError, 'INVALID_MESSAGE'), msg);
+    const { error } = message._validity();
+    if (error) {
+      cb(error, msg);
       return;
     }
     const stack = this.createMessageStack(message, cb);

@@ -3,6 +3,7 @@ import { MimeographError, SMTPError, SMTPErrorStates, fromEngineError, fromWasmE
 import { platform } from './platform.js';
 import { WebSocketTransport, redactUrl } from './transports/websocket.js';
 import { now } from './util.js';
+import { invalid, isWellFormed, optBool, optBoolOrObject, optFunction, optNumber, optString, typeName } from './validate.js';
 
 /** emailjs's AUTH_METHODS. */
 export const AUTH_METHODS = Object.freeze({
@@ -47,46 +48,62 @@ export const STARTTLS_THROUGH_BRIDGE =
  * throw an SMTPError with `notSupported: true` explaining why.
  */
 export class SMTPConnection {
-  constructor({
-    timeout,
-    host,
-    user,
-    password,
-    domain,
-    port,
-    ssl,
-    tls,
-    logger,
-    authentication,
-    bridge,
-    xoauth2,
-    allowInsecureAuth,
-  } = {}) {
-    this.timeout = typeof timeout === 'number' ? timeout : DEFAULT_TIMEOUT;
-    this.host = typeof host === 'string' ? host : 'localhost';
-    this.domain = typeof domain === 'string' ? domain : platform.hostname();
-    this.ssl = ssl != null && (typeof ssl === 'boolean' || (typeof ssl === 'object' && !Array.isArray(ssl))) ? ssl : false;
-    this.tls = tls != null && (typeof tls === 'boolean' || (typeof tls === 'object' && !Array.isArray(tls))) ? tls : false;
-    this.port = port || (this.ssl ? SMTP_SSL_PORT : this.tls ? SMTP_TLS_PORT : SMTP_PORT);
-    this.authentication = Array.isArray(authentication)
-      ? authentication.map(String)
+  constructor(options = {}) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw invalid('options', `SMTPConnection options must be an object, got ${typeName(options)}`);
+    }
+    const { timeout, host, user, password, domain, port, ssl, tls, logger, authentication, bridge, xoauth2, allowInsecureAuth } =
+      options;
+    // Every option is checked here: a wrong type is an error now, never a
+    // silent default (`ssl: 'yes'` must not mean "no TLS").
+    this.timeout = optNumber(timeout, 'timeout', { min: 1, max: 2 ** 31 - 1, what: 'a positive number of ms' }) ?? DEFAULT_TIMEOUT;
+    this.host = optString(host, 'host', { name: true }) ?? 'localhost';
+    this.domain = optString(domain, 'domain', { name: true }) ?? platform.hostname();
+    this.ssl = optBoolOrObject(ssl, 'ssl') ?? false;
+    this.tls = optBoolOrObject(tls, 'tls') ?? false;
+    // emailjs: a port of 0 (or none) is the default for the connection kind.
+    this.port = optNumber(port, 'port', { min: 0, max: 65535, integer: true, what: 'a port number (1 to 65535)' }) ||
+      (this.ssl ? SMTP_SSL_PORT : this.tls ? SMTP_TLS_PORT : SMTP_PORT);
+    if (authentication !== undefined && authentication !== null) {
+      if (!Array.isArray(authentication) || authentication.length === 0) {
+        throw invalid('authentication', `\`authentication\` must be a non-empty array of mechanism names, got ${typeName(authentication)}`);
+      }
+      authentication.forEach((m, i) => {
+        if (typeof m !== 'string' || !Object.hasOwn(AUTH_METHODS, m.toUpperCase())) {
+          throw invalid(`authentication[${i}]`, `\`authentication[${i}]\` must be one of ${Object.keys(AUTH_METHODS).join(', ')}`);
+        }
+      });
+    }
+    this.authentication = authentication
+      ? authentication.map((m) => m.toUpperCase())
       : [AUTH_METHODS['CRAM-MD5'], AUTH_METHODS.LOGIN, AUTH_METHODS.PLAIN, AUTH_METHODS.XOAUTH2];
     if (bridge !== undefined && bridge !== null) {
-      if (typeof bridge !== 'string' || !/^wss?:\/\//i.test(bridge)) {
-        throw new SMTPError('`bridge` must be a ws:// or wss:// URL of a websockify bridge', SMTPErrorStates.ERROR);
+      if (typeof bridge !== 'string' || !isWellFormed(bridge) || !/^wss?:\/\/[^\s]+$/i.test(bridge)) {
+        throw invalid('bridge', '`bridge` must be a ws:// or wss:// URL of a websockify bridge');
       }
     }
     this.bridge = bridge ?? null;
-    this.allowInsecureAuth = Boolean(allowInsecureAuth);
+    this.allowInsecureAuth = optBool(allowInsecureAuth, 'allowInsecureAuth') ?? false;
+    // A control character in the user name, NUL or 0x01 in a secret would
+    // change the meaning of AUTH PLAIN / XOAUTH2 (the engine refuses them too).
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(optString(user, 'user') ?? '')) {
+      throw invalid('user', '`user` must not contain CR, LF, NUL or other control characters');
+    }
+    for (const [value, field] of [[password, 'password'], [xoauth2, 'xoauth2']]) {
+      if (/[\u0000\u0001]/.test(optString(value, field) ?? '')) {
+        throw invalid(field, `\`${field}\` must not contain NUL or 0x01`);
+      }
+    }
     if (!user && (password?.length ?? 0) > 0) {
-      throw new Error('`password` cannot be set without `user`');
+      throw invalid('password', '`password` cannot be set without `user`');
     }
     // Kept behind functions so that logging the object shows no secret (as emailjs).
     this.user = () => user;
     this.password = () => password;
     this._xoauth2 = () => xoauth2;
     this.loggedin = !(user && (password || xoauth2));
-    this._logger = typeof logger === 'function' ? logger : null;
+    this._logger = optFunction(logger, 'logger') ?? null;
     this._debug = 0;
     this.features = null;
     this._state = SMTPState.NOTCONNECTED;
@@ -104,8 +121,14 @@ export class SMTPConnection {
     this._sends = new Map();
     /** Fed attachments of the messages queued on the engine, by message id. */
     this._bodies = new Map();
-    /** The transport's buffer is full: no more pollTransmit until it drains. */
+    /**
+     * No more pollTransmit until the transport drains (its write returned
+     * false) or one of the output buffers is written (all were in flight).
+     */
     this._writeBlocked = false;
+    /** When the writes last blocked (ms), and the timer that bounds the wait by `timeout`. */
+    this._blockedSince = 0;
+    this._writeTimer = null;
     /** The output buffers of the current transport: `free` ones, how many are being written. */
     this._out = null;
     this._greeting = null;
@@ -134,9 +157,17 @@ export class SMTPConnection {
    * `(null, greeting)` once the connection is ready for mail, or `(err)`.
    */
   connect(callback, port = this.port, host = this.host, options = {}) {
+    try {
+      port = optNumber(port, 'port', { min: 1, max: 65535, integer: true, what: 'a port number (1 to 65535)' }) ?? this.port;
+      host = optString(host, 'host', { name: true }) ?? this.host;
+      optBool(options?.ssl, 'options.ssl');
+    } catch (e) {
+      deliver(callback, e);
+      return;
+    }
     this.port = port;
     this.host = host;
-    this.ssl = options.ssl || this.ssl;
+    this.ssl = options?.ssl || this.ssl;
     if (this._state !== SMTPState.NOTCONNECTED) this.close(true);
     this._state = SMTPState.CONNECTING;
     this._fatal = null;
@@ -177,7 +208,7 @@ export class SMTPConnection {
     }
     this._engine = engine;
     this._transport = transport;
-    this._writeBlocked = false;
+    this._clearWriteTimer();
     this._out = { free: [], inFlight: 0, waiting: false };
     this._log(`connecting: ${this.bridge ? `bridge ${redactUrl(this.bridge)}` : `${this.host}:${this.port}`}`);
     transport.onData = (bytes) => {
@@ -187,10 +218,10 @@ export class SMTPConnection {
     };
     transport.onDrain = () => {
       // Node emits 'drain' just before the callbacks of the writes it
-      // finished: pump after them, so that their buffers are free again.
+      // finished: go on after them, so that their buffers are free again.
       queueMicrotask(() => {
-        if (this._transport !== transport || this._out?.waiting) return;
-        this._writeBlocked = false;
+        if (this._transport !== transport || !this._writeBlocked || this._out?.waiting) return;
+        this._unblock();
         this._pump();
       });
     };
@@ -264,11 +295,13 @@ export class SMTPConnection {
         const engine = this._engine;
         if (!engine) break;
         // Backpressure: stop pulling bytes (and so the message body) from
-        // the engine while the transport's buffer is full; its drain resumes.
-        // The bytes go through a few reused buffers, each back in the pool
-        // once the transport has written it: a long message makes no
-        // garbage here (garbage buffers would inflate the process's memory
-        // until the next GC).
+        // the engine while the transport's buffer is full; its drain resumes
+        // (a large message is never buffered whole, and its end is handed
+        // over only when the rest was). The bytes go through a few reused
+        // buffers, each back in the pool once the transport has written it:
+        // a long message makes no garbage here (garbage buffers would
+        // inflate the process's memory until the next GC). Either wait is
+        // bounded by `timeout` (_block).
         const out = this._out;
         while (!this._writeBlocked && this._transport && out) {
           let buf = out.free.pop();
@@ -276,7 +309,7 @@ export class SMTPConnection {
             if (out.inFlight >= OUT_POOL) {
               // Every buffer is still being written: wait for one.
               out.waiting = true;
-              this._writeBlocked = true;
+              this._block();
               break;
             }
             buf = new Uint8Array(OUT_BUFFER);
@@ -292,11 +325,11 @@ export class SMTPConnection {
             out.free.push(buf);
             if (out.waiting && this._out === out) {
               out.waiting = false;
-              this._writeBlocked = false;
+              this._unblock();
               queueMicrotask(() => this._pump());
             }
           };
-          if (this._transport.write(buf.subarray(0, n), done) === false) this._writeBlocked = true;
+          if (this._transport.write(buf.subarray(0, n), done) === false) this._block();
         }
         const events = [];
         let ev;
@@ -309,6 +342,45 @@ export class SMTPConnection {
     } finally {
       this._pumping = false;
     }
+  }
+
+  /**
+   * The transport cannot take more now: stop pulling bytes until it drains
+   * (or a buffer is written), for at most `timeout` ms, after which the
+   * server is taken to have stopped reading and the connection is dropped.
+   * A large message blocks and unblocks many times: one timer serves them
+   * all (it is left running on unblock and, when it fires, re-armed for
+   * what is left of the current wait), rather than a new timer per write.
+   */
+  _block() {
+    if (this._writeBlocked) return;
+    this._writeBlocked = true;
+    this._blockedSince = now();
+    if (this._writeTimer === null) this._armWriteTimer(this._transport, this.timeout);
+  }
+
+  _armWriteTimer(transport, delay) {
+    this._writeTimer = setTimeout(() => {
+      this._writeTimer = null;
+      if (this._transport !== transport || !this._writeBlocked) return;
+      const left = this._blockedSince + this.timeout - now();
+      if (left > 0) {
+        this._armWriteTimer(transport, left);
+        return;
+      }
+      this._fatal ??= new SMTPError('timed out writing to the server (it stopped reading)', SMTPErrorStates.TIMEDOUT);
+      this._shutdown(true);
+    }, Math.min(Math.max(1, delay), 2 ** 31 - 1));
+  }
+
+  _unblock() {
+    this._writeBlocked = false;
+  }
+
+  _clearWriteTimer() {
+    this._writeBlocked = false;
+    if (this._writeTimer !== null) clearTimeout(this._writeTimer);
+    this._writeTimer = null;
   }
 
   _arm() {
@@ -389,6 +461,7 @@ export class SMTPConnection {
         const body = this._endBody(ev.id);
         const err = (body?.error && ev.error?.kind === 'Body' ? body.error : null) ?? this._fatal ?? fromEngineError(ev.error, 'message not sent');
         if (body?.consumed) err.streamConsumed = true;
+        if (ev.outcomeUnknown) markOutcomeUnknown(err);
         if (cb) deliver(cb, err);
         break;
       }
@@ -406,7 +479,9 @@ export class SMTPConnection {
       case 'closed': {
         let err = this._fatal ?? (ev.error ? fromEngineError(ev.error, 'connection closed') : null);
         if (err && !err.previous && this._transportError) err.previous = this._transportError;
-        this._teardown(err);
+        // The engine gave up on the server (bad reply, reply too long,
+        // timeout): drop the connection rather than read what else it sends.
+        this._teardown(err, Boolean(ev.error && ev.error.kind !== 'Closed'));
         break;
       }
       default:
@@ -424,7 +499,7 @@ export class SMTPConnection {
     }
   }
 
-  _teardown(err) {
+  _teardown(err, destroy = false) {
     const wasConnecting = this._state === SMTPState.CONNECTING;
     const transport = this._transport;
     const engine = this._engine;
@@ -433,7 +508,8 @@ export class SMTPConnection {
     this._transportError = null;
     if (this._timer !== null) clearTimeout(this._timer);
     this._timer = null;
-    transport?.close(false);
+    this._clearWriteTimer();
+    transport?.close(destroy);
     this._state = SMTPState.NOTCONNECTED;
     this._secure = false;
     this.features = null;
@@ -444,7 +520,6 @@ export class SMTPConnection {
     for (const [, cb] of this._sends) deliver(cb, closedErr);
     this._sends.clear();
     for (const id of [...this._bodies.keys()]) this._endBody(id);
-    this._writeBlocked = false;
     this._out = null;
     for (const cb of this._noopCallbacks.splice(0)) deliver(cb, closedErr);
     for (const { callback } of this._replyCallbacks.splice(0)) deliver(callback, closedErr);
@@ -606,7 +681,7 @@ export class SMTPConnection {
     try {
       call(this._engine);
     } catch (e) {
-      deliver(callback, SMTPError.create('command not sent', SMTPErrorStates.ERROR, fromWasmError(e)));
+      deliver(callback, argumentError('command not sent', fromWasmError(e)));
       return;
     }
     this._replyCallbacks.push({ callback, codes });
@@ -659,11 +734,18 @@ export class SMTPConnection {
     if (!this._engine || this._state !== SMTPState.CONNECTED) {
       throw new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION);
     }
-    const chunk = typeof data === 'string' || data instanceof Uint8Array || data instanceof ArrayBuffer ? data : String(data);
+    let chunk;
+    if (typeof data === 'string' || data instanceof Uint8Array || data instanceof ArrayBuffer) chunk = data;
+    else if (ArrayBuffer.isView(data)) chunk = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    else {
+      const err = new SMTPError(`message(data): \`data\` must be a string or bytes, got ${typeName(data)}`, SMTPErrorStates.ERROR);
+      err.field = 'data';
+      throw err;
+    }
     try {
       this._engine.dataChunk(chunk);
     } catch (e) {
-      throw SMTPError.create('message content not sent', SMTPErrorStates.ERROR, fromWasmError(e));
+      throw argumentError('message content not sent', fromWasmError(e));
     }
     this._pump();
   }
@@ -680,7 +762,7 @@ export class SMTPConnection {
 
   /** emailjs's help(callback, domain?): `HELP [domain]`; 211 or 214 expected. */
   help(callback, domain) {
-    this._lowLevel(callback, [211, 214], (engine) => engine.help(domain ? String(domain) : undefined, now()));
+    this._lowLevel(callback, [211, 214], (engine) => engine.help(domain === '' || domain === null ? undefined : domain, now()));
   }
 
   /** emailjs's verify(address, callback): `VRFY address`; 250, 251 or 252 expected. */
@@ -793,7 +875,17 @@ class LazyWebSocketTransport {
  */
 function splitPath(value, field) {
   if (typeof value !== 'string') {
-    throw new SMTPError(`\`${field}\` must be a string`, SMTPErrorStates.ERROR);
+    const err = new SMTPError(`\`${field}\` must be a string, got ${typeName(value)}`, SMTPErrorStates.ERROR);
+    err.field = field;
+    throw err;
+  }
+  // A CR or LF would otherwise read as a separator here ('a\rb' → path 'a',
+  // parameter 'b'): control characters are refused outright.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
+    const err = new SMTPError(`invalid \`${field}\`: it must not contain CR, LF, NUL or other control characters`, SMTPErrorStates.ERROR);
+    err.field = field;
+    throw err;
   }
   const text = value.trim();
   let path;
@@ -810,6 +902,13 @@ function splitPath(value, field) {
   }
   const params = rest.trim() ? rest.trim().split(/[ \t]+/) : [];
   return { path, params };
+}
+
+/** An SMTPError (ERROR) for a refused low-level argument, with the `field` of its cause. */
+function argumentError(message, previous) {
+  const err = SMTPError.create(message, SMTPErrorStates.ERROR, previous);
+  if (previous?.field !== undefined) err.field = previous.field;
+  return err;
 }
 
 /** A `reply` event as emailjs's command() reports it: `[null, data, message]` or `[SMTPError]`. */
@@ -830,6 +929,17 @@ function replyResult(ev, codes) {
   err.enhancedCode = r.enhancedCode ?? null;
   err.command = ev.command ?? null;
   return [err];
+}
+
+/**
+ * The session failed after the end of the message's data was sent and before
+ * the server's verdict was read: the server may have accepted it (RFC 1047).
+ * The message is never sent again by this package; the caller decides.
+ */
+function markOutcomeUnknown(err) {
+  err.outcomeUnknown = true;
+  err.message +=
+    ' (the end of the message was sent before the connection failed: the server may have accepted it; it was not resent)';
 }
 
 function isCertificateError(err) {

@@ -1,5 +1,6 @@
 // Error classes. Every error this package produces is an `Error` subclass with
 // a `code`. Messages never contain passwords, tokens or message bodies.
+import * as wasm from '../wasm/mimeograph.js';
 
 /** emailjs's error states (the numeric `code` of an SMTPError). */
 export const SMTPErrorStates = Object.freeze({
@@ -64,8 +65,24 @@ export function fromWasmError(e) {
     const err = new MimeographError(String(e.message ?? e), e.code, e.field);
     return err;
   }
+  if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) {
+    // A Rust panic (a bug: no input should cause one). The panic hook kept
+    // its message; report it instead of a bare "unreachable".
+    let panic;
+    try {
+      panic = wasm.takePanicMessage();
+    } catch {
+      panic = undefined;
+    }
+    const err = new MimeographError(
+      `internal error in the wasm core (a bug; please report it): ${panic ?? e.message}`,
+      'INTERNAL',
+    );
+    err.cause = e;
+    return err;
+  }
   if (e instanceof Error) {
-    // A wasm trap or an unexpected TypeError: keep it visible but typed.
+    // An unexpected TypeError (e.g. wasm-bindgen's own argument checks): keep it visible but typed.
     const err = new MimeographError(e.message, 'INTERNAL');
     err.cause = e;
     return err;

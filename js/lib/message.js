@@ -2,8 +2,15 @@ import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, fromWasmError, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
 import { concatBytes, toBytes, toMillis } from './util.js';
+import { typeName } from './validate.js';
 
 const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of MessageStream
+
+/** The wasm module's memory (fetched once; its `buffer` is read after each call, as it may grow). */
+let wasmMemory;
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+/** UTF-8 bytes → string, invalid sequences as U+FFFD (the platform's decoder when it has a faster one). */
+const decodeUtf8 = (bytes, ascii) => (platform.decode ? platform.decode(bytes, ascii) : utf8Decoder.decode(bytes));
 
 /**
  * An RFC 5322 message, built from emailjs's options (`from`, `to`, `cc`, `bcc`,
@@ -27,8 +34,8 @@ export class Message {
     this._contentSet = false;
     this.text = undefined;
     this._date = undefined;
-    if (headers === null || typeof headers !== 'object') {
-      throw new MimeographError('Message options must be an object', 'INVALID_ARGUMENT');
+    if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+      throw new MimeographError('Message options must be an object', 'INVALID_ARGUMENT', 'headers');
     }
     for (const key of Object.keys(headers)) {
       const value = headers[key];
@@ -38,7 +45,14 @@ export class Message {
       } else if (key === 'text') {
         this.text = value;
       } else if (key === 'attachment' && value && typeof value === 'object') {
-        for (const att of Array.isArray(value) ? value : [value]) this.attach(att);
+        const list = Array.isArray(value) ? value : [value];
+        list.forEach((att, i) => {
+          if (!att || typeof att !== 'object') {
+            const field = Array.isArray(value) ? `attachment[${i}]` : 'attachment';
+            throw new MimeographError(`\`${field}\` must be an attachment object, got ${typeName(att)}`, 'INVALID_ARGUMENT', field);
+          }
+          this.attach(att);
+        });
       } else {
         this.header[key.toLowerCase()] = value;
       }
@@ -63,35 +77,55 @@ export class Message {
 
   /** emailjs's checkValidity(): `{ isValid, validationError }`, synchronous. */
   checkValidity() {
+    const { error } = this._validity();
+    return error ? { isValid: false, validationError: error.message } : { isValid: true, validationError: undefined };
+  }
+
+  /** checkValidity's verdict as `{ error }`: a MimeographError naming the field, or none. */
+  _validity() {
     const h = this.header;
     const isAddr = (v) => typeof v === 'string' || Array.isArray(v);
-    if (!isAddr(h.from)) return { isValid: false, validationError: 'Message must have a `from` header' };
+    const fail = (message, field) => ({ error: new MimeographError(message, 'INVALID_MESSAGE', field) });
+    if (!isAddr(h.from)) return fail('Message must have a `from` header', 'from');
     if (!isAddr(h.to) && !isAddr(h.cc) && !isAddr(h.bcc)) {
-      return { isValid: false, validationError: 'Message must have at least one `to`, `cc`, or `bcc` header' };
+      return fail('Message must have at least one `to`, `cc`, or `bcc` header', 'to');
     }
     const failed = [];
-    for (const att of this.attachments) {
+    let field;
+    const all = this.alternative ? [this.alternative, ...this.attachments] : this.attachments;
+    this.attachments.forEach((att) => {
+      const where = `attachment[${all.indexOf(att)}]`;
+      const before = failed.length;
       if (att.path) {
-        if (!platform.existsSync) failed.push('attachment `path` is only supported in Node; use `data` or `stream` (a Blob/File) in browsers');
-        else if (!platform.existsSync(String(att.path))) failed.push(`${att.path} does not exist`);
+        if (!isPath(att.path)) failed.push(`${where}.path must be a string, a URL or bytes, got ${typeName(att.path)}`);
+        else if (!platform.existsSync) failed.push('attachment `path` is only supported in Node; use `data` or `stream` (a Blob/File) in browsers');
+        else if (!platform.existsSync(pathText(att.path))) failed.push(`${pathText(att.path)} does not exist`);
+        if (failed.length > before) field ??= `${where}.path`;
       } else if (att.stream) {
         if (!isReadableSource(att.stream)) failed.push('attachment stream is not readable');
+        if (failed.length > before) field ??= `${where}.stream`;
       } else if (!att.data) {
         failed.push('attachment has no data associated with it');
+        field ??= `${where}.data`;
       }
-    }
-    if (failed.length) return { isValid: false, validationError: failed.join(', ') };
+      if (att.related !== undefined && att.related !== null && !Array.isArray(att.related)) {
+        failed.push(`${where}.related must be an array of attachments, got ${typeName(att.related)}`);
+        field ??= `${where}.related`;
+      }
+    });
+    if (failed.length) return fail(failed.join(', '), field);
     try {
       const options = this._options(placeholderAttachments(this));
       const result = wasm.checkValidity(options);
-      if (!result.isValid) return { isValid: false, validationError: result.validationError };
+      if (!result.isValid) return fail(result.validationError, undefined);
       // Stricter than emailjs: compose once (attachments empty) so that a bad
       // address or a CR/LF in a header is reported here, not at send time.
       wasm.WasmMessage.fromOptions(options).free();
     } catch (e) {
-      return { isValid: false, validationError: fromWasmError(e).message };
+      const err = fromWasmError(e);
+      return fail(err.message, err.field);
     }
-    return { isValid: true, validationError: undefined };
+    return { error: null };
   }
 
   /** emailjs's deprecated valid(callback(isValid, why)). */
@@ -100,12 +134,7 @@ export class Message {
     callback(isValid, validationError);
   }
 
-  /** Resolves `path`/`stream` attachments and builds the wasm message (one use: the engine consumes it). */
-  async _build() {
-    const attachments = await resolveAll(this);
-    return this._compose(attachments);
-  }
-
+  /** Builds the wasm message from resolved attachments (one use: the engine consumes it). */
   _compose(attachments) {
     const built = wrapWasm(() => wasm.WasmMessage.fromOptions(this._options(attachments)));
     if (this.header['message-id'] === undefined) {
@@ -152,29 +181,41 @@ export class Message {
       out.date = this._date;
     }
     if (this.text !== undefined && this.text !== null) out.text = this.text;
-    if (this._contentSet && this.content) out['content-type'] = this.content;
+    // '' means none (emailjs); any other non-string is refused by the bindings.
+    if (this._contentSet && this.content !== '' && this.content !== undefined && this.content !== null) out['content-type'] = this.content;
     if (attachments.length) out.attachment = attachments;
     return out;
   }
 
+  /**
+   * Resolves attachments, then builds and renders the message in one wasm
+   * call; `consume` gets a view of the bytes in the wasm memory and must
+   * copy or decode them at once (the next wasm call may move them).
+   */
+  async _render(consume) {
+    const all = this.alternative || this.attachments.length ? await resolveAll(this) : [];
+    const options = this._options(all);
+    return wrapWasm(() => {
+      const len = wasm.compose(options);
+      const ptr = wasm.composedPtr();
+      wasmMemory ??= wasm.wasmMemory();
+      const out = consume(new Uint8Array(wasmMemory.buffer, ptr, len), wasm.composedIsAscii());
+      if (this.header['message-id'] === undefined) {
+        // Keep the Message-ID stable across readAsync() and send().
+        this.header['message-id'] = `<${wasm.composedMessageId()}>`;
+      }
+      return out;
+    });
+  }
+
   /** The whole message as bytes (Uint8Array), after resolving attachments. */
-  async readBytesAsync() {
-    const built = await this._build();
-    try {
-      return wrapWasm(() => built.toBytes());
-    } finally {
-      built.free?.();
-    }
+  readBytesAsync() {
+    return this._render((view) => view.slice());
   }
 
   /** emailjs's readAsync(): the whole message as a string. */
-  async readAsync() {
-    const built = await this._build();
-    try {
-      return wrapWasm(() => built.toString());
-    } finally {
-      built.free?.();
-    }
+  readAsync() {
+    return this._render(decodeUtf8);
   }
 
   /** emailjs's read(callback(err, string)). */
@@ -296,6 +337,17 @@ export class MessageStream {
   }
 }
 
+/** An attachment `path`: a string, a file: URL or bytes (as Node's fs takes). */
+function isPath(p) {
+  return typeof p === 'string' || p instanceof Uint8Array || (typeof URL !== 'undefined' && p instanceof URL);
+}
+
+function pathText(p) {
+  if (typeof p === 'string') return p;
+  if (typeof URL !== 'undefined' && p instanceof URL) return decodeURIComponent(p.pathname);
+  return new TextDecoder().decode(p);
+}
+
 function isReadableSource(s) {
   if (!s) return false;
   if (typeof Blob !== 'undefined' && s instanceof Blob) return true;
@@ -307,6 +359,8 @@ function isReadableSource(s) {
 function placeholderAttachments(message) {
   const all = message.alternative ? [message.alternative, ...message.attachments] : [...message.attachments];
   const strip = (att) => {
+    // Not an object: handed over as it is, for the bindings to refuse by name.
+    if (att === null || typeof att !== 'object') return att;
     const out = copyAttachmentFields(att);
     // path/stream contents are not read here (checkValidity is synchronous): a one-byte stand-in
     out.data = typeof att.data === 'string' && att.data ? att.data : new Uint8Array(1);
@@ -336,6 +390,7 @@ const READ_SIZE = 256 * 1024;
  * the feed id).
  */
 async function resolveForSend(att, where, sources) {
+  if (att === null || typeof att !== 'object') return resolveAttachment(att, where);
   if ((att.data !== undefined && att.data !== null) || att.encoded || (!att.path && !att.stream)) {
     if (!Array.isArray(att.related)) return resolveAttachment(att, where);
     const out = await resolveAttachment({ ...att, related: undefined }, where);
@@ -347,6 +402,9 @@ async function resolveForSend(att, where, sources) {
   let field;
   if (att.path) {
     field = `${where}.path`;
+    if (!isPath(att.path)) {
+      throw new MimeographError(`\`${field}\` must be a string, a URL or bytes, got ${typeName(att.path)}`, 'INVALID_ARGUMENT', field);
+    }
     if (!platform.openFile) {
       throw new MimeographError(
         'attachment `path` is only supported in Node; in a browser pass a Blob/File as `stream` or bytes as `data`',
@@ -354,18 +412,20 @@ async function resolveForSend(att, where, sources) {
         field,
       );
     }
+    const path = pathText(att.path);
     try {
-      source = fileSource(await platform.openFile(String(att.path)));
+      source = fileSource(await platform.openFile(path));
     } catch (e) {
-      const err = new MimeographError(`cannot read attachment ${att.path}: ${e.code ?? e.message}`, 'ATTACHMENT', field);
+      const shown = JSON.stringify(path.slice(0, 200));
+      const err = new MimeographError(`cannot read attachment ${shown} (${field}): ${e.code ?? e.message}`, 'ATTACHMENT', field);
       err.cause = e;
       throw err;
     }
-    if (out.name === undefined) out.name = String(att.path).split(/[\\/]/).pop();
+    if (out.name === undefined) out.name = path.split(/[\\/]/).pop();
   } else {
     field = `${where}.stream`;
     if (!isReadableSource(att.stream)) throw new MimeographError('attachment stream is not readable', 'ATTACHMENT', field);
-    source = streamSource(att.stream);
+    source = streamSource(att.stream, field);
     if (out.name === undefined && typeof att.stream.name === 'string' && att.stream.name) out.name = att.stream.name;
     if (out.type === undefined && typeof att.stream.type === 'string' && att.stream.type) out.type = att.stream.type;
   }
@@ -374,6 +434,8 @@ async function resolveForSend(att, where, sources) {
   sources.push({ source, field });
   if (Array.isArray(att.related)) {
     out.related = await Promise.all(att.related.map((r, i) => resolveForSend(r, `${where}.related[${i}]`, sources)));
+  } else if (att.related !== undefined && att.related !== null) {
+    throw new MimeographError(`\`${where}.related\` must be an array of attachments, got ${typeName(att.related)}`, 'INVALID_ARGUMENT', `${where}.related`);
   }
   return out;
 }
@@ -410,7 +472,7 @@ function fileSource(file) {
  * reader or iterator is made at the first `next()`, so a source never read
  * (its message failed before its body was sent) is left untouched.
  */
-function streamSource(stream) {
+function streamSource(stream, field) {
   const isBlob = typeof Blob !== 'undefined' && stream instanceof Blob;
   let reader = null;
   let iterator = null;
@@ -434,7 +496,7 @@ function streamSource(stream) {
           done = true;
           return null;
         }
-        const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : toBytes(value);
+        const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : toBytes(value, field);
         if (bytes.byteLength) return bytes;
       }
     },
@@ -461,12 +523,18 @@ async function resolveAll(message) {
 }
 
 async function resolveAttachment(att, where) {
+  if (att === null || typeof att !== 'object') {
+    throw new MimeographError(`\`${where}\` must be an attachment object, got ${typeName(att)}`, 'INVALID_ARGUMENT', where);
+  }
   const out = copyAttachmentFields(att);
   if (att.data !== undefined && att.data !== null) {
     if (typeof att.data === 'string') out.data = att.data;
     else if (typeof Blob !== 'undefined' && att.data instanceof Blob) out.data = new Uint8Array(await att.data.arrayBuffer());
-    else out.data = toBytes(att.data);
+    else out.data = toBytes(att.data, `${where}.data`);
   } else if (att.path) {
+    if (!isPath(att.path)) {
+      throw new MimeographError(`\`${where}.path\` must be a string, a URL or bytes, got ${typeName(att.path)}`, 'INVALID_ARGUMENT', `${where}.path`);
+    }
     if (!platform.readFile) {
       throw new MimeographError(
         'attachment `path` is only supported in Node; in a browser pass a Blob/File as `stream` or bytes as `data`',
@@ -476,14 +544,15 @@ async function resolveAttachment(att, where) {
     }
     let bytes;
     try {
-      bytes = await platform.readFile(String(att.path));
+      bytes = await platform.readFile(pathText(att.path));
     } catch (e) {
-      const err = new MimeographError(`cannot read attachment ${att.path}: ${e.code ?? e.message}`, 'ATTACHMENT', `${where}.path`);
+      const shown = JSON.stringify(pathText(att.path).slice(0, 200));
+      const err = new MimeographError(`cannot read attachment ${shown} (${where}.path): ${e.code ?? e.message}`, 'ATTACHMENT', `${where}.path`);
       err.cause = e;
       throw err;
     }
     out.data = att.encoded ? new TextDecoder('latin1').decode(bytes) : bytes;
-    if (out.name === undefined) out.name = String(att.path).split(/[\\/]/).pop();
+    if (out.name === undefined) out.name = pathText(att.path).split(/[\\/]/).pop();
   } else if (att.stream) {
     const bytes = await readSource(att.stream, `${where}.stream`);
     out.data = att.encoded ? new TextDecoder('latin1').decode(bytes) : bytes;
@@ -492,6 +561,8 @@ async function resolveAttachment(att, where) {
   }
   if (Array.isArray(att.related)) {
     out.related = await Promise.all(att.related.map((r, i) => resolveAttachment(r, `${where}.related[${i}]`)));
+  } else if (att.related !== undefined && att.related !== null) {
+    throw new MimeographError(`\`${where}.related\` must be an array of attachments, got ${typeName(att.related)}`, 'INVALID_ARGUMENT', `${where}.related`);
   }
   return out;
 }
@@ -503,7 +574,7 @@ async function readSource(source, field) {
       return new Uint8Array(await source.arrayBuffer());
     }
     const chunks = [];
-    const push = (c) => chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : toBytes(c));
+    const push = (c) => chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : toBytes(c, field));
     if (typeof source.getReader === 'function') {
       const reader = source.getReader();
       for (;;) {

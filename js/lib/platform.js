@@ -13,6 +13,12 @@ export const platform = {
    * @type {null | ((path: string) => Promise<{ size: number, read(buf: Uint8Array): Promise<number>, close(): Promise<void> }>)}
    */
   openFile: null,
+  /**
+   * UTF-8 → string, invalid sequences as U+FFFD; `ascii`: the bytes are known to be ASCII.
+   * Default (null): TextDecoder.
+   * @type {null | ((bytes: Uint8Array, ascii: boolean) => string)}
+   */
+  decode: null,
   /** @type {null | ((options: object) => import('./transports/types.js').Transport)} */
   directTransport: null,
   /** @type {() => Promise<typeof WebSocket>} */

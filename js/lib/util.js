@@ -1,5 +1,6 @@
 import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, wrapWasm } from './errors.js';
+import { invalid, isWellFormed, typeName } from './validate.js';
 
 /** Converts what emailjs accepts as a date (Date, number, RFC 2822 / ISO string) to ms since the epoch. */
 export function toMillis(value, field = 'date') {
@@ -22,7 +23,14 @@ export function toMillis(value, field = 'date') {
 export function addressparser(input) {
   if (Array.isArray(input)) return input.flatMap((s) => addressparser(s));
   if (input === undefined || input === null) return [];
-  return wrapWasm(() => wasm.addressparser(String(input)));
+  let text;
+  try {
+    // emailjs reads anything as text (`String(x)`); a value that cannot be is an error.
+    text = typeof input === 'string' ? input : String(input);
+  } catch {
+    throw invalid('input', `addressparser: the input must be a string or an array of strings, got ${typeName(input)}`);
+  }
+  return wrapWasm(() => wasm.addressparser(text));
 }
 
 /** emailjs's getRFC2822Date(date = new Date(), useUtc = false). */
@@ -36,24 +44,43 @@ export function getRFC2822Date(date = new Date(), useUtc = false) {
  * accepted for compatibility and otherwise ignored.
  */
 export function mimeWordEncode(data, _mimeWordEncoding = 'Q', encoding = 'utf-8') {
-  const text = typeof data === 'string' ? data : new TextDecoder(encoding).decode(data);
+  const text = textOf(data, encoding);
   return wrapWasm(() => wasm.mimeWordEncode(text, 'utf-8'));
 }
 
 /** emailjs's mimeEncode(data, encoding = 'utf-8'): quoted-printable. */
 export function mimeEncode(data, encoding = 'utf-8') {
-  const text = typeof data === 'string' ? data : new TextDecoder(encoding).decode(data);
+  const text = textOf(data, encoding);
   return wrapWasm(() => wasm.mimeEncode(text, 'utf-8'));
 }
 
+/** `data` as text: a string as it is, bytes decoded from `encoding` (a WHATWG label). */
+function textOf(data, encoding) {
+  if (typeof data === 'string') {
+    if (!isWellFormed(data)) throw invalid('data', '`data` contains a lone surrogate (invalid UTF-16)');
+    return data;
+  }
+  const bytes = toBytes(data, 'data');
+  if (typeof encoding !== 'string') {
+    throw invalid('encoding', `\`encoding\` must be a charset label, got ${typeName(encoding)}`);
+  }
+  let decoder;
+  try {
+    decoder = new TextDecoder(encoding);
+  } catch {
+    throw invalid('encoding', `\`encoding\`: unknown charset label ${JSON.stringify(encoding.slice(0, 40))}`);
+  }
+  return decoder.decode(bytes);
+}
+
 /** Plain Uint8Array view of any byte source (Buffer, ArrayBuffer, typed array). */
-export function toBytes(value) {
+export function toBytes(value, field = 'data') {
   if (value instanceof Uint8Array) {
     return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   }
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  throw new MimeographError('expected bytes', 'INVALID_ARGUMENT');
+  throw invalid(field, `\`${field}\` must be a string or bytes (Uint8Array, Buffer, ArrayBuffer), got ${typeName(value)}`);
 }
 
 export function concatBytes(chunks) {

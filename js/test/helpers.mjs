@@ -118,25 +118,29 @@ export function killChild(child) {
 /**
  * aiosmtpd (tests/servers/aiosmtpd_server.py, shared with the Rust tests) on
  * a free port; it exits when its stdin closes. `messages()` returns what it
- * received.
+ * received (with `auth`, the login the server accepted); `out` is its record
+ * file (JSON lines). `flags`: more of the script's flags (e.g. `--auth
+ * user:pass`, or `--ids-only`, whose records `messages()` cannot read).
  */
-export async function startAiosmtpd({ smtputf8 = true } = {}) {
+export async function startAiosmtpd({ smtputf8 = true, flags = [] } = {}) {
   const dir = tmpDir();
   const out = path.join(dir, 'received.jsonl');
   writeFileSync(out, '');
   const args = [path.join(repoRoot, 'tests', 'servers', 'aiosmtpd_server.py'), out, '--exit-on-stdin-eof'];
   if (smtputf8) args.push('--smtputf8');
+  args.push(...flags);
   const { child, match } = await spawnWaiting('python3', args, /PORT (\d+)/);
   return {
     port: Number(match[1]),
     child,
+    out,
     messages() {
       return readFileSync(out, 'utf8')
         .split('\n')
         .filter(Boolean)
         .map((l) => {
           const r = JSON.parse(l);
-          return { from: r.mail_from, to: r.rcpt_tos, data: Buffer.from(r.data, 'base64') };
+          return { from: r.mail_from, to: r.rcpt_tos, data: Buffer.from(r.data, 'base64'), auth: r.auth };
         });
     },
   };
@@ -232,10 +236,12 @@ async function waitForPort(port, ms = 10000) {
 }
 
 /** A real websockify bridge on a free port to 127.0.0.1:targetPort; returns the ws:// URL. */
-export async function startWebsockify(targetPort, { targetHost = '127.0.0.1', sslTarget = false, env } = {}) {
+export async function startWebsockify(targetPort, { targetHost = '127.0.0.1', sslTarget = false, env, extraArgs = [] } = {}) {
   const port = await freePort();
   const args = ['-m', 'websockify'];
   if (sslTarget) args.push('--ssl-target');
+  // e.g. ['--auth-plugin', 'ExpectOrigin', '--auth-source', 'https://app.test']
+  args.push(...extraArgs);
   args.push(`127.0.0.1:${port}`, `${targetHost}:${targetPort}`);
   const child = spawn('python3', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';

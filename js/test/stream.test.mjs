@@ -237,3 +237,4 @@ describe('a stream failing mid-way', () => {
     assert.equal(records[1].decoded, 100000);
   });
 });
+

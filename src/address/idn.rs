@@ -25,8 +25,22 @@ pub(crate) fn domain_to_ascii(domain: &str) -> Option<String> {
     {
         return None;
     }
-    let ascii = idna::domain_to_ascii_strict(domain).ok()?;
+    let ascii = uts46_to_ascii_strict(domain)?;
     hostname_ok(&ascii).then_some(ascii)
+}
+
+/// UTS-46 ToASCII, strict (STD3 rules, hyphen checks, DNS lengths).
+#[cfg(not(all(target_arch = "wasm32", feature = "wasm")))]
+fn uts46_to_ascii_strict(domain: &str) -> Option<String> {
+    idna::domain_to_ascii_strict(domain).ok()
+}
+
+/// UTS-46 ToASCII, strict, in the wasm build: through the JS host's URL
+/// parser, which saves the `idna` crate's Unicode tables (see
+/// `crate::wasm::idna`).
+#[cfg(all(target_arch = "wasm32", feature = "wasm"))]
+fn uts46_to_ascii_strict(domain: &str) -> Option<String> {
+    crate::wasm::idna::domain_to_ascii_strict(domain)
 }
 
 /// An ASCII character other than letters, digits, `-` and `.`.

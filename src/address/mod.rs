@@ -24,8 +24,10 @@ mod parse;
 pub use format::format_entries;
 pub use mailbox::Mailbox;
 pub use parse::parse_address_list;
+pub(crate) use parse::parse_strict_indexed;
 
 use crate::encoding::EncodingError;
+use crate::excerpt::Excerpt;
 
 /// Why an address (or address list) was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,25 +67,34 @@ pub enum AddressError {
 
 impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Inputs are shown escaped and cut (see `Excerpt`).
         match self {
             Self::Empty => f.write_str("empty address"),
             Self::InvalidCharacter { input, character } => write!(
                 f,
-                "invalid character {character:?} (U+{:04X}) in address {input:?}",
-                *character as u32
+                "invalid character {character:?} (U+{:04X}) in address {}",
+                *character as u32,
+                Excerpt(input)
             ),
-            Self::MissingAt(input) => write!(f, "address {input:?} has no '@'"),
-            Self::InvalidLocalPart(input) => write!(f, "invalid local part in address {input:?}"),
-            Self::InvalidDomain(input) => write!(f, "invalid domain in address {input:?}"),
-            Self::TooLong(input) => write!(f, "address {input:?} is too long (RFC 5321 limits)"),
+            Self::MissingAt(input) => write!(f, "address {} has no '@'", Excerpt(input)),
+            Self::InvalidLocalPart(input) => {
+                write!(f, "invalid local part in address {}", Excerpt(input))
+            }
+            Self::InvalidDomain(input) => write!(f, "invalid domain in address {}", Excerpt(input)),
+            Self::TooLong(input) => write!(
+                f,
+                "address {} is too long (RFC 5321 limits)",
+                Excerpt(input)
+            ),
             Self::NotSingleMailbox(input) => {
-                write!(f, "expected exactly one mailbox, got {input:?}")
+                write!(f, "expected exactly one mailbox, got {}", Excerpt(input))
             }
             Self::RequiresSmtpUtf8(input) => write!(
                 f,
-                "address {input:?} has a non-ASCII local part and needs UTF-8 headers (SMTPUTF8)"
+                "address {} has a non-ASCII local part and needs UTF-8 headers (SMTPUTF8)",
+                Excerpt(input)
             ),
-            Self::Unparsable(input) => write!(f, "cannot parse address list {input:?}"),
+            Self::Unparsable(input) => write!(f, "cannot parse address list {}", Excerpt(input)),
             Self::Encoding(e) => write!(f, "cannot encode display name: {e}"),
         }
     }

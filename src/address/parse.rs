@@ -377,14 +377,28 @@ struct STok {
     comments_before: Vec<String>,
 }
 
-fn lex_strict(input: &str) -> Result<(Vec<STok>, Vec<String>), AddressError> {
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+/// The tokens and trailing comments, or the error and the byte offset
+/// just after the character where it was found.
+fn lex_strict(input: &str) -> Result<(Vec<STok>, Vec<String>), (usize, AddressError)> {
+    let mut chars = input.chars().peekable();
+    lex_tokens(input, &mut chars).map_err(|e| {
+        let rest: usize = chars.clone().map(char::len_utf8).sum();
+        (input.len() - rest, e)
+    })
+}
+
+fn lex_tokens(
+    input: &str,
+    chars: &mut Chars<'_>,
+) -> Result<(Vec<STok>, Vec<String>), AddressError> {
     let bad = |c: char| AddressError::InvalidCharacter {
         input: input.to_owned(),
         character: c,
     };
     let unparsable = || AddressError::Unparsable(input.to_owned());
     let mut out = Vec::new();
-    let mut chars = input.chars().peekable();
     let mut space = false;
     let mut comments: Vec<String> = Vec::new();
     while let Some(c) = chars.next() {
@@ -485,24 +499,108 @@ struct Strict<'a> {
     toks: Vec<STok>,
     trailing_comments: Vec<String>,
     pos: usize,
+    /// Entries read so far (the index of the one being read).
+    entries: usize,
 }
 
 /// Parses an address list strictly; see [`AddressList::parse`](super::AddressList::parse).
 pub(crate) fn parse_strict(input: &str) -> Result<Vec<AddressEntry>, AddressError> {
-    if let Some(c) = input.chars().find(|&c| c.is_control() && c != '\t') {
-        return Err(AddressError::InvalidCharacter {
-            input: input.to_owned(),
-            character: c,
-        });
+    parse_strict_indexed(input).map_err(|(_, e)| e)
+}
+
+/// [`parse_strict`], with the index of the entry (mailbox or group, from
+/// 0, empty list elements not counted) where an error was found, so that
+/// the composer can name it (`to[3]`).
+pub(crate) fn parse_strict_indexed(
+    input: &str,
+) -> Result<Vec<AddressEntry>, (usize, AddressError)> {
+    if let Some((i, c)) = input
+        .char_indices()
+        .find(|&(_, c)| c.is_control() && c != '\t')
+    {
+        return Err((
+            entry_index(&input[..i]),
+            AddressError::InvalidCharacter {
+                input: input.to_owned(),
+                character: c,
+            },
+        ));
     }
-    let (toks, trailing_comments) = lex_strict(input)?;
+    let (toks, trailing_comments) =
+        lex_strict(input).map_err(|(at, e)| (entry_index(&input[..at]), e))?;
     let mut p = Strict {
         input,
         toks,
         trailing_comments,
         pos: 0,
+        entries: 0,
     };
-    p.list()
+    p.list().map_err(|e| (p.entries, e))
+}
+
+/// Which list entry the end of `prefix` (a prefix of an address list)
+/// falls in: a light scan that follows quoted strings, comments, angle
+/// brackets and groups, counting the entries that ended before it the way
+/// [`Strict::list`] does (empty elements do not count; a group is one
+/// entry).
+fn entry_index(prefix: &str) -> usize {
+    let mut index = 0;
+    let mut content = false;
+    let (mut quoted, mut escaped, mut comment, mut angle, mut group) =
+        (false, false, 0usize, false, false);
+    for c in prefix.chars() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        if quoted {
+            match c {
+                '\\' => escaped = true,
+                '"' => quoted = false,
+                _ => {}
+            }
+            continue;
+        }
+        if comment > 0 {
+            match c {
+                '\\' => escaped = true,
+                '(' => comment += 1,
+                ')' => comment -= 1,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                quoted = true;
+                content = true;
+            }
+            '(' => comment = 1,
+            '<' => {
+                angle = true;
+                content = true;
+            }
+            '>' => angle = false,
+            ':' if !angle => {
+                group = true;
+                content = true;
+            }
+            ';' if group && !angle => {
+                group = false;
+                index += 1;
+                content = false;
+            }
+            ',' | ';' if !angle && !group => {
+                if content {
+                    index += 1;
+                    content = false;
+                }
+            }
+            ' ' | '\t' => {}
+            _ => content = true,
+        }
+    }
+    index
 }
 
 impl Strict<'_> {
@@ -539,6 +637,7 @@ impl Strict<'_> {
             if self.peek().is_none() {
                 return Ok(entries);
             }
+            self.entries = entries.len();
             let entry = self.address(true)?;
             let closed_group = matches!(entry, AddressEntry::Group { .. })
                 && self.pos > 0
@@ -549,6 +648,7 @@ impl Strict<'_> {
                 Some(',' | ';') => {}
                 // A group's `;` also ends the entry (emailjs: `g:; b@c`).
                 _ if closed_group => {}
+                // Errors here are about the entry just read (`self.entries`).
                 Some('@') => return Err(AddressError::InvalidDomain(self.input.to_owned())),
                 _ => return Err(self.unparsable()),
             }

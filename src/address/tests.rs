@@ -715,3 +715,36 @@ fn fuzzish_no_panics() {
         let _ = Mailbox::new(Some(&s), &s);
     }
 }
+
+#[test]
+fn strict_errors_name_the_entry() {
+    use super::parse::parse_strict_indexed;
+    for (input, index) in [
+        ("bad", 0),
+        ("a@x.org, bad", 1),
+        ("a@x.org,, ,b@y.org; c@z.org, bad", 3),
+        (
+            "\"q, uoted\" <a@x.org>, (comment, here) b@y.org, c@\r\nz.org",
+            2,
+        ),
+        ("team: a@x.org, b@y.org;, c@z.org, <d@\0w.org>", 2),
+        ("team: a@x.org, b@y.org; c@z.org x", 1),
+        ("a@x.org, b@y.org <c@z.org>", 1),
+        ("a@x.org, \"open quote", 1),
+        ("a@x.org, b@y.org, c@z\u{85}.org", 2),
+        ("<a@x.org>, team: b@y.org, <bad>;", 1),
+    ] {
+        match parse_strict_indexed(input) {
+            Err((i, _)) => assert_eq!(i, index, "{input:?}"),
+            Ok(v) => panic!("{input:?} parsed: {v:?}"),
+        }
+    }
+    let many = (0..100_000)
+        .map(|i| format!("user{i}@example.com"))
+        .chain(["bad\r\nRCPT TO:<x@y.z>".to_string()])
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (i, e) = parse_strict_indexed(&many).unwrap_err();
+    assert_eq!(i, 100_000);
+    assert!(e.to_string().len() < 300, "{e}");
+}

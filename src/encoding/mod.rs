@@ -38,7 +38,13 @@ pub enum EncodingError {
 impl fmt::Display for EncodingError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::UnknownCharset(label) => write!(f, "unknown charset label {label:?}"),
+            Self::UnknownCharset(label) => {
+                write!(
+                    f,
+                    "unknown charset label {}",
+                    crate::excerpt::Excerpt(label)
+                )
+            }
             Self::UnsupportedCharset(name) => write!(f, "charset {name} cannot be used in mail"),
             Self::Unmappable { charset, character } => write!(
                 f,

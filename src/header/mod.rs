@@ -10,6 +10,7 @@ pub use date::DateTime;
 pub use fold::{write_header, MAX_LINE_LEN, SOFT_LINE_LEN};
 pub use name::HeaderName;
 
+use crate::excerpt::Excerpt;
 use std::fmt;
 
 /// Errors in header names and values.
@@ -39,15 +40,31 @@ pub enum HeaderError {
         /// The header whose line was too long.
         field: String,
     },
+    /// A value is longer than [`MAX_VALUE_LEN`] octets: mail servers cut
+    /// or refuse header sections far smaller than that.
+    ValueTooLong {
+        /// The header (or field) whose value was too long.
+        field: String,
+        /// The value's length in octets.
+        len: usize,
+    },
 }
+
+/// The longest header value [`check_value`] accepts, in octets (64 KiB).
+/// Header sections are limited by servers (Postfix keeps 100 KiB of a
+/// header and drops the rest, Sendmail refuses more than 32 KiB), so a
+/// longer value is a mistake that would reach the recipient cut, or not at
+/// all.
+pub const MAX_VALUE_LEN: usize = 64 * 1024;
 
 impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidName(name) => write!(f, "invalid header name {name:?}"),
+            Self::InvalidName(name) => write!(f, "invalid header name {}", Excerpt(name)),
             Self::Reserved(name) => write!(
                 f,
-                "header {name:?} is set by the message builder, not as a custom header"
+                "header {} is set by the message builder, not as a custom header",
+                Excerpt(name)
             ),
             Self::LineBreak { field } => {
                 write!(f, "the value of {field} contains a CR or LF line break")
@@ -55,7 +72,11 @@ impl fmt::Display for HeaderError {
             Self::ControlCharacter { field } => {
                 write!(f, "the value of {field} contains a control character")
             }
-            Self::InvalidMessageId(id) => write!(f, "invalid message id {id:?}"),
+            Self::InvalidMessageId(id) => write!(f, "invalid message id {}", Excerpt(id)),
+            Self::ValueTooLong { field, len } => write!(
+                f,
+                "the value of {field} is {len} octets long, more than the {MAX_VALUE_LEN} allowed"
+            ),
             Self::LineTooLong { field } => {
                 write!(
                     f,
@@ -69,8 +90,8 @@ impl fmt::Display for HeaderError {
 impl std::error::Error for HeaderError {}
 
 /// Checks that a header value (or any text bound for a header) has no CR,
-/// LF, NUL or other C0 control character except TAB. `field` names the
-/// value in the error.
+/// LF, NUL or other C0 control character except TAB, and is at most
+/// [`MAX_VALUE_LEN`] octets long. `field` names the value in the error.
 pub fn check_value(field: &str, value: &str) -> Result<(), HeaderError> {
     for c in value.chars() {
         match c {
@@ -87,6 +108,12 @@ pub fn check_value(field: &str, value: &str) -> Result<(), HeaderError> {
             }
             _ => {}
         }
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(HeaderError::ValueTooLong {
+            field: field.to_owned(),
+            len: value.len(),
+        });
     }
     Ok(())
 }

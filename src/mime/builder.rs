@@ -341,12 +341,12 @@ impl MessageBuilder {
             None => DateTime::now(),
         });
         let message_id = match &self.message_id {
-            Some(id) => parse_message_id(id)?,
+            Some(id) => message_id("message-id", id)?,
             None => {
                 let domain = from
                     .mailboxes()
                     .next()
-                    .and_then(|m| idna::domain_to_ascii(m.domain()).ok())
+                    .map(|m| m.ascii_domain().to_owned())
                     .filter(|d| !d.is_empty() && !d.starts_with('['))
                     .unwrap_or_else(|| "localhost".into());
                 format!("{}@{domain}", rng.alphanumeric(32))
@@ -454,16 +454,19 @@ fn parse_text_content_type(value: &str) -> Result<(String, Option<String>), Comp
     Ok((media_type, charset))
 }
 
+/// Parses every input of a list field (`to`, `cc`, ...). An error names
+/// the entry: `to[3]` is the fourth address of the field, counted over all
+/// the inputs given to it.
 fn parse_all(field: &str, inputs: &[AddressInput]) -> Result<AddressList, ComposeError> {
     let mut list = AddressList::default();
     for input in inputs {
         let parsed = match input {
-            AddressInput::Text(text) => {
-                AddressList::parse(text).map_err(|source| ComposeError::Address {
-                    field: field.into(),
+            AddressInput::Text(text) => crate::address::parse_strict_indexed(text)
+                .map(AddressList)
+                .map_err(|(i, source)| ComposeError::Address {
+                    field: format!("{field}[{}]", list.0.len() + i),
                     source,
-                })?
-            }
+                })?,
             AddressInput::List(l) => l.clone(),
         };
         for entry in parsed.0 {
@@ -473,8 +476,17 @@ fn parse_all(field: &str, inputs: &[AddressInput]) -> Result<AddressList, Compos
     Ok(list)
 }
 
+/// A field that holds one mailbox (`sender`, `return-path`).
 fn single(field: &str, input: &AddressInput) -> Result<Mailbox, ComposeError> {
-    let list = parse_all(field, std::slice::from_ref(input))?;
+    let list = match input {
+        AddressInput::Text(text) => {
+            AddressList::parse(text).map_err(|source| ComposeError::Address {
+                field: field.into(),
+                source,
+            })?
+        }
+        AddressInput::List(l) => l.clone(),
+    };
     let mut boxes = list.mailboxes();
     match (boxes.next(), boxes.next()) {
         (Some(m), None) => Ok(m.clone()),
@@ -532,8 +544,15 @@ fn ids(field: &str, list: &[String]) -> Result<Vec<String>, ComposeError> {
     }
     list.iter()
         .flat_map(|s| s.split_whitespace())
-        .map(|id| parse_message_id(id).map_err(ComposeError::from))
+        .map(|id| message_id(field, id))
         .collect()
+}
+
+fn message_id(field: &str, id: &str) -> Result<String, ComposeError> {
+    parse_message_id(id).map_err(|source| ComposeError::HeaderField {
+        field: field.into(),
+        source,
+    })
 }
 
 fn push_leaf(leaves: &mut Vec<Leaf>, leaf: Leaf) -> Node {
@@ -691,10 +710,7 @@ fn part_node(
         }
         #[cfg(feature = "native")]
         Source::Path(path) => {
-            std::fs::metadata(&path).map_err(|source| ComposeError::Io {
-                field: format!("{field} ({})", path.display()),
-                source,
-            })?;
+            check_file(field, &path)?;
             LeafBody::Path(path)
         }
         Source::Reader { reader, len } => LeafBody::Reader {
@@ -710,7 +726,10 @@ fn part_node(
     }
     let mut part_headers = Vec::with_capacity(headers.len());
     for (name, value) in headers {
-        let name = HeaderName::custom(&name)?;
+        let name = HeaderName::custom(&name).map_err(|source| ComposeError::HeaderField {
+            field: format!("{field}.headers"),
+            source,
+        })?;
         check_value(&format!("{field}.{name}"), &value)?;
         part_headers.push((name, value));
     }
@@ -746,6 +765,32 @@ fn part_node(
         )?);
     }
     Ok(related(node, related_nodes))
+}
+
+/// A file attachment must exist, be readable and not be a directory when
+/// the message is built (it is read again when the message is written).
+#[cfg(feature = "native")]
+fn check_file(field: &str, path: &std::path::Path) -> Result<(), ComposeError> {
+    let io = |source| ComposeError::Io {
+        field: format!(
+            "{field}.path ({})",
+            crate::excerpt::Excerpt(&path.display().to_string())
+        ),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is a directory, not a file",
+        )));
+    }
+    // Opening a FIFO or a device could block: only regular files are
+    // opened here, to check that they can be read.
+    if meta.is_file() {
+        std::fs::File::open(path).map_err(io)?;
+    }
+    Ok(())
 }
 
 fn check_forced(

@@ -22,6 +22,7 @@ pub use render::{Chunks, MessageStream};
 
 use crate::address::AddressError;
 use crate::encoding::EncodingError;
+use crate::excerpt::Excerpt;
 use crate::header::HeaderError;
 use std::fmt;
 use std::io;
@@ -39,6 +40,15 @@ pub enum ComposeError {
     },
     /// A header name or value is invalid.
     Header(HeaderError),
+    /// A header error in `field`, for errors that do not carry the field
+    /// themselves: a part's custom header name (`attachment[1].headers`),
+    /// a Message-ID (`message-id`, `in-reply-to`, `references`).
+    HeaderField {
+        /// Where: e.g. `attachment[1].headers` or `message-id`.
+        field: String,
+        /// What is wrong.
+        source: HeaderError,
+    },
     /// Text in `field` cannot be encoded (unknown charset, unmappable character, bad base64).
     Encoding {
         /// The field, e.g. `subject` or `attachment[1]`.
@@ -106,6 +116,7 @@ impl fmt::Display for ComposeError {
         match self {
             Self::Address { field, source } => write!(f, "{field}: {source}"),
             Self::Header(e) => e.fmt(f),
+            Self::HeaderField { field, source } => write!(f, "{field}: {source}"),
             Self::Encoding { field, source } => write!(f, "{field}: {source}"),
             Self::MissingFrom => f.write_str("the message has no From address"),
             Self::NoRecipients => f.write_str("the message has no recipient (to, cc or bcc)"),
@@ -116,10 +127,10 @@ impl fmt::Display for ComposeError {
                 write!(f, "{field} has no data, path or stream")
             }
             Self::InvalidContentType { field, value } => {
-                write!(f, "{field}: invalid content type {value:?}")
+                write!(f, "{field}: invalid content type {}", Excerpt(value))
             }
             Self::InvalidContentId { field, value } => {
-                write!(f, "{field}: invalid content id {value:?}")
+                write!(f, "{field}: invalid content id {}", Excerpt(value))
             }
             Self::InvalidTransferEncoding { field, reason } => write!(f, "{field}: {reason}"),
             Self::Io { field, source } => write!(f, "{field}: {source}"),
@@ -143,6 +154,7 @@ impl std::error::Error for ComposeError {
         match self {
             Self::Address { source, .. } => Some(source),
             Self::Header(e) => Some(e),
+            Self::HeaderField { source, .. } => Some(source),
             Self::Encoding { source, .. } => Some(source),
             Self::Io { source, .. } => Some(source),
             _ => None,

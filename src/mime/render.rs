@@ -355,7 +355,11 @@ fn open_source(leaf: &Leaf) -> Result<(Option<Stream>, Option<u64>), ComposeErro
         #[cfg(feature = "native")]
         LeafBody::Path(path) => {
             let io = |source| ComposeError::Io {
-                field: format!("{} ({})", leaf.field, path.display()),
+                field: format!(
+                    "{}.path ({})",
+                    leaf.field,
+                    crate::excerpt::Excerpt(&path.display().to_string())
+                ),
                 source,
             };
             let file = std::fs::File::open(path).map_err(io)?;

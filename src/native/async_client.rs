@@ -220,6 +220,7 @@ impl AsyncSmtpClient {
             return Ok(());
         }
         self.conn = None;
+        self.options.validate()?;
         let o = &self.options;
         let timeout = session::io_timeout(o);
         let addr = (o.host.as_str(), o.effective_port());
@@ -266,11 +267,17 @@ impl AsyncSmtpClient {
         }
         let mut buf = [0u8; 4096];
         loop {
-            // A zero timeout polls the read once: ready data or nothing.
-            let r = match tokio::time::timeout(Duration::ZERO, conn.stream.read(&mut buf)).await {
-                Ok(r) => r,
-                Err(_) => Err(io::Error::from(io::ErrorKind::WouldBlock)),
-            };
+            // Poll the read once: ready data or nothing. (A zero timeout
+            // would wait for the timer's next tick, about 1 ms, per send.)
+            let r = std::future::poll_fn(|cx| {
+                let mut rb = ReadBuf::new(&mut buf);
+                Poll::Ready(match Pin::new(&mut conn.stream).poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) => Ok(rb.filled().len()),
+                    Poll::Ready(Err(e)) => Err(e),
+                    Poll::Pending => Err(io::Error::from(io::ErrorKind::WouldBlock)),
+                })
+            })
+            .await;
             if !conn.session.idle_read(r, &buf, now) {
                 break;
             }

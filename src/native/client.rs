@@ -175,6 +175,7 @@ impl SmtpClient {
         if let Some(mut old) = self.conn.take() {
             old.stream.shutdown();
         }
+        self.options.validate()?;
         let o = &self.options;
         let timeout = session::io_timeout(o);
         let addrs = (o.host.as_str(), o.effective_port())

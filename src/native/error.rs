@@ -88,9 +88,11 @@ impl fmt::Display for NativeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NativeError::Smtp(e) => write!(f, "SMTP: {e}"),
-            NativeError::Connect { host, port, source } => {
-                write!(f, "cannot connect to {host}:{port}: {source}")
-            }
+            NativeError::Connect { host, port, source } => write!(
+                f,
+                "cannot connect to {}:{port}: {source}",
+                crate::excerpt::Excerpt(host)
+            ),
             NativeError::Io(e) => write!(f, "I/O error: {e}"),
             NativeError::Tls(m) => write!(f, "TLS: {m}"),
             NativeError::Compose(e) => write!(f, "cannot render the message: {e}"),

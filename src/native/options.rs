@@ -52,7 +52,10 @@ pub struct Options {
     pub authentication: Vec<Mechanism>,
     /// Allow AUTH on an unencrypted connection (off by default).
     pub allow_insecure_auth: bool,
-    /// One timeout for connecting, the TLS handshake and every reply.
+    /// One timeout for connecting, the TLS handshake, every write and every
+    /// reply. A reply must be complete within it from the moment it is
+    /// awaited: octets trickling in do not extend it (see
+    /// [`crate::smtp::Config::timeout`]).
     pub timeout: Duration,
     /// The EHLO domain; `None` uses this machine's host name (as emailjs),
     /// or `localhost` when it cannot be read.
@@ -186,6 +189,56 @@ impl Options {
             o.port = Some(p.parse().map_err(|_| bad("bad port"))?);
         }
         Ok(o)
+    }
+
+    /// Checks the options before a connection is opened (the clients call
+    /// it first): the host and the EHLO `domain` (not empty, no spaces or
+    /// control characters), the port (not 0), the timeout (more than
+    /// zero), and the credentials (see [`NativeError::InvalidOptions`];
+    /// the message names the field and never shows a secret).
+    pub fn validate(&self) -> Result<(), NativeError> {
+        let bad =
+            |field: &str, why: &str| Err(NativeError::InvalidOptions(format!("{field}: {why}")));
+        let name_ok =
+            |s: &str| !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b > b' ' && b != 0x7f);
+        if !name_ok(&self.host) {
+            return bad(
+                "host",
+                "must be a host name or an IP address: not empty, at most 255 octets, no spaces or control characters",
+            );
+        }
+        if self.port == Some(0) {
+            return bad("port", "0 is not a port");
+        }
+        if let Some(domain) = &self.domain {
+            if !name_ok(domain) {
+                return bad(
+                    "domain",
+                    "the EHLO name must not be empty or hold spaces or control characters",
+                );
+            }
+        }
+        if self.timeout.is_zero() {
+            return bad("timeout", "must be more than zero");
+        }
+        let (credentials, mechanisms) = self.credentials();
+        if let Some(c) = credentials {
+            if let Err(crate::smtp::SmtpError::InvalidCredentials { field, reason }) = c.check() {
+                let field = match (field, &self.xoauth2) {
+                    ("user", _) => "user",
+                    (_, Some(_)) => "xoauth2",
+                    _ => "password",
+                };
+                return bad(field, reason);
+            }
+            if mechanisms.is_empty() {
+                return bad(
+                    "authentication",
+                    "names no mechanism that can use these credentials",
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The port to connect to: [`Options::port`], else 465 with implicit

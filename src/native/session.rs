@@ -120,9 +120,16 @@ impl Session {
         })
     }
 
-    /// Writing failed: the connection is gone.
+    /// Writing failed: the connection is gone. A write that timed out (the
+    /// server stopped reading) is reported as `TimedOut` by both clients
+    /// (a blocking socket says `WouldBlock`).
     pub(crate) fn write_failed(&mut self, e: io::Error, now: Duration) {
-        if !is_peer_close(&e) {
+        if is_would_block(&e) {
+            self.io_error = Some(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "timed out writing to the server (it stopped reading)",
+            ));
+        } else if !is_peer_close(&e) {
             self.io_error = Some(e);
         }
         self.engine.connection_closed(now);
@@ -133,7 +140,12 @@ impl Session {
     pub(crate) fn on_read(&mut self, r: io::Result<usize>, buf: &[u8], now: Duration) {
         match r {
             Ok(0) => self.engine.connection_closed(now),
-            Ok(n) => self.engine.receive(&buf[..n.min(buf.len())], now),
+            Ok(n) => {
+                self.engine.receive(&buf[..n.min(buf.len())], now);
+                // The deadline bounds a whole reply: a server trickling
+                // octets faster than the read timeout must not outlive it.
+                self.engine.handle_timeout(now);
+            }
             Err(e) if is_would_block(&e) => self.engine.handle_timeout(now),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => self.write_failed(e, now),
@@ -328,5 +340,56 @@ impl Delivery {
             }
             _ => Next::Done(Err(cause)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(timeout: Duration) -> Session {
+        let mut o = Options::new("localhost");
+        o.timeout = timeout;
+        o.tls = TlsPolicy::Never;
+        Session::new(&o, Duration::ZERO).unwrap()
+    }
+
+    #[test]
+    fn a_server_trickling_faster_than_the_read_timeout_still_times_out() {
+        // Reads never time out (an octet every 10 ms), yet the reply never
+        // ends: the deadline of the whole reply (1 s) ends the session.
+        let mut s = session(Duration::from_secs(1));
+        let mut now = Duration::ZERO;
+        while !s.engine.is_closed() && now < Duration::from_secs(5) {
+            now += Duration::from_millis(10);
+            s.on_read(Ok(1), b"2", now);
+        }
+        assert!(now <= Duration::from_millis(1010), "closed at {now:?}");
+        let mut closed = None;
+        while let Some(e) = s.engine.poll_event() {
+            if let Event::Closed { error } = e {
+                closed = error;
+            }
+        }
+        assert!(
+            matches!(closed, Some(SmtpError::Timeout { .. })),
+            "{closed:?}"
+        );
+    }
+
+    #[test]
+    fn a_write_that_timed_out_is_a_timeout_for_both_clients() {
+        for kind in [io::ErrorKind::WouldBlock, io::ErrorKind::TimedOut] {
+            let mut s = session(Duration::from_secs(1));
+            s.write_failed(io::Error::from(kind), Duration::ZERO);
+            assert_eq!(
+                s.io_error.as_ref().map(io::Error::kind),
+                Some(io::ErrorKind::TimedOut)
+            );
+            assert!(s.engine.is_closed());
+        }
+        let mut s = session(Duration::from_secs(1));
+        s.write_failed(io::Error::from(io::ErrorKind::BrokenPipe), Duration::ZERO);
+        assert!(s.io_error.is_none(), "a peer close is SmtpError::Closed");
     }
 }

@@ -16,8 +16,20 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStor
 use super::error::NativeError;
 use super::options::Options;
 
-/// Parses PEM (one or more certificates) or DER into DER certificates.
+/// Parses PEM (one or more certificates) or DER into DER certificates,
+/// each checked to be usable as a trust anchor (so that garbage is refused
+/// here, not at the first connection).
 pub(crate) fn parse_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, NativeError> {
+    let certs = split_certificates(bytes)?;
+    for der in &certs {
+        RootCertStore::empty()
+            .add(CertificateDer::from(der.as_slice()))
+            .map_err(|e| NativeError::InvalidOptions(format!("bad root certificate: {e}")))?;
+    }
+    Ok(certs)
+}
+
+fn split_certificates(bytes: &[u8]) -> Result<Vec<Vec<u8>>, NativeError> {
     let is_pem = bytes
         .windows(b"-----BEGIN".len())
         .any(|w| w == b"-----BEGIN");

@@ -62,6 +62,69 @@ impl Credentials {
     }
 }
 
+impl Credentials {
+    /// Refuses credentials that would change the meaning of a SASL
+    /// exchange: a control character in the user name, NUL (PLAIN's
+    /// separator) or 0x01 (XOAUTH2's) in the user name or the secret.
+    pub(crate) fn check(&self) -> Result<(), SmtpError> {
+        if self.username.chars().any(char::is_control) {
+            return Err(SmtpError::InvalidCredentials {
+                field: "user",
+                reason: "the user name holds CR, LF, NUL or another control character",
+            });
+        }
+        if self.secret.contains(['\0', '\x01']) {
+            return Err(SmtpError::InvalidCredentials {
+                field: "secret",
+                reason: "the secret holds NUL or 0x01, which would change the meaning of AUTH PLAIN or XOAUTH2",
+            });
+        }
+        Ok(())
+    }
+
+    /// The forms in which the secret travels (as it is, base64 for LOGIN,
+    /// the PLAIN and XOAUTH2 initial responses): what is scrubbed from
+    /// server replies. A raw secret shorter than 6 bytes is left out (it
+    /// would garble ordinary text); its encoded forms are longer.
+    pub(crate) fn secret_forms(&self) -> Vec<String> {
+        let mut forms = vec![
+            B64.encode(&self.secret),
+            B64.encode(format!("\0{}\0{}", self.username, self.secret)),
+            B64.encode(format!(
+                "user={}\x01auth=Bearer {}\x01\x01",
+                self.username, self.secret
+            )),
+        ];
+        if self.secret.len() >= 6 {
+            forms.push(self.secret.clone());
+        }
+        // The secret inside other base64 (an XOAUTH2 error step echoing
+        // it in its JSON, say): the middle of its encoding at each of the
+        // three alignments, which any such base64 contains.
+        for k in 1..3 {
+            let mut input = vec![0u8; k];
+            input.extend_from_slice(self.secret.as_bytes());
+            let encoded = B64.encode(&input);
+            if let Some(middle) = encoded.get(4..encoded.len().saturating_sub(4)) {
+                if middle.len() >= 8 {
+                    forms.push(middle.to_string());
+                }
+            }
+        }
+        if let Some(middle) = B64
+            .encode(&self.secret)
+            .get(..(self.secret.len() / 3) * 4)
+            .filter(|m| m.len() >= 8)
+        {
+            forms.push(middle.to_string());
+        }
+        forms.retain(|f| f.len() >= 6);
+        // Longest first, so that a form containing another goes whole.
+        forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        forms
+    }
+}
+
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
@@ -185,10 +248,15 @@ impl AuthExchange {
                 // The error step: the server sends base64 JSON, the client
                 // answers with an empty line and gets the final 5xx.
                 let text = reply.lines().first().map(|l| l.trim()).unwrap_or("");
-                self.xoauth_error = Some(match B64.decode(text) {
+                let detail = match B64.decode(text) {
                     Ok(json) => String::from_utf8_lossy(&json).into_owned(),
                     Err(_) => text.to_string(),
-                });
+                };
+                let detail = c
+                    .secret_forms()
+                    .iter()
+                    .fold(detail, |d, s| d.replace(s.as_str(), "<redacted>"));
+                self.xoauth_error = Some(detail);
                 String::new()
             }
             _ => {

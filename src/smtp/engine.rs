@@ -49,6 +49,10 @@ pub struct Config {
     /// Send the message only if every recipient is accepted.
     pub require_all_recipients: bool,
     /// One timeout for every wait, replacing RFC 5321 §4.5.3.2's defaults.
+    /// Each deadline bounds one whole reply, from the moment the engine
+    /// waits for it (its command was written, or the reply before it
+    /// arrived) to its last line: octets received meanwhile do not move it,
+    /// so a server trickling a reply cannot hold the session past it.
     pub timeout: Option<Duration>,
     /// Record a transcript (see [`Client::take_transcript`]).
     pub transcript: bool,
@@ -247,6 +251,10 @@ enum BodyMode {
 /// [`Config::bdat_chunk_size`]'s default.
 const DEFAULT_BDAT_CHUNK: usize = 64 * 1024;
 
+/// How many octets [`Client::poll_transmit`] gathers into one flight before
+/// it stops pulling message content (one body chunk may take it past this).
+pub const FLIGHT: usize = 64 * 1024;
+
 struct Txn {
     id: MessageId,
     recipients: Vec<String>,
@@ -292,6 +300,8 @@ enum Phase {
 /// The SMTP client engine for one connection.
 pub struct Client {
     config: Config,
+    /// The forms of the AUTH secret scrubbed from the server's replies.
+    secrets: Vec<String>,
     encrypted: bool,
     tls_done: bool,
     parser: ReplyParser,
@@ -329,6 +339,10 @@ fn valid_hello_name(name: &str) -> bool {
 /// inside a quoted local part (`"john doe"@example.com`, RFC 5321
 /// Quoted-string), where they cannot end the command's argument.
 fn valid_path(path: &str) -> bool {
+    // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its `<>`.
+    if path.len() > 254 {
+        return false;
+    }
     let plain = |b: u8| b > b' ' && b != 0x7f && b != b'<' && b != b'>';
     let Some((local, domain)) = path.rsplit_once('@') else {
         return !path.is_empty() && path.bytes().all(plain);
@@ -348,12 +362,38 @@ fn valid_path(path: &str) -> bool {
     local_ok && !domain.is_empty() && domain.bytes().all(plain)
 }
 
-fn check_address(a: &EnvelopeAddress) -> Result<(), SmtpError> {
+fn check_address(field: impl FnOnce() -> String, a: &EnvelopeAddress) -> Result<(), SmtpError> {
     if valid_path(a.utf8()) && a.ascii().map_or(true, valid_path) {
         Ok(())
     } else {
-        Err(SmtpError::InvalidAddress(a.utf8().to_string()))
+        Err(SmtpError::InvalidEnvelopeAddress {
+            field: field(),
+            address: a.utf8().to_string(),
+        })
     }
+}
+
+/// Replaces every form of the secret that a server sent back (a hostile or
+/// buggy server echoing the AUTH line) with `<redacted>`, so that it never
+/// reaches an error, an event or the transcript.
+fn scrub(reply: Reply, secrets: &[String]) -> Reply {
+    if !reply
+        .lines()
+        .iter()
+        .any(|l| secrets.iter().any(|s| l.contains(s.as_str())))
+    {
+        return reply;
+    }
+    let lines = reply
+        .lines()
+        .iter()
+        .map(|l| {
+            secrets
+                .iter()
+                .fold(l.clone(), |l, s| l.replace(s.as_str(), "<redacted>"))
+        })
+        .collect();
+    Reply::new(reply.code(), lines)
 }
 
 /// The address with its domain lower-cased, for de-duplication.
@@ -372,7 +412,16 @@ impl Client {
         if !valid_hello_name(&config.hello_name) {
             return Err(SmtpError::InvalidHelloName(config.hello_name));
         }
+        if let Some(credentials) = &config.credentials {
+            credentials.check()?;
+        }
+        let secrets = config
+            .credentials
+            .as_ref()
+            .map(Credentials::secret_forms)
+            .unwrap_or_default();
         let mut c = Client {
+            secrets,
             parser: ReplyParser::new(config.max_reply_line, config.max_reply),
             wire: Wire {
                 transcript: config.transcript.then(Vec::new),
@@ -405,6 +454,7 @@ impl Client {
     /// records what it writes (for the dry run).
     pub(crate) fn recording(config: Config, caps: Capabilities) -> Client {
         let mut c = Client {
+            secrets: Vec::new(),
             parser: ReplyParser::default(),
             wire: Wire {
                 record: Some(Vec::new()),
@@ -478,6 +528,7 @@ impl Client {
             match self.parser.next_reply() {
                 None => break,
                 Some(Ok(reply)) => {
+                    let reply = scrub(reply, &self.secrets);
                     for (i, line) in reply.lines().iter().enumerate() {
                         let sep = if i + 1 == reply.lines().len() {
                             ' '
@@ -580,11 +631,12 @@ impl Client {
         if envelope.to.is_empty() {
             return Err(SmtpError::NoRecipients);
         }
-        envelope
-            .from
-            .iter()
-            .chain(&envelope.to)
-            .try_for_each(check_address)?;
+        if let Some(from) = &envelope.from {
+            check_address(|| "from".into(), from)?;
+        }
+        for (i, to) in envelope.to.iter().enumerate() {
+            check_address(|| format!("to[{i}]"), to)?;
+        }
         let id = MessageId(self.next_id);
         self.next_id += 1;
         self.jobs.push_back(Job::Message(id, envelope, body));
@@ -629,12 +681,23 @@ impl Client {
 
     // ----- outputs -----
 
-    /// The next bytes to write, or `None`. Message content is pulled from
-    /// the body one chunk per call, so call this until it gives `None`.
+    /// The next bytes to write, or `None`; call this until it gives `None`.
+    ///
+    /// Each call gives one flight: the commands that may be sent now and,
+    /// when the transaction streams, the message content after them, pulled
+    /// from the body until about [`FLIGHT`] octets are gathered (so a large
+    /// attachment is never held whole). With PIPELINING and CHUNKING a small
+    /// message (MAIL, RCPTs, `BDAT n LAST` and its content) is one call; with
+    /// PIPELINING alone, MAIL…DATA then content and `.`. Write each flight
+    /// with one write (and TCP_NODELAY): split writes meet Nagle's algorithm
+    /// and the server's delayed ACK.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.wire.out.is_empty() {
-            // A chunk may encode to nothing (the LF of a split CRLF).
-            while self.wire.out.is_empty() && self.pump_body() {}
+        // A chunk may encode to nothing (the LF of a split CRLF).
+        let mut pulled = false;
+        while self.wire.out.len() < FLIGHT && self.pump_body() {
+            pulled = true;
+        }
+        if pulled || self.wire.out.is_empty() {
             self.rearm();
         }
         if self.wire.out.is_empty() {
@@ -793,7 +856,14 @@ impl Client {
         }
         if reply.code() == 421 {
             let command = (expect != Expect::Greeting).then_some(command);
-            self.fatal(SmtpError::ServiceClosing { command, reply }, false);
+            let error = SmtpError::ServiceClosing { command, reply };
+            // A 421 is a verdict, not a silence: the transaction in flight
+            // was not accepted, even when its end of data was sent, so its
+            // outcome is known.
+            if let Phase::Txn(t) = &mut self.phase {
+                t.failure.get_or_insert_with(|| error.clone());
+            }
+            self.fatal(error, false);
             return;
         }
         match expect {

@@ -1194,7 +1194,7 @@ fn input_validation() {
         assert!(
             matches!(
                 r.c.send(e, Box::new(RawMessage::new("x")), T0),
-                Err(SmtpError::InvalidAddress(_))
+                Err(SmtpError::InvalidEnvelopeAddress { field, .. }) if field == "to[0]"
             ),
             "{bad:?}"
         );
@@ -1647,7 +1647,11 @@ fn answered_messages_are_never_unknown() {
 }
 
 /// The low-level command API.
+mod faults;
 mod manual;
 
-#[path = "engine_tests_pending.rs"]
+/// Writes and waits per transaction for each capability set.
+mod flights;
+
+/// Bodies that wait for data (`MessageBody::poll_chunk` → pending).
 mod pending;

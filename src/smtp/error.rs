@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::excerpt::Excerpt;
+
 use super::auth::Mechanism;
 use super::reply::{EnhancedCode, Reply};
 
@@ -134,6 +136,26 @@ pub enum SmtpError {
     InvalidAddress(String),
     /// The EHLO/HELO name is empty or contains spaces or control characters.
     InvalidHelloName(String),
+    /// An address of the envelope given to [`Client::send`](super::Client::send)
+    /// (or to the dry run) is empty, longer than RFC 5321 allows (a path
+    /// of 256 octets with its brackets), or holds CR, LF, `<`, `>`, spaces
+    /// or control characters.
+    InvalidEnvelopeAddress {
+        /// Which address: `from`, or `to[i]` (the index in `Envelope::to`).
+        field: String,
+        /// The address as given.
+        address: String,
+    },
+    /// The credentials cannot be used: the user name holds a control
+    /// character, or the user name or the secret holds NUL or 0x01, which
+    /// would change the meaning of AUTH PLAIN or XOAUTH2. The secret is
+    /// never shown.
+    InvalidCredentials {
+        /// `user` or `secret` (the password or the token).
+        field: &'static str,
+        /// What is wrong, without the value.
+        reason: &'static str,
+    },
     /// The envelope has no recipient.
     NoRecipients,
     /// The message body failed to render.
@@ -237,6 +259,8 @@ impl SmtpError {
             | SmtpError::SizeMismatch { .. }
             | SmtpError::InvalidAddress(_)
             | SmtpError::InvalidHelloName(_)
+            | SmtpError::InvalidEnvelopeAddress { .. }
+            | SmtpError::InvalidCredentials { .. }
             | SmtpError::NoRecipients
             | SmtpError::Body(_)
             | SmtpError::Misuse(_)
@@ -316,8 +340,16 @@ impl fmt::Display for SmtpError {
                     "message declared {declared} octets but produced {actual}"
                 )
             }
-            SmtpError::InvalidAddress(a) => write!(f, "invalid envelope address {a:?}"),
-            SmtpError::InvalidHelloName(n) => write!(f, "invalid EHLO name {n:?}"),
+            SmtpError::InvalidAddress(a) => write!(f, "invalid envelope address {}", Excerpt(a)),
+            SmtpError::InvalidHelloName(n) => write!(f, "invalid EHLO name {}", Excerpt(n)),
+            SmtpError::InvalidEnvelopeAddress { field, address } => write!(
+                f,
+                "invalid envelope address in {field}: {}",
+                Excerpt(address)
+            ),
+            SmtpError::InvalidCredentials { field, reason } => {
+                write!(f, "invalid credentials ({field}): {reason}")
+            }
             SmtpError::NoRecipients => f.write_str("the envelope has no recipient"),
             SmtpError::Body(why) => write!(f, "message body error: {why}"),
             SmtpError::Misuse(why) => write!(f, "command not allowed now: {why}"),

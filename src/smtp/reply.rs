@@ -350,6 +350,28 @@ mod tests {
     }
 
     #[test]
+    fn a_ten_megabyte_line_is_never_buffered() {
+        // Fed in small pieces, the partial line grows up to the bound and
+        // no further; what follows the error is dropped unread.
+        let mut p = ReplyParser::default();
+        p.feed(b"250 ");
+        let piece = [b'x'; 1000];
+        for _ in 0..10 * 1024 {
+            p.feed(&piece);
+            assert!(p.partial.capacity() <= 2 * DEFAULT_MAX_LINE);
+        }
+        p.feed(b"\r\n250 ok\r\n");
+        assert!(matches!(
+            p.next_reply(),
+            Some(Err(SmtpError::ReplyTooLong {
+                limit: DEFAULT_MAX_LINE
+            }))
+        ));
+        assert!(p.next_reply().is_none());
+        assert!(p.partial.len() <= DEFAULT_MAX_LINE);
+    }
+
+    #[test]
     fn malformed() {
         for bad in [
             &b"hello\r\n"[..],

@@ -1,6 +1,8 @@
 //! The composer for JS: emailjs's option object → [`MessageBuilder`], and
 //! emailjs's helper functions.
 
+use std::cell::{Cell, RefCell};
+
 use js_sys::{Array, Object, Uint8Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -86,7 +88,8 @@ impl WasmMessage {
     #[wasm_bindgen(js_name = toString)]
     pub fn to_js_string(&self) -> Result<String, JsValue> {
         let bytes = render(self.get()?)?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     /// `{ from: string | null, to: string[] }`: the SMTP envelope.
@@ -111,6 +114,123 @@ impl WasmMessage {
         let m = self.message.as_ref()?;
         m.encoded_len(m.default_options()).map(|n| n as f64)
     }
+}
+
+thread_local! {
+    /// The last message [`compose`] rendered, kept (and its buffer reused)
+    /// until the next call.
+    static COMPOSED: RefCell<Composed> = RefCell::new(Composed::default());
+    /// Id generator seeds drawn from the system's random source in batches.
+    static SEEDS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+#[derive(Default)]
+struct Composed {
+    output: Vec<u8>,
+    message_id: String,
+    ascii: bool,
+}
+
+/// Output buffers larger than this are not kept for the next message when it
+/// is much smaller.
+const KEEP_OUTPUT: usize = 1 << 20;
+
+/// Builds, validates and renders a message from emailjs's option names in
+/// one call (what `WasmMessage.fromOptions(options).toBytes()` does, without
+/// the object and the copies) into this module's output buffer, and returns
+/// its length in bytes. The bytes are at [`composed_ptr`] in the wasm memory
+/// ([`wasm_memory`]) until the next call into this module, which may move
+/// them: read or copy them first, then ask [`composed_message_id`] if needed.
+#[wasm_bindgen]
+pub fn compose(options: JsValue) -> Result<f64, JsValue> {
+    // A fed attachment has no data here: rendering it fails (`COMPOSE`,
+    // the stream would block), as `WasmMessage.toBytes()` does.
+    let mut feeds = Vec::new();
+    let (builder, fields) = builder_from_options(&options, &mut feeds)?;
+    let message = builder
+        .build()
+        .map_err(|e| BindingError::from(e).map_field(|f| fields.to_js(f)))?;
+    let len = COMPOSED.with(|cell| -> BResult<usize> {
+        let mut composed = cell.borrow_mut();
+        let composed = &mut *composed;
+        composed.message_id.clear();
+        composed.message_id.push_str(message.message_id());
+        let out = &mut composed.output;
+        out.clear();
+        let opts = message.default_options();
+        let mut stream = message.into_stream();
+        if let Some(len) = stream.start(opts)? {
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            if out.capacity() > KEEP_OUTPUT && len < out.capacity() / 4 {
+                *out = Vec::new();
+            }
+            out.try_reserve_exact(len).map_err(|_| too_large(len))?;
+        }
+        while let Some(chunk) = stream.next_chunk()? {
+            out.try_reserve(chunk.len())
+                .map_err(|_| too_large(out.len().saturating_add(chunk.len())))?;
+            out.extend_from_slice(chunk);
+        }
+        composed.ascii = out.is_ascii();
+        Ok(out.len())
+    })?;
+    Ok(len as f64)
+}
+
+/// Where the output of the last [`compose`] starts in the wasm memory.
+#[wasm_bindgen(js_name = composedPtr)]
+pub fn composed_ptr() -> f64 {
+    COMPOSED.with(|cell| cell.borrow().output.as_ptr() as usize as f64)
+}
+
+/// Whether the output of the last [`compose`] is all ASCII (JS may then
+/// decode it with a faster one-byte decoder).
+#[wasm_bindgen(js_name = composedIsAscii)]
+pub fn composed_is_ascii() -> bool {
+    COMPOSED.with(|cell| cell.borrow().ascii)
+}
+
+/// The Message-ID (without `<>`) of the last message [`compose`] rendered.
+#[wasm_bindgen(js_name = composedMessageId)]
+pub fn composed_message_id() -> String {
+    COMPOSED.with(|cell| cell.borrow().message_id.clone())
+}
+
+/// This module's `WebAssembly.Memory` (to read [`compose`]'s output).
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
+fn too_large(len: usize) -> BindingError {
+    BindingError::new(
+        "COMPOSE",
+        None,
+        format!("the message ({len} bytes) does not fit in the wasm memory"),
+    )
+}
+
+/// How many seeds one `crypto.getRandomValues` call fetches.
+const SEED_BATCH: usize = 256;
+
+/// A seed for the builder's id generator (boundaries, Message-ID): 64 random
+/// bits from `crypto.getRandomValues`, fetched [`SEED_BATCH`] seeds at a time:
+/// one call out of wasm per message costs as much as composing a small one.
+/// `None` when there is no random source (the builder then falls back on its
+/// own `from_entropy`).
+fn random_seed() -> Option<u64> {
+    SEEDS.with(|cell| {
+        let mut seeds = cell.borrow_mut();
+        if seeds.is_empty() {
+            let mut buf = [0u8; SEED_BATCH * 8];
+            getrandom::getrandom(&mut buf).ok()?;
+            seeds.extend(
+                buf.chunks_exact(8)
+                    .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            );
+        }
+        seeds.pop()
+    })
 }
 
 fn render(message: &Message) -> BResult<Vec<u8>> {
@@ -166,11 +286,14 @@ fn builder_from_options(
         inline: 0,
         alternative: 0,
     };
+    let (mut seeded, mut dated) = (false, false);
     for (key, value) in entries(obj, "options")? {
         if is_absent(&value) {
             continue;
         }
         let lower = key.to_ascii_lowercase();
+        seeded |= lower == "deterministic";
+        dated |= lower == "date";
         let k = key.as_str();
         b = match lower.as_str() {
             "from" => string_or_array(&value, k)?
@@ -234,6 +357,19 @@ fn builder_from_options(
             _ => b.header(k, header_value(&value, k)?),
         };
     }
+    if !seeded {
+        // Deterministic mode with a random seed is the builder's own
+        // `from_entropy` with the random bits drawn in batches
+        // (`random_seed`): the seed gives the boundaries and the Message-ID,
+        // and the Date, which that mode would fix at 2000-01-01, is set to now
+        // (UTC, as `build` does) when the options have none.
+        if let Some(seed) = random_seed() {
+            if !dated {
+                b = b.date(DateTime::now());
+            }
+            b = b.deterministic(seed);
+        }
+    }
     Ok((b, fields))
 }
 
@@ -282,8 +418,28 @@ fn date_time(ms: f64, utc: bool) -> Option<DateTime> {
     if utc {
         return Some(dt);
     }
-    let offset = -js_sys::Date::new(&JsValue::from_f64(ms)).get_timezone_offset();
-    Some(dt.with_offset_minutes(offset.clamp(-1439.0, 1439.0) as i16))
+    Some(dt.with_offset_minutes(local_offset_minutes(ms)))
+}
+
+thread_local! {
+    /// The last (second since the epoch, JS local offset) looked up.
+    static OFFSET: Cell<(f64, i16)> = const { Cell::new((f64::NAN, 0)) };
+}
+
+/// The JS local offset at `ms`, in minutes east of UTC. The date is shown to
+/// the second, so one lookup (a `Date` object) serves a whole second.
+fn local_offset_minutes(ms: f64) -> i16 {
+    let second = (ms / 1000.0).floor();
+    OFFSET.with(|cell| {
+        let (cached, offset) = cell.get();
+        if cached == second {
+            return offset;
+        }
+        let offset = -js_sys::Date::new(&JsValue::from_f64(ms)).get_timezone_offset();
+        let offset = offset.clamp(-1439.0, 1439.0) as i16;
+        cell.set((second, offset));
+        offset
+    })
 }
 
 /// One emailjs attachment object, read.

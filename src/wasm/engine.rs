@@ -95,6 +95,8 @@ fn kind(e: &SmtpError) -> &'static str {
         SmtpError::SizeMismatch { .. } => "SizeMismatch",
         SmtpError::InvalidAddress(_) => "InvalidAddress",
         SmtpError::InvalidHelloName(_) => "InvalidHelloName",
+        SmtpError::InvalidEnvelopeAddress { .. } => "InvalidEnvelopeAddress",
+        SmtpError::InvalidCredentials { .. } => "InvalidCredentials",
         SmtpError::NoRecipients => "NoRecipients",
         SmtpError::Body(_) => "Body",
         SmtpError::Misuse(_) => "Misuse",
@@ -185,6 +187,11 @@ enum EventJs {
     Failed {
         id: f64,
         error: ErrorInfo,
+        /// The end of the message's data was handed over before the
+        /// session failed (`Client::outcome_unknown`): the server may have
+        /// accepted it.
+        #[serde(rename = "outcomeUnknown")]
+        outcome_unknown: bool,
     },
     Noop {
         reply: ReplyJs,
@@ -213,6 +220,7 @@ impl From<Event> for EventJs {
             Event::MessageFailed { id, error } => EventJs::Failed {
                 id: id.0 as f64,
                 error: (&error).into(),
+                outcome_unknown: false,
             },
             Event::Noop(r) => EventJs::Noop { reply: (&r).into() },
             Event::Reply { command, reply } => EventJs::Reply {
@@ -307,6 +315,7 @@ fn config_from(value: &JsValue) -> BResult<Config> {
         }
         config.authentication = mechs;
     }
+    let token_given = xoauth2.is_some();
     match (user, password, xoauth2) {
         (Some(u), _, Some(token)) => {
             config.credentials = Some(Credentials::new(u, token));
@@ -326,6 +335,16 @@ fn config_from(value: &JsValue) -> BResult<Config> {
             ))
         }
         (None, None, None) => {}
+    }
+    if let Some(Err(SmtpError::InvalidCredentials { field, reason })) =
+        config.credentials.as_ref().map(Credentials::check)
+    {
+        let field = match (field, token_given) {
+            ("user", _) => "user",
+            (_, true) => "xoauth2",
+            _ => "password",
+        };
+        return Err(BindingError::invalid(field, format!("{field}: {reason}")));
     }
     let flag = |k: &str, default: bool| -> BResult<bool> {
         Ok(opt_bool(&prop(k)?, k)?.unwrap_or(default))
@@ -543,7 +562,18 @@ impl WasmSmtpClient {
     #[wasm_bindgen(js_name = pollEvent)]
     pub fn poll_event(&mut self) -> Result<JsValue, JsValue> {
         match self.client.poll_event() {
-            Some(e) => Ok(to_js(&EventJs::from(e))?),
+            Some(e) => {
+                let unknown = matches!(&e, Event::MessageFailed { id, .. }
+                    if self.client.outcome_unknown() == Some(*id));
+                let mut event = EventJs::from(e);
+                if let EventJs::Failed {
+                    outcome_unknown, ..
+                } = &mut event
+                {
+                    *outcome_unknown = unknown;
+                }
+                Ok(to_js(&event)?)
+            }
             None => Ok(JsValue::UNDEFINED),
         }
     }

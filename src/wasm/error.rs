@@ -64,7 +64,8 @@ fn header_field(e: &HeaderError) -> Option<&str> {
         HeaderError::InvalidName(name) | HeaderError::Reserved(name) => Some(name),
         HeaderError::LineBreak { field }
         | HeaderError::ControlCharacter { field }
-        | HeaderError::LineTooLong { field } => Some(field),
+        | HeaderError::LineTooLong { field }
+        | HeaderError::ValueTooLong { field, .. } => Some(field),
         HeaderError::InvalidMessageId(_) => None,
     }
 }
@@ -75,6 +76,7 @@ impl From<ComposeError> for BindingError {
         let (code, field) = match &e {
             ComposeError::Address { field, .. } => ("ADDRESS", Some(field.as_str())),
             ComposeError::Header(h) => ("HEADER", header_field(h)),
+            ComposeError::HeaderField { field, .. } => ("HEADER", Some(field.as_str())),
             ComposeError::Encoding { field, .. } => ("ENCODING", Some(field.as_str())),
             ComposeError::MissingFrom => ("MISSING_FROM", Some("from")),
             ComposeError::NoRecipients => ("NO_RECIPIENTS", Some("to")),
@@ -95,6 +97,10 @@ impl From<SmtpError> for BindingError {
     fn from(e: SmtpError) -> Self {
         let field = match &e {
             SmtpError::InvalidHelloName(_) => Some("domain"),
+            SmtpError::InvalidCredentials { field, .. } => Some(match *field {
+                "user" => "user",
+                _ => "password",
+            }),
             _ => None,
         };
         BindingError::new("SMTP", field, e.to_string())

@@ -11,14 +11,51 @@ mod compose;
 mod convert;
 mod engine;
 mod error;
+pub(crate) mod idna;
 
 pub use compose::{
-    addressparser, check_validity, get_rfc2822_date, mime_encode, mime_word_encode, WasmFeed,
-    WasmMessage,
+    addressparser, check_validity, compose, composed_is_ascii, composed_message_id, composed_ptr,
+    get_rfc2822_date, mime_encode, mime_word_encode, wasm_memory, WasmFeed, WasmMessage,
 };
 pub use engine::WasmSmtpClient;
 
 use error::{BResult, BindingError};
+use std::sync::Mutex;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// The message of the last panic, for `takePanicMessage`.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(text: &str);
+}
+
+/// Runs when the module is instantiated: installs a panic hook. No input
+/// should make the bindings panic (every bad value is a `MimeographError`);
+/// if a bug does, the panic message goes to `console.error` and is kept for
+/// `takePanicMessage`, so that the JS layer can report it instead of a bare
+/// `RuntimeError: unreachable`.
+#[wasm_bindgen(start)]
+fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let text = info.to_string();
+        console_error(&format!(
+            "mimeograph: internal error (a bug; please report it): {text}"
+        ));
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(text);
+        }
+    }));
+}
+
+/// The message of the last Rust panic (an internal error), if any, and
+/// forgets it.
+#[wasm_bindgen(js_name = takePanicMessage)]
+pub fn take_panic_message() -> Option<String> {
+    LAST_PANIC.lock().ok().and_then(|mut last| last.take())
+}
 
 /// Serializes a value as a plain JS object (maps as objects, `None` as `null`).
 fn to_js<T: serde::Serialize>(value: &T) -> BResult<wasm_bindgen::JsValue> {

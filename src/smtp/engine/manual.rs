@@ -47,6 +47,9 @@ pub(crate) struct ManualTxn {
 
 /// `esmtp-param = esmtp-keyword ["=" esmtp-value]` (RFC 5321 §4.1.2).
 fn valid_param(p: &str) -> bool {
+    if p.len() > MAX_ARGUMENT {
+        return false;
+    }
     let (keyword, value) = match p.split_once('=') {
         Some((k, v)) => (k, Some(v)),
         None => (p, None),
@@ -60,11 +63,17 @@ fn valid_param(p: &str) -> bool {
     keyword_ok && value_ok
 }
 
-/// A HELP/VRFY/EXPN argument: not blank, no CR, LF or other controls.
+/// The longest argument of a low-level command: RFC 5321 §4.5.3.1.4
+/// limits a command line to 512 octets.
+const MAX_ARGUMENT: usize = 500;
+
+/// A HELP/VRFY/EXPN argument: not blank, no CR, LF or other controls, at
+/// most [`MAX_ARGUMENT`] octets.
 fn check_text(what: &str, arg: &str) -> Result<(), SmtpError> {
-    if arg.trim().is_empty() || arg.chars().any(char::is_control) {
+    if arg.trim().is_empty() || arg.chars().any(char::is_control) || arg.len() > MAX_ARGUMENT {
         return Err(SmtpError::InvalidArgument(format!(
-            "{what} needs a non-empty argument without CR, LF or control characters, got {arg:?}"
+            "{what} needs a non-empty argument of at most {MAX_ARGUMENT} octets without CR, LF or control characters, got {}",
+            crate::excerpt::Excerpt(arg)
         )));
     }
     Ok(())
@@ -124,7 +133,8 @@ impl Client {
         }
         if let Some(bad) = params.iter().find(|p| !valid_param(p)) {
             return Err(SmtpError::InvalidArgument(format!(
-                "MAIL FROM parameter {bad:?} is not KEYWORD[=value]"
+                "MAIL FROM parameter {} is not KEYWORD[=value]",
+                crate::excerpt::Excerpt(bad)
             )));
         }
         let mut params = params.to_vec();
