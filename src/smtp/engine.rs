@@ -260,6 +260,9 @@ struct Txn {
     /// The end of the data was handed to the transport: from now on the
     /// server may accept the message at any moment.
     end_sent: bool,
+    /// The body already returned its end (seen while checking the size of
+    /// a `BDAT … LAST` chunk); it is not asked again.
+    end_seen: bool,
     encoder: ContentEncoder,
     scratch: Vec<u8>,
     content_len: u64,
@@ -350,6 +353,36 @@ fn check_address(a: &EnvelopeAddress) -> Result<(), SmtpError> {
         Ok(())
     } else {
         Err(SmtpError::InvalidAddress(a.utf8().to_string()))
+    }
+}
+
+/// Once a `BDAT … LAST` chunk has its announced size: the octets the body
+/// still yields (0 when it ends there). Its end goes to the transport only
+/// after this, so that a body longer than it said is never cut into a
+/// shorter message that the server takes as complete.
+fn octets_after_end(
+    body: &mut (dyn MessageBody + Send),
+    encoder: &mut ContentEncoder,
+) -> Result<u64, super::BodyError> {
+    let mut extra = Vec::new();
+    while let Some(chunk) = body.next_chunk()? {
+        encoder.encode(chunk, &mut extra);
+        if !extra.is_empty() {
+            return Ok(extra.len() as u64);
+        }
+    }
+    Ok(0)
+}
+
+/// The error for what [`octets_after_end`] found, if any.
+fn size_error(declared: u64, sent: u64, after: Result<u64, super::BodyError>) -> Option<SmtpError> {
+    match after {
+        Ok(0) => None,
+        Ok(n) => Some(SmtpError::SizeMismatch {
+            declared,
+            actual: sent + n,
+        }),
+        Err(e) => Some(SmtpError::Body(e.to_string())),
     }
 }
 
@@ -1027,6 +1060,7 @@ impl Client {
             streaming: false,
             body_done: false,
             end_sent: false,
+            end_seen: false,
             encoder,
             scratch: Vec::new(),
             content_len: 0,
@@ -1072,18 +1106,29 @@ impl Client {
             return;
         }
         t.data_sent = true;
+        let mut error = None;
         match t.mode {
             BodyMode::Data => wire.write(Command::Data, Some(Expect::Data)),
             BodyMode::BdatLast(size) => {
-                wire.write(
-                    Command::Bdat { size, last: true },
-                    Some(Expect::Bdat { last: true }),
-                );
-                // An empty message ends with its command.
-                wire.end_pending |= size == 0;
-                t.streaming = true;
+                // An empty message ends with its command: the body must
+                // be seen to end first (see `octets_after_end`).
+                if size == 0 {
+                    t.end_seen = true;
+                    error = size_error(0, 0, octets_after_end(t.body.as_mut(), &mut t.encoder));
+                }
+                if error.is_none() {
+                    wire.write(
+                        Command::Bdat { size, last: true },
+                        Some(Expect::Bdat { last: true }),
+                    );
+                    wire.end_pending |= size == 0;
+                    t.streaming = true;
+                }
             }
             BodyMode::BdatChunked => t.streaming = true,
+        }
+        if let Some(e) = error {
+            self.fatal(e, false);
         }
     }
 
@@ -1205,7 +1250,12 @@ impl Client {
         }
         let wire = &mut self.wire;
         let start = wire.out.len();
-        let chunk = match t.body.next_chunk() {
+        let next = if t.end_seen {
+            Ok(None)
+        } else {
+            t.body.next_chunk()
+        };
+        let chunk = match next {
             Ok(c) => c,
             Err(e) => {
                 let e = SmtpError::Body(e.to_string());
@@ -1236,6 +1286,17 @@ impl Client {
                         false,
                     );
                     return false;
+                }
+                if t.content_len == size {
+                    // The last announced octet is here: hand it over only
+                    // once the body has ended.
+                    t.end_seen = true;
+                    let after = octets_after_end(t.body.as_mut(), &mut t.encoder);
+                    if let Some(e) = size_error(size, t.content_len, after) {
+                        wire.out.truncate(start);
+                        self.fatal(e, false);
+                        return false;
+                    }
                 }
                 wire.end_pending |= t.content_len == size;
                 wire.content(start);
