@@ -327,11 +327,24 @@ fn valid_hello_name(name: &str) -> bool {
 
 /// An envelope path: no CR, LF, NUL, controls, `<` or `>`; spaces only
 /// inside a quoted local part (`"john doe"@example.com`, RFC 5321
-/// Quoted-string), where they cannot end the command's argument.
+/// Quoted-string), where they cannot end the command's argument. An
+/// unquoted local part is a dot-string (`atext`, dots and UTF-8), the
+/// domain host-name characters or an address literal, so that no server
+/// can read another mailbox or domain in it (`a@evil.example@good.example`,
+/// an unbalanced quote).
 fn valid_path(path: &str) -> bool {
     let plain = |b: u8| b > b' ' && b != 0x7f && b != b'<' && b != b'>';
+    // RFC 5322 atext, dots, and UTF-8 (RFC 6531).
+    let dot_string = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+                    || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+            })
+    };
     let Some((local, domain)) = path.rsplit_once('@') else {
-        return !path.is_empty() && path.bytes().all(plain);
+        return dot_string(path);
     };
     let quoted_ok = |q: &str| {
         let mut escaped = false;
@@ -343,9 +356,25 @@ fn valid_path(path: &str) -> bool {
     };
     let local_ok = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
         Some(inner) => quoted_ok(inner),
-        None => !local.is_empty() && local.bytes().all(plain),
+        None => dot_string(local),
     };
-    local_ok && !domain.is_empty() && domain.bytes().all(plain)
+    let domain_ok = match domain.strip_prefix('[') {
+        // RFC 5321 address literal: dcontent is printable ASCII but `[\]`.
+        Some(literal) => literal.strip_suffix(']').is_some_and(|d| {
+            !d.is_empty()
+                && d.bytes()
+                    .all(|b| (33..=126).contains(&b) && !matches!(b, b'[' | b'\\' | b']'))
+        }),
+        None => {
+            !domain.is_empty()
+                && domain.chars().all(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(c, '-' | '.' | '_')
+                        || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+                })
+        }
+    };
+    local_ok && domain_ok
 }
 
 fn check_address(a: &EnvelopeAddress) -> Result<(), SmtpError> {

@@ -1726,3 +1726,64 @@ fn a_body_longer_than_declared_is_never_cut_at_the_declared_size() {
         assert_eq!(r.sent().len(), 1, "{:?}", r.events);
     }
 }
+
+/// Found by the `engine` fuzz target: paths that are no RFC 5321 path
+/// (an unbalanced quote, a second `@` in an unquoted local part, specials)
+/// were written as they were; `a@evil.example@good.example` is read by
+/// some servers as a route to another domain.
+#[test]
+fn envelope_paths_are_rfc5321_paths() {
+    let sends = |a: &str| {
+        let mut r = Run::new(cfg());
+        let e = Envelope {
+            from: Some(addr("a@x.org")),
+            to: vec![addr(a)],
+        };
+        let queued = r.c.send(e, Box::new(RawMessage::new("x")), T0);
+        match queued {
+            Ok(_) => true,
+            Err(SmtpError::InvalidAddress(got)) => {
+                assert_eq!(got, a);
+                false
+            }
+            Err(e) => panic!("{a:?}: {e:?}"),
+        }
+    };
+    for bad in [
+        "a@evil.example@good.example",
+        "\"unterminated@x.example",
+        "a\"b@x.example",
+        "a(b)@x.example",
+        "a,b@x.example",
+        "a:b@x.example",
+        "a;b@x.example",
+        "a\\b@x.example",
+        "a[b]@x.example",
+        "a@x\"y.example",
+        "a@x,y.example",
+        "a@x(y).example",
+        "a@[192.0.2.1",
+        "a@[192.0.2.1]]",
+        "a@[]",
+        "a@",
+        "@x.example",
+        "post master",
+        "post\"master",
+    ] {
+        assert!(!sends(bad), "{bad:?} was accepted");
+    }
+    for good in [
+        "postmaster",
+        "user+tag@x.example",
+        "a.b@sub.x.example",
+        "a..b.@docomo.example",
+        "\"a@b\"@x.example",
+        "\"john doe\"@x.example",
+        "a@[192.0.2.1]",
+        "a@[IPv6:2001:db8::1]",
+        "j\u{f6}rg@m\u{fc}ller.example",
+        "o'brien@x_y.example",
+    ] {
+        assert!(sends(good), "{good:?} was refused");
+    }
+}
