@@ -245,7 +245,8 @@ impl MessageBuilder {
     /// addresses that parse. `build` runs the same checks and more.
     pub fn check_validity(&self) -> Result<(), ComposeError> {
         let from = parse_all("from", &self.from)?;
-        if from.is_empty() {
+        // An empty group (`undisclosed:;`) names no author either.
+        if from.mailboxes().next().is_none() {
             return Err(ComposeError::MissingFrom);
         }
         let mut recipients = 0;
@@ -261,7 +262,8 @@ impl MessageBuilder {
     /// Validates everything and builds the message.
     pub fn build(self) -> Result<Message, ComposeError> {
         let from = parse_all("from", &self.from)?;
-        if from.is_empty() {
+        // An empty group (`undisclosed:;`) names no author either.
+        if from.mailboxes().next().is_none() {
             return Err(ComposeError::MissingFrom);
         }
         let sender = self
@@ -827,6 +829,38 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .enumerate()
         .filter(|(_, &b)| b == first)
         .any(|(i, _)| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
+}
+
+/// Found by the `compose` fuzz target: a From of only an empty group
+/// (`:` or `undisclosed:;`) built a message with no author, sent with the
+/// null reverse path `<>` that is meant for bounces.
+#[cfg(test)]
+mod from_tests {
+    use super::*;
+
+    #[test]
+    fn a_from_without_a_mailbox_is_missing() {
+        for from in [":", "undisclosed-recipients:;", "team:;, :;"] {
+            let b = MessageBuilder::new().from(from).to("b@example.com");
+            assert!(
+                matches!(b.check_validity(), Err(ComposeError::MissingFrom)),
+                "{from:?}"
+            );
+            assert!(
+                matches!(b.build(), Err(ComposeError::MissingFrom)),
+                "{from:?}"
+            );
+        }
+        let m = MessageBuilder::new()
+            .from("team: a@example.com;")
+            .to("b@example.com")
+            .build()
+            .unwrap();
+        assert_eq!(
+            m.envelope().from.as_ref().map(|a| a.utf8()),
+            Some("a@example.com")
+        );
+    }
 }
 
 #[cfg(test)]
