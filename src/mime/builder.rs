@@ -365,7 +365,8 @@ impl MessageBuilder {
         }
         let mut inline = Vec::new();
         for (i, part) in self.inline.into_iter().enumerate() {
-            inline.push(part_node(&mut leaves, &format!("inline[{i}]"), part, true)?);
+            let field = format!("inline[{i}]");
+            inline.push(part_node(&mut leaves, &field, part, true, charset)?);
         }
         if let Some(html) = &self.html {
             let leaf = text_leaf("html", "text/html", html, charset)?;
@@ -378,6 +379,7 @@ impl MessageBuilder {
                 &format!("alternative[{i}]"),
                 part,
                 false,
+                charset,
             )?);
         }
         let body = match alternatives.len() {
@@ -394,6 +396,7 @@ impl MessageBuilder {
                 &format!("attachment[{i}]"),
                 part,
                 false,
+                charset,
             )?);
         }
         let mut root = match mixed.len() {
@@ -600,12 +603,14 @@ fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
 }
 
 /// A user's part as a tree node: its leaf, wrapped in `related` with its
-/// own related parts when it has any.
+/// own related parts when it has any. `message_charset` is the one in
+/// which the part's custom headers are encoded.
 fn part_node(
     leaves: &mut Vec<Leaf>,
     field: &str,
     part: Attachment,
     inline_default: bool,
+    message_charset: Charset,
 ) -> Result<Node, ComposeError> {
     let Attachment {
         source,
@@ -713,7 +718,9 @@ fn part_node(
     let mut part_headers = Vec::with_capacity(headers.len());
     for (name, value) in headers {
         let name = HeaderName::custom(&name)?;
-        check_value(&format!("{field}.{name}"), &value)?;
+        let header_field = format!("{field}.{name}");
+        check_value(&header_field, &value)?;
+        encoding_check(&header_field, message_charset, &value)?;
         part_headers.push((name, value));
     }
     // Body alternatives (calendar, HTML given as a part) carry no disposition.
@@ -745,6 +752,7 @@ fn part_node(
             &format!("{field}.related[{i}]"),
             part,
             true,
+            message_charset,
         )?);
     }
     Ok(related(node, related_nodes))
@@ -829,6 +837,36 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .enumerate()
         .filter(|(_, &b)| b == first)
         .any(|(i, _)| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
+}
+
+/// Found by the `compose` fuzz target: a part's custom header with a
+/// character the message charset lacks passed `build`, and the built
+/// message then failed to render.
+#[cfg(test)]
+mod part_header_tests {
+    use super::*;
+    use crate::mime::Attachment;
+
+    #[test]
+    fn part_headers_are_checked_against_the_charset_at_build() {
+        let build = |value: &str| {
+            MessageBuilder::new()
+                .from("a@example.com")
+                .to("b@example.com")
+                .charset("koi8-r")
+                .attach(Attachment::bytes(b"x".to_vec()).header("X-Note", value))
+                .deterministic(1)
+                .build()
+        };
+        match build("\u{3dd}") {
+            Err(ComposeError::Encoding { field, .. }) => {
+                assert_eq!(field, "attachment[0].X-Note");
+            }
+            other => panic!("{other:?}"),
+        }
+        let m = build("\u{416}").unwrap();
+        assert!(m.to_bytes().is_ok());
+    }
 }
 
 /// Found by the `compose` fuzz target: a From of only an empty group
