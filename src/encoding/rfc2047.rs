@@ -307,10 +307,11 @@ fn plan_word(
             let mut encoder = charset.encoding().new_encoder();
             let (res, _, written) =
                 encoder.encode_from_utf8_without_replacement(ch_str, &mut buf, true);
-            if let encoding_rs::EncoderResult::Unmappable(character) = res {
+            if let encoding_rs::EncoderResult::Unmappable(_) = res {
+                // `ch` itself: ISO-2022-JP reports ESC, SO and SI as U+FFFD.
                 return Err(EncodingError::Unmappable {
                     charset: charset.name(),
-                    character,
+                    character: ch,
                 });
             }
             &buf[..written.min(buf.len())]

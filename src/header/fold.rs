@@ -16,8 +16,9 @@ pub const MAX_LINE_LEN: usize = 998;
 /// Some parsers (`mail-parser`) collapse all whitespace around a fold into
 /// one space, against RFC 5322's unfolding, so a longer run of whitespace is
 /// a fold point only when the line would otherwise pass 998 octets; the fold
-/// then leaves one whitespace character after the CRLF and the rest at the
-/// end of the line before, which RFC 5322 unfolding reads back exactly.
+/// then leaves one whitespace character after the CRLF (more when the line
+/// before has no room for them) and the rest at the end of the line before,
+/// which RFC 5322 unfolding reads back exactly.
 /// Fails, writing nothing, when a line would still exceed 998 octets.
 pub fn write_header(out: &mut Vec<u8>, name: &str, tokens: &[Token]) -> Result<(), HeaderError> {
     let start = out.len();
@@ -33,8 +34,11 @@ pub fn write_header(out: &mut Vec<u8>, name: &str, tokens: &[Token]) -> Result<(
         // run is used only to stay within 998 octets.
         let foldable = space == " " || (!space.is_empty() && line_len + added > MAX_LINE_LEN);
         if i > 0 && past_soft && foldable {
-            // Spaces and tabs are one byte each: split before the last one.
-            let (kept, carried) = space.split_at(space.len() - 1);
+            // Spaces and tabs are one byte each: split before the last one,
+            // or earlier when the rest of the run would pass 998 octets on
+            // this line (unfolding reads either split back exactly).
+            let keep = (space.len() - 1).min(MAX_LINE_LEN.saturating_sub(line_len));
+            let (kept, carried) = space.split_at(keep);
             out.extend_from_slice(kept.as_bytes());
             longest = longest.max(line_len + kept.len());
             out.extend_from_slice(b"\r\n");
@@ -106,6 +110,38 @@ mod tests {
         assert!(s.matches("\r\n").count() > 2, "{s}");
         let unfolded = s.trim_end_matches("\r\n").replace("\r\n", "");
         assert_eq!(unfolded, format!("Subject: {text}"));
+    }
+
+    /// Found by the `header` fuzz target: a run of several tabs was
+    /// folded only once the line would pass 998 octets, and all but one of
+    /// its characters were left on that line, which could then pass 998
+    /// itself: a subject of short words was refused as unfoldable.
+    #[test]
+    fn whitespace_runs_fold_whatever_the_alignment() {
+        for lead in 1..16 {
+            let mut tokens = vec![Token::glued("x".repeat(lead))];
+            for _ in 0..400 {
+                tokens.push(Token {
+                    space: "\t\t\t\t".into(),
+                    text: "abc".into(),
+                });
+            }
+            let mut out = Vec::new();
+            write_header(&mut out, "Subject", &tokens)
+                .unwrap_or_else(|e| panic!("lead {lead}: {e:?}"));
+            let s = String::from_utf8(out).unwrap();
+            assert!(
+                s.split("\r\n").all(|l| l.len() <= MAX_LINE_LEN),
+                "lead {lead}"
+            );
+            let want: String = tokens
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("{}{}", if i == 0 { " " } else { &t.space }, t.text))
+                .collect();
+            let unfolded = s.trim_end_matches("\r\n").replace("\r\n", "");
+            assert_eq!(unfolded, format!("Subject:{want}"), "lead {lead}");
+        }
     }
 
     #[test]

@@ -245,7 +245,8 @@ impl MessageBuilder {
     /// addresses that parse. `build` runs the same checks and more.
     pub fn check_validity(&self) -> Result<(), ComposeError> {
         let from = parse_all("from", &self.from)?;
-        if from.is_empty() {
+        // An empty group (`undisclosed:;`) names no author either.
+        if from.mailboxes().next().is_none() {
             return Err(ComposeError::MissingFrom);
         }
         let mut recipients = 0;
@@ -261,7 +262,8 @@ impl MessageBuilder {
     /// Validates everything and builds the message.
     pub fn build(self) -> Result<Message, ComposeError> {
         let from = parse_all("from", &self.from)?;
-        if from.is_empty() {
+        // An empty group (`undisclosed:;`) names no author either.
+        if from.mailboxes().next().is_none() {
             return Err(ComposeError::MissingFrom);
         }
         let sender = self
@@ -363,7 +365,8 @@ impl MessageBuilder {
         }
         let mut inline = Vec::new();
         for (i, part) in self.inline.into_iter().enumerate() {
-            inline.push(part_node(&mut leaves, &format!("inline[{i}]"), part, true)?);
+            let field = format!("inline[{i}]");
+            inline.push(part_node(&mut leaves, &field, part, true, charset)?);
         }
         if let Some(html) = &self.html {
             let leaf = text_leaf("html", "text/html", html, charset)?;
@@ -376,6 +379,7 @@ impl MessageBuilder {
                 &format!("alternative[{i}]"),
                 part,
                 false,
+                charset,
             )?);
         }
         let body = match alternatives.len() {
@@ -392,6 +396,7 @@ impl MessageBuilder {
                 &format!("attachment[{i}]"),
                 part,
                 false,
+                charset,
             )?);
         }
         let mut root = match mixed.len() {
@@ -617,12 +622,14 @@ fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
 }
 
 /// A user's part as a tree node: its leaf, wrapped in `related` with its
-/// own related parts when it has any.
+/// own related parts when it has any. `message_charset` is the one in
+/// which the part's custom headers are encoded.
 fn part_node(
     leaves: &mut Vec<Leaf>,
     field: &str,
     part: Attachment,
     inline_default: bool,
+    message_charset: Charset,
 ) -> Result<Node, ComposeError> {
     let Attachment {
         source,
@@ -730,7 +737,9 @@ fn part_node(
             field: format!("{field}.headers"),
             source,
         })?;
-        check_value(&format!("{field}.{name}"), &value)?;
+        let header_field = format!("{field}.{name}");
+        check_value(&header_field, &value)?;
+        encoding_check(&header_field, message_charset, &value)?;
         part_headers.push((name, value));
     }
     // Body alternatives (calendar, HTML given as a part) carry no disposition.
@@ -762,6 +771,7 @@ fn part_node(
             &format!("{field}.related[{i}]"),
             part,
             true,
+            message_charset,
         )?);
     }
     Ok(related(node, related_nodes))
@@ -872,6 +882,68 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .enumerate()
         .filter(|(_, &b)| b == first)
         .any(|(i, _)| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
+}
+
+/// Found by the `compose` fuzz target: a part's custom header with a
+/// character the message charset lacks passed `build`, and the built
+/// message then failed to render.
+#[cfg(test)]
+mod part_header_tests {
+    use super::*;
+    use crate::mime::Attachment;
+
+    #[test]
+    fn part_headers_are_checked_against_the_charset_at_build() {
+        let build = |value: &str| {
+            MessageBuilder::new()
+                .from("a@example.com")
+                .to("b@example.com")
+                .charset("koi8-r")
+                .attach(Attachment::bytes(b"x".to_vec()).header("X-Note", value))
+                .deterministic(1)
+                .build()
+        };
+        match build("\u{3dd}") {
+            Err(ComposeError::Encoding { field, .. }) => {
+                assert_eq!(field, "attachment[0].X-Note");
+            }
+            other => panic!("{other:?}"),
+        }
+        let m = build("\u{416}").unwrap();
+        assert!(m.to_bytes().is_ok());
+    }
+}
+
+/// Found by the `compose` fuzz target: a From of only an empty group
+/// (`:` or `undisclosed:;`) built a message with no author, sent with the
+/// null reverse path `<>` that is meant for bounces.
+#[cfg(test)]
+mod from_tests {
+    use super::*;
+
+    #[test]
+    fn a_from_without_a_mailbox_is_missing() {
+        for from in [":", "undisclosed-recipients:;", "team:;, :;"] {
+            let b = MessageBuilder::new().from(from).to("b@example.com");
+            assert!(
+                matches!(b.check_validity(), Err(ComposeError::MissingFrom)),
+                "{from:?}"
+            );
+            assert!(
+                matches!(b.build(), Err(ComposeError::MissingFrom)),
+                "{from:?}"
+            );
+        }
+        let m = MessageBuilder::new()
+            .from("team: a@example.com;")
+            .to("b@example.com")
+            .build()
+            .unwrap();
+        assert_eq!(
+            m.envelope().from.as_ref().map(|a| a.utf8()),
+            Some("a@example.com")
+        );
+    }
 }
 
 #[cfg(test)]

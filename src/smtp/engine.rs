@@ -268,6 +268,9 @@ struct Txn {
     /// The end of the data was handed to the transport: from now on the
     /// server may accept the message at any moment.
     end_sent: bool,
+    /// The body already returned its end (seen while checking the size of
+    /// a `BDAT … LAST` chunk); it is not asked again.
+    end_seen: bool,
     encoder: ContentEncoder,
     scratch: Vec<u8>,
     content_len: u64,
@@ -334,15 +337,28 @@ fn valid_hello_name(name: &str) -> bool {
 
 /// An envelope path: no CR, LF, NUL, controls, `<` or `>`; spaces only
 /// inside a quoted local part (`"john doe"@example.com`, RFC 5321
-/// Quoted-string), where they cannot end the command's argument.
+/// Quoted-string), where they cannot end the command's argument. An
+/// unquoted local part is a dot-string (`atext`, dots and UTF-8), the
+/// domain host-name characters or an address literal, so that no server
+/// can read another mailbox or domain in it (`a@evil.example@good.example`,
+/// an unbalanced quote).
 fn valid_path(path: &str) -> bool {
     // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its `<>`.
     if path.len() > 254 {
         return false;
     }
     let plain = |b: u8| b > b' ' && b != 0x7f && b != b'<' && b != b'>';
+    // RFC 5322 atext, dots, and UTF-8 (RFC 6531).
+    let dot_string = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+                    || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+            })
+    };
     let Some((local, domain)) = path.rsplit_once('@') else {
-        return !path.is_empty() && path.bytes().all(plain);
+        return dot_string(path);
     };
     let quoted_ok = |q: &str| {
         let mut escaped = false;
@@ -354,9 +370,25 @@ fn valid_path(path: &str) -> bool {
     };
     let local_ok = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
         Some(inner) => quoted_ok(inner),
-        None => !local.is_empty() && local.bytes().all(plain),
+        None => dot_string(local),
     };
-    local_ok && !domain.is_empty() && domain.bytes().all(plain)
+    let domain_ok = match domain.strip_prefix('[') {
+        // RFC 5321 address literal: dcontent is printable ASCII but `[\]`.
+        Some(literal) => literal.strip_suffix(']').is_some_and(|d| {
+            !d.is_empty()
+                && d.bytes()
+                    .all(|b| (33..=126).contains(&b) && !matches!(b, b'[' | b'\\' | b']'))
+        }),
+        None => {
+            !domain.is_empty()
+                && domain.chars().all(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(c, '-' | '.' | '_')
+                        || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+                })
+        }
+    };
+    local_ok && domain_ok
 }
 
 fn check_address(field: impl FnOnce() -> String, a: &EnvelopeAddress) -> Result<(), SmtpError> {
@@ -391,6 +423,36 @@ fn scrub(reply: Reply, secrets: &[String]) -> Reply {
         })
         .collect();
     Reply::new(reply.code(), lines)
+}
+
+/// Once a `BDAT … LAST` chunk has its announced size: the octets the body
+/// still yields (0 when it ends there). Its end goes to the transport only
+/// after this, so that a body longer than it said is never cut into a
+/// shorter message that the server takes as complete.
+fn octets_after_end(
+    body: &mut (dyn MessageBody + Send),
+    encoder: &mut ContentEncoder,
+) -> Result<u64, super::BodyError> {
+    let mut extra = Vec::new();
+    while let Some(chunk) = body.next_chunk()? {
+        encoder.encode(chunk, &mut extra);
+        if !extra.is_empty() {
+            return Ok(extra.len() as u64);
+        }
+    }
+    Ok(0)
+}
+
+/// The error for what [`octets_after_end`] found, if any.
+fn size_error(declared: u64, sent: u64, after: Result<u64, super::BodyError>) -> Option<SmtpError> {
+    match after {
+        Ok(0) => None,
+        Ok(n) => Some(SmtpError::SizeMismatch {
+            declared,
+            actual: sent + n,
+        }),
+        Err(e) => Some(SmtpError::Body(e.to_string())),
+    }
 }
 
 /// The address with its domain lower-cased, for de-duplication.
@@ -1097,6 +1159,7 @@ impl Client {
             streaming: false,
             body_done: false,
             end_sent: false,
+            end_seen: false,
             encoder,
             scratch: Vec::new(),
             content_len: 0,
@@ -1142,18 +1205,29 @@ impl Client {
             return;
         }
         t.data_sent = true;
+        let mut error = None;
         match t.mode {
             BodyMode::Data => wire.write(Command::Data, Some(Expect::Data)),
             BodyMode::BdatLast(size) => {
-                wire.write(
-                    Command::Bdat { size, last: true },
-                    Some(Expect::Bdat { last: true }),
-                );
-                // An empty message ends with its command.
-                wire.end_pending |= size == 0;
-                t.streaming = true;
+                // An empty message ends with its command: the body must
+                // be seen to end first (see `octets_after_end`).
+                if size == 0 {
+                    t.end_seen = true;
+                    error = size_error(0, 0, octets_after_end(t.body.as_mut(), &mut t.encoder));
+                }
+                if error.is_none() {
+                    wire.write(
+                        Command::Bdat { size, last: true },
+                        Some(Expect::Bdat { last: true }),
+                    );
+                    wire.end_pending |= size == 0;
+                    t.streaming = true;
+                }
             }
             BodyMode::BdatChunked => t.streaming = true,
+        }
+        if let Some(e) = error {
+            self.fatal(e, false);
         }
     }
 
@@ -1275,7 +1349,12 @@ impl Client {
         }
         let wire = &mut self.wire;
         let start = wire.out.len();
-        let chunk = match t.body.next_chunk() {
+        let next = if t.end_seen {
+            Ok(None)
+        } else {
+            t.body.next_chunk()
+        };
+        let chunk = match next {
             Ok(c) => c,
             Err(e) => {
                 let e = SmtpError::Body(e.to_string());
@@ -1306,6 +1385,17 @@ impl Client {
                         false,
                     );
                     return false;
+                }
+                if t.content_len == size {
+                    // The last announced octet is here: hand it over only
+                    // once the body has ended.
+                    t.end_seen = true;
+                    let after = octets_after_end(t.body.as_mut(), &mut t.encoder);
+                    if let Some(e) = size_error(size, t.content_len, after) {
+                        wire.out.truncate(start);
+                        self.fatal(e, false);
+                        return false;
+                    }
                 }
                 wire.end_pending |= t.content_len == size;
                 wire.content(start);
