@@ -334,7 +334,7 @@ impl MessageBuilder {
 
         let mut rng = match self.seed {
             Some(seed) => IdGenerator::from_seed(seed),
-            None => IdGenerator::from_entropy(),
+            None => IdGenerator::for_message(),
         };
         let date = self.date.unwrap_or_else(|| match self.seed {
             Some(_) => DateTime::from_unix(946_684_800),
@@ -346,17 +346,21 @@ impl MessageBuilder {
                 let domain = from
                     .mailboxes()
                     .next()
-                    .and_then(|m| idna::domain_to_ascii(m.domain()).ok())
+                    .map(Mailbox::ascii_domain)
                     .filter(|d| !d.is_empty() && !d.starts_with('['))
-                    .unwrap_or_else(|| "localhost".into());
-                format!("{}@{domain}", rng.alphanumeric(32))
+                    .unwrap_or("localhost");
+                let mut id = String::with_capacity(33 + domain.len());
+                rng.push_alphanumeric(&mut id, 32);
+                id.push('@');
+                id.push_str(domain);
+                id
             }
         };
 
         // The body parts and the tree.
         let mut leaves = Vec::new();
         let mut alternatives = Vec::new();
-        if let Some(text) = &self.text {
+        if let Some(text) = self.text {
             let media_type = text_type.as_ref().map_or("text/plain", |(t, _)| t.as_str());
             let leaf = text_leaf("text", media_type, text, charset)?;
             alternatives.push(push_leaf(&mut leaves, leaf));
@@ -365,7 +369,7 @@ impl MessageBuilder {
         for (i, part) in self.inline.into_iter().enumerate() {
             inline.push(part_node(&mut leaves, &format!("inline[{i}]"), part, true)?);
         }
-        if let Some(html) = &self.html {
+        if let Some(html) = self.html {
             let leaf = text_leaf("html", "text/html", html, charset)?;
             let node = push_leaf(&mut leaves, leaf);
             alternatives.push(related(node, std::mem::take(&mut inline)));
@@ -395,7 +399,10 @@ impl MessageBuilder {
             )?);
         }
         let mut root = match mixed.len() {
-            0 => push_leaf(&mut leaves, text_leaf("text", "text/plain", "", charset)?),
+            0 => push_leaf(
+                &mut leaves,
+                text_leaf("text", "text/plain", String::new(), charset)?,
+            ),
             1 => mixed.pop().unwrap_or(Node::Leaf(0)),
             _ => multipart("mixed", mixed),
         };
@@ -516,6 +523,11 @@ fn make_envelope(
 }
 
 fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), ComposeError> {
+    // UTF-8 maps every character, and every charset maps ASCII: nothing
+    // can fail.
+    if charset.is_utf8() || text.is_ascii() {
+        return Ok(());
+    }
     crate::encoding::rfc2047::encode_unstructured(text, charset, false)
         .map(drop)
         .map_err(|source| ComposeError::Encoding {
@@ -561,7 +573,7 @@ fn related(main: Node, parts: Vec<Node>) -> Node {
 fn text_leaf(
     field: &str,
     media_type: &str,
-    text: &str,
+    text: String,
     charset: Charset,
 ) -> Result<Leaf, ComposeError> {
     let bytes = encode_text(field, text, charset)?;
@@ -578,18 +590,26 @@ fn text_leaf(
     })
 }
 
-fn encode_text(field: &str, text: &str, charset: Charset) -> Result<Vec<u8>, ComposeError> {
-    let encoded = charset
-        .encode(text)
+/// Text in `charset`, not yet CRLF-normalised (the text's own buffer when
+/// no transcoding is needed: UTF-8, or ASCII, which every charset here,
+/// ISO-2022-JP included, writes unchanged).
+fn encode_text(field: &str, text: String, charset: Charset) -> Result<Vec<u8>, ComposeError> {
+    if charset.is_utf8() || text.is_ascii() {
+        return Ok(text.into_bytes());
+    }
+    let mut out = Vec::new();
+    charset
+        .encode_into(&text, &mut out)
         .map_err(|source| ComposeError::Encoding {
             field: field.into(),
             source,
         })?;
-    Ok(text::normalize_crlf(&encoded).into_owned())
+    Ok(out)
 }
 
+/// A text body: CRLF-normalised (in place when it already is) and analysed.
 fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
-    let stats = text::analyze(&bytes);
+    let (bytes, stats) = text::normalize_and_analyze(bytes);
     LeafBody::Text {
         bytes,
         stats,
@@ -664,11 +684,14 @@ fn part_node(
         Source::Text(text) => {
             let cs = part_charset.unwrap_or(Charset::UTF_8);
             params.push(("charset", cs.name().to_owned()));
-            let bytes = encode_text(field, &text, cs)?;
+            let bytes = encode_text(field, text, cs)?;
             if media_type.starts_with("text/") {
                 text_body(bytes, false)
             } else {
-                LeafBody::Bytes(bytes)
+                LeafBody::Bytes(match text::normalize_crlf(&bytes) {
+                    std::borrow::Cow::Borrowed(_) => bytes,
+                    std::borrow::Cow::Owned(normalized) => normalized,
+                })
             }
         }
         Source::Bytes(bytes) => {
@@ -676,7 +699,7 @@ fn part_node(
                 params.push(("charset", cs.name().to_owned()));
             }
             if is_message {
-                text_body(text::normalize_crlf(&bytes).into_owned(), true)
+                text_body(bytes, true)
             } else {
                 LeafBody::Bytes(bytes)
             }
@@ -794,39 +817,40 @@ fn fits(stats: &text::TextStats) -> (bool, bool) {
 
 /// Gives every multipart a boundary that occurs in no part written as it is.
 fn assign_boundaries(node: &mut Node, leaves: &[Leaf], rng: &mut IdGenerator) {
+    // Only bodies that may go out unencoded (base64 and quoted-printable
+    // never hold "=_"), and of those only the ones that hold the prefix
+    // every boundary starts with, can clash: usually none.
+    let exposed: Vec<&[u8]> = leaves
+        .iter()
+        .filter_map(|leaf| match &leaf.body {
+            LeafBody::Text { bytes, .. } => Some(bytes.as_slice()),
+            LeafBody::Bytes(bytes) if leaf.forced.is_some() => Some(bytes.as_slice()),
+            _ => None,
+        })
+        .filter(|bytes| memchr::memmem::find(bytes, IdGenerator::BOUNDARY_PREFIX).is_some())
+        .collect();
+    assign(node, &exposed, rng);
+}
+
+fn assign(node: &mut Node, exposed: &[&[u8]], rng: &mut IdGenerator) {
     if let Node::Multipart {
         boundary, children, ..
     } = node
     {
         loop {
             let candidate = rng.boundary();
-            let clash = leaves.iter().any(|leaf| match &leaf.body {
-                LeafBody::Text { bytes, .. } => contains(bytes, candidate.as_bytes()),
-                LeafBody::Bytes(bytes) if leaf.forced.is_some() => {
-                    contains(bytes, candidate.as_bytes())
-                }
-                _ => false,
-            });
+            let clash = exposed
+                .iter()
+                .any(|bytes| memchr::memmem::find(bytes, candidate.as_bytes()).is_some());
             if !clash {
                 *boundary = candidate;
                 break;
             }
         }
         for child in children {
-            assign_boundaries(child, leaves, rng);
+            assign(child, exposed, rng);
         }
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    haystack
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == first)
-        .any(|(i, _)| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
 }
 
 #[cfg(test)]
@@ -868,5 +892,34 @@ mod text_content_type_tests {
         assert!(
             matches!(build("text/plain; charset=nope"), Err(ComposeError::Encoding { field, .. }) if field == "content-type")
         );
+    }
+}
+
+#[cfg(test)]
+mod boundary_tests {
+    use super::*;
+
+    fn boundary_of(text: &str) -> String {
+        let m = MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text(text)
+            .html("<p>x</p>")
+            .deterministic(9)
+            .build()
+            .unwrap();
+        match &m.root {
+            Node::Multipart { boundary, .. } => boundary.clone(),
+            Node::Leaf(_) => panic!("no multipart"),
+        }
+    }
+
+    #[test]
+    fn a_boundary_found_in_a_body_is_replaced() {
+        let first = boundary_of("plain");
+        let clashing = format!("see --{first}\n");
+        let second = boundary_of(&clashing);
+        assert_ne!(first, second);
+        assert!(!clashing.contains(&second));
     }
 }

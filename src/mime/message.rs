@@ -196,9 +196,7 @@ impl Message {
     pub fn to_bytes_with(&self, opts: RenderOptions) -> Result<Vec<u8>, ComposeError> {
         let mut renderer = Renderer::new(self, opts)?;
         let mut out = Vec::with_capacity(renderer.size().unwrap_or(0) as usize);
-        while let Some(chunk) = renderer.next_chunk(self)? {
-            out.extend_from_slice(chunk);
-        }
+        renderer.render_into(self, &mut out)?;
         Ok(out)
     }
 

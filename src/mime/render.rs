@@ -118,6 +118,63 @@ impl Renderer {
         self.is_8bit
     }
 
+    /// Starts the part of plan segment `idx`, or returns false when the
+    /// segment is bytes.
+    fn activate(&mut self, idx: usize) -> bool {
+        let Seg::Leaf {
+            leaf,
+            enc,
+            multipart,
+        } = self.plan[idx]
+        else {
+            return false;
+        };
+        self.active = Some(Active {
+            leaf,
+            enc,
+            multipart,
+            phase: Phase::Body,
+            pos: 0,
+            total: 0,
+            expected: self.sizes[leaf],
+            ended_crlf: false,
+            encoder: LineEncoder::new(),
+            stream: self.streams[leaf].take(),
+        });
+        true
+    }
+
+    /// Writes the whole (rest of the) message to `out`: what
+    /// [`Renderer::next_chunk`] gives, without a chunk buffer in between.
+    pub(crate) fn render_into(
+        &mut self,
+        msg: &Message,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ComposeError> {
+        loop {
+            if self.active.is_some() {
+                match self.step(msg, out)? {
+                    Step::Done => self.active = None,
+                    Step::Borrow(leaf, start, end) => {
+                        out.extend_from_slice(&leaf_bytes(&msg.leaves[leaf])[start..end]);
+                    }
+                    Step::Again | Step::Buf | Step::Plan(_) => {}
+                }
+                continue;
+            }
+            let idx = self.idx;
+            let Some(seg) = self.plan.get(idx) else {
+                return Ok(());
+            };
+            self.idx += 1;
+            if let Seg::Bytes(bytes) = seg {
+                out.extend_from_slice(bytes);
+            } else {
+                self.activate(idx);
+            }
+        }
+    }
+
     /// The next chunk, or `None` at the end.
     pub(crate) fn next_chunk<'a>(
         &'a mut self,
@@ -126,7 +183,11 @@ impl Renderer {
         // Decide first, borrow after: the loop holds no borrow of `self`.
         let out = loop {
             if self.active.is_some() {
-                match self.step(msg)? {
+                let mut buf = std::mem::take(&mut self.buf);
+                buf.clear();
+                let step = self.step(msg, &mut buf);
+                self.buf = buf;
+                match step? {
                     Step::Done => self.active = None,
                     Step::Again => {}
                     Step::Buf if self.buf.is_empty() => {}
@@ -139,26 +200,8 @@ impl Renderer {
                 return Ok(None);
             }
             self.idx += 1;
-            match self.plan[idx] {
-                Seg::Bytes(_) => break Step::Plan(idx),
-                Seg::Leaf {
-                    leaf,
-                    enc,
-                    multipart,
-                } => {
-                    self.active = Some(Active {
-                        leaf,
-                        enc,
-                        multipart,
-                        phase: Phase::Body,
-                        pos: 0,
-                        total: 0,
-                        expected: self.sizes[leaf],
-                        ended_crlf: false,
-                        encoder: LineEncoder::new(),
-                        stream: self.streams[leaf].take(),
-                    })
-                }
+            if !self.activate(idx) {
+                break Step::Plan(idx);
             }
         };
         Ok(match out {
@@ -172,12 +215,13 @@ impl Renderer {
         })
     }
 
-    fn step(&mut self, msg: &Message) -> Result<Step, ComposeError> {
+    /// Advances the active part; what it writes is appended to `out`
+    /// (`Step::Buf`), or borrowed from the message (`Step::Borrow`).
+    fn step(&mut self, msg: &Message, out: &mut Vec<u8>) -> Result<Step, ComposeError> {
         let Some(a) = self.active.as_mut() else {
             return Ok(Step::Done);
         };
         let leaf = &msg.leaves[a.leaf];
-        self.buf.clear();
         match a.phase {
             Phase::Done => Ok(Step::Done),
             Phase::Tail => {
@@ -187,7 +231,7 @@ impl Renderer {
                     _ => a.multipart || (a.total > 0 && !a.ended_crlf),
                 };
                 if needs_crlf {
-                    self.buf.extend_from_slice(b"\r\n");
+                    out.extend_from_slice(b"\r\n");
                     Ok(Step::Buf)
                 } else {
                     Ok(Step::Done)
@@ -206,7 +250,7 @@ impl Renderer {
                     a.total = bytes.len() as u64;
                     a.ended_crlf = bytes.ends_with(b"\r\n");
                     if enc == TransferEncoding::QuotedPrintable {
-                        qp::encode(bytes, &mut self.buf);
+                        qp::encode(bytes, out);
                         Ok(Step::Buf)
                     } else {
                         Ok(whole(a.leaf, bytes.len()))
@@ -214,11 +258,11 @@ impl Renderer {
                 }
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
-                    a.encoder.push(&bytes[a.pos..end], &mut self.buf);
+                    a.encoder.push(&bytes[a.pos..end], out);
                     a.total += (end - a.pos) as u64;
                     a.pos = end;
                     if end == bytes.len() {
-                        std::mem::take(&mut a.encoder).finish(&mut self.buf);
+                        std::mem::take(&mut a.encoder).finish(out);
                         a.phase = Phase::Tail;
                     }
                     Ok(Step::Buf)
@@ -260,9 +304,9 @@ impl Renderer {
                             });
                         }
                     }
-                    a.encoder.push(&self.scratch[..filled], &mut self.buf);
+                    a.encoder.push(&self.scratch[..filled], out);
                     if filled < WINDOW {
-                        std::mem::take(&mut a.encoder).finish(&mut self.buf);
+                        std::mem::take(&mut a.encoder).finish(out);
                         a.stream = None;
                         a.phase = Phase::Tail;
                     }
@@ -407,20 +451,15 @@ fn unstructured(
     })
 }
 
-fn spaced_words(text: &str) -> Vec<Token> {
-    text.split(' ')
-        .filter(|w| !w.is_empty())
-        .map(Token::spaced)
-        .collect()
-}
-
 fn write_top_headers(
     msg: &Message,
     opts: RenderOptions,
     out: &mut Vec<u8>,
 ) -> Result<(), ComposeError> {
     let h = &msg.headers;
-    write_header(out, "Date", &spaced_words(&h.date.to_string()))?;
+    out.extend_from_slice(b"Date: ");
+    h.date.write_rfc5322(out);
+    out.extend_from_slice(b"\r\n");
     let lists = [
         ("From", Some(&h.from)),
         ("Reply-To", Some(&h.reply_to)),
