@@ -11,122 +11,141 @@ pub const MAX_LINE_LEN: usize = 998;
 /// Turns every bare CR and every bare LF into CRLF; existing CRLF pairs are
 /// kept. Borrows when nothing changes.
 pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
-    let lines = scan_lines(input);
-    if lines.bare == 0 {
-        return Cow::Borrowed(input);
+    match scan(input, true).1 {
+        Some(normalized) => Cow::Owned(normalized),
+        None => Cow::Borrowed(input),
     }
-    Cow::Owned(normalize_into(input, lines.bare))
 }
 
 /// Normalises like [`normalize_crlf`] and analyses like [`analyze`] (the
-/// stats describe the normalised text), taking ownership so that text
-/// already in CRLF form is never copied.
+/// stats describe the normalised text) in one pass, taking ownership so
+/// that text already in CRLF form is never copied.
 pub fn normalize_and_analyze(input: Vec<u8>) -> (Vec<u8>, TextStats) {
-    let lines = scan_lines(&input);
-    let (non_ascii, control) = count_classes(&input);
-    let bytes = if lines.bare == 0 {
-        input
-    } else {
-        normalize_into(&input, lines.bare)
-    };
-    let stats = TextStats {
-        len: bytes.len(),
-        non_ascii,
-        control,
-        max_line_len: lines.max_line_len,
-        bare_cr_or_lf: false,
-    };
+    let (mut stats, normalized) = scan(&input, true);
+    let bytes = normalized.unwrap_or(input);
+    stats.len = bytes.len();
+    stats.bare_cr_or_lf = false;
     (bytes, stats)
 }
 
-/// The CRLF form of `input`, which has `bare` bare CRs and LFs (each
-/// becomes two octets).
-fn normalize_into(input: &[u8], bare: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len() + bare);
-    let mut copied = 0;
-    let mut lf_of_crlf = usize::MAX;
-    for pos in memchr::memchr2_iter(b'\r', b'\n', input) {
-        if pos == lf_of_crlf {
-            continue;
-        }
-        if input[pos] == b'\r' && input.get(pos + 1) == Some(&b'\n') {
-            lf_of_crlf = pos + 1;
-            continue;
-        }
-        out.extend_from_slice(&input[copied..pos]);
-        out.extend_from_slice(b"\r\n");
-        copied = pos + 1;
-    }
-    out.extend_from_slice(&input[copied..]);
-    out
-}
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Line structure: the longest line and the number of bare breaks.
-struct Lines {
-    max_line_len: usize,
-    bare: usize,
-}
-
-/// Walks the line breaks (any CR, LF or CRLF ends a line).
-fn scan_lines(text: &[u8]) -> Lines {
-    let mut max = 0usize;
-    let mut bare = 0usize;
-    let mut line_start = 0usize;
-    let mut lf_of_crlf = usize::MAX;
-    for pos in memchr::memchr2_iter(b'\r', b'\n', text) {
-        if pos == lf_of_crlf {
-            line_start = pos + 1;
-            continue;
-        }
-        max = max.max(pos - line_start);
-        line_start = pos + 1;
-        if text[pos] == b'\r' && text.get(pos + 1) == Some(&b'\n') {
-            lf_of_crlf = pos + 1;
-        } else {
-            bare += 1;
-        }
-    }
-    Lines {
-        max_line_len: max.max(text.len() - line_start),
-        bare,
-    }
-}
-
-/// Counts octets ≥ 0x80, and C0 controls other than TAB, CR and LF plus
-/// DEL, in a loop the compiler vectorises (byte counters per lane, summed
-/// every 255 rounds).
-fn count_classes(text: &[u8]) -> (usize, usize) {
-    const LANES: usize = 32;
-    #[inline(always)]
-    fn is_control(b: u8) -> u8 {
-        u8::from((b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7F)
-    }
-    let mut high = 0usize;
-    let mut control = 0usize;
-    let mut blocks = text.chunks_exact(LANES * 255);
-    let mut count_block = |block: &[u8]| {
-        let mut h = [0u8; LANES];
-        let mut c = [0u8; LANES];
-        for chunk in block.chunks_exact(LANES) {
-            for i in 0..LANES {
-                h[i] += chunk[i] >> 7;
-                c[i] += is_control(chunk[i]);
-            }
-        }
-        high += h.iter().map(|&x| usize::from(x)).sum::<usize>();
-        control += c.iter().map(|&x| usize::from(x)).sum::<usize>();
+/// The walk behind [`analyze`] and [`normalize_crlf`]: eight octets at a
+/// time, looking closer only at words that hold an octet below 0x20 or DEL
+/// (line breaks included). With `normalize`, also writes the CRLF form of
+/// `input` when it differs (from the first bare break on).
+fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
+    let mut st = Scan {
+        input,
+        non_ascii: 0,
+        control: 0,
+        max_line: 0,
+        line_start: 0,
+        lf_of_crlf: usize::MAX,
+        bare: false,
+        normalize,
+        out: None,
+        copied: 0,
     };
-    for block in &mut blocks {
-        count_block(block);
+    let mut words = input.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // Sum of the high bits, one per octet ≥ 0x80.
+        st.non_ascii += (((w & HIGH) >> 7).wrapping_mul(ONES) >> 56) as usize;
+        // Octets below 0x20 (exact for the lowest; a borrow can flag an
+        // octet above one), and DEL.
+        let low = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
+        let del = w ^ (0x7F * ONES);
+        let del = del.wrapping_sub(ONES) & !del & HIGH;
+        let mut special = low | del;
+        while special != 0 {
+            let lane = (special.trailing_zeros() / 8) as usize;
+            st.octet(at + lane);
+            special &= special - 1;
+        }
+        at += 8;
     }
-    let rest = blocks.remainder();
-    let whole = rest.len() / LANES * LANES;
-    count_block(&rest[..whole]);
-    for &b in &rest[whole..] {
-        high += usize::from(b >> 7);
-        control += usize::from(is_control(b));
+    for k in 0..words.remainder().len() {
+        let b = input[at + k];
+        st.non_ascii += usize::from(b >> 7);
+        if b < 0x20 || b == 0x7F {
+            st.octet(at + k);
+        }
     }
-    (high, control)
+    let stats = TextStats {
+        len: input.len(),
+        non_ascii: st.non_ascii,
+        control: st.control,
+        max_line_len: st.max_line.max(input.len() - st.line_start),
+        bare_cr_or_lf: st.bare,
+    };
+    let out = st.out.map(|mut out| {
+        out.extend_from_slice(&input[st.copied..]);
+        out
+    });
+    (stats, out)
+}
+
+struct Scan<'a> {
+    input: &'a [u8],
+    non_ascii: usize,
+    control: usize,
+    max_line: usize,
+    line_start: usize,
+    /// The LF of a CRLF seen at its CR.
+    lf_of_crlf: usize,
+    bare: bool,
+    normalize: bool,
+    /// The normalised text, once a bare break was found: everything before
+    /// `copied` is in it.
+    out: Option<Vec<u8>>,
+    copied: usize,
+}
+
+impl Scan<'_> {
+    /// Looks at the octet at `pos`, which may be below 0x20 or DEL (or a
+    /// neighbour of one, which is ignored).
+    #[inline]
+    fn octet(&mut self, pos: usize) {
+        match self.input[pos] {
+            b'\n' if pos == self.lf_of_crlf => self.line_start = pos + 1,
+            b'\r' if self.input.get(pos + 1) == Some(&b'\n') => {
+                self.max_line = self.max_line.max(pos - self.line_start);
+                self.line_start = pos + 1;
+                self.lf_of_crlf = pos + 1;
+            }
+            b'\r' | b'\n' => {
+                self.max_line = self.max_line.max(pos - self.line_start);
+                self.line_start = pos + 1;
+                self.bare = true;
+                if self.normalize {
+                    self.bare_break(pos);
+                }
+            }
+            b'\t' => {}
+            b if b < 0x20 || b == 0x7F => self.control += 1,
+            _ => {}
+        }
+    }
+
+    #[cold]
+    fn start_output(&mut self) -> Vec<u8> {
+        let n = self.input.len();
+        Vec::with_capacity(n + n / 16 + 2)
+    }
+
+    fn bare_break(&mut self, pos: usize) {
+        let mut out = match self.out.take() {
+            Some(out) => out,
+            None => self.start_output(),
+        };
+        out.extend_from_slice(&self.input[self.copied..pos]);
+        out.extend_from_slice(b"\r\n");
+        self.copied = pos + 1;
+        self.out = Some(out);
+    }
 }
 
 /// What [`analyze`] found in a text.
@@ -145,17 +164,9 @@ pub struct TextStats {
     pub bare_cr_or_lf: bool,
 }
 
-/// Gathers [`TextStats`].
+/// Gathers [`TextStats`] in one pass.
 pub fn analyze(text: &[u8]) -> TextStats {
-    let lines = scan_lines(text);
-    let (non_ascii, control) = count_classes(text);
-    TextStats {
-        len: text.len(),
-        non_ascii,
-        control,
-        max_line_len: lines.max_line_len,
-        bare_cr_or_lf: lines.bare > 0,
-    }
+    scan(text, false).0
 }
 
 /// Picks a transfer encoding for text with these stats.
@@ -227,7 +238,7 @@ mod tests {
 
     #[test]
     fn analyze_matches_naive_on_noise() {
-        let alphabet = b"ab \t\r\n\x00\x7f\x80\xff=.";
+        let alphabet = b"ab \t\r\n\x00\x1f\x7f\x80\xff=.~";
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for round in 0..3000 {
             x ^= x << 13;

@@ -20,42 +20,173 @@ pub const MAX_LINE_LEN: usize = 998;
 /// end of the line before, which RFC 5322 unfolding reads back exactly.
 /// Fails, writing nothing, when a line would still exceed 998 octets.
 pub fn write_header(out: &mut Vec<u8>, name: &str, tokens: &[Token]) -> Result<(), HeaderError> {
-    let start = out.len();
-    out.extend_from_slice(name.as_bytes());
-    out.push(b':');
-    let mut line_len = name.len() + 1;
-    let mut longest = line_len;
-    for (i, token) in tokens.iter().enumerate() {
-        let space = if i == 0 { " " } else { token.space.as_str() };
-        let added = space.len() + token.text.len();
-        let past_soft = line_len + added > SOFT_LINE_LEN;
+    let mut folder = Folder::new(out, name);
+    for token in tokens {
+        folder.token(&token.space, &[&token.text]);
+    }
+    folder.finish()
+}
+
+/// [`write_header`] one token at a time, without collecting the tokens
+/// first: the composer's header writer.
+pub(crate) struct Folder<'o> {
+    out: &'o mut Vec<u8>,
+    start: usize,
+    name_len: usize,
+    line_len: usize,
+    longest: usize,
+    first: bool,
+}
+
+impl<'o> Folder<'o> {
+    /// Starts `Name:`.
+    pub(crate) fn new(out: &'o mut Vec<u8>, name: &str) -> Self {
+        let start = out.len();
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        Folder {
+            out,
+            start,
+            name_len: name.len(),
+            line_len: name.len() + 1,
+            longest: name.len() + 1,
+            first: true,
+        }
+    }
+
+    /// Writes a token: `space` (spaces and tabs) then the text made of
+    /// `parts`, folding before it as [`write_header`] does.
+    pub(crate) fn token(&mut self, space: &str, parts: &[&str]) {
+        let text_len: usize = parts.iter().map(|p| p.len()).sum();
+        let first = std::mem::replace(&mut self.first, false);
+        let space = if first { " " } else { space };
+        let added = space.len() + text_len;
+        let past_soft = self.line_len + added > SOFT_LINE_LEN;
         // A single space is the fold point every reader agrees on; a longer
         // run is used only to stay within 998 octets.
-        let foldable = space == " " || (!space.is_empty() && line_len + added > MAX_LINE_LEN);
-        if i > 0 && past_soft && foldable {
+        let foldable =
+            space == " " || (!space.is_empty() && self.line_len + added > MAX_LINE_LEN);
+        if !first && past_soft && foldable {
             // Spaces and tabs are one byte each: split before the last one.
             let (kept, carried) = space.split_at(space.len() - 1);
-            out.extend_from_slice(kept.as_bytes());
-            longest = longest.max(line_len + kept.len());
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(carried.as_bytes());
-            out.extend_from_slice(token.text.as_bytes());
-            line_len = carried.len() + token.text.len();
+            self.out.extend_from_slice(kept.as_bytes());
+            self.longest = self.longest.max(self.line_len + kept.len());
+            self.out.extend_from_slice(b"\r\n");
+            self.out.extend_from_slice(carried.as_bytes());
+            self.line_len = carried.len() + text_len;
         } else {
-            out.extend_from_slice(space.as_bytes());
-            out.extend_from_slice(token.text.as_bytes());
-            line_len += added;
+            self.out.extend_from_slice(space.as_bytes());
+            self.line_len += added;
         }
-        longest = longest.max(line_len);
+        for part in parts {
+            self.out.extend_from_slice(part.as_bytes());
+        }
+        self.longest = self.longest.max(self.line_len);
     }
-    out.extend_from_slice(b"\r\n");
-    if longest > MAX_LINE_LEN {
-        out.truncate(start);
-        return Err(HeaderError::LineTooLong {
-            field: name.to_owned(),
+
+    /// Ends the header with CRLF; on a line over 998 octets, removes the
+    /// whole header from the output and fails.
+    pub(crate) fn finish(self) -> Result<(), HeaderError> {
+        self.out.extend_from_slice(b"\r\n");
+        if self.longest > MAX_LINE_LEN {
+            let name = &self.out[self.start..self.start + self.name_len];
+            let field = String::from_utf8_lossy(name).into_owned();
+            self.out.truncate(self.start);
+            return Err(HeaderError::LineTooLong { field });
+        }
+        Ok(())
+    }
+}
+
+/// Where header tokens go: a list of [`Token`]s, or straight into a header
+/// being folded ([`PendingFolder`]). A token's text may still grow
+/// ([`TokenSink::glue`]) until the next token starts.
+pub(crate) trait TokenSink {
+    /// Starts a token preceded by `space`; `write` appends its text.
+    fn token_with(&mut self, space: &str, write: impl FnOnce(&mut String));
+
+    /// Starts a token with the text `text`.
+    fn token(&mut self, space: &str, text: &str) {
+        self.token_with(space, |buf| buf.push_str(text));
+    }
+
+    /// Appends `text` to the last token (no fold point in between). Does
+    /// nothing before the first token.
+    fn glue(&mut self, text: &str);
+}
+
+impl TokenSink for Vec<Token> {
+    fn token_with(&mut self, space: &str, write: impl FnOnce(&mut String)) {
+        let mut text = String::new();
+        write(&mut text);
+        self.push(Token {
+            space: space.to_owned(),
+            text,
         });
     }
-    Ok(())
+
+    fn glue(&mut self, text: &str) {
+        if let Some(last) = self.last_mut() {
+            last.text.push_str(text);
+        }
+    }
+}
+
+/// Reusable buffers for [`PendingFolder`].
+#[derive(Default)]
+pub(crate) struct TokenBuffers {
+    space: String,
+    text: String,
+}
+
+/// A [`TokenSink`] that folds into a header as it goes, holding back only
+/// the last token (its text may still grow): what [`write_header`] writes
+/// for the same tokens, without a token list.
+pub(crate) struct PendingFolder<'o, 'b> {
+    folder: Folder<'o>,
+    buffers: &'b mut TokenBuffers,
+    pending: bool,
+}
+
+impl<'o, 'b> PendingFolder<'o, 'b> {
+    /// Starts `Name:`.
+    pub(crate) fn new(out: &'o mut Vec<u8>, name: &str, buffers: &'b mut TokenBuffers) -> Self {
+        PendingFolder {
+            folder: Folder::new(out, name),
+            buffers,
+            pending: false,
+        }
+    }
+
+    fn flush(&mut self) {
+        if std::mem::replace(&mut self.pending, false) {
+            self.folder
+                .token(&self.buffers.space, &[self.buffers.text.as_str()]);
+        }
+    }
+
+    /// Writes the last token and ends the header (see [`Folder::finish`]).
+    pub(crate) fn finish(mut self) -> Result<(), HeaderError> {
+        self.flush();
+        self.folder.finish()
+    }
+}
+
+impl TokenSink for PendingFolder<'_, '_> {
+    fn token_with(&mut self, space: &str, write: impl FnOnce(&mut String)) {
+        self.flush();
+        self.buffers.space.clear();
+        self.buffers.space.push_str(space);
+        self.buffers.text.clear();
+        write(&mut self.buffers.text);
+        self.pending = true;
+    }
+
+    fn glue(&mut self, text: &str) {
+        if self.pending {
+            self.buffers.text.push_str(text);
+        }
+    }
 }
 
 #[cfg(test)]

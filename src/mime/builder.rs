@@ -827,9 +827,20 @@ fn assign_boundaries(node: &mut Node, leaves: &[Leaf], rng: &mut IdGenerator) {
             LeafBody::Bytes(bytes) if leaf.forced.is_some() => Some(bytes.as_slice()),
             _ => None,
         })
-        .filter(|bytes| memchr::memmem::find(bytes, IdGenerator::BOUNDARY_PREFIX).is_some())
+        .filter(|bytes| contains(bytes, IdGenerator::BOUNDARY_PREFIX))
         .collect();
     assign(node, &exposed, rng);
+}
+
+/// Whether `needle` (which starts with `=`) occurs in `haystack`: a scan
+/// for its first octet, cheaper than a substring searcher's setup on the
+/// short bodies of most messages.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    memchr::memchr_iter(first, haystack)
+        .any(|i| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
 }
 
 fn assign(node: &mut Node, exposed: &[&[u8]], rng: &mut IdGenerator) {
@@ -841,7 +852,7 @@ fn assign(node: &mut Node, exposed: &[&[u8]], rng: &mut IdGenerator) {
             let candidate = rng.boundary();
             let clash = exposed
                 .iter()
-                .any(|bytes| memchr::memmem::find(bytes, candidate.as_bytes()).is_some());
+                .any(|bytes| contains(bytes, candidate.as_bytes()));
             if !clash {
                 *boundary = candidate;
                 break;

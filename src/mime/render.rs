@@ -6,9 +6,9 @@
 use super::message::{Leaf, LeafBody, Message, Node};
 use super::ComposeError;
 use crate::encoding::base64::{self, LineEncoder};
-use crate::encoding::{qp, rfc2047, rfc2231, Charset, Token, TransferEncoding};
+use crate::encoding::{qp, rfc2047, rfc2231, Charset, TransferEncoding};
 use crate::envelope::RenderOptions;
-use crate::header::write_header;
+use crate::header::{Folder, PendingFolder, TokenBuffers, TokenSink};
 use std::io::Read;
 
 /// Input bytes base64-encoded per chunk: a multiple of 57, so each chunk is
@@ -420,10 +420,15 @@ pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
 
 /// The message under `opts` as header/boundary byte runs and body parts.
 fn plan(msg: &Message, opts: RenderOptions) -> Result<Vec<Seg>, ComposeError> {
-    let mut plan = Vec::new();
+    let mut plan = Vec::with_capacity(2 * msg.leaves.len() + 1);
     let mut head = Vec::with_capacity(1024);
-    write_top_headers(msg, opts, &mut head)?;
-    plan_node(msg, &msg.root, opts, false, &mut head, &mut plan)?;
+    let mut w = HeaderWriter {
+        msg,
+        opts,
+        buffers: TokenBuffers::default(),
+    };
+    w.top_headers(&mut head)?;
+    w.node(&msg.root, false, &mut head, &mut plan)?;
     if !head.is_empty() {
         plan.push(Seg::Bytes(head));
     }
@@ -437,252 +442,262 @@ fn address_error(field: &str) -> impl FnOnce(crate::address::AddressError) -> Co
     }
 }
 
-fn unstructured(
-    field: &str,
-    text: &str,
-    charset: Charset,
+/// Writes a message's headers, folding tokens as they come (no token
+/// lists), with one pair of token buffers for the whole message.
+struct HeaderWriter<'m> {
+    msg: &'m Message,
     opts: RenderOptions,
-) -> Result<Vec<Token>, ComposeError> {
-    rfc2047::encode_unstructured(text, charset, opts.utf8_headers).map_err(|source| {
-        ComposeError::Encoding {
+    buffers: TokenBuffers,
+}
+
+impl HeaderWriter<'_> {
+    /// An unstructured header (Subject, custom headers): plain words as
+    /// they are, RFC 2047 words where needed.
+    fn unstructured(
+        &mut self,
+        out: &mut Vec<u8>,
+        name: &str,
+        field: &str,
+        text: &str,
+    ) -> Result<(), ComposeError> {
+        let mut folder = PendingFolder::new(out, name, &mut self.buffers);
+        rfc2047::encode_unstructured_into(
+            text,
+            self.msg.headers.charset,
+            self.opts.utf8_headers,
+            &mut folder,
+        )
+        .map_err(|source| ComposeError::Encoding {
             field: field.to_owned(),
             source,
-        }
-    })
-}
+        })?;
+        Ok(folder.finish()?)
+    }
 
-fn write_top_headers(
-    msg: &Message,
-    opts: RenderOptions,
-    out: &mut Vec<u8>,
-) -> Result<(), ComposeError> {
-    let h = &msg.headers;
-    out.extend_from_slice(b"Date: ");
-    h.date.write_rfc5322(out);
-    out.extend_from_slice(b"\r\n");
-    let lists = [
-        ("From", Some(&h.from)),
-        ("Reply-To", Some(&h.reply_to)),
-        ("To", Some(&h.to)),
-        ("Cc", Some(&h.cc)),
-    ];
-    for (i, (name, list)) in lists.into_iter().enumerate() {
-        let Some(list) = list.filter(|l| !l.is_empty()) else {
-            continue;
-        };
-        let tokens = crate::address::format_entries(&list.0, opts).map_err(address_error(name))?;
-        write_header(out, name, &tokens)?;
-        if i == 0 {
-            if let Some(sender) = &h.sender {
-                let entry = crate::address::AddressEntry::Mailbox(sender.clone());
-                let tokens = crate::address::format_entries(std::slice::from_ref(&entry), opts)
-                    .map_err(address_error("Sender"))?;
-                write_header(out, "Sender", &tokens)?;
+    fn addresses(
+        &mut self,
+        out: &mut Vec<u8>,
+        name: &str,
+        entries: &[crate::address::AddressEntry],
+    ) -> Result<(), ComposeError> {
+        let mut folder = PendingFolder::new(out, name, &mut self.buffers);
+        crate::address::format_entries_into(entries, self.opts, &mut folder)
+            .map_err(address_error(name))?;
+        Ok(folder.finish()?)
+    }
+
+    fn top_headers(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
+        let h = &self.msg.headers;
+        out.extend_from_slice(b"Date: ");
+        h.date.write_rfc5322(out);
+        out.extend_from_slice(b"\r\n");
+        let lists = [
+            ("From", &h.from),
+            ("Reply-To", &h.reply_to),
+            ("To", &h.to),
+            ("Cc", &h.cc),
+        ];
+        for (i, (name, list)) in lists.into_iter().enumerate() {
+            if list.is_empty() {
+                continue;
+            }
+            self.addresses(out, name, &list.0)?;
+            if i == 0 {
+                if let Some(sender) = &h.sender {
+                    let entry = crate::address::AddressEntry::Mailbox(sender.clone());
+                    self.addresses(out, "Sender", std::slice::from_ref(&entry))?;
+                }
             }
         }
-    }
-    if let Some(subject) = &h.subject {
-        write_header(
-            out,
-            "Subject",
-            &unstructured("subject", subject, h.charset, opts)?,
-        )?;
-    }
-    write_header(
-        out,
-        "Message-ID",
-        &[Token::spaced(format!("<{}>", h.message_id))],
-    )?;
-    for (name, ids) in [
-        ("In-Reply-To", &h.in_reply_to),
-        ("References", &h.references),
-    ] {
-        if !ids.is_empty() {
-            let tokens: Vec<Token> = ids
-                .iter()
-                .map(|id| Token::spaced(format!("<{id}>")))
-                .collect();
-            write_header(out, name, &tokens)?;
+        if let Some(subject) = &h.subject {
+            self.unstructured(out, "Subject", "subject", subject)?;
         }
+        let mut folder = Folder::new(out, "Message-ID");
+        folder.token(" ", &["<", &h.message_id, ">"]);
+        folder.finish()?;
+        for (name, ids) in [
+            ("In-Reply-To", &h.in_reply_to),
+            ("References", &h.references),
+        ] {
+            if !ids.is_empty() {
+                let mut folder = Folder::new(out, name);
+                for id in ids {
+                    folder.token(" ", &["<", id, ">"]);
+                }
+                folder.finish()?;
+            }
+        }
+        out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+        for (name, value) in &h.custom {
+            self.unstructured(out, name.as_str(), name.as_str(), value)?;
+        }
+        Ok(())
     }
-    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    for (name, value) in &h.custom {
-        let tokens = unstructured(name.as_str(), value, h.charset, opts)?;
-        write_header(out, name.as_str(), &tokens)?;
-    }
-    Ok(())
-}
 
-/// Appends a node's headers and body to the plan; `head` collects bytes
-/// until the next body part.
-fn plan_node(
-    msg: &Message,
-    node: &Node,
-    opts: RenderOptions,
-    in_multipart: bool,
-    head: &mut Vec<u8>,
-    plan: &mut Vec<Seg>,
-) -> Result<(), ComposeError> {
-    match node {
-        Node::Multipart {
-            subtype,
-            boundary,
-            children,
-        } => {
-            let mut tokens = vec![Token::spaced(format!("multipart/{subtype}"))];
-            let param = segments(rfc2231::encode_parameter("boundary", boundary, false));
-            join_params(&mut tokens, vec![param]);
-            write_header(head, "Content-Type", &tokens)?;
-            head.extend_from_slice(b"\r\n");
-            for child in children {
+    /// Appends a node's headers and body to the plan; `head` collects bytes
+    /// until the next body part.
+    fn node(
+        &mut self,
+        node: &Node,
+        in_multipart: bool,
+        head: &mut Vec<u8>,
+        plan: &mut Vec<Seg>,
+    ) -> Result<(), ComposeError> {
+        match node {
+            Node::Multipart {
+                subtype,
+                boundary,
+                children,
+            } => {
+                let mut folder = PendingFolder::new(head, "Content-Type", &mut self.buffers);
+                folder.token_with(" ", |t| {
+                    t.push_str("multipart/");
+                    t.push_str(subtype);
+                });
+                parameter(&mut folder, "boundary", boundary, false);
+                folder.finish()?;
+                head.extend_from_slice(b"\r\n");
+                for child in children {
+                    head.extend_from_slice(b"--");
+                    head.extend_from_slice(boundary.as_bytes());
+                    head.extend_from_slice(b"\r\n");
+                    self.node(child, true, head, plan)?;
+                }
                 head.extend_from_slice(b"--");
                 head.extend_from_slice(boundary.as_bytes());
+                head.extend_from_slice(b"--\r\n");
+            }
+            &Node::Leaf(index) => {
+                let leaf = &self.msg.leaves[index];
+                let enc = leaf.transfer_encoding(self.opts);
+                self.leaf_headers(leaf, enc, head)?;
                 head.extend_from_slice(b"\r\n");
-                plan_node(msg, child, opts, true, head, plan)?;
+                // The next header run starts with room for its headers.
+                let next = Vec::with_capacity(head.capacity().max(512));
+                plan.push(Seg::Bytes(std::mem::replace(head, next)));
+                plan.push(Seg::Leaf {
+                    leaf: index,
+                    enc,
+                    multipart: in_multipart,
+                });
             }
-            head.extend_from_slice(b"--");
-            head.extend_from_slice(boundary.as_bytes());
-            head.extend_from_slice(b"--\r\n");
         }
-        &Node::Leaf(index) => {
-            let leaf = &msg.leaves[index];
-            let enc = leaf.transfer_encoding(opts);
-            write_leaf_headers(msg, leaf, enc, opts, head)?;
-            head.extend_from_slice(b"\r\n");
-            plan.push(Seg::Bytes(std::mem::take(head)));
-            plan.push(Seg::Leaf {
-                leaf: index,
-                enc,
-                multipart: in_multipart,
-            });
-        }
+        Ok(())
     }
-    Ok(())
-}
 
-fn write_leaf_headers(
-    msg: &Message,
-    leaf: &Leaf,
-    enc: TransferEncoding,
-    opts: RenderOptions,
-    out: &mut Vec<u8>,
-) -> Result<(), ComposeError> {
-    // RFC 2046 §5.2.1: message/rfc822 may only be 7bit or 8bit; one that
-    // needs base64 (8-bit content without 8BITMIME, or overlong lines) goes
-    // as an opaque file instead.
-    let is_message = matches!(
-        leaf.body,
-        LeafBody::Text {
-            is_message: true,
-            ..
+    fn leaf_headers(
+        &mut self,
+        leaf: &Leaf,
+        enc: TransferEncoding,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ComposeError> {
+        let opts = self.opts;
+        // RFC 2046 §5.2.1: message/rfc822 may only be 7bit or 8bit; one that
+        // needs base64 (8-bit content without 8BITMIME, or overlong lines) goes
+        // as an opaque file instead.
+        let is_message = matches!(
+            leaf.body,
+            LeafBody::Text {
+                is_message: true,
+                ..
+            }
+        );
+        let media_type = if is_message && enc == TransferEncoding::Base64 {
+            super::content_type::OCTET_STREAM
+        } else {
+            leaf.media_type.as_str()
+        };
+        let mut folder = PendingFolder::new(out, "Content-Type", &mut self.buffers);
+        folder.token(" ", media_type);
+        for (name, value) in &leaf.params {
+            parameter(&mut folder, name, value, opts.utf8_headers);
         }
-    );
-    let media_type = if is_message && enc == TransferEncoding::Base64 {
-        super::content_type::OCTET_STREAM
-    } else {
-        leaf.media_type.as_str()
-    };
-    let mut tokens = vec![Token::spaced(media_type)];
-    let mut params: Vec<Vec<Token>> = leaf
-        .params
-        .iter()
-        .map(|(name, value)| segments(rfc2231::encode_parameter(name, value, opts.utf8_headers)))
-        .collect();
-    if let Some(name) = &leaf.filename {
-        params.push(name_parameter(&leaf.field, name, opts)?);
-    }
-    join_params(&mut tokens, params);
-    write_header(out, "Content-Type", &tokens)?;
-    write_header(
-        out,
-        "Content-Transfer-Encoding",
-        &[Token::spaced(enc.as_str())],
-    )?;
-    if let Some(inline) = leaf.disposition {
-        let mut tokens = vec![Token::spaced(if inline { "inline" } else { "attachment" })];
         if let Some(name) = &leaf.filename {
-            let filename = segments(rfc2231::encode_parameter(
-                "filename",
-                name,
-                opts.utf8_headers,
-            ));
-            join_params(&mut tokens, vec![filename]);
+            name_parameter(&mut folder, &leaf.field, name, opts)?;
         }
-        write_header(out, "Content-Disposition", &tokens)?;
-    }
-    if let Some(cid) = &leaf.content_id {
-        write_header(out, "Content-ID", &[Token::spaced(format!("<{cid}>"))])?;
-    }
-    for (name, value) in &leaf.headers {
-        let field = format!("{}.{}", leaf.field, name);
-        let tokens = unstructured(&field, value, msg.headers.charset, opts)?;
-        write_header(out, name.as_str(), &tokens)?;
-    }
-    Ok(())
-}
-
-/// RFC 2231 segments (continuations are parameters of their own) as
-/// tokens separated by `;`.
-fn segments(parts: Vec<String>) -> Vec<Token> {
-    let last = parts.len().saturating_sub(1);
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut part)| {
-            if i != last {
-                part.push(';');
+        folder.finish()?;
+        let mut folder = Folder::new(out, "Content-Transfer-Encoding");
+        folder.token(" ", &[enc.as_str()]);
+        folder.finish()?;
+        if let Some(inline) = leaf.disposition {
+            let mut folder = PendingFolder::new(out, "Content-Disposition", &mut self.buffers);
+            folder.token(" ", if inline { "inline" } else { "attachment" });
+            if let Some(name) = &leaf.filename {
+                parameter(&mut folder, "filename", name, opts.utf8_headers);
             }
-            Token::spaced(part)
-        })
-        .collect()
+            folder.finish()?;
+        }
+        if let Some(cid) = &leaf.content_id {
+            let mut folder = Folder::new(out, "Content-ID");
+            folder.token(" ", &["<", cid, ">"]);
+            folder.finish()?;
+        }
+        for (name, value) in &leaf.headers {
+            let field = format!("{}.{}", leaf.field, name);
+            self.unstructured(out, name.as_str(), &field, value)?;
+        }
+        Ok(())
+    }
 }
 
-/// Appends parameters to a header's tokens, each after a `;`.
-fn join_params(tokens: &mut Vec<Token>, params: Vec<Vec<Token>>) {
-    for param in params {
-        if let Some(last) = tokens.last_mut() {
-            last.text.push(';');
+/// Appends `; name=value` to a header's tokens: the parameter as RFC 2231
+/// segments, each its own token, separated by `;` (see
+/// [`rfc2231::encode_parameter`]).
+fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool) {
+    sink.glue(";");
+    // A token value that fits one segment, as `encode_parameter` would write it.
+    let simple = !value.is_empty()
+        && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
+        && value.bytes().all(rfc2231::is_token_char);
+    if simple {
+        sink.token_with(" ", |t| {
+            t.push_str(name);
+            t.push('=');
+            t.push_str(value);
+        });
+        return;
+    }
+    let segments = rfc2231::encode_parameter(name, value, raw_utf8);
+    for (i, segment) in segments.iter().enumerate() {
+        if i > 0 {
+            sink.glue(";");
         }
-        tokens.extend(param);
+        sink.token(" ", segment);
     }
 }
 
 /// The Content-Type `name=` parameter for old clients: RFC 2047 words in a
 /// quoted string when the name is not ASCII, else as RFC 2231 would write it.
 fn name_parameter(
+    sink: &mut impl TokenSink,
     field: &str,
     name: &str,
     opts: RenderOptions,
-) -> Result<Vec<Token>, ComposeError> {
+) -> Result<(), ComposeError> {
     let plain = opts.utf8_headers || name.bytes().all(|b| (0x20..0x7f).contains(&b));
     if plain {
-        return Ok(segments(rfc2231::encode_parameter(
-            "name",
-            name,
-            opts.utf8_headers,
-        )));
+        parameter(sink, "name", name, opts.utf8_headers);
+        return Ok(());
     }
     let words =
         rfc2047::encode_words(name, Charset::UTF_8).map_err(|source| ComposeError::Encoding {
             field: field.to_owned(),
             source,
         })?;
+    sink.glue(";");
     let last = words.len().saturating_sub(1);
-    Ok(words
-        .into_iter()
-        .enumerate()
-        .map(|(i, word)| {
-            let mut text = if i == 0 {
-                format!("name=\"{word}")
-            } else {
-                word
-            };
-            if i == last {
-                text.push('"');
+    for (i, word) in words.iter().enumerate() {
+        sink.token_with(" ", |t| {
+            if i == 0 {
+                t.push_str("name=\"");
             }
-            Token::spaced(text)
-        })
-        .collect())
+            t.push_str(word);
+            if i == last {
+                t.push('"');
+            }
+        });
+    }
+    Ok(())
 }
 
 /// [`Message::chunks`]: the message as an iterator of owned chunks.
