@@ -114,7 +114,15 @@ impl Mailbox {
 
     /// The address for the SMTP envelope (`MAIL FROM` / `RCPT TO`).
     pub fn envelope_address(&self) -> EnvelopeAddress {
-        EnvelopeAddress::new(self.address(), self.ascii_address())
+        let join = |domain: &str| {
+            let mut s = String::with_capacity(self.local.len() + 1 + domain.len());
+            s.push_str(&self.local);
+            s.push('@');
+            s.push_str(domain);
+            s
+        };
+        let ascii = (!self.requires_smtputf8()).then(|| join(&self.ascii_domain));
+        EnvelopeAddress::new(join(&self.domain), ascii)
     }
 }
 

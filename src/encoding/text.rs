@@ -30,6 +30,7 @@ pub fn normalize_and_analyze(input: Vec<u8>) -> (Vec<u8>, TextStats) {
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
+const PAIRS: u64 = 0x00FF_00FF_00FF_00FF;
 
 /// The walk behind [`analyze`] and [`normalize_crlf`]: eight octets at a
 /// time, looking closer only at words that hold an octet below 0x20 or DEL
@@ -48,32 +49,35 @@ fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
         out: None,
         copied: 0,
     };
-    let mut words = input.chunks_exact(8);
-    let mut at = 0;
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        // Sum of the high bits, one per octet ≥ 0x80.
-        st.non_ascii += (((w & HIGH) >> 7).wrapping_mul(ONES) >> 56) as usize;
-        // Octets below 0x20 (exact for the lowest; a borrow can flag an
-        // octet above one), and DEL.
-        let low = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
-        let del = w ^ (0x7F * ONES);
-        let del = del.wrapping_sub(ONES) & !del & HIGH;
-        let mut special = low | del;
-        while special != 0 {
-            let lane = (special.trailing_zeros() / 8) as usize;
-            st.octet(at + lane);
-            special &= special - 1;
+    let (words, tail) = input.as_chunks::<8>();
+    let mut non_ascii = 0usize;
+    for (c, chunk) in words.chunks(255).enumerate() {
+        // Octets ≥ 0x80 counted per lane (at most 255 in each).
+        let mut high = 0u64;
+        for (k, word) in chunk.iter().enumerate() {
+            let w = u64::from_le_bytes(*word);
+            high += (w >> 7) & ONES;
+            // Octets below 0x20 (exact for the lowest; a borrow can flag an
+            // octet above one), and DEL.
+            let del = w ^ (0x7F * ONES);
+            let low = w.wrapping_sub(0x20 * ONES) & !w;
+            let special = (low | (del.wrapping_sub(ONES) & !del)) & HIGH;
+            if special != 0 {
+                st.word((c * 255 + k) * 8, special);
+            }
         }
-        at += 8;
+        // The lanes summed: pairs into 16-bit lanes, then those.
+        let pairs = (high & PAIRS) + ((high >> 8) & PAIRS);
+        non_ascii += (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize;
     }
-    for k in 0..words.remainder().len() {
-        let b = input[at + k];
-        st.non_ascii += usize::from(b >> 7);
+    let at = words.len() * 8;
+    for (k, &b) in tail.iter().enumerate() {
+        non_ascii += usize::from(b >> 7);
         if b < 0x20 || b == 0x7F {
             st.octet(at + k);
         }
     }
+    st.non_ascii = non_ascii;
     let stats = TextStats {
         len: input.len(),
         non_ascii: st.non_ascii,
@@ -105,6 +109,17 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
+    /// Looks at the octets of the word at `base` flagged in `special` (the
+    /// high bit of each flagged octet's lane).
+    #[inline(never)]
+    fn word(&mut self, base: usize, mut special: u64) {
+        while special != 0 {
+            let lane = (special.trailing_zeros() / 8) as usize;
+            self.octet(base + lane);
+            special &= special - 1;
+        }
+    }
+
     /// Looks at the octet at `pos`, which may be below 0x20 or DEL (or a
     /// neighbour of one, which is ignored).
     #[inline]

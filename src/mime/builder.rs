@@ -259,8 +259,8 @@ impl MessageBuilder {
     }
 
     /// Validates everything and builds the message.
-    pub fn build(self) -> Result<Message, ComposeError> {
-        let from = parse_all("from", &self.from)?;
+    pub fn build(mut self) -> Result<Message, ComposeError> {
+        let from = parse_owned("from", std::mem::take(&mut self.from))?;
         if from.is_empty() {
             return Err(ComposeError::MissingFrom);
         }
@@ -272,10 +272,10 @@ impl MessageBuilder {
         if from.mailboxes().count() > 1 && sender.is_none() {
             return Err(ComposeError::SenderRequired);
         }
-        let reply_to = parse_all("reply-to", &self.reply_to)?;
-        let to = parse_all("to", &self.to)?;
-        let cc = parse_all("cc", &self.cc)?;
-        let bcc = parse_all("bcc", &self.bcc)?;
+        let reply_to = parse_owned("reply-to", std::mem::take(&mut self.reply_to))?;
+        let to = parse_owned("to", std::mem::take(&mut self.to))?;
+        let cc = parse_owned("cc", std::mem::take(&mut self.cc))?;
+        let bcc = parse_owned("bcc", std::mem::take(&mut self.bcc))?;
         let return_path = self
             .return_path
             .as_ref()
@@ -480,6 +480,28 @@ fn parse_all(field: &str, inputs: &[AddressInput]) -> Result<AddressList, Compos
     Ok(list)
 }
 
+/// [`parse_all`], moving parsed lists instead of copying them.
+fn parse_owned(field: &str, inputs: Vec<AddressInput>) -> Result<AddressList, ComposeError> {
+    let mut list = AddressList::default();
+    for input in inputs {
+        let parsed = match input {
+            AddressInput::Text(text) => {
+                AddressList::parse(&text).map_err(|source| ComposeError::Address {
+                    field: field.into(),
+                    source,
+                })?
+            }
+            AddressInput::List(l) => l,
+        };
+        if list.is_empty() {
+            list = parsed;
+        } else {
+            list.0.extend(parsed.0);
+        }
+    }
+    Ok(list)
+}
+
 fn single(field: &str, input: &AddressInput) -> Result<Mailbox, ComposeError> {
     let list = parse_all(field, std::slice::from_ref(input))?;
     let mut boxes = list.mailboxes();
@@ -503,13 +525,26 @@ fn make_envelope(
 ) -> Result<Envelope, ComposeError> {
     let reverse = return_path.or(sender).or_else(|| from.mailboxes().next());
     let mut to: Vec<EnvelopeAddress> = Vec::new();
+    // Duplicates: the same local part and the same domain ignoring case.
+    // A few recipients are compared pairwise; many go through a set.
+    let count = recipients.iter().map(|l| l.mailboxes().count()).sum::<usize>();
+    let mut kept: Vec<&Mailbox> = Vec::with_capacity(count.min(32));
     let mut seen = std::collections::HashSet::new();
     for mailbox in recipients.iter().flat_map(|l| l.mailboxes()) {
-        let key = (
-            mailbox.local_part().to_owned(),
-            mailbox.domain().to_lowercase(),
-        );
-        if seen.insert(key) {
+        let new = if count <= 32 {
+            let dup = kept.iter().any(|k| {
+                k.local_part() == mailbox.local_part()
+                    && same_domain(k.domain(), mailbox.domain())
+            });
+            kept.push(mailbox);
+            !dup
+        } else {
+            seen.insert((
+                mailbox.local_part().to_owned(),
+                mailbox.domain().to_lowercase(),
+            ))
+        };
+        if new {
             to.push(mailbox.envelope_address());
         }
     }
@@ -520,6 +555,16 @@ fn make_envelope(
         from: reverse.map(Mailbox::envelope_address),
         to,
     })
+}
+
+/// Domains equal ignoring case (Unicode lowercase, as a set of
+/// `to_lowercase` keys would compare them).
+fn same_domain(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
 }
 
 fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), ComposeError> {

@@ -15,12 +15,23 @@ use std::io::Read;
 /// whole 76-character lines.
 const WINDOW: usize = 57 * 1024;
 
+/// A message laid out for writing: all header and boundary bytes in one
+/// buffer, and the segments that alternate between them and body parts.
+struct Plan {
+    head: Vec<u8>,
+    segs: Vec<Seg>,
+}
+
 enum Seg {
-    Bytes(Vec<u8>),
+    /// Header and boundary bytes: `head[start..end]`.
+    Bytes(usize, usize),
     Leaf {
         leaf: usize,
         enc: TransferEncoding,
         multipart: bool,
+        /// The encoded length of a quoted-printable part (0 otherwise),
+        /// counted once when planning.
+        qp_len: u64,
     },
 }
 
@@ -41,6 +52,7 @@ struct Active {
     leaf: usize,
     enc: TransferEncoding,
     multipart: bool,
+    qp_len: u64,
     phase: Phase,
     pos: usize,
     total: u64,
@@ -61,32 +73,41 @@ enum Step {
 
 /// Renders one message once; see [`Message::chunks`] and [`MessageStream`].
 pub(crate) struct Renderer {
-    plan: Vec<Seg>,
+    plan: Plan,
     idx: usize,
     size: Option<u64>,
     is_8bit: bool,
     buf: Vec<u8>,
     scratch: Vec<u8>,
     active: Option<Active>,
-    /// Streams taken from the message (by leaf index) and files' sizes.
-    streams: Vec<Option<Stream>>,
-    sizes: Vec<Option<u64>>,
+    /// Streams taken from the message and files' sizes, by leaf; empty
+    /// when every part is in memory.
+    sources: Vec<(Option<Stream>, Option<u64>)>,
 }
 
 impl Renderer {
     /// Plans the message under `opts`: renders every header, opens files,
     /// takes streams, and computes the size when it is known.
     pub(crate) fn new(msg: &Message, opts: RenderOptions) -> Result<Self, ComposeError> {
-        let mut streams = Vec::with_capacity(msg.leaves.len());
-        let mut sizes = Vec::with_capacity(msg.leaves.len());
-        for leaf in &msg.leaves {
-            let (stream, size) = open_source(leaf)?;
-            streams.push(stream);
-            sizes.push(size);
+        let in_memory = msg.leaves.iter().all(|leaf| {
+            matches!(
+                leaf.body,
+                LeafBody::Text { .. } | LeafBody::Bytes(_) | LeafBody::Base64Lines(_)
+            )
+        });
+        let mut sources = Vec::new();
+        if !in_memory {
+            sources.reserve(msg.leaves.len());
+            for leaf in &msg.leaves {
+                sources.push(open_source(leaf)?);
+            }
         }
         let plan = plan(msg, opts)?;
-        let size = size_of(msg, &plan, &sizes);
-        let is_8bit = plan.iter().any(|s| {
+        let size = size_of(msg, &plan, |leaf| match sources.get(leaf) {
+            Some(&(_, size)) => size,
+            None => Some(leaf_bytes_len(&msg.leaves[leaf].body)),
+        });
+        let is_8bit = plan.segs.iter().any(|s| {
             matches!(
                 s,
                 Seg::Leaf {
@@ -103,8 +124,7 @@ impl Renderer {
             buf: Vec::new(),
             scratch: Vec::new(),
             active: None,
-            streams,
-            sizes,
+            sources,
         })
     }
 
@@ -125,21 +145,27 @@ impl Renderer {
             leaf,
             enc,
             multipart,
-        } = self.plan[idx]
+            qp_len,
+        } = self.plan.segs[idx]
         else {
             return false;
+        };
+        let (stream, expected) = match self.sources.get_mut(leaf) {
+            Some((stream, size)) => (stream.take(), *size),
+            None => (None, None),
         };
         self.active = Some(Active {
             leaf,
             enc,
             multipart,
+            qp_len,
             phase: Phase::Body,
             pos: 0,
             total: 0,
-            expected: self.sizes[leaf],
+            expected,
             ended_crlf: false,
             encoder: LineEncoder::new(),
-            stream: self.streams[leaf].take(),
+            stream,
         });
         true
     }
@@ -163,12 +189,12 @@ impl Renderer {
                 continue;
             }
             let idx = self.idx;
-            let Some(seg) = self.plan.get(idx) else {
+            let Some(seg) = self.plan.segs.get(idx) else {
                 return Ok(());
             };
             self.idx += 1;
-            if let Seg::Bytes(bytes) = seg {
-                out.extend_from_slice(bytes);
+            if let &Seg::Bytes(start, end) = seg {
+                out.extend_from_slice(&self.plan.head[start..end]);
             } else {
                 self.activate(idx);
             }
@@ -196,7 +222,7 @@ impl Renderer {
                 continue;
             }
             let idx = self.idx;
-            if idx >= self.plan.len() {
+            if idx >= self.plan.segs.len() {
                 return Ok(None);
             }
             self.idx += 1;
@@ -207,8 +233,8 @@ impl Renderer {
         Ok(match out {
             Step::Buf => Some(&self.buf),
             Step::Borrow(leaf, start, end) => leaf_bytes(&msg.leaves[leaf]).get(start..end),
-            Step::Plan(idx) => match &self.plan[idx] {
-                Seg::Bytes(bytes) => Some(bytes),
+            Step::Plan(idx) => match self.plan.segs[idx] {
+                Seg::Bytes(start, end) => self.plan.head.get(start..end),
                 Seg::Leaf { .. } => None,
             },
             Step::Done | Step::Again => None,
@@ -250,6 +276,7 @@ impl Renderer {
                     a.total = bytes.len() as u64;
                     a.ended_crlf = bytes.ends_with(b"\r\n");
                     if enc == TransferEncoding::QuotedPrintable {
+                        out.reserve(a.qp_len as usize);
                         qp::encode(bytes, out);
                         Ok(Step::Buf)
                     } else {
@@ -369,19 +396,20 @@ fn leaf_bytes_len(body: &LeafBody) -> u64 {
     }
 }
 
-/// The size of a plan, when every part's size is known.
-fn size_of(msg: &Message, plan: &[Seg], sizes: &[Option<u64>]) -> Option<u64> {
+/// The size of a plan, when every part's size (`size(leaf)`) is known.
+fn size_of(msg: &Message, plan: &Plan, size: impl Fn(usize) -> Option<u64>) -> Option<u64> {
     let mut total = 0u64;
-    for seg in plan {
+    for seg in &plan.segs {
         total += match *seg {
-            Seg::Bytes(ref b) => b.len() as u64,
+            Seg::Bytes(start, end) => (end - start) as u64,
             Seg::Leaf {
                 leaf,
                 enc,
                 multipart,
+                qp_len,
             } => {
                 let body = &msg.leaves[leaf].body;
-                let n = sizes[leaf]?;
+                let n = size(leaf)?;
                 match (body, enc) {
                     (LeafBody::Base64Lines(_), _) => n + u64::from(multipart && n == 0) * 2,
                     (_, TransferEncoding::Base64) => {
@@ -389,7 +417,7 @@ fn size_of(msg: &Message, plan: &[Seg], sizes: &[Option<u64>]) -> Option<u64> {
                     }
                     (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), enc) => {
                         let out = if enc == TransferEncoding::QuotedPrintable {
-                            qp::encoded_len(bytes) as u64
+                            qp_len
                         } else {
                             n
                         };
@@ -406,33 +434,31 @@ fn size_of(msg: &Message, plan: &[Seg], sizes: &[Option<u64>]) -> Option<u64> {
 
 /// The size of the message under `opts`, without reading any stream.
 pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
-    let mut sizes = Vec::with_capacity(msg.leaves.len());
-    for leaf in &msg.leaves {
-        sizes.push(match &leaf.body {
-            #[cfg(feature = "native")]
-            LeafBody::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
-            LeafBody::Reader { len, .. } => *len,
-            body => Some(leaf_bytes_len(body)),
-        });
-    }
-    size_of(msg, &plan(msg, opts).ok()?, &sizes)
+    let plan = plan(msg, opts).ok()?;
+    size_of(msg, &plan, |leaf| match &msg.leaves[leaf].body {
+        #[cfg(feature = "native")]
+        LeafBody::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        LeafBody::Reader { len, .. } => *len,
+        body => Some(leaf_bytes_len(body)),
+    })
 }
 
 /// The message under `opts` as header/boundary byte runs and body parts.
-fn plan(msg: &Message, opts: RenderOptions) -> Result<Vec<Seg>, ComposeError> {
-    let mut plan = Vec::with_capacity(2 * msg.leaves.len() + 1);
-    let mut head = Vec::with_capacity(1024);
+fn plan(msg: &Message, opts: RenderOptions) -> Result<Plan, ComposeError> {
+    let mut segs = Vec::with_capacity(2 * msg.leaves.len() + 1);
+    let mut head = Vec::with_capacity(512 + 384 * msg.leaves.len());
     let mut w = HeaderWriter {
         msg,
         opts,
         buffers: TokenBuffers::default(),
+        seg_start: 0,
     };
     w.top_headers(&mut head)?;
-    w.node(&msg.root, false, &mut head, &mut plan)?;
-    if !head.is_empty() {
-        plan.push(Seg::Bytes(head));
+    w.node(&msg.root, false, &mut head, &mut segs)?;
+    if head.len() > w.seg_start {
+        segs.push(Seg::Bytes(w.seg_start, head.len()));
     }
-    Ok(plan)
+    Ok(Plan { head, segs })
 }
 
 fn address_error(field: &str) -> impl FnOnce(crate::address::AddressError) -> ComposeError + '_ {
@@ -448,6 +474,8 @@ struct HeaderWriter<'m> {
     msg: &'m Message,
     opts: RenderOptions,
     buffers: TokenBuffers,
+    /// Where the header run being written started in the head buffer.
+    seg_start: usize,
 }
 
 impl HeaderWriter<'_> {
@@ -572,13 +600,21 @@ impl HeaderWriter<'_> {
                 let enc = leaf.transfer_encoding(self.opts);
                 self.leaf_headers(leaf, enc, head)?;
                 head.extend_from_slice(b"\r\n");
-                // The next header run starts with room for its headers.
-                let next = Vec::with_capacity(head.capacity().max(512));
-                plan.push(Seg::Bytes(std::mem::replace(head, next)));
+                plan.push(Seg::Bytes(self.seg_start, head.len()));
+                self.seg_start = head.len();
+                let qp_len = match &leaf.body {
+                    LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes)
+                        if enc == TransferEncoding::QuotedPrintable =>
+                    {
+                        qp::encoded_len(bytes) as u64
+                    }
+                    _ => 0,
+                };
                 plan.push(Seg::Leaf {
                     leaf: index,
                     enc,
                     multipart: in_multipart,
+                    qp_len,
                 });
             }
         }
