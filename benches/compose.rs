@@ -128,7 +128,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn table(workloads: &[Workload]) {
     let mut rows: Vec<(&str, Vec<f64>)> = Vec::new();
-    for lib in Lib::ALL {
+    // COMPOSE_LIBS=mimeograph,lettre limits the table to some libraries.
+    let libs = std::env::var("COMPOSE_LIBS").ok();
+    let wanted = |lib: &Lib| libs.as_ref().is_none_or(|l| l.split(',').any(|n| n == lib.name()));
+    for lib in Lib::ALL.into_iter().filter(wanted) {
         let mut rates = Vec::new();
         for w in workloads {
             let runs = (0..3)
@@ -159,25 +162,30 @@ fn table(workloads: &[Workload]) {
     println!();
     println!("Issue 7 protocol, medians of 3 runs ({cores} cores, {cpu}):");
     println!();
-    println!("| library | W1 msgs/s | W2 msgs/s | W3 MB/s out |");
-    println!("|---|---:|---:|---:|");
+    let header: Vec<String> = workloads
+        .iter()
+        .map(|w| {
+            let unit = if w.bytes { "MB/s out" } else { "msgs/s" };
+            format!(" {} {unit} |", w.name)
+        })
+        .collect();
+    println!("| library |{}", header.concat());
+    println!("|---|{}", "---:|".repeat(workloads.len()));
     for (name, rates) in &rows {
-        println!(
-            "| {name} | {:.0} | {:.0} | {:.0} |",
-            rates[0], rates[1], rates[2]
-        );
+        let cells: Vec<String> = rates.iter().map(|r| format!(" {r:.0} |")).collect();
+        println!("| {name} |{}", cells.concat());
     }
     let ours = &rows[0].1;
     for (name, rates) in &rows[1..] {
         if *name == Lib::MimeographStream.name() {
             continue;
         }
-        println!(
-            "| mimeograph / {name} | {:.2}× | {:.2}× | {:.2}× |",
-            ours[0] / rates[0],
-            ours[1] / rates[1],
-            ours[2] / rates[2]
-        );
+        let cells: Vec<String> = ours
+            .iter()
+            .zip(rates)
+            .map(|(o, r)| format!(" {:.2}× |", o / r))
+            .collect();
+        println!("| mimeograph / {name} |{}", cells.concat());
     }
     println!();
 }
@@ -204,7 +212,13 @@ fn main() {
     if let Ok(spec) = std::env::var("COMPOSE_PROFILE") {
         return profile(&spec);
     }
-    let workloads: Vec<Workload> = ["W1", "W2", "W3"].into_iter().map(workload).collect();
+    // COMPOSE_ONLY=W1,W3 limits the run to some workloads.
+    let only = std::env::var("COMPOSE_ONLY").unwrap_or_else(|_| "W1,W2,W3".into());
+    let workloads: Vec<Workload> = ["W1", "W2", "W3"]
+        .into_iter()
+        .filter(|w| only.split(',').any(|o| o.trim() == *w))
+        .map(workload)
+        .collect();
     check(&workloads);
     let mode = std::env::var("COMPOSE_BENCH").unwrap_or_default();
     let bench = std::env::args().any(|a| a == "--bench");

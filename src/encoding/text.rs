@@ -28,12 +28,8 @@ pub fn normalize_and_analyze(input: Vec<u8>) -> (Vec<u8>, TextStats) {
     (bytes, stats)
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-const PAIRS: u64 = 0x00FF_00FF_00FF_00FF;
-
-/// The walk behind [`analyze`] and [`normalize_crlf`]: eight octets at a
-/// time, looking closer only at words that hold an octet below 0x20 or DEL
+/// The walk behind [`analyze`] and [`normalize_crlf`]: sixteen octets at a
+/// time, looking closer only at blocks that hold an octet below 0x20 or DEL
 /// (line breaks included). With `normalize`, also writes the CRLF form of
 /// `input` when it differs (from the first bare break on).
 fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
@@ -49,28 +45,22 @@ fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
         out: None,
         copied: 0,
     };
-    let (words, tail) = input.as_chunks::<8>();
+    let (blocks, tail) = input.as_chunks::<16>();
     let mut non_ascii = 0usize;
-    for (c, chunk) in words.chunks(255).enumerate() {
-        // Octets ≥ 0x80 counted per lane (at most 255 in each).
-        let mut high = 0u64;
-        for (k, word) in chunk.iter().enumerate() {
-            let w = u64::from_le_bytes(*word);
-            high += (w >> 7) & ONES;
-            // Octets below 0x20 (exact for the lowest; a borrow can flag an
-            // octet above one), and DEL.
-            let del = w ^ (0x7F * ONES);
-            let low = w.wrapping_sub(0x20 * ONES) & !w;
-            let special = (low | (del.wrapping_sub(ONES) & !del)) & HIGH;
-            if special != 0 {
-                st.word((c * 255 + k) * 8, special);
-            }
+    for (k, block) in blocks.iter().enumerate() {
+        // Branch-free reductions over the block, which the compiler turns
+        // into vector compares: octets below 0x20 or DEL, and the count of
+        // octets ≥ 0x80.
+        let special = block
+            .iter()
+            .fold(0u8, |acc, &b| acc | u8::from(b < 0x20) | u8::from(b == 0x7F));
+        let high = block.iter().fold(0u8, |acc, &b| acc + (b >> 7));
+        non_ascii += usize::from(high);
+        if special != 0 {
+            st.block(k * 16, block);
         }
-        // The lanes summed: pairs into 16-bit lanes, then those.
-        let pairs = (high & PAIRS) + ((high >> 8) & PAIRS);
-        non_ascii += (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize;
     }
-    let at = words.len() * 8;
+    let at = blocks.len() * 16;
     for (k, &b) in tail.iter().enumerate() {
         non_ascii += usize::from(b >> 7);
         if b < 0x20 || b == 0x7F {
@@ -109,14 +99,23 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
-    /// Looks at the octets of the word at `base` flagged in `special` (the
-    /// high bit of each flagged octet's lane).
+    /// Looks at the octets of the block at `base` that are below 0x20 or
+    /// DEL, a word at a time: each flagged lane of a word is visited (a
+    /// borrow can flag the lane above a real one, which `octet` ignores).
     #[inline(never)]
-    fn word(&mut self, base: usize, mut special: u64) {
-        while special != 0 {
-            let lane = (special.trailing_zeros() / 8) as usize;
-            self.octet(base + lane);
-            special &= special - 1;
+    fn block(&mut self, base: usize, block: &[u8; 16]) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        for (half, word) in block.as_chunks::<8>().0.iter().enumerate() {
+            let w = u64::from_le_bytes(*word);
+            let del = w ^ (0x7F * ONES);
+            let low = w.wrapping_sub(0x20 * ONES) & !w;
+            let mut special = (low | (del.wrapping_sub(ONES) & !del)) & HIGH;
+            while special != 0 {
+                let lane = (special.trailing_zeros() / 8) as usize;
+                self.octet(base + half * 8 + lane);
+                special &= special - 1;
+            }
         }
     }
 
