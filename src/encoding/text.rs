@@ -11,7 +11,7 @@ pub const MAX_LINE_LEN: usize = 998;
 /// Turns every bare CR and every bare LF into CRLF; existing CRLF pairs are
 /// kept. Borrows when nothing changes.
 pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
-    match scan(input, true, false).normalized {
+    match scan(input, true).1 {
         Some(normalized) => Cow::Owned(normalized),
         None => Cow::Borrowed(input),
     }
@@ -21,45 +21,22 @@ pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
 /// stats describe the normalised text) in one pass, taking ownership so
 /// that text already in CRLF form is never copied.
 pub fn normalize_and_analyze(input: Vec<u8>) -> (Vec<u8>, TextStats) {
-    let (bytes, stats, _) = normalize_analyze_qp(input);
-    (bytes, stats)
-}
-
-/// [`normalize_and_analyze`], also counting the length of the normalised
-/// text's quoted-printable encoding ([`qp::encoded_len`](super::qp::encoded_len))
-/// on the way, line by line.
-pub(crate) fn normalize_analyze_qp(input: Vec<u8>) -> (Vec<u8>, TextStats, usize) {
-    let Walk {
-        mut stats,
-        normalized,
-        qp_len,
-    } = scan(&input, true, true);
+    let (mut stats, normalized) = scan(&input, true);
     let bytes = normalized.unwrap_or(input);
     stats.len = bytes.len();
     stats.bare_cr_or_lf = false;
-    (bytes, stats, qp_len)
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// What [`scan`] found.
-struct Walk {
-    stats: TextStats,
-    normalized: Option<Vec<u8>>,
-    qp_len: usize,
+    (bytes, stats)
 }
 
 /// The walk behind [`analyze`] and [`normalize_crlf`]: sixteen octets at a
-/// time, looking closer only at blocks that hold an octet below 0x20, DEL
-/// or `=` (line breaks included). With `normalize`, also writes the CRLF
-/// form of `input` when it differs (from the first bare break on); with
-/// `qp`, also counts its quoted-printable length.
-fn scan(input: &[u8], normalize: bool, qp: bool) -> Walk {
+/// time, looking closer only at blocks that hold an octet below 0x20 or DEL
+/// (line breaks included). With `normalize`, also writes the CRLF form of
+/// `input` when it differs (from the first bare break on).
+fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
     let mut st = Scan {
         input,
+        non_ascii: 0,
         control: 0,
-        equals: 0,
         max_line: 0,
         line_start: 0,
         lf_of_crlf: usize::MAX,
@@ -67,57 +44,48 @@ fn scan(input: &[u8], normalize: bool, qp: bool) -> Walk {
         normalize,
         out: None,
         copied: 0,
-        qp,
-        qp_len: 0,
-        line_escapes: 0,
     };
     let (blocks, tail) = input.as_chunks::<16>();
     let mut non_ascii = 0usize;
     for (k, block) in blocks.iter().enumerate() {
         // Branch-free reductions over the block, which the compiler turns
-        // into vector compares: octets below 0x20, DEL or `=`, and the
-        // count of octets ≥ 0x80.
-        let special = block.iter().fold(0u8, |acc, &b| {
-            acc | u8::from(b < 0x20) | u8::from(b == 0x7F) | u8::from(b == b'=')
-        });
+        // into vector compares: octets below 0x20 or DEL, and the count of
+        // octets ≥ 0x80.
+        let special = block
+            .iter()
+            .fold(0u8, |acc, &b| acc | u8::from(b < 0x20) | u8::from(b == 0x7F));
         let high = block.iter().fold(0u8, |acc, &b| acc + (b >> 7));
-        if special != 0 {
-            st.block(k * 16, block, non_ascii);
-        }
         non_ascii += usize::from(high);
+        if special != 0 {
+            st.block(k * 16, block);
+        }
     }
     let at = blocks.len() * 16;
     for (k, &b) in tail.iter().enumerate() {
-        if b < 0x20 || b == 0x7F || b == b'=' {
-            st.octet(at + k, non_ascii);
-        }
         non_ascii += usize::from(b >> 7);
+        if b < 0x20 || b == 0x7F {
+            st.octet(at + k);
+        }
     }
-    if st.qp && st.line_start < input.len() {
-        st.close_line(input.len(), non_ascii, false);
-    }
+    st.non_ascii = non_ascii;
     let stats = TextStats {
         len: input.len(),
-        non_ascii,
+        non_ascii: st.non_ascii,
         control: st.control,
-        max_line_len: st.max_line.max(input.len().saturating_sub(st.line_start)),
+        max_line_len: st.max_line.max(input.len() - st.line_start),
         bare_cr_or_lf: st.bare,
     };
-    let normalized = st.out.map(|mut out| {
+    let out = st.out.map(|mut out| {
         out.extend_from_slice(&input[st.copied..]);
         out
     });
-    Walk {
-        stats,
-        normalized,
-        qp_len: st.qp_len,
-    }
+    (stats, out)
 }
 
 struct Scan<'a> {
     input: &'a [u8],
+    non_ascii: usize,
     control: usize,
-    equals: usize,
     max_line: usize,
     line_start: usize,
     /// The LF of a CRLF seen at its CR.
@@ -128,92 +96,52 @@ struct Scan<'a> {
     /// `copied` is in it.
     out: Option<Vec<u8>>,
     copied: usize,
-    qp: bool,
-    qp_len: usize,
-    /// Octets ≥ 0x80, controls and `=` before the current line.
-    line_escapes: usize,
 }
 
 impl Scan<'_> {
-    /// Looks at the octets of the block at `base` that are below 0x20, DEL
-    /// or `=`, a word at a time: each flagged lane of a word is visited (a
+    /// Looks at the octets of the block at `base` that are below 0x20 or
+    /// DEL, a word at a time: each flagged lane of a word is visited (a
     /// borrow can flag the lane above a real one, which `octet` ignores).
-    /// `high` counts the octets ≥ 0x80 before the block.
     #[inline(never)]
-    fn block(&mut self, base: usize, block: &[u8; 16], mut high: usize) {
+    fn block(&mut self, base: usize, block: &[u8; 16]) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
         for (half, word) in block.as_chunks::<8>().0.iter().enumerate() {
             let w = u64::from_le_bytes(*word);
             let del = w ^ (0x7F * ONES);
-            let eq = w ^ (u64::from(b'=') * ONES);
             let low = w.wrapping_sub(0x20 * ONES) & !w;
-            let mut special = (low
-                | (del.wrapping_sub(ONES) & !del)
-                | (eq.wrapping_sub(ONES) & !eq))
-                & HIGH;
-            let high_lanes = (w & HIGH) >> 7;
+            let mut special = (low | (del.wrapping_sub(ONES) & !del)) & HIGH;
             while special != 0 {
-                let lane = special.trailing_zeros() / 8;
-                // Octets ≥ 0x80 in the lanes below this one.
-                let below = high_lanes & ((1u64 << (lane * 8)) - 1);
-                let before = (below.wrapping_mul(ONES) >> 56) as usize;
-                self.octet(base + half * 8 + lane as usize, high + before);
+                let lane = (special.trailing_zeros() / 8) as usize;
+                self.octet(base + half * 8 + lane);
                 special &= special - 1;
             }
-            high += (high_lanes.wrapping_mul(ONES) >> 56) as usize;
         }
     }
 
-    /// Looks at the octet at `pos`, which may be below 0x20, DEL or `=` (or
-    /// a neighbour of one, which is ignored); `high` counts the octets ≥
-    /// 0x80 before it.
+    /// Looks at the octet at `pos`, which may be below 0x20 or DEL (or a
+    /// neighbour of one, which is ignored).
     #[inline]
-    fn octet(&mut self, pos: usize, high: usize) {
+    fn octet(&mut self, pos: usize) {
         match self.input[pos] {
             b'\n' if pos == self.lf_of_crlf => self.line_start = pos + 1,
             b'\r' if self.input.get(pos + 1) == Some(&b'\n') => {
-                self.close_line(pos, high, true);
+                self.max_line = self.max_line.max(pos - self.line_start);
+                self.line_start = pos + 1;
                 self.lf_of_crlf = pos + 1;
             }
             b'\r' | b'\n' => {
-                self.close_line(pos, high, true);
+                self.max_line = self.max_line.max(pos - self.line_start);
+                self.line_start = pos + 1;
                 self.bare = true;
                 if self.normalize {
                     self.bare_break(pos);
                 }
             }
             b'\t' => {}
-            b'=' => self.equals += 1,
             b if b < 0x20 || b == 0x7F => self.control += 1,
             _ => {}
         }
-    }
-
-    /// Ends the line that runs to `end` (a line break when `brk`, else the
-    /// end of the text); `high` counts the octets ≥ 0x80 before `end`.
-    #[inline]
-    fn close_line(&mut self, end: usize, high: usize, brk: bool) {
-        let start = self.line_start;
-        self.max_line = self.max_line.max(end - start);
-        self.line_start = end + 1;
-        if !self.qp {
-            return;
-        }
-        // Its quoted-printable width without soft breaks: one column per
-        // octet, three per escape (octets ≥ 0x7F, controls, `=`, a dot
-        // that starts the line, a space or tab that ends it). Only a line
-        // wider than 76 gets soft breaks, and is counted by the encoder.
-        let escapes = high + self.control + self.equals;
-        let line = &self.input[start..end];
-        let mut width = line.len() + 2 * (escapes - self.line_escapes);
-        if let (Some(&first), Some(&last)) = (line.first(), line.last()) {
-            width += 2 * usize::from(first == b'.');
-            width += 2 * usize::from(last == b' ' || last == b'\t');
-        }
-        if width > super::qp::MAX_LINE {
-            width = super::qp::encoded_len(line);
-        }
-        self.qp_len += width + 2 * usize::from(brk);
-        self.line_escapes = escapes;
     }
 
     #[cold]
@@ -252,7 +180,7 @@ pub struct TextStats {
 
 /// Gathers [`TextStats`] in one pass.
 pub fn analyze(text: &[u8]) -> TextStats {
-    scan(text, false, false).stats
+    scan(text, false).0
 }
 
 /// Picks a transfer encoding for text with these stats.
@@ -322,34 +250,6 @@ mod tests {
         stats
     }
 
-    /// Lines of every width around 76, with escapes, dots and trailing
-    /// whitespace: the quoted-printable length counted by the scan is the
-    /// encoder's.
-    #[test]
-    fn qp_length_matches_the_encoder() {
-        let specials = b"=. \t\x80\xc3\x01\x7f";
-        let mut x: u64 = 0x5DEE_CE66_D1CE_4E5B;
-        for _ in 0..3000 {
-            let mut v = Vec::new();
-            for _ in 0..4 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let len = 60 + (x % 40) as usize;
-                for k in 0..len {
-                    let r = (x >> (k % 50)) as usize;
-                    v.push(if r % 11 == 0 { specials[r / 11 % specials.len()] } else { b'a' });
-                }
-                v.extend_from_slice(if x % 3 == 0 { b"\n" } else { b"\r\n" });
-            }
-            if x % 2 == 0 {
-                v.truncate(v.len() - 1);
-            }
-            let (normalized, _, qp_len) = normalize_analyze_qp(v.clone());
-            assert_eq!(qp_len, crate::encoding::qp::encoded_len(&normalized), "{v:?}");
-        }
-    }
-
     #[test]
     fn analyze_matches_naive_on_noise() {
         let alphabet = b"ab \t\r\n\x00\x1f\x7f\x80\xff=.~";
@@ -368,9 +268,8 @@ mod tests {
             }
             let want = naive_analyze(&v);
             assert_eq!(analyze(&v), want, "{v:?}");
-            let (normalized, stats, qp_len) = normalize_analyze_qp(v.clone());
+            let (normalized, stats) = normalize_and_analyze(v.clone());
             assert_eq!(normalized, &*normalize_crlf(&v));
-            assert_eq!(qp_len, crate::encoding::qp::encoded_len(&normalized), "{v:?}");
             assert_eq!(
                 stats,
                 TextStats {

@@ -654,11 +654,10 @@ fn encode_text(field: &str, text: String, charset: Charset) -> Result<Vec<u8>, C
 
 /// A text body: CRLF-normalised (in place when it already is) and analysed.
 fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
-    let (bytes, stats, qp_len) = text::normalize_analyze_qp(bytes);
+    let (bytes, stats) = text::normalize_and_analyze(bytes);
     LeafBody::Text {
         bytes,
         stats,
-        qp_len,
         is_message,
     }
 }

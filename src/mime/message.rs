@@ -87,8 +87,6 @@ pub(crate) enum LeafBody {
     Text {
         bytes: Vec<u8>,
         stats: TextStats,
-        /// The length of `bytes` in quoted-printable, counted with `stats`.
-        qp_len: usize,
         /// `message/rfc822`: may not be quoted-printable (RFC 2046 §5.2.1).
         is_message: bool,
     },

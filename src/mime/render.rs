@@ -603,9 +603,11 @@ impl HeaderWriter<'_> {
                 plan.push(Seg::Bytes(self.seg_start, head.len()));
                 self.seg_start = head.len();
                 let qp_len = match &leaf.body {
-                    _ if enc != TransferEncoding::QuotedPrintable => 0,
-                    LeafBody::Text { qp_len, .. } => *qp_len as u64,
-                    LeafBody::Bytes(bytes) => qp::encoded_len(bytes) as u64,
+                    LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes)
+                        if enc == TransferEncoding::QuotedPrintable =>
+                    {
+                        qp::encoded_len(bytes) as u64
+                    }
                     _ => 0,
                 };
                 plan.push(Seg::Leaf {
