@@ -62,6 +62,17 @@ pub fn needs_encoding(text: &str) -> bool {
     if text.is_empty() {
         return false;
     }
+    // The usual short plain value: printable ASCII and tabs, no `=?`, no
+    // whitespace at its ends (no word can pass 900 octets).
+    let b = text.as_bytes();
+    if b.len() <= MAX_PLAIN_WORD_LEN
+        && b.iter().all(|&c| c == b'\t' || (0x20..0x7F).contains(&c))
+        && !is_wsp(b[0])
+        && !is_wsp(b[b.len() - 1])
+        && !text.contains("=?")
+    {
+        return false;
+    }
     if !text.is_ascii() {
         return true;
     }
@@ -80,18 +91,22 @@ fn is_wsp(b: u8) -> bool {
 /// Splits into (preceding whitespace, word) pairs; trailing whitespace is
 /// not returned.
 fn words(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    let mut rest = text;
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
     std::iter::from_fn(move || {
-        let ws_len = rest.bytes().take_while(|&b| is_wsp(b)).count();
-        let (ws, after) = rest.split_at(ws_len);
-        if after.is_empty() {
-            rest = after;
+        let ws_start = pos;
+        while pos < bytes.len() && is_wsp(bytes[pos]) {
+            pos += 1;
+        }
+        if pos == bytes.len() {
             return None;
         }
-        let word_len = after.bytes().take_while(|&b| !is_wsp(b)).count();
-        let (word, tail) = after.split_at(word_len);
-        rest = tail;
-        Some((ws, word))
+        let word_start = pos;
+        while pos < bytes.len() && !is_wsp(bytes[pos]) {
+            pos += 1;
+        }
+        // Spaces and tabs are ASCII, so these are char boundaries.
+        Some((slice(text, ws_start, word_start), slice(text, word_start, pos)))
     })
 }
 

@@ -135,56 +135,67 @@ impl TokenSink for Vec<Token> {
 /// Reusable buffers for [`PendingFolder`].
 #[derive(Default)]
 pub(crate) struct TokenBuffers {
-    space: String,
-    text: String,
+    /// The tokens, each as its whitespace then its text.
+    line: String,
+    /// Where each token's whitespace and text start in `line`.
+    marks: Vec<(usize, usize)>,
 }
 
-/// A [`TokenSink`] that folds into a header as it goes, holding back only
-/// the last token (its text may still grow): what [`write_header`] writes
-/// for the same tokens, without a token list.
+/// A [`TokenSink`] that writes a header as [`write_header`] would write the
+/// same tokens, without a token list: the tokens are gathered on one line,
+/// which is the header as it is when it fits in 78 columns (no fold could
+/// apply), and is otherwise folded token by token.
 pub(crate) struct PendingFolder<'o, 'b> {
-    folder: Folder<'o>,
+    out: &'o mut Vec<u8>,
+    name: &'o str,
     buffers: &'b mut TokenBuffers,
-    pending: bool,
 }
 
 impl<'o, 'b> PendingFolder<'o, 'b> {
-    /// Starts `Name:`.
-    pub(crate) fn new(out: &'o mut Vec<u8>, name: &str, buffers: &'b mut TokenBuffers) -> Self {
-        PendingFolder {
-            folder: Folder::new(out, name),
-            buffers,
-            pending: false,
-        }
+    /// Starts the header `name`.
+    pub(crate) fn new(out: &'o mut Vec<u8>, name: &'o str, buffers: &'b mut TokenBuffers) -> Self {
+        buffers.line.clear();
+        buffers.marks.clear();
+        PendingFolder { out, name, buffers }
     }
 
-    fn flush(&mut self) {
-        if std::mem::replace(&mut self.pending, false) {
-            self.folder
-                .token(&self.buffers.space, &[self.buffers.text.as_str()]);
+    /// Writes the header (see [`Folder::finish`]).
+    pub(crate) fn finish(self) -> Result<(), HeaderError> {
+        let TokenBuffers { line, marks } = &*self.buffers;
+        if let Some(&(_, first_text)) = marks.first() {
+            // `Name: ` and the line, the first token's whitespace being one
+            // space as the folder writes it.
+            let rest = &line[first_text..];
+            if self.name.len() + 2 + rest.len() <= SOFT_LINE_LEN {
+                self.out.reserve(self.name.len() + 4 + rest.len());
+                self.out.extend_from_slice(self.name.as_bytes());
+                self.out.extend_from_slice(b": ");
+                self.out.extend_from_slice(rest.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+                return Ok(());
+            }
         }
-    }
-
-    /// Writes the last token and ends the header (see [`Folder::finish`]).
-    pub(crate) fn finish(mut self) -> Result<(), HeaderError> {
-        self.flush();
-        self.folder.finish()
+        let mut folder = Folder::new(self.out, self.name);
+        for (i, &(space, text)) in marks.iter().enumerate() {
+            let end = marks.get(i + 1).map_or(line.len(), |&(next, _)| next);
+            folder.token(&line[space..text], &[&line[text..end]]);
+        }
+        folder.finish()
     }
 }
 
 impl TokenSink for PendingFolder<'_, '_> {
     fn token_with(&mut self, space: &str, write: impl FnOnce(&mut String)) {
-        self.flush();
-        self.buffers.space.clear();
-        self.buffers.space.push_str(space);
-        self.buffers.text.clear();
-        write(&mut self.buffers.text);
-        self.pending = true;
+        let line = &mut self.buffers.line;
+        let start = line.len();
+        line.push_str(space);
+        self.buffers.marks.push((start, line.len()));
+        write(line);
     }
 
     fn glue(&mut self, text: &str) {
-        if self.pending {
-            self.buffers.text.push_str(text);
+        if !self.buffers.marks.is_empty() {
+            self.buffers.line.push_str(text);
         }
     }
 }
@@ -195,6 +206,36 @@ mod tests {
 
     fn words(text: &str) -> Vec<Token> {
         text.split(' ').map(Token::spaced).collect()
+    }
+
+    /// The token-by-token writer gives what `write_header` gives for the
+    /// same tokens, folded or not.
+    #[test]
+    fn pending_folder_matches_write_header() {
+        let mut buffers = TokenBuffers::default();
+        let spaces = ["", " ", "  ", "\t", " \t"];
+        let mut x: u64 = 7;
+        for round in 0..2000 {
+            let mut tokens = Vec::new();
+            for k in 0..(round % 40) {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let len = 1 + (x >> 40) as usize % if round % 7 == 0 { 300 } else { 20 };
+                tokens.push(Token {
+                    space: spaces[(x >> 20) as usize % spaces.len()].into(),
+                    text: "w".repeat(len) + &k.to_string(),
+                });
+            }
+            let mut want = b"x".to_vec();
+            let a = write_header(&mut want, "Subject", &tokens);
+            let mut got = b"x".to_vec();
+            let mut folder = PendingFolder::new(&mut got, "Subject", &mut buffers);
+            for t in &tokens {
+                folder.token(&t.space, &t.text);
+            }
+            let b = folder.finish();
+            assert_eq!(a, b);
+            assert_eq!(got, want, "{tokens:?}");
+        }
     }
 
     #[test]
