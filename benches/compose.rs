@@ -130,7 +130,10 @@ fn table(workloads: &[Workload]) {
     let mut rows: Vec<(&str, Vec<f64>)> = Vec::new();
     // COMPOSE_LIBS=mimeograph,lettre limits the table to some libraries.
     let libs = std::env::var("COMPOSE_LIBS").ok();
-    let wanted = |lib: &Lib| libs.as_ref().is_none_or(|l| l.split(',').any(|n| n == lib.name()));
+    let wanted = |lib: &Lib| {
+        libs.as_ref()
+            .is_none_or(|l| l.split(',').any(|n| n == lib.name()))
+    };
     for lib in Lib::ALL.into_iter().filter(wanted) {
         let mut rates = Vec::new();
         for w in workloads {

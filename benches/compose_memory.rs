@@ -124,7 +124,11 @@ fn main() {
     }
     let ours = w3[0].1 as f64;
     for (lib, p) in &w3[1..] {
-        println!("W3 peak: mimeograph / {} = {:.2}", lib.name(), ours / *p as f64);
+        println!(
+            "W3 peak: mimeograph / {} = {:.2}",
+            lib.name(),
+            ours / *p as f64
+        );
     }
     println!();
 }

@@ -194,8 +194,12 @@ pub fn verify(lib: Lib, input: &Input, out: &[u8]) -> Result<(), String> {
         return fail("mail-parser cannot parse the output".into());
     };
     let mailbox = |a: Option<&mail_parser::Address>| {
-        a.and_then(|a| a.first())
-            .map(|m| (m.name().unwrap_or("").to_owned(), m.address().unwrap_or("").to_owned()))
+        a.and_then(|a| a.first()).map(|m| {
+            (
+                m.name().unwrap_or("").to_owned(),
+                m.address().unwrap_or("").to_owned(),
+            )
+        })
     };
     let want = |(n, a): (&str, &str)| Some((n.to_owned(), a.to_owned()));
     if mailbox(msg.from()) != want(input.from) {
@@ -245,7 +249,10 @@ pub fn verify(lib: Lib, input: &Input, out: &[u8]) -> Result<(), String> {
             Data::Text(text) => same(&String::from_utf8_lossy(got.contents()), text),
         };
         if !ok {
-            return fail(format!("attachment {i} ({}) content differs", want.filename));
+            return fail(format!(
+                "attachment {i} ({}) content differs",
+                want.filename
+            ));
         }
     }
     Ok(())

@@ -3,8 +3,8 @@
 use super::mailbox::is_atext;
 use super::{AddressEntry, AddressError, Mailbox};
 use crate::encoding::{rfc2047, Charset, Token};
-use crate::header::TokenSink;
 use crate::envelope::RenderOptions;
+use crate::header::TokenSink;
 
 /// Renders address entries for an address header (`From`, `To`, `Cc`, …)
 /// as tokens for the header folder, which may fold only before a token's
@@ -72,6 +72,71 @@ pub(crate) fn format_entries_into(
         }
     }
     Ok(())
+}
+
+/// The tokens of [`format_entries`] joined as they stand (`a, Name <b@c>`),
+/// written to `line`, when every entry is a mailbox whose display name (if
+/// any) is printable ASCII that needs no encoded word: the usual header,
+/// without a token list. Returns false, leaving `line` as it was, for
+/// anything else.
+pub(crate) fn format_entries_line(
+    entries: &[AddressEntry],
+    opts: RenderOptions,
+    line: &mut String,
+) -> bool {
+    let start = line.len();
+    for (i, entry) in entries.iter().enumerate() {
+        let AddressEntry::Mailbox(m) = entry else {
+            line.truncate(start);
+            return false;
+        };
+        if !opts.utf8_headers && m.requires_smtputf8() {
+            line.truncate(start);
+            return false;
+        }
+        if i > 0 {
+            line.push_str(", ");
+        }
+        let domain = if opts.utf8_headers {
+            m.domain()
+        } else {
+            m.ascii_domain()
+        };
+        let Some(name) = m.name() else {
+            line.push_str(m.local_part());
+            line.push('@');
+            line.push_str(domain);
+            continue;
+        };
+        let plain = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
+        if !plain {
+            line.truncate(start);
+            return false;
+        }
+        let is_atoms = !name.is_empty()
+            && name
+                .split(' ')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| is_atext(char::from(b))));
+        if is_atoms {
+            // Atoms separated by single spaces: the tokens joined again.
+            line.push_str(name);
+        } else {
+            line.push('"');
+            for c in name.chars() {
+                if c == '"' || c == '\\' {
+                    line.push('\\');
+                }
+                line.push(c);
+            }
+            line.push('"');
+        }
+        line.push_str(" <");
+        line.push_str(m.local_part());
+        line.push('@');
+        line.push_str(domain);
+        line.push('>');
+    }
+    true
 }
 
 /// One mailbox: `[name] <addr>` or bare `addr`; the first token is spaced.
@@ -163,4 +228,70 @@ fn phrase_tokens(
         q.push('"');
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+    use crate::address::AddressList;
+
+    /// The one-line form is the tokens joined, whenever it is given.
+    #[test]
+    fn one_line_form_is_the_tokens_joined() {
+        let names = [
+            "Ann",
+            "Ann Bee",
+            "Ann  Bee",
+            "O'Neil, Jr.",
+            "a\"b\\c",
+            "=?x?=",
+            "Zoë",
+            " lead",
+            "",
+            "x.y",
+        ];
+        let addrs = [
+            "a@example.com",
+            "b.c@Example.ORG",
+            "\"q q\"@x.de",
+            "d@münchen.de",
+        ];
+        for opts in [
+            RenderOptions::default(),
+            RenderOptions {
+                utf8_headers: true,
+                allow_8bit: false,
+            },
+        ] {
+            for n in names {
+                for a in addrs {
+                    for extra in [false, true] {
+                        let mut entries =
+                            vec![AddressEntry::Mailbox(Mailbox::new(Some(n), a).unwrap())];
+                        if extra {
+                            entries.extend(AddressList::parse("z@example.net").unwrap().0);
+                        }
+                        let mut line = String::from("keep");
+                        if format_entries_line(&entries, opts, &mut line) {
+                            let tokens = format_entries(&entries, opts).unwrap();
+                            let joined: String = tokens
+                                .iter()
+                                .enumerate()
+                                .map(|(i, t)| {
+                                    if i == 0 {
+                                        t.text.clone()
+                                    } else {
+                                        format!("{}{}", t.space, t.text)
+                                    }
+                                })
+                                .collect();
+                            assert_eq!(line, format!("keep{joined}"), "{n:?} {a:?}");
+                        } else {
+                            assert_eq!(line, "keep");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -22,7 +22,7 @@ mod mailbox;
 mod parse;
 
 pub use format::format_entries;
-pub(crate) use format::format_entries_into;
+pub(crate) use format::{format_entries_into, format_entries_line};
 pub use mailbox::Mailbox;
 pub use parse::parse_address_list;
 

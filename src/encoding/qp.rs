@@ -138,7 +138,7 @@ fn run<S: Sink>(input: &[u8], sink: &mut S) {
         // included, unless one ends the line), not a dot at column 0, that
         // ends at least two columns before the soft break limit, needs no
         // per-byte decisions.
-        if !ESCAPE[b as usize] && !(col == 0 && b == b'.') {
+        if !(ESCAPE[b as usize] || col == 0 && b == b'.') {
             let room = (MAX_LINE - 2).saturating_sub(col);
             let end = n.min(i + room);
             let mut j = plain_run(input, i, end);
@@ -377,15 +377,25 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let len = if round % 50 == 0 { 5000 } else { (x % 400) as usize };
+            let len = if round % 50 == 0 {
+                5000
+            } else {
+                (x % 400) as usize
+            };
             let mut v = Vec::with_capacity(len);
             let mut y = x;
             // Long plain stretches too, so runs reach the soft break.
             let plain = round % 3 == 0;
             for _ in 0..len {
-                y = y.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                y = y
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let k = (y >> 33) as usize;
-                v.push(if plain && k % 8 != 0 { b'x' } else { alphabet[k % alphabet.len()] });
+                v.push(if plain && !k.is_multiple_of(8) {
+                    b'x'
+                } else {
+                    alphabet[k % alphabet.len()]
+                });
             }
             let mut want = Vec::new();
             reference_run(&v, &mut want);

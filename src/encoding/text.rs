@@ -42,7 +42,8 @@ fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
         lf_of_crlf: usize::MAX,
         bare: false,
         normalize,
-        out: None,
+        out: Vec::new(),
+        normalizing: false,
         copied: 0,
     };
     let (blocks, tail) = input.as_chunks::<16>();
@@ -51,9 +52,9 @@ fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
         // Branch-free reductions over the block, which the compiler turns
         // into vector compares: octets below 0x20 or DEL, and the count of
         // octets ≥ 0x80.
-        let special = block
-            .iter()
-            .fold(0u8, |acc, &b| acc | u8::from(b < 0x20) | u8::from(b == 0x7F));
+        let special = block.iter().fold(0u8, |acc, &b| {
+            acc | u8::from(b < 0x20) | u8::from(b == 0x7F)
+        });
         let high = block.iter().fold(0u8, |acc, &b| acc + (b >> 7));
         non_ascii += usize::from(high);
         if special != 0 {
@@ -75,7 +76,8 @@ fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
         max_line_len: st.max_line.max(input.len() - st.line_start),
         bare_cr_or_lf: st.bare,
     };
-    let out = st.out.map(|mut out| {
+    let out = st.normalizing.then(|| {
+        let mut out = st.out;
         out.extend_from_slice(&input[st.copied..]);
         out
     });
@@ -92,9 +94,10 @@ struct Scan<'a> {
     lf_of_crlf: usize,
     bare: bool,
     normalize: bool,
-    /// The normalised text, once a bare break was found: everything before
-    /// `copied` is in it.
-    out: Option<Vec<u8>>,
+    /// The normalised text, once a bare break was found (`normalizing`):
+    /// everything before `copied` is in it.
+    out: Vec<u8>,
+    normalizing: bool,
     copied: usize,
 }
 
@@ -145,20 +148,20 @@ impl Scan<'_> {
     }
 
     #[cold]
-    fn start_output(&mut self) -> Vec<u8> {
+    fn start_output(&mut self) {
         let n = self.input.len();
-        Vec::with_capacity(n + n / 16 + 2)
+        self.out = Vec::with_capacity(n + n / 16 + 2);
+        self.normalizing = true;
     }
 
     fn bare_break(&mut self, pos: usize) {
-        let mut out = match self.out.take() {
-            Some(out) => out,
-            None => self.start_output(),
-        };
-        out.extend_from_slice(&self.input[self.copied..pos]);
-        out.extend_from_slice(b"\r\n");
+        if !self.normalizing {
+            self.start_output();
+        }
+        self.out.extend_from_slice(&self.input[self.copied..pos]);
+        self.out.push(b'\r');
+        self.out.push(b'\n');
         self.copied = pos + 1;
-        self.out = Some(out);
     }
 }
 
@@ -259,11 +262,17 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             // Long inputs too, to cross the 32-lane and 8160-byte blocks.
-            let len = if round % 100 == 0 { 20_000 } else { (x % 400) as usize };
+            let len = if round % 100 == 0 {
+                20_000
+            } else {
+                (x % 400) as usize
+            };
             let mut v = Vec::with_capacity(len);
             let mut y = x;
             for _ in 0..len {
-                y = y.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                y = y
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 v.push(alphabet[(y >> 33) as usize % alphabet.len()]);
             }
             let want = naive_analyze(&v);

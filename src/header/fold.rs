@@ -64,8 +64,7 @@ impl<'o> Folder<'o> {
         let past_soft = self.line_len + added > SOFT_LINE_LEN;
         // A single space is the fold point every reader agrees on; a longer
         // run is used only to stay within 998 octets.
-        let foldable =
-            space == " " || (!space.is_empty() && self.line_len + added > MAX_LINE_LEN);
+        let foldable = space == " " || (!space.is_empty() && self.line_len + added > MAX_LINE_LEN);
         if !first && past_soft && foldable {
             // Spaces and tabs are one byte each: split before the last one.
             let (kept, carried) = space.split_at(space.len() - 1);
@@ -218,7 +217,9 @@ mod tests {
         for round in 0..2000 {
             let mut tokens = Vec::new();
             for k in 0..(round % 40) {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let len = 1 + (x >> 40) as usize % if round % 7 == 0 { 300 } else { 20 };
                 tokens.push(Token {
                     space: spaces[(x >> 20) as usize % spaces.len()].into(),

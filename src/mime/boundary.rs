@@ -40,9 +40,7 @@ impl IdGenerator {
         thread_local! {
             static STREAM: Cell<Option<IdGenerator>> = const { Cell::new(None) };
         }
-        let mut stream = STREAM
-            .take()
-            .unwrap_or_else(IdGenerator::from_entropy);
+        let mut stream = STREAM.take().unwrap_or_else(IdGenerator::from_entropy);
         let seed = stream.next_u64() ^ clock_nanos();
         STREAM.set(Some(stream));
         // One more SplitMix round so that the clock bits are spread.

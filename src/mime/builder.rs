@@ -527,14 +527,16 @@ fn make_envelope(
     let mut to: Vec<EnvelopeAddress> = Vec::new();
     // Duplicates: the same local part and the same domain ignoring case.
     // A few recipients are compared pairwise; many go through a set.
-    let count = recipients.iter().map(|l| l.mailboxes().count()).sum::<usize>();
+    let count = recipients
+        .iter()
+        .map(|l| l.mailboxes().count())
+        .sum::<usize>();
     let mut kept: Vec<&Mailbox> = Vec::with_capacity(count.min(32));
     let mut seen = std::collections::HashSet::new();
     for mailbox in recipients.iter().flat_map(|l| l.mailboxes()) {
         let new = if count <= 32 {
             let dup = kept.iter().any(|k| {
-                k.local_part() == mailbox.local_part()
-                    && same_domain(k.domain(), mailbox.domain())
+                k.local_part() == mailbox.local_part() && same_domain(k.domain(), mailbox.domain())
             });
             kept.push(mailbox);
             !dup

@@ -451,6 +451,7 @@ fn plan(msg: &Message, opts: RenderOptions) -> Result<Plan, ComposeError> {
         msg,
         opts,
         buffers: TokenBuffers::default(),
+        line: String::new(),
         seg_start: 0,
     };
     w.top_headers(&mut head)?;
@@ -474,6 +475,8 @@ struct HeaderWriter<'m> {
     msg: &'m Message,
     opts: RenderOptions,
     buffers: TokenBuffers,
+    /// A header's one-line form being tried.
+    line: String,
     /// Where the header run being written started in the head buffer.
     seg_start: usize,
 }
@@ -488,6 +491,14 @@ impl HeaderWriter<'_> {
         field: &str,
         text: &str,
     ) -> Result<(), ComposeError> {
+        // A plain value that fits on the header's line is the header as it
+        // is (what its words would fold to).
+        if name.len() + 2 + text.len() <= crate::header::SOFT_LINE_LEN
+            && !rfc2047::needs_encoding(text)
+        {
+            one_line(out, name, text);
+            return Ok(());
+        }
         let mut folder = PendingFolder::new(out, name, &mut self.buffers);
         rfc2047::encode_unstructured_into(
             text,
@@ -508,6 +519,14 @@ impl HeaderWriter<'_> {
         name: &str,
         entries: &[crate::address::AddressEntry],
     ) -> Result<(), ComposeError> {
+        let line = &mut self.line;
+        line.clear();
+        if crate::address::format_entries_line(entries, self.opts, line)
+            && name.len() + 2 + line.len() <= crate::header::SOFT_LINE_LEN
+        {
+            one_line(out, name, line);
+            return Ok(());
+        }
         let mut folder = PendingFolder::new(out, name, &mut self.buffers);
         crate::address::format_entries_into(entries, self.opts, &mut folder)
             .map_err(address_error(name))?;
@@ -674,6 +693,15 @@ impl HeaderWriter<'_> {
         }
         Ok(())
     }
+}
+
+/// Writes `Name: value` and CRLF.
+fn one_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.reserve(name.len() + 4 + value.len());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends `; name=value` to a header's tokens: the parameter as RFC 2231

@@ -346,7 +346,7 @@ fn valid_path(path: &str) -> bool {
 }
 
 fn check_address(a: &EnvelopeAddress) -> Result<(), SmtpError> {
-    if valid_path(a.utf8()) && a.ascii().map_or(true, valid_path) {
+    if valid_path(a.utf8()) && a.ascii().is_none_or(valid_path) {
         Ok(())
     } else {
         Err(SmtpError::InvalidAddress(a.utf8().to_string()))
