@@ -11,7 +11,8 @@
 //!    each run is timed whole (owned inputs are copied beforehand, outside
 //!    the clock), the median of 3 runs is reported as messages/s (W1, W2) and
 //!    output MB/s (W3, 1 MB = 10^6 bytes), with the ratio of mimeograph to
-//!    each peer.
+//!    each peer. The runs of the libraries alternate, so that a change in
+//!    the machine's load weighs on all of them alike.
 //!
 //! `COMPOSE_BENCH=table` skips step 2, `COMPOSE_BENCH=criterion` skips
 //! step 3. Peak memory is measured by the `compose_memory` bench.
@@ -127,31 +128,39 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn table(workloads: &[Workload]) {
-    let mut rows: Vec<(&str, Vec<f64>)> = Vec::new();
     // COMPOSE_LIBS=mimeograph,lettre limits the table to some libraries.
     let libs = std::env::var("COMPOSE_LIBS").ok();
     let wanted = |lib: &Lib| {
         libs.as_ref()
             .is_none_or(|l| l.split(',').any(|n| n == lib.name()))
     };
-    for lib in Lib::ALL.into_iter().filter(wanted) {
-        let mut rates = Vec::new();
-        for w in workloads {
-            let runs = (0..3)
-                .map(|_| {
-                    let (spent, bytes) = run(lib, w);
-                    let secs = spent.as_secs_f64();
-                    if w.bytes {
-                        bytes as f64 / secs / 1e6
-                    } else {
-                        w.count as f64 / secs
-                    }
-                })
-                .collect();
-            rates.push(median(runs));
+    let libs: Vec<Lib> = Lib::ALL.into_iter().filter(wanted).collect();
+    // COMPOSE_RUNS (default 3): runs per library and workload. The rounds
+    // interleave the libraries, so that a change in the machine's load
+    // during the table weighs on all of them alike.
+    let runs: usize = std::env::var("COMPOSE_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let mut samples = vec![vec![Vec::new(); workloads.len()]; libs.len()];
+    for _ in 0..runs {
+        for (j, w) in workloads.iter().enumerate() {
+            for (i, &lib) in libs.iter().enumerate() {
+                let (spent, bytes) = run(lib, w);
+                let secs = spent.as_secs_f64();
+                samples[i][j].push(if w.bytes {
+                    bytes as f64 / secs / 1e6
+                } else {
+                    w.count as f64 / secs
+                });
+            }
         }
-        rows.push((lib.name(), rates));
     }
+    let rows: Vec<(&str, Vec<f64>)> = libs
+        .iter()
+        .zip(samples)
+        .map(|(lib, per_workload)| (lib.name(), per_workload.into_iter().map(median).collect()))
+        .collect();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {
@@ -163,7 +172,7 @@ fn table(workloads: &[Workload]) {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!();
-    println!("Issue 7 protocol, medians of 3 runs ({cores} cores, {cpu}):");
+    println!("Issue 7 protocol, medians of {runs} runs ({cores} cores, {cpu}):");
     println!();
     let header: Vec<String> = workloads
         .iter()
@@ -177,6 +186,9 @@ fn table(workloads: &[Workload]) {
     for (name, rates) in &rows {
         let cells: Vec<String> = rates.iter().map(|r| format!(" {r:.0} |")).collect();
         println!("| {name} |{}", cells.concat());
+    }
+    if rows.first().map(|r| r.0) != Some(Lib::Mimeograph.name()) {
+        return;
     }
     let ours = &rows[0].1;
     for (name, rates) in &rows[1..] {

@@ -21,20 +21,68 @@ pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
 /// stats describe the normalised text) in one pass, taking ownership so
 /// that text already in CRLF form is never copied.
 pub fn normalize_and_analyze(input: Vec<u8>) -> (Vec<u8>, TextStats) {
-    let (mut stats, normalized) = scan(&input, true);
+    let (bytes, stats, _) = normalize_analyze_bound(input);
+    (bytes, stats)
+}
+
+/// [`normalize_and_analyze`], with an upper bound on the length of the
+/// normalised text in quoted-printable.
+pub(crate) fn normalize_analyze_bound(input: Vec<u8>) -> (Vec<u8>, TextStats, usize) {
+    let (mut stats, normalized, qp) = scan(&input, true);
     let bytes = normalized.unwrap_or(input);
     stats.len = bytes.len();
     stats.bare_cr_or_lf = false;
-    (bytes, stats)
+    let bound = qp.bound(bytes.len());
+    (bytes, stats, bound)
+}
+
+/// Counts from which [`QpBound::bound`] bounds a text's quoted-printable
+/// length ([`qp::encoded_len`](super::qp::encoded_len)) without encoding it.
+struct QpBound {
+    /// Line breaks (each a CRLF once normalised).
+    breaks: usize,
+    /// Octets always escaped: ≥ 0x7F, controls, `=`.
+    escapes: usize,
+    /// Lines that start with a dot, plus lines that end with a space or tab.
+    edges: usize,
+}
+
+impl QpBound {
+    /// For the normalised text of `len` octets: every line as one column
+    /// per octet and three per escape (which is exact for a line that needs
+    /// no soft break), plus at most five octets per soft break (`=` CRLF,
+    /// and a dot after it escaped), of which there are fewer than one per
+    /// 71 columns (each broken-off piece holds at least 73 columns, two of
+    /// which may be that dot's escape), and CRLF per break.
+    fn bound(&self, len: usize) -> usize {
+        let content = len - 2 * self.breaks;
+        let width = content + 2 * self.escapes + 2 * self.edges;
+        width + 5 * width.div_ceil(71) + 2 * self.breaks
+    }
+}
+
+/// Whether a line starts with a dot, and whether it ends with a space or
+/// tab (both escaped in quoted-printable).
+#[inline]
+fn edges(line: &[u8]) -> usize {
+    match (line.first(), line.last()) {
+        (Some(&first), Some(&last)) => {
+            usize::from(first == b'.') + usize::from(last == b' ' || last == b'\t')
+        }
+        _ => 0,
+    }
 }
 
 /// The walk behind [`analyze`] and [`normalize_crlf`]: sixteen octets at a
 /// time, looking closer only at blocks that hold an octet below 0x20 or DEL
 /// (line breaks included). With `normalize`, also writes the CRLF form of
 /// `input` when it differs (from the first bare break on).
-fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
+fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>, QpBound) {
     let mut st = Scan {
         input,
+        equals: 0,
+        breaks: 0,
+        edges: 0,
         non_ascii: 0,
         control: 0,
         max_line: 0,
@@ -53,7 +101,7 @@ fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
         // into vector compares: octets below 0x20 or DEL, and the count of
         // octets ≥ 0x80.
         let special = block.iter().fold(0u8, |acc, &b| {
-            acc | u8::from(b < 0x20) | u8::from(b == 0x7F)
+            acc | u8::from(b < 0x20) | u8::from(b == 0x7F) | u8::from(b == b'=')
         });
         let high = block.iter().fold(0u8, |acc, &b| acc + (b >> 7));
         non_ascii += usize::from(high);
@@ -64,7 +112,7 @@ fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
     let at = blocks.len() * 16;
     for (k, &b) in tail.iter().enumerate() {
         non_ascii += usize::from(b >> 7);
-        if b < 0x20 || b == 0x7F {
+        if b < 0x20 || b == 0x7F || b == b'=' {
             st.octet(at + k);
         }
     }
@@ -76,16 +124,27 @@ fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>) {
         max_line_len: st.max_line.max(input.len() - st.line_start),
         bare_cr_or_lf: st.bare,
     };
+    let last = &input[st.line_start.min(input.len())..];
+    let qp = QpBound {
+        breaks: st.breaks,
+        escapes: stats.non_ascii + stats.control + st.equals,
+        edges: st.edges + edges(last),
+    };
     let out = st.normalizing.then(|| {
         let mut out = st.out;
         out.extend_from_slice(&input[st.copied..]);
         out
     });
-    (stats, out)
+    (stats, out, qp)
 }
 
 struct Scan<'a> {
     input: &'a [u8],
+    /// `=` octets, line breaks, and lines that start with a dot or end
+    /// with a space or tab (twice when both): for [`QpBound`].
+    equals: usize,
+    breaks: usize,
+    edges: usize,
     non_ascii: usize,
     control: usize,
     max_line: usize,
@@ -112,8 +171,10 @@ impl Scan<'_> {
         for (half, word) in block.as_chunks::<8>().0.iter().enumerate() {
             let w = u64::from_le_bytes(*word);
             let del = w ^ (0x7F * ONES);
+            let eq = w ^ (u64::from(b'=') * ONES);
             let low = w.wrapping_sub(0x20 * ONES) & !w;
-            let mut special = (low | (del.wrapping_sub(ONES) & !del)) & HIGH;
+            let mut special =
+                (low | (del.wrapping_sub(ONES) & !del) | (eq.wrapping_sub(ONES) & !eq)) & HIGH;
             while special != 0 {
                 let lane = (special.trailing_zeros() / 8) as usize;
                 self.octet(base + half * 8 + lane);
@@ -129,22 +190,31 @@ impl Scan<'_> {
         match self.input[pos] {
             b'\n' if pos == self.lf_of_crlf => self.line_start = pos + 1,
             b'\r' if self.input.get(pos + 1) == Some(&b'\n') => {
-                self.max_line = self.max_line.max(pos - self.line_start);
-                self.line_start = pos + 1;
+                self.end_line(pos);
                 self.lf_of_crlf = pos + 1;
             }
             b'\r' | b'\n' => {
-                self.max_line = self.max_line.max(pos - self.line_start);
-                self.line_start = pos + 1;
+                self.end_line(pos);
                 self.bare = true;
                 if self.normalize {
                     self.bare_break(pos);
                 }
             }
             b'\t' => {}
+            b'=' => self.equals += 1,
             b if b < 0x20 || b == 0x7F => self.control += 1,
             _ => {}
         }
+    }
+
+    /// Ends the line that runs to the break at `pos`.
+    #[inline]
+    fn end_line(&mut self, pos: usize) {
+        let line = &self.input[self.line_start..pos];
+        self.max_line = self.max_line.max(line.len());
+        self.line_start = pos + 1;
+        self.breaks += 1;
+        self.edges += edges(line);
     }
 
     #[cold]
@@ -253,6 +323,37 @@ mod tests {
         stats
     }
 
+    /// Long lines (soft breaks), escapes, dots and trailing whitespace: the
+    /// bound is never below the encoder's length, and not far above it.
+    #[test]
+    fn qp_bound_holds_on_long_lines() {
+        let specials = b"=. \t\x80\xc3\x01\x7f";
+        let mut x: u64 = 0x5DEE_CE66_D1CE_4E5B;
+        for round in 0..3000 {
+            let mut v = Vec::new();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let len = 40 + (x % if round % 2 == 0 { 60 } else { 400 }) as usize;
+                let dense = 2 + round % 13;
+                for k in 0..len {
+                    let r = (x >> (k % 50)) as usize ^ k;
+                    v.push(if r % dense == 0 {
+                        specials[r / dense % specials.len()]
+                    } else {
+                        b'a'
+                    });
+                }
+                v.extend_from_slice(if x % 3 == 0 { b"\n" } else { b"\r\n" });
+            }
+            let (normalized, _, bound) = normalize_analyze_bound(v.clone());
+            let qp = crate::encoding::qp::encoded_len(&normalized);
+            assert!(qp <= bound, "{qp} > {bound} for {v:?}");
+            assert!(bound <= qp + qp / 10 + 8, "{bound} far above {qp}");
+        }
+    }
+
     #[test]
     fn analyze_matches_naive_on_noise() {
         let alphabet = b"ab \t\r\n\x00\x1f\x7f\x80\xff=.~";
@@ -277,8 +378,10 @@ mod tests {
             }
             let want = naive_analyze(&v);
             assert_eq!(analyze(&v), want, "{v:?}");
-            let (normalized, stats) = normalize_and_analyze(v.clone());
+            let (normalized, stats, bound) = normalize_analyze_bound(v.clone());
             assert_eq!(normalized, &*normalize_crlf(&v));
+            let qp = crate::encoding::qp::encoded_len(&normalized);
+            assert!(qp <= bound, "{qp} > {bound} for {v:?}");
             assert_eq!(
                 stats,
                 TextStats {

@@ -656,10 +656,11 @@ fn encode_text(field: &str, text: String, charset: Charset) -> Result<Vec<u8>, C
 
 /// A text body: CRLF-normalised (in place when it already is) and analysed.
 fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
-    let (bytes, stats) = text::normalize_and_analyze(bytes);
+    let (bytes, stats, qp_bound) = text::normalize_analyze_bound(bytes);
     LeafBody::Text {
         bytes,
         stats,
+        qp_bound,
         is_message,
     }
 }

@@ -89,6 +89,17 @@ impl Renderer {
     /// Plans the message under `opts`: renders every header, opens files,
     /// takes streams, and computes the size when it is known.
     pub(crate) fn new(msg: &Message, opts: RenderOptions) -> Result<Self, ComposeError> {
+        Self::planned(msg, opts, true)
+    }
+
+    /// [`Renderer::new`], except that quoted-printable parts are counted
+    /// by an upper bound (without encoding them): `size` is then a bound,
+    /// for sizing a buffer that takes the whole message.
+    pub(crate) fn with_bounds(msg: &Message, opts: RenderOptions) -> Result<Self, ComposeError> {
+        Self::planned(msg, opts, false)
+    }
+
+    fn planned(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Self, ComposeError> {
         let in_memory = msg.leaves.iter().all(|leaf| {
             matches!(
                 leaf.body,
@@ -102,7 +113,7 @@ impl Renderer {
                 sources.push(open_source(leaf)?);
             }
         }
-        let plan = plan(msg, opts)?;
+        let plan = plan(msg, opts, exact)?;
         let size = size_of(msg, &plan, |leaf| match sources.get(leaf) {
             Some(&(_, size)) => size,
             None => Some(leaf_bytes_len(&msg.leaves[leaf].body)),
@@ -434,7 +445,7 @@ fn size_of(msg: &Message, plan: &Plan, size: impl Fn(usize) -> Option<u64>) -> O
 
 /// The size of the message under `opts`, without reading any stream.
 pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
-    let plan = plan(msg, opts).ok()?;
+    let plan = plan(msg, opts, true).ok()?;
     size_of(msg, &plan, |leaf| match &msg.leaves[leaf].body {
         #[cfg(feature = "native")]
         LeafBody::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
@@ -444,12 +455,15 @@ pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
 }
 
 /// The message under `opts` as header/boundary byte runs and body parts.
-fn plan(msg: &Message, opts: RenderOptions) -> Result<Plan, ComposeError> {
+/// With `exact`, quoted-printable parts are counted exactly (they are
+/// encoded to count them); else by the bound their text was built with.
+fn plan(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Plan, ComposeError> {
     let mut segs = Vec::with_capacity(2 * msg.leaves.len() + 1);
     let mut head = Vec::with_capacity(512 + 384 * msg.leaves.len());
     let mut w = HeaderWriter {
         msg,
         opts,
+        exact,
         buffers: TokenBuffers::default(),
         line: String::new(),
         seg_start: 0,
@@ -474,6 +488,8 @@ fn address_error(field: &str) -> impl FnOnce(crate::address::AddressError) -> Co
 struct HeaderWriter<'m> {
     msg: &'m Message,
     opts: RenderOptions,
+    /// Whether quoted-printable parts are counted exactly (see [`plan`]).
+    exact: bool,
     buffers: TokenBuffers,
     /// A header's one-line form being tried.
     line: String,
@@ -622,9 +638,9 @@ impl HeaderWriter<'_> {
                 plan.push(Seg::Bytes(self.seg_start, head.len()));
                 self.seg_start = head.len();
                 let qp_len = match &leaf.body {
-                    LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes)
-                        if enc == TransferEncoding::QuotedPrintable =>
-                    {
+                    _ if enc != TransferEncoding::QuotedPrintable => 0,
+                    LeafBody::Text { qp_bound, .. } if !self.exact => *qp_bound as u64,
+                    LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes) => {
                         qp::encoded_len(bytes) as u64
                     }
                     _ => 0,
