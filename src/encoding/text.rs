@@ -339,13 +339,13 @@ mod tests {
                 let dense = 2 + round % 13;
                 for k in 0..len {
                     let r = (x >> (k % 50)) as usize ^ k;
-                    v.push(if r % dense == 0 {
+                    v.push(if r.is_multiple_of(dense) {
                         specials[r / dense % specials.len()]
                     } else {
                         b'a'
                     });
                 }
-                v.extend_from_slice(if x % 3 == 0 { b"\n" } else { b"\r\n" });
+                v.extend_from_slice(if x.is_multiple_of(3) { b"\n" } else { b"\r\n" });
             }
             let (normalized, _, bound) = normalize_analyze_bound(v.clone());
             let qp = crate::encoding::qp::encoded_len(&normalized);
