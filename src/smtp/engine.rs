@@ -392,7 +392,7 @@ fn valid_path(path: &str) -> bool {
 }
 
 fn check_address(field: impl FnOnce() -> String, a: &EnvelopeAddress) -> Result<(), SmtpError> {
-    if valid_path(a.utf8()) && a.ascii().map_or(true, valid_path) {
+    if valid_path(a.utf8()) && a.ascii().is_none_or(valid_path) {
         Ok(())
     } else {
         Err(SmtpError::InvalidEnvelopeAddress {
