@@ -493,18 +493,20 @@ fn parse_owned(field: &str, inputs: Vec<AddressInput>) -> Result<AddressList, Co
     let mut list = AddressList::default();
     for input in inputs {
         let parsed = match input {
-            AddressInput::Text(text) => {
-                AddressList::parse(&text).map_err(|source| ComposeError::Address {
-                    field: field.into(),
+            AddressInput::Text(text) => crate::address::parse_strict_indexed(&text)
+                .map(AddressList)
+                .map_err(|(i, source)| ComposeError::Address {
+                    field: format!("{field}[{}]", list.0.len() + i),
                     source,
-                })?
-            }
+                })?,
             AddressInput::List(l) => l,
         };
-        if list.is_empty() {
+        if list.0.is_empty() {
             list = parsed;
         } else {
-            list.0.extend(parsed.0);
+            for entry in parsed.0 {
+                list.push(entry);
+            }
         }
     }
     Ok(list)
