@@ -61,6 +61,19 @@ for comp in rustfmt clippy; do
     fi
 done
 
+# --- Fuzzing: the nightly toolchain and cargo-fuzz (scripts/fuzz.sh) ---------
+if rustup toolchain list | grep -q '^nightly'; then
+    present "nightly toolchain" "$(rustc +nightly --version 2>/dev/null | awk '{print $2}')"
+else
+    run_install "nightly toolchain" "rustup, minimal profile" \
+        rustup toolchain install nightly --profile minimal
+fi
+if have_cf="$(cargo fuzz --version 2>/dev/null)"; then
+    present "cargo-fuzz" "${have_cf#cargo-fuzz }"
+else
+    run_install "cargo-fuzz" "from crates.io" cargo install cargo-fuzz --locked
+fi
+
 # --- wasm-bindgen-cli, at exactly the version Cargo.toml pins ----------------
 # Matches `wasm-bindgen = { version = "=0.2.130", ... }` and `wasm-bindgen = "=0.2.130"`.
 wbg_version="$(sed -nE \

@@ -140,6 +140,13 @@ else
     skip js-test "js/test/ does not exist"
 fi
 
+# --- fuzzing: every cargo-fuzz target for FUZZ_SECONDS (default 30) each ------
+if [[ -d fuzz/fuzz_targets ]]; then
+    stage fuzz scripts/fuzz.sh
+else
+    skip fuzz "fuzz/ does not exist"
+fi
+
 # --- summary -------------------------------------------------------------------
 echo
 echo "test.sh: all stages ok in $((SECONDS - started_at)) s; ran: ${passed[*]}; skipped: ${skipped[*]:-none}"

@@ -199,14 +199,14 @@ fn compose(n: usize) -> Message {
         .subject(subject(n))
         .text(text)
         .html(html);
-    if n % 50 == 0 {
+    if n.is_multiple_of(50) {
         b = b.attach(
             Attachment::bytes(noise(4096 + n % 16_384, n))
                 .filename(format!("data-{n}.bin"))
                 .content_type("application/octet-stream"),
         );
     }
-    if n % 500 == 0 {
+    if n.is_multiple_of(500) {
         b = b
             .attach(Attachment::bytes(noise(256 << 10, n + 1)).filename(format!("big-{n}.bin")))
             .attach(
@@ -302,7 +302,7 @@ fn ten_thousand_messages_through_a_pool_of_four_connections() {
                     kept.fetch_add(id.capacity() as isize, Ordering::SeqCst);
                     sent.lock().unwrap().push((id, n));
                     let count = done.fetch_add(1, Ordering::SeqCst) + 1;
-                    if count % SAMPLE_EVERY == 0 {
+                    if count.is_multiple_of(SAMPLE_EVERY) {
                         samples.lock().unwrap().push(sample(count));
                     }
                 });

@@ -4,6 +4,7 @@ use super::mailbox::is_atext;
 use super::{AddressEntry, AddressError, Mailbox};
 use crate::encoding::{rfc2047, Charset, Token};
 use crate::envelope::RenderOptions;
+use crate::header::TokenSink;
 
 /// Renders address entries for an address header (`From`, `To`, `Cc`, …)
 /// as tokens for the header folder, which may fold only before a token's
@@ -32,15 +33,25 @@ pub fn format_entries(
     opts: RenderOptions,
 ) -> Result<Vec<Token>, AddressError> {
     let mut out: Vec<Token> = Vec::new();
+    format_entries_into(entries, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`format_entries`] into any token sink (the composer folds them straight
+/// into the header).
+pub(crate) fn format_entries_into(
+    entries: &[AddressEntry],
+    opts: RenderOptions,
+    out: &mut impl TokenSink,
+) -> Result<(), AddressError> {
     for (i, entry) in entries.iter().enumerate() {
         if i > 0 {
-            if let Some(last) = out.last_mut() {
-                last.text.push(',');
-            }
+            out.glue(",");
         }
-        let start = out.len();
+        // The first token of the header is glued, every other one spaced.
+        let space = if i == 0 { "" } else { " " };
         match entry {
-            AddressEntry::Mailbox(m) => out.extend(format_mailbox(m, opts)?),
+            AddressEntry::Mailbox(m) => format_mailbox_into(m, opts, space, out)?,
             AddressEntry::Group { name, members } => {
                 if let Some(c) = name.chars().find(|c| matches!(c, '\r' | '\n' | '\0')) {
                     return Err(AddressError::InvalidCharacter {
@@ -48,37 +59,101 @@ pub fn format_entries(
                         character: c,
                     });
                 }
-                let mut name_tokens = phrase_tokens(name, opts)?;
-                if let Some(last) = name_tokens.last_mut() {
-                    last.text.push(':');
-                }
-                out.extend(name_tokens);
+                phrase_tokens(name, opts, space, out)?;
+                out.glue(":");
                 for (j, m) in members.iter().enumerate() {
                     if j > 0 {
-                        if let Some(last) = out.last_mut() {
-                            last.text.push(',');
-                        }
+                        out.glue(",");
                     }
-                    out.extend(format_mailbox(m, opts)?);
+                    format_mailbox_into(m, opts, " ", out)?;
                 }
-                if let Some(last) = out.last_mut() {
-                    last.text.push(';');
-                }
+                out.glue(";");
             }
         }
-        if let Some(first) = out.get_mut(start) {
-            first.space = if start == 0 {
-                String::new()
-            } else {
-                " ".into()
-            };
-        }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The tokens of [`format_entries`] joined as they stand (`a, Name <b@c>`),
+/// written to `line`, when every entry is a mailbox whose display name (if
+/// any) is printable ASCII that needs no encoded word: the usual header,
+/// without a token list. Returns false, leaving `line` as it was, for
+/// anything else.
+pub(crate) fn format_entries_line(
+    entries: &[AddressEntry],
+    opts: RenderOptions,
+    line: &mut String,
+) -> bool {
+    let start = line.len();
+    for (i, entry) in entries.iter().enumerate() {
+        let AddressEntry::Mailbox(m) = entry else {
+            line.truncate(start);
+            return false;
+        };
+        if !opts.utf8_headers && m.requires_smtputf8() {
+            line.truncate(start);
+            return false;
+        }
+        if i > 0 {
+            line.push_str(", ");
+        }
+        let domain = if opts.utf8_headers {
+            m.domain()
+        } else {
+            m.ascii_domain()
+        };
+        let Some(name) = m.name() else {
+            line.push_str(m.local_part());
+            line.push('@');
+            line.push_str(domain);
+            continue;
+        };
+        let plain = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
+        if !plain {
+            line.truncate(start);
+            return false;
+        }
+        let is_atoms = !name.is_empty()
+            && name
+                .split(' ')
+                .all(|w| !w.is_empty() && w.bytes().all(|b| is_atext(char::from(b))));
+        if is_atoms {
+            // Atoms separated by single spaces: the tokens joined again.
+            line.push_str(name);
+        } else {
+            line.push('"');
+            for c in name.chars() {
+                if c == '"' || c == '\\' {
+                    line.push('\\');
+                }
+                line.push(c);
+            }
+            line.push('"');
+        }
+        line.push_str(" <");
+        line.push_str(m.local_part());
+        line.push('@');
+        line.push_str(domain);
+        line.push('>');
+    }
+    true
 }
 
 /// One mailbox: `[name] <addr>` or bare `addr`; the first token is spaced.
 pub(crate) fn format_mailbox(m: &Mailbox, opts: RenderOptions) -> Result<Vec<Token>, AddressError> {
+    let mut out = Vec::new();
+    format_mailbox_into(m, opts, " ", &mut out)?;
+    Ok(out)
+}
+
+/// One mailbox: `[name] <addr>` or bare `addr`; its first token has
+/// `first_space`, the others one space.
+fn format_mailbox_into(
+    m: &Mailbox,
+    opts: RenderOptions,
+    first_space: &str,
+    out: &mut impl TokenSink,
+) -> Result<(), AddressError> {
     let domain = if opts.utf8_headers {
         m.domain()
     } else {
@@ -87,29 +162,48 @@ pub(crate) fn format_mailbox(m: &Mailbox, opts: RenderOptions) -> Result<Vec<Tok
         }
         m.ascii_domain()
     };
-    let addr = format!("{}@{}", m.local_part(), domain);
+    let addr = |buf: &mut String| {
+        buf.push_str(m.local_part());
+        buf.push('@');
+        buf.push_str(domain);
+    };
     match m.name() {
-        None => Ok(vec![Token::spaced(addr)]),
+        None => out.token_with(first_space, addr),
         Some(name) => {
-            let mut tokens = phrase_tokens(name, opts)?;
-            tokens.push(Token::spaced(format!("<{addr}>")));
-            Ok(tokens)
+            phrase_tokens(name, opts, first_space, out)?;
+            out.token_with(" ", |buf| {
+                buf.push('<');
+                addr(buf);
+                buf.push('>');
+            });
         }
     }
+    Ok(())
 }
 
-/// A display name as phrase tokens (each spaced); `""` for an empty name.
-fn phrase_tokens(name: &str, opts: RenderOptions) -> Result<Vec<Token>, AddressError> {
+/// A display name as phrase tokens (the first with `first_space`, the
+/// others one space); `""` for an empty name.
+fn phrase_tokens(
+    name: &str,
+    opts: RenderOptions,
+    first_space: &str,
+    out: &mut impl TokenSink,
+) -> Result<(), AddressError> {
+    let mut space = first_space;
+    let ascii_printable = name.bytes().all(|b| (b' '..=b'~').contains(&b));
     // Controls, and whitespace other than a plain space (U+2028, NBSP, …)
     // that a reader might take as a line break or fold, are always encoded.
-    let has_control = name
-        .chars()
-        .any(|c| c.is_control() || (c.is_whitespace() && c != ' '));
+    let has_control = !ascii_printable
+        && name
+            .chars()
+            .any(|c| c.is_control() || (c.is_whitespace() && c != ' '));
     let looks_encoded = name.contains("=?");
-    let ascii_printable = name.chars().all(|c| (' '..='~').contains(&c));
     if has_control || looks_encoded || (!ascii_printable && !opts.utf8_headers) {
-        let words = rfc2047::encode_phrase(name, Charset::UTF_8)?;
-        return Ok(words.into_iter().map(Token::spaced).collect());
+        rfc2047::encode_phrase_each(name, Charset::UTF_8, |word| {
+            out.token(space, word);
+            space = " ";
+        })?;
+        return Ok(());
     }
     // ASCII printable, or UTF-8 allowed: bare atoms or one quoted string.
     let is_atoms = !name.is_empty()
@@ -117,16 +211,87 @@ fn phrase_tokens(name: &str, opts: RenderOptions) -> Result<Vec<Token>, AddressE
             .split(' ')
             .all(|w| !w.is_empty() && w.chars().all(is_atext));
     if is_atoms {
-        return Ok(name.split(' ').map(Token::spaced).collect());
-    }
-    let mut q = String::with_capacity(name.len() + 2);
-    q.push('"');
-    for c in name.chars() {
-        if c == '"' || c == '\\' {
-            q.push('\\');
+        for word in name.split(' ') {
+            out.token(space, word);
+            space = " ";
         }
-        q.push(c);
+        return Ok(());
     }
-    q.push('"');
-    Ok(vec![Token::spaced(q)])
+    out.token_with(space, |q| {
+        q.push('"');
+        for c in name.chars() {
+            if c == '"' || c == '\\' {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        q.push('"');
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+    use crate::address::AddressList;
+
+    /// The one-line form is the tokens joined, whenever it is given.
+    #[test]
+    fn one_line_form_is_the_tokens_joined() {
+        let names = [
+            "Ann",
+            "Ann Bee",
+            "Ann  Bee",
+            "O'Neil, Jr.",
+            "a\"b\\c",
+            "=?x?=",
+            "Zoë",
+            " lead",
+            "",
+            "x.y",
+        ];
+        let addrs = [
+            "a@example.com",
+            "b.c@Example.ORG",
+            "\"q q\"@x.de",
+            "d@münchen.de",
+        ];
+        for opts in [
+            RenderOptions::default(),
+            RenderOptions {
+                utf8_headers: true,
+                allow_8bit: false,
+            },
+        ] {
+            for n in names {
+                for a in addrs {
+                    for extra in [false, true] {
+                        let mut entries =
+                            vec![AddressEntry::Mailbox(Mailbox::new(Some(n), a).unwrap())];
+                        if extra {
+                            entries.extend(AddressList::parse("z@example.net").unwrap().0);
+                        }
+                        let mut line = String::from("keep");
+                        if format_entries_line(&entries, opts, &mut line) {
+                            let tokens = format_entries(&entries, opts).unwrap();
+                            let joined: String = tokens
+                                .iter()
+                                .enumerate()
+                                .map(|(i, t)| {
+                                    if i == 0 {
+                                        t.text.clone()
+                                    } else {
+                                        format!("{}{}", t.space, t.text)
+                                    }
+                                })
+                                .collect();
+                            assert_eq!(line, format!("keep{joined}"), "{n:?} {a:?}");
+                        } else {
+                            assert_eq!(line, "keep");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -12,7 +12,8 @@ pub struct Mailbox {
     name: Option<String>,
     local: String,
     domain: String,
-    ascii_domain: String,
+    /// The domain in A-labels when that differs from `domain`.
+    ascii_domain: Option<String>,
 }
 
 impl Mailbox {
@@ -55,7 +56,7 @@ impl Mailbox {
             name: name.filter(|n| !n.is_empty()).map(str::to_owned),
             local: local.to_owned(),
             domain: domain.to_owned(),
-            ascii_domain,
+            ascii_domain: (ascii_domain != domain).then_some(ascii_domain),
         })
     }
 
@@ -93,7 +94,7 @@ impl Mailbox {
 
     /// The domain in its ASCII form (A-labels), as computed at validation.
     pub(crate) fn ascii_domain(&self) -> &str {
-        &self.ascii_domain
+        self.ascii_domain.as_deref().unwrap_or(&self.domain)
     }
 
     /// `local@domain` in its Unicode form.
@@ -104,7 +105,7 @@ impl Mailbox {
     /// `local@domain` with the domain in A-labels (UTS-46 ToASCII), or
     /// `None` when the local part is not ASCII.
     pub fn ascii_address(&self) -> Option<String> {
-        (!self.requires_smtputf8()).then(|| format!("{}@{}", self.local, self.ascii_domain))
+        (!self.requires_smtputf8()).then(|| format!("{}@{}", self.local, self.ascii_domain()))
     }
 
     /// True when the local part is not ASCII (only SMTPUTF8 can carry it).
@@ -114,7 +115,15 @@ impl Mailbox {
 
     /// The address for the SMTP envelope (`MAIL FROM` / `RCPT TO`).
     pub fn envelope_address(&self) -> EnvelopeAddress {
-        EnvelopeAddress::new(self.address(), self.ascii_address())
+        let join = |domain: &str| {
+            let mut s = String::with_capacity(self.local.len() + 1 + domain.len());
+            s.push_str(&self.local);
+            s.push('@');
+            s.push_str(domain);
+            s
+        };
+        let ascii = (!self.requires_smtputf8()).then(|| join(self.ascii_domain()));
+        EnvelopeAddress::new(join(&self.domain), ascii)
     }
 }
 
@@ -238,11 +247,29 @@ fn quoted_end(s: &str) -> Option<usize> {
 /// than controls and whitespace.
 pub(crate) fn is_atext(c: char) -> bool {
     if c.is_ascii() {
-        c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        ASCII_ATEXT[c as usize]
     } else {
         !c.is_control() && !c.is_whitespace() && !is_invisible(c)
     }
 }
+
+/// ASCII `atext`: letters, digits and ``!#$%&'*+-/=?^_`{|}~``.
+const ASCII_ATEXT: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric();
+        i += 1;
+    }
+    let specials = b"!#$%&'*+-/=?^_`{|}~";
+    let mut k = 0;
+    while k < specials.len() {
+        t[specials[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
 
 /// Default-ignorable code points (format, bidi and other invisible
 /// characters) that could disguise an address or that UTS-46 would

@@ -22,6 +22,7 @@ mod mailbox;
 mod parse;
 
 pub use format::format_entries;
+pub(crate) use format::{format_entries_into, format_entries_line};
 pub use mailbox::Mailbox;
 pub use parse::parse_address_list;
 pub(crate) use parse::parse_strict_indexed;

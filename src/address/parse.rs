@@ -843,7 +843,7 @@ fn phrase_text(words: &[STok]) -> Option<String> {
 /// local-part = word *("." word), re-serialized as a dot-atom when every
 /// word is an atom, else as one quoted string. `None` when malformed.
 fn local_part_text(words: &[STok]) -> Option<String> {
-    if words.is_empty() || words.len() % 2 == 0 {
+    if words.is_empty() || words.len().is_multiple_of(2) {
         return None;
     }
     let mut joined = String::new();

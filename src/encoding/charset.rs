@@ -83,9 +83,11 @@ impl Charset {
     /// cannot represent gives [`EncodingError::Unmappable`] naming the first
     /// such character; nothing is ever substituted.
     pub fn encode(self, text: &str) -> Result<Cow<'_, [u8]>, EncodingError> {
-        if self.is_utf8() || text.is_ascii() {
-            // ISO-2022-JP starts and ends in ASCII state, so ASCII text is
-            // unchanged there too.
+        // ISO-2022-JP starts and ends in ASCII state, so ASCII text is
+        // unchanged there too, but for ESC, SO and SI, which it cannot
+        // carry (they would switch a reader's state).
+        let shifts = self.is_stateful() && text.contains(['\u{1b}', '\u{e}', '\u{f}']);
+        if self.is_utf8() || (text.is_ascii() && !shifts) {
             return Ok(Cow::Borrowed(text.as_bytes()));
         }
         let mut out = Vec::new();
@@ -109,15 +111,20 @@ impl Charset {
         loop {
             let (result, read) =
                 encoder.encode_from_utf8_to_vec_without_replacement(rest, out, true);
+            let consumed = rest.get(..read).unwrap_or("");
             rest = rest.get(read..).unwrap_or("");
             match result {
                 EncoderResult::InputEmpty => return Ok(()),
                 EncoderResult::OutputFull => out.reserve(rest.len().max(16) * 2 + 16),
-                EncoderResult::Unmappable(character) => {
+                EncoderResult::Unmappable(reported) => {
+                    // The unmappable character is the last one read; the
+                    // ISO-2022-JP encoder reports ESC, SO and SI as U+FFFD
+                    // (WHATWG), which the text may not even hold.
+                    let character = consumed.chars().next_back().unwrap_or(reported);
                     return Err(EncodingError::Unmappable {
                         charset: self.name(),
                         character,
-                    })
+                    });
                 }
             }
         }
@@ -166,6 +173,30 @@ fn mime_name(enc: &'static Encoding) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `header` fuzz target: ISO-2022-JP reports ESC, SO and
+    /// SI as unmappable U+FFFD, so the error named a character the text
+    /// did not hold; and ASCII text skipped the encoder, so ESC, SO and SI
+    /// went out raw in ISO-2022-JP text (where they switch the reader's
+    /// state) although the charset cannot carry them.
+    #[test]
+    fn unmappable_names_the_character_of_the_text() {
+        let jp = Charset::from_label("iso-2022-jp").unwrap();
+        for (text, bad) in [
+            ("\u{e}", '\u{e}'),
+            ("\u{3042}\u{f}x", '\u{f}'),
+            ("a\u{1b}(B", '\u{1b}'),
+            ("\u{3042}\u{20ac}", '\u{20ac}'),
+        ] {
+            let want = EncodingError::Unmappable {
+                charset: "iso-2022-jp",
+                character: bad,
+            };
+            assert_eq!(jp.encode(text).map(drop), Err(want.clone()), "{text:?}");
+            let phrase = crate::encoding::rfc2047::encode_phrase(text, jp);
+            assert_eq!(phrase.map(drop), Err(want), "{text:?}");
+        }
+    }
 
     #[test]
     fn labels_and_names() {

@@ -5,6 +5,7 @@
 //! word the shorter of `B` and `Q` is used (`Q` on a tie).
 
 use super::{Charset, EncodingError, Token};
+use crate::header::TokenSink;
 
 /// Longest encoded word (RFC 2047 §2).
 pub const MAX_WORD_LEN: usize = 75;
@@ -61,6 +62,17 @@ pub fn needs_encoding(text: &str) -> bool {
     if text.is_empty() {
         return false;
     }
+    // The usual short plain value: printable ASCII and tabs, no `=?`, no
+    // whitespace at its ends (no word can pass 900 octets).
+    let b = text.as_bytes();
+    if b.len() <= MAX_PLAIN_WORD_LEN
+        && b.iter().all(|&c| c == b'\t' || (0x20..0x7F).contains(&c))
+        && !is_wsp(b[0])
+        && !is_wsp(b[b.len() - 1])
+        && !text.contains("=?")
+    {
+        return false;
+    }
     if !text.is_ascii() {
         return true;
     }
@@ -79,18 +91,25 @@ fn is_wsp(b: u8) -> bool {
 /// Splits into (preceding whitespace, word) pairs; trailing whitespace is
 /// not returned.
 fn words(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    let mut rest = text;
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
     std::iter::from_fn(move || {
-        let ws_len = rest.bytes().take_while(|&b| is_wsp(b)).count();
-        let (ws, after) = rest.split_at(ws_len);
-        if after.is_empty() {
-            rest = after;
+        let ws_start = pos;
+        while pos < bytes.len() && is_wsp(bytes[pos]) {
+            pos += 1;
+        }
+        if pos == bytes.len() {
             return None;
         }
-        let word_len = after.bytes().take_while(|&b| !is_wsp(b)).count();
-        let (word, tail) = after.split_at(word_len);
-        rest = tail;
-        Some((ws, word))
+        let word_start = pos;
+        while pos < bytes.len() && !is_wsp(bytes[pos]) {
+            pos += 1;
+        }
+        // Spaces and tabs are ASCII, so these are char boundaries.
+        Some((
+            slice(text, ws_start, word_start),
+            slice(text, word_start, pos),
+        ))
     })
 }
 
@@ -129,13 +148,33 @@ pub fn encode_unstructured(
     raw_utf8: bool,
 ) -> Result<Vec<Token>, EncodingError> {
     let mut tokens = Vec::new();
+    encode_unstructured_into(text, charset, raw_utf8, &mut tokens)?;
+    Ok(tokens)
+}
+
+/// [`encode_unstructured`] into any token sink (the composer folds the
+/// tokens straight into the header).
+pub(crate) fn encode_unstructured_into(
+    text: &str,
+    charset: Charset,
+    raw_utf8: bool,
+    tokens: &mut impl TokenSink,
+) -> Result<(), EncodingError> {
     let n = text.len();
+    // Plain text (the usual subject): its words, each with the whitespace
+    // before it, exactly as the general path below would give them.
+    if !needs_encoding(text) {
+        for (k, (ws, word)) in words(text).enumerate() {
+            tokens.token(if k == 0 { "" } else { ws }, word);
+        }
+        return Ok(());
+    }
     let lead = text.bytes().take_while(|&b| is_wsp(b)).count();
     if lead == n {
         if n > 0 {
-            push_run(text, "", charset, &mut tokens)?;
+            push_run(text, "", charset, tokens)?;
         }
-        return Ok(tokens);
+        return Ok(());
     }
     let trail_start = n - text.bytes().rev().take_while(|&b| is_wsp(b)).count();
 
@@ -184,18 +223,15 @@ pub fn encode_unstructured(
             run_end = if last { n } else { end };
         } else {
             if let Some((run_start, space)) = run.take() {
-                push_run(slice(text, run_start, run_end), space, charset, &mut tokens)?;
+                push_run(slice(text, run_start, run_end), space, charset, tokens)?;
             }
-            tokens.push(Token {
-                space: if first { String::new() } else { ws.to_owned() },
-                text: slice(text, start, end).to_owned(),
-            });
+            tokens.token(if first { "" } else { ws }, slice(text, start, end));
         }
     }
     if let Some((run_start, space)) = run {
-        push_run(slice(text, run_start, run_end), space, charset, &mut tokens)?;
+        push_run(slice(text, run_start, run_end), space, charset, tokens)?;
     }
-    Ok(tokens)
+    Ok(())
 }
 
 /// `text[a..b]` without any way to panic (the offsets are char boundaries
@@ -208,19 +244,12 @@ fn push_run(
     run: &str,
     space: &str,
     charset: Charset,
-    tokens: &mut Vec<Token>,
+    tokens: &mut impl TokenSink,
 ) -> Result<(), EncodingError> {
-    let mut first = true;
+    let mut space = space;
     encode_run(run, charset, QMode::Text, |word| {
-        tokens.push(Token {
-            space: if first {
-                space.to_owned()
-            } else {
-                " ".to_owned()
-            },
-            text: word,
-        });
-        first = false;
+        tokens.token(space, word);
+        space = " ";
     })
 }
 
@@ -230,8 +259,17 @@ fn push_run(
 /// spaces included. Empty input gives no words.
 pub fn encode_phrase(text: &str, charset: Charset) -> Result<Vec<String>, EncodingError> {
     let mut out = Vec::new();
-    encode_run(text, charset, QMode::Phrase, |w| out.push(w))?;
+    encode_run(text, charset, QMode::Phrase, |w| out.push(w.to_owned()))?;
     Ok(out)
+}
+
+/// [`encode_phrase`], handing each word to `emit` instead of collecting.
+pub(crate) fn encode_phrase_each(
+    text: &str,
+    charset: Charset,
+    emit: impl FnMut(&str),
+) -> Result<(), EncodingError> {
+    encode_run(text, charset, QMode::Phrase, emit)
 }
 
 /// Encodes the whole text as encoded words (to be joined by single spaces),
@@ -246,13 +284,14 @@ pub fn encode_words(text: &str, charset: Charset) -> Result<Vec<String>, Encodin
 const ESC_ASCII: &[u8] = b"\x1b(B";
 
 /// Splits `s` into encoded words, calling `emit` for each.
-fn encode_run<F: FnMut(String)>(
+fn encode_run<F: FnMut(&str)>(
     s: &str,
     charset: Charset,
     mode: QMode,
     mut emit: F,
 ) -> Result<(), EncodingError> {
     let name = charset.name();
+    let mut word = String::new();
     // "=?" name "?X?" ... "?="
     let overhead = name.len() + 7;
     let budget = MAX_WORD_LEN.saturating_sub(overhead).max(12);
@@ -270,7 +309,9 @@ fn encode_run<F: FnMut(String)>(
             let b = b_len(bytes.len());
             let single = chunk.chars().nth(1).is_none();
             if q.min(b) <= budget || single {
-                emit(build_word(name, &bytes, mode, q <= b, q.min(b) + overhead));
+                word.clear();
+                write_word(&mut word, name, &bytes, mode, q <= b);
+                emit(&word);
                 break;
             }
             // The plan over-estimated (should not happen): drop a char.
@@ -291,6 +332,9 @@ fn plan_word(
     budget: usize,
 ) -> Result<usize, EncodingError> {
     let utf8 = charset.is_utf8();
+    if utf8 {
+        return Ok(plan_word_utf8(s.as_bytes(), mode, budget));
+    }
     let stateful = charset.is_stateful();
     let mut q = 0usize;
     let mut nbytes = 0usize;
@@ -307,10 +351,11 @@ fn plan_word(
             let mut encoder = charset.encoding().new_encoder();
             let (res, _, written) =
                 encoder.encode_from_utf8_without_replacement(ch_str, &mut buf, true);
-            if let encoding_rs::EncoderResult::Unmappable(character) = res {
+            if let encoding_rs::EncoderResult::Unmappable(_) = res {
+                // `ch` itself: ISO-2022-JP reports ESC, SO and SI as U+FFFD.
                 return Err(EncodingError::Unmappable {
                     charset: charset.name(),
-                    character,
+                    character: ch,
                 });
             }
             &buf[..written.min(buf.len())]
@@ -353,8 +398,70 @@ fn plan_word(
     Ok(end)
 }
 
-fn build_word(name: &str, bytes: &[u8], mode: QMode, use_q: bool, len: usize) -> String {
-    let mut w = String::with_capacity(len);
+/// [`plan_word`] for UTF-8, where a character's bytes are its encoding:
+/// the same decisions, per byte instead of per transcoded character.
+fn plan_word_utf8(s: &[u8], mode: QMode, budget: usize) -> usize {
+    let mut q = 0usize;
+    let mut i = 0usize;
+    while i < s.len() {
+        let lead = s[i];
+        let ch_len = match lead {
+            0x00..=0x7F => 1,
+            0xC0..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            _ => 4,
+        };
+        let ch = &s[i..(i + ch_len).min(s.len())];
+        let dq = if ch_len == 1 {
+            q_cost(lead, mode)
+        } else {
+            // Non-ASCII octets are never literal in Q.
+            3 * ch.len()
+        };
+        let total_q = q + dq;
+        let total_b = b_len(i + ch.len());
+        if i > 0 && total_q.min(total_b) > budget {
+            break;
+        }
+        q = total_q;
+        i += ch.len();
+    }
+    i
+}
+
+/// Appends the padded base64 of `bytes` (an encoded word's few dozen
+/// octets: a plain table walk beats a general engine's setup here).
+fn push_base64(bytes: &[u8], w: &mut String) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sym = |v: u32| char::from(ALPHABET[(v & 63) as usize]);
+    w.reserve(bytes.len().div_ceil(3) * 4);
+    let mut groups = bytes.chunks_exact(3);
+    for g in &mut groups {
+        let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
+        w.push(sym(v >> 18));
+        w.push(sym(v >> 12));
+        w.push(sym(v >> 6));
+        w.push(sym(v));
+    }
+    match *groups.remainder() {
+        [a] => {
+            let v = u32::from(a) << 16;
+            w.push(sym(v >> 18));
+            w.push(sym(v >> 12));
+            w.push_str("==");
+        }
+        [a, b] => {
+            let v = u32::from(a) << 16 | u32::from(b) << 8;
+            w.push(sym(v >> 18));
+            w.push(sym(v >> 12));
+            w.push(sym(v >> 6));
+            w.push('=');
+        }
+        _ => {}
+    }
+}
+
+fn write_word(w: &mut String, name: &str, bytes: &[u8], mode: QMode, use_q: bool) {
     w.push_str("=?");
     w.push_str(name);
     if use_q {
@@ -371,12 +478,10 @@ fn build_word(name: &str, bytes: &[u8], mode: QMode, use_q: bool, len: usize) ->
             }
         }
     } else {
-        use ::base64::Engine as _;
         w.push_str("?B?");
-        ::base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut w);
+        push_base64(bytes, w);
     }
     w.push_str("?=");
-    w
 }
 
 #[cfg(test)]
@@ -556,6 +661,18 @@ pub(crate) mod tests {
         v.push("word ".repeat(300));
         v.push("é ".repeat(200));
         v
+    }
+
+    #[test]
+    fn small_base64_matches_the_engine() {
+        use ::base64::Engine as _;
+        for len in 0..100usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
+            let mut got = String::from("x");
+            push_base64(&bytes, &mut got);
+            let want = ::base64::engine::general_purpose::STANDARD.encode(&bytes);
+            assert_eq!(got[1..], want);
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub const MAX_SEGMENT: usize = 76;
 
 /// RFC 2045 token characters: printable ASCII except SPACE and tspecials.
 #[inline]
-fn is_token_char(b: u8) -> bool {
+pub(crate) fn is_token_char(b: u8) -> bool {
     (0x21..=0x7E).contains(&b) && !b"()<>@,;:\\\"/[]?=".contains(&b)
 }
 

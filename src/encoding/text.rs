@@ -11,60 +11,228 @@ pub const MAX_LINE_LEN: usize = 998;
 /// Turns every bare CR and every bare LF into CRLF; existing CRLF pairs are
 /// kept. Borrows when nothing changes.
 pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
-    let first_bad = match first_bare_break(input) {
-        Some(i) => i,
-        None => return Cow::Borrowed(input),
-    };
-    let mut out = Vec::with_capacity(input.len() + input.len() / 32 + 2);
-    out.extend_from_slice(&input[..first_bad]);
-    let mut i = first_bad;
-    let n = input.len();
-    while i < n {
-        match input[i] {
-            b'\r' => {
-                out.extend_from_slice(b"\r\n");
-                i += if input.get(i + 1) == Some(&b'\n') {
-                    2
-                } else {
-                    1
-                };
-            }
-            b'\n' => {
-                out.extend_from_slice(b"\r\n");
-                i += 1;
-            }
-            _ => {
-                // Copy the run up to the next CR or LF in one go.
-                let run = input[i..]
-                    .iter()
-                    .position(|&b| b == b'\r' || b == b'\n')
-                    .unwrap_or(n - i);
-                out.extend_from_slice(&input[i..i + run]);
-                i += run;
-            }
-        }
+    match scan(input, true).1 {
+        Some(normalized) => Cow::Owned(normalized),
+        None => Cow::Borrowed(input),
     }
-    Cow::Owned(out)
 }
 
-/// Index of the first bare CR or bare LF.
-fn first_bare_break(input: &[u8]) -> Option<usize> {
-    let mut i = 0;
-    let n = input.len();
-    while i < n {
-        match input[i] {
-            b'\r' => {
-                if input.get(i + 1) == Some(&b'\n') {
-                    i += 2;
-                } else {
-                    return Some(i);
-                }
-            }
-            b'\n' => return Some(i),
-            _ => i += 1,
+/// Normalises like [`normalize_crlf`] and analyses like [`analyze`] (the
+/// stats describe the normalised text) in one pass, taking ownership so
+/// that text already in CRLF form is never copied.
+pub fn normalize_and_analyze(input: Vec<u8>) -> (Vec<u8>, TextStats) {
+    let (bytes, stats, _) = normalize_analyze_bound(input);
+    (bytes, stats)
+}
+
+/// [`normalize_and_analyze`], with an upper bound on the length of the
+/// normalised text in quoted-printable.
+pub(crate) fn normalize_analyze_bound(input: Vec<u8>) -> (Vec<u8>, TextStats, usize) {
+    let (mut stats, normalized, qp) = scan(&input, true);
+    let bytes = normalized.unwrap_or(input);
+    stats.len = bytes.len();
+    stats.bare_cr_or_lf = false;
+    let bound = qp.bound(bytes.len());
+    (bytes, stats, bound)
+}
+
+/// Counts from which [`QpBound::bound`] bounds a text's quoted-printable
+/// length ([`qp::encoded_len`](super::qp::encoded_len)) without encoding it.
+struct QpBound {
+    /// Line breaks (each a CRLF once normalised).
+    breaks: usize,
+    /// Octets always escaped: ≥ 0x7F, controls, `=`.
+    escapes: usize,
+    /// Lines that start with a dot, plus lines that end with a space or tab.
+    edges: usize,
+}
+
+impl QpBound {
+    /// For the normalised text of `len` octets: every line as one column
+    /// per octet and three per escape (which is exact for a line that needs
+    /// no soft break), plus at most five octets per soft break (`=` CRLF,
+    /// and a dot after it escaped), of which there are fewer than one per
+    /// 71 columns (each broken-off piece holds at least 73 columns, two of
+    /// which may be that dot's escape), and CRLF per break.
+    fn bound(&self, len: usize) -> usize {
+        let content = len - 2 * self.breaks;
+        let width = content + 2 * self.escapes + 2 * self.edges;
+        width + 5 * width.div_ceil(71) + 2 * self.breaks
+    }
+}
+
+/// Whether a line starts with a dot, and whether it ends with a space or
+/// tab (both escaped in quoted-printable).
+#[inline]
+fn edges(line: &[u8]) -> usize {
+    match (line.first(), line.last()) {
+        (Some(&first), Some(&last)) => {
+            usize::from(first == b'.') + usize::from(last == b' ' || last == b'\t')
+        }
+        _ => 0,
+    }
+}
+
+/// The walk behind [`analyze`] and [`normalize_crlf`]: sixteen octets at a
+/// time, looking closer only at blocks that hold an octet below 0x20 or DEL
+/// (line breaks included). With `normalize`, also writes the CRLF form of
+/// `input` when it differs (from the first bare break on).
+fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>, QpBound) {
+    let mut st = Scan {
+        input,
+        equals: 0,
+        breaks: 0,
+        edges: 0,
+        non_ascii: 0,
+        control: 0,
+        max_line: 0,
+        line_start: 0,
+        lf_of_crlf: usize::MAX,
+        bare: false,
+        normalize,
+        out: Vec::new(),
+        normalizing: false,
+        copied: 0,
+    };
+    let (blocks, tail) = input.as_chunks::<16>();
+    let mut non_ascii = 0usize;
+    for (k, block) in blocks.iter().enumerate() {
+        // Branch-free reductions over the block, which the compiler turns
+        // into vector compares: octets below 0x20 or DEL, and the count of
+        // octets ≥ 0x80.
+        let special = block.iter().fold(0u8, |acc, &b| {
+            acc | u8::from(b < 0x20) | u8::from(b == 0x7F) | u8::from(b == b'=')
+        });
+        let high = block.iter().fold(0u8, |acc, &b| acc + (b >> 7));
+        non_ascii += usize::from(high);
+        if special != 0 {
+            st.block(k * 16, block);
         }
     }
-    None
+    let at = blocks.len() * 16;
+    for (k, &b) in tail.iter().enumerate() {
+        non_ascii += usize::from(b >> 7);
+        if b < 0x20 || b == 0x7F || b == b'=' {
+            st.octet(at + k);
+        }
+    }
+    st.non_ascii = non_ascii;
+    let stats = TextStats {
+        len: input.len(),
+        non_ascii: st.non_ascii,
+        control: st.control,
+        max_line_len: st.max_line.max(input.len() - st.line_start),
+        bare_cr_or_lf: st.bare,
+    };
+    let last = &input[st.line_start.min(input.len())..];
+    let qp = QpBound {
+        breaks: st.breaks,
+        escapes: stats.non_ascii + stats.control + st.equals,
+        edges: st.edges + edges(last),
+    };
+    let out = st.normalizing.then(|| {
+        let mut out = st.out;
+        out.extend_from_slice(&input[st.copied..]);
+        out
+    });
+    (stats, out, qp)
+}
+
+struct Scan<'a> {
+    input: &'a [u8],
+    /// `=` octets, line breaks, and lines that start with a dot or end
+    /// with a space or tab (twice when both): for [`QpBound`].
+    equals: usize,
+    breaks: usize,
+    edges: usize,
+    non_ascii: usize,
+    control: usize,
+    max_line: usize,
+    line_start: usize,
+    /// The LF of a CRLF seen at its CR.
+    lf_of_crlf: usize,
+    bare: bool,
+    normalize: bool,
+    /// The normalised text, once a bare break was found (`normalizing`):
+    /// everything before `copied` is in it.
+    out: Vec<u8>,
+    normalizing: bool,
+    copied: usize,
+}
+
+impl Scan<'_> {
+    /// Looks at the octets of the block at `base` that are below 0x20 or
+    /// DEL, a word at a time: each flagged lane of a word is visited (a
+    /// borrow can flag the lane above a real one, which `octet` ignores).
+    #[inline(never)]
+    fn block(&mut self, base: usize, block: &[u8; 16]) {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        for (half, word) in block.as_chunks::<8>().0.iter().enumerate() {
+            let w = u64::from_le_bytes(*word);
+            let del = w ^ (0x7F * ONES);
+            let eq = w ^ (u64::from(b'=') * ONES);
+            let low = w.wrapping_sub(0x20 * ONES) & !w;
+            let mut special =
+                (low | (del.wrapping_sub(ONES) & !del) | (eq.wrapping_sub(ONES) & !eq)) & HIGH;
+            while special != 0 {
+                let lane = (special.trailing_zeros() / 8) as usize;
+                self.octet(base + half * 8 + lane);
+                special &= special - 1;
+            }
+        }
+    }
+
+    /// Looks at the octet at `pos`, which may be below 0x20 or DEL (or a
+    /// neighbour of one, which is ignored).
+    #[inline]
+    fn octet(&mut self, pos: usize) {
+        match self.input[pos] {
+            b'\n' if pos == self.lf_of_crlf => self.line_start = pos + 1,
+            b'\r' if self.input.get(pos + 1) == Some(&b'\n') => {
+                self.end_line(pos);
+                self.lf_of_crlf = pos + 1;
+            }
+            b'\r' | b'\n' => {
+                self.end_line(pos);
+                self.bare = true;
+                if self.normalize {
+                    self.bare_break(pos);
+                }
+            }
+            b'\t' => {}
+            b'=' => self.equals += 1,
+            b if b < 0x20 || b == 0x7F => self.control += 1,
+            _ => {}
+        }
+    }
+
+    /// Ends the line that runs to the break at `pos`.
+    #[inline]
+    fn end_line(&mut self, pos: usize) {
+        let line = &self.input[self.line_start..pos];
+        self.max_line = self.max_line.max(line.len());
+        self.line_start = pos + 1;
+        self.breaks += 1;
+        self.edges += edges(line);
+    }
+
+    #[cold]
+    fn start_output(&mut self) {
+        let n = self.input.len();
+        self.out = Vec::with_capacity(n + n / 16 + 2);
+        self.normalizing = true;
+    }
+
+    fn bare_break(&mut self, pos: usize) {
+        if !self.normalizing {
+            self.start_output();
+        }
+        self.out.extend_from_slice(&self.input[self.copied..pos]);
+        self.out.push(b'\r');
+        self.out.push(b'\n');
+        self.copied = pos + 1;
+    }
 }
 
 /// What [`analyze`] found in a text.
@@ -83,86 +251,9 @@ pub struct TextStats {
     pub bare_cr_or_lf: bool,
 }
 
-// Byte classes for `analyze`.
-const PLAIN: u8 = 0;
-const HIGH: u8 = 1;
-const CTRL: u8 = 2;
-const CR: u8 = 3;
-const LF: u8 = 4;
-
-const CLASS: [u8; 256] = {
-    let mut t = [PLAIN; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = if i >= 0x80 {
-            HIGH
-        } else if i == 0x0D {
-            CR
-        } else if i == 0x0A {
-            LF
-        } else if (i < 0x20 && i != 0x09) || i == 0x7F {
-            CTRL
-        } else {
-            PLAIN
-        };
-        i += 1;
-    }
-    t
-};
-
 /// Gathers [`TextStats`] in one pass.
 pub fn analyze(text: &[u8]) -> TextStats {
-    let mut stats = TextStats {
-        len: text.len(),
-        ..TextStats::default()
-    };
-    let mut line_start = 0usize;
-    let mut max_line = 0usize;
-    let mut non_ascii = 0usize;
-    let mut control = 0usize;
-    let mut bare = false;
-    let mut prev_cr = false;
-    for (i, &b) in text.iter().enumerate() {
-        match CLASS[b as usize] {
-            PLAIN => {
-                if prev_cr {
-                    bare = true;
-                    prev_cr = false;
-                }
-                continue;
-            }
-            HIGH => non_ascii += 1,
-            CTRL => control += 1,
-            CR => {
-                bare |= prev_cr;
-                max_line = max_line.max(i - line_start);
-                line_start = i + 1;
-                prev_cr = true;
-                continue;
-            }
-            _ => {
-                // LF
-                if !prev_cr {
-                    bare = true;
-                    max_line = max_line.max(i - line_start);
-                }
-                line_start = i + 1;
-                prev_cr = false;
-                continue;
-            }
-        }
-        if prev_cr {
-            bare = true;
-            prev_cr = false;
-        }
-    }
-    bare |= prev_cr;
-    max_line = max_line.max(text.len() - line_start);
-    stats.max_line_len = max_line;
-    stats.non_ascii = non_ascii;
-    stats.control = control;
-    stats.bare_cr_or_lf = bare;
-    stats
+    scan(text, false).0
 }
 
 /// Picks a transfer encoding for text with these stats.
@@ -196,6 +287,111 @@ pub fn choose_text_encoding(stats: &TextStats, allow_8bit: bool) -> TransferEnco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The byte-at-a-time definition of [`analyze`].
+    fn naive_analyze(text: &[u8]) -> TextStats {
+        let mut stats = TextStats {
+            len: text.len(),
+            ..TextStats::default()
+        };
+        let mut line = 0usize;
+        let mut i = 0;
+        while i < text.len() {
+            let b = text[i];
+            match b {
+                b'\r' | b'\n' => {
+                    stats.max_line_len = stats.max_line_len.max(line);
+                    line = 0;
+                    if b == b'\r' && text.get(i + 1) == Some(&b'\n') {
+                        i += 1;
+                    } else {
+                        stats.bare_cr_or_lf = true;
+                    }
+                }
+                _ => {
+                    line += 1;
+                    if b >= 0x80 {
+                        stats.non_ascii += 1;
+                    } else if (b < 0x20 && b != b'\t') || b == 0x7F {
+                        stats.control += 1;
+                    }
+                }
+            }
+            i += 1;
+        }
+        stats.max_line_len = stats.max_line_len.max(line);
+        stats
+    }
+
+    /// Long lines (soft breaks), escapes, dots and trailing whitespace: the
+    /// bound is never below the encoder's length, and not far above it.
+    #[test]
+    fn qp_bound_holds_on_long_lines() {
+        let specials = b"=. \t\x80\xc3\x01\x7f";
+        let mut x: u64 = 0x5DEE_CE66_D1CE_4E5B;
+        for round in 0..3000 {
+            let mut v = Vec::new();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let len = 40 + (x % if round % 2 == 0 { 60 } else { 400 }) as usize;
+                let dense = 2 + round % 13;
+                for k in 0..len {
+                    let r = (x >> (k % 50)) as usize ^ k;
+                    v.push(if r.is_multiple_of(dense) {
+                        specials[r / dense % specials.len()]
+                    } else {
+                        b'a'
+                    });
+                }
+                v.extend_from_slice(if x.is_multiple_of(3) { b"\n" } else { b"\r\n" });
+            }
+            let (normalized, _, bound) = normalize_analyze_bound(v.clone());
+            let qp = crate::encoding::qp::encoded_len(&normalized);
+            assert!(qp <= bound, "{qp} > {bound} for {v:?}");
+            assert!(bound <= qp + qp / 10 + 8, "{bound} far above {qp}");
+        }
+    }
+
+    #[test]
+    fn analyze_matches_naive_on_noise() {
+        let alphabet = b"ab \t\r\n\x00\x1f\x7f\x80\xff=.~";
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for round in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Long inputs too, to cross the 32-lane and 8160-byte blocks.
+            let len = if round % 100 == 0 {
+                20_000
+            } else {
+                (x % 400) as usize
+            };
+            let mut v = Vec::with_capacity(len);
+            let mut y = x;
+            for _ in 0..len {
+                y = y
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                v.push(alphabet[(y >> 33) as usize % alphabet.len()]);
+            }
+            let want = naive_analyze(&v);
+            assert_eq!(analyze(&v), want, "{v:?}");
+            let (normalized, stats, bound) = normalize_analyze_bound(v.clone());
+            assert_eq!(normalized, &*normalize_crlf(&v));
+            let qp = crate::encoding::qp::encoded_len(&normalized);
+            assert!(qp <= bound, "{qp} > {bound} for {v:?}");
+            assert_eq!(
+                stats,
+                TextStats {
+                    len: normalized.len(),
+                    bare_cr_or_lf: false,
+                    ..want
+                }
+            );
+        }
+    }
 
     fn naive_normalize(input: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

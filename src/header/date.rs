@@ -74,8 +74,9 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-impl fmt::Display for DateTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DateTime {
+    /// The RFC 5322 form, always 31 ASCII octets: `Sat, 28 Nov 2026 19:52:34 +0100`.
+    fn rfc5322(&self) -> [u8; 31] {
         // Clamp to years 0..=9999 so the output always has the RFC's form.
         const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
         const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
@@ -84,21 +85,41 @@ impl fmt::Display for DateTime {
             .saturating_add(i64::from(self.offset_minutes) * 60)
             .clamp(MIN, MAX);
         let days = local.div_euclid(86_400);
-        let secs = local.rem_euclid(86_400);
+        let secs = local.rem_euclid(86_400) as u32;
         let (year, month, day) = civil_from_days(days);
         let weekday = DAYS[days.rem_euclid(7) as usize];
-        let sign = if self.offset_minutes < 0 { '-' } else { '+' };
-        let off = self.offset_minutes.unsigned_abs();
-        write!(
-            f,
-            "{weekday}, {day:02} {} {year:04} {:02}:{:02}:{:02} {sign}{:02}{:02}",
-            MONTHS[(month - 1) as usize],
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60,
-            off / 60,
-            off % 60
-        )
+        let off = u32::from(self.offset_minutes.unsigned_abs());
+        let mut out = *b"Thu, 01 Jan 1970 00:00:00 +0000";
+        let two = |out: &mut [u8; 31], at: usize, v: u32| {
+            out[at] = b'0' + (v / 10 % 10) as u8;
+            out[at + 1] = b'0' + (v % 10) as u8;
+        };
+        out[..3].copy_from_slice(weekday.as_bytes());
+        two(&mut out, 5, day);
+        out[8..11].copy_from_slice(MONTHS[(month - 1) as usize].as_bytes());
+        let year = year as u32; // 0..=9999 after the clamp
+        two(&mut out, 12, year / 100);
+        two(&mut out, 14, year % 100);
+        two(&mut out, 17, secs / 3600);
+        two(&mut out, 20, secs % 3600 / 60);
+        two(&mut out, 23, secs % 60);
+        out[26] = if self.offset_minutes < 0 { b'-' } else { b'+' };
+        two(&mut out, 27, off / 60);
+        two(&mut out, 29, off % 60);
+        out
+    }
+
+    /// Appends the RFC 5322 form (as [`fmt::Display`] writes it) to `out`.
+    pub(crate) fn write_rfc5322(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.rfc5322());
+    }
+}
+
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bytes = self.rfc5322();
+        // Only ASCII digits, letters, spaces, ':', ',', '+' and '-' are written.
+        f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -131,6 +152,38 @@ mod tests {
             DateTime::from_unix(-1).to_string(),
             "Wed, 31 Dec 1969 23:59:59 +0000"
         );
+    }
+
+    /// The hand-made formatter agrees with `format!` over many instants.
+    #[test]
+    fn matches_a_format_reference() {
+        let mut t: i64 = -62_167_219_200;
+        while t < 253_402_300_799 {
+            for offset in [-1439i16, -330, 0, 60, 1439] {
+                let d = DateTime::from_unix(t).with_offset_minutes(offset);
+                let local = t + i64::from(offset) * 60;
+                if !(-62_167_219_200..=253_402_300_799).contains(&local) {
+                    continue;
+                }
+                let days = local.div_euclid(86_400);
+                let secs = local.rem_euclid(86_400);
+                let (year, month, day) = civil_from_days(days);
+                let off = offset.unsigned_abs();
+                let want = format!(
+                    "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} {}{:02}{:02}",
+                    DAYS[days.rem_euclid(7) as usize],
+                    MONTHS[(month - 1) as usize],
+                    secs / 3600,
+                    secs % 3600 / 60,
+                    secs % 60,
+                    if offset < 0 { '-' } else { '+' },
+                    off / 60,
+                    off % 60
+                );
+                assert_eq!(d.to_string(), want);
+            }
+            t += 7_777_777;
+        }
     }
 
     #[test]

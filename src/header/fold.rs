@@ -16,46 +16,191 @@ pub const MAX_LINE_LEN: usize = 998;
 /// Some parsers (`mail-parser`) collapse all whitespace around a fold into
 /// one space, against RFC 5322's unfolding, so a longer run of whitespace is
 /// a fold point only when the line would otherwise pass 998 octets; the fold
-/// then leaves one whitespace character after the CRLF and the rest at the
-/// end of the line before, which RFC 5322 unfolding reads back exactly.
+/// then leaves one whitespace character after the CRLF (more when the line
+/// before has no room for them) and the rest at the end of the line before,
+/// which RFC 5322 unfolding reads back exactly.
 /// Fails, writing nothing, when a line would still exceed 998 octets.
 pub fn write_header(out: &mut Vec<u8>, name: &str, tokens: &[Token]) -> Result<(), HeaderError> {
-    let start = out.len();
-    out.extend_from_slice(name.as_bytes());
-    out.push(b':');
-    let mut line_len = name.len() + 1;
-    let mut longest = line_len;
-    for (i, token) in tokens.iter().enumerate() {
-        let space = if i == 0 { " " } else { token.space.as_str() };
-        let added = space.len() + token.text.len();
-        let past_soft = line_len + added > SOFT_LINE_LEN;
+    let mut folder = Folder::new(out, name);
+    for token in tokens {
+        folder.token(&token.space, &[&token.text]);
+    }
+    folder.finish()
+}
+
+/// [`write_header`] one token at a time, without collecting the tokens
+/// first: the composer's header writer.
+pub(crate) struct Folder<'o> {
+    out: &'o mut Vec<u8>,
+    start: usize,
+    name_len: usize,
+    line_len: usize,
+    longest: usize,
+    first: bool,
+}
+
+impl<'o> Folder<'o> {
+    /// Starts `Name:`.
+    pub(crate) fn new(out: &'o mut Vec<u8>, name: &str) -> Self {
+        let start = out.len();
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        Folder {
+            out,
+            start,
+            name_len: name.len(),
+            line_len: name.len() + 1,
+            longest: name.len() + 1,
+            first: true,
+        }
+    }
+
+    /// Writes a token: `space` (spaces and tabs) then the text made of
+    /// `parts`, folding before it as [`write_header`] does.
+    pub(crate) fn token(&mut self, space: &str, parts: &[&str]) {
+        let text_len: usize = parts.iter().map(|p| p.len()).sum();
+        let first = std::mem::replace(&mut self.first, false);
+        let space = if first { " " } else { space };
+        let added = space.len() + text_len;
+        let past_soft = self.line_len + added > SOFT_LINE_LEN;
         // A single space is the fold point every reader agrees on; a longer
         // run is used only to stay within 998 octets.
-        let foldable = space == " " || (!space.is_empty() && line_len + added > MAX_LINE_LEN);
-        if i > 0 && past_soft && foldable {
-            // Spaces and tabs are one byte each: split before the last one.
-            let (kept, carried) = space.split_at(space.len() - 1);
-            out.extend_from_slice(kept.as_bytes());
-            longest = longest.max(line_len + kept.len());
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(carried.as_bytes());
-            out.extend_from_slice(token.text.as_bytes());
-            line_len = carried.len() + token.text.len();
+        let foldable = space == " " || (!space.is_empty() && self.line_len + added > MAX_LINE_LEN);
+        if !first && past_soft && foldable {
+            // Spaces and tabs are one byte each: split before the last one,
+            // or earlier when the rest of the run would pass 998 octets on
+            // this line (unfolding reads either split back exactly).
+            let keep = (space.len() - 1).min(MAX_LINE_LEN.saturating_sub(self.line_len));
+            let (kept, carried) = space.split_at(keep);
+            self.out.extend_from_slice(kept.as_bytes());
+            self.longest = self.longest.max(self.line_len + kept.len());
+            self.out.extend_from_slice(b"\r\n");
+            self.out.extend_from_slice(carried.as_bytes());
+            self.line_len = carried.len() + text_len;
         } else {
-            out.extend_from_slice(space.as_bytes());
-            out.extend_from_slice(token.text.as_bytes());
-            line_len += added;
+            self.out.extend_from_slice(space.as_bytes());
+            self.line_len += added;
         }
-        longest = longest.max(line_len);
+        for part in parts {
+            self.out.extend_from_slice(part.as_bytes());
+        }
+        self.longest = self.longest.max(self.line_len);
     }
-    out.extend_from_slice(b"\r\n");
-    if longest > MAX_LINE_LEN {
-        out.truncate(start);
-        return Err(HeaderError::LineTooLong {
-            field: name.to_owned(),
+
+    /// Ends the header with CRLF; on a line over 998 octets, removes the
+    /// whole header from the output and fails.
+    pub(crate) fn finish(self) -> Result<(), HeaderError> {
+        self.out.extend_from_slice(b"\r\n");
+        if self.longest > MAX_LINE_LEN {
+            let name = &self.out[self.start..self.start + self.name_len];
+            let field = String::from_utf8_lossy(name).into_owned();
+            self.out.truncate(self.start);
+            return Err(HeaderError::LineTooLong { field });
+        }
+        Ok(())
+    }
+}
+
+/// Where header tokens go: a list of [`Token`]s, or straight into a header
+/// being folded ([`PendingFolder`]). A token's text may still grow
+/// ([`TokenSink::glue`]) until the next token starts.
+pub(crate) trait TokenSink {
+    /// Starts a token preceded by `space`; `write` appends its text.
+    fn token_with(&mut self, space: &str, write: impl FnOnce(&mut String));
+
+    /// Starts a token with the text `text`.
+    fn token(&mut self, space: &str, text: &str) {
+        self.token_with(space, |buf| buf.push_str(text));
+    }
+
+    /// Appends `text` to the last token (no fold point in between). Does
+    /// nothing before the first token.
+    fn glue(&mut self, text: &str);
+}
+
+impl TokenSink for Vec<Token> {
+    fn token_with(&mut self, space: &str, write: impl FnOnce(&mut String)) {
+        let mut text = String::new();
+        write(&mut text);
+        self.push(Token {
+            space: space.to_owned(),
+            text,
         });
     }
-    Ok(())
+
+    fn glue(&mut self, text: &str) {
+        if let Some(last) = self.last_mut() {
+            last.text.push_str(text);
+        }
+    }
+}
+
+/// Reusable buffers for [`PendingFolder`].
+#[derive(Default)]
+pub(crate) struct TokenBuffers {
+    /// The tokens, each as its whitespace then its text.
+    line: String,
+    /// Where each token's whitespace and text start in `line`.
+    marks: Vec<(usize, usize)>,
+}
+
+/// A [`TokenSink`] that writes a header as [`write_header`] would write the
+/// same tokens, without a token list: the tokens are gathered on one line,
+/// which is the header as it is when it fits in 78 columns (no fold could
+/// apply), and is otherwise folded token by token.
+pub(crate) struct PendingFolder<'o, 'b> {
+    out: &'o mut Vec<u8>,
+    name: &'o str,
+    buffers: &'b mut TokenBuffers,
+}
+
+impl<'o, 'b> PendingFolder<'o, 'b> {
+    /// Starts the header `name`.
+    pub(crate) fn new(out: &'o mut Vec<u8>, name: &'o str, buffers: &'b mut TokenBuffers) -> Self {
+        buffers.line.clear();
+        buffers.marks.clear();
+        PendingFolder { out, name, buffers }
+    }
+
+    /// Writes the header (see [`Folder::finish`]).
+    pub(crate) fn finish(self) -> Result<(), HeaderError> {
+        let TokenBuffers { line, marks } = &*self.buffers;
+        if let Some(&(_, first_text)) = marks.first() {
+            // `Name: ` and the line, the first token's whitespace being one
+            // space as the folder writes it.
+            let rest = &line[first_text..];
+            if self.name.len() + 2 + rest.len() <= SOFT_LINE_LEN {
+                self.out.reserve(self.name.len() + 4 + rest.len());
+                self.out.extend_from_slice(self.name.as_bytes());
+                self.out.extend_from_slice(b": ");
+                self.out.extend_from_slice(rest.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+                return Ok(());
+            }
+        }
+        let mut folder = Folder::new(self.out, self.name);
+        for (i, &(space, text)) in marks.iter().enumerate() {
+            let end = marks.get(i + 1).map_or(line.len(), |&(next, _)| next);
+            folder.token(&line[space..text], &[&line[text..end]]);
+        }
+        folder.finish()
+    }
+}
+
+impl TokenSink for PendingFolder<'_, '_> {
+    fn token_with(&mut self, space: &str, write: impl FnOnce(&mut String)) {
+        let line = &mut self.buffers.line;
+        let start = line.len();
+        line.push_str(space);
+        self.buffers.marks.push((start, line.len()));
+        write(line);
+    }
+
+    fn glue(&mut self, text: &str) {
+        if !self.buffers.marks.is_empty() {
+            self.buffers.line.push_str(text);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -64,6 +209,38 @@ mod tests {
 
     fn words(text: &str) -> Vec<Token> {
         text.split(' ').map(Token::spaced).collect()
+    }
+
+    /// The token-by-token writer gives what `write_header` gives for the
+    /// same tokens, folded or not.
+    #[test]
+    fn pending_folder_matches_write_header() {
+        let mut buffers = TokenBuffers::default();
+        let spaces = ["", " ", "  ", "\t", " \t"];
+        let mut x: u64 = 7;
+        for round in 0..2000 {
+            let mut tokens = Vec::new();
+            for k in 0..(round % 40) {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let len = 1 + (x >> 40) as usize % if round % 7 == 0 { 300 } else { 20 };
+                tokens.push(Token {
+                    space: spaces[(x >> 20) as usize % spaces.len()].into(),
+                    text: "w".repeat(len) + &k.to_string(),
+                });
+            }
+            let mut want = b"x".to_vec();
+            let a = write_header(&mut want, "Subject", &tokens);
+            let mut got = b"x".to_vec();
+            let mut folder = PendingFolder::new(&mut got, "Subject", &mut buffers);
+            for t in &tokens {
+                folder.token(&t.space, &t.text);
+            }
+            let b = folder.finish();
+            assert_eq!(a, b);
+            assert_eq!(got, want, "{tokens:?}");
+        }
     }
 
     #[test]
@@ -106,6 +283,38 @@ mod tests {
         assert!(s.matches("\r\n").count() > 2, "{s}");
         let unfolded = s.trim_end_matches("\r\n").replace("\r\n", "");
         assert_eq!(unfolded, format!("Subject: {text}"));
+    }
+
+    /// Found by the `header` fuzz target: a run of several tabs was
+    /// folded only once the line would pass 998 octets, and all but one of
+    /// its characters were left on that line, which could then pass 998
+    /// itself: a subject of short words was refused as unfoldable.
+    #[test]
+    fn whitespace_runs_fold_whatever_the_alignment() {
+        for lead in 1..16 {
+            let mut tokens = vec![Token::glued("x".repeat(lead))];
+            for _ in 0..400 {
+                tokens.push(Token {
+                    space: "\t\t\t\t".into(),
+                    text: "abc".into(),
+                });
+            }
+            let mut out = Vec::new();
+            write_header(&mut out, "Subject", &tokens)
+                .unwrap_or_else(|e| panic!("lead {lead}: {e:?}"));
+            let s = String::from_utf8(out).unwrap();
+            assert!(
+                s.split("\r\n").all(|l| l.len() <= MAX_LINE_LEN),
+                "lead {lead}"
+            );
+            let want: String = tokens
+                .iter()
+                .enumerate()
+                .map(|(i, t)| format!("{}{}", if i == 0 { " " } else { &t.space }, t.text))
+                .collect();
+            let unfolded = s.trim_end_matches("\r\n").replace("\r\n", "");
+            assert_eq!(unfolded, format!("Subject:{want}"), "lead {lead}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod name;
 
 pub use date::DateTime;
 pub use fold::{write_header, MAX_LINE_LEN, SOFT_LINE_LEN};
+pub(crate) use fold::{Folder, PendingFolder, TokenBuffers, TokenSink};
 pub use name::HeaderName;
 
 use crate::excerpt::Excerpt;

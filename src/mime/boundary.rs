@@ -29,6 +29,24 @@ impl IdGenerator {
         Self::from_seed(u64::from_le_bytes(seed))
     }
 
+    /// A generator for one message's boundaries and Message-ID, without a
+    /// system call: each thread seeds a SplitMix64 stream once from the
+    /// operating system and draws one seed per message from it, mixed with
+    /// the clock's nanoseconds so that processes forked from one parent do
+    /// not repeat each other's ids. (A `getrandom` call per message costs
+    /// more than composing a small message.)
+    pub(crate) fn for_message() -> Self {
+        use std::cell::Cell;
+        thread_local! {
+            static STREAM: Cell<Option<IdGenerator>> = const { Cell::new(None) };
+        }
+        let mut stream = STREAM.take().unwrap_or_else(IdGenerator::from_entropy);
+        let seed = stream.next_u64() ^ clock_nanos();
+        STREAM.set(Some(stream));
+        // One more SplitMix round so that the clock bits are spread.
+        Self::from_seed(Self::from_seed(seed).next_u64())
+    }
+
     /// A generator that gives the same sequence for the same seed.
     pub fn from_seed(seed: u64) -> Self {
         Self { state: seed }
@@ -46,23 +64,50 @@ impl IdGenerator {
     /// `len` random alphanumeric characters.
     pub fn alphanumeric(&mut self, len: usize) -> String {
         let mut s = String::with_capacity(len);
-        while s.len() < len {
+        self.push_alphanumeric(&mut s, len);
+        s
+    }
+
+    /// Appends `len` random alphanumeric characters to `s` (the same ones
+    /// [`IdGenerator::alphanumeric`] gives).
+    pub(crate) fn push_alphanumeric(&mut self, s: &mut String, len: usize) {
+        let mut left = len;
+        while left > 0 {
             let mut bits = self.next_u64();
-            for _ in 0..10 {
-                if s.len() == len {
-                    break;
-                }
+            for _ in 0..10.min(left) {
                 s.push(ALPHABET[(bits % 62) as usize] as char);
                 bits /= 62;
             }
+            left -= 10.min(left);
         }
-        s
     }
+
+    /// How every [`IdGenerator::boundary`] starts.
+    pub(crate) const BOUNDARY_PREFIX: &'static [u8] = b"=_mg_";
 
     /// A multipart boundary: `=_` followed by random characters (40 in all,
     /// well under RFC 2046's 70).
     pub fn boundary(&mut self) -> String {
-        format!("=_mg_{}", self.alphanumeric(35))
+        let mut s = String::with_capacity(40);
+        s.push_str("=_mg_");
+        self.push_alphanumeric(&mut s, 35);
+        s
+    }
+}
+
+/// Nanoseconds of the system clock (0 where there is none: wasm, which
+/// cannot fork).
+fn clock_nanos() -> u64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        0
     }
 }
 
@@ -77,6 +122,18 @@ mod tests {
         assert_ne!(a, IdGenerator::from_seed(8).boundary());
         assert_eq!(a.len(), 40);
         assert!(a.starts_with("=_"));
+    }
+
+    #[test]
+    fn per_message_generators_differ() {
+        let ids: std::collections::HashSet<String> = (0..1000)
+            .map(|_| IdGenerator::for_message().alphanumeric(24))
+            .collect();
+        assert_eq!(ids.len(), 1000);
+        let mut g = IdGenerator::from_seed(5);
+        let mut s = String::from("x");
+        g.push_alphanumeric(&mut s, 25);
+        assert_eq!(s[1..], IdGenerator::from_seed(5).alphanumeric(25));
     }
 
     #[test]

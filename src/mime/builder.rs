@@ -245,7 +245,8 @@ impl MessageBuilder {
     /// addresses that parse. `build` runs the same checks and more.
     pub fn check_validity(&self) -> Result<(), ComposeError> {
         let from = parse_all("from", &self.from)?;
-        if from.is_empty() {
+        // An empty group (`undisclosed:;`) names no author either.
+        if from.mailboxes().next().is_none() {
             return Err(ComposeError::MissingFrom);
         }
         let mut recipients = 0;
@@ -259,9 +260,10 @@ impl MessageBuilder {
     }
 
     /// Validates everything and builds the message.
-    pub fn build(self) -> Result<Message, ComposeError> {
-        let from = parse_all("from", &self.from)?;
-        if from.is_empty() {
+    pub fn build(mut self) -> Result<Message, ComposeError> {
+        let from = parse_owned("from", std::mem::take(&mut self.from))?;
+        // An empty group (`undisclosed:;`) names no author either.
+        if from.mailboxes().next().is_none() {
             return Err(ComposeError::MissingFrom);
         }
         let sender = self
@@ -272,10 +274,10 @@ impl MessageBuilder {
         if from.mailboxes().count() > 1 && sender.is_none() {
             return Err(ComposeError::SenderRequired);
         }
-        let reply_to = parse_all("reply-to", &self.reply_to)?;
-        let to = parse_all("to", &self.to)?;
-        let cc = parse_all("cc", &self.cc)?;
-        let bcc = parse_all("bcc", &self.bcc)?;
+        let reply_to = parse_owned("reply-to", std::mem::take(&mut self.reply_to))?;
+        let to = parse_owned("to", std::mem::take(&mut self.to))?;
+        let cc = parse_owned("cc", std::mem::take(&mut self.cc))?;
+        let bcc = parse_owned("bcc", std::mem::take(&mut self.bcc))?;
         let return_path = self
             .return_path
             .as_ref()
@@ -334,7 +336,7 @@ impl MessageBuilder {
 
         let mut rng = match self.seed {
             Some(seed) => IdGenerator::from_seed(seed),
-            None => IdGenerator::from_entropy(),
+            None => IdGenerator::for_message(),
         };
         let date = self.date.unwrap_or_else(|| match self.seed {
             Some(_) => DateTime::from_unix(946_684_800),
@@ -346,26 +348,31 @@ impl MessageBuilder {
                 let domain = from
                     .mailboxes()
                     .next()
-                    .map(|m| m.ascii_domain().to_owned())
+                    .map(Mailbox::ascii_domain)
                     .filter(|d| !d.is_empty() && !d.starts_with('['))
-                    .unwrap_or_else(|| "localhost".into());
-                format!("{}@{domain}", rng.alphanumeric(32))
+                    .unwrap_or("localhost");
+                let mut id = String::with_capacity(33 + domain.len());
+                rng.push_alphanumeric(&mut id, 32);
+                id.push('@');
+                id.push_str(domain);
+                id
             }
         };
 
         // The body parts and the tree.
         let mut leaves = Vec::new();
         let mut alternatives = Vec::new();
-        if let Some(text) = &self.text {
+        if let Some(text) = self.text {
             let media_type = text_type.as_ref().map_or("text/plain", |(t, _)| t.as_str());
             let leaf = text_leaf("text", media_type, text, charset)?;
             alternatives.push(push_leaf(&mut leaves, leaf));
         }
         let mut inline = Vec::new();
         for (i, part) in self.inline.into_iter().enumerate() {
-            inline.push(part_node(&mut leaves, &format!("inline[{i}]"), part, true)?);
+            let field = format!("inline[{i}]");
+            inline.push(part_node(&mut leaves, &field, part, true, charset)?);
         }
-        if let Some(html) = &self.html {
+        if let Some(html) = self.html {
             let leaf = text_leaf("html", "text/html", html, charset)?;
             let node = push_leaf(&mut leaves, leaf);
             alternatives.push(related(node, std::mem::take(&mut inline)));
@@ -376,6 +383,7 @@ impl MessageBuilder {
                 &format!("alternative[{i}]"),
                 part,
                 false,
+                charset,
             )?);
         }
         let body = match alternatives.len() {
@@ -392,10 +400,14 @@ impl MessageBuilder {
                 &format!("attachment[{i}]"),
                 part,
                 false,
+                charset,
             )?);
         }
         let mut root = match mixed.len() {
-            0 => push_leaf(&mut leaves, text_leaf("text", "text/plain", "", charset)?),
+            0 => push_leaf(
+                &mut leaves,
+                text_leaf("text", "text/plain", String::new(), charset)?,
+            ),
             1 => mixed.pop().unwrap_or(Node::Leaf(0)),
             _ => multipart("mixed", mixed),
         };
@@ -476,6 +488,30 @@ fn parse_all(field: &str, inputs: &[AddressInput]) -> Result<AddressList, Compos
     Ok(list)
 }
 
+/// [`parse_all`], moving parsed lists instead of copying them.
+fn parse_owned(field: &str, inputs: Vec<AddressInput>) -> Result<AddressList, ComposeError> {
+    let mut list = AddressList::default();
+    for input in inputs {
+        let parsed = match input {
+            AddressInput::Text(text) => crate::address::parse_strict_indexed(&text)
+                .map(AddressList)
+                .map_err(|(i, source)| ComposeError::Address {
+                    field: format!("{field}[{}]", list.0.len() + i),
+                    source,
+                })?,
+            AddressInput::List(l) => l,
+        };
+        if list.0.is_empty() {
+            list = parsed;
+        } else {
+            for entry in parsed.0 {
+                list.push(entry);
+            }
+        }
+    }
+    Ok(list)
+}
+
 /// A field that holds one mailbox (`sender`, `return-path`).
 fn single(field: &str, input: &AddressInput) -> Result<Mailbox, ComposeError> {
     let list = match input {
@@ -508,13 +544,28 @@ fn make_envelope(
 ) -> Result<Envelope, ComposeError> {
     let reverse = return_path.or(sender).or_else(|| from.mailboxes().next());
     let mut to: Vec<EnvelopeAddress> = Vec::new();
+    // Duplicates: the same local part and the same domain ignoring case.
+    // A few recipients are compared pairwise; many go through a set.
+    let count = recipients
+        .iter()
+        .map(|l| l.mailboxes().count())
+        .sum::<usize>();
+    let mut kept: Vec<&Mailbox> = Vec::with_capacity(count.min(32));
     let mut seen = std::collections::HashSet::new();
     for mailbox in recipients.iter().flat_map(|l| l.mailboxes()) {
-        let key = (
-            mailbox.local_part().to_owned(),
-            mailbox.domain().to_lowercase(),
-        );
-        if seen.insert(key) {
+        let new = if count <= 32 {
+            let dup = kept.iter().any(|k| {
+                k.local_part() == mailbox.local_part() && same_domain(k.domain(), mailbox.domain())
+            });
+            kept.push(mailbox);
+            !dup
+        } else {
+            seen.insert((
+                mailbox.local_part().to_owned(),
+                mailbox.domain().to_lowercase(),
+            ))
+        };
+        if new {
             to.push(mailbox.envelope_address());
         }
     }
@@ -527,7 +578,22 @@ fn make_envelope(
     })
 }
 
+/// Domains equal ignoring case (Unicode lowercase, as a set of
+/// `to_lowercase` keys would compare them).
+fn same_domain(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
 fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), ComposeError> {
+    // UTF-8 maps every character, and every charset maps ASCII: nothing
+    // can fail.
+    if charset.is_utf8() || text.is_ascii() {
+        return Ok(());
+    }
     crate::encoding::rfc2047::encode_unstructured(text, charset, false)
         .map(drop)
         .map_err(|source| ComposeError::Encoding {
@@ -580,7 +646,7 @@ fn related(main: Node, parts: Vec<Node>) -> Node {
 fn text_leaf(
     field: &str,
     media_type: &str,
-    text: &str,
+    text: String,
     charset: Charset,
 ) -> Result<Leaf, ComposeError> {
     let bytes = encode_text(field, text, charset)?;
@@ -597,32 +663,43 @@ fn text_leaf(
     })
 }
 
-fn encode_text(field: &str, text: &str, charset: Charset) -> Result<Vec<u8>, ComposeError> {
-    let encoded = charset
-        .encode(text)
+/// Text in `charset`, not yet CRLF-normalised (the text's own buffer when
+/// no transcoding is needed: UTF-8, or ASCII, which every charset here,
+/// ISO-2022-JP included, writes unchanged).
+fn encode_text(field: &str, text: String, charset: Charset) -> Result<Vec<u8>, ComposeError> {
+    if charset.is_utf8() || text.is_ascii() {
+        return Ok(text.into_bytes());
+    }
+    let mut out = Vec::new();
+    charset
+        .encode_into(&text, &mut out)
         .map_err(|source| ComposeError::Encoding {
             field: field.into(),
             source,
         })?;
-    Ok(text::normalize_crlf(&encoded).into_owned())
+    Ok(out)
 }
 
+/// A text body: CRLF-normalised (in place when it already is) and analysed.
 fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
-    let stats = text::analyze(&bytes);
+    let (bytes, stats, qp_bound) = text::normalize_analyze_bound(bytes);
     LeafBody::Text {
         bytes,
         stats,
+        qp_bound,
         is_message,
     }
 }
 
 /// A user's part as a tree node: its leaf, wrapped in `related` with its
-/// own related parts when it has any.
+/// own related parts when it has any. `message_charset` is the one in
+/// which the part's custom headers are encoded.
 fn part_node(
     leaves: &mut Vec<Leaf>,
     field: &str,
     part: Attachment,
     inline_default: bool,
+    message_charset: Charset,
 ) -> Result<Node, ComposeError> {
     let Attachment {
         source,
@@ -683,11 +760,14 @@ fn part_node(
         Source::Text(text) => {
             let cs = part_charset.unwrap_or(Charset::UTF_8);
             params.push(("charset", cs.name().to_owned()));
-            let bytes = encode_text(field, &text, cs)?;
+            let bytes = encode_text(field, text, cs)?;
             if media_type.starts_with("text/") {
                 text_body(bytes, false)
             } else {
-                LeafBody::Bytes(bytes)
+                LeafBody::Bytes(match text::normalize_crlf(&bytes) {
+                    std::borrow::Cow::Borrowed(_) => bytes,
+                    std::borrow::Cow::Owned(normalized) => normalized,
+                })
             }
         }
         Source::Bytes(bytes) => {
@@ -695,7 +775,7 @@ fn part_node(
                 params.push(("charset", cs.name().to_owned()));
             }
             if is_message {
-                text_body(text::normalize_crlf(&bytes).into_owned(), true)
+                text_body(bytes, true)
             } else {
                 LeafBody::Bytes(bytes)
             }
@@ -730,7 +810,9 @@ fn part_node(
             field: format!("{field}.headers"),
             source,
         })?;
-        check_value(&format!("{field}.{name}"), &value)?;
+        let header_field = format!("{field}.{name}");
+        check_value(&header_field, &value)?;
+        encoding_check(&header_field, message_charset, &value)?;
         part_headers.push((name, value));
     }
     // Body alternatives (calendar, HTML given as a part) carry no disposition.
@@ -762,6 +844,7 @@ fn part_node(
             &format!("{field}.related[{i}]"),
             part,
             true,
+            message_charset,
         )?);
     }
     Ok(related(node, related_nodes))
@@ -839,39 +922,113 @@ fn fits(stats: &text::TextStats) -> (bool, bool) {
 
 /// Gives every multipart a boundary that occurs in no part written as it is.
 fn assign_boundaries(node: &mut Node, leaves: &[Leaf], rng: &mut IdGenerator) {
+    // Only bodies that may go out unencoded (base64 and quoted-printable
+    // never hold "=_"), and of those only the ones that hold the prefix
+    // every boundary starts with, can clash: usually none.
+    let exposed: Vec<&[u8]> = leaves
+        .iter()
+        .filter_map(|leaf| match &leaf.body {
+            LeafBody::Text { bytes, .. } => Some(bytes.as_slice()),
+            LeafBody::Bytes(bytes) if leaf.forced.is_some() => Some(bytes.as_slice()),
+            _ => None,
+        })
+        .filter(|bytes| contains(bytes, IdGenerator::BOUNDARY_PREFIX))
+        .collect();
+    assign(node, &exposed, rng);
+}
+
+/// Whether `needle` (which starts with `=`) occurs in `haystack`: a scan
+/// for its first octet, cheaper than a substring searcher's setup on the
+/// short bodies of most messages.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    memchr::memchr_iter(first, haystack)
+        .any(|i| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
+}
+
+fn assign(node: &mut Node, exposed: &[&[u8]], rng: &mut IdGenerator) {
     if let Node::Multipart {
         boundary, children, ..
     } = node
     {
         loop {
             let candidate = rng.boundary();
-            let clash = leaves.iter().any(|leaf| match &leaf.body {
-                LeafBody::Text { bytes, .. } => contains(bytes, candidate.as_bytes()),
-                LeafBody::Bytes(bytes) if leaf.forced.is_some() => {
-                    contains(bytes, candidate.as_bytes())
-                }
-                _ => false,
-            });
+            let clash = exposed
+                .iter()
+                .any(|bytes| contains(bytes, candidate.as_bytes()));
             if !clash {
                 *boundary = candidate;
                 break;
             }
         }
         for child in children {
-            assign_boundaries(child, leaves, rng);
+            assign(child, exposed, rng);
         }
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    haystack
-        .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == first)
-        .any(|(i, _)| haystack.get(i + 1..i + 1 + rest.len()) == Some(rest))
+/// Found by the `compose` fuzz target: a part's custom header with a
+/// character the message charset lacks passed `build`, and the built
+/// message then failed to render.
+#[cfg(test)]
+mod part_header_tests {
+    use super::*;
+    use crate::mime::Attachment;
+
+    #[test]
+    fn part_headers_are_checked_against_the_charset_at_build() {
+        let build = |value: &str| {
+            MessageBuilder::new()
+                .from("a@example.com")
+                .to("b@example.com")
+                .charset("koi8-r")
+                .attach(Attachment::bytes(b"x".to_vec()).header("X-Note", value))
+                .deterministic(1)
+                .build()
+        };
+        match build("\u{3dd}") {
+            Err(ComposeError::Encoding { field, .. }) => {
+                assert_eq!(field, "attachment[0].X-Note");
+            }
+            other => panic!("{other:?}"),
+        }
+        let m = build("\u{416}").unwrap();
+        assert!(m.to_bytes().is_ok());
+    }
+}
+
+/// Found by the `compose` fuzz target: a From of only an empty group
+/// (`:` or `undisclosed:;`) built a message with no author, sent with the
+/// null reverse path `<>` that is meant for bounces.
+#[cfg(test)]
+mod from_tests {
+    use super::*;
+
+    #[test]
+    fn a_from_without_a_mailbox_is_missing() {
+        for from in [":", "undisclosed-recipients:;", "team:;, :;"] {
+            let b = MessageBuilder::new().from(from).to("b@example.com");
+            assert!(
+                matches!(b.check_validity(), Err(ComposeError::MissingFrom)),
+                "{from:?}"
+            );
+            assert!(
+                matches!(b.build(), Err(ComposeError::MissingFrom)),
+                "{from:?}"
+            );
+        }
+        let m = MessageBuilder::new()
+            .from("team: a@example.com;")
+            .to("b@example.com")
+            .build()
+            .unwrap();
+        assert_eq!(
+            m.envelope().from.as_ref().map(|a| a.utf8()),
+            Some("a@example.com")
+        );
+    }
 }
 
 #[cfg(test)]
@@ -913,5 +1070,34 @@ mod text_content_type_tests {
         assert!(
             matches!(build("text/plain; charset=nope"), Err(ComposeError::Encoding { field, .. }) if field == "content-type")
         );
+    }
+}
+
+#[cfg(test)]
+mod boundary_tests {
+    use super::*;
+
+    fn boundary_of(text: &str) -> String {
+        let m = MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text(text)
+            .html("<p>x</p>")
+            .deterministic(9)
+            .build()
+            .unwrap();
+        match &m.root {
+            Node::Multipart { boundary, .. } => boundary.clone(),
+            Node::Leaf(_) => panic!("no multipart"),
+        }
+    }
+
+    #[test]
+    fn a_boundary_found_in_a_body_is_replaced() {
+        let first = boundary_of("plain");
+        let clashing = format!("see --{first}\n");
+        let second = boundary_of(&clashing);
+        assert_ne!(first, second);
+        assert!(!clashing.contains(&second));
     }
 }

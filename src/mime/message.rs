@@ -87,6 +87,9 @@ pub(crate) enum LeafBody {
     Text {
         bytes: Vec<u8>,
         stats: TextStats,
+        /// An upper bound on the length of `bytes` in quoted-printable,
+        /// counted with `stats` (a whole message's buffer is sized with it).
+        qp_bound: usize,
         /// `message/rfc822`: may not be quoted-printable (RFC 2046 §5.2.1).
         is_message: bool,
     },
@@ -194,11 +197,11 @@ impl Message {
 
     /// The whole message as bytes, rendered with `opts`.
     pub fn to_bytes_with(&self, opts: RenderOptions) -> Result<Vec<u8>, ComposeError> {
-        let mut renderer = Renderer::new(self, opts)?;
+        // Sized with upper bounds for quoted-printable parts, so that they
+        // are encoded once, straight into the buffer.
+        let mut renderer = Renderer::with_bounds(self, opts)?;
         let mut out = Vec::with_capacity(renderer.size().unwrap_or(0) as usize);
-        while let Some(chunk) = renderer.next_chunk(self)? {
-            out.extend_from_slice(chunk);
-        }
+        renderer.render_into(self, &mut out)?;
         Ok(out)
     }
 

@@ -13,9 +13,9 @@
 use super::message::{Leaf, LeafBody, Message, Node};
 use super::ComposeError;
 use crate::encoding::base64::{self, LineEncoder};
-use crate::encoding::{qp, rfc2047, rfc2231, Charset, Token, TransferEncoding};
+use crate::encoding::{qp, rfc2047, rfc2231, Charset, TransferEncoding};
 use crate::envelope::RenderOptions;
-use crate::header::write_header;
+use crate::header::{Folder, PendingFolder, TokenBuffers, TokenSink};
 use std::io::Read;
 use std::task::Poll;
 
@@ -23,12 +23,23 @@ use std::task::Poll;
 /// whole 76-character lines.
 const WINDOW: usize = 57 * 1024;
 
+/// A message laid out for writing: all header and boundary bytes in one
+/// buffer, and the segments that alternate between them and body parts.
+struct Plan {
+    head: Vec<u8>,
+    segs: Vec<Seg>,
+}
+
 enum Seg {
-    Bytes(Vec<u8>),
+    /// Header and boundary bytes: `head[start..end]`.
+    Bytes(usize, usize),
     Leaf {
         leaf: usize,
         enc: TransferEncoding,
         multipart: bool,
+        /// The encoded length of a quoted-printable part (0 otherwise),
+        /// counted once when planning.
+        qp_len: u64,
     },
 }
 
@@ -49,6 +60,7 @@ struct Active {
     leaf: usize,
     enc: TransferEncoding,
     multipart: bool,
+    qp_len: u64,
     phase: Phase,
     pos: usize,
     total: u64,
@@ -71,32 +83,52 @@ enum Step {
 
 /// Renders one message once; see [`Message::chunks`] and [`MessageStream`].
 pub(crate) struct Renderer {
-    plan: Vec<Seg>,
+    plan: Plan,
     idx: usize,
     size: Option<u64>,
     is_8bit: bool,
     buf: Vec<u8>,
     scratch: Vec<u8>,
     active: Option<Active>,
-    /// Streams taken from the message (by leaf index) and files' sizes.
-    streams: Vec<Option<Stream>>,
-    sizes: Vec<Option<u64>>,
+    /// Streams taken from the message and files' sizes, by leaf; empty
+    /// when every part is in memory.
+    sources: Vec<(Option<Stream>, Option<u64>)>,
 }
 
 impl Renderer {
     /// Plans the message under `opts`: renders every header, opens files,
     /// takes streams, and computes the size when it is known.
     pub(crate) fn new(msg: &Message, opts: RenderOptions) -> Result<Self, ComposeError> {
-        let mut streams = Vec::with_capacity(msg.leaves.len());
-        let mut sizes = Vec::with_capacity(msg.leaves.len());
-        for leaf in &msg.leaves {
-            let (stream, size) = open_source(leaf)?;
-            streams.push(stream);
-            sizes.push(size);
+        Self::planned(msg, opts, true)
+    }
+
+    /// [`Renderer::new`], except that quoted-printable parts are counted
+    /// by an upper bound (without encoding them): `size` is then a bound,
+    /// for sizing a buffer that takes the whole message.
+    pub(crate) fn with_bounds(msg: &Message, opts: RenderOptions) -> Result<Self, ComposeError> {
+        Self::planned(msg, opts, false)
+    }
+
+    fn planned(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Self, ComposeError> {
+        let in_memory = msg.leaves.iter().all(|leaf| {
+            matches!(
+                leaf.body,
+                LeafBody::Text { .. } | LeafBody::Bytes(_) | LeafBody::Base64Lines(_)
+            )
+        });
+        let mut sources = Vec::new();
+        if !in_memory {
+            sources.reserve(msg.leaves.len());
+            for leaf in &msg.leaves {
+                sources.push(open_source(leaf)?);
+            }
         }
-        let plan = plan(msg, opts)?;
-        let size = size_of(msg, &plan, &sizes);
-        let is_8bit = plan.iter().any(|s| {
+        let plan = plan(msg, opts, exact)?;
+        let size = size_of(msg, &plan, |leaf| match sources.get(leaf) {
+            Some(&(_, size)) => size,
+            None => Some(leaf_bytes_len(&msg.leaves[leaf].body)),
+        });
+        let is_8bit = plan.segs.iter().any(|s| {
             matches!(
                 s,
                 Seg::Leaf {
@@ -113,8 +145,7 @@ impl Renderer {
             buf: Vec::new(),
             scratch: Vec::new(),
             active: None,
-            streams,
-            sizes,
+            sources,
         })
     }
 
@@ -126,6 +157,70 @@ impl Renderer {
     /// True when a part is written as 8bit (SMTP `BODY=8BITMIME`).
     pub(crate) fn is_8bit(&self) -> bool {
         self.is_8bit
+    }
+
+    /// Starts the part of plan segment `idx`, or returns false when the
+    /// segment is bytes.
+    fn activate(&mut self, idx: usize) -> bool {
+        let Seg::Leaf {
+            leaf,
+            enc,
+            multipart,
+            qp_len,
+        } = self.plan.segs[idx]
+        else {
+            return false;
+        };
+        let (stream, expected) = match self.sources.get_mut(leaf) {
+            Some((stream, size)) => (stream.take(), *size),
+            None => (None, None),
+        };
+        self.active = Some(Active {
+            leaf,
+            enc,
+            multipart,
+            qp_len,
+            phase: Phase::Body,
+            pos: 0,
+            total: 0,
+            expected,
+            ended_crlf: false,
+            encoder: LineEncoder::new(),
+            stream,
+        });
+        true
+    }
+
+    /// Writes the whole (rest of the) message to `out`: what
+    /// [`Renderer::next_chunk`] gives, without a chunk buffer in between.
+    pub(crate) fn render_into(
+        &mut self,
+        msg: &Message,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ComposeError> {
+        loop {
+            if self.active.is_some() {
+                match self.step(msg, out)? {
+                    Step::Done => self.active = None,
+                    Step::Borrow(leaf, start, end) => {
+                        out.extend_from_slice(&leaf_bytes(&msg.leaves[leaf])[start..end]);
+                    }
+                    Step::Pending => return Err(self.would_block(msg)),
+                    Step::Again | Step::Buf | Step::Plan(_) => {}
+                }
+                continue;
+            }
+            let idx = self.idx;
+            let Some(seg) = self.plan.segs.get(idx) else {
+                return Ok(());
+            };
+            self.idx += 1;
+            if let &Seg::Bytes(start, end) = seg {
+                out.extend_from_slice(&self.plan.head[start..end]);
+            } else {
+                self.activate(idx);
+            }
+        }
     }
 
     /// The next chunk, `Ready(None)` at the end, or `Pending` when a stream
@@ -149,20 +244,25 @@ impl Renderer {
     ) -> Result<Option<&'a [u8]>, ComposeError> {
         let step = self.advance(msg)?;
         if let Step::Pending = step {
-            let field = self
-                .active
-                .as_ref()
-                .map(|a| msg.leaves[a.leaf].field.clone())
-                .unwrap_or_default();
-            return Err(ComposeError::Io {
-                field,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::WouldBlock,
-                    "the stream has no data yet (a pushed source needs poll_chunk)",
-                ),
-            });
+            return Err(self.would_block(msg));
         }
         Ok(self.output(step, msg))
+    }
+
+    /// What the blocking entry points report for a stream without data yet.
+    fn would_block(&self, msg: &Message) -> ComposeError {
+        let field = self
+            .active
+            .as_ref()
+            .map(|a| msg.leaves[a.leaf].field.clone())
+            .unwrap_or_default();
+        ComposeError::Io {
+            field,
+            source: std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "the stream has no data yet (a pushed source needs poll_chunk)",
+            ),
+        }
     }
 
     /// Moves to the next chunk; the step says where it is.
@@ -170,7 +270,11 @@ impl Renderer {
         // Decide first, borrow after: the loop holds no borrow of `self`.
         loop {
             if self.active.is_some() {
-                match self.step(msg)? {
+                let mut buf = std::mem::take(&mut self.buf);
+                buf.clear();
+                let step = self.step(msg, &mut buf);
+                self.buf = buf;
+                match step? {
                     Step::Done => self.active = None,
                     Step::Again => {}
                     Step::Buf if self.buf.is_empty() => {}
@@ -179,30 +283,12 @@ impl Renderer {
                 continue;
             }
             let idx = self.idx;
-            if idx >= self.plan.len() {
+            if idx >= self.plan.segs.len() {
                 return Ok(Step::Done);
             }
             self.idx += 1;
-            match self.plan[idx] {
-                Seg::Bytes(_) => return Ok(Step::Plan(idx)),
-                Seg::Leaf {
-                    leaf,
-                    enc,
-                    multipart,
-                } => {
-                    self.active = Some(Active {
-                        leaf,
-                        enc,
-                        multipart,
-                        phase: Phase::Body,
-                        pos: 0,
-                        total: 0,
-                        expected: self.sizes[leaf],
-                        ended_crlf: false,
-                        encoder: LineEncoder::new(),
-                        stream: self.streams[leaf].take(),
-                    })
-                }
+            if !self.activate(idx) {
+                return Ok(Step::Plan(idx));
             }
         }
     }
@@ -212,20 +298,21 @@ impl Renderer {
         match step {
             Step::Buf => Some(&self.buf),
             Step::Borrow(leaf, start, end) => leaf_bytes(&msg.leaves[leaf]).get(start..end),
-            Step::Plan(idx) => match &self.plan[idx] {
-                Seg::Bytes(bytes) => Some(bytes),
+            Step::Plan(idx) => match self.plan.segs[idx] {
+                Seg::Bytes(start, end) => self.plan.head.get(start..end),
                 Seg::Leaf { .. } => None,
             },
             Step::Done | Step::Again | Step::Pending => None,
         }
     }
 
-    fn step(&mut self, msg: &Message) -> Result<Step, ComposeError> {
+    /// Advances the active part; what it writes is appended to `out`
+    /// (`Step::Buf`), or borrowed from the message (`Step::Borrow`).
+    fn step(&mut self, msg: &Message, out: &mut Vec<u8>) -> Result<Step, ComposeError> {
         let Some(a) = self.active.as_mut() else {
             return Ok(Step::Done);
         };
         let leaf = &msg.leaves[a.leaf];
-        self.buf.clear();
         match a.phase {
             Phase::Done => Ok(Step::Done),
             Phase::Tail => {
@@ -235,7 +322,7 @@ impl Renderer {
                     _ => a.multipart || (a.total > 0 && !a.ended_crlf),
                 };
                 if needs_crlf {
-                    self.buf.extend_from_slice(b"\r\n");
+                    out.extend_from_slice(b"\r\n");
                     Ok(Step::Buf)
                 } else {
                     Ok(Step::Done)
@@ -254,7 +341,8 @@ impl Renderer {
                     a.total = bytes.len() as u64;
                     a.ended_crlf = bytes.ends_with(b"\r\n");
                     if enc == TransferEncoding::QuotedPrintable {
-                        qp::encode(bytes, &mut self.buf);
+                        out.reserve(a.qp_len as usize);
+                        qp::encode(bytes, out);
                         Ok(Step::Buf)
                     } else {
                         Ok(whole(a.leaf, bytes.len()))
@@ -262,11 +350,11 @@ impl Renderer {
                 }
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
-                    a.encoder.push(&bytes[a.pos..end], &mut self.buf);
+                    a.encoder.push(&bytes[a.pos..end], out);
                     a.total += (end - a.pos) as u64;
                     a.pos = end;
                     if end == bytes.len() {
-                        std::mem::take(&mut a.encoder).finish(&mut self.buf);
+                        std::mem::take(&mut a.encoder).finish(out);
                         a.phase = Phase::Tail;
                     }
                     Ok(Step::Buf)
@@ -319,9 +407,9 @@ impl Renderer {
                             });
                         }
                     }
-                    a.encoder.push(&self.scratch[..filled], &mut self.buf);
+                    a.encoder.push(&self.scratch[..filled], out);
                     if eof {
-                        std::mem::take(&mut a.encoder).finish(&mut self.buf);
+                        std::mem::take(&mut a.encoder).finish(out);
                         a.stream = None;
                         a.phase = Phase::Tail;
                     }
@@ -388,19 +476,20 @@ fn leaf_bytes_len(body: &LeafBody) -> u64 {
     }
 }
 
-/// The size of a plan, when every part's size is known.
-fn size_of(msg: &Message, plan: &[Seg], sizes: &[Option<u64>]) -> Option<u64> {
+/// The size of a plan, when every part's size (`size(leaf)`) is known.
+fn size_of(msg: &Message, plan: &Plan, size: impl Fn(usize) -> Option<u64>) -> Option<u64> {
     let mut total = 0u64;
-    for seg in plan {
+    for seg in &plan.segs {
         total += match *seg {
-            Seg::Bytes(ref b) => b.len() as u64,
+            Seg::Bytes(start, end) => (end - start) as u64,
             Seg::Leaf {
                 leaf,
                 enc,
                 multipart,
+                qp_len,
             } => {
                 let body = &msg.leaves[leaf].body;
-                let n = sizes[leaf]?;
+                let n = size(leaf)?;
                 match (body, enc) {
                     (LeafBody::Base64Lines(_), _) => n + u64::from(multipart && n == 0) * 2,
                     (_, TransferEncoding::Base64) => {
@@ -408,7 +497,7 @@ fn size_of(msg: &Message, plan: &[Seg], sizes: &[Option<u64>]) -> Option<u64> {
                     }
                     (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), enc) => {
                         let out = if enc == TransferEncoding::QuotedPrintable {
-                            qp::encoded_len(bytes) as u64
+                            qp_len
                         } else {
                             n
                         };
@@ -425,28 +514,35 @@ fn size_of(msg: &Message, plan: &[Seg], sizes: &[Option<u64>]) -> Option<u64> {
 
 /// The size of the message under `opts`, without reading any stream.
 pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
-    let mut sizes = Vec::with_capacity(msg.leaves.len());
-    for leaf in &msg.leaves {
-        sizes.push(match &leaf.body {
-            #[cfg(feature = "native")]
-            LeafBody::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
-            LeafBody::Reader { len, .. } => *len,
-            body => Some(leaf_bytes_len(body)),
-        });
-    }
-    size_of(msg, &plan(msg, opts).ok()?, &sizes)
+    let plan = plan(msg, opts, true).ok()?;
+    size_of(msg, &plan, |leaf| match &msg.leaves[leaf].body {
+        #[cfg(feature = "native")]
+        LeafBody::Path(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+        LeafBody::Reader { len, .. } => *len,
+        body => Some(leaf_bytes_len(body)),
+    })
 }
 
 /// The message under `opts` as header/boundary byte runs and body parts.
-fn plan(msg: &Message, opts: RenderOptions) -> Result<Vec<Seg>, ComposeError> {
-    let mut plan = Vec::new();
-    let mut head = Vec::with_capacity(1024);
-    write_top_headers(msg, opts, &mut head)?;
-    plan_node(msg, &msg.root, opts, false, &mut head, &mut plan)?;
-    if !head.is_empty() {
-        plan.push(Seg::Bytes(head));
+/// With `exact`, quoted-printable parts are counted exactly (they are
+/// encoded to count them); else by the bound their text was built with.
+fn plan(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Plan, ComposeError> {
+    let mut segs = Vec::with_capacity(2 * msg.leaves.len() + 1);
+    let mut head = Vec::with_capacity(512 + 384 * msg.leaves.len());
+    let mut w = HeaderWriter {
+        msg,
+        opts,
+        exact,
+        buffers: TokenBuffers::default(),
+        line: String::new(),
+        seg_start: 0,
+    };
+    w.top_headers(&mut head)?;
+    w.node(&msg.root, false, &mut head, &mut segs)?;
+    if head.len() > w.seg_start {
+        segs.push(Seg::Bytes(w.seg_start, head.len()));
     }
-    Ok(plan)
+    Ok(Plan { head, segs })
 }
 
 fn address_error(field: &str) -> impl FnOnce(crate::address::AddressError) -> ComposeError + '_ {
@@ -456,257 +552,301 @@ fn address_error(field: &str) -> impl FnOnce(crate::address::AddressError) -> Co
     }
 }
 
-fn unstructured(
-    field: &str,
-    text: &str,
-    charset: Charset,
+/// Writes a message's headers, folding tokens as they come (no token
+/// lists), with one pair of token buffers for the whole message.
+struct HeaderWriter<'m> {
+    msg: &'m Message,
     opts: RenderOptions,
-) -> Result<Vec<Token>, ComposeError> {
-    rfc2047::encode_unstructured(text, charset, opts.utf8_headers).map_err(|source| {
-        ComposeError::Encoding {
+    /// Whether quoted-printable parts are counted exactly (see [`plan`]).
+    exact: bool,
+    buffers: TokenBuffers,
+    /// A header's one-line form being tried.
+    line: String,
+    /// Where the header run being written started in the head buffer.
+    seg_start: usize,
+}
+
+impl HeaderWriter<'_> {
+    /// An unstructured header (Subject, custom headers): plain words as
+    /// they are, RFC 2047 words where needed.
+    fn unstructured(
+        &mut self,
+        out: &mut Vec<u8>,
+        name: &str,
+        field: &str,
+        text: &str,
+    ) -> Result<(), ComposeError> {
+        // A plain value that fits on the header's line is the header as it
+        // is (what its words would fold to).
+        if name.len() + 2 + text.len() <= crate::header::SOFT_LINE_LEN
+            && !rfc2047::needs_encoding(text)
+        {
+            one_line(out, name, text);
+            return Ok(());
+        }
+        let mut folder = PendingFolder::new(out, name, &mut self.buffers);
+        rfc2047::encode_unstructured_into(
+            text,
+            self.msg.headers.charset,
+            self.opts.utf8_headers,
+            &mut folder,
+        )
+        .map_err(|source| ComposeError::Encoding {
             field: field.to_owned(),
             source,
+        })?;
+        Ok(folder.finish()?)
+    }
+
+    fn addresses(
+        &mut self,
+        out: &mut Vec<u8>,
+        name: &str,
+        entries: &[crate::address::AddressEntry],
+    ) -> Result<(), ComposeError> {
+        let line = &mut self.line;
+        line.clear();
+        if crate::address::format_entries_line(entries, self.opts, line)
+            && name.len() + 2 + line.len() <= crate::header::SOFT_LINE_LEN
+        {
+            one_line(out, name, line);
+            return Ok(());
         }
-    })
-}
+        let mut folder = PendingFolder::new(out, name, &mut self.buffers);
+        crate::address::format_entries_into(entries, self.opts, &mut folder)
+            .map_err(address_error(name))?;
+        Ok(folder.finish()?)
+    }
 
-fn spaced_words(text: &str) -> Vec<Token> {
-    text.split(' ')
-        .filter(|w| !w.is_empty())
-        .map(Token::spaced)
-        .collect()
-}
-
-fn write_top_headers(
-    msg: &Message,
-    opts: RenderOptions,
-    out: &mut Vec<u8>,
-) -> Result<(), ComposeError> {
-    let h = &msg.headers;
-    write_header(out, "Date", &spaced_words(&h.date.to_string()))?;
-    let lists = [
-        ("From", Some(&h.from)),
-        ("Reply-To", Some(&h.reply_to)),
-        ("To", Some(&h.to)),
-        ("Cc", Some(&h.cc)),
-    ];
-    for (i, (name, list)) in lists.into_iter().enumerate() {
-        let Some(list) = list.filter(|l| !l.is_empty()) else {
-            continue;
-        };
-        let tokens = crate::address::format_entries(&list.0, opts).map_err(address_error(name))?;
-        write_header(out, name, &tokens)?;
-        if i == 0 {
-            if let Some(sender) = &h.sender {
-                let entry = crate::address::AddressEntry::Mailbox(sender.clone());
-                let tokens = crate::address::format_entries(std::slice::from_ref(&entry), opts)
-                    .map_err(address_error("Sender"))?;
-                write_header(out, "Sender", &tokens)?;
+    fn top_headers(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
+        let h = &self.msg.headers;
+        out.extend_from_slice(b"Date: ");
+        h.date.write_rfc5322(out);
+        out.extend_from_slice(b"\r\n");
+        let lists = [
+            ("From", &h.from),
+            ("Reply-To", &h.reply_to),
+            ("To", &h.to),
+            ("Cc", &h.cc),
+        ];
+        for (i, (name, list)) in lists.into_iter().enumerate() {
+            if list.is_empty() {
+                continue;
+            }
+            self.addresses(out, name, &list.0)?;
+            if i == 0 {
+                if let Some(sender) = &h.sender {
+                    let entry = crate::address::AddressEntry::Mailbox(sender.clone());
+                    self.addresses(out, "Sender", std::slice::from_ref(&entry))?;
+                }
             }
         }
-    }
-    if let Some(subject) = &h.subject {
-        write_header(
-            out,
-            "Subject",
-            &unstructured("subject", subject, h.charset, opts)?,
-        )?;
-    }
-    write_header(
-        out,
-        "Message-ID",
-        &[Token::spaced(format!("<{}>", h.message_id))],
-    )?;
-    for (name, ids) in [
-        ("In-Reply-To", &h.in_reply_to),
-        ("References", &h.references),
-    ] {
-        if !ids.is_empty() {
-            let tokens: Vec<Token> = ids
-                .iter()
-                .map(|id| Token::spaced(format!("<{id}>")))
-                .collect();
-            write_header(out, name, &tokens)?;
+        if let Some(subject) = &h.subject {
+            self.unstructured(out, "Subject", "subject", subject)?;
         }
+        let mut folder = Folder::new(out, "Message-ID");
+        folder.token(" ", &["<", &h.message_id, ">"]);
+        folder.finish()?;
+        for (name, ids) in [
+            ("In-Reply-To", &h.in_reply_to),
+            ("References", &h.references),
+        ] {
+            if !ids.is_empty() {
+                let mut folder = Folder::new(out, name);
+                for id in ids {
+                    folder.token(" ", &["<", id, ">"]);
+                }
+                folder.finish()?;
+            }
+        }
+        out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+        for (name, value) in &h.custom {
+            self.unstructured(out, name.as_str(), name.as_str(), value)?;
+        }
+        Ok(())
     }
-    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-    for (name, value) in &h.custom {
-        let tokens = unstructured(name.as_str(), value, h.charset, opts)?;
-        write_header(out, name.as_str(), &tokens)?;
-    }
-    Ok(())
-}
 
-/// Appends a node's headers and body to the plan; `head` collects bytes
-/// until the next body part.
-fn plan_node(
-    msg: &Message,
-    node: &Node,
-    opts: RenderOptions,
-    in_multipart: bool,
-    head: &mut Vec<u8>,
-    plan: &mut Vec<Seg>,
-) -> Result<(), ComposeError> {
-    match node {
-        Node::Multipart {
-            subtype,
-            boundary,
-            children,
-        } => {
-            let mut tokens = vec![Token::spaced(format!("multipart/{subtype}"))];
-            let param = segments(rfc2231::encode_parameter("boundary", boundary, false));
-            join_params(&mut tokens, vec![param]);
-            write_header(head, "Content-Type", &tokens)?;
-            head.extend_from_slice(b"\r\n");
-            for child in children {
+    /// Appends a node's headers and body to the plan; `head` collects bytes
+    /// until the next body part.
+    fn node(
+        &mut self,
+        node: &Node,
+        in_multipart: bool,
+        head: &mut Vec<u8>,
+        plan: &mut Vec<Seg>,
+    ) -> Result<(), ComposeError> {
+        match node {
+            Node::Multipart {
+                subtype,
+                boundary,
+                children,
+            } => {
+                let mut folder = PendingFolder::new(head, "Content-Type", &mut self.buffers);
+                folder.token_with(" ", |t| {
+                    t.push_str("multipart/");
+                    t.push_str(subtype);
+                });
+                parameter(&mut folder, "boundary", boundary, false);
+                folder.finish()?;
+                head.extend_from_slice(b"\r\n");
+                for child in children {
+                    head.extend_from_slice(b"--");
+                    head.extend_from_slice(boundary.as_bytes());
+                    head.extend_from_slice(b"\r\n");
+                    self.node(child, true, head, plan)?;
+                }
                 head.extend_from_slice(b"--");
                 head.extend_from_slice(boundary.as_bytes());
+                head.extend_from_slice(b"--\r\n");
+            }
+            &Node::Leaf(index) => {
+                let leaf = &self.msg.leaves[index];
+                let enc = leaf.transfer_encoding(self.opts);
+                self.leaf_headers(leaf, enc, head)?;
                 head.extend_from_slice(b"\r\n");
-                plan_node(msg, child, opts, true, head, plan)?;
+                plan.push(Seg::Bytes(self.seg_start, head.len()));
+                self.seg_start = head.len();
+                let qp_len = match &leaf.body {
+                    _ if enc != TransferEncoding::QuotedPrintable => 0,
+                    LeafBody::Text { qp_bound, .. } if !self.exact => *qp_bound as u64,
+                    LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes) => {
+                        qp::encoded_len(bytes) as u64
+                    }
+                    _ => 0,
+                };
+                plan.push(Seg::Leaf {
+                    leaf: index,
+                    enc,
+                    multipart: in_multipart,
+                    qp_len,
+                });
             }
-            head.extend_from_slice(b"--");
-            head.extend_from_slice(boundary.as_bytes());
-            head.extend_from_slice(b"--\r\n");
         }
-        &Node::Leaf(index) => {
-            let leaf = &msg.leaves[index];
-            let enc = leaf.transfer_encoding(opts);
-            write_leaf_headers(msg, leaf, enc, opts, head)?;
-            head.extend_from_slice(b"\r\n");
-            plan.push(Seg::Bytes(std::mem::take(head)));
-            plan.push(Seg::Leaf {
-                leaf: index,
-                enc,
-                multipart: in_multipart,
-            });
-        }
+        Ok(())
     }
-    Ok(())
-}
 
-fn write_leaf_headers(
-    msg: &Message,
-    leaf: &Leaf,
-    enc: TransferEncoding,
-    opts: RenderOptions,
-    out: &mut Vec<u8>,
-) -> Result<(), ComposeError> {
-    // RFC 2046 §5.2.1: message/rfc822 may only be 7bit or 8bit; one that
-    // needs base64 (8-bit content without 8BITMIME, or overlong lines) goes
-    // as an opaque file instead.
-    let is_message = matches!(
-        leaf.body,
-        LeafBody::Text {
-            is_message: true,
-            ..
+    fn leaf_headers(
+        &mut self,
+        leaf: &Leaf,
+        enc: TransferEncoding,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ComposeError> {
+        let opts = self.opts;
+        // RFC 2046 §5.2.1: message/rfc822 may only be 7bit or 8bit; one that
+        // needs base64 (8-bit content without 8BITMIME, or overlong lines) goes
+        // as an opaque file instead.
+        let is_message = matches!(
+            leaf.body,
+            LeafBody::Text {
+                is_message: true,
+                ..
+            }
+        );
+        let media_type = if is_message && enc == TransferEncoding::Base64 {
+            super::content_type::OCTET_STREAM
+        } else {
+            leaf.media_type.as_str()
+        };
+        let mut folder = PendingFolder::new(out, "Content-Type", &mut self.buffers);
+        folder.token(" ", media_type);
+        for (name, value) in &leaf.params {
+            parameter(&mut folder, name, value, opts.utf8_headers);
         }
-    );
-    let media_type = if is_message && enc == TransferEncoding::Base64 {
-        super::content_type::OCTET_STREAM
-    } else {
-        leaf.media_type.as_str()
-    };
-    let mut tokens = vec![Token::spaced(media_type)];
-    let mut params: Vec<Vec<Token>> = leaf
-        .params
-        .iter()
-        .map(|(name, value)| segments(rfc2231::encode_parameter(name, value, opts.utf8_headers)))
-        .collect();
-    if let Some(name) = &leaf.filename {
-        params.push(name_parameter(&leaf.field, name, opts)?);
-    }
-    join_params(&mut tokens, params);
-    write_header(out, "Content-Type", &tokens)?;
-    write_header(
-        out,
-        "Content-Transfer-Encoding",
-        &[Token::spaced(enc.as_str())],
-    )?;
-    if let Some(inline) = leaf.disposition {
-        let mut tokens = vec![Token::spaced(if inline { "inline" } else { "attachment" })];
         if let Some(name) = &leaf.filename {
-            let filename = segments(rfc2231::encode_parameter(
-                "filename",
-                name,
-                opts.utf8_headers,
-            ));
-            join_params(&mut tokens, vec![filename]);
+            name_parameter(&mut folder, &leaf.field, name, opts)?;
         }
-        write_header(out, "Content-Disposition", &tokens)?;
-    }
-    if let Some(cid) = &leaf.content_id {
-        write_header(out, "Content-ID", &[Token::spaced(format!("<{cid}>"))])?;
-    }
-    for (name, value) in &leaf.headers {
-        let field = format!("{}.{}", leaf.field, name);
-        let tokens = unstructured(&field, value, msg.headers.charset, opts)?;
-        write_header(out, name.as_str(), &tokens)?;
-    }
-    Ok(())
-}
-
-/// RFC 2231 segments (continuations are parameters of their own) as
-/// tokens separated by `;`.
-fn segments(parts: Vec<String>) -> Vec<Token> {
-    let last = parts.len().saturating_sub(1);
-    parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut part)| {
-            if i != last {
-                part.push(';');
+        folder.finish()?;
+        let mut folder = Folder::new(out, "Content-Transfer-Encoding");
+        folder.token(" ", &[enc.as_str()]);
+        folder.finish()?;
+        if let Some(inline) = leaf.disposition {
+            let mut folder = PendingFolder::new(out, "Content-Disposition", &mut self.buffers);
+            folder.token(" ", if inline { "inline" } else { "attachment" });
+            if let Some(name) = &leaf.filename {
+                parameter(&mut folder, "filename", name, opts.utf8_headers);
             }
-            Token::spaced(part)
-        })
-        .collect()
+            folder.finish()?;
+        }
+        if let Some(cid) = &leaf.content_id {
+            let mut folder = Folder::new(out, "Content-ID");
+            folder.token(" ", &["<", cid, ">"]);
+            folder.finish()?;
+        }
+        for (name, value) in &leaf.headers {
+            let field = format!("{}.{}", leaf.field, name);
+            self.unstructured(out, name.as_str(), &field, value)?;
+        }
+        Ok(())
+    }
 }
 
-/// Appends parameters to a header's tokens, each after a `;`.
-fn join_params(tokens: &mut Vec<Token>, params: Vec<Vec<Token>>) {
-    for param in params {
-        if let Some(last) = tokens.last_mut() {
-            last.text.push(';');
+/// Writes `Name: value` and CRLF.
+fn one_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.reserve(name.len() + 4 + value.len());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `; name=value` to a header's tokens: the parameter as RFC 2231
+/// segments, each its own token, separated by `;` (see
+/// [`rfc2231::encode_parameter`]).
+fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool) {
+    sink.glue(";");
+    // A token value that fits one segment, as `encode_parameter` would write it.
+    let simple = !value.is_empty()
+        && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
+        && value.bytes().all(rfc2231::is_token_char);
+    if simple {
+        sink.token_with(" ", |t| {
+            t.push_str(name);
+            t.push('=');
+            t.push_str(value);
+        });
+        return;
+    }
+    let segments = rfc2231::encode_parameter(name, value, raw_utf8);
+    for (i, segment) in segments.iter().enumerate() {
+        if i > 0 {
+            sink.glue(";");
         }
-        tokens.extend(param);
+        sink.token(" ", segment);
     }
 }
 
 /// The Content-Type `name=` parameter for old clients: RFC 2047 words in a
 /// quoted string when the name is not ASCII, else as RFC 2231 would write it.
 fn name_parameter(
+    sink: &mut impl TokenSink,
     field: &str,
     name: &str,
     opts: RenderOptions,
-) -> Result<Vec<Token>, ComposeError> {
+) -> Result<(), ComposeError> {
     let plain = opts.utf8_headers || name.bytes().all(|b| (0x20..0x7f).contains(&b));
     if plain {
-        return Ok(segments(rfc2231::encode_parameter(
-            "name",
-            name,
-            opts.utf8_headers,
-        )));
+        parameter(sink, "name", name, opts.utf8_headers);
+        return Ok(());
     }
     let words =
         rfc2047::encode_words(name, Charset::UTF_8).map_err(|source| ComposeError::Encoding {
             field: field.to_owned(),
             source,
         })?;
+    sink.glue(";");
     let last = words.len().saturating_sub(1);
-    Ok(words
-        .into_iter()
-        .enumerate()
-        .map(|(i, word)| {
-            let mut text = if i == 0 {
-                format!("name=\"{word}")
-            } else {
-                word
-            };
-            if i == last {
-                text.push('"');
+    for (i, word) in words.iter().enumerate() {
+        sink.token_with(" ", |t| {
+            if i == 0 {
+                t.push_str("name=\"");
             }
-            Token::spaced(text)
-        })
-        .collect())
+            t.push_str(word);
+            if i == last {
+                t.push('"');
+            }
+        });
+    }
+    Ok(())
 }
 
 /// [`Message::chunks`]: the message as an iterator of owned chunks.

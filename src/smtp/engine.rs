@@ -271,6 +271,12 @@ struct Txn {
     /// The end of the data was handed to the transport: from now on the
     /// server may accept the message at any moment.
     end_sent: bool,
+    /// `BDAT … LAST`: the announced size is reached, and its last octets
+    /// (in `scratch`; for `BDAT 0 LAST`, the command itself) wait until the
+    /// body has shown its end, so that a body longer than it said is never
+    /// cut into a shorter message that the server takes as complete. The
+    /// body may be pending meanwhile.
+    end_held: bool,
     encoder: ContentEncoder,
     scratch: Vec<u8>,
     content_len: u64,
@@ -337,15 +343,28 @@ fn valid_hello_name(name: &str) -> bool {
 
 /// An envelope path: no CR, LF, NUL, controls, `<` or `>`; spaces only
 /// inside a quoted local part (`"john doe"@example.com`, RFC 5321
-/// Quoted-string), where they cannot end the command's argument.
+/// Quoted-string), where they cannot end the command's argument. An
+/// unquoted local part is a dot-string (`atext`, dots and UTF-8), the
+/// domain host-name characters or an address literal, so that no server
+/// can read another mailbox or domain in it (`a@evil.example@good.example`,
+/// an unbalanced quote).
 fn valid_path(path: &str) -> bool {
     // RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its `<>`.
     if path.len() > 254 {
         return false;
     }
     let plain = |b: u8| b > b' ' && b != 0x7f && b != b'<' && b != b'>';
+    // RFC 5322 atext, dots, and UTF-8 (RFC 6531).
+    let dot_string = |s: &str| {
+        !s.is_empty()
+            && s.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+                    || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+            })
+    };
     let Some((local, domain)) = path.rsplit_once('@') else {
-        return !path.is_empty() && path.bytes().all(plain);
+        return dot_string(path);
     };
     let quoted_ok = |q: &str| {
         let mut escaped = false;
@@ -357,13 +376,29 @@ fn valid_path(path: &str) -> bool {
     };
     let local_ok = match local.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
         Some(inner) => quoted_ok(inner),
-        None => !local.is_empty() && local.bytes().all(plain),
+        None => dot_string(local),
     };
-    local_ok && !domain.is_empty() && domain.bytes().all(plain)
+    let domain_ok = match domain.strip_prefix('[') {
+        // RFC 5321 address literal: dcontent is printable ASCII but `[\]`.
+        Some(literal) => literal.strip_suffix(']').is_some_and(|d| {
+            !d.is_empty()
+                && d.bytes()
+                    .all(|b| (33..=126).contains(&b) && !matches!(b, b'[' | b'\\' | b']'))
+        }),
+        None => {
+            !domain.is_empty()
+                && domain.chars().all(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(c, '-' | '.' | '_')
+                        || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+                })
+        }
+    };
+    local_ok && domain_ok
 }
 
 fn check_address(field: impl FnOnce() -> String, a: &EnvelopeAddress) -> Result<(), SmtpError> {
-    if valid_path(a.utf8()) && a.ascii().map_or(true, valid_path) {
+    if valid_path(a.utf8()) && a.ascii().is_none_or(valid_path) {
         Ok(())
     } else {
         Err(SmtpError::InvalidEnvelopeAddress {
@@ -1127,6 +1162,7 @@ impl Client {
             body_done: false,
             body_waiting: false,
             end_sent: false,
+            end_held: false,
             encoder,
             scratch: Vec::new(),
             content_len: 0,
@@ -1174,13 +1210,17 @@ impl Client {
         t.data_sent = true;
         match t.mode {
             BodyMode::Data => wire.write(Command::Data, Some(Expect::Data)),
+            BodyMode::BdatLast(0) => {
+                // An empty message ends with its command: it is written
+                // once the body has shown its end (see `Txn::end_held`).
+                t.end_held = true;
+                t.streaming = true;
+            }
             BodyMode::BdatLast(size) => {
                 wire.write(
                     Command::Bdat { size, last: true },
                     Some(Expect::Bdat { last: true }),
                 );
-                // An empty message ends with its command.
-                wire.end_pending |= size == 0;
                 t.streaming = true;
             }
             BodyMode::BdatChunked => t.streaming = true,
@@ -1328,8 +1368,10 @@ impl Client {
                 t.content_len += produced;
                 if t.content_len > size {
                     // Never write past the announced size: the excess would
-                    // be read as commands. Drop the chunk and end the session.
+                    // be read as commands. Drop the chunk (and the held
+                    // last octets) and end the session.
                     wire.out.truncate(start);
+                    t.scratch.clear();
                     let actual = t.content_len;
                     self.fatal(
                         SmtpError::SizeMismatch {
@@ -1340,8 +1382,15 @@ impl Client {
                     );
                     return false;
                 }
-                wire.end_pending |= t.content_len == size;
-                wire.content(start);
+                if t.content_len == size && !t.end_held {
+                    // The last announced octets are here: hold them until
+                    // the body has shown its end (the next pulls).
+                    t.end_held = true;
+                    t.scratch.extend_from_slice(&wire.out[start..]);
+                    wire.out.truncate(start);
+                } else {
+                    wire.content(start);
+                }
             }
             (Some(chunk), BodyMode::BdatChunked) => {
                 // Gather small pieces into chunks of BDAT_CHUNK octets or
@@ -1382,6 +1431,18 @@ impl Client {
                             );
                             return false;
                         }
+                        // The body ended at its size: its end goes out.
+                        if size == 0 {
+                            wire.write(
+                                Command::Bdat { size, last: true },
+                                Some(Expect::Bdat { last: true }),
+                            );
+                        } else {
+                            let start = wire.out.len();
+                            wire.out.append(&mut t.scratch);
+                            wire.content(start);
+                        }
+                        wire.end_pending = true;
                     }
                     BodyMode::BdatChunked => {
                         let size = t.scratch.len() as u64;

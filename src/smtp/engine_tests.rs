@@ -1655,3 +1655,142 @@ mod flights;
 
 /// Bodies that wait for data (`MessageBody::poll_chunk` → pending).
 mod pending;
+
+/// A body with a declared size, given in fixed chunks.
+struct Declared(u64, Vec<&'static [u8]>, usize);
+
+impl MessageBody for Declared {
+    fn requires_smtputf8(&self) -> bool {
+        false
+    }
+    fn start(&mut self, _: crate::envelope::RenderOptions) -> Result<Option<u64>, BodyError> {
+        self.2 = 0;
+        Ok(Some(self.0))
+    }
+    fn is_8bit(&self) -> bool {
+        false
+    }
+    fn next_chunk(&mut self) -> Result<Option<&[u8]>, BodyError> {
+        self.2 += 1;
+        Ok(self.1.get(self.2 - 1).copied())
+    }
+}
+
+/// Found by the `engine` fuzz target: a body longer than it declared,
+/// whose first chunks filled the announced size exactly, was cut there,
+/// and the server got a complete `BDAT 5 LAST` — a truncated message it
+/// would deliver — while the message was reported failed. The last
+/// octets now go out only once the body has ended; a body declared empty
+/// is checked before its `BDAT 0 LAST`.
+#[test]
+fn a_body_longer_than_declared_is_never_cut_at_the_declared_size() {
+    let head = "MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\n";
+    for (declared, chunks, sent) in [
+        (5, vec![&b"01234"[..], b"56789\r\n"], "BDAT 5 LAST\r\n"),
+        // Octets before the last ones may go out: the chunk stays short.
+        (5, vec![&b"012"[..], b"34", b"", b"5"], "BDAT 5 LAST\r\n012"),
+        (0, vec![&b""[..], b"x"], ""),
+    ] {
+        let mut r = Run::new(cfg());
+        r.c.send(
+            env("a@x.org", &["b@y.org"]),
+            Box::new(Declared(declared, chunks, 0)),
+            T0,
+        )
+        .unwrap();
+        r.c.receive(b"220 mx\r\n", T0);
+        assert_eq!(r.drain(), "EHLO localhost\r\n");
+        r.c.receive(b"250-mx\r\n250-CHUNKING\r\n250 PIPELINING\r\n", T0);
+        assert_eq!(r.drain(), format!("{head}{sent}"));
+        assert!(
+            matches!(r.closed(), Some(Some(SmtpError::SizeMismatch { declared: d, .. })) if *d == declared),
+            "{:?}",
+            r.events
+        );
+        assert_eq!(r.c.outcome_unknown(), None);
+    }
+    // A body of exactly its size, split anywhere, still goes out whole.
+    for chunks in [vec![&b"012"[..], b"34"], vec![b"01234", b""], vec![]] {
+        let declared = chunks.iter().map(|c| c.len() as u64).sum();
+        let mut r = Run::new(cfg());
+        r.c.send(
+            env("a@x.org", &["b@y.org"]),
+            Box::new(Declared(declared, chunks, 0)),
+            T0,
+        )
+        .unwrap();
+        r.c.receive(
+            b"220 mx\r\n250-mx\r\n250-CHUNKING\r\n250 PIPELINING\r\n",
+            T0,
+        );
+        let body = if declared == 0 { "" } else { "01234" };
+        assert_eq!(
+            r.drain(),
+            format!("EHLO localhost\r\n{head}BDAT {declared} LAST\r\n{body}")
+        );
+        r.c.receive(b"250 ok\r\n250 ok\r\n250 ok\r\n", T0);
+        r.drain();
+        assert_eq!(r.sent().len(), 1, "{:?}", r.events);
+    }
+}
+
+/// Found by the `engine` fuzz target: paths that are no RFC 5321 path
+/// (an unbalanced quote, a second `@` in an unquoted local part, specials)
+/// were written as they were; `a@evil.example@good.example` is read by
+/// some servers as a route to another domain.
+#[test]
+fn envelope_paths_are_rfc5321_paths() {
+    let sends = |a: &str| {
+        let mut r = Run::new(cfg());
+        let e = Envelope {
+            from: Some(addr("a@x.org")),
+            to: vec![addr(a)],
+        };
+        let queued = r.c.send(e, Box::new(RawMessage::new("x")), T0);
+        match queued {
+            Ok(_) => true,
+            Err(SmtpError::InvalidEnvelopeAddress { field, address }) => {
+                assert_eq!((field.as_str(), address.as_str()), ("to[0]", a));
+                false
+            }
+            Err(e) => panic!("{a:?}: {e:?}"),
+        }
+    };
+    for bad in [
+        "a@evil.example@good.example",
+        "\"unterminated@x.example",
+        "a\"b@x.example",
+        "a(b)@x.example",
+        "a,b@x.example",
+        "a:b@x.example",
+        "a;b@x.example",
+        "a\\b@x.example",
+        "a[b]@x.example",
+        "a@x\"y.example",
+        "a@x,y.example",
+        "a@x(y).example",
+        "a@[192.0.2.1",
+        "a@[192.0.2.1]]",
+        "a@[]",
+        "a@",
+        "@x.example",
+        "post master",
+        "post\"master",
+    ] {
+        assert!(!sends(bad), "{bad:?} was accepted");
+    }
+    for good in [
+        "postmaster",
+        "user+tag@x.example",
+        "a.b@sub.x.example",
+        "a..b.@docomo.example",
+        "\"a@b\"@x.example",
+        "\"john doe\"@x.example",
+        "a@[192.0.2.1]",
+        "a@[IPv6:2001:db8::1]",
+        "j\u{f6}rg@m\u{fc}ller.example",
+        "o'brien@x_y.example",
+    ] {
+        assert!(sends(good), "{good:?} was refused");
+    }
+}

@@ -155,6 +155,9 @@ pub struct ReplyParser {
     reply_size: usize,
     ready: VecDeque<Reply>,
     error: Option<SmtpError>,
+    /// An error was found: every later input is ignored, also once the
+    /// error itself has been taken by `next_reply`.
+    failed: bool,
     max_line: usize,
     max_reply: usize,
 }
@@ -176,19 +179,21 @@ impl ReplyParser {
             reply_size: 0,
             ready: VecDeque::new(),
             error: None,
+            failed: false,
             max_line: max_line.max(8),
             max_reply: max_reply.max(8),
         }
     }
 
     /// Feeds received bytes. Errors are reported by [`ReplyParser::next_reply`]
-    /// after the replies that came before them; input after an error is ignored.
+    /// after the replies that came before them; input after an error is
+    /// ignored, also after the error was taken.
     pub fn feed(&mut self, mut data: &[u8]) {
-        while self.error.is_none() && !data.is_empty() {
+        while !self.failed && !data.is_empty() {
             match data.iter().position(|&b| b == b'\n') {
                 Some(p) => {
                     if self.partial.len() + p > self.max_line {
-                        self.error = Some(SmtpError::ReplyTooLong {
+                        self.fail(SmtpError::ReplyTooLong {
                             limit: self.max_line,
                         });
                         return;
@@ -201,13 +206,13 @@ impl ReplyParser {
                         self.line(&l)
                     };
                     if let Err(e) = line {
-                        self.error = Some(e);
+                        self.fail(e);
                     }
                     data = &data[p + 1..];
                 }
                 None => {
                     if self.partial.len() + data.len() > self.max_line {
-                        self.error = Some(SmtpError::ReplyTooLong {
+                        self.fail(SmtpError::ReplyTooLong {
                             limit: self.max_line,
                         });
                         return;
@@ -217,6 +222,11 @@ impl ReplyParser {
                 }
             }
         }
+    }
+
+    fn fail(&mut self, e: SmtpError) {
+        self.error = Some(e);
+        self.failed = true;
     }
 
     fn line(&mut self, line: &[u8]) -> Result<(), SmtpError> {
@@ -347,6 +357,27 @@ mod tests {
             p.next_reply(),
             Some(Err(SmtpError::ReplyTooLong { limit: 1000 }))
         ));
+    }
+
+    /// Found by the `reply` fuzz target: once the error had been taken,
+    /// more input was parsed again from the middle of the bad line (and a
+    /// multiline reply could be completed across the error).
+    #[test]
+    fn input_after_a_taken_error_is_ignored() {
+        let mut p = ReplyParser::new(8, 1000);
+        p.feed(b"250 too long");
+        assert!(matches!(
+            p.next_reply(),
+            Some(Err(SmtpError::ReplyTooLong { limit: 8 }))
+        ));
+        p.feed(b" still\r\n250 ok\r\n");
+        assert!(p.next_reply().is_none());
+
+        let mut p = ReplyParser::default();
+        p.feed(b"250-a\r\n251 b\r\n");
+        assert!(matches!(p.next_reply(), Some(Err(SmtpError::Protocol(_)))));
+        p.feed(b"250 c\r\n");
+        assert!(p.next_reply().is_none());
     }
 
     #[test]

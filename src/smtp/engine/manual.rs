@@ -57,9 +57,8 @@ fn valid_param(p: &str) -> bool {
     let kw = keyword.as_bytes();
     let keyword_ok = kw.first().is_some_and(u8::is_ascii_alphanumeric)
         && kw.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-');
-    let value_ok = value.map_or(true, |v| {
-        !v.is_empty() && v.bytes().all(|b| (33..=126).contains(&b) && b != b'=')
-    });
+    let value_ok = value
+        .is_none_or(|v| !v.is_empty() && v.bytes().all(|b| (33..=126).contains(&b) && b != b'='));
     keyword_ok && value_ok
 }
 

@@ -326,3 +326,63 @@ fn a_closed_connection_fails_a_waiting_body() {
     assert_eq!(r.c.body_pending(), None);
     assert_eq!(r.failed(), vec![&SmtpError::Closed]);
 }
+
+/// With `BDAT n LAST`, the last announced octets go out only once the body
+/// has shown its end (a body longer than it said must never become a
+/// shorter complete message): when the body waits right after them, they
+/// wait too, with no deadline; its end sends them, more data fails the
+/// message without them.
+#[test]
+fn the_last_octets_of_bdat_last_wait_for_a_pending_body_to_end() {
+    for more in [false, true] {
+        let mut r = Run::new(Config {
+            timeout: Some(Duration::from_secs(5)),
+            ..cfg()
+        });
+        let (id, h) = send_tap(&mut r, Some(10));
+        r.script(&format!(
+            "{EHLO_CHUNKING}
+             C: MAIL FROM:<a@x.org>
+             C: RCPT TO:<b@y.org>
+             C: BDAT 10 LAST
+             S: 250 ok
+             S: 250 ok"
+        ));
+        h.push("0123\r\n");
+        r.c.body_ready(r.now);
+        r.script("C: 0123");
+        // The last 4 octets: held while the body has not ended.
+        h.push("45\r\n");
+        r.c.body_ready(r.now);
+        assert_eq!(r.drain(), "");
+        assert_eq!(r.c.body_pending(), Some(id));
+        assert_eq!(r.c.poll_timeout(), None);
+        r.now += Duration::from_secs(600);
+        r.c.handle_timeout(r.now);
+        assert!(!r.c.is_closed());
+        if more {
+            h.push("6\r\n");
+            r.c.body_ready(r.now);
+            assert_eq!(r.drain(), "");
+            assert!(
+                matches!(
+                    r.closed(),
+                    Some(Some(SmtpError::SizeMismatch {
+                        declared: 10,
+                        actual: 13
+                    }))
+                ),
+                "{:?}",
+                r.events
+            );
+            assert_eq!(r.c.outcome_unknown(), None);
+        } else {
+            h.end();
+            r.c.body_ready(r.now);
+            r.script("C: 45");
+            assert_eq!(r.c.poll_timeout(), Some(r.now + Duration::from_secs(5)));
+            r.script("S: 250 done");
+            assert_eq!(r.sent().len(), 1);
+        }
+    }
+}
