@@ -544,8 +544,11 @@ fn make_envelope(
 ) -> Result<Envelope, ComposeError> {
     let reverse = return_path.or(sender).or_else(|| from.mailboxes().next());
     let mut to: Vec<EnvelopeAddress> = Vec::new();
-    // Duplicates: the same local part and the same domain ignoring case.
-    // A few recipients are compared pairwise; many go through a set.
+    // Duplicates: the same local part and the same domain, compared in
+    // its A-label form (UTS-46 has case-folded it; ASCII case is ignored).
+    // Not `str::to_lowercase`: its Unicode tables would cost the .wasm
+    // about 7 KB gzipped. A few recipients are compared pairwise; many go
+    // through a set.
     let count = recipients
         .iter()
         .map(|l| l.mailboxes().count())
@@ -555,14 +558,16 @@ fn make_envelope(
     for mailbox in recipients.iter().flat_map(|l| l.mailboxes()) {
         let new = if count <= 32 {
             let dup = kept.iter().any(|k| {
-                k.local_part() == mailbox.local_part() && same_domain(k.domain(), mailbox.domain())
+                k.local_part() == mailbox.local_part()
+                    && k.ascii_domain()
+                        .eq_ignore_ascii_case(mailbox.ascii_domain())
             });
             kept.push(mailbox);
             !dup
         } else {
             seen.insert((
                 mailbox.local_part().to_owned(),
-                mailbox.domain().to_lowercase(),
+                mailbox.ascii_domain().to_ascii_lowercase(),
             ))
         };
         if new {
@@ -576,16 +581,6 @@ fn make_envelope(
         from: reverse.map(Mailbox::envelope_address),
         to,
     })
-}
-
-/// Domains equal ignoring case (Unicode lowercase, as a set of
-/// `to_lowercase` keys would compare them).
-fn same_domain(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a.to_lowercase() == b.to_lowercase()
-    }
 }
 
 fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), ComposeError> {
@@ -1028,6 +1023,35 @@ mod from_tests {
             m.envelope().from.as_ref().map(|a| a.utf8()),
             Some("a@example.com")
         );
+    }
+}
+
+#[cfg(test)]
+mod envelope_tests {
+    use super::*;
+
+    #[test]
+    fn recipients_are_deduplicated_by_their_a_label_domain() {
+        let m = MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@BÜCHER.de, b@bücher.de, b@xn--bcher-kva.de, B@bücher.de")
+            .cc("c@Example.COM")
+            .bcc("c@example.com")
+            .build()
+            .unwrap();
+        let to: Vec<&str> = m.envelope().to.iter().map(|a| a.utf8()).collect();
+        assert_eq!(to, ["b@BÜCHER.de", "B@bücher.de", "c@Example.COM"]);
+        // Past 32 recipients they go through a set: the same keys.
+        let many: Vec<String> = (0..40).map(|i| format!("r{i}@x.example")).collect();
+        let m = MessageBuilder::new()
+            .from("a@example.com")
+            .to(many.join(", ").as_str())
+            .cc("b@BÜCHER.de, b@bücher.de, r7@X.Example, b@xn--bcher-kva.DE")
+            .build()
+            .unwrap();
+        let to: Vec<&str> = m.envelope().to.iter().map(|a| a.utf8()).collect();
+        assert_eq!(to.len(), 41, "{to:?}");
+        assert_eq!(to[40], "b@BÜCHER.de");
     }
 }
 

@@ -431,10 +431,15 @@ fn scrub(reply: Reply, secrets: &[String]) -> Reply {
     Reply::new(reply.code(), lines)
 }
 
-/// The address with its domain lower-cased, for de-duplication.
-fn dedup_key(path: &str) -> String {
+/// The key that de-duplicates recipients: the ASCII form when there is
+/// one (its domain in A-labels, which UTS-46 has case-folded), else the
+/// Unicode form; either with the ASCII letters of its domain lower-cased.
+/// Not `str::to_lowercase`: its Unicode tables alone are about 7 KB of the
+/// gzipped .wasm, and UTS-46 has done that folding already.
+fn dedup_key(a: &EnvelopeAddress) -> String {
+    let path = a.ascii().unwrap_or(a.utf8());
     match path.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
         None => path.to_string(),
     }
 }
@@ -1109,9 +1114,8 @@ impl Client {
         let mut recipients: Vec<String> = Vec::with_capacity(envelope.to.len());
         let mut seen = std::collections::HashSet::new();
         for a in &envelope.to {
-            let path = form(a);
-            if seen.insert(dedup_key(&path)) {
-                recipients.push(path);
+            if seen.insert(dedup_key(a)) {
+                recipients.push(form(a));
             }
         }
         let opts = RenderOptions {

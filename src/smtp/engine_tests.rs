@@ -981,6 +981,49 @@ fn smtputf8_and_8bitmime() {
 }
 
 #[test]
+fn idn_recipients_are_deduplicated_by_their_a_labels() {
+    // Two spellings of one IDN mailbox (same A-label form) and two of a
+    // mailbox with a non-ASCII local part (no ASCII form: its domain's ASCII
+    // letters are compared without case): one RCPT each, in an SMTPUTF8
+    // transaction where the Unicode forms are sent.
+    let idn = |utf8: &str| EnvelopeAddress::new(utf8, Some("b@xn--bcher-kva.de".into()));
+    let envelope = Envelope {
+        from: Some(addr("a@x.org")),
+        to: vec![
+            idn("b@BÜCHER.de"),
+            idn("b@bücher.de"),
+            EnvelopeAddress::new("jörg@Y.org", None),
+            EnvelopeAddress::new("jörg@y.ORG", None),
+            EnvelopeAddress::new("Jörg@y.org", None),
+        ],
+    };
+    let mut r = Run::new(cfg());
+    r.c.send(envelope, Box::new(RawMessage::new("x\r\n")), T0)
+        .unwrap();
+    r.script(
+        "S: 220 mx
+         C: EHLO localhost
+         S: 250-mx
+         S: 250-PIPELINING
+         S: 250 SMTPUTF8
+         C: MAIL FROM:<a@x.org> SMTPUTF8
+         C: RCPT TO:<b@BÜCHER.de>
+         C: RCPT TO:<jörg@Y.org>
+         C: RCPT TO:<Jörg@y.org>
+         C: DATA
+         S: 250 ok
+         S: 250 ok
+         S: 250 ok
+         S: 250 ok
+         S: 354 go
+         C: x
+         C: .
+         S: 250 ok",
+    );
+    assert_eq!(r.sent().len(), 1);
+}
+
+#[test]
 fn require_all_recipients() {
     let mut r = Run::new(Config {
         require_all_recipients: true,
