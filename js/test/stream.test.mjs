@@ -22,7 +22,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { cleanup, here, loadSource, parse, repoRoot, spawnWaiting, startAiosmtpd, startSmtpServer, tmpDir, within } from './helpers.mjs';
+import { cleanup, here, loadSource, onCleanup, parse, repoRoot, spawnWaiting, startAiosmtpd, startSmtpServer, testDep, tmpDir, within } from './helpers.mjs';
 import { patternPieces, patternReadable, patternReused, patternWebStream } from './stream_child.mjs';
 
 const run = promisify(execFile);
@@ -238,3 +238,81 @@ describe('a stream failing mid-way', () => {
   });
 });
 
+describe('write backpressure and the timeout', () => {
+  // The connection stops pulling bytes from the engine while the socket's
+  // buffer is full, and `timeout` bounds each such wait (a server that stops
+  // reading fails the message, see tests/faults/cases.json `body-stall`), not
+  // the whole message: a server that reads in bursts, pausing for less than
+  // the timeout each time, gets a message whose sending lasts several
+  // timeouts. A real smtp-server whose data stream is paused stops reading
+  // its socket.
+  test('a server reading in bursts (pauses under the timeout) gets a message that takes several timeouts to send', { timeout: 120000 }, async (t) => {
+    const { SMTPServer } = testDep('smtp-server');
+    const TIMEOUT = 1000;
+    const PAUSE = 300;
+    const received = [];
+    let pauses = 0;
+    // Set when the test ends: no more reading cycles (they would keep the
+    // process alive if the send failed).
+    let stopped = false;
+    let dataStarted = 0;
+    let dataEnded = 0;
+    const server = new SMTPServer({
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      hideSTARTTLS: true,
+      authOptional: true,
+      logger: false,
+      onData(stream, session, cb) {
+        dataStarted = Date.now();
+        const chunks = [];
+        let ended = false;
+        stream.on('data', (c) => chunks.push(c));
+        stream.on('end', () => {
+          ended = true;
+          dataEnded = Date.now();
+          received.push(Buffer.concat(chunks));
+          cb(null, 'OK queued');
+        });
+        // Read for 20 ms, then stop reading for PAUSE ms, until the end.
+        const cycle = () => {
+          if (ended || stopped) return;
+          stream.pause();
+          pauses++;
+          setTimeout(() => {
+            if (ended || stopped) return;
+            stream.resume();
+            setTimeout(cycle, 20);
+          }, PAUSE);
+        };
+        setTimeout(cycle, 20);
+      },
+    });
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    server.on('error', () => {});
+    const data = pattern(48 * MIB);
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.server.address().port, timeout: TIMEOUT });
+    onCleanup(() => {
+      stopped = true;
+      client.smtp.close(true);
+      return new Promise((r) => server.close(r));
+    });
+    await within(
+      client.sendAsync(
+        new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', subject: 'bursts', text: 't', attachment: { name: 'p.bin', stream: patternReused(data.length) } }),
+      ),
+      100000,
+      'the send to a bursty reader',
+    );
+    const seconds = (dataEnded - dataStarted) / 1000;
+    t.diagnostic(`${data.length} bytes attached, content read in ${seconds.toFixed(1)} s over ${pauses} pauses of ${PAUSE} ms; timeout ${TIMEOUT} ms`);
+    // What makes this test mean something: the content took several
+    // timeouts to go through, with the server not reading most of the time.
+    assert.ok(pauses >= 6 && seconds * 1000 > 3 * TIMEOUT, `the server read too fast to test anything (${pauses} pauses, ${seconds} s)`);
+    assert.equal(received.length, 1);
+    const parsed = await parse(received[0]);
+    assert.ok(Buffer.compare(parsed.attachments[0].content, data) === 0, 'the bytes differ');
+  });
+});
