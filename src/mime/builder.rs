@@ -555,14 +555,16 @@ fn make_envelope(
     for mailbox in recipients.iter().flat_map(|l| l.mailboxes()) {
         let new = if count <= 32 {
             let dup = kept.iter().any(|k| {
-                k.local_part() == mailbox.local_part() && same_domain(k.domain(), mailbox.domain())
+                k.local_part() == mailbox.local_part()
+                    && k.ascii_domain()
+                        .eq_ignore_ascii_case(mailbox.ascii_domain())
             });
             kept.push(mailbox);
             !dup
         } else {
             seen.insert((
                 mailbox.local_part().to_owned(),
-                mailbox.domain().to_lowercase(),
+                mailbox.ascii_domain().to_ascii_lowercase(),
             ))
         };
         if new {
@@ -576,16 +578,6 @@ fn make_envelope(
         from: reverse.map(Mailbox::envelope_address),
         to,
     })
-}
-
-/// Domains equal ignoring case (Unicode lowercase, as a set of
-/// `to_lowercase` keys would compare them).
-fn same_domain(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a.to_lowercase() == b.to_lowercase()
-    }
 }
 
 fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), ComposeError> {

@@ -455,10 +455,14 @@ fn size_error(declared: u64, sent: u64, after: Result<u64, super::BodyError>) ->
     }
 }
 
-/// The address with its domain lower-cased, for de-duplication.
-fn dedup_key(path: &str) -> String {
+/// The address with its domain lower-cased, for de-duplication: the ASCII
+/// (A-label) form where there is one, whose domain UTS-46 already mapped to
+/// lower case, so ASCII case folding is enough (and the wasm build carries
+/// no Unicode case tables).
+fn dedup_key(a: &EnvelopeAddress) -> String {
+    let path = a.ascii().unwrap_or(a.utf8());
     match path.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}@{}", domain.to_lowercase()),
+        Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
         None => path.to_string(),
     }
 }
@@ -1108,7 +1112,7 @@ impl Client {
         let mut seen = std::collections::HashSet::new();
         for a in &envelope.to {
             let path = form(a);
-            if seen.insert(dedup_key(&path)) {
+            if seen.insert(dedup_key(a)) {
                 recipients.push(path);
             }
         }
