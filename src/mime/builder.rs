@@ -544,11 +544,8 @@ fn make_envelope(
 ) -> Result<Envelope, ComposeError> {
     let reverse = return_path.or(sender).or_else(|| from.mailboxes().next());
     let mut to: Vec<EnvelopeAddress> = Vec::new();
-    // Duplicates: the same local part and the same domain, compared in
-    // its A-label form (UTS-46 has case-folded it; ASCII case is ignored).
-    // Not `str::to_lowercase`: its Unicode tables would cost the .wasm
-    // about 7 KB gzipped. A few recipients are compared pairwise; many go
-    // through a set.
+    // Duplicates: the same local part and the same domain ignoring case.
+    // A few recipients are compared pairwise; many go through a set.
     let count = recipients
         .iter()
         .map(|l| l.mailboxes().count())

@@ -431,11 +431,10 @@ fn scrub(reply: Reply, secrets: &[String]) -> Reply {
     Reply::new(reply.code(), lines)
 }
 
-/// The key that de-duplicates recipients: the ASCII form when there is
-/// one (its domain in A-labels, which UTS-46 has case-folded), else the
-/// Unicode form; either with the ASCII letters of its domain lower-cased.
-/// Not `str::to_lowercase`: its Unicode tables alone are about 7 KB of the
-/// gzipped .wasm, and UTS-46 has done that folding already.
+/// The address with its domain lower-cased, for de-duplication: the ASCII
+/// (A-label) form where there is one, whose domain UTS-46 already mapped to
+/// lower case, so ASCII case folding is enough (and the wasm build carries
+/// no Unicode case tables).
 fn dedup_key(a: &EnvelopeAddress) -> String {
     let path = a.ascii().unwrap_or(a.utf8());
     match path.rsplit_once('@') {
@@ -1114,8 +1113,9 @@ impl Client {
         let mut recipients: Vec<String> = Vec::with_capacity(envelope.to.len());
         let mut seen = std::collections::HashSet::new();
         for a in &envelope.to {
+            let path = form(a);
             if seen.insert(dedup_key(a)) {
-                recipients.push(form(a));
+                recipients.push(path);
             }
         }
         let opts = RenderOptions {
