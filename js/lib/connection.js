@@ -22,6 +22,7 @@ export const DEFAULT_TIMEOUT = 5000;
 const OUT_BUFFER = 256 * 1024;
 /** Output buffers kept for reuse. */
 const OUT_POOL = 2;
+const NO_BYTES = new Uint8Array(0);
 /** Bytes of a fed attachment read ahead per engine turn. */
 const FEED_BATCH = 256 * 1024;
 
@@ -314,6 +315,9 @@ export class SMTPConnection {
             }
             buf = new Uint8Array(OUT_BUFFER);
           }
+          // pollTransmit takes no clock: receiving no bytes only sets it, so
+          // that the deadline armed with the end of a long upload starts now.
+          engine.receive(NO_BYTES, now());
           const n = engine.pollTransmitInto(buf);
           if (!n) {
             out.free.push(buf);
