@@ -465,6 +465,8 @@ export class SMTPConnection {
         const body = this._endBody(ev.id);
         const err = (body?.error && ev.error?.kind === 'Body' ? body.error : null) ?? this._fatal ?? fromEngineError(ev.error, 'message not sent');
         if (body?.consumed) err.streamConsumed = true;
+        // Why the transport ended (e.g. the bridge's close code), as for 'closed'.
+        if (!err.previous && this._transportError) err.previous = this._transportError;
         if (ev.outcomeUnknown) markOutcomeUnknown(err);
         if (cb) deliver(cb, err);
         break;

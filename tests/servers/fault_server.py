@@ -6,6 +6,10 @@ in tests/faults/README.md) and behaves otherwise.
 
 Usage: fault_server.py CASES_JSON OUT_FILE --cert CERT --key KEY
                        [--only NAME,NAME...] [--exit-on-stdin-eof]
+                       [--save-dir DIR]
+
+With --save-dir, the data of every message that arrived completely is
+written to DIR/<case>-<conn>-<n>.eml (the "data" event names the file).
 
 Prints "PORT <case> <port>" for every case, then "READY". Every event is
 appended to OUT_FILE as one JSON line with "case" and "conn" (the
@@ -40,6 +44,7 @@ MESSAGE_STAGES = {"mail", "rcpt", "rcpt1", "rcpt2", "data", "body", "dot", "idle
 # QUIT faults fire on every QUIT (of every connection, whatever was sent).
 SESSION_STAGES = {"quit"}
 USER, PASSWORD = "user", "secret"
+SAVE_DIR = None
 
 
 class Closed(Exception):
@@ -102,6 +107,7 @@ class Session:
         # A transaction from the fault sender was seen on this connection
         # (RSET faults fire after it).
         self.fault_seen = False
+        self.saved = 0
         self.reset()
 
     def reset(self):
@@ -398,7 +404,14 @@ class Session:
 
     async def end_of_data(self, data):
         mid = message_id(data)
-        self.log("data", **{"from": self.mail_from, "message_id": mid, "size": len(data)})
+        record = {"from": self.mail_from, "message_id": mid, "size": len(data)}
+        if SAVE_DIR:
+            self.saved += 1
+            path = f"{SAVE_DIR}/{self.case.name}-{self.conn}-{self.saved}.eml"
+            with open(path, "wb") as f:
+                f.write(data)
+            record["file"] = path
+        self.log("data", **record)
         accepted = {"from": self.mail_from, "to": self.accepted_rcpts(), "message_id": mid}
         try:
             sent = await self.answer("dot", "250 2.0.0 queued as F00D")
@@ -443,7 +456,10 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--only", default="")
     p.add_argument("--exit-on-stdin-eof", action="store_true")
+    p.add_argument("--save-dir")
     args = p.parse_args()
+    global SAVE_DIR
+    SAVE_DIR = args.save_dir
 
     with open(args.cases, encoding="utf-8") as f:
         specs = json.load(f)["cases"]
