@@ -149,6 +149,15 @@ impl<'a> Spec<'a> {
     fn retries(&self) -> bool {
         self.client("retries").as_bool().unwrap_or(false)
     }
+    /// Send a message from `warm@faults.test` first, so that the fault
+    /// message goes over a reused connection.
+    fn warm(&self) -> bool {
+        self.client("warm").as_bool().unwrap_or(false)
+    }
+    /// What closing the client (QUIT) must give: `ok` or an error.
+    fn expected_close(&self) -> &'a str {
+        self.0["expect"]["close"].as_str().unwrap_or("ok")
+    }
     fn expected(&self, driver: Driver) -> String {
         let e = &self.0["expect"];
         e[driver.key()]
@@ -209,6 +218,16 @@ fn noise() -> &'static [u8] {
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect()
     })
+}
+
+fn warm_message(spec: &Spec) -> Message {
+    Message::builder()
+        .from("warm@faults.test")
+        .to("one@faults.test")
+        .subject(format!("before fault case {}", spec.name()))
+        .text("A message before the fault, on the same connection.\n")
+        .build()
+        .unwrap()
 }
 
 fn next_message(spec: &Spec) -> Message {
@@ -308,8 +327,19 @@ struct Observed {
     /// The next message's Message-ID, or why it failed (`None` when the
     /// case does not check it).
     next: Option<Result<String, String>>,
-    /// The client's QUIT at the end.
-    close: Result<(), String>,
+    /// The warm-up message failed (when the case sends one).
+    warm: Option<String>,
+    /// The client's QUIT at the end (`ok` or the error as cases.json
+    /// writes it), and how long it took.
+    close: String,
+    close_took: Duration,
+}
+
+fn describe_close(r: Result<(), NativeError>) -> String {
+    match r {
+        Ok(()) => "ok".into(),
+        Err(e) => describe_error(&e),
+    }
 }
 
 fn pause(spec: &Spec) -> Option<Duration> {
@@ -318,6 +348,10 @@ fn pause(spec: &Spec) -> Option<Duration> {
 
 fn run_blocking(spec: &Spec, port: u16, ca_pem: &str) -> Observed {
     let mut client = SmtpClient::new(options(spec, port, ca_pem));
+    let warm = spec
+        .warm()
+        .then(|| client.send(warm_message(spec)).err().map(|e| e.to_string()))
+        .flatten();
     let m = fault_message(spec);
     let fault_id = m.message_id().to_string();
     let outcome = describe(&client.send(m));
@@ -329,17 +363,24 @@ fn run_blocking(spec: &Spec, port: u16, ca_pem: &str) -> Observed {
         let id = m.message_id().to_string();
         client.send(m).map(|_| id).map_err(|e| e.to_string())
     });
-    let close = client.close().map_err(|e| e.to_string());
+    let started = Instant::now();
+    let close = describe_close(client.close());
     Observed {
         outcome,
         fault_id,
         next,
+        warm,
         close,
+        close_took: started.elapsed(),
     }
 }
 
 fn run_pool(spec: &Spec, port: u16, ca_pem: &str) -> Observed {
     let pool = Pool::new(options(spec, port, ca_pem)).with_max_connections(1);
+    let warm = spec
+        .warm()
+        .then(|| pool.send(warm_message(spec)).err().map(|e| e.to_string()))
+        .flatten();
     let m = fault_message(spec);
     let fault_id = m.message_id().to_string();
     let outcome = describe(&pool.send(m));
@@ -351,12 +392,15 @@ fn run_pool(spec: &Spec, port: u16, ca_pem: &str) -> Observed {
         let id = m.message_id().to_string();
         pool.send(m).map(|_| id).map_err(|e| e.to_string())
     });
-    let close = pool.close().map_err(|e| e.to_string());
+    let started = Instant::now();
+    let close = describe_close(pool.close());
     Observed {
         outcome,
         fault_id,
         next,
+        warm,
         close,
+        close_took: started.elapsed(),
     }
 }
 
@@ -365,6 +409,15 @@ async fn run_async(case: Value, port: u16, ca_pem: String) -> Observed {
     use mimeograph::native::AsyncSmtpClient;
     let spec = &Spec(&case);
     let mut client = AsyncSmtpClient::new(options(spec, port, &ca_pem));
+    let warm = if spec.warm() {
+        client
+            .send(warm_message(spec))
+            .await
+            .err()
+            .map(|e| e.to_string())
+    } else {
+        None
+    };
     let m = fault_message(spec);
     let fault_id = m.message_id().to_string();
     let outcome = describe(&client.send(m).await);
@@ -378,12 +431,15 @@ async fn run_async(case: Value, port: u16, ca_pem: String) -> Observed {
     } else {
         None
     };
-    let close = client.close().await.map_err(|e| e.to_string());
+    let started = Instant::now();
+    let close = describe_close(client.close().await);
     Observed {
         outcome,
         fault_id,
         next,
+        warm,
         close,
+        close_took: started.elapsed(),
     }
 }
 
@@ -435,10 +491,19 @@ fn check(spec: &Spec, driver: Driver, o: &Observed, records: &[Value]) -> Vec<St
             }
         }
     }
-    if spec.checks_next() {
-        if let Err(e) = &o.close {
-            problems.push(format!("close (QUIT) failed: {e}"));
-        }
+    if let Some(e) = &o.warm {
+        problems.push(format!("the warm-up message failed: {e}"));
+    }
+    if spec.checks_next() && o.close != spec.expected_close() {
+        problems.push(format!(
+            "close (QUIT) gave {:?}, expected {:?}",
+            o.close,
+            spec.expected_close()
+        ));
+    }
+    // A hang guard, not a speed check: closing waits for one reply at most.
+    if o.close_took > TIMEOUT + Duration::from_secs(5) {
+        problems.push(format!("close (QUIT) took {:?}", o.close_took));
     }
     problems
 }
@@ -594,7 +659,11 @@ fn table() -> String {
          `NativeError::OutcomeUnknown`: the end of the data was sent and no verdict read, \
          so the message is never resent; `Tls` is `NativeError::Tls`; `Io(kind)` is \
          `NativeError::Io`. Retries (reconnect, greylisting) are off unless the stage says \
-         *retries on*.\n\
+         *retries on*. A connection that carried a message before and failed before the \
+         next message's transaction began (its `RSET` refused, a `421` while idle) is \
+         replaced and the message offered on the new one, retries or not; a `421` to the \
+         `MAIL` of a reused connection (the race with an idle timeout) is retried once \
+         when retries are on.\n\
          - **JS**: the `SMTPError`'s `code` (`SMTPErrorStates` name), its `kind` (the engine's \
          error, `-` for a transport error), `smtpCode` and `command`; `outcome-unknown` is \
          `err.outcomeUnknown === true`. `SMTPClient` retries a greylisting 450/451 once, \
@@ -603,7 +672,9 @@ fn table() -> String {
          a 2xx for the end of its data (and for every other row, that it did not).\n\
          - **next message**: after the fault, the same client object (and pool) sent another \
          message successfully (checked in every row but the two with an untrusted \
-         certificate, where every connection fails alike).\n\
+         certificate, where every connection fails alike). Then the client is closed \
+         (`QUIT`): it must give `ok` unless the cell says `close: …`, and never take longer \
+         than one timeout (plus slack).\n\
          - Timeouts are 3 s in these tests. The timeout bounds the wait for each reply as a \
          whole, from when it is awaited to its last line: octets that trickle in do not \
          extend it.\n\n\
@@ -627,8 +698,15 @@ fn table() -> String {
         if !spec.server("pipelining").as_bool().unwrap_or(true) {
             server.push("no PIPELINING".into());
         }
-        let native = spec.expected(Driver::Blocking);
-        let js = case["expect"]["js"].as_str().unwrap();
+        let mut native = spec.expected(Driver::Blocking);
+        let mut js = case["expect"]["js"].as_str().unwrap().to_string();
+        if spec.expected_close() != "ok" {
+            native += &format!("; close: {}", spec.expected_close());
+        }
+        if let Some(close) = case["expect"]["close_js"].as_str() {
+            js += &format!("; close: {close}");
+        }
+        let js = js.as_str();
         let sent = |o: &str| {
             if o.starts_with("sent") {
                 "yes"
@@ -643,7 +721,11 @@ fn table() -> String {
         } else {
             format!("{} / {}", sent(&native), sent(js))
         };
-        let next = if spec.checks_next() { "yes" } else { "n/a" };
+        let next = match (spec.checks_next(), case["expect"]["next_js"].as_str()) {
+            (false, _) => "n/a".to_string(),
+            (true, None) => "yes".to_string(),
+            (true, Some(e)) => format!("native yes; JS no (`{e}`)"),
+        };
         let cell = |s: &str| s.replace('|', "\\|");
         out += &format!(
             "| {} | {} | {} | {} | `{}` | `{}` | {} | {} |\n",

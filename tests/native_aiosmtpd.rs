@@ -290,8 +290,11 @@ fn reconnect_retry_can_be_disabled() {
 #[test]
 fn service_closing_421_is_typed_and_the_client_recovers() {
     let s = server(&["--421-at", "2"]);
-    let (o, _) = options(s.port);
-    let mut c = SmtpClient::new(o);
+    let (mut o, _) = options(s.port);
+    // With reconnect retries on, a 421 to the MAIL of a reused connection
+    // is retried on a new one (see below).
+    o.reconnect_retry = false;
+    let mut c = SmtpClient::new(o.clone());
     c.send(message(1, "bob@example.net")).unwrap();
     let e = c.send(message(2, "bob@example.net")).unwrap_err();
     assert!(
@@ -301,6 +304,17 @@ fn service_closing_421_is_typed_and_the_client_recovers() {
     assert_eq!(e.code(), Some(421));
     assert!(!c.is_connected());
     c.send(message(3, "bob@example.net")).unwrap();
+    c.close().unwrap();
+    assert_eq!(captured(&s).len(), 2);
+
+    // Retries on: nothing of the message was accepted, so it goes out on a
+    // new connection (the race with an idle timeout, issue 6).
+    let s = server(&["--421-at", "2"]);
+    o.port = Some(s.port);
+    o.reconnect_retry = true;
+    let mut c = SmtpClient::new(o);
+    c.send(message(1, "bob@example.net")).unwrap();
+    assert_eq!(c.send(message(2, "bob@example.net")).unwrap().attempts, 2);
     c.close().unwrap();
     assert_eq!(captured(&s).len(), 2);
 }

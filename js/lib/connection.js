@@ -22,6 +22,7 @@ export const DEFAULT_TIMEOUT = 5000;
 const OUT_BUFFER = 256 * 1024;
 /** Output buffers kept for reuse. */
 const OUT_POOL = 2;
+const NO_BYTES = new Uint8Array(0);
 /** Bytes of a fed attachment read ahead per engine turn. */
 const FEED_BATCH = 256 * 1024;
 
@@ -314,6 +315,9 @@ export class SMTPConnection {
             }
             buf = new Uint8Array(OUT_BUFFER);
           }
+          // pollTransmit takes no clock: receiving no bytes only sets it, so
+          // that the deadline armed with the end of a long upload starts now.
+          engine.receive(NO_BYTES, now());
           const n = engine.pollTransmitInto(buf);
           if (!n) {
             out.free.push(buf);
@@ -461,6 +465,8 @@ export class SMTPConnection {
         const body = this._endBody(ev.id);
         const err = (body?.error && ev.error?.kind === 'Body' ? body.error : null) ?? this._fatal ?? fromEngineError(ev.error, 'message not sent');
         if (body?.consumed) err.streamConsumed = true;
+        // Why the transport ended (e.g. the bridge's close code), as for 'closed'.
+        if (!err.previous && this._transportError) err.previous = this._transportError;
         if (ev.outcomeUnknown) markOutcomeUnknown(err);
         if (cb) deliver(cb, err);
         break;

@@ -114,6 +114,16 @@ function faultMessage(c) {
   return new lib.Message(m);
 }
 
+function warmMessage(c) {
+  return new lib.Message({
+    from: 'warm@faults.test',
+    to: 'one@faults.test',
+    subject: `before fault case ${c.name}`,
+    text: 'A message before the fault, on the same connection.\n',
+    'message-id': `<warm-${c.name}@faults.test>`,
+  });
+}
+
 function nextMessage(c) {
   return new lib.Message({
     from: 'next@faults.test',
@@ -152,19 +162,25 @@ function send(client, message) {
 /** Runs one case; returns { outcome, problems }. */
 async function runCase(c, server) {
   const client = new lib.SMTPClient(clientOptions(c, server.ports[c.name]));
+  let warm = null;
+  if (c.client?.warm) {
+    const r = await send(client, warmMessage(c));
+    if (r.err) warm = `the warm-up message failed: ${r.err.message}`;
+  }
   const { err, m } = await send(client, faultMessage(c));
   const outcome = describe(err, m);
   if (c.client?.pause_ms) await new Promise((r) => setTimeout(r, c.client.pause_ms));
   let next = null;
   if (c.client?.next !== false) {
     const r = await send(client, nextMessage(c));
-    next = r.err ? `the next message failed: ${r.err.message}` : 'ok';
+    next = r.err ? `failed: ${describe(r.err)} (${r.err.message})` : 'ok';
   }
-  await new Promise((resolve) => {
-    if (client.smtp.state() === lib.SMTPState.NOTCONNECTED) resolve();
-    else client.smtp.quit(() => resolve());
+  const closing = Date.now();
+  const close = await new Promise((resolve) => {
+    if (client.smtp.state() === lib.SMTPState.NOTCONNECTED) resolve('ok');
+    else client.smtp.quit((e) => resolve(e ? describe(e) : 'ok'));
   });
-  return { outcome, next };
+  return { outcome, next, warm, close, closeMs: Date.now() - closing };
 }
 
 function check(c, observed, records) {
@@ -178,8 +194,20 @@ function check(c, observed, records) {
   if (sent && accepted !== 1) problems.push(`reported sent, but the server wrote ${accepted} 2xx for its end of data`);
   if (!sent && accepted !== 0) problems.push(`reported failed, but the server wrote ${accepted} 2xx for its end of data`);
   if (observed.outcome.includes('outcome-unknown') && count('data', faultId) > 1) problems.push('outcome unknown, yet the data arrived twice (resent)');
+  if (observed.warm) problems.push(observed.warm);
+  const expectedClose = c.expect.close_js ?? 'ok';
+  if (observed.close !== undefined && c.client?.next !== false && observed.close !== expectedClose) {
+    problems.push(`close (QUIT) gave ${JSON.stringify(observed.close)}, expected ${JSON.stringify(expectedClose)}`);
+  }
+  // A hang guard, not a speed check: closing waits for one reply at most.
+  if (observed.closeMs > TIMEOUT_MS + 5000) problems.push(`close (QUIT) took ${observed.closeMs} ms`);
   if (observed.next !== null) {
-    if (observed.next !== 'ok') problems.push(observed.next);
+    if (c.expect.next_js) {
+      // A known gap: the JS client does not yet offer a message again on a
+      // new connection when the one it was queued on failed before its
+      // transaction began (native clients do).
+      if (!observed.next.startsWith(`failed: ${c.expect.next_js} (`)) problems.push(`the next message: ${observed.next}, expected it to fail with ${c.expect.next_js}`);
+    } else if (observed.next !== 'ok') problems.push(`the next message ${observed.next}`);
     else if (count('accepted', `next-${c.name}@faults.test`) !== 1) problems.push('the next message was not accepted exactly once');
   }
   return problems;

@@ -294,8 +294,9 @@ impl AsyncSmtpClient {
             let Some(conn) = self.conn.as_mut() else {
                 return Err(NativeError::Smtp(SmtpError::NotConnected));
             };
-            // 1. Write what the engine has to say.
-            while let Some(bytes) = conn.session.engine.poll_transmit() {
+            // 1. Write what the engine has to say (the clock moves on
+            // while a long body is written).
+            while let Some(bytes) = conn.session.transmit(self.epoch.elapsed()) {
                 let write = async {
                     conn.stream.write_all(&bytes).await?;
                     conn.stream.flush().await
@@ -328,7 +329,7 @@ impl AsyncSmtpClient {
                 Step::Wait => {}
             }
             // 3. Wait for the server, at most until the engine's deadline.
-            let wait = conn.session.wait(now, timeout);
+            let wait = conn.session.wait(self.epoch.elapsed(), timeout);
             let r = match tokio::time::timeout(wait, conn.stream.read(&mut buf)).await {
                 Ok(r) => r,
                 Err(_) => Err(timed_out()),

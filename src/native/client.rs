@@ -244,8 +244,9 @@ impl SmtpClient {
             let Some(conn) = self.conn.as_mut() else {
                 return Err(NativeError::Smtp(SmtpError::NotConnected));
             };
-            // 1. Write what the engine has to say.
-            while let Some(bytes) = conn.session.engine.poll_transmit() {
+            // 1. Write what the engine has to say (the clock moves on
+            // while a long body is written).
+            while let Some(bytes) = conn.session.transmit(self.epoch.elapsed()) {
                 if let Err(e) = conn
                     .stream
                     .write_all(&bytes)
@@ -275,7 +276,7 @@ impl SmtpClient {
                 Step::Wait => {}
             }
             // 3. Wait for the server, at most until the engine's deadline.
-            let wait = conn.session.wait(now, timeout);
+            let wait = conn.session.wait(self.epoch.elapsed(), timeout);
             let _ = conn.stream.tcp().set_read_timeout(Some(wait));
             let r = conn.stream.read(&mut buf);
             let now = self.epoch.elapsed();

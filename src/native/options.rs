@@ -77,7 +77,13 @@ pub struct Options {
     /// never resent once its end of data was sent: if the link dies then,
     /// before the reply, nobody can know whether the server accepted it
     /// (RFC 1047), and the send fails with
-    /// [`NativeError::OutcomeUnknown`] for the caller to decide.
+    /// [`NativeError::OutcomeUnknown`] for the caller to decide. The same
+    /// once-more applies to a `421` answering the `MAIL` of a reused
+    /// connection (the server closing it as idle just as the message
+    /// came: nothing of it was accepted). Independently of this option, a
+    /// message queued on a reused connection that fails before the
+    /// message's transaction began (its `RSET` refused, say) is offered on
+    /// a new connection.
     pub reconnect_retry: bool,
     /// The transcript/log hook.
     pub logger: Option<Logger>,

@@ -109,6 +109,8 @@ pub(crate) struct Session {
     pub(crate) ready: Option<Capabilities>,
     /// An I/O error (not a plain close by the peer) that ended the link.
     pub(crate) io_error: Option<io::Error>,
+    /// How many messages were queued on this connection.
+    offered: u32,
 }
 
 impl Session {
@@ -117,6 +119,7 @@ impl Session {
             engine: Client::new(engine_config(o), o.ssl, now)?,
             ready: None,
             io_error: None,
+            offered: 0,
         })
     }
 
@@ -133,6 +136,17 @@ impl Session {
             self.io_error = Some(e);
         }
         self.engine.connection_closed(now);
+    }
+
+    /// The next bytes to write, if any. `now` keeps the engine's clock
+    /// current while a long body is written (`poll_transmit` takes no
+    /// clock, and the deadline for the reply to the end of the data is
+    /// armed when its last octets are pulled): without it an upload that
+    /// outlasts the timeout would time out at its last octet. Receiving
+    /// no bytes only sets the clock; no deadline is checked.
+    pub(crate) fn transmit(&mut self, now: Duration) -> Option<Vec<u8>> {
+        self.engine.receive(&[], now);
+        self.engine.poll_transmit()
     }
 
     /// A read (bounded by [`Session::wait`]) finished with `r`; `buf` holds
@@ -254,6 +268,12 @@ pub(crate) struct Delivery {
     attempts: u32,
     greylist_retried: bool,
     reconnect_retried: bool,
+    /// The current attempt went over a connection that carried a message
+    /// before.
+    reused: bool,
+    /// The message was queued again after a reused connection failed
+    /// before its transaction began.
+    requeued: bool,
 }
 
 impl Delivery {
@@ -265,6 +285,8 @@ impl Delivery {
             attempts: 0,
             greylist_retried: false,
             reconnect_retried: false,
+            reused: false,
+            requeued: false,
         }
     }
 
@@ -275,6 +297,8 @@ impl Delivery {
         now: Duration,
     ) -> Result<MessageId, NativeError> {
         self.attempts += 1;
+        session.offered += 1;
+        self.reused = session.offered > 1;
         Ok(session
             .engine
             .send(self.envelope.clone(), Box::new(self.body.handle()), now)?)
@@ -308,9 +332,14 @@ impl Delivery {
                 None => NativeError::Smtp(SmtpError::Body(shown)),
             }));
         }
-        let (io_error, unknown) = match session {
-            Some(s) => (s.io_error.take(), s.engine.outcome_unknown() == Some(id)),
-            None => (None, false),
+        let (io_error, unknown, began) = match session {
+            Some(s) => (
+                s.io_error.take(),
+                s.engine.outcome_unknown() == Some(id),
+                // Only a closed session says for sure that it never will.
+                !s.engine.is_closed() || s.engine.began(id),
+            ),
+            None => (None, false, true),
         };
         let cause = match io_error {
             Some(io) => NativeError::Io(io),
@@ -323,7 +352,28 @@ impl Delivery {
                 source: Box::new(cause),
             }));
         }
+        if self.reused && !began && !self.requeued {
+            // A reused connection failed before this message's transaction
+            // began (e.g. the RSET after the previous, failed message was
+            // refused, or the server closed it while idle): nothing of the
+            // message reached the server. Offer it on a new connection; it
+            // is not an attempt.
+            self.requeued = true;
+            self.attempts -= 1;
+            return Next::Retry(Duration::ZERO);
+        }
         if !matches!(cause, NativeError::Smtp(_)) {
+            return Next::Done(Err(cause));
+        }
+        if self.reused && is_idle_close(&error) {
+            // The race with an idle timeout: the server's 421 answered the
+            // message's MAIL (or came unasked) on a reused connection, so
+            // nothing of the message was accepted. Safe to offer it again
+            // on a new connection, as after a plain close.
+            if options.reconnect_retry && !self.reconnect_retried {
+                self.reconnect_retried = true;
+                return Next::Retry(Duration::ZERO);
+            }
             return Next::Done(Err(cause));
         }
         if error == SmtpError::Closed {
@@ -340,6 +390,18 @@ impl Delivery {
             }
             _ => Next::Done(Err(cause)),
         }
+    }
+}
+
+/// A 421 before anything of the message was accepted: unasked, or the
+/// answer to its MAIL.
+fn is_idle_close(error: &SmtpError) -> bool {
+    match error {
+        SmtpError::ServiceClosing { command: None, .. } => true,
+        SmtpError::ServiceClosing {
+            command: Some(c), ..
+        } => c.starts_with("MAIL "),
+        _ => false,
     }
 }
 

@@ -324,6 +324,8 @@ pub struct Client {
     armed: Option<usize>,
     armed_count: usize,
     outcome_unknown: Option<MessageId>,
+    /// The last message whose transaction began (its MAIL was queued).
+    begun: Option<MessageId>,
 }
 
 impl std::fmt::Debug for Client {
@@ -481,6 +483,7 @@ impl Client {
             armed: None,
             armed_count: 0,
             outcome_unknown: None,
+            begun: None,
         };
         c.wire
             .expect
@@ -514,6 +517,7 @@ impl Client {
             armed: None,
             armed_count: 0,
             outcome_unknown: None,
+            begun: None,
         };
         c.config.hello_name = "localhost".into();
         c
@@ -790,6 +794,15 @@ impl Client {
     /// handed over was certainly not accepted.
     pub fn outcome_unknown(&self) -> Option<MessageId> {
         self.outcome_unknown
+    }
+
+    /// True when message `id`'s transaction began on this session (its
+    /// `MAIL` was queued). A message that failed without beginning was
+    /// never offered: the session failed before it (e.g. the `RSET` after
+    /// an earlier failed message was refused), so nothing of it reached
+    /// the server.
+    pub fn began(&self, id: MessageId) -> bool {
+        self.begun.is_some_and(|b| b >= id)
     }
 
     /// Takes the transcript lines recorded since the last call (empty
@@ -1153,6 +1166,7 @@ impl Client {
         } else {
             ContentEncoder::bdat()
         };
+        self.begun = Some(id);
         self.phase = Phase::Txn(Box::new(Txn {
             id,
             recipients,

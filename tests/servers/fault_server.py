@@ -6,6 +6,10 @@ in tests/faults/README.md) and behaves otherwise.
 
 Usage: fault_server.py CASES_JSON OUT_FILE --cert CERT --key KEY
                        [--only NAME,NAME...] [--exit-on-stdin-eof]
+                       [--save-dir DIR]
+
+With --save-dir, the data of every message that arrived completely is
+written to DIR/<case>-<conn>-<n>.eml (the "data" event names the file).
 
 Prints "PORT <case> <port>" for every case, then "READY". Every event is
 appended to OUT_FILE as one JSON line with "case" and "conn" (the
@@ -36,8 +40,11 @@ import threading
 
 FAULT_SENDER = "fault@faults.test"
 CONNECTION_STAGES = {"greeting", "ehlo", "helo", "starttls", "tls", "ehlo-tls", "auth"}
-MESSAGE_STAGES = {"mail", "rcpt", "rcpt1", "rcpt2", "data", "body", "dot", "idle"}
+MESSAGE_STAGES = {"mail", "rcpt", "rcpt1", "rcpt2", "data", "body", "dot", "idle", "rset"}
+# QUIT faults fire on every QUIT (of every connection, whatever was sent).
+SESSION_STAGES = {"quit"}
 USER, PASSWORD = "user", "secret"
+SAVE_DIR = None
 
 
 class Closed(Exception):
@@ -57,7 +64,14 @@ class Case:
         self.at = spec.get("at")
         self.do = spec.get("do")
         self.ehlo = server.get("ehlo", True)
-        if self.at not in CONNECTION_STAGES | MESSAGE_STAGES | {"none"}:
+        # A transaction from the fault sender answered this way before the
+        # fault (e.g. a 550 to MAIL, so that the client resets).
+        self.mail_reply = spec.get("mail_reply")
+        # A slow reader: `slow_read_ms` after every 64 KiB of message
+        # content, for the first `slow_read_octets` of it (default: all).
+        self.slow_read_ms = server.get("slow_read_ms", 0)
+        self.slow_read_octets = server.get("slow_read_octets", 1 << 62)
+        if self.at not in CONNECTION_STAGES | MESSAGE_STAGES | SESSION_STAGES | {"none"}:
             raise SystemExit(f"case {self.name}: unknown stage {self.at!r}")
         if self.do not in ("close", "reply", "silence", "stall", "trickle", "long", "none"):
             raise SystemExit(f"case {self.name}: unknown fault {self.do!r}")
@@ -90,6 +104,10 @@ class Session:
         self.upgraded = False
         self.last_written = b""
         self.authed = False
+        # A transaction from the fault sender was seen on this connection
+        # (RSET faults fire after it).
+        self.fault_seen = False
+        self.saved = 0
         self.reset()
 
     def reset(self):
@@ -109,6 +127,10 @@ class Session:
             return False
         if stage in CONNECTION_STAGES:
             return self.conn <= c.times
+        if stage in SESSION_STAGES:
+            return True
+        if stage == "rset":
+            return self.fault_seen and (c.times is None or c.fired < c.times)
         if not self.fault_txn:
             return False
         return c.times is None or c.fired < c.times
@@ -290,6 +312,12 @@ class Session:
         self.reset()
         self.mail_from = m.group(1)
         self.fault_txn = self.mail_from == FAULT_SENDER
+        if self.fault_txn:
+            self.fault_seen = True
+        if self.fault_txn and self.case.mail_reply:
+            await self.write(octets(self.case.mail_reply))
+            self.reset()
+            return
         sent = await self.answer("mail", "250 2.1.0 sender ok")
         if not sent.startswith(b"2"):
             self.reset()
@@ -334,6 +362,12 @@ class Session:
             if line.startswith(b"."):
                 line = line[1:]
             data += line
+            if (
+                self.case.slow_read_ms
+                and len(data) <= self.case.slow_read_octets
+                and len(data) // 65536 != (len(data) - len(line)) // 65536
+            ):
+                await asyncio.sleep(self.case.slow_read_ms / 1000)
             if body_fault and len(data) >= after:
                 await self.fault("body")
                 body_fault = False
@@ -370,7 +404,14 @@ class Session:
 
     async def end_of_data(self, data):
         mid = message_id(data)
-        self.log("data", **{"from": self.mail_from, "message_id": mid, "size": len(data)})
+        record = {"from": self.mail_from, "message_id": mid, "size": len(data)}
+        if SAVE_DIR:
+            self.saved += 1
+            path = f"{SAVE_DIR}/{self.case.name}-{self.conn}-{self.saved}.eml"
+            with open(path, "wb") as f:
+                f.write(data)
+            record["file"] = path
+        self.log("data", **record)
         accepted = {"from": self.mail_from, "to": self.accepted_rcpts(), "message_id": mid}
         try:
             sent = await self.answer("dot", "250 2.0.0 queued as F00D")
@@ -389,12 +430,20 @@ class Session:
 
     async def cmd_RSET(self, arg):
         self.reset()
+        if self.fires("rset"):
+            self.fault_seen = False
+            await self.fault("rset")
+            return
         await self.write(b"250 2.0.0 reset\r\n")
 
     async def cmd_NOOP(self, arg):
         await self.write(b"250 2.0.0 ok\r\n")
 
     async def cmd_QUIT(self, arg):
+        if self.fires("quit"):
+            await self.fault("quit")
+            # After a reply fault the session ends as QUIT asks.
+            raise Closed()
         await self.write(b"221 2.0.0 bye\r\n")
         raise Closed()
 
@@ -407,7 +456,10 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--only", default="")
     p.add_argument("--exit-on-stdin-eof", action="store_true")
+    p.add_argument("--save-dir")
     args = p.parse_args()
+    global SAVE_DIR
+    SAVE_DIR = args.save_dir
 
     with open(args.cases, encoding="utf-8") as f:
         specs = json.load(f)["cases"]

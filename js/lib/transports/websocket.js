@@ -10,6 +10,8 @@ const HIGH_WATER = 1024 * 1024;
 /** ... and below which writing resumes. */
 const LOW_WATER = 256 * 1024;
 const DRAIN_POLL_MS = 5;
+/** WebSocket.OPEN (the same in every implementation). */
+const OPEN = 1;
 
 export class WebSocketTransport {
   /**
@@ -78,10 +80,14 @@ export class WebSocketTransport {
         if (!settled) {
           settled = true;
           this._closed = true;
-          reject(new Error(`the bridge ${redactUrl(this.url)} closed the WebSocket (code ${ev?.code})`));
+          reject(new Error(`the bridge ${redactUrl(this.url)} closed the WebSocket (${closeCode(ev)})`));
           return;
         }
-        this._finish();
+        // A normal close (1000) is the server's or the bridge's end of the
+        // TCP connection; any other code says what went wrong.
+        this._finish(
+          ev?.code === 1000 ? undefined : new Error(`the bridge ${redactUrl(this.url)} closed the WebSocket (${closeCode(ev)})`),
+        );
       };
     });
   }
@@ -99,6 +105,13 @@ export class WebSocketTransport {
       this._pending.push(bytes.slice());
       return true;
     }
+    if (this._ws.readyState !== OPEN) {
+      // The bridge's close frame came in (CLOSING): the bytes would be
+      // dropped. Hold the writer until the close event ends the connection,
+      // so that no more of the message is taken as sent.
+      this._watchDrain();
+      return false;
+    }
     this._ws.send(bytes.slice());
     if ((this._ws.bufferedAmount ?? 0) <= HIGH_WATER) return true;
     this._watchDrain();
@@ -110,7 +123,7 @@ export class WebSocketTransport {
     const check = () => {
       this._drainTimer = null;
       if (this._closed) return;
-      if ((this._ws.bufferedAmount ?? 0) > LOW_WATER) {
+      if (this._ws.readyState !== OPEN || (this._ws.bufferedAmount ?? 0) > LOW_WATER) {
         this._drainTimer = setTimeout(check, DRAIN_POLL_MS);
         return;
       }
@@ -139,6 +152,14 @@ export class WebSocketTransport {
     this._drainTimer = null;
     this.onClose(error);
   }
+}
+
+/** A close event's code and reason, for an error message (the reason cut short). */
+function closeCode(ev) {
+  const code = ev?.code ?? 'unknown';
+  const what = code === 1006 ? ', abnormal closure: the connection to the bridge was lost' : '';
+  const reason = typeof ev?.reason === 'string' && ev.reason ? `: ${JSON.stringify(ev.reason.slice(0, 80))}` : '';
+  return `code ${code}${what}${reason}`;
 }
 
 /** The bridge URL without credentials or query (which may hold a token). */
