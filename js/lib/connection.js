@@ -22,11 +22,11 @@ export const DEFAULT_TIMEOUT = 5000;
 let memory = null;
 
 /** Size of one output buffer (a message body goes out in pieces of this size). */
-const OUT_BUFFER = 256 * 1024;
+const OUT_BUFFER = 128 * 1024;
 /** Output buffers kept for reuse. */
 const OUT_POOL = 2;
 /** Bytes of a fed attachment read ahead per engine turn. */
-const FEED_BATCH = 256 * 1024;
+const FEED_BATCH = 64 * 1024;
 
 const SMTP_PORT = 25;
 const SMTP_SSL_PORT = 465;
