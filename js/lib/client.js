@@ -45,12 +45,10 @@ export class SMTPClient {
         cb(error, msg);
         return;
       }
-      const stack = this.createMessageStack(message, cb);
-      if (stack.to.length === 0) {
-        cb(new MimeographError('No recipients found in message', 'NO_RECIPIENTS'), msg);
-        return;
-      }
-      this.queue.push(stack);
+      // The check above composed the message, which has a recipient then
+      // (else INVALID_MESSAGE): the stack's addresses are parsed only if
+      // someone reads them.
+      this.queue.push(new LazyMessageStack(this, message, cb.bind(this)));
       this._poll();
     } finally {
       // Not taken (queued behind others): composed again when its turn
@@ -193,6 +191,32 @@ export class SMTPClient {
     }
     stack.callback(err, stack.message);
     this._poll();
+  }
+}
+
+/** A queued message: emailjs's stack, with `from`, `to` and `returnPath` computed when read. */
+class LazyMessageStack {
+  constructor(client, message, callback) {
+    this.message = message;
+    this.callback = callback;
+    this._client = client;
+    this._parsed = null;
+  }
+
+  _stack() {
+    return (this._parsed ??= this._client.createMessageStack(this.message));
+  }
+
+  get from() {
+    return this._stack().from;
+  }
+
+  get to() {
+    return this._stack().to;
+  }
+
+  get returnPath() {
+    return this._stack().returnPath;
   }
 }
 
