@@ -132,16 +132,19 @@ mkdir -p benches/results
     echo "Notes:"
     echo
     if [[ $node_only == 1 ]]; then
-        echo "- The native rows are from the previous full run (this run: \\`--node-only\\`)."
+        echo "- The native rows are from the previous full run (this run: \`--node-only\`)."
     fi
     echo "- Native: the peak does not depend on the size (the same few MiB for 1 MiB or 1 GiB); the"
     echo "  tests assert under 64 MiB."
-    echo "- Node: a process sending a 1 KiB attachment the same way already peaks at about 57 MiB"
-    echo "  (the node binary's pages ~38 MiB, the wasm module ~8 MiB). Streaming adds 4-8 MiB whatever"
-    echo "  the size (V8's young generation and its JIT/GC threads' malloc arenas), so path and"
-    echo "  iterable sources land at about 61-65 MiB from run to run: at the 64 MiB target, sometimes a"
-    echo "  hair over. The JS tests assert less than 12 MiB over the 1 KiB send and under 72 MiB."
-    echo "- Node stream (a Readable with a new Buffer per chunk) stays bounded too, but about 35 MiB"
-    echo "  higher, all of it the source's own garbage buffers waiting for V8's next collection."
+    echo "- Node: a process sending a 1 KiB attachment the same way already peaks at about 56-57 MiB"
+    echo "  (the node binary's and its libraries' pages ~43 MiB, compiling the wasm module ~4.5 MiB"
+    echo "  even with V8's lazy compilation, its memory 1.3 MiB). Streaming adds 3-6 MiB whatever the"
+    echo "  size: the wasm memory grows to about 2 MiB (128 KiB output buffers, attachments fed 64 KiB"
+    echo "  per engine turn; with 256 KiB for both it grew to 2.4-3.5 MiB), V8's young generation and"
+    echo "  its JIT/GC threads' malloc arenas (which vary from run to run by about 2 MiB). The JS tests"
+    echo "  assert less than 12 MiB over the 1 KiB send and under 72 MiB."
+    echo "- Node stream (a Readable with a new Buffer per chunk) stays bounded too, but about 30 MiB"
+    echo "  higher, all of it the source's own garbage buffers waiting for V8's next collection (the"
+    echo "  package holds none of them: it copies each chunk into the wasm feed and drops it)."
 } >benches/results/streaming.md
 cat benches/results/streaming.md

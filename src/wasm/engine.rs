@@ -612,9 +612,11 @@ impl WasmSmtpClient {
     /// Returns `(bytes << 3) | flags`: 1, events; 2, the body waits for a fed
     /// attachment (`bodyPending`); 4, `max` was reached (there may be more).
     pub fn step(&mut self, input: Option<Vec<u8>>, now_ms: f64, max: u32) -> u32 {
-        if let Some(data) = input.filter(|d| !d.is_empty()) {
-            self.client.receive(&data, ms_to_duration(now_ms));
-        }
+        // Without input this only moves the engine's clock: a deadline armed
+        // by what goes out now counts from now (not from the last reply or
+        // fed data, which may be long ago after a wait for the socket).
+        self.client
+            .receive(input.as_deref().unwrap_or_default(), ms_to_duration(now_ms));
         // The length goes back shifted by 3 bits: at most 2^28 bytes.
         let cap = (max as usize).min(1 << 28);
         self.flight.clear();
