@@ -11,7 +11,9 @@
 # with MIMEOGRAPH_STREAM_BYTES set, so every number comes from a run whose
 # bytes the sink checked and whose peak RSS was asserted under 64 MiB.
 #
-# Usage: benches/streaming.sh [BYTES]   (default 1073741824)
+# Usage: benches/streaming.sh [--node-only] [BYTES]   (default 1073741824)
+#   --node-only: only the Node rows; the native rows of the current
+#   benches/results/streaming.md are kept.
 # Needs: scripts/setup.sh done; builds the release test binary and, if
 # missing, the wasm package (scripts/build-pkg.sh).
 set -euo pipefail
@@ -19,6 +21,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) export PATH="$HOME/.cargo/bin:$PATH" ;; esac
 
+node_only=0
+if [[ ${1:-} == --node-only ]]; then
+    node_only=1
+    shift
+fi
 bytes="${1:-1073741824}"
 export MIMEOGRAPH_STREAM_BYTES="$bytes"
 log="$(mktemp)"
@@ -27,7 +34,17 @@ trap 'rm -f "$log"' EXIT
 echo "streaming.sh: $bytes bytes per attachment"
 
 # Native: the release test binary; each test starts its own child process.
-cargo test --release --test streaming large_ -- --nocapture --test-threads=1 2>&1 | tee -a "$log"
+# --node-only: the native lines come from the current results instead.
+if [[ $node_only == 1 ]]; then
+    if [[ ! -f benches/results/streaming.md ]]; then
+        echo "streaming.sh: --node-only needs benches/results/streaming.md for the native rows" >&2
+        exit 1
+    fi
+    sed -nE 's/^\| native \| ([a-z]+) \| ([0-9.]+) \| ([0-9]+) \| ([0-9.]+) \| ([0-9.]+) \|$/streaming \1: - bytes in \2 s (\3 MB\/s), peak RSS \5 MiB, CPU \4 s/p' \
+        benches/results/streaming.md | tee -a "$log"
+else
+    cargo test --release --test streaming large_ -- --nocapture --test-threads=1 2>&1 | tee -a "$log"
+fi
 
 # Node: js/test/stream_child.mjs (the sender the JS tests run) against a
 # sink per source; each record is checked here (all octets as generated).
@@ -114,14 +131,20 @@ mkdir -p benches/results
     echo
     echo "Notes:"
     echo
+    if [[ $node_only == 1 ]]; then
+        echo "- The native rows are from the previous full run (this run: \`--node-only\`)."
+    fi
     echo "- Native: the peak does not depend on the size (the same few MiB for 1 MiB or 1 GiB); the"
     echo "  tests assert under 64 MiB."
-    echo "- Node: a process sending a 1 KiB attachment the same way already peaks at about 57 MiB"
-    echo "  (the node binary's pages ~38 MiB, the wasm module ~8 MiB). Streaming adds 4-8 MiB whatever"
-    echo "  the size (V8's young generation and its JIT/GC threads' malloc arenas), so path and"
-    echo "  iterable sources land at about 61-65 MiB from run to run: at the 64 MiB target, sometimes a"
-    echo "  hair over. The JS tests assert less than 12 MiB over the 1 KiB send and under 72 MiB."
-    echo "- Node stream (a Readable with a new Buffer per chunk) stays bounded too, but about 35 MiB"
-    echo "  higher, all of it the source's own garbage buffers waiting for V8's next collection."
+    echo "- Node: a process sending a 1 KiB attachment the same way already peaks at about 56-57 MiB"
+    echo "  (the node binary's and its libraries' pages ~43 MiB, compiling the wasm module ~4.5 MiB"
+    echo "  even with V8's lazy compilation, its memory 1.3 MiB). Streaming adds 3-6 MiB whatever the"
+    echo "  size: the wasm memory grows to about 2 MiB (128 KiB output buffers, attachments fed 64 KiB"
+    echo "  per engine turn; with 256 KiB for both it grew to 2.4-3.5 MiB), V8's young generation and"
+    echo "  its JIT/GC threads' malloc arenas (which vary from run to run by about 2 MiB). The JS tests"
+    echo "  assert less than 12 MiB over the 1 KiB send and under 72 MiB."
+    echo "- Node stream (a Readable with a new Buffer per chunk) stays bounded too, but about 30 MiB"
+    echo "  higher, all of it the source's own garbage buffers waiting for V8's next collection (the"
+    echo "  package holds none of them: it copies each chunk into the wasm feed and drops it)."
 } >benches/results/streaming.md
 cat benches/results/streaming.md

@@ -5,6 +5,8 @@ import { addressparser } from './util.js';
 
 /** How long a greylisted message waits before its one retry (emailjs: 300 ms). */
 const GREYLIST_DELAY_MS = 300;
+/** How long an idle connection stays open before QUIT (emailjs: 1 s). */
+const IDLE_MS = 1000;
 
 /**
  * emailjs's SMTPClient: a queue of messages sent one after the other over one
@@ -18,6 +20,8 @@ export class SMTPClient {
     this.sending = false;
     this.ready = false;
     this.timer = null;
+    /** When the queue last became empty on an open connection (ms), or null. */
+    this._idleSince = null;
   }
 
   /** emailjs's send(message, callback(err, message)). `message` may be a Message or its options. */
@@ -33,18 +37,24 @@ export class SMTPClient {
       cb(new MimeographError('message is not a valid Message instance', 'INVALID_MESSAGE', 'message'), msg);
       return;
     }
-    const { error } = message._validity();
-    if (error) {
-      cb(error, msg);
-      return;
+    // The check composes the message; it keeps what it built for the send
+    // below when that starts now (one composition per message).
+    const { error } = message._validity(true);
+    try {
+      if (error) {
+        cb(error, msg);
+        return;
+      }
+      // The check above composed the message, which has a recipient then
+      // (else INVALID_MESSAGE): the stack's addresses are parsed only if
+      // someone reads them.
+      this.queue.push(new LazyMessageStack(this, message, cb.bind(this)));
+      this._poll();
+    } finally {
+      // Not taken (queued behind others): composed again when its turn
+      // comes, from the message as it is then.
+      message._releasePrebuilt();
     }
-    const stack = this.createMessageStack(message, cb);
-    if (stack.to.length === 0) {
-      cb(new MimeographError('No recipients found in message', 'NO_RECIPIENTS'), msg);
-      return;
-    }
-    this.queue.push(stack);
-    this._poll();
   }
 
   /** emailjs's sendAsync(message): resolves to the Message once the server accepted it. */
@@ -75,21 +85,30 @@ export class SMTPClient {
   }
 
   _poll() {
-    if (this.timer != null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
     if (this.queue.length) {
+      this._idleSince = null;
       const state = this.smtp.state();
       if (state === SMTPState.NOTCONNECTED) this._connect(this.queue[0]);
       else if (state === SMTPState.CONNECTED && !this.sending && this.ready) this._sendmail(this.queue.shift());
     } else if (this.smtp.state() === SMTPState.CONNECTED) {
       // wait around one second in case something comes in, then QUIT
-      this.timer = setTimeout(() => {
-        this.timer = null;
-        if (!this.queue.length && !this.sending) this.smtp.quit();
-      }, 1000);
+      // (one timer for a run of messages, not one per message: it checks
+      // when it fires, and waits again for what is left of the second)
+      this._idleSince = Date.now();
+      if (this.timer == null) this._armIdle(IDLE_MS);
+    } else {
+      this._idleSince = null;
     }
+  }
+
+  _armIdle(delay) {
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this._idleSince == null || this.queue.length || this.sending) return;
+      const left = this._idleSince + IDLE_MS - Date.now();
+      if (left > 0) this._armIdle(left);
+      else if (this.smtp.state() === SMTPState.CONNECTED) this.smtp.quit();
+    }, delay);
   }
 
   _connect(stack) {
@@ -172,6 +191,32 @@ export class SMTPClient {
     }
     stack.callback(err, stack.message);
     this._poll();
+  }
+}
+
+/** A queued message: emailjs's stack, with `from`, `to` and `returnPath` computed when read. */
+class LazyMessageStack {
+  constructor(client, message, callback) {
+    this.message = message;
+    this.callback = callback;
+    this._client = client;
+    this._parsed = null;
+  }
+
+  _stack() {
+    return (this._parsed ??= this._client.createMessageStack(this.message));
+  }
+
+  get from() {
+    return this._stack().from;
+  }
+
+  get to() {
+    return this._stack().to;
+  }
+
+  get returnPath() {
+    return this._stack().returnPath;
   }
 }
 

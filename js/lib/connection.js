@@ -18,13 +18,15 @@ export const SMTPState = Object.freeze({ NOTCONNECTED: 0, CONNECTING: 1, CONNECT
 
 export const DEFAULT_TIMEOUT = 5000;
 
+/** The wasm module's memory (engine output is read from it). */
+let memory = null;
+
 /** Size of one output buffer (a message body goes out in pieces of this size). */
-const OUT_BUFFER = 256 * 1024;
+const OUT_BUFFER = 128 * 1024;
 /** Output buffers kept for reuse. */
 const OUT_POOL = 2;
-const NO_BYTES = new Uint8Array(0);
 /** Bytes of a fed attachment read ahead per engine turn. */
-const FEED_BATCH = 256 * 1024;
+const FEED_BATCH = 64 * 1024;
 
 const SMTP_PORT = 25;
 const SMTP_SSL_PORT = 465;
@@ -112,6 +114,10 @@ export class SMTPConnection {
     this._engine = null;
     this._transport = null;
     this._timer = null;
+    this._timerRef = false;
+    this._deadline = null;
+    /** The last `step` said the body waits for a fed attachment. */
+    this._bodyPending = false;
     this._pumping = false;
     this._pumpAgain = false;
     this._fatal = null;
@@ -214,8 +220,7 @@ export class SMTPConnection {
     this._log(`connecting: ${this.bridge ? `bridge ${redactUrl(this.bridge)}` : `${this.host}:${this.port}`}`);
     transport.onData = (bytes) => {
       if (this._transport !== transport || !this._engine) return;
-      this._call(() => this._engine.receive(bytes, now()));
-      this._pump();
+      this._pump(bytes);
     };
     transport.onDrain = () => {
       // Node emits 'drain' just before the callbacks of the writes it
@@ -284,8 +289,16 @@ export class SMTPConnection {
     }
   }
 
-  _pump() {
+  /**
+   * Runs the engine: feeds `input` (bytes from the server, if any), writes
+   * what it has to send and handles its events, with one `step` call per
+   * flight (bytes, events and flags come back together; events as one JSON
+   * text).
+   */
+  _pump(input) {
     if (this._pumping) {
+      // Re-entered (from a handler): feed now, run once more after this turn.
+      if (input) this._call(() => this._engine?.receive(input, now()));
       this._pumpAgain = true;
       return;
     }
@@ -303,49 +316,67 @@ export class SMTPConnection {
         // a long message makes no garbage here (garbage buffers would
         // inflate the process's memory until the next GC). Either wait is
         // bounded by `timeout` (_block).
-        const out = this._out;
-        while (!this._writeBlocked && this._transport && out) {
-          let buf = out.free.pop();
-          if (!buf) {
-            if (out.inFlight >= OUT_POOL) {
-              // Every buffer is still being written: wait for one.
-              out.waiting = true;
-              this._block();
-              break;
+        let more;
+        do {
+          const out = this._out;
+          let buf = null;
+          if (!this._writeBlocked && this._transport && out) {
+            buf = out.free.pop() ?? null;
+            if (!buf) {
+              if (out.inFlight >= OUT_POOL) {
+                // Every buffer is still being written: wait for one.
+                out.waiting = true;
+                this._block();
+              } else {
+                buf = new Uint8Array(OUT_BUFFER);
+              }
             }
-            buf = new Uint8Array(OUT_BUFFER);
           }
-          // pollTransmit takes no clock: receiving no bytes only sets it, so
-          // that the deadline armed with the end of a long upload starts now.
-          engine.receive(NO_BYTES, now());
-          const n = engine.pollTransmitInto(buf);
-          if (!n) {
-            out.free.push(buf);
+          let r;
+          try {
+            r = engine.step(input, now(), buf === null ? 0 : buf.length);
+          } catch (e) {
+            this._fatal ??= SMTPError.create('SMTP engine error', SMTPErrorStates.ERROR, e);
+            if (buf) out.free.push(buf);
             break;
           }
-          out.inFlight++;
-          const done = () => {
-            out.inFlight--;
+          input = undefined;
+          const n = r >>> 3;
+          this._bodyPending = (r & 2) !== 0;
+          more = (r & 4) !== 0;
+          if (n > 0) {
+            memory ??= wasm.wasmMemory();
+            buf.set(new Uint8Array(memory.buffer, engine.outPtr, n));
+            this._write(out, buf, n);
+          } else if (buf) {
             out.free.push(buf);
-            if (out.waiting && this._out === out) {
-              out.waiting = false;
-              this._unblock();
-              queueMicrotask(() => this._pump());
-            }
-          };
-          if (this._transport.write(buf.subarray(0, n), done) === false) this._block();
-        }
-        const events = [];
-        let ev;
-        while ((ev = engine.pollEvent()) != null) events.push(ev);
-        this._flushTranscript();
-        for (const event of events) this._onEvent(event);
+          }
+          this._flushTranscript();
+          if (r & 1) {
+            for (const event of JSON.parse(engine.takeEvents())) this._onEvent(event);
+          }
+        } while (more && !this._writeBlocked && this._engine === engine);
       } while (this._pumpAgain);
       this._arm();
       this._feedBody();
     } finally {
       this._pumping = false;
     }
+  }
+
+  /** Writes `buf[0..n]`, one of `out`'s buffers, which goes back to the pool once written. */
+  _write(out, buf, n) {
+    out.inFlight++;
+    const done = () => {
+      out.inFlight--;
+      out.free.push(buf);
+      if (out.waiting && this._out === out) {
+        out.waiting = false;
+        this._unblock();
+        queueMicrotask(() => this._pump());
+      }
+    };
+    if (this._transport.write(buf.subarray(0, n), done) === false) this._block();
   }
 
   /**
@@ -387,24 +418,53 @@ export class SMTPConnection {
     this._writeTimer = null;
   }
 
+  /**
+   * Keeps one timer for the engine's deadline. The deadline moves with
+   * every command and reply; the timer is replaced only when the deadline
+   * comes earlier than the timer. A timer that fires early re-arms itself for
+   * the rest; one that finds no deadline stops. While the engine has no
+   * deadline the timer does not keep Node running (`unref`).
+   */
   _arm() {
     const engine = this._engine;
-    const deadline = engine?.pollTimeout() ?? null;
-    // The same deadline as the timer's: keep it (a message body pumps
-    // often; a new timer each time would only make garbage).
-    if (this._timer !== null && deadline !== null && this._timerEngine === engine && this._timerDeadline === deadline) return;
+    const deadline = engine ? engine.pollTimeout() : undefined;
+    if (deadline === undefined || deadline === null) {
+      this._deadline = null;
+      if (this._timer !== null && this._timerRef) {
+        this._timer.unref?.();
+        this._timerRef = false;
+      }
+      return;
+    }
+    this._deadline = deadline;
+    if (this._timer !== null && this._timerEngine === engine && this._timerAt <= deadline) {
+      if (!this._timerRef) {
+        this._timer.ref?.();
+        this._timerRef = true;
+      }
+      return;
+    }
     if (this._timer !== null) clearTimeout(this._timer);
-    this._timer = null;
-    if (!engine || deadline === null) return;
-    const delay = Math.max(0, Number(deadline) - now());
+    this._setTimer(engine, deadline);
+  }
+
+  _setTimer(engine, at) {
     this._timerEngine = engine;
-    this._timerDeadline = deadline;
+    this._timerAt = at;
+    this._timerRef = true;
     this._timer = setTimeout(() => {
       this._timer = null;
       if (this._engine !== engine) return;
-      this._call(() => engine.handleTimeout(now()));
+      const deadline = engine.pollTimeout();
+      if (deadline === undefined || deadline === null) return;
+      const t = now();
+      if (t < deadline) {
+        this._setTimer(engine, deadline);
+        return;
+      }
+      this._call(() => engine.handleTimeout(t));
       this._pump();
-    }, Math.min(delay, 2 ** 31 - 1));
+    }, Math.min(Math.max(0, at - now()), 2 ** 31 - 1));
   }
 
   _onEvent(ev) {
@@ -573,6 +633,7 @@ export class SMTPConnection {
   _feedBody() {
     const engine = this._engine;
     if (!engine || this._writeBlocked) return;
+    if (!this._bodyPending) return;
     const id = engine.bodyPending;
     if (id === undefined || id === null) return;
     const body = this._bodies.get(id);

@@ -81,8 +81,13 @@ export class Message {
     return error ? { isValid: false, validationError: error.message } : { isValid: true, validationError: undefined };
   }
 
-  /** checkValidity's verdict as `{ error }`: a MimeographError naming the field, or none. */
-  _validity() {
+  /**
+   * checkValidity's verdict as `{ error }`: a MimeographError naming the
+   * field, or none. `keep`: a message without attachments keeps what the
+   * check built, for a `_buildForSend` in the same turn (see
+   * `_releasePrebuilt`).
+   */
+  _validity(keep = false) {
     const h = this.header;
     const isAddr = (v) => typeof v === 'string' || Array.isArray(v);
     const fail = (message, field) => ({ error: new MimeographError(message, 'INVALID_MESSAGE', field) });
@@ -120,12 +125,21 @@ export class Message {
       if (!result.isValid) return fail(result.validationError, undefined);
       // Stricter than emailjs: compose once (attachments empty) so that a bad
       // address or a CR/LF in a header is reported here, not at send time.
-      wasm.WasmMessage.fromOptions(options).free();
+      const built = wasm.WasmMessage.fromOptions(options);
+      this._releasePrebuilt();
+      if (keep && options.attachment === undefined) this._prebuilt = built;
+      else built.free();
     } catch (e) {
       const err = fromWasmError(e);
       return fail(err.message, err.field);
     }
     return { error: null };
+  }
+
+  /** Frees what `_validity(true)` kept, if `_buildForSend` did not take it. */
+  _releasePrebuilt() {
+    this._prebuilt?.free();
+    this._prebuilt = null;
   }
 
   /** emailjs's deprecated valid(callback(isValid, why)). */
@@ -152,6 +166,12 @@ export class Message {
    * connection pushes each source into its feed when the engine waits for it.
    */
   async _buildForSend() {
+    const prebuilt = this._prebuilt;
+    if (prebuilt) {
+      this._prebuilt = null;
+      if (this.header['message-id'] === undefined) this.header['message-id'] = `<${prebuilt.messageId()}>`;
+      return { built: prebuilt, bodies: [] };
+    }
     const sources = [];
     try {
       const all = this.alternative ? [this.alternative, ...this.attachments] : [...this.attachments];

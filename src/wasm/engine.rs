@@ -1,5 +1,7 @@
 //! The SMTP engine for JS: a thin driver over [`Client`] (see `API.md`).
 
+use std::fmt::Write as _;
+
 use js_sys::Uint8Array;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -17,62 +19,62 @@ use crate::smtp::{
     SmtpError, TlsPolicy,
 };
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReplyJs {
-    code: u16,
-    enhanced_code: Option<String>,
-    text: String,
-    lines: Vec<String>,
+// Events go to JS as JSON text (written here, read with `JSON.parse`): one
+// string per batch of events instead of an object built property by
+// property across the wasm boundary, which cost more than the SMTP work.
+
+/// Appends `s` as a JSON string.
+fn json_str(o: &mut String, s: &str) {
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
 }
 
-impl From<&Reply> for ReplyJs {
-    fn from(r: &Reply) -> Self {
-        ReplyJs {
-            code: r.code(),
-            enhanced_code: r.enhanced_code().map(|c| c.to_string()),
-            text: r.text(),
-            lines: r.lines().to_vec(),
-        }
+fn json_opt_str(o: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(o, s),
+        None => o.push_str("null"),
     }
 }
 
-#[derive(Serialize)]
-struct RecipientJs {
-    address: String,
-    reply: ReplyJs,
-}
-
-#[derive(Serialize)]
-struct RecipientResultJs {
-    address: String,
-    accepted: bool,
-    reply: ReplyJs,
-}
-
-impl From<&RecipientResult> for RecipientResultJs {
-    fn from(r: &RecipientResult) -> Self {
-        RecipientResultJs {
-            address: r.address.clone(),
-            accepted: r.accepted(),
-            reply: (&r.reply).into(),
+fn json_str_list(o: &mut String, list: &[String]) {
+    o.push('[');
+    for (i, s) in list.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
         }
+        json_str(o, s);
     }
+    o.push(']');
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ErrorInfo {
-    emailjs_code: u8,
-    kind: &'static str,
-    message: String,
-    smtp_code: Option<u16>,
-    enhanced_code: Option<String>,
-    command: Option<String>,
-    retryable: bool,
-    greylisted: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    recipients: Option<Vec<RecipientJs>>,
+fn json_bool(o: &mut String, b: bool) {
+    o.push_str(if b { "true" } else { "false" });
+}
+
+/// `{ code, enhancedCode, text, lines }`.
+fn json_reply(o: &mut String, r: &Reply) {
+    let _ = write!(o, "{{\"code\":{},\"enhancedCode\":", r.code());
+    match r.enhanced_code() {
+        Some(c) => {
+            let _ = write!(o, "\"{c}\"");
+        }
+        None => o.push_str("null"),
+    }
+    o.push_str(",\"text\":");
+    json_str(o, &r.text());
+    o.push_str(",\"lines\":");
+    json_str_list(o, r.lines());
+    o.push('}');
 }
 
 fn kind(e: &SmtpError) -> &'static str {
@@ -104,134 +106,145 @@ fn kind(e: &SmtpError) -> &'static str {
     }
 }
 
-impl From<&SmtpError> for ErrorInfo {
-    fn from(e: &SmtpError) -> Self {
-        let recipients = match e {
-            SmtpError::AllRecipientsRejected { recipients }
-            | SmtpError::RecipientsRejected { recipients } => Some(
-                recipients
-                    .iter()
-                    .map(|r| RecipientJs {
-                        address: r.address.clone(),
-                        reply: (&r.reply).into(),
-                    })
-                    .collect(),
-            ),
-            _ => None,
-        };
-        // Rejected recipients: the codes of the first rejection, as emailjs
-        // reports the code of the reply that failed.
-        let reply = e.reply().or_else(|| match e {
-            SmtpError::AllRecipientsRejected { recipients }
-            | SmtpError::RecipientsRejected { recipients } => {
-                recipients.iter().find(|r| !r.accepted()).map(|r| &r.reply)
+/// `SmtpErrorInfo` (see `API.md`).
+fn json_error(o: &mut String, e: &SmtpError) {
+    let recipients = match e {
+        SmtpError::AllRecipientsRejected { recipients }
+        | SmtpError::RecipientsRejected { recipients } => Some(recipients),
+        _ => None,
+    };
+    // Rejected recipients: the codes of the first rejection, as emailjs
+    // reports the code of the reply that failed.
+    let reply = e
+        .reply()
+        .or_else(|| recipients?.iter().find(|r| !r.accepted()).map(|r| &r.reply));
+    let _ = write!(
+        o,
+        "{{\"emailjsCode\":{},\"kind\":\"{}\",\"message\":",
+        e.emailjs_code() as u8,
+        kind(e)
+    );
+    json_str(o, &e.to_string());
+    o.push_str(",\"smtpCode\":");
+    match reply {
+        Some(r) => {
+            let _ = write!(o, "{}", r.code());
+        }
+        None => o.push_str("null"),
+    }
+    o.push_str(",\"enhancedCode\":");
+    match reply.and_then(Reply::enhanced_code) {
+        Some(c) => {
+            let _ = write!(o, "\"{c}\"");
+        }
+        None => o.push_str("null"),
+    }
+    o.push_str(",\"command\":");
+    json_opt_str(o, e.command());
+    o.push_str(",\"retryable\":");
+    json_bool(o, e.is_retryable());
+    o.push_str(",\"greylisted\":");
+    json_bool(o, e.is_greylisting());
+    if let Some(list) = recipients {
+        o.push_str(",\"recipients\":[");
+        for (i, r) in list.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
             }
-            _ => None,
-        });
-        ErrorInfo {
-            emailjs_code: e.emailjs_code() as u8,
-            kind: kind(e),
-            message: e.to_string(),
-            smtp_code: reply.map(Reply::code),
-            enhanced_code: reply.and_then(Reply::enhanced_code).map(|c| c.to_string()),
-            command: e.command().map(str::to_owned),
-            retryable: e.is_retryable(),
-            greylisted: e.is_greylisting(),
-            recipients,
+            o.push_str("{\"address\":");
+            json_str(o, &r.address);
+            o.push_str(",\"reply\":");
+            json_reply(o, &r.reply);
+            o.push('}');
+        }
+        o.push(']');
+    }
+    o.push('}');
+}
+
+fn json_capabilities(o: &mut String, c: &Capabilities) {
+    o.push_str("{\"serverName\":");
+    json_str(o, &c.server_name);
+    o.push_str(",\"pipelining\":");
+    json_bool(o, c.pipelining);
+    o.push_str(",\"size\":");
+    match c.size {
+        Some(s) => {
+            let _ = write!(o, "{s}");
+        }
+        None => o.push_str("null"),
+    }
+    o.push_str(",\"eightBitMime\":");
+    json_bool(o, c.eight_bit_mime);
+    o.push_str(",\"smtpUtf8\":");
+    json_bool(o, c.smtp_utf8);
+    o.push_str(",\"starttls\":");
+    json_bool(o, c.starttls);
+    o.push_str(",\"auth\":");
+    json_str_list(o, &c.auth);
+    o.push_str(",\"chunking\":");
+    json_bool(o, c.chunking);
+    o.push_str(",\"extensions\":");
+    json_str_list(o, &c.extensions);
+    o.push('}');
+}
+
+/// Appends the event as a JSON object (`SmtpEvent` in `API.md`);
+/// `outcome_unknown`: `Client::outcome_unknown` named this failed message.
+fn json_event(o: &mut String, e: &Event, outcome_unknown: bool) {
+    match e {
+        Event::Ready(c) => {
+            o.push_str("{\"type\":\"ready\",\"capabilities\":");
+            json_capabilities(o, c);
+        }
+        Event::StartTls => o.push_str("{\"type\":\"starttls\""),
+        Event::MessageSent(s) => {
+            let _ = write!(o, "{{\"type\":\"sent\",\"id\":{},\"reply\":", s.id.0);
+            json_reply(o, &s.reply);
+            o.push_str(",\"recipients\":[");
+            for (i, r) in s.recipients.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                json_recipient(o, r);
+            }
+            o.push(']');
+        }
+        Event::MessageFailed { id, error } => {
+            let _ = write!(o, "{{\"type\":\"failed\",\"id\":{},\"error\":", id.0);
+            json_error(o, error);
+            o.push_str(",\"outcomeUnknown\":");
+            json_bool(o, outcome_unknown);
+        }
+        Event::Noop(r) => {
+            o.push_str("{\"type\":\"noop\",\"reply\":");
+            json_reply(o, r);
+        }
+        Event::Reply { command, reply } => {
+            o.push_str("{\"type\":\"reply\",\"command\":");
+            json_str(o, command);
+            o.push_str(",\"reply\":");
+            json_reply(o, reply);
+        }
+        Event::Closed { error } => {
+            o.push_str("{\"type\":\"closed\",\"error\":");
+            match error {
+                Some(e) => json_error(o, e),
+                None => o.push_str("null"),
+            }
         }
     }
+    o.push('}');
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CapabilitiesJs {
-    server_name: String,
-    pipelining: bool,
-    size: Option<f64>,
-    eight_bit_mime: bool,
-    smtp_utf8: bool,
-    starttls: bool,
-    auth: Vec<String>,
-    chunking: bool,
-    extensions: Vec<String>,
-}
-
-impl From<Capabilities> for CapabilitiesJs {
-    fn from(c: Capabilities) -> Self {
-        CapabilitiesJs {
-            server_name: c.server_name,
-            pipelining: c.pipelining,
-            size: c.size.map(|s| s as f64),
-            eight_bit_mime: c.eight_bit_mime,
-            smtp_utf8: c.smtp_utf8,
-            starttls: c.starttls,
-            auth: c.auth,
-            chunking: c.chunking,
-            extensions: c.extensions,
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum EventJs {
-    Ready {
-        capabilities: CapabilitiesJs,
-    },
-    Starttls,
-    Sent {
-        id: f64,
-        reply: ReplyJs,
-        recipients: Vec<RecipientResultJs>,
-    },
-    Failed {
-        id: f64,
-        error: ErrorInfo,
-        /// The end of the message's data was handed over before the
-        /// session failed (`Client::outcome_unknown`): the server may have
-        /// accepted it.
-        #[serde(rename = "outcomeUnknown")]
-        outcome_unknown: bool,
-    },
-    Noop {
-        reply: ReplyJs,
-    },
-    Reply {
-        command: String,
-        reply: ReplyJs,
-    },
-    Closed {
-        error: Option<ErrorInfo>,
-    },
-}
-
-impl From<Event> for EventJs {
-    fn from(e: Event) -> Self {
-        match e {
-            Event::Ready(c) => EventJs::Ready {
-                capabilities: c.into(),
-            },
-            Event::StartTls => EventJs::Starttls,
-            Event::MessageSent(s) => EventJs::Sent {
-                id: s.id.0 as f64,
-                reply: (&s.reply).into(),
-                recipients: s.recipients.iter().map(Into::into).collect(),
-            },
-            Event::MessageFailed { id, error } => EventJs::Failed {
-                id: id.0 as f64,
-                error: (&error).into(),
-                outcome_unknown: false,
-            },
-            Event::Noop(r) => EventJs::Noop { reply: (&r).into() },
-            Event::Reply { command, reply } => EventJs::Reply {
-                command,
-                reply: (&reply).into(),
-            },
-            Event::Closed { error } => EventJs::Closed {
-                error: error.as_ref().map(Into::into),
-            },
-        }
-    }
+fn json_recipient(o: &mut String, r: &RecipientResult) {
+    o.push_str("{\"address\":");
+    json_str(o, &r.address);
+    o.push_str(",\"accepted\":");
+    json_bool(o, r.accepted());
+    o.push_str(",\"reply\":");
+    json_reply(o, &r.reply);
+    o.push('}');
 }
 
 #[derive(Serialize)]
@@ -244,10 +257,23 @@ struct TranscriptJs {
 #[wasm_bindgen]
 pub struct WasmSmtpClient {
     client: Client,
-    /// Bytes from the engine not yet copied out by `pollTransmitInto`.
+    /// Bytes from the engine not yet copied out by `pollTransmitInto` or
+    /// `step` (`out[out_pos..]`).
     out: Vec<u8>,
     out_pos: usize,
+    /// The bytes of the last `step`, at `outPtr`.
+    flight: Vec<u8>,
+    /// The events of the last `step`, a JSON array (empty: none).
+    events: String,
 }
+
+/// `step`'s result: bit 0, there are events (`takeEvents`); bit 1, the body
+/// waits for a fed attachment (`bodyPending`); bit 2, the output reached
+/// `max` (call `step` again for more); the rest, the number of bytes at
+/// `outPtr` (`result >>> 3`).
+const STEP_EVENTS: u32 = 1;
+const STEP_BODY_PENDING: u32 = 2;
+const STEP_MORE: u32 = 4;
 
 fn config_from(value: &JsValue) -> BResult<Config> {
     let mut config = Config::default();
@@ -382,6 +408,8 @@ impl WasmSmtpClient {
             client,
             out: Vec::new(),
             out_pos: 0,
+            flight: Vec::new(),
+            events: String::new(),
         })
     }
 
@@ -563,19 +591,95 @@ impl WasmSmtpClient {
     pub fn poll_event(&mut self) -> Result<JsValue, JsValue> {
         match self.client.poll_event() {
             Some(e) => {
-                let unknown = matches!(&e, Event::MessageFailed { id, .. }
-                    if self.client.outcome_unknown() == Some(*id));
-                let mut event = EventJs::from(e);
-                if let EventJs::Failed {
-                    outcome_unknown, ..
-                } = &mut event
-                {
-                    *outcome_unknown = unknown;
-                }
-                Ok(to_js(&event)?)
+                let mut json = String::new();
+                self.event_json(&mut json, &e);
+                js_sys::JSON::parse(&json)
             }
             None => Ok(JsValue::UNDEFINED),
         }
+    }
+
+    fn event_json(&self, o: &mut String, e: &Event) {
+        let unknown = matches!(e, Event::MessageFailed { id, .. }
+            if self.client.outcome_unknown() == Some(*id));
+        json_event(o, e, unknown);
+    }
+
+    /// One turn of the transport's loop in one call: feeds `input` (bytes
+    /// from the server, if any) at `nowMs`, then collects up to `max` bytes
+    /// to write (what `pollTransmit` would give; read them at `outPtr`
+    /// before the next call into the module) and every event (`takeEvents`).
+    /// Returns `(bytes << 3) | flags`: 1, events; 2, the body waits for a fed
+    /// attachment (`bodyPending`); 4, `max` was reached (there may be more).
+    pub fn step(&mut self, input: Option<Vec<u8>>, now_ms: f64, max: u32) -> u32 {
+        // Without input this only moves the engine's clock: a deadline armed
+        // by what goes out now counts from now (not from the last reply or
+        // fed data, which may be long ago after a wait for the socket).
+        self.client
+            .receive(input.as_deref().unwrap_or_default(), ms_to_duration(now_ms));
+        // The length goes back shifted by 3 bits: at most 2^28 bytes.
+        let cap = (max as usize).min(1 << 28);
+        self.flight.clear();
+        while self.flight.len() < cap {
+            if self.out_pos >= self.out.len() {
+                match self.client.poll_transmit() {
+                    // A whole flight that fits: no copy.
+                    Some(bytes) if self.flight.is_empty() && bytes.len() <= cap => {
+                        self.flight = bytes;
+                        continue;
+                    }
+                    Some(bytes) => {
+                        self.out = bytes;
+                        self.out_pos = 0;
+                    }
+                    None => {
+                        self.out.clear();
+                        self.out_pos = 0;
+                        break;
+                    }
+                }
+            }
+            let take = (self.out.len() - self.out_pos).min(cap - self.flight.len());
+            self.flight
+                .extend_from_slice(&self.out[self.out_pos..self.out_pos + take]);
+            self.out_pos += take;
+        }
+        let mut flags = 0;
+        if cap > 0 && self.flight.len() >= cap {
+            flags |= STEP_MORE;
+        }
+        self.events.clear();
+        let mut events = std::mem::take(&mut self.events);
+        while let Some(e) = self.client.poll_event() {
+            events.push(if events.is_empty() { '[' } else { ',' });
+            self.event_json(&mut events, &e);
+        }
+        if !events.is_empty() {
+            events.push(']');
+            flags |= STEP_EVENTS;
+        }
+        self.events = events;
+        if self.client.body_pending().is_some() {
+            flags |= STEP_BODY_PENDING;
+        }
+        ((self.flight.len() as u32) << 3) | flags
+    }
+
+    /// Where the bytes of the last `step` start in the wasm memory
+    /// (`wasmMemory()`).
+    #[wasm_bindgen(getter, js_name = outPtr)]
+    pub fn out_ptr(&self) -> f64 {
+        self.flight.as_ptr() as usize as f64
+    }
+
+    /// The events of the last `step`, a JSON array of `SmtpEvent`s (`"[]"`
+    /// when there were none).
+    #[wasm_bindgen(js_name = takeEvents)]
+    pub fn take_events(&mut self) -> String {
+        if self.events.is_empty() {
+            return "[]".into();
+        }
+        std::mem::take(&mut self.events)
     }
 
     /// The absolute deadline (ms, same clock as `nowMs`), if any.
