@@ -1,7 +1,7 @@
 import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, fromWasmError, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
-import { concatBytes, toBytes, toMillis } from './util.js';
+import { composeOptions, concatBytes, toBytes, toMillis } from './util.js';
 import { typeName } from './validate.js';
 
 const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of MessageStream
@@ -196,7 +196,7 @@ export class Message {
     const all = this.alternative || this.attachments.length ? await resolveAll(this) : [];
     const options = this._options(all);
     return wrapWasm(() => {
-      const len = wasm.compose(options);
+      const len = composeOptions(options);
       const ptr = wasm.composedPtr();
       wasmMemory ??= wasm.wasmMemory();
       const out = consume(new Uint8Array(wasmMemory.buffer, ptr, len), wasm.composedIsAscii());
