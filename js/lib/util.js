@@ -189,7 +189,7 @@ function specValue(v, depth) {
   }
   if (v === null) {
     specRoom(1);
-    specBytes[specPos++] = 1;
+    specBytes[specPos++] = 0;
     return;
   }
   if (depth >= SPEC_MAX_DEPTH) throw BAIL;
@@ -208,13 +208,6 @@ function specValue(v, depth) {
   }
   if (v instanceof ArrayBuffer) {
     specByteArray(new Uint8Array(v));
-    return;
-  }
-  if (v instanceof Date) {
-    specRoom(9);
-    specBytes[specPos] = 9;
-    specView.setFloat64(specPos + 1, v.getTime(), true);
-    specPos += 9;
     return;
   }
   const proto = Object.getPrototypeOf(v);

@@ -4,16 +4,14 @@
 use std::cell::{Cell, RefCell};
 
 use js_sys::{Array, Object, Uint8Array};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{
-    self, bytes, decode_spec, is_absent, opt_bool, opt_number, opt_string, string, string_or_array,
-    AnyVal, Val,
+    self, bytes, decode_spec, is_absent, opt_bool, opt_bool_of, opt_number, opt_number_of,
+    opt_string, opt_string_of, string, string_or_array, string_or_array_of, AnyVal, Val,
 };
 use super::error::{BResult, BindingError};
-use super::to_js;
 use crate::address::{parse_address_list, ParsedAddress};
 use crate::encoding::{qp, rfc2047, Charset, TransferEncoding};
 use crate::header::DateTime;
@@ -41,10 +39,15 @@ impl WasmMessage {
     }
 }
 
-#[derive(Serialize)]
-struct EnvelopeJs {
-    from: Option<String>,
-    to: Vec<String>,
+/// A plain JS object with these properties (what serde-wasm-bindgen's
+/// `json_compatible` gives, without its code for these few shapes).
+fn js_object(props: &[(&str, JsValue)]) -> JsValue {
+    let obj = Object::new();
+    for (k, v) in props {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(k), v);
+    }
+    obj.into()
 }
 
 #[wasm_bindgen]
@@ -113,11 +116,12 @@ impl WasmMessage {
     /// `{ from: string | null, to: string[] }`: the SMTP envelope.
     pub fn envelope(&self) -> Result<JsValue, JsValue> {
         let env = self.get()?.envelope();
-        let js = EnvelopeJs {
-            from: env.from.as_ref().map(|a| a.utf8().to_owned()),
-            to: env.to.iter().map(|a| a.utf8().to_owned()).collect(),
-        };
-        Ok(to_js(&js)?)
+        let from = env
+            .from
+            .as_ref()
+            .map_or(JsValue::NULL, |a| JsValue::from_str(a.utf8()));
+        let to: Array = env.to.iter().map(|a| JsValue::from_str(a.utf8())).collect();
+        Ok(js_object(&[("from", from), ("to", to.into())]))
     }
 
     /// The Message-ID without `<>`.
@@ -361,19 +365,19 @@ fn builder_from_options<V: Val>(
         dated |= lower == "date";
         let k = key.as_str();
         b = match lower.as_str() {
-            "from" => v_string_or_array(&value, k)?
+            "from" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.from(s)),
-            "to" => v_string_or_array(&value, k)?
+            "to" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.to(s)),
-            "cc" => v_string_or_array(&value, k)?
+            "cc" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.cc(s)),
-            "bcc" => v_string_or_array(&value, k)?
+            "bcc" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.bcc(s)),
-            "reply-to" => v_string_or_array(&value, k)?
+            "reply-to" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.reply_to(s)),
             "sender" => b.sender(value.string(k)?),
@@ -383,15 +387,15 @@ fn builder_from_options<V: Val>(
             "content-type" => b.text_content_type(value.string(k)?),
             "charset" => b.charset(value.string(k)?),
             "message-id" => b.message_id(value.string(k)?),
-            "in-reply-to" => v_string_or_array(&value, k)?
+            "in-reply-to" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.in_reply_to(s)),
-            "references" => v_string_or_array(&value, k)?
+            "references" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.references(s)),
             "date" => b.date(date_option(&value, k)?),
             "deterministic" => {
-                let seed = v_opt_number(&value, k)?.unwrap_or(0.0);
+                let seed = opt_number_of(&value, k)?.unwrap_or(0.0);
                 if seed < 0.0 || seed.fract() != 0.0 || seed > 9_007_199_254_740_991.0 {
                     return Err(BindingError::invalid(
                         k,
@@ -588,15 +592,15 @@ fn parse_part<V: Val>(
     }
     value.check_object(field)?;
     let sub = |k: &str| format!("{field}.{k}");
-    let prop = |k: &str| value.prop(k, &sub(k));
+    let prop = |k: &str| value.prop(k, field);
     let alternative = alt_flag(&prop("alternative")?, &sub("alternative"))?;
-    let encoded = v_opt_bool(&prop("encoded")?, &sub("encoded"))?.unwrap_or(false);
-    let mut ty = v_opt_string(&prop("type")?, &sub("type"))?;
-    let name = v_opt_string(&prop("name")?, &sub("name"))?;
-    let mut charset = v_opt_string(&prop("charset")?, &sub("charset"))?;
-    let method = v_opt_string(&prop("method")?, &sub("method"))?;
-    let inline = v_opt_bool(&prop("inline")?, &sub("inline"))?;
-    let mut cid = v_opt_string(&prop("cid")?, &sub("cid"))?;
+    let encoded = opt_bool_of(&prop("encoded")?, &sub("encoded"))?.unwrap_or(false);
+    let mut ty = opt_string_of(&prop("type")?, &sub("type"))?;
+    let name = opt_string_of(&prop("name")?, &sub("name"))?;
+    let mut charset = opt_string_of(&prop("charset")?, &sub("charset"))?;
+    let method = opt_string_of(&prop("method")?, &sub("method"))?;
+    let inline = opt_bool_of(&prop("inline")?, &sub("inline"))?;
+    let mut cid = opt_string_of(&prop("cid")?, &sub("cid"))?;
     let data = prop("data")?;
 
     // Part headers: Content-ID, Content-Type and Content-Transfer-Encoding
@@ -740,56 +744,7 @@ fn alt_flag<V: Val>(v: &V, field: &str) -> BResult<bool> {
     if v.is_non_array_object() {
         return Ok(true);
     }
-    Ok(v_opt_bool(v, field)?.unwrap_or(false))
-}
-
-/// [`opt_bool`] for any [`Val`].
-fn v_opt_bool<V: Val>(v: &V, field: &str) -> BResult<Option<bool>> {
-    if v.is_absent() {
-        return Ok(None);
-    }
-    v.as_bool().map(Some).ok_or_else(|| {
-        BindingError::invalid(
-            field,
-            format!("{field} must be a boolean, got {}", v.type_name()),
-        )
-    })
-}
-
-/// [`opt_number`](super::convert::opt_number) for any [`Val`].
-fn v_opt_number<V: Val>(v: &V, field: &str) -> BResult<Option<f64>> {
-    if v.is_absent() {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.is_finite() => Ok(Some(n)),
-        _ => Err(BindingError::invalid(
-            field,
-            format!("{field} must be a finite number, got {}", v.type_name()),
-        )),
-    }
-}
-
-/// [`opt_string`] for any [`Val`].
-fn v_opt_string<V: Val>(v: &V, field: &str) -> BResult<Option<String>> {
-    if v.is_absent() {
-        Ok(None)
-    } else {
-        v.string(field).map(Some)
-    }
-}
-
-/// [`string_or_array`] for any [`Val`].
-fn v_string_or_array<V: Val>(v: &V, field: &str) -> BResult<Vec<String>> {
-    if v.is_array() {
-        v.items()
-            .iter()
-            .enumerate()
-            .map(|(i, item)| item.string(&format!("{field}[{i}]")))
-            .collect()
-    } else {
-        v.string(field).map(|s| vec![s])
-    }
+    Ok(opt_bool_of(v, field)?.unwrap_or(false))
 }
 
 /// Where the part's bytes come from: `data`, or a feed (`feed: id`, a
@@ -804,7 +759,7 @@ fn source<V: Val>(
 ) -> BResult<Attachment> {
     let f = format!("{field}.data");
     let feed_field = format!("{field}.feed");
-    let feed_id = v_opt_number(&obj.prop("feed", &feed_field)?, &feed_field)?;
+    let feed_id = opt_number_of(&obj.prop("feed", field)?, &feed_field)?;
     if let Some(id) = feed_id {
         if !(0.0..=65_535.0).contains(&id) || id.fract() != 0.0 {
             return Err(BindingError::invalid(
@@ -832,7 +787,7 @@ fn source<V: Val>(
             ));
         }
         let size_field = format!("{field}.size");
-        let size = v_opt_number(&obj.prop("size", &size_field)?, &size_field)?;
+        let size = opt_number_of(&obj.prop("size", field)?, &size_field)?;
         let feed = Feed::new();
         let part = match size {
             None => Attachment::reader(feed.reader()),
@@ -851,7 +806,7 @@ fn source<V: Val>(
     }
     if data.is_absent() {
         for k in ["path", "stream"] {
-            if !obj.prop(k, &format!("{field}.{k}"))?.is_absent() {
+            if !obj.prop(k, field)?.is_absent() {
                 return Err(BindingError::invalid(
                     &format!("{field}.{k}"),
                     format!(
@@ -882,25 +837,19 @@ fn source<V: Val>(
     }
 }
 
-#[derive(Serialize)]
-struct Validity {
-    #[serde(rename = "isValid")]
-    is_valid: bool,
-    #[serde(rename = "validationError", skip_serializing_if = "Option::is_none")]
-    validation_error: Option<String>,
-}
-
 /// emailjs's `Message.checkValidity()` on an option object, without building:
 /// a `from`, one of `to`/`cc`/`bcc` (strings or arrays), and attachments
 /// (other than the alternative) with data, a path or a stream. Never throws.
 #[wasm_bindgen(js_name = checkValidity)]
 pub fn check_validity(options: JsValue) -> JsValue {
     let result = validity(&options);
-    let v = Validity {
-        is_valid: result.is_ok(),
-        validation_error: result.err(),
-    };
-    to_js(&v).unwrap_or(JsValue::UNDEFINED)
+    match result {
+        Ok(()) => js_object(&[("isValid", JsValue::TRUE)]),
+        Err(e) => js_object(&[
+            ("isValid", JsValue::FALSE),
+            ("validationError", JsValue::from_str(&e)),
+        ]),
+    }
 }
 
 fn validity(options: &JsValue) -> Result<(), String> {
@@ -968,20 +917,16 @@ fn validity(options: &JsValue) -> Result<(), String> {
     }
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
-enum AddressJs {
-    Mailbox { name: String, address: String },
-    Group { name: String, group: Vec<AddressJs> },
-}
-
-fn address_js(a: ParsedAddress) -> AddressJs {
+fn address_js(a: ParsedAddress) -> JsValue {
     match a {
-        ParsedAddress::Mailbox { name, address } => AddressJs::Mailbox { name, address },
-        ParsedAddress::Group { name, members } => AddressJs::Group {
-            name,
-            group: members.into_iter().map(address_js).collect(),
-        },
+        ParsedAddress::Mailbox { name, address } => js_object(&[
+            ("name", JsValue::from_str(&name)),
+            ("address", JsValue::from_str(&address)),
+        ]),
+        ParsedAddress::Group { name, members } => {
+            let group: Array = members.into_iter().map(address_js).collect();
+            js_object(&[("name", JsValue::from_str(&name)), ("group", group.into())])
+        }
     }
 }
 
@@ -990,12 +935,12 @@ fn address_js(a: ParsedAddress) -> AddressJs {
 #[wasm_bindgen]
 pub fn addressparser(input: JsValue) -> Result<JsValue, JsValue> {
     let inputs = string_or_array(&input, "input")?;
-    let list: Vec<AddressJs> = inputs
+    let list: Array = inputs
         .iter()
         .flat_map(|s| parse_address_list(s))
         .map(address_js)
         .collect();
-    Ok(to_js(&list)?)
+    Ok(list.into())
 }
 
 /// emailjs's `getRFC2822Date(date?, useUtc?)`: `date` is ms since the epoch

@@ -77,50 +77,22 @@ fn has_replacement_char(s: &str) -> bool {
 
 /// An optional string: `undefined`/`null` give `None`.
 pub(crate) fn opt_string(v: &JsValue, field: &str) -> BResult<Option<String>> {
-    if is_absent(v) {
-        Ok(None)
-    } else {
-        string(v, field).map(Some)
-    }
+    opt_string_of(&AnyVal::Js(v.clone()), field)
 }
 
 /// A string or an array of strings (emailjs's `to`, `cc`, ...).
 pub(crate) fn string_or_array(v: &JsValue, field: &str) -> BResult<Vec<String>> {
-    if Array::is_array(v) {
-        let arr: &Array = v.unchecked_ref();
-        (0..arr.length())
-            .map(|i| string(&arr.get(i), &format!("{field}[{i}]")))
-            .collect()
-    } else {
-        string(v, field).map(|s| vec![s])
-    }
+    string_or_array_of(&AnyVal::Js(v.clone()), field)
 }
 
 /// An optional boolean; JS truthiness is not used: a non-boolean is an error.
 pub(crate) fn opt_bool(v: &JsValue, field: &str) -> BResult<Option<bool>> {
-    if is_absent(v) {
-        return Ok(None);
-    }
-    v.as_bool().map(Some).ok_or_else(|| {
-        BindingError::invalid(
-            field,
-            format!("{field} must be a boolean, got {}", type_name(v)),
-        )
-    })
+    opt_bool_of(&AnyVal::Js(v.clone()), field)
 }
 
 /// An optional finite number.
 pub(crate) fn opt_number(v: &JsValue, field: &str) -> BResult<Option<f64>> {
-    if is_absent(v) {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.is_finite() => Ok(Some(n)),
-        _ => Err(BindingError::invalid(
-            field,
-            format!("{field} must be a finite number, got {}", type_name(v)),
-        )),
-    }
+    opt_number_of(&AnyVal::Js(v.clone()), field)
 }
 
 /// A plain object (not null, not an array, not a function).
@@ -203,7 +175,7 @@ pub(crate) fn duration_to_ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The values the composer reads its options from: JS values
+/// The values the composer reads its options from ([`AnyVal`]): JS values
 /// ([`JsValue`], the `compose(options)` path) or a [`Spec`] decoded from the
 /// compact encoding the JS layer writes into the wasm memory
 /// (`composeSpec`). The composer's reading code is generic over this, so
@@ -229,8 +201,9 @@ pub(crate) trait Val: Sized {
     fn string(&self, field: &str) -> BResult<String>;
     /// The items of an array (call when [`Val::is_array`]).
     fn items(&self) -> Vec<Self>;
-    /// A property of an object (see [`object`] and [`get`]).
-    fn prop(&self, key: &str, field: &str) -> BResult<Self>;
+    /// A property of an object (see [`object`] and [`get`]); `parent`
+    /// names the object (the error names `parent.key`).
+    fn prop(&self, key: &str, parent: &str) -> BResult<Self>;
     /// Checks that this is a plain object (see [`object`]).
     fn check_object(&self, field: &str) -> BResult<()>;
     /// The own enumerable keys with their values, in order (see [`entries`]).
@@ -239,65 +212,18 @@ pub(crate) trait Val: Sized {
     fn bytes(&self, field: &str) -> BResult<Vec<u8>>;
 }
 
-impl Val for JsValue {
-    fn type_name(&self) -> &'static str {
-        type_name(self)
-    }
-    fn is_absent(&self) -> bool {
-        is_absent(self)
-    }
-    fn is_string(&self) -> bool {
-        JsValue::is_string(self)
-    }
-    fn is_array(&self) -> bool {
-        Array::is_array(self)
-    }
-    fn is_non_array_object(&self) -> bool {
-        self.is_object() && !Array::is_array(self)
-    }
-    fn as_f64(&self) -> Option<f64> {
-        JsValue::as_f64(self)
-    }
-    fn as_bool(&self) -> Option<bool> {
-        JsValue::as_bool(self)
-    }
-    fn date_ms(&self) -> Option<f64> {
-        self.dyn_ref::<js_sys::Date>().map(|d| d.get_time())
-    }
-    fn string(&self, field: &str) -> BResult<String> {
-        string(self, field)
-    }
-    fn items(&self) -> Vec<Self> {
-        let arr: &Array = self.unchecked_ref();
-        (0..arr.length()).map(|i| arr.get(i)).collect()
-    }
-    fn prop(&self, key: &str, field: &str) -> BResult<Self> {
-        get(object(self, field)?, key, field)
-    }
-    fn check_object(&self, field: &str) -> BResult<()> {
-        object(self, field).map(|_| ())
-    }
-    fn entries(&self, field: &str) -> BResult<Vec<(String, Self)>> {
-        entries(object(self, field)?, field)
-    }
-    fn bytes(&self, field: &str) -> BResult<Vec<u8>> {
-        bytes(self, field)
-    }
-}
-
 /// A JS value decoded from the compact encoding (`API.md`, "The compact
 /// encoding"): strings and bytes borrow the encoded buffer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub(crate) enum Spec<'a> {
+    /// `undefined` or `null`.
     Undefined,
-    Null,
     Bool(bool),
     Num(f64),
     Str(&'a str),
     Bytes(&'a [u8]),
     Array(Vec<Spec<'a>>),
     Object(Vec<(&'a str, Spec<'a>)>),
-    Date(f64),
 }
 
 static UNDEFINED: Spec<'static> = Spec::Undefined;
@@ -351,8 +277,7 @@ fn decode_value<'a>(buf: &'a [u8], at: &mut usize, depth: usize) -> Option<Spec<
     let tag = *buf.get(*at)?;
     *at += 1;
     Some(match tag {
-        0 => Spec::Undefined,
-        1 => Spec::Null,
+        0 | 1 => Spec::Undefined,
         2 => Spec::Bool(false),
         3 => Spec::Bool(true),
         4 => Spec::Num(take_f64(buf, at)?),
@@ -380,97 +305,8 @@ fn decode_value<'a>(buf: &'a [u8], at: &mut usize, depth: usize) -> Option<Spec<
             }
             Spec::Object(props)
         }
-        9 => Spec::Date(take_f64(buf, at)?),
         _ => return None,
     })
-}
-
-impl<'s, 'a> Val for &'s Spec<'a> {
-    fn type_name(&self) -> &'static str {
-        match self {
-            Spec::Undefined => "undefined",
-            Spec::Null => "null",
-            Spec::Bool(_) => "a boolean",
-            Spec::Num(_) => "a number",
-            Spec::Str(_) => "a string",
-            Spec::Array(_) => "an array",
-            Spec::Bytes(_) | Spec::Object(_) | Spec::Date(_) => "an object",
-        }
-    }
-    fn is_absent(&self) -> bool {
-        matches!(self, Spec::Undefined | Spec::Null)
-    }
-    fn is_string(&self) -> bool {
-        matches!(self, Spec::Str(_))
-    }
-    fn is_array(&self) -> bool {
-        matches!(self, Spec::Array(_))
-    }
-    fn is_non_array_object(&self) -> bool {
-        matches!(self, Spec::Bytes(_) | Spec::Object(_) | Spec::Date(_))
-    }
-    fn as_f64(&self) -> Option<f64> {
-        match self {
-            Spec::Num(n) => Some(*n),
-            _ => None,
-        }
-    }
-    fn as_bool(&self) -> Option<bool> {
-        match self {
-            Spec::Bool(b) => Some(*b),
-            _ => None,
-        }
-    }
-    fn date_ms(&self) -> Option<f64> {
-        match self {
-            Spec::Date(ms) => Some(*ms),
-            _ => None,
-        }
-    }
-    fn string(&self, field: &str) -> BResult<String> {
-        match self {
-            Spec::Str(s) => Ok((*s).to_owned()),
-            _ => Err(fallback(field)),
-        }
-    }
-    fn items(&self) -> Vec<Self> {
-        match self {
-            Spec::Array(items) => items.iter().collect(),
-            _ => Vec::new(),
-        }
-    }
-    fn prop(&self, key: &str, field: &str) -> BResult<Self> {
-        match self {
-            Spec::Object(props) => Ok(props
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map_or(&UNDEFINED, |(_, v)| v)),
-            _ => Err(fallback(field)),
-        }
-    }
-    fn check_object(&self, field: &str) -> BResult<()> {
-        match self {
-            Spec::Object(_) => Ok(()),
-            _ => Err(fallback(field)),
-        }
-    }
-    fn entries(&self, field: &str) -> BResult<Vec<(String, Self)>> {
-        match self {
-            Spec::Object(props) => Ok(props.iter().map(|(k, v)| ((*k).to_owned(), v)).collect()),
-            _ => Err(fallback(field)),
-        }
-    }
-    fn bytes(&self, field: &str) -> BResult<Vec<u8>> {
-        let mut out = Vec::new();
-        match self {
-            // A copy too large for the wasm memory: `compose` says so.
-            Spec::Bytes(b) if out.try_reserve_exact(b.len()).is_ok() => {
-                out.extend_from_slice(b);
-                Ok(out)
-            }
-            _ => Err(fallback(field)),
-        }
-    }
 }
 
 /// Either kind of [`Val`], so that the composer's reading code is compiled
@@ -481,73 +317,174 @@ pub(crate) enum AnyVal<'s, 'a> {
     Spec(&'s Spec<'a>),
 }
 
-macro_rules! either {
-    ($self:expr, $v:ident => $e:expr) => {
-        match $self {
-            AnyVal::Js($v) => $e,
-            AnyVal::Spec($v) => $e,
-        }
-    };
-}
-
 impl Val for AnyVal<'_, '_> {
+    // The `Spec` arms' errors are never shown: the JS layer asks
+    // `compose(options)` for the exact error (see [`SPEC_FALLBACK`]).
     fn type_name(&self) -> &'static str {
-        either!(self, v => Val::type_name(v))
+        match self {
+            AnyVal::Js(v) => type_name(v),
+            AnyVal::Spec(_) => "a value",
+        }
     }
     fn is_absent(&self) -> bool {
-        either!(self, v => Val::is_absent(v))
+        match self {
+            AnyVal::Js(v) => is_absent(v),
+            AnyVal::Spec(v) => matches!(v, Spec::Undefined),
+        }
     }
     fn is_string(&self) -> bool {
-        either!(self, v => Val::is_string(v))
+        match self {
+            AnyVal::Js(v) => v.is_string(),
+            AnyVal::Spec(v) => matches!(v, Spec::Str(_)),
+        }
     }
     fn is_array(&self) -> bool {
-        either!(self, v => Val::is_array(v))
+        match self {
+            AnyVal::Js(v) => Array::is_array(v),
+            AnyVal::Spec(v) => matches!(v, Spec::Array(_)),
+        }
     }
     fn is_non_array_object(&self) -> bool {
-        either!(self, v => v.is_non_array_object())
+        match self {
+            AnyVal::Js(v) => v.is_object() && !Array::is_array(v),
+            AnyVal::Spec(v) => matches!(v, Spec::Bytes(_) | Spec::Object(_)),
+        }
     }
     fn as_f64(&self) -> Option<f64> {
-        either!(self, v => Val::as_f64(v))
+        match self {
+            AnyVal::Js(v) => v.as_f64(),
+            AnyVal::Spec(Spec::Num(n)) => Some(*n),
+            AnyVal::Spec(_) => None,
+        }
     }
     fn as_bool(&self) -> Option<bool> {
-        either!(self, v => Val::as_bool(v))
+        match self {
+            AnyVal::Js(v) => v.as_bool(),
+            AnyVal::Spec(Spec::Bool(b)) => Some(*b),
+            AnyVal::Spec(_) => None,
+        }
     }
     fn date_ms(&self) -> Option<f64> {
-        either!(self, v => v.date_ms())
+        match self {
+            AnyVal::Js(v) => v.dyn_ref::<js_sys::Date>().map(|d| d.get_time()),
+            AnyVal::Spec(_) => None,
+        }
     }
     fn string(&self, field: &str) -> BResult<String> {
-        either!(self, v => Val::string(v, field))
+        match self {
+            AnyVal::Js(v) => string(v, field),
+            AnyVal::Spec(Spec::Str(s)) => Ok((*s).to_owned()),
+            AnyVal::Spec(_) => Err(fallback(field)),
+        }
     }
     fn items(&self) -> Vec<Self> {
         match self {
-            AnyVal::Js(v) => v.items().into_iter().map(AnyVal::Js).collect(),
-            AnyVal::Spec(v) => v.items().into_iter().map(AnyVal::Spec).collect(),
+            AnyVal::Js(v) => {
+                let arr: &Array = v.unchecked_ref();
+                (0..arr.length()).map(|i| AnyVal::Js(arr.get(i))).collect()
+            }
+            AnyVal::Spec(Spec::Array(items)) => items.iter().map(AnyVal::Spec).collect(),
+            AnyVal::Spec(_) => Vec::new(),
         }
     }
-    fn prop(&self, key: &str, field: &str) -> BResult<Self> {
-        Ok(match self {
-            AnyVal::Js(v) => AnyVal::Js(v.prop(key, field)?),
-            AnyVal::Spec(v) => AnyVal::Spec(v.prop(key, field)?),
-        })
+    fn prop(&self, key: &str, parent: &str) -> BResult<Self> {
+        match self {
+            AnyVal::Js(v) => Reflect::get(object(v, parent)?, &JsValue::from_str(key))
+                .map(AnyVal::Js)
+                .map_err(|_| {
+                    let field = format!("{parent}.{key}");
+                    BindingError::invalid(&field, format!("reading {field} threw"))
+                }),
+            AnyVal::Spec(Spec::Object(props)) => Ok(AnyVal::Spec(
+                props
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(&UNDEFINED, |(_, v)| v),
+            )),
+            AnyVal::Spec(_) => Err(fallback(parent)),
+        }
     }
     fn check_object(&self, field: &str) -> BResult<()> {
-        either!(self, v => v.check_object(field))
+        match self {
+            AnyVal::Js(v) => object(v, field).map(|_| ()),
+            AnyVal::Spec(Spec::Object(_)) => Ok(()),
+            AnyVal::Spec(_) => Err(fallback(field)),
+        }
     }
     fn entries(&self, field: &str) -> BResult<Vec<(String, Self)>> {
-        Ok(match self {
-            AnyVal::Js(v) => v
-                .entries(field)?
+        match self {
+            AnyVal::Js(v) => Ok(entries(object(v, field)?, field)?
                 .into_iter()
                 .map(|(k, v)| (k, AnyVal::Js(v)))
-                .collect(),
-            AnyVal::Spec(v) => v
-                .entries(field)?
-                .into_iter()
-                .map(|(k, v)| (k, AnyVal::Spec(v)))
-                .collect(),
-        })
+                .collect()),
+            AnyVal::Spec(Spec::Object(props)) => Ok(props
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), AnyVal::Spec(v)))
+                .collect()),
+            AnyVal::Spec(_) => Err(fallback(field)),
+        }
     }
     fn bytes(&self, field: &str) -> BResult<Vec<u8>> {
-        either!(self, v => Val::bytes(v, field))
+        match self {
+            AnyVal::Js(v) => bytes(v, field),
+            AnyVal::Spec(Spec::Bytes(b)) => {
+                let mut out = Vec::new();
+                // A copy too large for the wasm memory: `compose` says so.
+                out.try_reserve_exact(b.len())
+                    .map_err(|_| fallback(field))?;
+                out.extend_from_slice(b);
+                Ok(out)
+            }
+            AnyVal::Spec(_) => Err(fallback(field)),
+        }
+    }
+}
+
+/// [`opt_bool`] for any [`Val`].
+pub(crate) fn opt_bool_of<V: Val>(v: &V, field: &str) -> BResult<Option<bool>> {
+    if v.is_absent() {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| {
+        BindingError::invalid(
+            field,
+            format!("{field} must be a boolean, got {}", v.type_name()),
+        )
+    })
+}
+
+/// [`opt_number`] for any [`Val`].
+pub(crate) fn opt_number_of<V: Val>(v: &V, field: &str) -> BResult<Option<f64>> {
+    if v.is_absent() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() => Ok(Some(n)),
+        _ => Err(BindingError::invalid(
+            field,
+            format!("{field} must be a finite number, got {}", v.type_name()),
+        )),
+    }
+}
+
+/// [`opt_string`] for any [`Val`].
+pub(crate) fn opt_string_of<V: Val>(v: &V, field: &str) -> BResult<Option<String>> {
+    if v.is_absent() {
+        Ok(None)
+    } else {
+        v.string(field).map(Some)
+    }
+}
+
+/// [`string_or_array`] for any [`Val`].
+pub(crate) fn string_or_array_of<V: Val>(v: &V, field: &str) -> BResult<Vec<String>> {
+    if v.is_array() {
+        v.items()
+            .iter()
+            .enumerate()
+            .map(|(i, item)| item.string(&format!("{field}[{i}]")))
+            .collect()
+    } else {
+        v.string(field).map(|s| vec![s])
     }
 }
