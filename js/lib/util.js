@@ -225,14 +225,13 @@ function specValue(v, depth) {
 }
 
 /**
- * wasm.compose(options), through the compact encoding: the options are
- * written into the wasm memory (strings with TextEncoder.encodeInto, bytes
- * with one copy) and composed with one call (`composeSpec`). Whatever the
- * encoding does not carry, and every error, goes to `compose(options)`,
- * which reads the object itself and is the authority on errors. Returns
- * the output's length, as compose() does.
+ * Calls `fast(len)` on the compact encoding of `options` (written into the
+ * wasm memory: strings with TextEncoder.encodeInto, bytes with one copy);
+ * whatever the encoding does not carry, and every error, goes to
+ * `slow(options)`, which reads the object itself and is the authority on
+ * errors (both read options with the same code in the wasm core).
  */
-export function composeOptions(options) {
+function withSpec(options, fast, slow) {
   specPos = 0;
   let encoded = false;
   try {
@@ -240,12 +239,12 @@ export function composeOptions(options) {
     specValue(options, 0);
     encoded = true;
   } catch {
-    // BAIL, or a getter that threw: compose() reads the object again and reports it.
+    // BAIL, or a getter that threw: slow() reads the object again and reports it.
   }
   if (encoded) {
     const used = specPos;
     try {
-      return wasm.composeSpec(used);
+      return fast(used);
     } catch (e) {
       // A panic (a bug) is reported, not retried.
       if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) throw e;
@@ -257,5 +256,19 @@ export function composeOptions(options) {
       }
     }
   }
-  return wasm.compose(options);
+  return slow(options);
+}
+
+/** wasm.compose(options) (the output's length), through the compact encoding. */
+export function composeOptions(options) {
+  return withSpec(options, wasm.composeSpec, wasm.compose);
+}
+
+/** wasm.WasmMessage.fromOptions(options), through the compact encoding. */
+export function buildMessage(options) {
+  return withSpec(
+    options,
+    (len) => wasm.WasmMessage.fromSpec(len),
+    (o) => wasm.WasmMessage.fromOptions(o),
+  );
 }
