@@ -225,6 +225,24 @@ function specValue(v, depth) {
 }
 
 /**
+ * Writes the compact encoding of `value` at the start of the wasm side's
+ * buffer (src/wasm/API.md) and returns its length, or -1 when the encoding
+ * cannot carry it (a function, a Date, a class instance, a getter that
+ * throws, nesting deeper than 32, ...). The next call into the module reads it.
+ */
+export function encodeSpec(value) {
+  specPos = 0;
+  try {
+    specViews();
+    specValue(value, 0);
+    return specPos;
+  } catch {
+    // BAIL, or a getter that threw: the caller reads the object itself.
+    return -1;
+  }
+}
+
+/**
  * Calls `fast(len)` on the compact encoding of `options` (written into the
  * wasm memory: strings with TextEncoder.encodeInto, bytes with one copy);
  * whatever the encoding does not carry, and every error, goes to
@@ -232,17 +250,8 @@ function specValue(v, depth) {
  * errors (both read options with the same code in the wasm core).
  */
 function withSpec(options, fast, slow) {
-  specPos = 0;
-  let encoded = false;
-  try {
-    specViews();
-    specValue(options, 0);
-    encoded = true;
-  } catch {
-    // BAIL, or a getter that threw: slow() reads the object again and reports it.
-  }
-  if (encoded) {
-    const used = specPos;
+  const used = encodeSpec(options);
+  if (used >= 0) {
     try {
       return fast(used);
     } catch (e) {
