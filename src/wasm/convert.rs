@@ -68,7 +68,8 @@ pub(crate) fn string(v: &JsValue, field: &str) -> BResult<String> {
 /// anything slower (`str::contains` runs a substring search).
 fn has_replacement_char(s: &str) -> bool {
     let bytes = s.as_bytes();
-    !s.is_ascii()
+    // `contains` on bytes is a word-at-a-time `memchr`.
+    bytes.contains(&0xEF)
         && bytes
             .iter()
             .enumerate()
