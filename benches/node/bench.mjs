@@ -481,8 +481,16 @@ ${table}
 
 Targets (issue 7): ≥ 10× nodemailer and ≥ 2× emailjs on W1 and W2; ≥ 5× nodemailer on W3.
 `;
+  // Hand-written notes after the marker line survive a rerun.
+  const marker = '<!-- notes: kept by bench.mjs -->';
+  let kept = '';
+  if (existsSync(outFile)) {
+    const old = readFileSync(outFile, 'utf8');
+    const at = old.indexOf(marker);
+    if (at >= 0) kept = `\n${old.slice(at)}`;
+  }
   mkdirSync(path.dirname(outFile), { recursive: true });
-  writeFileSync(outFile, doc);
+  writeFileSync(outFile, doc + kept);
   console.log(`written to ${path.relative(process.cwd(), outFile)}`);
 }
 if (failedChecks) {

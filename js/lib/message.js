@@ -1,7 +1,7 @@
 import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, fromWasmError, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
-import { concatBytes, toBytes, toMillis } from './util.js';
+import { buildMessage, composeOptions, concatBytes, toBytes, toMillis } from './util.js';
 import { typeName } from './validate.js';
 
 const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of MessageStream
@@ -150,7 +150,7 @@ export class Message {
 
   /** Builds the wasm message from resolved attachments (one use: the engine consumes it). */
   _compose(attachments) {
-    const built = wrapWasm(() => wasm.WasmMessage.fromOptions(this._options(attachments)));
+    const built = wrapWasm(() => buildMessage(this._options(attachments)));
     if (this.header['message-id'] === undefined) {
       // Keep the Message-ID stable across readAsync() and send().
       this.header['message-id'] = `<${built.messageId()}>`;
@@ -216,7 +216,7 @@ export class Message {
     const all = this.alternative || this.attachments.length ? await resolveAll(this) : [];
     const options = this._options(all);
     return wrapWasm(() => {
-      const len = wasm.compose(options);
+      const len = composeOptions(options);
       const ptr = wasm.composedPtr();
       wasmMemory ??= wasm.wasmMemory();
       const out = consume(new Uint8Array(wasmMemory.buffer, ptr, len), wasm.composedIsAscii());

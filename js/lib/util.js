@@ -99,3 +99,185 @@ export function concatBytes(chunks) {
 export function now() {
   return Math.floor(globalThis.performance ? performance.timeOrigin + performance.now() : Date.now());
 }
+
+// --- the compact encoding of compose options (src/wasm/API.md, "The compact encoding") ---
+
+/** Thrown inside the encoder for a value it does not encode (the options object then goes to `compose`). */
+const BAIL = Symbol('bail');
+/** Arrays and objects deeper than this go to `compose` (it refuses cycles by name). */
+const SPEC_MAX_DEPTH = 32;
+const specEncoder = new TextEncoder();
+let specMemory = null;
+let specPtr = 0;
+let specCap = 0;
+/** @type {Uint8Array} */
+let specBytes = new Uint8Array(0);
+/** @type {DataView} */
+let specView = new DataView(new ArrayBuffer(0));
+let specPos = 0;
+
+/** Views on the spec buffer, made again when the wasm memory grew (its old buffer is detached). */
+function specViews() {
+  specMemory ??= wasm.wasmMemory();
+  const buffer = specMemory.buffer;
+  if (specBytes.buffer !== buffer || specBytes.byteOffset !== specPtr || specBytes.byteLength !== specCap) {
+    specBytes = new Uint8Array(buffer, specPtr, specCap);
+    specView = new DataView(buffer, specPtr, specCap);
+  }
+}
+
+/** Room for `n` more bytes (the wasm side keeps what was written when it grows the buffer). */
+function specRoom(n) {
+  const need = specPos + n;
+  if (need <= specCap) return;
+  if (need > 0xffff_ffff) throw BAIL;
+  const cap = Math.min(0xffff_ffff, Math.max(need, specCap * 2, 4096));
+  specPtr = wasm.specBuffer(cap);
+  specCap = cap;
+  specViews();
+}
+
+function specString(s) {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  specRoom(5 + 3 * s.length);
+  specBytes[specPos] = 5;
+  const start = specPos + 5;
+  const { written } = specEncoder.encodeInto(s, specBytes.subarray(start, start + 3 * s.length));
+  specView.setUint32(specPos + 1, written, true);
+  specPos = start + written;
+}
+
+function specKey(s) {
+  specRoom(4 + 3 * s.length);
+  const start = specPos + 4;
+  const { written } = specEncoder.encodeInto(s, specBytes.subarray(start, start + 3 * s.length));
+  specView.setUint32(specPos, written, true);
+  specPos = start + written;
+}
+
+function specByteArray(bytes) {
+  specRoom(5 + bytes.byteLength);
+  specBytes[specPos] = 6;
+  specView.setUint32(specPos + 1, bytes.byteLength, true);
+  specBytes.set(bytes, specPos + 5);
+  specPos += 5 + bytes.byteLength;
+}
+
+function specValue(v, depth) {
+  switch (typeof v) {
+    case 'string':
+      specString(v);
+      return;
+    case 'number':
+      specRoom(9);
+      specBytes[specPos] = 4;
+      specView.setFloat64(specPos + 1, v, true);
+      specPos += 9;
+      return;
+    case 'boolean':
+      specRoom(1);
+      specBytes[specPos++] = v ? 3 : 2;
+      return;
+    case 'undefined':
+      specRoom(1);
+      specBytes[specPos++] = 0;
+      return;
+    case 'object':
+      break;
+    default:
+      throw BAIL; // functions, symbols, bigints: compose() names them
+  }
+  if (v === null) {
+    specRoom(1);
+    specBytes[specPos++] = 0;
+    return;
+  }
+  if (depth >= SPEC_MAX_DEPTH) throw BAIL;
+  if (Array.isArray(v)) {
+    const n = v.length;
+    specRoom(5);
+    specBytes[specPos] = 7;
+    specView.setUint32(specPos + 1, n, true);
+    specPos += 5;
+    for (let i = 0; i < n; i++) specValue(v[i], depth + 1);
+    return;
+  }
+  if (v instanceof Uint8Array) {
+    specByteArray(v);
+    return;
+  }
+  if (v instanceof ArrayBuffer) {
+    specByteArray(new Uint8Array(v));
+    return;
+  }
+  const proto = Object.getPrototypeOf(v);
+  // Anything but a plain object (a Map, a class instance, another typed array, ...) goes to compose().
+  if (proto !== Object.prototype && proto !== null) throw BAIL;
+  const keys = Object.keys(v);
+  specRoom(5);
+  specBytes[specPos] = 8;
+  specView.setUint32(specPos + 1, keys.length, true);
+  specPos += 5;
+  for (const key of keys) {
+    specKey(key);
+    specValue(v[key], depth + 1);
+  }
+}
+
+/**
+ * Writes the compact encoding of `value` at the start of the wasm side's
+ * buffer (src/wasm/API.md) and returns its length, or -1 when the encoding
+ * cannot carry it (a function, a Date, a class instance, a getter that
+ * throws, nesting deeper than 32, ...). The next call into the module reads it.
+ */
+export function encodeSpec(value) {
+  specPos = 0;
+  try {
+    specViews();
+    specValue(value, 0);
+    return specPos;
+  } catch {
+    // BAIL, or a getter that threw: the caller reads the object itself.
+    return -1;
+  }
+}
+
+/**
+ * Calls `fast(len)` on the compact encoding of `options` (written into the
+ * wasm memory: strings with TextEncoder.encodeInto, bytes with one copy);
+ * whatever the encoding does not carry, and every error, goes to
+ * `slow(options)`, which reads the object itself and is the authority on
+ * errors (both read options with the same code in the wasm core).
+ */
+function withSpec(options, fast, slow) {
+  const used = encodeSpec(options);
+  if (used >= 0) {
+    try {
+      return fast(used);
+    } catch (e) {
+      // A panic (a bug) is reported, not retried.
+      if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) throw e;
+    } finally {
+      // A large buffer is not kept for much smaller messages.
+      if (specCap > 1 << 22 && used < specCap / 4) {
+        specCap = Math.max(4096, used);
+        specPtr = wasm.specBuffer(specCap);
+      }
+    }
+  }
+  return slow(options);
+}
+
+/** wasm.compose(options) (the output's length), through the compact encoding. */
+export function composeOptions(options) {
+  return withSpec(options, wasm.composeSpec, wasm.compose);
+}
+
+/** wasm.WasmMessage.fromOptions(options), through the compact encoding. */
+export function buildMessage(options) {
+  return withSpec(
+    options,
+    (len) => wasm.WasmMessage.fromSpec(len),
+    (o) => wasm.WasmMessage.fromOptions(o),
+  );
+}

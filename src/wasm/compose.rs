@@ -4,16 +4,14 @@
 use std::cell::{Cell, RefCell};
 
 use js_sys::{Array, Object, Uint8Array};
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::convert::{
-    bytes, entries, get, is_absent, object, opt_bool, opt_number, opt_string, string,
-    string_or_array, type_name,
+    self, bytes, decode_spec, is_absent, opt_bool, opt_bool_of, opt_number, opt_number_of,
+    opt_string, opt_string_of, string, string_or_array, string_or_array_of, AnyVal, Val,
 };
 use super::error::{BResult, BindingError};
-use super::to_js;
 use crate::address::{parse_address_list, ParsedAddress};
 use crate::encoding::{qp, rfc2047, Charset, TransferEncoding};
 use crate::header::DateTime;
@@ -41,10 +39,15 @@ impl WasmMessage {
     }
 }
 
-#[derive(Serialize)]
-struct EnvelopeJs {
-    from: Option<String>,
-    to: Vec<String>,
+/// A plain JS object with these properties (what serde-wasm-bindgen's
+/// `json_compatible` gives, without its code for these few shapes).
+fn js_object(props: &[(&str, JsValue)]) -> JsValue {
+    let obj = Object::new();
+    for (k, v) in props {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = js_sys::Reflect::set(&obj, &JsValue::from_str(k), v);
+    }
+    obj.into()
 }
 
 #[wasm_bindgen]
@@ -52,8 +55,26 @@ impl WasmMessage {
     /// Builds and validates a message from emailjs's option names.
     #[wasm_bindgen(js_name = fromOptions)]
     pub fn from_options(options: JsValue) -> Result<WasmMessage, JsValue> {
+        Self::build(&AnyVal::Js(options))
+    }
+
+    /// [`WasmMessage::from_options`] from the compact encoding of the
+    /// options at [`spec_buffer`]'s pointer (as [`compose_spec`]; on any
+    /// error the JS layer calls `fromOptions` for the exact one).
+    #[wasm_bindgen(js_name = fromSpec)]
+    pub fn from_spec(len: u32) -> Result<WasmMessage, JsValue> {
+        SPEC.with(|cell| {
+            let spec_buf = cell.borrow();
+            let buf = spec_buf.get(..len as usize).unwrap_or_default();
+            let spec = decode_spec(buf)
+                .ok_or_else(|| BindingError::invalid("options", convert::SPEC_FALLBACK))?;
+            Self::build(&AnyVal::Spec(&spec))
+        })
+    }
+
+    fn build(options: &AnyVal) -> Result<WasmMessage, JsValue> {
         let mut feeds = Vec::new();
-        let (builder, fields) = builder_from_options(&options, &mut feeds)?;
+        let (builder, fields) = builder_from_options(options, &mut feeds)?;
         let message = builder
             .build()
             .map_err(|e| BindingError::from(e).map_field(|f| fields.to_js(f)))?;
@@ -95,11 +116,12 @@ impl WasmMessage {
     /// `{ from: string | null, to: string[] }`: the SMTP envelope.
     pub fn envelope(&self) -> Result<JsValue, JsValue> {
         let env = self.get()?.envelope();
-        let js = EnvelopeJs {
-            from: env.from.as_ref().map(|a| a.utf8().to_owned()),
-            to: env.to.iter().map(|a| a.utf8().to_owned()).collect(),
-        };
-        Ok(to_js(&js)?)
+        let from = env
+            .from
+            .as_ref()
+            .map_or(JsValue::NULL, |a| JsValue::from_str(a.utf8()));
+        let to: Array = env.to.iter().map(|a| JsValue::from_str(a.utf8())).collect();
+        Ok(js_object(&[("from", from), ("to", to.into())]))
     }
 
     /// The Message-ID without `<>`.
@@ -122,6 +144,9 @@ thread_local! {
     static COMPOSED: RefCell<Composed> = RefCell::new(Composed::default());
     /// Id generator seeds drawn from the system's random source in batches.
     static SEEDS: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+    /// The compact encoding of the next [`compose_spec`]'s options, written
+    /// by the JS layer (see [`spec_buffer`]).
+    static SPEC: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 #[derive(Default)]
@@ -143,14 +168,60 @@ const KEEP_OUTPUT: usize = 1 << 20;
 /// them: read or copy them first, then ask [`composed_message_id`] if needed.
 #[wasm_bindgen]
 pub fn compose(options: JsValue) -> Result<f64, JsValue> {
+    Ok(compose_from(&AnyVal::Js(options))? as f64)
+}
+
+/// [`compose`] from the compact encoding of its options (`API.md`, "The
+/// compact encoding"), written by the JS layer at [`spec_buffer`]'s pointer:
+/// one call, and no JS value read from wasm. Returns the output's length
+/// as [`compose`] does. Throws when the options are not composable *or* the
+/// encoding cannot tell (a string holding U+FFFD, which may stand for a lone
+/// surrogate; a byte array where an object is read, ...): the JS layer then
+/// calls [`compose`] with the options object, which is the authority on
+/// every error (both read options with the same generic code).
+#[wasm_bindgen(js_name = composeSpec)]
+pub fn compose_spec(len: u32) -> Result<f64, JsValue> {
+    SPEC.with(|cell| -> BResult<f64> {
+        let spec_buf = cell.borrow();
+        let buf = spec_buf.get(..len as usize).unwrap_or_default();
+        let spec = decode_spec(buf)
+            .ok_or_else(|| BindingError::invalid("options", convert::SPEC_FALLBACK))?;
+        Ok(compose_from(&AnyVal::Spec(&spec))? as f64)
+    })
+    .map_err(JsValue::from)
+}
+
+/// Makes the compact-encoding buffer at least `capacity` bytes long (what
+/// was written so far is kept) and returns where it starts in the wasm
+/// memory. The memory may grow meanwhile: views on it must be made again.
+#[wasm_bindgen(js_name = specBuffer)]
+pub fn spec_buffer(capacity: u32) -> Result<f64, JsValue> {
+    SPEC.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        let capacity = capacity as usize;
+        if buf.len() < capacity {
+            let more = capacity - buf.len();
+            buf.try_reserve_exact(more)
+                .map_err(|_| JsValue::from(too_large(capacity)))?;
+            buf.resize(capacity, 0);
+        } else if buf.len() > KEEP_OUTPUT && capacity < buf.len() / 4 {
+            // A large buffer is not kept for much smaller messages.
+            *buf = vec![0; capacity];
+        }
+        Ok(buf.as_ptr() as usize as f64)
+    })
+}
+
+/// Builds and renders into [`COMPOSED`]; returns the length.
+fn compose_from(options: &AnyVal) -> BResult<usize> {
     // A fed attachment has no data here: rendering it fails (`COMPOSE`,
     // the stream would block), as `WasmMessage.toBytes()` does.
     let mut feeds = Vec::new();
-    let (builder, fields) = builder_from_options(&options, &mut feeds)?;
+    let (builder, fields) = builder_from_options(options, &mut feeds)?;
     let message = builder
         .build()
         .map_err(|e| BindingError::from(e).map_field(|f| fields.to_js(f)))?;
-    let len = COMPOSED.with(|cell| -> BResult<usize> {
+    COMPOSED.with(|cell| -> BResult<usize> {
         let mut composed = cell.borrow_mut();
         let composed = &mut *composed;
         composed.message_id.clear();
@@ -173,8 +244,7 @@ pub fn compose(options: JsValue) -> Result<f64, JsValue> {
         }
         composed.ascii = out.is_ascii();
         Ok(out.len())
-    })?;
-    Ok(len as f64)
+    })
 }
 
 /// Where the output of the last [`compose`] starts in the wasm memory.
@@ -274,11 +344,10 @@ struct Counters {
     alternative: usize,
 }
 
-fn builder_from_options(
-    options: &JsValue,
+fn builder_from_options<V: Val>(
+    options: &V,
     feeds: &mut Vec<(u32, Feed)>,
 ) -> BResult<(MessageBuilder, FieldMap)> {
-    let obj = object(options, "options")?;
     let mut b = MessageBuilder::new();
     let mut fields = FieldMap::default();
     let mut counters = Counters {
@@ -287,8 +356,8 @@ fn builder_from_options(
         alternative: 0,
     };
     let (mut seeded, mut dated) = (false, false);
-    for (key, value) in entries(obj, "options")? {
-        if is_absent(&value) {
+    for (key, value) in options.entries("options")? {
+        if value.is_absent() {
             continue;
         }
         let lower = key.to_ascii_lowercase();
@@ -296,37 +365,37 @@ fn builder_from_options(
         dated |= lower == "date";
         let k = key.as_str();
         b = match lower.as_str() {
-            "from" => string_or_array(&value, k)?
+            "from" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.from(s)),
-            "to" => string_or_array(&value, k)?
+            "to" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.to(s)),
-            "cc" => string_or_array(&value, k)?
+            "cc" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.cc(s)),
-            "bcc" => string_or_array(&value, k)?
+            "bcc" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.bcc(s)),
-            "reply-to" => string_or_array(&value, k)?
+            "reply-to" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.reply_to(s)),
-            "sender" => b.sender(string(&value, k)?),
-            "return-path" => b.return_path(string(&value, k)?),
-            "subject" => b.subject(string(&value, k)?),
-            "text" => b.text(string(&value, k)?),
-            "content-type" => b.text_content_type(string(&value, k)?),
-            "charset" => b.charset(string(&value, k)?),
-            "message-id" => b.message_id(string(&value, k)?),
-            "in-reply-to" => string_or_array(&value, k)?
+            "sender" => b.sender(value.string(k)?),
+            "return-path" => b.return_path(value.string(k)?),
+            "subject" => b.subject(value.string(k)?),
+            "text" => b.text(value.string(k)?),
+            "content-type" => b.text_content_type(value.string(k)?),
+            "charset" => b.charset(value.string(k)?),
+            "message-id" => b.message_id(value.string(k)?),
+            "in-reply-to" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.in_reply_to(s)),
-            "references" => string_or_array(&value, k)?
+            "references" => string_or_array_of(&value, k)?
                 .into_iter()
                 .fold(b, |b, s| b.references(s)),
             "date" => b.date(date_option(&value, k)?),
             "deterministic" => {
-                let seed = opt_number(&value, k)?.unwrap_or(0.0);
+                let seed = opt_number_of(&value, k)?.unwrap_or(0.0);
                 if seed < 0.0 || seed.fract() != 0.0 || seed > 9_007_199_254_740_991.0 {
                     return Err(BindingError::invalid(
                         k,
@@ -336,18 +405,10 @@ fn builder_from_options(
                 b.deterministic(seed as u64)
             }
             "attachment" => {
-                if Array::is_array(&value) {
-                    let arr: &Array = value.unchecked_ref();
-                    for i in 0..arr.length() {
+                if value.is_array() {
+                    for (i, item) in value.items().iter().enumerate() {
                         let field = format!("{k}[{i}]");
-                        b = add_attachment(
-                            b,
-                            &arr.get(i),
-                            &field,
-                            &mut fields,
-                            &mut counters,
-                            feeds,
-                        )?;
+                        b = add_attachment(b, item, &field, &mut fields, &mut counters, feeds)?;
                     }
                     b
                 } else {
@@ -373,15 +434,15 @@ fn builder_from_options(
     Ok((b, fields))
 }
 
-fn header_value(value: &JsValue, field: &str) -> BResult<String> {
+fn header_value<V: Val>(value: &V, field: &str) -> BResult<String> {
     if value.is_string() {
-        string(value, field)
+        value.string(field)
     } else {
         Err(BindingError::invalid(
             field,
             format!(
                 "{field}: a custom header's value must be a string, got {}",
-                type_name(value)
+                value.type_name()
             ),
         ))
     }
@@ -389,11 +450,11 @@ fn header_value(value: &JsValue, field: &str) -> BResult<String> {
 
 /// A date: ms since the epoch, a JS `Date`, or a string `Date.parse` reads;
 /// shown at the JS local offset, as emailjs does.
-fn date_option(value: &JsValue, field: &str) -> BResult<DateTime> {
-    let ms = if let Some(d) = value.dyn_ref::<js_sys::Date>() {
-        d.get_time()
+fn date_option<V: Val>(value: &V, field: &str) -> BResult<DateTime> {
+    let ms = if let Some(ms) = value.date_ms() {
+        ms
     } else if value.is_string() {
-        js_sys::Date::parse(&string(value, field)?)
+        js_sys::Date::parse(&value.string(field)?)
     } else if let Some(n) = value.as_f64() {
         n
     } else {
@@ -401,7 +462,7 @@ fn date_option(value: &JsValue, field: &str) -> BResult<DateTime> {
             field,
             format!(
                 "{field} must be a number of ms, a Date or a date string, got {}",
-                type_name(value)
+                value.type_name()
             ),
         ));
     };
@@ -457,9 +518,9 @@ struct Parsed {
 /// alternative body (the first plain HTML one becomes the HTML body, with
 /// its `related` parts inline beside it); `inline` or a Content-ID → an
 /// inline part (`multipart/related`); else an attachment.
-fn add_attachment(
+fn add_attachment<V: Val>(
     b: MessageBuilder,
-    value: &JsValue,
+    value: &V,
     field: &str,
     fields: &mut FieldMap,
     n: &mut Counters,
@@ -517,8 +578,8 @@ fn add_attachment(
 /// How deep `related` may nest (a cyclic object must not overflow the stack).
 const MAX_RELATED_DEPTH: usize = 8;
 
-fn parse_part(
-    value: &JsValue,
+fn parse_part<V: Val>(
+    value: &V,
     field: &str,
     depth: usize,
     feeds: &mut Vec<(u32, Feed)>,
@@ -529,17 +590,17 @@ fn parse_part(
             format!("{field}: related parts nest more than {MAX_RELATED_DEPTH} deep"),
         ));
     }
-    let obj = object(value, field)?;
+    value.check_object(field)?;
     let sub = |k: &str| format!("{field}.{k}");
-    let prop = |k: &str| get(obj, k, &sub(k));
+    let prop = |k: &str| value.prop(k, field);
     let alternative = alt_flag(&prop("alternative")?, &sub("alternative"))?;
-    let encoded = opt_bool(&prop("encoded")?, &sub("encoded"))?.unwrap_or(false);
-    let mut ty = opt_string(&prop("type")?, &sub("type"))?;
-    let name = opt_string(&prop("name")?, &sub("name"))?;
-    let mut charset = opt_string(&prop("charset")?, &sub("charset"))?;
-    let method = opt_string(&prop("method")?, &sub("method"))?;
-    let inline = opt_bool(&prop("inline")?, &sub("inline"))?;
-    let mut cid = opt_string(&prop("cid")?, &sub("cid"))?;
+    let encoded = opt_bool_of(&prop("encoded")?, &sub("encoded"))?.unwrap_or(false);
+    let mut ty = opt_string_of(&prop("type")?, &sub("type"))?;
+    let name = opt_string_of(&prop("name")?, &sub("name"))?;
+    let mut charset = opt_string_of(&prop("charset")?, &sub("charset"))?;
+    let method = opt_string_of(&prop("method")?, &sub("method"))?;
+    let inline = opt_bool_of(&prop("inline")?, &sub("inline"))?;
+    let mut cid = opt_string_of(&prop("cid")?, &sub("cid"))?;
     let data = prop("data")?;
 
     // Part headers: Content-ID, Content-Type and Content-Transfer-Encoding
@@ -547,10 +608,9 @@ fn parse_part(
     let mut headers = Vec::new();
     let mut transfer = None;
     let hv = prop("headers")?;
-    if !is_absent(&hv) {
-        let hobj = object(&hv, &sub("headers"))?;
-        for (k, v) in entries(hobj, &sub("headers"))? {
-            if is_absent(&v) {
+    if !hv.is_absent() {
+        for (k, v) in hv.entries(&sub("headers"))? {
+            if v.is_absent() {
                 continue;
             }
             let f = format!("{field}.headers.{k}");
@@ -591,21 +651,20 @@ fn parse_part(
 
     let related_value = prop("related")?;
     let mut related = Vec::new();
-    if !is_absent(&related_value) {
-        if !Array::is_array(&related_value) {
+    if !related_value.is_absent() {
+        if !related_value.is_array() {
             return Err(BindingError::invalid(
                 &sub("related"),
                 format!(
                     "{} must be an array, got {}",
                     sub("related"),
-                    type_name(&related_value)
+                    related_value.type_name()
                 ),
             ));
         }
-        let arr: &Array = related_value.unchecked_ref();
-        for i in 0..arr.length() {
+        for (i, item) in related_value.items().iter().enumerate() {
             let f = format!("{field}.related[{i}]");
-            let p = parse_part(&arr.get(i), &f, depth + 1, feeds)?;
+            let p = parse_part(item, &f, depth + 1, feeds)?;
             if p.alternative {
                 return Err(BindingError::invalid(
                     &f,
@@ -639,13 +698,13 @@ fn parse_part(
         return Ok(Parsed {
             alternative,
             inline: true,
-            html: Some(string(&data, &sub("data"))?),
+            html: Some(data.string(&sub("data"))?),
             part: None,
             related,
         });
     }
 
-    let mut part = source(obj, &data, encoded, field, feeds)?;
+    let mut part = source(value, &data, encoded, field, feeds)?;
     if let Some(t) = ty {
         part = part.content_type(t);
     }
@@ -680,27 +739,27 @@ fn parse_part(
     })
 }
 
-fn alt_flag(v: &JsValue, field: &str) -> BResult<bool> {
+fn alt_flag<V: Val>(v: &V, field: &str) -> BResult<bool> {
     // emailjs's type allows `alternative: MessageAttachment | boolean`.
-    if v.is_object() && !Array::is_array(v) {
+    if v.is_non_array_object() {
         return Ok(true);
     }
-    Ok(opt_bool(v, field)?.unwrap_or(false))
+    Ok(opt_bool_of(v, field)?.unwrap_or(false))
 }
 
 /// Where the part's bytes come from: `data`, or a feed (`feed: id`, a
 /// small integer unique in the message, with `size` when the length is
 /// known) that the JS layer pushes into.
-fn source(
-    obj: &Object,
-    data: &JsValue,
+fn source<V: Val>(
+    obj: &V,
+    data: &V,
     encoded: bool,
     field: &str,
     feeds: &mut Vec<(u32, Feed)>,
 ) -> BResult<Attachment> {
     let f = format!("{field}.data");
     let feed_field = format!("{field}.feed");
-    let feed_id = opt_number(&get(obj, "feed", &feed_field)?, &feed_field)?;
+    let feed_id = opt_number_of(&obj.prop("feed", field)?, &feed_field)?;
     if let Some(id) = feed_id {
         if !(0.0..=65_535.0).contains(&id) || id.fract() != 0.0 {
             return Err(BindingError::invalid(
@@ -715,7 +774,7 @@ fn source(
                 format!("{feed_field}: the id {id} is used twice"),
             ));
         }
-        if !is_absent(data) {
+        if !data.is_absent() {
             return Err(BindingError::invalid(
                 &feed_field,
                 format!("{field}: give either data or feed, not both"),
@@ -728,7 +787,7 @@ fn source(
             ));
         }
         let size_field = format!("{field}.size");
-        let size = opt_number(&get(obj, "size", &size_field)?, &size_field)?;
+        let size = opt_number_of(&obj.prop("size", field)?, &size_field)?;
         let feed = Feed::new();
         let part = match size {
             None => Attachment::reader(feed.reader()),
@@ -745,9 +804,9 @@ fn source(
         feeds.push((id, feed));
         return Ok(part);
     }
-    if is_absent(data) {
+    if data.is_absent() {
         for k in ["path", "stream"] {
-            if !is_absent(&get(obj, k, &format!("{field}.{k}"))?) {
+            if !obj.prop(k, field)?.is_absent() {
                 return Err(BindingError::invalid(
                     &format!("{field}.{k}"),
                     format!(
@@ -762,14 +821,14 @@ fn source(
         ));
     }
     if data.is_string() {
-        let s = string(data, &f)?;
+        let s = data.string(&f)?;
         Ok(if encoded {
             Attachment::base64(s.into_bytes())
         } else {
             Attachment::text(s)
         })
     } else {
-        let v = bytes(data, &f)?;
+        let v = data.bytes(&f)?;
         Ok(if encoded {
             Attachment::base64(v)
         } else {
@@ -778,25 +837,19 @@ fn source(
     }
 }
 
-#[derive(Serialize)]
-struct Validity {
-    #[serde(rename = "isValid")]
-    is_valid: bool,
-    #[serde(rename = "validationError", skip_serializing_if = "Option::is_none")]
-    validation_error: Option<String>,
-}
-
 /// emailjs's `Message.checkValidity()` on an option object, without building:
 /// a `from`, one of `to`/`cc`/`bcc` (strings or arrays), and attachments
 /// (other than the alternative) with data, a path or a stream. Never throws.
 #[wasm_bindgen(js_name = checkValidity)]
 pub fn check_validity(options: JsValue) -> JsValue {
     let result = validity(&options);
-    let v = Validity {
-        is_valid: result.is_ok(),
-        validation_error: result.err(),
-    };
-    to_js(&v).unwrap_or(JsValue::UNDEFINED)
+    match result {
+        Ok(()) => js_object(&[("isValid", JsValue::TRUE)]),
+        Err(e) => js_object(&[
+            ("isValid", JsValue::FALSE),
+            ("validationError", JsValue::from_str(&e)),
+        ]),
+    }
 }
 
 fn validity(options: &JsValue) -> Result<(), String> {
@@ -864,20 +917,16 @@ fn validity(options: &JsValue) -> Result<(), String> {
     }
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
-enum AddressJs {
-    Mailbox { name: String, address: String },
-    Group { name: String, group: Vec<AddressJs> },
-}
-
-fn address_js(a: ParsedAddress) -> AddressJs {
+fn address_js(a: ParsedAddress) -> JsValue {
     match a {
-        ParsedAddress::Mailbox { name, address } => AddressJs::Mailbox { name, address },
-        ParsedAddress::Group { name, members } => AddressJs::Group {
-            name,
-            group: members.into_iter().map(address_js).collect(),
-        },
+        ParsedAddress::Mailbox { name, address } => js_object(&[
+            ("name", JsValue::from_str(&name)),
+            ("address", JsValue::from_str(&address)),
+        ]),
+        ParsedAddress::Group { name, members } => {
+            let group: Array = members.into_iter().map(address_js).collect();
+            js_object(&[("name", JsValue::from_str(&name)), ("group", group.into())])
+        }
     }
 }
 
@@ -886,12 +935,12 @@ fn address_js(a: ParsedAddress) -> AddressJs {
 #[wasm_bindgen]
 pub fn addressparser(input: JsValue) -> Result<JsValue, JsValue> {
     let inputs = string_or_array(&input, "input")?;
-    let list: Vec<AddressJs> = inputs
+    let list: Array = inputs
         .iter()
         .flat_map(|s| parse_address_list(s))
         .map(address_js)
         .collect();
-    Ok(to_js(&list)?)
+    Ok(list.into())
 }
 
 /// emailjs's `getRFC2822Date(date?, useUtc?)`: `date` is ms since the epoch

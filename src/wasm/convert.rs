@@ -41,10 +41,12 @@ pub(crate) fn is_absent(v: &JsValue) -> bool {
 /// A JS string as a Rust string; a lone surrogate (invalid UTF-16, which
 /// `as_string` would silently replace with U+FFFD) is refused.
 ///
-/// The string crosses once (wasm-bindgen's `TextEncoder.encodeInto`); only a
-/// result holding U+FFFD, which is either in the string or stands for a lone
+/// The string crosses once (wasm-bindgen's string passing); only a result
+/// holding U+FFFD, which is either in the string or stands for a lone
 /// surrogate, is checked unit by unit (`is_valid_utf16` costs one JS call per
 /// UTF-16 unit: most of the boundary's time when done on every string).
+/// The composer's hot path does not come here: the JS layer writes the
+/// options in the compact encoding ([`Spec`]).
 pub(crate) fn string(v: &JsValue, field: &str) -> BResult<String> {
     let Some(js) = v.dyn_ref::<JsString>() else {
         return Err(BindingError::invalid(
@@ -52,13 +54,7 @@ pub(crate) fn string(v: &JsValue, field: &str) -> BResult<String> {
             format!("{field} must be a string, got {}", type_name(v)),
         ));
     };
-    let s = match js.length() {
-        len if len > LONG_STRING => match long_ascii_string(js, len, field)? {
-            Some(s) => s,
-            None => String::from(js),
-        },
-        _ => String::from(js),
-    };
+    let s = String::from(js);
     if has_replacement_char(&s) && !v.unchecked_ref::<JsString>().is_valid_utf16() {
         return Err(BindingError::invalid(
             field,
@@ -68,47 +64,12 @@ pub(crate) fn string(v: &JsValue, field: &str) -> BResult<String> {
     Ok(s)
 }
 
-/// Strings longer than this (UTF-16 units) cross through `TextEncoder`.
-const LONG_STRING: u32 = 256;
-
-#[wasm_bindgen::prelude::wasm_bindgen]
-extern "C" {
-    /// The host's WHATWG `TextEncoder` (UTF-8; a lone surrogate becomes
-    /// U+FFFD, as with wasm-bindgen's own string passing).
-    type TextEncoder;
-
-    #[wasm_bindgen(constructor)]
-    fn new() -> TextEncoder;
-
-    #[wasm_bindgen(method)]
-    fn encode(this: &TextEncoder, input: &JsString) -> Uint8Array;
-}
-
-thread_local! {
-    static ENCODER: TextEncoder = TextEncoder::new();
-}
-
-/// A long ASCII JS string, encoded natively by `TextEncoder.encode` and
-/// copied in once; `None` when it is not ASCII. wasm-bindgen's string
-/// passing copies ASCII one UTF-16 unit at a time in a JS loop (measured:
-/// 6 µs for 2 KB, against 0.2 µs natively: a tenth of composing a small
-/// message), but moves other text faster than this can (no UTF-8
-/// validation), so it keeps that (`len` is the string's UTF-16 length).
-fn long_ascii_string(js: &JsString, len: u32, field: &str) -> BResult<Option<String>> {
-    let encoded = ENCODER.with(|e| e.encode(js));
-    // One byte per UTF-16 unit only when every unit is ASCII.
-    if encoded.length() != len {
-        return Ok(None);
-    }
-    let bytes = bytes(encoded.as_ref(), field)?;
-    Ok(String::from_utf8(bytes).ok())
-}
-
 /// Whether `s` holds U+FFFD (EF BF BD), looking for its first byte before
 /// anything slower (`str::contains` runs a substring search).
 fn has_replacement_char(s: &str) -> bool {
     let bytes = s.as_bytes();
-    !s.is_ascii()
+    // `contains` on bytes is a word-at-a-time `memchr`.
+    bytes.contains(&0xEF)
         && bytes
             .iter()
             .enumerate()
@@ -117,50 +78,22 @@ fn has_replacement_char(s: &str) -> bool {
 
 /// An optional string: `undefined`/`null` give `None`.
 pub(crate) fn opt_string(v: &JsValue, field: &str) -> BResult<Option<String>> {
-    if is_absent(v) {
-        Ok(None)
-    } else {
-        string(v, field).map(Some)
-    }
+    opt_string_of(&AnyVal::Js(v.clone()), field)
 }
 
 /// A string or an array of strings (emailjs's `to`, `cc`, ...).
 pub(crate) fn string_or_array(v: &JsValue, field: &str) -> BResult<Vec<String>> {
-    if Array::is_array(v) {
-        let arr: &Array = v.unchecked_ref();
-        (0..arr.length())
-            .map(|i| string(&arr.get(i), &format!("{field}[{i}]")))
-            .collect()
-    } else {
-        string(v, field).map(|s| vec![s])
-    }
+    string_or_array_of(&AnyVal::Js(v.clone()), field)
 }
 
 /// An optional boolean; JS truthiness is not used: a non-boolean is an error.
 pub(crate) fn opt_bool(v: &JsValue, field: &str) -> BResult<Option<bool>> {
-    if is_absent(v) {
-        return Ok(None);
-    }
-    v.as_bool().map(Some).ok_or_else(|| {
-        BindingError::invalid(
-            field,
-            format!("{field} must be a boolean, got {}", type_name(v)),
-        )
-    })
+    opt_bool_of(&AnyVal::Js(v.clone()), field)
 }
 
 /// An optional finite number.
 pub(crate) fn opt_number(v: &JsValue, field: &str) -> BResult<Option<f64>> {
-    if is_absent(v) {
-        return Ok(None);
-    }
-    match v.as_f64() {
-        Some(n) if n.is_finite() => Ok(Some(n)),
-        _ => Err(BindingError::invalid(
-            field,
-            format!("{field} must be a finite number, got {}", type_name(v)),
-        )),
-    }
+    opt_number_of(&AnyVal::Js(v.clone()), field)
 }
 
 /// A plain object (not null, not an array, not a function).
@@ -241,4 +174,318 @@ pub(crate) fn ms_to_duration(ms: f64) -> Duration {
 /// A `Duration` as JS milliseconds.
 pub(crate) fn duration_to_ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The values the composer reads its options from ([`AnyVal`]): JS values
+/// ([`JsValue`], the `compose(options)` path) or a [`Spec`] decoded from the
+/// compact encoding the JS layer writes into the wasm memory
+/// (`composeSpec`). The composer's reading code is generic over this, so
+/// both paths accept exactly the same options.
+pub(crate) trait Val: Sized {
+    /// A JS `typeof`-like name for error messages.
+    fn type_name(&self) -> &'static str;
+    /// `undefined` or `null`.
+    fn is_absent(&self) -> bool;
+    /// A string.
+    fn is_string(&self) -> bool;
+    /// An array (`Array.isArray`).
+    fn is_array(&self) -> bool;
+    /// `typeof` is `"object"`, not `null`, not an array.
+    fn is_non_array_object(&self) -> bool;
+    /// A number.
+    fn as_f64(&self) -> Option<f64>;
+    /// A boolean.
+    fn as_bool(&self) -> Option<bool>;
+    /// Milliseconds since the epoch of a JS `Date`.
+    fn date_ms(&self) -> Option<f64>;
+    /// A string, read strictly (see [`string`]).
+    fn string(&self, field: &str) -> BResult<String>;
+    /// The items of an array (call when [`Val::is_array`]).
+    fn items(&self) -> Vec<Self>;
+    /// A property of an object (see [`object`] and [`get`]); `parent`
+    /// names the object (the error names `parent.key`).
+    fn prop(&self, key: &str, parent: &str) -> BResult<Self>;
+    /// Checks that this is a plain object (see [`object`]).
+    fn check_object(&self, field: &str) -> BResult<()>;
+    /// The own enumerable keys with their values, in order (see [`entries`]).
+    fn entries(&self, field: &str) -> BResult<Vec<(String, Self)>>;
+    /// Bytes (see [`bytes`]).
+    fn bytes(&self, field: &str) -> BResult<Vec<u8>>;
+}
+
+/// A JS value decoded from the compact encoding (`API.md`, "The compact
+/// encoding"): strings and bytes borrow the encoded buffer.
+#[derive(Debug)]
+pub(crate) enum Spec<'a> {
+    /// `undefined` or `null`.
+    Undefined,
+    Bool(bool),
+    Num(f64),
+    Str(&'a str),
+    Bytes(&'a [u8]),
+    Array(Vec<Spec<'a>>),
+    Object(Vec<(&'a str, Spec<'a>)>),
+}
+
+static UNDEFINED: Spec<'static> = Spec::Undefined;
+
+/// How deep arrays and objects may nest in the compact encoding (the JS
+/// encoder gives the slow path anything deeper).
+pub(crate) const SPEC_MAX_DEPTH: usize = 32;
+
+/// Why a [`Spec`] could not be read: the fast path gives up and the JS
+/// layer calls `compose(options)`, which gives the exact error (or succeeds
+/// where the compact form cannot say what the JS value is).
+pub(crate) const SPEC_FALLBACK: &str = "the compact encoding cannot stand for this value";
+
+fn fallback(field: &str) -> BindingError {
+    BindingError::invalid(field, SPEC_FALLBACK)
+}
+
+/// Reads the compact encoding; `None` when it is malformed (a bug in the JS
+/// encoder) or a string holds U+FFFD (the JS `TextEncoder` writes that for
+/// a lone surrogate too: the slow path tells them apart).
+pub(crate) fn decode_spec(buf: &[u8]) -> Option<Spec<'_>> {
+    let mut at = 0;
+    let v = decode_value(buf, &mut at, 0)?;
+    (at == buf.len()).then_some(v)
+}
+
+fn take<'a>(buf: &'a [u8], at: &mut usize, n: usize) -> Option<&'a [u8]> {
+    let end = at.checked_add(n)?;
+    let out = buf.get(*at..end)?;
+    *at = end;
+    Some(out)
+}
+
+fn take_u32(buf: &[u8], at: &mut usize) -> Option<usize> {
+    let b = take(buf, at, 4)?;
+    Some(u32::from_le_bytes(b.try_into().ok()?) as usize)
+}
+
+fn take_f64(buf: &[u8], at: &mut usize) -> Option<f64> {
+    let b = take(buf, at, 8)?;
+    Some(f64::from_le_bytes(b.try_into().ok()?))
+}
+
+fn take_str<'a>(buf: &'a [u8], at: &mut usize) -> Option<&'a str> {
+    let n = take_u32(buf, at)?;
+    let s = std::str::from_utf8(take(buf, at, n)?).ok()?;
+    (!has_replacement_char(s)).then_some(s)
+}
+
+fn decode_value<'a>(buf: &'a [u8], at: &mut usize, depth: usize) -> Option<Spec<'a>> {
+    let tag = *buf.get(*at)?;
+    *at += 1;
+    Some(match tag {
+        0 | 1 => Spec::Undefined,
+        2 => Spec::Bool(false),
+        3 => Spec::Bool(true),
+        4 => Spec::Num(take_f64(buf, at)?),
+        5 => Spec::Str(take_str(buf, at)?),
+        6 => {
+            let n = take_u32(buf, at)?;
+            Spec::Bytes(take(buf, at, n)?)
+        }
+        7 | 8 if depth >= SPEC_MAX_DEPTH => return None,
+        7 => {
+            let n = take_u32(buf, at)?;
+            // Each item takes one byte at least.
+            let mut items = Vec::with_capacity(n.min(buf.len() - *at));
+            for _ in 0..n {
+                items.push(decode_value(buf, at, depth + 1)?);
+            }
+            Spec::Array(items)
+        }
+        8 => {
+            let n = take_u32(buf, at)?;
+            let mut props = Vec::with_capacity(n.min(buf.len() - *at));
+            for _ in 0..n {
+                let key = take_str(buf, at)?;
+                props.push((key, decode_value(buf, at, depth + 1)?));
+            }
+            Spec::Object(props)
+        }
+        _ => return None,
+    })
+}
+
+/// Either kind of [`Val`], so that the composer's reading code is compiled
+/// once (generic over both, it would be twice: about 8 KB of the gzipped
+/// `.wasm`).
+pub(crate) enum AnyVal<'s, 'a> {
+    Js(JsValue),
+    Spec(&'s Spec<'a>),
+}
+
+impl Val for AnyVal<'_, '_> {
+    // The `Spec` arms' errors are never shown: the JS layer asks
+    // `compose(options)` for the exact error (see [`SPEC_FALLBACK`]).
+    fn type_name(&self) -> &'static str {
+        match self {
+            AnyVal::Js(v) => type_name(v),
+            AnyVal::Spec(_) => "a value",
+        }
+    }
+    fn is_absent(&self) -> bool {
+        match self {
+            AnyVal::Js(v) => is_absent(v),
+            AnyVal::Spec(v) => matches!(v, Spec::Undefined),
+        }
+    }
+    fn is_string(&self) -> bool {
+        match self {
+            AnyVal::Js(v) => v.is_string(),
+            AnyVal::Spec(v) => matches!(v, Spec::Str(_)),
+        }
+    }
+    fn is_array(&self) -> bool {
+        match self {
+            AnyVal::Js(v) => Array::is_array(v),
+            AnyVal::Spec(v) => matches!(v, Spec::Array(_)),
+        }
+    }
+    fn is_non_array_object(&self) -> bool {
+        match self {
+            AnyVal::Js(v) => v.is_object() && !Array::is_array(v),
+            AnyVal::Spec(v) => matches!(v, Spec::Bytes(_) | Spec::Object(_)),
+        }
+    }
+    fn as_f64(&self) -> Option<f64> {
+        match self {
+            AnyVal::Js(v) => v.as_f64(),
+            AnyVal::Spec(Spec::Num(n)) => Some(*n),
+            AnyVal::Spec(_) => None,
+        }
+    }
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            AnyVal::Js(v) => v.as_bool(),
+            AnyVal::Spec(Spec::Bool(b)) => Some(*b),
+            AnyVal::Spec(_) => None,
+        }
+    }
+    fn date_ms(&self) -> Option<f64> {
+        match self {
+            AnyVal::Js(v) => v.dyn_ref::<js_sys::Date>().map(|d| d.get_time()),
+            AnyVal::Spec(_) => None,
+        }
+    }
+    fn string(&self, field: &str) -> BResult<String> {
+        match self {
+            AnyVal::Js(v) => string(v, field),
+            AnyVal::Spec(Spec::Str(s)) => Ok((*s).to_owned()),
+            AnyVal::Spec(_) => Err(fallback(field)),
+        }
+    }
+    fn items(&self) -> Vec<Self> {
+        match self {
+            AnyVal::Js(v) => {
+                let arr: &Array = v.unchecked_ref();
+                (0..arr.length()).map(|i| AnyVal::Js(arr.get(i))).collect()
+            }
+            AnyVal::Spec(Spec::Array(items)) => items.iter().map(AnyVal::Spec).collect(),
+            AnyVal::Spec(_) => Vec::new(),
+        }
+    }
+    fn prop(&self, key: &str, parent: &str) -> BResult<Self> {
+        match self {
+            AnyVal::Js(v) => Reflect::get(object(v, parent)?, &JsValue::from_str(key))
+                .map(AnyVal::Js)
+                .map_err(|_| {
+                    let field = format!("{parent}.{key}");
+                    BindingError::invalid(&field, format!("reading {field} threw"))
+                }),
+            AnyVal::Spec(Spec::Object(props)) => Ok(AnyVal::Spec(
+                props
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(&UNDEFINED, |(_, v)| v),
+            )),
+            AnyVal::Spec(_) => Err(fallback(parent)),
+        }
+    }
+    fn check_object(&self, field: &str) -> BResult<()> {
+        match self {
+            AnyVal::Js(v) => object(v, field).map(|_| ()),
+            AnyVal::Spec(Spec::Object(_)) => Ok(()),
+            AnyVal::Spec(_) => Err(fallback(field)),
+        }
+    }
+    fn entries(&self, field: &str) -> BResult<Vec<(String, Self)>> {
+        match self {
+            AnyVal::Js(v) => Ok(entries(object(v, field)?, field)?
+                .into_iter()
+                .map(|(k, v)| (k, AnyVal::Js(v)))
+                .collect()),
+            AnyVal::Spec(Spec::Object(props)) => Ok(props
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), AnyVal::Spec(v)))
+                .collect()),
+            AnyVal::Spec(_) => Err(fallback(field)),
+        }
+    }
+    fn bytes(&self, field: &str) -> BResult<Vec<u8>> {
+        match self {
+            AnyVal::Js(v) => bytes(v, field),
+            AnyVal::Spec(Spec::Bytes(b)) => {
+                let mut out = Vec::new();
+                // A copy too large for the wasm memory: `compose` says so.
+                out.try_reserve_exact(b.len())
+                    .map_err(|_| fallback(field))?;
+                out.extend_from_slice(b);
+                Ok(out)
+            }
+            AnyVal::Spec(_) => Err(fallback(field)),
+        }
+    }
+}
+
+/// [`opt_bool`] for any [`Val`].
+pub(crate) fn opt_bool_of<V: Val>(v: &V, field: &str) -> BResult<Option<bool>> {
+    if v.is_absent() {
+        return Ok(None);
+    }
+    v.as_bool().map(Some).ok_or_else(|| {
+        BindingError::invalid(
+            field,
+            format!("{field} must be a boolean, got {}", v.type_name()),
+        )
+    })
+}
+
+/// [`opt_number`] for any [`Val`].
+pub(crate) fn opt_number_of<V: Val>(v: &V, field: &str) -> BResult<Option<f64>> {
+    if v.is_absent() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() => Ok(Some(n)),
+        _ => Err(BindingError::invalid(
+            field,
+            format!("{field} must be a finite number, got {}", v.type_name()),
+        )),
+    }
+}
+
+/// [`opt_string`] for any [`Val`].
+pub(crate) fn opt_string_of<V: Val>(v: &V, field: &str) -> BResult<Option<String>> {
+    if v.is_absent() {
+        Ok(None)
+    } else {
+        v.string(field).map(Some)
+    }
+}
+
+/// [`string_or_array`] for any [`Val`].
+pub(crate) fn string_or_array_of<V: Val>(v: &V, field: &str) -> BResult<Vec<String>> {
+    if v.is_array() {
+        v.items()
+            .iter()
+            .enumerate()
+            .map(|(i, item)| item.string(&format!("{field}[{i}]")))
+            .collect()
+    } else {
+        v.string(field).map(|s| vec![s])
+    }
 }
