@@ -81,8 +81,10 @@ async function startFaultServer(names) {
 function clientOptions(c, port) {
   const server = c.server ?? {};
   const trusted = c.client?.trust !== false;
-  // Retries (reconnect) are off unless the case says so, as for the native clients.
-  const o = { host: '127.0.0.1', port, timeout: TIMEOUT_MS, domain: 'client.faults.test', reconnectRetry: Boolean(c.client?.retries) };
+  // Retries (reconnect) are off unless the case says so, as for the native
+  // clients; when on, by the default of `reconnectRetry`.
+  const o = { host: '127.0.0.1', port, timeout: TIMEOUT_MS, domain: 'client.faults.test' };
+  if (!c.client?.retries) o.reconnectRetry = false;
   if (server.tls === 'starttls') o.tls = trusted ? { ca: pki.cert } : true;
   if (server.tls === 'implicit') o.ssl = trusted ? { ca: pki.cert } : true;
   if (server.auth) {
