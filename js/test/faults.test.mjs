@@ -282,3 +282,12 @@ test('a 10 MB reply line is cut at the engine bound, not buffered (fresh process
   assert.ok(r.after.wasm - r.before.wasm <= 1 << 20, `wasm memory grew by ${r.after.wasm - r.before.wasm} octets`);
   assert.ok(r.after.rss - r.before.rss <= 16 * 1024, `peak RSS grew by ${r.after.rss - r.before.rss} KiB`);
 });
+
+test('reconnectRetry is a boolean, on by default', () => {
+  assert.equal(new lib.SMTPClient({ host: '127.0.0.1' }).reconnectRetry, true);
+  assert.equal(new lib.SMTPClient({ host: '127.0.0.1', reconnectRetry: false }).reconnectRetry, false);
+  assert.throws(
+    () => new lib.SMTPClient({ host: '127.0.0.1', reconnectRetry: 'no' }),
+    (e) => e.code === 'INVALID_ARGUMENT' && e.field === 'reconnectRetry',
+  );
+});
