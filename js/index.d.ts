@@ -356,8 +356,16 @@ export interface MessageStack {
   to: Array<{ name: string; address: string }>;
 }
 
+export interface SMTPClientOptions extends SMTPConnectionOptions {
+  /**
+   * ours: a `421` to the MAIL of a reused connection (the race with the
+   * server's idle timeout) is tried once more on a new connection (default true).
+   */
+  reconnectRetry?: boolean;
+}
+
 export declare class SMTPClient {
-  constructor(server?: SMTPConnectionOptions);
+  constructor(server?: SMTPClientOptions);
   readonly smtp: SMTPConnection;
   readonly queue: MessageStack[];
   send(msg: Message | MessageHeaders, callback: (err: Error | null, msg: Message) => void): void;

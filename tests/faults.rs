@@ -666,8 +666,12 @@ fn table() -> String {
          when retries are on.\n\
          - **JS**: the `SMTPError`'s `code` (`SMTPErrorStates` name), its `kind` (the engine's \
          error, `-` for a transport error), `smtpCode` and `command`; `outcome-unknown` is \
-         `err.outcomeUnknown === true`. `SMTPClient` retries a greylisting 450/451 once, \
-         and never reconnects to resend.\n\
+         `err.outcomeUnknown === true`. `SMTPClient` retries a greylisting 450/451 once. \
+         Like the native clients, it offers a message again on a new connection when a \
+         reused connection failed before the message's transaction began, and (option \
+         `reconnectRetry`, on by default, off in these rows unless *retries on*) retries \
+         once a `421` to the `MAIL` of a reused connection; unlike them, it does not \
+         reconnect to resend after a plain close.\n\
          - **sent**: the client reported the message sent; the server's log confirms it wrote \
          a 2xx for the end of its data (and for every other row, that it did not).\n\
          - **next message**: after the fault, the same client object (and pool) sent another \

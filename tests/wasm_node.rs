@@ -550,7 +550,7 @@ fn engine_5xx_fails_the_message_and_421_closes() {
     assert_eq!(
         ev,
         [
-            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"Reply","message":"MAIL FROM:<a@example.com> failed: 553 5.7.1 sender rejected","smtpCode":553,"enhancedCode":"5.7.1","command":"MAIL FROM:<a@example.com>","retryable":false,"greylisted":false},"outcomeUnknown":false}"#
+            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"Reply","message":"MAIL FROM:<a@example.com> failed: 553 5.7.1 sender rejected","smtpCode":553,"enhancedCode":"5.7.1","command":"MAIL FROM:<a@example.com>","retryable":false,"greylisted":false},"outcomeUnknown":false,"began":true}"#
         ]
     );
     assert!(
@@ -598,7 +598,7 @@ fn engine_rejected_recipients_timeouts_and_starttls() {
     assert_eq!(
         ev,
         [
-            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"AllRecipientsRejected","message":"all recipients were rejected; <b@example.com>: 550 5.1.1 no such user","smtpCode":550,"enhancedCode":"5.1.1","command":null,"retryable":false,"greylisted":false,"recipients":[{"address":"b@example.com","reply":{"code":550,"enhancedCode":"5.1.1","text":"no such user","lines":["5.1.1 no such user"]}}]},"outcomeUnknown":false}"#
+            r#"{"type":"failed","id":0,"error":{"emailjsCode":2,"kind":"AllRecipientsRejected","message":"all recipients were rejected; <b@example.com>: 550 5.1.1 no such user","smtpCode":550,"enhancedCode":"5.1.1","command":null,"retryable":false,"greylisted":false,"recipients":[{"address":"b@example.com","reply":{"code":550,"enhancedCode":"5.1.1","text":"no such user","lines":["5.1.1 no such user"]}}]},"outcomeUnknown":false,"began":true}"#
         ]
     );
 
@@ -670,7 +670,7 @@ fn engine_failed_events_say_when_the_outcome_is_unknown() {
     let (_, ev) = d.drain();
     assert!(
         ev[0].starts_with(r#"{"type":"failed","id":0,"error":{"emailjsCode":8,"kind":"Closed""#)
-            && ev[0].ends_with(r#","outcomeUnknown":true}"#),
+            && ev[0].ends_with(r#","outcomeUnknown":true,"began":true}"#),
         "{ev:?}"
     );
     // A 421 to the end of the data is a verdict: not accepted, known.
@@ -686,7 +686,7 @@ fn engine_failed_events_say_when_the_outcome_is_unknown() {
     let (_, ev) = d.feed("421 4.3.2 bye\r\n", 1.0);
     assert!(
         ev[0].contains(r#""kind":"ServiceClosing""#)
-            && ev[0].ends_with(r#","outcomeUnknown":false}"#),
+            && ev[0].ends_with(r#","outcomeUnknown":false,"began":true}"#),
         "{ev:?}"
     );
     // Before the end of the data: known not accepted.
@@ -700,7 +700,41 @@ fn engine_failed_events_say_when_the_outcome_is_unknown() {
     d.feed("250 mx\r\n", 0.0);
     d.c.connection_closed(1.0);
     let (_, ev) = d.drain();
-    assert!(ev[0].ends_with(r#","outcomeUnknown":false}"#), "{ev:?}");
+    assert!(ev[0].contains(r#","outcomeUnknown":false,"#), "{ev:?}");
+}
+
+#[wasm_bindgen_test]
+fn engine_failed_events_say_whether_the_transaction_began() {
+    // The RSET after the first, refused message is refused too: the session
+    // ends before the second message's MAIL, which never began.
+    let mut d = Driver::new("{tls: 'never'}");
+    for from in ["a@example.com", "c@example.com"] {
+        d.c.send(
+            &mut message(&format!("{{from: '{from}', to: 'b@example.com'}}")),
+            0.0,
+        )
+        .unwrap();
+    }
+    d.feed("220 mx\r\n", 0.0);
+    let (out, _) = d.feed("250 mx\r\n", 0.0);
+    assert_eq!(out, "MAIL FROM:<a@example.com>\r\n");
+    let (out, ev) = d.feed("550 5.7.1 no\r\n", 1.0);
+    assert_eq!(out, "RSET\r\n");
+    assert!(
+        ev[0].starts_with(r#"{"type":"failed","id":0,"#)
+            && ev[0].ends_with(r#","outcomeUnknown":false,"began":true}"#),
+        "{ev:?}"
+    );
+    let (_, ev) = d.feed("451 4.3.0 cannot reset\r\n", 2.0);
+    assert!(
+        ev[0].starts_with(r#"{"type":"failed","id":1,"#)
+            && ev[0].ends_with(r#","outcomeUnknown":false,"began":false}"#),
+        "{ev:?}"
+    );
+    assert!(
+        ev.last().unwrap().starts_with(r#"{"type":"closed""#),
+        "{ev:?}"
+    );
 }
 
 #[wasm_bindgen_test]

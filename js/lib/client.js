@@ -2,6 +2,7 @@ import { SMTPConnection, SMTPState } from './connection.js';
 import { MimeographError } from './errors.js';
 import { Message } from './message.js';
 import { addressparser } from './util.js';
+import { optBool } from './validate.js';
 
 /** How long a greylisted message waits before its one retry (emailjs: 300 ms). */
 const GREYLIST_DELAY_MS = 300;
@@ -16,6 +17,12 @@ export class SMTPClient {
   constructor(server = {}) {
     /** @type {SMTPConnection} */
     this.smtp = new SMTPConnection(server);
+    /**
+     * A `421` to the MAIL of a reused connection (the race with the server's
+     * idle timeout) is tried once more on a new connection (as the native
+     * clients' `reconnect_retry`, on by default).
+     */
+    this.reconnectRetry = optBool(server.reconnectRetry, 'reconnectRetry') ?? true;
     this.queue = [];
     this.sending = false;
     this.ready = false;
@@ -166,9 +173,9 @@ export class SMTPClient {
         }
         this.smtp._sendWasmMessage(
           built,
-          (err, sent) => {
+          (err, sent, failure) => {
             if (!err) stack.message.sent = sent;
-            this._senddone(err ?? null, stack);
+            this._senddone(err ?? null, stack, failure);
           },
           bodies,
         );
@@ -177,8 +184,35 @@ export class SMTPClient {
     );
   }
 
-  _senddone(err, stack) {
+  /**
+   * `failure` (from the connection, for a message the engine failed):
+   * `began`, its transaction began (or the session is not over); `reused`,
+   * it was not the first message on its connection.
+   */
+  _senddone(err, stack, failure) {
     this.sending = false;
+    // As the native clients (src/native/session.rs): never again once the
+    // end of the data was sent (the server may have the message), nor when
+    // a stream was partly read.
+    if (err && failure?.reused && !err.outcomeUnknown && !err.streamConsumed) {
+      if (!failure.began && !stack.requeued) {
+        // A reused connection failed before this message's transaction
+        // began (the RSET after the previous, failed message was refused,
+        // or the server closed it while idle): nothing of the message
+        // reached the server. Offer it on a new connection.
+        stack.requeued = true;
+        this._retry(stack);
+        return;
+      }
+      if (this.reconnectRetry && !stack.reconnectRetried && isIdleClose(err)) {
+        // The server's 421 answered the MAIL of a reused connection (or came
+        // unasked): nothing of the message was accepted. Once more, on a
+        // new connection.
+        stack.reconnectRetried = true;
+        this._retry(stack);
+        return;
+      }
+    }
     // A stream already partly read cannot be sent again (files and Blobs can).
     if (err?.greylisted && !stack.greylistRetried && !err.streamConsumed) {
       // emailjs: a greylisting 450/451 is tried once more after a short delay.
@@ -192,6 +226,17 @@ export class SMTPClient {
     stack.callback(err, stack.message);
     this._poll();
   }
+
+  /** Offers `stack` again first (on a new connection once the failed one is gone). */
+  _retry(stack) {
+    this.queue.unshift(stack);
+    this._poll();
+  }
+}
+
+/** A 421 before anything of the message was accepted: unasked, or the answer to its MAIL. */
+function isIdleClose(err) {
+  return err.kind === 'ServiceClosing' && (err.command == null || err.command.startsWith('MAIL '));
 }
 
 /** A queued message: emailjs's stack, with `from`, `to` and `returnPath` computed when read. */

@@ -126,6 +126,8 @@ export class SMTPConnection {
     this._replyCallbacks = [];
     this._quitCallbacks = [];
     this._sends = new Map();
+    /** How many messages were queued on the current engine (a later one goes over a reused connection). */
+    this._offered = 0;
     /** Fed attachments of the messages queued on the engine, by message id. */
     this._bodies = new Map();
     /**
@@ -214,6 +216,7 @@ export class SMTPConnection {
       return;
     }
     this._engine = engine;
+    this._offered = 0;
     this._transport = transport;
     this._clearWriteTimer();
     this._out = { free: [], inFlight: 0, waiting: false };
@@ -528,7 +531,10 @@ export class SMTPConnection {
         // Why the transport ended (e.g. the bridge's close code), as for 'closed'.
         if (!err.previous && this._transportError) err.previous = this._transportError;
         if (ev.outcomeUnknown) markOutcomeUnknown(err);
-        if (cb) deliver(cb, err);
+        // For SMTPClient's resend policy: whether the message's transaction
+        // began (false: the session ended before its MAIL, nothing of it
+        // reached the server).
+        if (cb) deliver(cb, err, undefined, { began: ev.began !== false });
         break;
       }
       case 'noop': {
@@ -619,7 +625,10 @@ export class SMTPConnection {
       deliver(callback, SMTPError.create('could not send the message', SMTPErrorStates.ERROR, e));
       return;
     }
-    this._sends.set(id, callback);
+    // A message after the first on this connection: its failure tells
+    // SMTPClient whether the connection went stale before it (see _senddone).
+    const reused = ++this._offered > 1;
+    this._sends.set(id, (err, sent, failure) => callback(err, sent, failure && { ...failure, reused }));
     if (bodies.length) this._bodies.set(id, body);
     this._pump();
   }

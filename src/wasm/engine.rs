@@ -190,8 +190,10 @@ fn json_capabilities(o: &mut String, c: &Capabilities) {
 }
 
 /// Appends the event as a JSON object (`SmtpEvent` in `API.md`);
-/// `outcome_unknown`: `Client::outcome_unknown` named this failed message.
-fn json_event(o: &mut String, e: &Event, outcome_unknown: bool) {
+/// `outcome_unknown`: `Client::outcome_unknown` named this failed message;
+/// `began`: its transaction began, or the session is not over (only a
+/// closed session says for sure that it never will).
+fn json_event(o: &mut String, e: &Event, outcome_unknown: bool, began: bool) {
     match e {
         Event::Ready(c) => {
             o.push_str("{\"type\":\"ready\",\"capabilities\":");
@@ -215,6 +217,8 @@ fn json_event(o: &mut String, e: &Event, outcome_unknown: bool) {
             json_error(o, error);
             o.push_str(",\"outcomeUnknown\":");
             json_bool(o, outcome_unknown);
+            o.push_str(",\"began\":");
+            json_bool(o, began);
         }
         Event::Noop(r) => {
             o.push_str("{\"type\":\"noop\",\"reply\":");
@@ -600,9 +604,14 @@ impl WasmSmtpClient {
     }
 
     fn event_json(&self, o: &mut String, e: &Event) {
-        let unknown = matches!(e, Event::MessageFailed { id, .. }
-            if self.client.outcome_unknown() == Some(*id));
-        json_event(o, e, unknown);
+        let (unknown, began) = match e {
+            Event::MessageFailed { id, .. } => (
+                self.client.outcome_unknown() == Some(*id),
+                !self.client.is_closed() || self.client.began(*id),
+            ),
+            _ => (false, true),
+        };
+        json_event(o, e, unknown, began);
     }
 
     /// One turn of the transport's loop in one call: feeds `input` (bytes
