@@ -11,29 +11,93 @@ pub const MAX_LINE_LEN: usize = 998;
 /// Turns every bare CR and every bare LF into CRLF; existing CRLF pairs are
 /// kept. Borrows when nothing changes.
 pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
-    match scan(input, true).1 {
-        Some(normalized) => Cow::Owned(normalized),
-        None => Cow::Borrowed(input),
+    if lines(input).bare == 0 {
+        return Cow::Borrowed(input);
     }
+    let mut out = Vec::with_capacity(input.len() + input.len() / 16 + 2);
+    crlf_into(input, 0, input.len(), &mut out);
+    Cow::Owned(out)
+}
+
+/// Appends the CRLF form of `input[start..end]` to `out`: each bare CR or
+/// LF as CRLF. The octets on either side of the range decide whether a CR
+/// or LF at its edge is bare, so the pieces of any split of `input` add up
+/// to its [`normalize_crlf`] form.
+pub(crate) fn crlf_into(input: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
+    let mut pos = start;
+    while let Some(k) = memchr::memchr2(b'\n', b'\r', &input[pos..end]) {
+        let p = pos + k;
+        out.extend_from_slice(&input[pos..p]);
+        pos = p + 1;
+        if input[p] == b'\r' {
+            if input.get(p + 1) == Some(&b'\n') {
+                if p + 1 < end {
+                    out.extend_from_slice(b"\r\n");
+                    pos = p + 2;
+                } else {
+                    out.push(b'\r');
+                }
+            } else {
+                out.extend_from_slice(b"\r\n");
+            }
+        } else if p > 0 && input[p - 1] == b'\r' {
+            out.push(b'\n');
+        } else {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(&input[pos..end]);
 }
 
 /// Normalises like [`normalize_crlf`] and analyses like [`analyze`] (the
 /// stats describe the normalised text) in one pass, taking ownership so
 /// that text already in CRLF form is never copied.
 pub fn normalize_and_analyze(input: Vec<u8>) -> (Vec<u8>, TextStats) {
-    let (bytes, stats, _) = normalize_analyze_bound(input);
-    (bytes, stats)
+    let scan = analyze_text(&input);
+    let bytes = if scan.bare {
+        normalize_crlf(&input).into_owned()
+    } else {
+        input
+    };
+    (bytes, scan.stats)
 }
 
-/// [`normalize_and_analyze`], with an upper bound on the length of the
-/// normalised text in quoted-printable.
-pub(crate) fn normalize_analyze_bound(input: Vec<u8>) -> (Vec<u8>, TextStats, usize) {
-    let (mut stats, normalized, qp) = scan(&input, true);
-    let bytes = normalized.unwrap_or(input);
-    stats.len = bytes.len();
-    stats.bare_cr_or_lf = false;
-    let bound = qp.bound(bytes.len());
-    (bytes, stats, bound)
+/// What [`analyze_text`] finds in a text whose line ends may be CRLF, bare
+/// CR or bare LF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TextScan {
+    /// The stats of the text's CRLF form ([`normalize_crlf`]).
+    pub stats: TextStats,
+    /// Whether the text has a bare CR or LF (differs from its CRLF form).
+    pub bare: bool,
+    /// An upper bound on the length of the CRLF form in quoted-printable
+    /// ([`qp::encoded_len`](super::qp::encoded_len)).
+    pub qp_bound: usize,
+}
+
+/// Analyses a text as its CRLF form, without making that form: two passes
+/// that stop at nothing: counts of octets (sixteen lanes at a time) and
+/// line breaks (found with `memchr`).
+pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
+    let counts = counts(input);
+    let lines = lines(input);
+    let len = input.len() + lines.bare;
+    let qp = QpBound {
+        breaks: lines.breaks,
+        escapes: counts.high + counts.control + counts.equals,
+        edges: lines.edges,
+    };
+    TextScan {
+        stats: TextStats {
+            len,
+            non_ascii: counts.high,
+            control: counts.control,
+            max_line_len: lines.max_line,
+            bare_cr_or_lf: false,
+        },
+        bare: lines.bare > 0,
+        qp_bound: qp.bound(len),
+    }
 }
 
 /// Counts from which [`QpBound::bound`] bounds a text's quoted-printable
@@ -73,166 +137,92 @@ fn edges(line: &[u8]) -> usize {
     }
 }
 
-/// The walk behind [`analyze`] and [`normalize_crlf`]: sixteen octets at a
-/// time, looking closer only at blocks that hold an octet below 0x20 or DEL
-/// (line breaks included). With `normalize`, also writes the CRLF form of
-/// `input` when it differs (from the first bare break on).
-fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>, QpBound) {
-    let mut st = Scan {
-        input,
-        equals: 0,
-        breaks: 0,
-        edges: 0,
-        non_ascii: 0,
-        control: 0,
-        max_line: 0,
-        line_start: 0,
-        lf_of_crlf: usize::MAX,
-        bare: false,
-        normalize,
-        out: Vec::new(),
-        normalizing: false,
-        copied: 0,
-    };
-    let (blocks, tail) = input.as_chunks::<16>();
-    let mut non_ascii = 0usize;
-    for (k, block) in blocks.iter().enumerate() {
-        // Branch-free reductions over the block, which the compiler turns
-        // into vector compares: octets below 0x20 or DEL, and the count of
-        // octets ≥ 0x80.
-        let special = block.iter().fold(0u8, |acc, &b| {
-            acc | u8::from(b < 0x20) | u8::from(b == 0x7F) | u8::from(b == b'=')
-        });
-        let high = block.iter().fold(0u8, |acc, &b| acc + (b >> 7));
-        non_ascii += usize::from(high);
-        if special != 0 {
-            st.block(k * 16, block);
-        }
-    }
-    let at = blocks.len() * 16;
-    for (k, &b) in tail.iter().enumerate() {
-        non_ascii += usize::from(b >> 7);
-        if b < 0x20 || b == 0x7F || b == b'=' {
-            st.octet(at + k);
-        }
-    }
-    st.non_ascii = non_ascii;
-    let stats = TextStats {
-        len: input.len(),
-        non_ascii: st.non_ascii,
-        control: st.control,
-        max_line_len: st.max_line.max(input.len() - st.line_start),
-        bare_cr_or_lf: st.bare,
-    };
-    let last = &input[st.line_start.min(input.len())..];
-    let qp = QpBound {
-        breaks: st.breaks,
-        escapes: stats.non_ascii + stats.control + st.equals,
-        edges: st.edges + edges(last),
-    };
-    let out = st.normalizing.then(|| {
-        let mut out = st.out;
-        out.extend_from_slice(&input[st.copied..]);
-        out
-    });
-    (stats, out, qp)
-}
-
-struct Scan<'a> {
-    input: &'a [u8],
-    /// `=` octets, line breaks, and lines that start with a dot or end
-    /// with a space or tab (twice when both): for [`QpBound`].
-    equals: usize,
-    breaks: usize,
-    edges: usize,
-    non_ascii: usize,
+/// Octet counts of a text.
+#[derive(Default)]
+struct Counts {
+    /// Octets ≥ 0x80.
+    high: usize,
+    /// C0 controls other than TAB, CR and LF, and DEL.
     control: usize,
-    max_line: usize,
-    line_start: usize,
-    /// The LF of a CRLF seen at its CR.
-    lf_of_crlf: usize,
-    bare: bool,
-    normalize: bool,
-    /// The normalised text, once a bare break was found (`normalizing`):
-    /// everything before `copied` is in it.
-    out: Vec<u8>,
-    normalizing: bool,
-    copied: usize,
+    /// `=` octets.
+    equals: usize,
 }
 
-impl Scan<'_> {
-    /// Looks at the octets of the block at `base` that are below 0x20 or
-    /// DEL, a word at a time: each flagged lane of a word is visited (a
-    /// borrow can flag the lane above a real one, which `octet` ignores).
-    #[inline(never)]
-    fn block(&mut self, base: usize, block: &[u8; 16]) {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
-        for (half, word) in block.as_chunks::<8>().0.iter().enumerate() {
-            let w = u64::from_le_bytes(*word);
-            let del = w ^ (0x7F * ONES);
-            let eq = w ^ (u64::from(b'=') * ONES);
-            let low = w.wrapping_sub(0x20 * ONES) & !w;
-            let mut special =
-                (low | (del.wrapping_sub(ONES) & !del) | (eq.wrapping_sub(ONES) & !eq)) & HIGH;
-            while special != 0 {
-                let lane = (special.trailing_zeros() / 8) as usize;
-                self.octet(base + half * 8 + lane);
-                special &= special - 1;
+/// Counts octets sixteen lanes at a time: per-lane 8-bit counters (which
+/// the compiler keeps in vector registers) over groups of at most 255
+/// blocks, so that no lane overflows, then summed per group.
+fn counts(input: &[u8]) -> Counts {
+    #[inline(always)]
+    fn control(b: u8) -> u8 {
+        u8::from(b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') | u8::from(b == 0x7F)
+    }
+    let mut c = Counts::default();
+    let (blocks, tail) = input.as_chunks::<16>();
+    for group in blocks.chunks(255) {
+        let mut high = [0u8; 16];
+        let mut ctl = [0u8; 16];
+        let mut eq = [0u8; 16];
+        for block in group {
+            for i in 0..16 {
+                let b = block[i];
+                high[i] += b >> 7;
+                ctl[i] += control(b);
+                eq[i] += u8::from(b == b'=');
             }
         }
+        let sum = |lanes: [u8; 16]| lanes.iter().map(|&n| usize::from(n)).sum::<usize>();
+        c.high += sum(high);
+        c.control += sum(ctl);
+        c.equals += sum(eq);
     }
+    for &b in tail {
+        c.high += usize::from(b >> 7);
+        c.control += usize::from(control(b));
+        c.equals += usize::from(b == b'=');
+    }
+    c
+}
 
-    /// Looks at the octet at `pos`, which may be below 0x20 or DEL (or a
-    /// neighbour of one, which is ignored).
-    #[inline]
-    fn octet(&mut self, pos: usize) {
-        match self.input[pos] {
-            b'\n' if pos == self.lf_of_crlf => self.line_start = pos + 1,
-            b'\r' if self.input.get(pos + 1) == Some(&b'\n') => {
-                self.end_line(pos);
-                self.lf_of_crlf = pos + 1;
-            }
-            b'\r' | b'\n' => {
-                self.end_line(pos);
-                self.bare = true;
-                if self.normalize {
-                    self.bare_break(pos);
-                }
-            }
-            b'\t' => {}
-            b'=' => self.equals += 1,
-            b if b < 0x20 || b == 0x7F => self.control += 1,
-            _ => {}
+/// The line structure of a text: a CRLF, a bare CR or a bare LF ends a line.
+struct Lines {
+    /// Line breaks.
+    breaks: usize,
+    /// Bare CRs and LFs among them.
+    bare: usize,
+    /// Longest line, without its break.
+    max_line: usize,
+    /// Lines (the last one included) that start with a dot, plus those that
+    /// end with a space or tab.
+    edges: usize,
+}
+
+fn lines(input: &[u8]) -> Lines {
+    let mut l = Lines {
+        breaks: 0,
+        bare: 0,
+        max_line: 0,
+        edges: 0,
+    };
+    let mut start = 0;
+    let mut pos = 0;
+    while let Some(k) = memchr::memchr2(b'\n', b'\r', &input[pos..]) {
+        let p = pos + k;
+        let line = &input[start..p];
+        l.max_line = l.max_line.max(line.len());
+        l.edges += edges(line);
+        l.breaks += 1;
+        if input[p] == b'\r' && input.get(p + 1) == Some(&b'\n') {
+            pos = p + 2;
+        } else {
+            l.bare += 1;
+            pos = p + 1;
         }
+        start = pos;
     }
-
-    /// Ends the line that runs to the break at `pos`.
-    #[inline]
-    fn end_line(&mut self, pos: usize) {
-        let line = &self.input[self.line_start..pos];
-        self.max_line = self.max_line.max(line.len());
-        self.line_start = pos + 1;
-        self.breaks += 1;
-        self.edges += edges(line);
-    }
-
-    #[cold]
-    fn start_output(&mut self) {
-        let n = self.input.len();
-        self.out = Vec::with_capacity(n + n / 16 + 2);
-        self.normalizing = true;
-    }
-
-    fn bare_break(&mut self, pos: usize) {
-        if !self.normalizing {
-            self.start_output();
-        }
-        self.out.extend_from_slice(&self.input[self.copied..pos]);
-        self.out.push(b'\r');
-        self.out.push(b'\n');
-        self.copied = pos + 1;
-    }
+    let last = &input[start..];
+    l.max_line = l.max_line.max(last.len());
+    l.edges += edges(last);
+    l
 }
 
 /// What [`analyze`] found in a text.
@@ -251,9 +241,14 @@ pub struct TextStats {
     pub bare_cr_or_lf: bool,
 }
 
-/// Gathers [`TextStats`] in one pass.
+/// Gathers [`TextStats`] (of the text as it is).
 pub fn analyze(text: &[u8]) -> TextStats {
-    scan(text, false).0
+    let scan = analyze_text(text);
+    TextStats {
+        len: text.len(),
+        bare_cr_or_lf: scan.bare,
+        ..scan.stats
+    }
 }
 
 /// Picks a transfer encoding for text with these stats.
@@ -347,7 +342,8 @@ mod tests {
                 }
                 v.extend_from_slice(if x.is_multiple_of(3) { b"\n" } else { b"\r\n" });
             }
-            let (normalized, _, bound) = normalize_analyze_bound(v.clone());
+            let normalized = normalize_crlf(&v);
+            let bound = analyze_text(&v).qp_bound;
             let qp = crate::encoding::qp::encoded_len(&normalized);
             assert!(qp <= bound, "{qp} > {bound} for {v:?}");
             assert!(bound <= qp + qp / 10 + 8, "{bound} far above {qp}");
@@ -378,18 +374,30 @@ mod tests {
             }
             let want = naive_analyze(&v);
             assert_eq!(analyze(&v), want, "{v:?}");
-            let (normalized, stats, bound) = normalize_analyze_bound(v.clone());
-            assert_eq!(normalized, &*normalize_crlf(&v));
+            let normalized = naive_normalize(&v);
+            assert_eq!(&*normalize_crlf(&v), normalized);
+            let scan = analyze_text(&v);
             let qp = crate::encoding::qp::encoded_len(&normalized);
-            assert!(qp <= bound, "{qp} > {bound} for {v:?}");
+            assert!(qp <= scan.qp_bound, "{qp} > {} for {v:?}", scan.qp_bound);
+            assert_eq!(scan.bare, want.bare_cr_or_lf);
             assert_eq!(
-                stats,
+                scan.stats,
                 TextStats {
                     len: normalized.len(),
                     bare_cr_or_lf: false,
                     ..want
                 }
             );
+            assert_eq!(
+                normalize_and_analyze(v.clone()),
+                (normalized.clone(), scan.stats)
+            );
+            // Any split of the text converts piece by piece to its CRLF form.
+            let cut = (x as usize) % (v.len() + 1);
+            let mut pieces = Vec::new();
+            crlf_into(&v, 0, cut, &mut pieces);
+            crlf_into(&v, cut, v.len(), &mut pieces);
+            assert_eq!(pieces, normalized);
         }
     }
 

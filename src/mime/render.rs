@@ -13,7 +13,7 @@
 use super::message::{Leaf, LeafBody, Message, Node};
 use super::ComposeError;
 use crate::encoding::base64::{self, LineEncoder};
-use crate::encoding::{qp, rfc2047, rfc2231, Charset, TransferEncoding};
+use crate::encoding::{qp, rfc2047, rfc2231, text, Charset, TransferEncoding};
 use crate::envelope::RenderOptions;
 use crate::header::{Folder, PendingFolder, TokenBuffers, TokenSink};
 use std::io::Read;
@@ -334,15 +334,38 @@ impl Renderer {
                     a.total = lines.len() as u64;
                     Ok(whole(a.leaf, lines.len()))
                 }
+                // Text with bare line ends, unencoded: its CRLF form, a
+                // window at a time.
+                (LeafBody::Text { bytes, bare, .. }, enc)
+                    if *bare
+                        && matches!(
+                            enc,
+                            TransferEncoding::SevenBit | TransferEncoding::EightBit
+                        ) =>
+                {
+                    let end = (a.pos + WINDOW).min(bytes.len());
+                    text::crlf_into(bytes, a.pos, end, out);
+                    a.total += (end - a.pos) as u64;
+                    a.pos = end;
+                    if end == bytes.len() {
+                        a.ended_crlf = ends_with_break(&leaf.body);
+                        a.phase = Phase::Tail;
+                    }
+                    Ok(Step::Buf)
+                }
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), enc)
                     if enc != TransferEncoding::Base64 =>
                 {
                     a.phase = Phase::Tail;
                     a.total = bytes.len() as u64;
-                    a.ended_crlf = bytes.ends_with(b"\r\n");
+                    a.ended_crlf = ends_with_break(&leaf.body);
                     if enc == TransferEncoding::QuotedPrintable {
                         out.reserve(a.qp_len as usize);
-                        qp::encode(bytes, out);
+                        if let LeafBody::Text { .. } = leaf.body {
+                            qp::encode_text(bytes, out);
+                        } else {
+                            qp::encode(bytes, out);
+                        }
                         Ok(Step::Buf)
                     } else {
                         Ok(whole(a.leaf, bytes.len()))
@@ -350,7 +373,14 @@ impl Renderer {
                 }
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
-                    a.encoder.push(&bytes[a.pos..end], out);
+                    if let LeafBody::Text { bare: true, .. } = leaf.body {
+                        // The CRLF form of the window, then its base64.
+                        self.scratch.clear();
+                        text::crlf_into(bytes, a.pos, end, &mut self.scratch);
+                        a.encoder.push(&self.scratch, out);
+                    } else {
+                        a.encoder.push(&bytes[a.pos..end], out);
+                    }
                     a.total += (end - a.pos) as u64;
                     a.pos = end;
                     if end == bytes.len() {
@@ -467,12 +497,23 @@ fn open_source(leaf: &Leaf) -> Result<(Option<Stream>, Option<u64>), ComposeErro
     }
 }
 
+/// The length of an in-memory part as written before its transfer
+/// encoding (text: of its CRLF form).
 fn leaf_bytes_len(body: &LeafBody) -> u64 {
     match body {
-        LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes) | LeafBody::Base64Lines(bytes) => {
-            bytes.len() as u64
-        }
+        LeafBody::Text { stats, .. } => stats.len as u64,
+        LeafBody::Bytes(bytes) | LeafBody::Base64Lines(bytes) => bytes.len() as u64,
         _ => 0,
+    }
+}
+
+/// Whether an in-memory part (unencoded or quoted-printable) ends with a
+/// line break: text with a CR or LF (CRLF once converted), bytes with CRLF.
+fn ends_with_break(body: &LeafBody) -> bool {
+    match body {
+        LeafBody::Text { bytes, .. } => matches!(bytes.last(), Some(b'\r' | b'\n')),
+        LeafBody::Bytes(bytes) => bytes.ends_with(b"\r\n"),
+        _ => false,
     }
 }
 
@@ -495,13 +536,13 @@ fn size_of(msg: &Message, plan: &Plan, size: impl Fn(usize) -> Option<u64>) -> O
                     (_, TransferEncoding::Base64) => {
                         base64::encoded_len(n) + u64::from(multipart && n == 0) * 2
                     }
-                    (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), enc) => {
+                    (LeafBody::Text { .. } | LeafBody::Bytes(_), enc) => {
                         let out = if enc == TransferEncoding::QuotedPrintable {
                             qp_len
                         } else {
                             n
                         };
-                        let tail = multipart || (n > 0 && !bytes.ends_with(b"\r\n"));
+                        let tail = multipart || (n > 0 && !ends_with_break(body));
                         out + u64::from(tail) * 2
                     }
                     _ => return None,
@@ -709,9 +750,8 @@ impl HeaderWriter<'_> {
                 let qp_len = match &leaf.body {
                     _ if enc != TransferEncoding::QuotedPrintable => 0,
                     LeafBody::Text { qp_bound, .. } if !self.exact => *qp_bound as u64,
-                    LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes) => {
-                        qp::encoded_len(bytes) as u64
-                    }
+                    LeafBody::Text { bytes, .. } => qp::encoded_text_len(bytes) as u64,
+                    LeafBody::Bytes(bytes) => qp::encoded_len(bytes) as u64,
                     _ => 0,
                 };
                 plan.push(Seg::Leaf {
