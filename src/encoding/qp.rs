@@ -1,8 +1,10 @@
 //! Quoted-printable body encoding (RFC 2045 §6.7).
 //!
-//! Input is text whose line breaks are CRLF (see
+//! [`encode`] takes text whose line breaks are CRLF (see
 //! [`normalize_crlf`](super::text::normalize_crlf)); each CRLF becomes a hard
-//! line break, and any other CR or LF is escaped. Output lines are at most 76
+//! line break, and any other CR or LF is escaped. [`encode_text`] takes
+//! text as given and makes a hard break of a bare CR or LF too (what
+//! encoding its CRLF form gives). Output lines are at most 76
 //! characters including a soft-break `=`, never end in whitespace, never
 //! start with `.`, and are pure ASCII.
 

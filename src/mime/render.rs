@@ -23,6 +23,10 @@ use std::task::Poll;
 /// whole 76-character lines.
 const WINDOW: usize = 57 * 1024;
 
+/// Octets of text with bare line ends converted to CRLF at a time before
+/// they are base64-encoded.
+const PIECE: usize = 2048;
+
 /// A message laid out for writing: all header and boundary bytes in one
 /// buffer, and the segments that alternate between them and body parts.
 struct Plan {
@@ -374,10 +378,16 @@ impl Renderer {
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
                     if let LeafBody::Text { bare: true, .. } = leaf.body {
-                        // The CRLF form of the window, then its base64.
-                        self.scratch.clear();
-                        text::crlf_into(bytes, a.pos, end, &mut self.scratch);
-                        a.encoder.push(&self.scratch, out);
+                        // The CRLF form of the window a piece at a time (at
+                        // most twice `PIECE` octets held), then its base64.
+                        let mut at = a.pos;
+                        while at < end {
+                            let stop = (at + PIECE).min(end);
+                            self.scratch.clear();
+                            text::crlf_into(bytes, at, stop, &mut self.scratch);
+                            a.encoder.push(&self.scratch, out);
+                            at = stop;
+                        }
                     } else {
                         a.encoder.push(&bytes[a.pos..end], out);
                     }
