@@ -1017,3 +1017,99 @@ impl MessageStream {
         }
     }
 }
+
+/// Text kept with bare line ends is written as its CRLF form would be.
+#[cfg(test)]
+mod bare_text_tests {
+    use crate::encoding::text::normalize_crlf;
+    use crate::encoding::TransferEncoding;
+    use crate::envelope::RenderOptions;
+    use crate::mime::{Attachment, Message};
+
+    fn message(text: &str, forced: Option<TransferEncoding>) -> Message {
+        let mut part = Attachment::text(text).filename("notes.txt");
+        if let Some(enc) = forced {
+            part = part.transfer_encoding(enc);
+        }
+        Message::builder()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text(text)
+            .html(text)
+            .attach(part)
+            .attach(Attachment::bytes(text.as_bytes().to_vec()).content_type("message/rfc822"))
+            .deterministic(7)
+            .build()
+            .unwrap()
+    }
+
+    fn render(msg: &Message, opts: RenderOptions) -> Vec<u8> {
+        let bytes = msg.to_bytes_with(opts).unwrap();
+        assert_eq!(msg.encoded_len(opts), Some(bytes.len() as u64));
+        let mut stream = Vec::new();
+        for chunk in msg.chunks(opts).unwrap() {
+            stream.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(stream, bytes);
+        bytes
+    }
+
+    #[test]
+    fn bare_line_ends_render_as_their_crlf_form() {
+        let words = [
+            "plain",
+            "words",
+            "naïve",
+            "日本語",
+            "=",
+            ".",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\r\n",
+            "\n\r",
+        ];
+        let mut x: u64 = 0xC0FF_EE00_1234_5678;
+        for round in 0..96 {
+            let len = match round % 8 {
+                0 => 70_000,
+                1 => 3000,
+                _ => 300,
+            };
+            let ascii = round % 4 == 1;
+            let mut text = String::new();
+            while text.len() < len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let w = words[(x >> 40) as usize % words.len()];
+                if !(ascii && !w.is_ascii()) {
+                    text.push_str(w);
+                }
+                if x % 7 == 0 {
+                    text.push_str(" \n.");
+                }
+            }
+            let crlf = String::from_utf8(normalize_crlf(text.as_bytes()).into_owned()).unwrap();
+            let forced = [
+                None,
+                Some(TransferEncoding::QuotedPrintable),
+                Some(TransferEncoding::Base64),
+            ][round % 3];
+            let raw_msg = message(&text, forced);
+            let crlf_msg = message(&crlf, forced);
+            for allow_8bit in [false, true] {
+                let opts = RenderOptions {
+                    utf8_headers: false,
+                    allow_8bit,
+                };
+                assert_eq!(
+                    render(&raw_msg, opts),
+                    render(&crlf_msg, opts),
+                    "round {round}"
+                );
+            }
+        }
+    }
+}
