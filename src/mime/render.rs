@@ -1084,10 +1084,10 @@ mod bare_text_tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let w = words[(x >> 40) as usize % words.len()];
-                if !(ascii && !w.is_ascii()) {
+                if !ascii || w.is_ascii() {
                     text.push_str(w);
                 }
-                if x % 7 == 0 {
+                if x.is_multiple_of(7) {
                     text.push_str(" \n.");
                 }
             }
