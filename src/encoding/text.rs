@@ -11,7 +11,7 @@ pub const MAX_LINE_LEN: usize = 998;
 /// Turns every bare CR and every bare LF into CRLF; existing CRLF pairs are
 /// kept. Borrows when nothing changes.
 pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
-    if lines(input).bare == 0 {
+    if !analyze_text(input).bare {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len() + input.len() / 16 + 2);
@@ -24,29 +24,35 @@ pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
 /// or LF at its edge is bare, so the pieces of any split of `input` add up
 /// to its [`normalize_crlf`] form.
 pub(crate) fn crlf_into(input: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
-    let mut pos = start;
-    while let Some(k) = memchr::memchr2(b'\n', b'\r', &input[pos..end]) {
-        let p = pos + k;
-        out.extend_from_slice(&input[pos..p]);
-        pos = p + 1;
+    let mut copied = start;
+    let mut fix = |p: usize, out: &mut Vec<u8>| {
         if input[p] == b'\r' {
-            if input.get(p + 1) == Some(&b'\n') {
-                if p + 1 < end {
-                    out.extend_from_slice(b"\r\n");
-                    pos = p + 2;
-                } else {
-                    out.push(b'\r');
-                }
-            } else {
-                out.extend_from_slice(b"\r\n");
+            if input.get(p + 1) != Some(&b'\n') {
+                out.extend_from_slice(&input[copied..=p]);
+                out.push(b'\n');
+                copied = p + 1;
             }
-        } else if p > 0 && input[p - 1] == b'\r' {
-            out.push(b'\n');
-        } else {
+        } else if p == 0 || input[p - 1] != b'\r' {
+            out.extend_from_slice(&input[copied..p]);
             out.extend_from_slice(b"\r\n");
+            copied = p + 1;
+        }
+    };
+    let (blocks, tail) = input[start..end].as_chunks::<16>();
+    for (k, block) in blocks.iter().enumerate() {
+        let mut mask = lanes::breaks(block);
+        while mask != 0 {
+            fix(start + k * 16 + mask.trailing_zeros() as usize, out);
+            mask &= mask - 1;
         }
     }
-    out.extend_from_slice(&input[pos..end]);
+    let at = start + blocks.len() * 16;
+    for (k, &b) in tail.iter().enumerate() {
+        if b == b'\r' || b == b'\n' {
+            fix(at + k, out);
+        }
+    }
+    out.extend_from_slice(&input[copied..end]);
 }
 
 /// Normalises like [`normalize_crlf`] and analyses like [`analyze`] (the
@@ -75,27 +81,57 @@ pub(crate) struct TextScan {
     pub qp_bound: usize,
 }
 
-/// Analyses a text as its CRLF form, without making that form: two passes
-/// that stop at nothing: counts of octets (sixteen lanes at a time) and
-/// line breaks (found with `memchr`).
+/// Analyses a text as its CRLF form, without making that form: one pass
+/// in 16-octet blocks that counts octets ≥ 0x80 lane by lane and looks
+/// closer only at the octets below 0x20, DEL and `=` (line breaks among
+/// them).
 pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
-    let counts = counts(input);
-    let lines = lines(input);
-    let len = input.len() + lines.bare;
+    let mut st = Lines {
+        input,
+        breaks: 0,
+        bare: 0,
+        max_line: 0,
+        edges: 0,
+        equals: 0,
+        control: 0,
+        line_start: 0,
+        lf_of_crlf: usize::MAX,
+    };
+    let (blocks, tail) = input.as_chunks::<16>();
+    let mut high = lanes::HighCount::new();
+    for (k, block) in blocks.iter().enumerate() {
+        let mut mask = high.add_special(block);
+        while mask != 0 {
+            st.octet(k * 16 + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+    }
+    let mut non_ascii = high.total();
+    let at = blocks.len() * 16;
+    for (k, &b) in tail.iter().enumerate() {
+        non_ascii += usize::from(b >> 7);
+        if b < 0x20 || b == 0x7F || b == b'=' {
+            st.octet(at + k);
+        }
+    }
+    let last = &input[st.line_start.min(input.len())..];
+    let max_line = st.max_line.max(last.len());
+    let edges = st.edges + edges(last);
+    let len = input.len() + st.bare;
     let qp = QpBound {
-        breaks: lines.breaks,
-        escapes: counts.high + counts.control + counts.equals,
-        edges: lines.edges,
+        breaks: st.breaks,
+        escapes: non_ascii + st.control + st.equals,
+        edges,
     };
     TextScan {
         stats: TextStats {
             len,
-            non_ascii: counts.high,
-            control: counts.control,
-            max_line_len: lines.max_line,
+            non_ascii,
+            control: st.control,
+            max_line_len: max_line,
             bare_cr_or_lf: false,
         },
-        bare: lines.bare > 0,
+        bare: st.bare > 0,
         qp_bound: qp.bound(len),
     }
 }
@@ -137,92 +173,292 @@ fn edges(line: &[u8]) -> usize {
     }
 }
 
-/// Octet counts of a text.
-#[derive(Default)]
-struct Counts {
-    /// Octets ≥ 0x80.
-    high: usize,
-    /// C0 controls other than TAB, CR and LF, and DEL.
-    control: usize,
-    /// `=` octets.
-    equals: usize,
-}
-
-/// Counts octets sixteen lanes at a time: per-lane 8-bit counters (which
-/// the compiler keeps in vector registers) over groups of at most 255
-/// blocks, so that no lane overflows, then summed per group.
-fn counts(input: &[u8]) -> Counts {
-    #[inline(always)]
-    fn control(b: u8) -> u8 {
-        u8::from(b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r') | u8::from(b == 0x7F)
-    }
-    let mut c = Counts::default();
-    let (blocks, tail) = input.as_chunks::<16>();
-    for group in blocks.chunks(255) {
-        let mut high = [0u8; 16];
-        let mut ctl = [0u8; 16];
-        let mut eq = [0u8; 16];
-        for block in group {
-            for i in 0..16 {
-                let b = block[i];
-                high[i] += b >> 7;
-                ctl[i] += control(b);
-                eq[i] += u8::from(b == b'=');
-            }
-        }
-        let sum = |lanes: [u8; 16]| lanes.iter().map(|&n| usize::from(n)).sum::<usize>();
-        c.high += sum(high);
-        c.control += sum(ctl);
-        c.equals += sum(eq);
-    }
-    for &b in tail {
-        c.high += usize::from(b >> 7);
-        c.control += usize::from(control(b));
-        c.equals += usize::from(b == b'=');
-    }
-    c
-}
-
-/// The line structure of a text: a CRLF, a bare CR or a bare LF ends a line.
-struct Lines {
+/// The walk state of [`analyze_text`]: a CRLF, a bare CR or a bare LF ends
+/// a line.
+struct Lines<'a> {
+    input: &'a [u8],
     /// Line breaks.
     breaks: usize,
     /// Bare CRs and LFs among them.
     bare: usize,
-    /// Longest line, without its break.
+    /// Longest line so far, without its break.
     max_line: usize,
-    /// Lines (the last one included) that start with a dot, plus those that
-    /// end with a space or tab.
+    /// Lines that start with a dot, plus those that end with a space or tab.
     edges: usize,
+    /// `=` octets.
+    equals: usize,
+    /// C0 controls other than TAB, CR and LF, and DEL.
+    control: usize,
+    line_start: usize,
+    /// The LF of a CRLF seen at its CR.
+    lf_of_crlf: usize,
 }
 
-fn lines(input: &[u8]) -> Lines {
-    let mut l = Lines {
-        breaks: 0,
-        bare: 0,
-        max_line: 0,
-        edges: 0,
-    };
-    let mut start = 0;
-    let mut pos = 0;
-    while let Some(k) = memchr::memchr2(b'\n', b'\r', &input[pos..]) {
-        let p = pos + k;
-        let line = &input[start..p];
-        l.max_line = l.max_line.max(line.len());
-        l.edges += edges(line);
-        l.breaks += 1;
-        if input[p] == b'\r' && input.get(p + 1) == Some(&b'\n') {
-            pos = p + 2;
-        } else {
-            l.bare += 1;
-            pos = p + 1;
+impl Lines<'_> {
+    /// Looks at the octet at `pos`, which is below 0x20, DEL or `=`.
+    #[inline]
+    fn octet(&mut self, pos: usize) {
+        match self.input[pos] {
+            b'\n' if pos == self.lf_of_crlf => self.line_start = pos + 1,
+            b'\r' if self.input.get(pos + 1) == Some(&b'\n') => {
+                self.end_line(pos);
+                self.lf_of_crlf = pos + 1;
+            }
+            b'\r' | b'\n' => {
+                self.end_line(pos);
+                self.bare += 1;
+            }
+            b'\t' => {}
+            b'=' => self.equals += 1,
+            _ => self.control += 1,
         }
-        start = pos;
     }
-    let last = &input[start..];
-    l.max_line = l.max_line.max(last.len());
-    l.edges += edges(last);
-    l
+
+    /// Ends the line that runs to the break at `pos`.
+    #[inline]
+    fn end_line(&mut self, pos: usize) {
+        let line = &self.input[self.line_start..pos];
+        self.max_line = self.max_line.max(line.len());
+        self.line_start = pos + 1;
+        self.breaks += 1;
+        self.edges += edges(line);
+    }
+}
+
+/// Per-block tests over 16 octets: SSE2 on x86_64, plain code elsewhere.
+mod lanes {
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    pub(super) use portable::{breaks, HighCount};
+
+    /// A reduction the compiler makes vector compares of says whether a
+    /// block needs a closer look, and exact bit tricks on its two words
+    /// then say which lanes.
+    #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+    mod portable {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+        /// The high bit of each lane of `x` that is zero (exact: the low seven
+        /// bits are added without carrying out of a lane).
+        #[inline(always)]
+        fn zero(x: u64) -> u64 {
+            !(((x & LOW7) + LOW7) | x) & HIGH
+        }
+
+        /// The high bit of each lane that equals `b`.
+        #[inline(always)]
+        fn equal(w: u64, b: u8) -> u64 {
+            zero(w ^ (u64::from(b) * ONES))
+        }
+
+        /// The high bit of each lane below 0x20 (exact, as in [`zero`]).
+        #[inline(always)]
+        fn below_0x20(w: u64) -> u64 {
+            !(((w & LOW7) + 0x60 * ONES) | w) & HIGH
+        }
+
+        /// Lane high bits as bits, lane `i` at bit `i`: the multiplication
+        /// puts lane `i`'s bit on bit 56 + `i` (the partial products never
+        /// overlap, so nothing carries).
+        #[inline(always)]
+        fn gather(h: u64) -> u32 {
+            ((h >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+        }
+
+        /// Both words of a block, lane `i` of the block at bits `i` of the
+        /// gathered result.
+        #[inline(always)]
+        fn bits(block: &[u8; 16], lanes: impl Fn(u64) -> u64) -> u32 {
+            let (lo, hi) = block.split_at(8);
+            let lo = u64::from_le_bytes(lo.try_into().unwrap_or_default());
+            let hi = u64::from_le_bytes(hi.try_into().unwrap_or_default());
+            gather(lanes(lo)) | gather(lanes(hi)) << 8
+        }
+
+        /// The bits of the lanes of `block` that hold CR or LF.
+        #[inline(always)]
+        pub(in super::super) fn breaks(block: &[u8; 16]) -> u32 {
+            let any = block.iter().fold(0u8, |acc, &b| {
+                acc | u8::from(b == b'\r') | u8::from(b == b'\n')
+            });
+            if any == 0 {
+                return 0;
+            }
+            bits(block, |w| equal(w, b'\r') | equal(w, b'\n'))
+        }
+
+        /// Counts octets ≥ 0x80 block by block.
+        pub(in super::super) struct HighCount {
+            total: usize,
+        }
+
+        impl HighCount {
+            pub(in super::super) fn new() -> Self {
+                Self { total: 0 }
+            }
+
+            /// Counts the octets ≥ 0x80 of `block` and returns the bits of its
+            /// lanes that hold an octet below 0x20, DEL or `=`.
+            #[inline(always)]
+            pub(in super::super) fn add_special(&mut self, block: &[u8; 16]) -> u32 {
+                // Reductions the compiler turns into vector compares and sums.
+                let high = block.iter().fold(0u8, |n, &b| n.wrapping_add(b >> 7));
+                self.total += usize::from(high);
+                let any = block.iter().fold(0u8, |acc, &b| {
+                    acc | u8::from(b < 0x20) | u8::from(b == 0x7F) | u8::from(b == b'=')
+                });
+                if any == 0 {
+                    return 0;
+                }
+                bits(block, |w| below_0x20(w) | equal(w, 0x7F) | equal(w, b'='))
+            }
+
+            /// The count so far.
+            pub(in super::super) fn total(self) -> usize {
+                self.total
+            }
+        }
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    pub(super) use sse2::{breaks, HighCount};
+
+    /// The same tests in SSE2 (part of the x86_64 baseline): a compare per
+    /// condition and a move-mask per block, which the reductions above do
+    /// not compile to.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[allow(unsafe_code)]
+    mod sse2 {
+        use core::arch::x86_64::*;
+
+        /// The block in a vector register.
+        #[inline(always)]
+        fn load(block: &[u8; 16]) -> __m128i {
+            // SAFETY: SSE2 is enabled for this build (the module's cfg), so
+            // the intrinsic exists on the CPU; it reads exactly the 16
+            // octets of `block`, which is valid for reads, and needs no
+            // alignment.
+            unsafe { _mm_loadu_si128(block.as_ptr().cast()) }
+        }
+
+        /// The bits of the lanes of `block` that hold CR or LF.
+        #[inline(always)]
+        pub(in super::super) fn breaks(block: &[u8; 16]) -> u32 {
+            let v = load(block);
+            // SAFETY: SSE2 is enabled for this build (the module's cfg);
+            // these intrinsics only compute on registers.
+            unsafe {
+                let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+                let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+                _mm_movemask_epi8(_mm_or_si128(cr, lf)) as u32
+            }
+        }
+
+        /// Counts octets ≥ 0x80 in per-lane 8-bit counters, summed every
+        /// 255 blocks (before a lane could overflow).
+        pub(in super::super) struct HighCount {
+            lanes: __m128i,
+            blocks: u32,
+            total: usize,
+        }
+
+        impl HighCount {
+            pub(in super::super) fn new() -> Self {
+                Self {
+                    // SAFETY: SSE2 is enabled for this build; register only.
+                    lanes: unsafe { _mm_setzero_si128() },
+                    blocks: 0,
+                    total: 0,
+                }
+            }
+
+            /// Counts the octets ≥ 0x80 of `block` and returns the bits of
+            /// its lanes that hold an octet below 0x20, DEL or `=`.
+            #[inline(always)]
+            pub(in super::super) fn add_special(&mut self, block: &[u8; 16]) -> u32 {
+                let v = load(block);
+                // SAFETY: SSE2 is enabled for this build (the module's
+                // cfg); these intrinsics only compute on registers.
+                let mask = unsafe {
+                    // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
+                    let high = _mm_cmplt_epi8(v, _mm_setzero_si128());
+                    self.lanes = _mm_sub_epi8(self.lanes, high);
+                    let low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+                    let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
+                    let eq = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'=' as i8));
+                    _mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(del, eq))) as u32
+                };
+                self.blocks += 1;
+                if self.blocks == 255 {
+                    self.flush();
+                }
+                mask
+            }
+
+            fn flush(&mut self) {
+                // SAFETY: SSE2 is enabled for this build; register only.
+                let (lo, hi) = unsafe {
+                    let sums = _mm_sad_epu8(self.lanes, _mm_setzero_si128());
+                    self.lanes = _mm_setzero_si128();
+                    (
+                        _mm_cvtsi128_si64(sums),
+                        _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums)),
+                    )
+                };
+                self.total += lo as usize + hi as usize;
+                self.blocks = 0;
+            }
+
+            /// The count so far.
+            pub(in super::super) fn total(mut self) -> usize {
+                self.flush();
+                self.total
+            }
+        }
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn bits_are_exact() {
+        let mut x: u64 = 0x1234_5678_9ABC_DEF0;
+        for _ in 0..20_000 {
+            let mut block = [0u8; 16];
+            for b in &mut block {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = [
+                    0,
+                    0x0A,
+                    0x0D,
+                    0x1F,
+                    0x20,
+                    0x3D,
+                    0x7F,
+                    0x80,
+                    0xFF,
+                    (x >> 8) as u8,
+                ][(x % 10) as usize];
+            }
+            let want = |f: &dyn Fn(u8) -> bool| {
+                (0..16).fold(0u32, |m, i| m | (u32::from(f(block[i])) << i))
+            };
+            let high = block.iter().filter(|&&b| b >= 0x80).count();
+            let special = want(&|b| b < 0x20 || b == 0x7F || b == b'=');
+            assert_eq!(breaks(&block), want(&|b| b == b'\r' || b == b'\n'));
+            let mut h = HighCount::new();
+            assert_eq!(h.add_special(&block), special);
+            assert_eq!(h.total(), high);
+            assert_eq!(
+                portable::breaks(&block),
+                want(&|b| b == b'\r' || b == b'\n')
+            );
+            let mut h = portable::HighCount::new();
+            assert_eq!(h.add_special(&block), special);
+            assert_eq!(h.total(), high);
+        }
+    }
 }
 
 /// What [`analyze`] found in a text.
