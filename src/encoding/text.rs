@@ -33,9 +33,10 @@ pub(crate) fn crlf_into(input: &[u8], start: usize, end: usize, out: &mut Vec<u8
                 copied = p + 1;
             }
         } else if p == 0 || input[p - 1] != b'\r' {
+            // The CR before it; the LF goes out with the next run.
             out.extend_from_slice(&input[copied..p]);
-            out.extend_from_slice(b"\r\n");
-            copied = p + 1;
+            out.push(b'\r');
+            copied = p;
         }
     };
     let (blocks, tail) = input[start..end].as_chunks::<16>();
@@ -99,12 +100,16 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
     };
     let (blocks, tail) = input.as_chunks::<16>();
     let mut high = lanes::HighCount::new();
-    for (k, block) in blocks.iter().enumerate() {
-        let mut mask = high.add_special(block);
-        while mask != 0 {
-            st.octet(k * 16 + mask.trailing_zeros() as usize);
-            mask &= mask - 1;
+    // Groups of 255 blocks: no per-lane counter of `high` overflows.
+    for (g, group) in blocks.chunks(255).enumerate() {
+        for (k, block) in group.iter().enumerate() {
+            let mut mask = high.add_special(block);
+            while mask != 0 {
+                st.octet((g * 255 + k) * 16 + mask.trailing_zeros() as usize);
+                mask &= mask - 1;
+            }
         }
+        high.flush();
     }
     let mut non_ascii = high.total();
     let at = blocks.len() * 16;
@@ -314,6 +319,9 @@ mod lanes {
                 bits(block, |w| below_0x20(w) | equal(w, 0x7F) | equal(w, b'='))
             }
 
+            /// Nothing to sum here (the counts are kept whole).
+            pub(in super::super) fn flush(&mut self) {}
+
             /// The count so far.
             pub(in super::super) fn total(self) -> usize {
                 self.total
@@ -355,11 +363,11 @@ mod lanes {
             }
         }
 
-        /// Counts octets ≥ 0x80 in per-lane 8-bit counters, summed every
-        /// 255 blocks (before a lane could overflow).
+        /// Counts octets ≥ 0x80 in per-lane 8-bit counters, which
+        /// [`HighCount::flush`] sums (at least every 255 blocks, before a
+        /// lane could overflow).
         pub(in super::super) struct HighCount {
             lanes: __m128i,
-            blocks: u32,
             total: usize,
         }
 
@@ -368,7 +376,6 @@ mod lanes {
                 Self {
                     // SAFETY: SSE2 is enabled for this build; register only.
                     lanes: unsafe { _mm_setzero_si128() },
-                    blocks: 0,
                     total: 0,
                 }
             }
@@ -389,14 +396,11 @@ mod lanes {
                     let eq = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'=' as i8));
                     _mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(del, eq))) as u32
                 };
-                self.blocks += 1;
-                if self.blocks == 255 {
-                    self.flush();
-                }
                 mask
             }
 
-            fn flush(&mut self) {
+            /// Sums the lanes into the count: at least once per 255 blocks.
+            pub(in super::super) fn flush(&mut self) {
                 // SAFETY: SSE2 is enabled for this build; register only.
                 let (lo, hi) = unsafe {
                     let sums = _mm_sad_epu8(self.lanes, _mm_setzero_si128());
@@ -407,7 +411,6 @@ mod lanes {
                     )
                 };
                 self.total += lo as usize + hi as usize;
-                self.blocks = 0;
             }
 
             /// The count so far.
