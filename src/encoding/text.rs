@@ -387,7 +387,7 @@ mod lanes {
                 let v = load(block);
                 // SAFETY: SSE2 is enabled for this build (the module's
                 // cfg); these intrinsics only compute on registers.
-                let mask = unsafe {
+                unsafe {
                     // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
                     let high = _mm_cmplt_epi8(v, _mm_setzero_si128());
                     self.lanes = _mm_sub_epi8(self.lanes, high);
@@ -395,8 +395,7 @@ mod lanes {
                     let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
                     let eq = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'=' as i8));
                     _mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(del, eq))) as u32
-                };
-                mask
+                }
             }
 
             /// Sums the lanes into the count: at least once per 255 blocks.
