@@ -23,19 +23,19 @@ pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
 /// LF as CRLF. The octets on either side of the range decide whether a CR
 /// or LF at its edge is bare, so the pieces of any split of `input` add up
 /// to its [`normalize_crlf`] form.
-pub(crate) fn crlf_into(input: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
+pub(crate) fn crlf_into(input: &[u8], start: usize, end: usize, out: &mut impl Sink) {
     let mut copied = start;
-    let mut fix = |p: usize, out: &mut Vec<u8>| {
+    let mut fix = |p: usize, out: &mut _| {
         if input[p] == b'\r' {
             if input.get(p + 1) != Some(&b'\n') {
-                out.extend_from_slice(&input[copied..=p]);
-                out.push(b'\n');
+                Sink::put(out, &input[copied..=p]);
+                Sink::put(out, b"\n");
                 copied = p + 1;
             }
         } else if p == 0 || input[p - 1] != b'\r' {
             // The CR before it; the LF goes out with the next run.
-            out.extend_from_slice(&input[copied..p]);
-            out.push(b'\r');
+            Sink::put(out, &input[copied..p]);
+            Sink::put(out, b"\r");
             copied = p;
         }
     };
@@ -53,7 +53,20 @@ pub(crate) fn crlf_into(input: &[u8], start: usize, end: usize, out: &mut Vec<u8
             fix(at + k, out);
         }
     }
-    out.extend_from_slice(&input[copied..end]);
+    out.put(&input[copied..end]);
+}
+
+/// Where [`crlf_into`] writes.
+pub(crate) trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
 }
 
 /// Normalises like [`normalize_crlf`] and analyses like [`analyze`] (the

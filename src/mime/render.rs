@@ -23,8 +23,8 @@ use std::task::Poll;
 /// whole 76-character lines.
 const WINDOW: usize = 57 * 1024;
 
-/// Octets of text with bare line ends converted to CRLF at a time before
-/// they are base64-encoded.
+/// Octets of text with bare line ends converted to CRLF at a time (into a
+/// buffer of twice that) before they are base64-encoded.
 const PIECE: usize = 2048;
 
 /// A message laid out for writing: all header and boundary bytes in one
@@ -70,6 +70,8 @@ struct Active {
     total: u64,
     expected: Option<u64>,
     ended_crlf: bool,
+    /// Bare line ends of a text written so far (each one octet more).
+    bare_done: usize,
     encoder: LineEncoder,
     stream: Option<Stream>,
 }
@@ -189,6 +191,7 @@ impl Renderer {
             total: 0,
             expected,
             ended_crlf: false,
+            bare_done: 0,
             encoder: LineEncoder::new(),
             stream,
         });
@@ -340,15 +343,23 @@ impl Renderer {
                 }
                 // Text with bare line ends, unencoded: its CRLF form, a
                 // window at a time.
-                (LeafBody::Text { bytes, bare, .. }, enc)
-                    if *bare
-                        && matches!(
-                            enc,
-                            TransferEncoding::SevenBit | TransferEncoding::EightBit
-                        ) =>
+                (
+                    LeafBody::Text {
+                        bytes, bare, stats, ..
+                    },
+                    enc,
+                ) if *bare
+                    && matches!(enc, TransferEncoding::SevenBit | TransferEncoding::EightBit) =>
                 {
                     let end = (a.pos + WINDOW).min(bytes.len());
+                    // Room for the window and at most all the bare line
+                    // ends left (never more than the whole part needs).
+                    let raw = end - a.pos;
+                    let left = stats.len - bytes.len() - a.bare_done;
+                    out.reserve(raw + left.min(raw));
+                    let before = out.len();
                     text::crlf_into(bytes, a.pos, end, out);
+                    a.bare_done += out.len() - before - raw;
                     a.total += (end - a.pos) as u64;
                     a.pos = end;
                     if end == bytes.len() {
@@ -380,6 +391,8 @@ impl Renderer {
                     if let LeafBody::Text { bare: true, .. } = leaf.body {
                         // The CRLF form of the window a piece at a time (at
                         // most twice `PIECE` octets held), then its base64.
+                        self.scratch.clear();
+                        self.scratch.reserve_exact(2 * PIECE);
                         let mut at = a.pos;
                         while at < end {
                             let stop = (at + PIECE).min(end);
