@@ -25,7 +25,7 @@ const WINDOW: usize = 57 * 1024;
 
 /// Octets of text with bare line ends converted to CRLF at a time (into a
 /// buffer of twice that) before they are base64-encoded.
-const PIECE: usize = 2048;
+const PIECE: usize = 1024;
 
 /// A message laid out for writing: all header and boundary bytes in one
 /// buffer, and the segments that alternate between them and body parts.
@@ -391,14 +391,23 @@ impl Renderer {
                     if let LeafBody::Text { bare: true, .. } = leaf.body {
                         // The CRLF form of the window a piece at a time (at
                         // most twice `PIECE` octets held), then its base64.
+                        // Only whole 57-octet lines go to the encoder until
+                        // the window's end (the rest waits in front of the
+                        // next piece), so that it never encodes a line of
+                        // its own between pieces.
                         self.scratch.clear();
-                        self.scratch.reserve_exact(2 * PIECE);
+                        self.scratch.reserve_exact(2 * PIECE + 57);
                         let mut at = a.pos;
                         while at < end {
                             let stop = (at + PIECE).min(end);
-                            self.scratch.clear();
                             text::crlf_into(bytes, at, stop, &mut self.scratch);
-                            a.encoder.push(&self.scratch, out);
+                            let whole = if stop == end {
+                                self.scratch.len()
+                            } else {
+                                self.scratch.len() / 57 * 57
+                            };
+                            a.encoder.push(&self.scratch[..whole], out);
+                            self.scratch.drain(..whole);
                             at = stop;
                         }
                     } else {
