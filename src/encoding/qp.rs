@@ -79,11 +79,11 @@ fn is_crlf_at(input: &[u8], i: usize) -> bool {
     input.get(i) == Some(&b'\r') && input.get(i + 1) == Some(&b'\n')
 }
 
-/// Whether a line break starts at `i`: CRLF, or in `TEXT` mode also a bare
+/// Whether a line break starts at `i`: CRLF, or in `text` mode also a bare
 /// CR or LF (each of which is a CRLF in the text's normalised form).
 #[inline]
-fn is_break_at<const TEXT: bool>(input: &[u8], i: usize) -> bool {
-    if TEXT {
+fn is_break_at(input: &[u8], i: usize, text: bool) -> bool {
+    if text {
         matches!(input.get(i), Some(b'\r' | b'\n'))
     } else {
         is_crlf_at(input, i)
@@ -135,10 +135,11 @@ fn plain_run(input: &[u8], mut i: usize, end: usize) -> usize {
     i
 }
 
-/// The encoder. `TEXT`: the input is text whose line ends may be bare CR
+/// The encoder. `text`: the input is text whose line ends may be bare CR
 /// or LF, each a hard break (as encoding its CRLF form would give); else
-/// only CRLF is, and a bare CR or LF is escaped.
-fn run<S: Sink, const TEXT: bool>(input: &[u8], sink: &mut S) {
+/// only CRLF is, and a bare CR or LF is escaped. (A flag, not a const
+/// parameter: one copy of the encoder per sink in the wasm build.)
+fn run<S: Sink>(input: &[u8], sink: &mut S, text: bool) {
     let n = input.len();
     let mut col = 0usize;
     let mut i = 0usize;
@@ -150,7 +151,7 @@ fn run<S: Sink, const TEXT: bool>(input: &[u8], sink: &mut S) {
             i += 2;
             continue;
         }
-        if TEXT && (b == b'\r' || b == b'\n') {
+        if text && (b == b'\r' || b == b'\n') {
             sink.hard_break();
             col = 0;
             i += 1;
@@ -166,7 +167,7 @@ fn run<S: Sink, const TEXT: bool>(input: &[u8], sink: &mut S) {
             let mut j = plain_run(input, i, end);
             // Whitespace right before the line's end is escaped below.
             if j > i
-                && (j == n || is_break_at::<TEXT>(input, j))
+                && (j == n || is_break_at(input, j, text))
                 && matches!(input[j - 1], b' ' | b'\t')
             {
                 j -= 1;
@@ -178,7 +179,7 @@ fn run<S: Sink, const TEXT: bool>(input: &[u8], sink: &mut S) {
                 continue;
             }
         }
-        let last_on_line = i + 1 == n || is_break_at::<TEXT>(input, i + 1);
+        let last_on_line = i + 1 == n || is_break_at(input, i + 1, text);
         let must_escape = ESCAPE[b as usize] || ((b == b' ' || b == b'\t') && last_on_line);
         let mut width = if must_escape || (col == 0 && b == b'.') {
             3
@@ -209,13 +210,13 @@ pub fn encode(input: &[u8], out: &mut Vec<u8>) {
     // The output is at least as long as the input; a caller that knows
     // [`encoded_len`] reserves it whole.
     out.reserve(input.len());
-    run::<_, false>(input, out);
+    run(input, out, false);
 }
 
 /// Exactly the number of octets [`encode`] appends for `input`.
 pub fn encoded_len(input: &[u8]) -> usize {
     let mut c = Counter(0);
-    run::<_, false>(input, &mut c);
+    run(input, &mut c, false);
     c.0
 }
 
@@ -225,13 +226,13 @@ pub fn encoded_len(input: &[u8]) -> usize {
 /// making that form.
 pub fn encode_text(input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len());
-    run::<_, true>(input, out);
+    run(input, out, true);
 }
 
 /// Exactly the number of octets [`encode_text`] appends for `input`.
 pub fn encoded_text_len(input: &[u8]) -> usize {
     let mut c = Counter(0);
-    run::<_, true>(input, &mut c);
+    run(input, &mut c, true);
     c.0
 }
 
