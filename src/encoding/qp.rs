@@ -1,8 +1,10 @@
 //! Quoted-printable body encoding (RFC 2045 §6.7).
 //!
-//! Input is text whose line breaks are CRLF (see
+//! [`encode`] takes text whose line breaks are CRLF (see
 //! [`normalize_crlf`](super::text::normalize_crlf)); each CRLF becomes a hard
-//! line break, and any other CR or LF is escaped. Output lines are at most 76
+//! line break, and any other CR or LF is escaped. [`encode_text`] takes
+//! text as given and makes a hard break of a bare CR or LF too (what
+//! encoding its CRLF form gives). Output lines are at most 76
 //! characters including a soft-break `=`, never end in whitespace, never
 //! start with `.`, and are pure ASCII.
 
@@ -77,6 +79,17 @@ fn is_crlf_at(input: &[u8], i: usize) -> bool {
     input.get(i) == Some(&b'\r') && input.get(i + 1) == Some(&b'\n')
 }
 
+/// Whether a line break starts at `i`: CRLF, or in `text` mode also a bare
+/// CR or LF (each of which is a CRLF in the text's normalised form).
+#[inline]
+fn is_break_at(input: &[u8], i: usize, text: bool) -> bool {
+    if text {
+        matches!(input.get(i), Some(b'\r' | b'\n'))
+    } else {
+        is_crlf_at(input, i)
+    }
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
@@ -122,7 +135,11 @@ fn plain_run(input: &[u8], mut i: usize, end: usize) -> usize {
     i
 }
 
-fn run<S: Sink>(input: &[u8], sink: &mut S) {
+/// The encoder. `text`: the input is text whose line ends may be bare CR
+/// or LF, each a hard break (as encoding its CRLF form would give); else
+/// only CRLF is, and a bare CR or LF is escaped. (A flag, not a const
+/// parameter: one copy of the encoder per sink in the wasm build.)
+fn run<S: Sink>(input: &[u8], sink: &mut S, text: bool) {
     let n = input.len();
     let mut col = 0usize;
     let mut i = 0usize;
@@ -134,6 +151,12 @@ fn run<S: Sink>(input: &[u8], sink: &mut S) {
             i += 2;
             continue;
         }
+        if text && (b == b'\r' || b == b'\n') {
+            sink.hard_break();
+            col = 0;
+            i += 1;
+            continue;
+        }
         // Fast path: a run of bytes that need no escape (spaces and tabs
         // included, unless one ends the line), not a dot at column 0, that
         // ends at least two columns before the soft break limit, needs no
@@ -143,7 +166,10 @@ fn run<S: Sink>(input: &[u8], sink: &mut S) {
             let end = n.min(i + room);
             let mut j = plain_run(input, i, end);
             // Whitespace right before the line's end is escaped below.
-            if j > i && (j == n || is_crlf_at(input, j)) && matches!(input[j - 1], b' ' | b'\t') {
+            if j > i
+                && (j == n || is_break_at(input, j, text))
+                && matches!(input[j - 1], b' ' | b'\t')
+            {
                 j -= 1;
             }
             if j > i {
@@ -153,7 +179,7 @@ fn run<S: Sink>(input: &[u8], sink: &mut S) {
                 continue;
             }
         }
-        let last_on_line = i + 1 == n || is_crlf_at(input, i + 1);
+        let last_on_line = i + 1 == n || is_break_at(input, i + 1, text);
         let must_escape = ESCAPE[b as usize] || ((b == b' ' || b == b'\t') && last_on_line);
         let mut width = if must_escape || (col == 0 && b == b'.') {
             3
@@ -184,13 +210,29 @@ pub fn encode(input: &[u8], out: &mut Vec<u8>) {
     // The output is at least as long as the input; a caller that knows
     // [`encoded_len`] reserves it whole.
     out.reserve(input.len());
-    run(input, out);
+    run(input, out, false);
 }
 
 /// Exactly the number of octets [`encode`] appends for `input`.
 pub fn encoded_len(input: &[u8]) -> usize {
     let mut c = Counter(0);
-    run(input, &mut c);
+    run(input, &mut c, false);
+    c.0
+}
+
+/// Appends the quoted-printable encoding of text whose line ends may be
+/// CRLF, bare CR or bare LF to `out`: the same octets as [`encode`] gives
+/// for its [`normalize_crlf`](super::text::normalize_crlf) form, without
+/// making that form.
+pub fn encode_text(input: &[u8], out: &mut Vec<u8>) {
+    out.reserve(input.len());
+    run(input, out, true);
+}
+
+/// Exactly the number of octets [`encode_text`] appends for `input`.
+pub fn encoded_text_len(input: &[u8]) -> usize {
+    let mut c = Counter(0);
+    run(input, &mut c, true);
     c.0
 }
 
@@ -403,6 +445,44 @@ mod tests {
             encode(&v, &mut got);
             assert_eq!(got, want, "{v:?}");
             assert_eq!(encoded_len(&v), want.len());
+        }
+    }
+
+    /// Text mode gives what the CRLF form of the text gives.
+    #[test]
+    fn text_mode_matches_the_normalised_form() {
+        let alphabet = b"ab .=\t\r\n\r\n\xc3\xa9\x00~";
+        let mut x: u64 = 0x0DDB_1A5E_5BAD_5EED;
+        for round in 0..4000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = if round % 50 == 0 {
+                3000
+            } else {
+                (x % 300) as usize
+            };
+            let plain = round % 3 == 0;
+            let mut v = Vec::with_capacity(len);
+            let mut y = x;
+            for _ in 0..len {
+                y = y
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let k = (y >> 33) as usize;
+                v.push(if plain && !k.is_multiple_of(8) {
+                    b'x'
+                } else {
+                    alphabet[k % alphabet.len()]
+                });
+            }
+            let normalized = crate::encoding::text::normalize_crlf(&v);
+            let mut want = Vec::new();
+            encode(&normalized, &mut want);
+            let mut got = Vec::new();
+            encode_text(&v, &mut got);
+            assert_eq!(got, want, "{v:?}");
+            assert_eq!(encoded_text_len(&v), want.len());
         }
     }
 

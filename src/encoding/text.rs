@@ -11,9 +11,61 @@ pub const MAX_LINE_LEN: usize = 998;
 /// Turns every bare CR and every bare LF into CRLF; existing CRLF pairs are
 /// kept. Borrows when nothing changes.
 pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
-    match scan(input, true).1 {
-        Some(normalized) => Cow::Owned(normalized),
-        None => Cow::Borrowed(input),
+    if !analyze_text(input).bare {
+        return Cow::Borrowed(input);
+    }
+    let mut out = Vec::with_capacity(input.len() + input.len() / 16 + 2);
+    crlf_into(input, 0, input.len(), &mut out);
+    Cow::Owned(out)
+}
+
+/// Appends the CRLF form of `input[start..end]` to `out`: each bare CR or
+/// LF as CRLF. The octets on either side of the range decide whether a CR
+/// or LF at its edge is bare, so the pieces of any split of `input` add up
+/// to its [`normalize_crlf`] form.
+pub(crate) fn crlf_into(input: &[u8], start: usize, end: usize, out: &mut impl Sink) {
+    let mut copied = start;
+    let mut fix = |p: usize, out: &mut _| {
+        if input[p] == b'\r' {
+            if input.get(p + 1) != Some(&b'\n') {
+                Sink::put(out, &input[copied..=p]);
+                Sink::put(out, b"\n");
+                copied = p + 1;
+            }
+        } else if p == 0 || input[p - 1] != b'\r' {
+            // The CR before it; the LF goes out with the next run.
+            Sink::put(out, &input[copied..p]);
+            Sink::put(out, b"\r");
+            copied = p;
+        }
+    };
+    let (blocks, tail) = input[start..end].as_chunks::<16>();
+    for (k, block) in blocks.iter().enumerate() {
+        let mut mask = lanes::breaks(block);
+        while mask != 0 {
+            fix(start + k * 16 + mask.trailing_zeros() as usize, out);
+            mask &= mask - 1;
+        }
+    }
+    let at = start + blocks.len() * 16;
+    for (k, &b) in tail.iter().enumerate() {
+        if b == b'\r' || b == b'\n' {
+            fix(at + k, out);
+        }
+    }
+    out.put(&input[copied..end]);
+}
+
+/// Where [`crlf_into`] writes.
+pub(crate) trait Sink {
+    /// Appends `bytes`.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
     }
 }
 
@@ -21,19 +73,85 @@ pub fn normalize_crlf(input: &[u8]) -> Cow<'_, [u8]> {
 /// stats describe the normalised text) in one pass, taking ownership so
 /// that text already in CRLF form is never copied.
 pub fn normalize_and_analyze(input: Vec<u8>) -> (Vec<u8>, TextStats) {
-    let (bytes, stats, _) = normalize_analyze_bound(input);
-    (bytes, stats)
+    let scan = analyze_text(&input);
+    let bytes = if scan.bare {
+        normalize_crlf(&input).into_owned()
+    } else {
+        input
+    };
+    (bytes, scan.stats)
 }
 
-/// [`normalize_and_analyze`], with an upper bound on the length of the
-/// normalised text in quoted-printable.
-pub(crate) fn normalize_analyze_bound(input: Vec<u8>) -> (Vec<u8>, TextStats, usize) {
-    let (mut stats, normalized, qp) = scan(&input, true);
-    let bytes = normalized.unwrap_or(input);
-    stats.len = bytes.len();
-    stats.bare_cr_or_lf = false;
-    let bound = qp.bound(bytes.len());
-    (bytes, stats, bound)
+/// What [`analyze_text`] finds in a text whose line ends may be CRLF, bare
+/// CR or bare LF.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TextScan {
+    /// The stats of the text's CRLF form ([`normalize_crlf`]).
+    pub stats: TextStats,
+    /// Whether the text has a bare CR or LF (differs from its CRLF form).
+    pub bare: bool,
+    /// An upper bound on the length of the CRLF form in quoted-printable
+    /// ([`qp::encoded_len`](super::qp::encoded_len)).
+    pub qp_bound: usize,
+}
+
+/// Analyses a text as its CRLF form, without making that form: one pass
+/// in 16-octet blocks that counts octets ≥ 0x80 lane by lane and looks
+/// closer only at the octets below 0x20, DEL and `=` (line breaks among
+/// them).
+pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
+    let mut st = Lines {
+        input,
+        breaks: 0,
+        bare: 0,
+        max_line: 0,
+        edges: 0,
+        equals: 0,
+        control: 0,
+        line_start: 0,
+        lf_of_crlf: usize::MAX,
+    };
+    let (blocks, tail) = input.as_chunks::<16>();
+    let mut high = lanes::HighCount::new();
+    // Groups of 255 blocks: no per-lane counter of `high` overflows.
+    for (g, group) in blocks.chunks(255).enumerate() {
+        for (k, block) in group.iter().enumerate() {
+            let mut mask = high.add_special(block);
+            while mask != 0 {
+                st.octet((g * 255 + k) * 16 + mask.trailing_zeros() as usize);
+                mask &= mask - 1;
+            }
+        }
+        high.flush();
+    }
+    let mut non_ascii = high.total();
+    let at = blocks.len() * 16;
+    for (k, &b) in tail.iter().enumerate() {
+        non_ascii += usize::from(b >> 7);
+        if b < 0x20 || b == 0x7F || b == b'=' {
+            st.octet(at + k);
+        }
+    }
+    let last = &input[st.line_start.min(input.len())..];
+    let max_line = st.max_line.max(last.len());
+    let edges = st.edges + edges(last);
+    let len = input.len() + st.bare;
+    let qp = QpBound {
+        breaks: st.breaks,
+        escapes: non_ascii + st.control + st.equals,
+        edges,
+    };
+    TextScan {
+        stats: TextStats {
+            len,
+            non_ascii,
+            control: st.control,
+            max_line_len: max_line,
+            bare_cr_or_lf: false,
+        },
+        bare: st.bare > 0,
+        qp_bound: qp.bound(len),
+    }
 }
 
 /// Counts from which [`QpBound::bound`] bounds a text's quoted-printable
@@ -73,118 +191,29 @@ fn edges(line: &[u8]) -> usize {
     }
 }
 
-/// The walk behind [`analyze`] and [`normalize_crlf`]: sixteen octets at a
-/// time, looking closer only at blocks that hold an octet below 0x20 or DEL
-/// (line breaks included). With `normalize`, also writes the CRLF form of
-/// `input` when it differs (from the first bare break on).
-fn scan(input: &[u8], normalize: bool) -> (TextStats, Option<Vec<u8>>, QpBound) {
-    let mut st = Scan {
-        input,
-        equals: 0,
-        breaks: 0,
-        edges: 0,
-        non_ascii: 0,
-        control: 0,
-        max_line: 0,
-        line_start: 0,
-        lf_of_crlf: usize::MAX,
-        bare: false,
-        normalize,
-        out: Vec::new(),
-        normalizing: false,
-        copied: 0,
-    };
-    let (blocks, tail) = input.as_chunks::<16>();
-    let mut non_ascii = 0usize;
-    for (k, block) in blocks.iter().enumerate() {
-        // Branch-free reductions over the block, which the compiler turns
-        // into vector compares: octets below 0x20 or DEL, and the count of
-        // octets ≥ 0x80.
-        let special = block.iter().fold(0u8, |acc, &b| {
-            acc | u8::from(b < 0x20) | u8::from(b == 0x7F) | u8::from(b == b'=')
-        });
-        let high = block.iter().fold(0u8, |acc, &b| acc + (b >> 7));
-        non_ascii += usize::from(high);
-        if special != 0 {
-            st.block(k * 16, block);
-        }
-    }
-    let at = blocks.len() * 16;
-    for (k, &b) in tail.iter().enumerate() {
-        non_ascii += usize::from(b >> 7);
-        if b < 0x20 || b == 0x7F || b == b'=' {
-            st.octet(at + k);
-        }
-    }
-    st.non_ascii = non_ascii;
-    let stats = TextStats {
-        len: input.len(),
-        non_ascii: st.non_ascii,
-        control: st.control,
-        max_line_len: st.max_line.max(input.len() - st.line_start),
-        bare_cr_or_lf: st.bare,
-    };
-    let last = &input[st.line_start.min(input.len())..];
-    let qp = QpBound {
-        breaks: st.breaks,
-        escapes: stats.non_ascii + stats.control + st.equals,
-        edges: st.edges + edges(last),
-    };
-    let out = st.normalizing.then(|| {
-        let mut out = st.out;
-        out.extend_from_slice(&input[st.copied..]);
-        out
-    });
-    (stats, out, qp)
-}
-
-struct Scan<'a> {
+/// The walk state of [`analyze_text`]: a CRLF, a bare CR or a bare LF ends
+/// a line.
+struct Lines<'a> {
     input: &'a [u8],
-    /// `=` octets, line breaks, and lines that start with a dot or end
-    /// with a space or tab (twice when both): for [`QpBound`].
-    equals: usize,
+    /// Line breaks.
     breaks: usize,
-    edges: usize,
-    non_ascii: usize,
-    control: usize,
+    /// Bare CRs and LFs among them.
+    bare: usize,
+    /// Longest line so far, without its break.
     max_line: usize,
+    /// Lines that start with a dot, plus those that end with a space or tab.
+    edges: usize,
+    /// `=` octets.
+    equals: usize,
+    /// C0 controls other than TAB, CR and LF, and DEL.
+    control: usize,
     line_start: usize,
     /// The LF of a CRLF seen at its CR.
     lf_of_crlf: usize,
-    bare: bool,
-    normalize: bool,
-    /// The normalised text, once a bare break was found (`normalizing`):
-    /// everything before `copied` is in it.
-    out: Vec<u8>,
-    normalizing: bool,
-    copied: usize,
 }
 
-impl Scan<'_> {
-    /// Looks at the octets of the block at `base` that are below 0x20 or
-    /// DEL, a word at a time: each flagged lane of a word is visited (a
-    /// borrow can flag the lane above a real one, which `octet` ignores).
-    #[inline(never)]
-    fn block(&mut self, base: usize, block: &[u8; 16]) {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
-        for (half, word) in block.as_chunks::<8>().0.iter().enumerate() {
-            let w = u64::from_le_bytes(*word);
-            let del = w ^ (0x7F * ONES);
-            let eq = w ^ (u64::from(b'=') * ONES);
-            let low = w.wrapping_sub(0x20 * ONES) & !w;
-            let mut special =
-                (low | (del.wrapping_sub(ONES) & !del) | (eq.wrapping_sub(ONES) & !eq)) & HIGH;
-            while special != 0 {
-                let lane = (special.trailing_zeros() / 8) as usize;
-                self.octet(base + half * 8 + lane);
-                special &= special - 1;
-            }
-        }
-    }
-
-    /// Looks at the octet at `pos`, which may be below 0x20 or DEL (or a
-    /// neighbour of one, which is ignored).
+impl Lines<'_> {
+    /// Looks at the octet at `pos`, which is below 0x20, DEL or `=`.
     #[inline]
     fn octet(&mut self, pos: usize) {
         match self.input[pos] {
@@ -195,15 +224,11 @@ impl Scan<'_> {
             }
             b'\r' | b'\n' => {
                 self.end_line(pos);
-                self.bare = true;
-                if self.normalize {
-                    self.bare_break(pos);
-                }
+                self.bare += 1;
             }
             b'\t' => {}
             b'=' => self.equals += 1,
-            b if b < 0x20 || b == 0x7F => self.control += 1,
-            _ => {}
+            _ => self.control += 1,
         }
     }
 
@@ -216,22 +241,238 @@ impl Scan<'_> {
         self.breaks += 1;
         self.edges += edges(line);
     }
+}
 
-    #[cold]
-    fn start_output(&mut self) {
-        let n = self.input.len();
-        self.out = Vec::with_capacity(n + n / 16 + 2);
-        self.normalizing = true;
+/// Per-block tests over 16 octets: SSE2 on x86_64, plain code elsewhere.
+mod lanes {
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    pub(super) use portable::{breaks, HighCount};
+
+    /// A reduction the compiler makes vector compares of says whether a
+    /// block needs a closer look, and exact bit tricks on its two words
+    /// then say which lanes.
+    #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+    mod portable {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+
+        /// The high bit of each lane of `x` that is zero (exact: the low seven
+        /// bits are added without carrying out of a lane).
+        #[inline(always)]
+        fn zero(x: u64) -> u64 {
+            !(((x & LOW7) + LOW7) | x) & HIGH
+        }
+
+        /// The high bit of each lane that equals `b`.
+        #[inline(always)]
+        fn equal(w: u64, b: u8) -> u64 {
+            zero(w ^ (u64::from(b) * ONES))
+        }
+
+        /// The high bit of each lane below 0x20 (exact, as in [`zero`]).
+        #[inline(always)]
+        fn below_0x20(w: u64) -> u64 {
+            !(((w & LOW7) + 0x60 * ONES) | w) & HIGH
+        }
+
+        /// Lane high bits as bits, lane `i` at bit `i`: the multiplication
+        /// puts lane `i`'s bit on bit 56 + `i` (the partial products never
+        /// overlap, so nothing carries).
+        #[inline(always)]
+        fn gather(h: u64) -> u32 {
+            ((h >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32
+        }
+
+        /// Both words of a block, lane `i` of the block at bits `i` of the
+        /// gathered result.
+        #[inline(always)]
+        fn bits(block: &[u8; 16], lanes: impl Fn(u64) -> u64) -> u32 {
+            let (lo, hi) = block.split_at(8);
+            let lo = u64::from_le_bytes(lo.try_into().unwrap_or_default());
+            let hi = u64::from_le_bytes(hi.try_into().unwrap_or_default());
+            gather(lanes(lo)) | gather(lanes(hi)) << 8
+        }
+
+        /// The bits of the lanes of `block` that hold CR or LF.
+        #[inline(always)]
+        pub(in super::super) fn breaks(block: &[u8; 16]) -> u32 {
+            let any = block.iter().fold(0u8, |acc, &b| {
+                acc | u8::from(b == b'\r') | u8::from(b == b'\n')
+            });
+            if any == 0 {
+                return 0;
+            }
+            bits(block, |w| equal(w, b'\r') | equal(w, b'\n'))
+        }
+
+        /// Counts octets ≥ 0x80 block by block.
+        pub(in super::super) struct HighCount {
+            total: usize,
+        }
+
+        impl HighCount {
+            pub(in super::super) fn new() -> Self {
+                Self { total: 0 }
+            }
+
+            /// Counts the octets ≥ 0x80 of `block` and returns the bits of its
+            /// lanes that hold an octet below 0x20, DEL or `=`.
+            #[inline(always)]
+            pub(in super::super) fn add_special(&mut self, block: &[u8; 16]) -> u32 {
+                // Reductions the compiler turns into vector compares and sums.
+                let high = block.iter().fold(0u8, |n, &b| n.wrapping_add(b >> 7));
+                self.total += usize::from(high);
+                let any = block.iter().fold(0u8, |acc, &b| {
+                    acc | u8::from(b < 0x20) | u8::from(b == 0x7F) | u8::from(b == b'=')
+                });
+                if any == 0 {
+                    return 0;
+                }
+                bits(block, |w| below_0x20(w) | equal(w, 0x7F) | equal(w, b'='))
+            }
+
+            /// Nothing to sum here (the counts are kept whole).
+            pub(in super::super) fn flush(&mut self) {}
+
+            /// The count so far.
+            pub(in super::super) fn total(self) -> usize {
+                self.total
+            }
+        }
     }
 
-    fn bare_break(&mut self, pos: usize) {
-        if !self.normalizing {
-            self.start_output();
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    pub(super) use sse2::{breaks, HighCount};
+
+    /// The same tests in SSE2 (part of the x86_64 baseline): a compare per
+    /// condition and a move-mask per block, which the reductions above do
+    /// not compile to.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[allow(unsafe_code)]
+    mod sse2 {
+        use core::arch::x86_64::*;
+
+        /// The block in a vector register.
+        #[inline(always)]
+        fn load(block: &[u8; 16]) -> __m128i {
+            // SAFETY: SSE2 is enabled for this build (the module's cfg), so
+            // the intrinsic exists on the CPU; it reads exactly the 16
+            // octets of `block`, which is valid for reads, and needs no
+            // alignment.
+            unsafe { _mm_loadu_si128(block.as_ptr().cast()) }
         }
-        self.out.extend_from_slice(&self.input[self.copied..pos]);
-        self.out.push(b'\r');
-        self.out.push(b'\n');
-        self.copied = pos + 1;
+
+        /// The bits of the lanes of `block` that hold CR or LF.
+        #[inline(always)]
+        pub(in super::super) fn breaks(block: &[u8; 16]) -> u32 {
+            let v = load(block);
+            // SAFETY: SSE2 is enabled for this build (the module's cfg);
+            // these intrinsics only compute on registers.
+            unsafe {
+                let cr = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8));
+                let lf = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8));
+                _mm_movemask_epi8(_mm_or_si128(cr, lf)) as u32
+            }
+        }
+
+        /// Counts octets ≥ 0x80 in per-lane 8-bit counters, which
+        /// [`HighCount::flush`] sums (at least every 255 blocks, before a
+        /// lane could overflow).
+        pub(in super::super) struct HighCount {
+            lanes: __m128i,
+            total: usize,
+        }
+
+        impl HighCount {
+            pub(in super::super) fn new() -> Self {
+                Self {
+                    // SAFETY: SSE2 is enabled for this build; register only.
+                    lanes: unsafe { _mm_setzero_si128() },
+                    total: 0,
+                }
+            }
+
+            /// Counts the octets ≥ 0x80 of `block` and returns the bits of
+            /// its lanes that hold an octet below 0x20, DEL or `=`.
+            #[inline(always)]
+            pub(in super::super) fn add_special(&mut self, block: &[u8; 16]) -> u32 {
+                let v = load(block);
+                // SAFETY: SSE2 is enabled for this build (the module's
+                // cfg); these intrinsics only compute on registers.
+                unsafe {
+                    // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
+                    let high = _mm_cmplt_epi8(v, _mm_setzero_si128());
+                    self.lanes = _mm_sub_epi8(self.lanes, high);
+                    let low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+                    let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F));
+                    let eq = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'=' as i8));
+                    _mm_movemask_epi8(_mm_or_si128(low, _mm_or_si128(del, eq))) as u32
+                }
+            }
+
+            /// Sums the lanes into the count: at least once per 255 blocks.
+            pub(in super::super) fn flush(&mut self) {
+                // SAFETY: SSE2 is enabled for this build; register only.
+                let (lo, hi) = unsafe {
+                    let sums = _mm_sad_epu8(self.lanes, _mm_setzero_si128());
+                    self.lanes = _mm_setzero_si128();
+                    (
+                        _mm_cvtsi128_si64(sums),
+                        _mm_cvtsi128_si64(_mm_unpackhi_epi64(sums, sums)),
+                    )
+                };
+                self.total += lo as usize + hi as usize;
+            }
+
+            /// The count so far.
+            pub(in super::super) fn total(mut self) -> usize {
+                self.flush();
+                self.total
+            }
+        }
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn bits_are_exact() {
+        let mut x: u64 = 0x1234_5678_9ABC_DEF0;
+        for _ in 0..20_000 {
+            let mut block = [0u8; 16];
+            for b in &mut block {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = [
+                    0,
+                    0x0A,
+                    0x0D,
+                    0x1F,
+                    0x20,
+                    0x3D,
+                    0x7F,
+                    0x80,
+                    0xFF,
+                    (x >> 8) as u8,
+                ][(x % 10) as usize];
+            }
+            let want = |f: &dyn Fn(u8) -> bool| {
+                (0..16).fold(0u32, |m, i| m | (u32::from(f(block[i])) << i))
+            };
+            let high = block.iter().filter(|&&b| b >= 0x80).count();
+            let special = want(&|b| b < 0x20 || b == 0x7F || b == b'=');
+            assert_eq!(breaks(&block), want(&|b| b == b'\r' || b == b'\n'));
+            let mut h = HighCount::new();
+            assert_eq!(h.add_special(&block), special);
+            assert_eq!(h.total(), high);
+            assert_eq!(
+                portable::breaks(&block),
+                want(&|b| b == b'\r' || b == b'\n')
+            );
+            let mut h = portable::HighCount::new();
+            assert_eq!(h.add_special(&block), special);
+            assert_eq!(h.total(), high);
+        }
     }
 }
 
@@ -251,9 +492,14 @@ pub struct TextStats {
     pub bare_cr_or_lf: bool,
 }
 
-/// Gathers [`TextStats`] in one pass.
+/// Gathers [`TextStats`] (of the text as it is).
 pub fn analyze(text: &[u8]) -> TextStats {
-    scan(text, false).0
+    let scan = analyze_text(text);
+    TextStats {
+        len: text.len(),
+        bare_cr_or_lf: scan.bare,
+        ..scan.stats
+    }
 }
 
 /// Picks a transfer encoding for text with these stats.
@@ -347,7 +593,8 @@ mod tests {
                 }
                 v.extend_from_slice(if x.is_multiple_of(3) { b"\n" } else { b"\r\n" });
             }
-            let (normalized, _, bound) = normalize_analyze_bound(v.clone());
+            let normalized = normalize_crlf(&v);
+            let bound = analyze_text(&v).qp_bound;
             let qp = crate::encoding::qp::encoded_len(&normalized);
             assert!(qp <= bound, "{qp} > {bound} for {v:?}");
             assert!(bound <= qp + qp / 10 + 8, "{bound} far above {qp}");
@@ -378,18 +625,30 @@ mod tests {
             }
             let want = naive_analyze(&v);
             assert_eq!(analyze(&v), want, "{v:?}");
-            let (normalized, stats, bound) = normalize_analyze_bound(v.clone());
-            assert_eq!(normalized, &*normalize_crlf(&v));
+            let normalized = naive_normalize(&v);
+            assert_eq!(&*normalize_crlf(&v), normalized);
+            let scan = analyze_text(&v);
             let qp = crate::encoding::qp::encoded_len(&normalized);
-            assert!(qp <= bound, "{qp} > {bound} for {v:?}");
+            assert!(qp <= scan.qp_bound, "{qp} > {} for {v:?}", scan.qp_bound);
+            assert_eq!(scan.bare, want.bare_cr_or_lf);
             assert_eq!(
-                stats,
+                scan.stats,
                 TextStats {
                     len: normalized.len(),
                     bare_cr_or_lf: false,
                     ..want
                 }
             );
+            assert_eq!(
+                normalize_and_analyze(v.clone()),
+                (normalized.clone(), scan.stats)
+            );
+            // Any split of the text converts piece by piece to its CRLF form.
+            let cut = (x as usize) % (v.len() + 1);
+            let mut pieces = Vec::new();
+            crlf_into(&v, 0, cut, &mut pieces);
+            crlf_into(&v, cut, v.len(), &mut pieces);
+            assert_eq!(pieces, normalized);
         }
     }
 

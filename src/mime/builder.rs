@@ -672,13 +672,15 @@ fn encode_text(field: &str, text: String, charset: Charset) -> Result<Vec<u8>, C
     Ok(out)
 }
 
-/// A text body: CRLF-normalised (in place when it already is) and analysed.
+/// A text body: kept as given, analysed as its CRLF form (into which it is
+/// converted while it is written).
 fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
-    let (bytes, stats, qp_bound) = text::normalize_analyze_bound(bytes);
+    let scan = text::analyze_text(&bytes);
     LeafBody::Text {
         bytes,
-        stats,
-        qp_bound,
+        stats: scan.stats,
+        bare: scan.bare,
+        qp_bound: scan.qp_bound,
         is_message,
     }
 }

@@ -83,10 +83,14 @@ pub(crate) struct Leaf {
 
 /// Where a part's bytes are when the message is written.
 pub(crate) enum LeafBody {
-    /// Text (or an attached message): charset-encoded, CRLF line ends.
+    /// Text (or an attached message): charset-encoded, line ends as given
+    /// (CRLF, bare CR or bare LF), written in CRLF form.
     Text {
         bytes: Vec<u8>,
+        /// The stats of the CRLF form (`len` is its length).
         stats: TextStats,
+        /// Whether `bytes` has a bare CR or LF, so that writing it converts.
+        bare: bool,
         /// An upper bound on the length of `bytes` in quoted-printable,
         /// counted with `stats` (a whole message's buffer is sized with it).
         qp_bound: usize,

@@ -13,7 +13,7 @@
 use super::message::{Leaf, LeafBody, Message, Node};
 use super::ComposeError;
 use crate::encoding::base64::{self, LineEncoder};
-use crate::encoding::{qp, rfc2047, rfc2231, Charset, TransferEncoding};
+use crate::encoding::{qp, rfc2047, rfc2231, text, Charset, TransferEncoding};
 use crate::envelope::RenderOptions;
 use crate::header::{Folder, PendingFolder, TokenBuffers, TokenSink};
 use std::io::Read;
@@ -22,6 +22,10 @@ use std::task::Poll;
 /// Input bytes base64-encoded per chunk: a multiple of 57, so each chunk is
 /// whole 76-character lines.
 const WINDOW: usize = 57 * 1024;
+
+/// Octets of text with bare line ends converted to CRLF at a time (into a
+/// buffer of twice that) before they are base64-encoded.
+const PIECE: usize = 1024;
 
 /// A message laid out for writing: all header and boundary bytes in one
 /// buffer, and the segments that alternate between them and body parts.
@@ -66,6 +70,8 @@ struct Active {
     total: u64,
     expected: Option<u64>,
     ended_crlf: bool,
+    /// Bare line ends of a text written so far (each one octet more).
+    bare_done: usize,
     encoder: LineEncoder,
     stream: Option<Stream>,
 }
@@ -185,6 +191,7 @@ impl Renderer {
             total: 0,
             expected,
             ended_crlf: false,
+            bare_done: 0,
             encoder: LineEncoder::new(),
             stream,
         });
@@ -334,15 +341,46 @@ impl Renderer {
                     a.total = lines.len() as u64;
                     Ok(whole(a.leaf, lines.len()))
                 }
+                // Text with bare line ends, unencoded: its CRLF form, a
+                // window at a time.
+                (
+                    LeafBody::Text {
+                        bytes, bare, stats, ..
+                    },
+                    enc,
+                ) if *bare
+                    && matches!(enc, TransferEncoding::SevenBit | TransferEncoding::EightBit) =>
+                {
+                    let end = (a.pos + WINDOW).min(bytes.len());
+                    // Room for the window and at most all the bare line
+                    // ends left (never more than the whole part needs).
+                    let raw = end - a.pos;
+                    let left = stats.len - bytes.len() - a.bare_done;
+                    out.reserve(raw + left.min(raw));
+                    let before = out.len();
+                    text::crlf_into(bytes, a.pos, end, out);
+                    a.bare_done += out.len() - before - raw;
+                    a.total += (end - a.pos) as u64;
+                    a.pos = end;
+                    if end == bytes.len() {
+                        a.ended_crlf = ends_with_break(&leaf.body);
+                        a.phase = Phase::Tail;
+                    }
+                    Ok(Step::Buf)
+                }
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), enc)
                     if enc != TransferEncoding::Base64 =>
                 {
                     a.phase = Phase::Tail;
                     a.total = bytes.len() as u64;
-                    a.ended_crlf = bytes.ends_with(b"\r\n");
+                    a.ended_crlf = ends_with_break(&leaf.body);
                     if enc == TransferEncoding::QuotedPrintable {
                         out.reserve(a.qp_len as usize);
-                        qp::encode(bytes, out);
+                        if let LeafBody::Text { .. } = leaf.body {
+                            qp::encode_text(bytes, out);
+                        } else {
+                            qp::encode(bytes, out);
+                        }
                         Ok(Step::Buf)
                     } else {
                         Ok(whole(a.leaf, bytes.len()))
@@ -350,7 +388,31 @@ impl Renderer {
                 }
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
-                    a.encoder.push(&bytes[a.pos..end], out);
+                    if let LeafBody::Text { bare: true, .. } = leaf.body {
+                        // The CRLF form of the window a piece at a time (at
+                        // most twice `PIECE` octets held), then its base64.
+                        // Only whole 57-octet lines go to the encoder until
+                        // the window's end (the rest waits in front of the
+                        // next piece), so that it never encodes a line of
+                        // its own between pieces.
+                        self.scratch.clear();
+                        self.scratch.reserve_exact(2 * PIECE + 57);
+                        let mut at = a.pos;
+                        while at < end {
+                            let stop = (at + PIECE).min(end);
+                            text::crlf_into(bytes, at, stop, &mut self.scratch);
+                            let whole = if stop == end {
+                                self.scratch.len()
+                            } else {
+                                self.scratch.len() / 57 * 57
+                            };
+                            a.encoder.push(&self.scratch[..whole], out);
+                            self.scratch.drain(..whole);
+                            at = stop;
+                        }
+                    } else {
+                        a.encoder.push(&bytes[a.pos..end], out);
+                    }
                     a.total += (end - a.pos) as u64;
                     a.pos = end;
                     if end == bytes.len() {
@@ -467,12 +529,23 @@ fn open_source(leaf: &Leaf) -> Result<(Option<Stream>, Option<u64>), ComposeErro
     }
 }
 
+/// The length of an in-memory part as written before its transfer
+/// encoding (text: of its CRLF form).
 fn leaf_bytes_len(body: &LeafBody) -> u64 {
     match body {
-        LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes) | LeafBody::Base64Lines(bytes) => {
-            bytes.len() as u64
-        }
+        LeafBody::Text { stats, .. } => stats.len as u64,
+        LeafBody::Bytes(bytes) | LeafBody::Base64Lines(bytes) => bytes.len() as u64,
         _ => 0,
+    }
+}
+
+/// Whether an in-memory part (unencoded or quoted-printable) ends with a
+/// line break: text with a CR or LF (CRLF once converted), bytes with CRLF.
+fn ends_with_break(body: &LeafBody) -> bool {
+    match body {
+        LeafBody::Text { bytes, .. } => matches!(bytes.last(), Some(b'\r' | b'\n')),
+        LeafBody::Bytes(bytes) => bytes.ends_with(b"\r\n"),
+        _ => false,
     }
 }
 
@@ -495,13 +568,13 @@ fn size_of(msg: &Message, plan: &Plan, size: impl Fn(usize) -> Option<u64>) -> O
                     (_, TransferEncoding::Base64) => {
                         base64::encoded_len(n) + u64::from(multipart && n == 0) * 2
                     }
-                    (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), enc) => {
+                    (LeafBody::Text { .. } | LeafBody::Bytes(_), enc) => {
                         let out = if enc == TransferEncoding::QuotedPrintable {
                             qp_len
                         } else {
                             n
                         };
-                        let tail = multipart || (n > 0 && !bytes.ends_with(b"\r\n"));
+                        let tail = multipart || (n > 0 && !ends_with_break(body));
                         out + u64::from(tail) * 2
                     }
                     _ => return None,
@@ -709,9 +782,8 @@ impl HeaderWriter<'_> {
                 let qp_len = match &leaf.body {
                     _ if enc != TransferEncoding::QuotedPrintable => 0,
                     LeafBody::Text { qp_bound, .. } if !self.exact => *qp_bound as u64,
-                    LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes) => {
-                        qp::encoded_len(bytes) as u64
-                    }
+                    LeafBody::Text { bytes, .. } => qp::encoded_text_len(bytes) as u64,
+                    LeafBody::Bytes(bytes) => qp::encoded_len(bytes) as u64,
                     _ => 0,
                 };
                 plan.push(Seg::Leaf {
@@ -964,6 +1036,102 @@ impl MessageStream {
         match self.renderer.as_mut() {
             Some(renderer) => renderer.poll_chunk(&self.message),
             None => Ok(Poll::Ready(None)),
+        }
+    }
+}
+
+/// Text kept with bare line ends is written as its CRLF form would be.
+#[cfg(test)]
+mod bare_text_tests {
+    use crate::encoding::text::normalize_crlf;
+    use crate::encoding::TransferEncoding;
+    use crate::envelope::RenderOptions;
+    use crate::mime::{Attachment, Message};
+
+    fn message(text: &str, forced: Option<TransferEncoding>) -> Message {
+        let mut part = Attachment::text(text).filename("notes.txt");
+        if let Some(enc) = forced {
+            part = part.transfer_encoding(enc);
+        }
+        Message::builder()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text(text)
+            .html(text)
+            .attach(part)
+            .attach(Attachment::bytes(text.as_bytes().to_vec()).content_type("message/rfc822"))
+            .deterministic(7)
+            .build()
+            .unwrap()
+    }
+
+    fn render(msg: &Message, opts: RenderOptions) -> Vec<u8> {
+        let bytes = msg.to_bytes_with(opts).unwrap();
+        assert_eq!(msg.encoded_len(opts), Some(bytes.len() as u64));
+        let mut stream = Vec::new();
+        for chunk in msg.chunks(opts).unwrap() {
+            stream.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(stream, bytes);
+        bytes
+    }
+
+    #[test]
+    fn bare_line_ends_render_as_their_crlf_form() {
+        let words = [
+            "plain",
+            "words",
+            "naïve",
+            "日本語",
+            "=",
+            ".",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\r\n",
+            "\n\r",
+        ];
+        let mut x: u64 = 0xC0FF_EE00_1234_5678;
+        for round in 0..96 {
+            let len = match round % 8 {
+                0 => 70_000,
+                1 => 3000,
+                _ => 300,
+            };
+            let ascii = round % 4 == 1;
+            let mut text = String::new();
+            while text.len() < len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let w = words[(x >> 40) as usize % words.len()];
+                if !ascii || w.is_ascii() {
+                    text.push_str(w);
+                }
+                if x.is_multiple_of(7) {
+                    text.push_str(" \n.");
+                }
+            }
+            let crlf = String::from_utf8(normalize_crlf(text.as_bytes()).into_owned()).unwrap();
+            let forced = [
+                None,
+                Some(TransferEncoding::QuotedPrintable),
+                Some(TransferEncoding::Base64),
+            ][round % 3];
+            let raw_msg = message(&text, forced);
+            let crlf_msg = message(&crlf, forced);
+            for allow_8bit in [false, true] {
+                let opts = RenderOptions {
+                    utf8_headers: false,
+                    allow_8bit,
+                };
+                assert_eq!(
+                    render(&raw_msg, opts),
+                    render(&crlf_msg, opts),
+                    "round {round}"
+                );
+            }
         }
     }
 }
