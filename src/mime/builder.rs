@@ -543,24 +543,23 @@ fn make_envelope(
     recipients: [&AddressList; 3],
 ) -> Result<Envelope, ComposeError> {
     let reverse = return_path.or(sender).or_else(|| from.mailboxes().next());
-    let mut to: Vec<EnvelopeAddress> = Vec::new();
     // Duplicates: the same local part and the same domain ignoring case.
-    // A few recipients are compared pairwise; many go through a set.
+    // A few recipients are compared pairwise (with the ones before them, no
+    // list kept); many go through a set.
     let count = recipients
         .iter()
         .map(|l| l.mailboxes().count())
         .sum::<usize>();
-    let mut kept: Vec<&Mailbox> = Vec::with_capacity(count.min(32));
+    let mut to: Vec<EnvelopeAddress> = Vec::with_capacity(count);
+    let all = || recipients.iter().flat_map(|l| l.mailboxes());
     let mut seen = std::collections::HashSet::new();
-    for mailbox in recipients.iter().flat_map(|l| l.mailboxes()) {
+    for (i, mailbox) in all().enumerate() {
         let new = if count <= 32 {
-            let dup = kept.iter().any(|k| {
+            !all().take(i).any(|k| {
                 k.local_part() == mailbox.local_part()
                     && k.ascii_domain()
                         .eq_ignore_ascii_case(mailbox.ascii_domain())
-            });
-            kept.push(mailbox);
-            !dup
+            })
         } else {
             seen.insert((
                 mailbox.local_part().to_owned(),
