@@ -85,6 +85,8 @@ pub(crate) fn format_entries_line(
     line: &mut String,
 ) -> bool {
     let start = line.len();
+    // Enough for the usual entry (`Name <local@domain>`), quoted or not.
+    line.reserve(entries.len() * 96);
     for (i, entry) in entries.iter().enumerate() {
         let AddressEntry::Mailbox(m) = entry else {
             line.truncate(start);
@@ -108,16 +110,13 @@ pub(crate) fn format_entries_line(
             line.push_str(domain);
             continue;
         };
-        let plain = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
+        let plain = name.bytes().all(|b| (b' '..=b'~').contains(&b))
+            && !rfc2047::has_word_start(name.as_bytes());
         if !plain {
             line.truncate(start);
             return false;
         }
-        let is_atoms = !name.is_empty()
-            && name
-                .split(' ')
-                .all(|w| !w.is_empty() && w.bytes().all(|b| is_atext(char::from(b))));
-        if is_atoms {
+        if is_ascii_atoms(name.as_bytes()) {
             // Atoms separated by single spaces: the tokens joined again.
             line.push_str(name);
         } else {
@@ -137,6 +136,23 @@ pub(crate) fn format_entries_line(
         line.push('>');
     }
     true
+}
+
+/// Whether printable ASCII `name` is atoms separated by single spaces
+/// (what `name.split(' ')` into non-empty atoms finds), in one pass.
+fn is_ascii_atoms(name: &[u8]) -> bool {
+    let mut prev = b' ';
+    for &b in name {
+        if b == b' ' {
+            if prev == b' ' {
+                return false;
+            }
+        } else if !is_atext(char::from(b)) {
+            return false;
+        }
+        prev = b;
+    }
+    prev != b' '
 }
 
 /// One mailbox: `[name] <addr>` or bare `addr`; the first token is spaced.
@@ -197,7 +213,7 @@ fn phrase_tokens(
         && name
             .chars()
             .any(|c| c.is_control() || (c.is_whitespace() && c != ' '));
-    let looks_encoded = name.contains("=?");
+    let looks_encoded = rfc2047::has_word_start(name.as_bytes());
     if has_control || looks_encoded || (!ascii_printable && !opts.utf8_headers) {
         rfc2047::encode_phrase_each(name, Charset::UTF_8, |word| {
             out.token(space, word);

@@ -66,10 +66,11 @@ pub fn needs_encoding(text: &str) -> bool {
     // whitespace at its ends (no word can pass 900 octets).
     let b = text.as_bytes();
     if b.len() <= MAX_PLAIN_WORD_LEN
-        && b.iter().all(|&c| c == b'\t' || (0x20..0x7F).contains(&c))
+        && (crate::header::is_printable_ascii(b)
+            || b.iter().all(|&c| c == b'\t' || (0x20..0x7F).contains(&c)))
         && !is_wsp(b[0])
         && !is_wsp(b[b.len() - 1])
-        && !text.contains("=?")
+        && !has_word_start(b)
     {
         return false;
     }
@@ -81,6 +82,13 @@ pub fn needs_encoding(text: &str) -> bool {
         return true;
     }
     words(text).any(|(_, w)| word_needs_encoding(w, false))
+}
+
+/// Whether `text` holds `=?`, which could start an encoded word: a plain
+/// scan (a substring searcher's set-up costs more on header-sized values).
+#[inline]
+pub(crate) fn has_word_start(text: &[u8]) -> bool {
+    memchr::memchr_iter(b'=', text).any(|i| text.get(i + 1) == Some(&b'?'))
 }
 
 #[inline]
@@ -114,7 +122,7 @@ fn words(text: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 fn word_needs_encoding(word: &str, raw_utf8: bool) -> bool {
-    if word.len() > MAX_PLAIN_WORD_LEN || word.contains("=?") {
+    if word.len() > MAX_PLAIN_WORD_LEN || has_word_start(word.as_bytes()) {
         return true;
     }
     if raw_utf8 {

@@ -71,14 +71,19 @@ impl IdGenerator {
     /// Appends `len` random alphanumeric characters to `s` (the same ones
     /// [`IdGenerator::alphanumeric`] gives).
     pub(crate) fn push_alphanumeric(&mut self, s: &mut String, len: usize) {
+        // Ten characters per draw, written to a small buffer, then pushed
+        // as one string.
+        let mut chunk = [0u8; 10];
         let mut left = len;
         while left > 0 {
             let mut bits = self.next_u64();
-            for _ in 0..10.min(left) {
-                s.push(ALPHABET[(bits % 62) as usize] as char);
+            let n = 10.min(left);
+            for slot in &mut chunk[..n] {
+                *slot = ALPHABET[(bits % 62) as usize];
                 bits /= 62;
             }
-            left -= 10.min(left);
+            s.push_str(std::str::from_utf8(&chunk[..n]).unwrap_or_default());
+            left -= n;
         }
     }
 

@@ -10,6 +10,7 @@ use crate::address::{AddressEntry, AddressList, Mailbox};
 use crate::encoding::{base64, text, Charset, TransferEncoding};
 use crate::envelope::{Envelope, EnvelopeAddress};
 use crate::header::{check_value, parse_message_id, DateTime, HeaderName};
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 /// Addresses given to the builder: text to parse (`"Ann <a@x>, b@y"`), or
@@ -363,7 +364,9 @@ impl MessageBuilder {
         let mut leaves = Vec::new();
         let mut alternatives = Vec::new();
         if let Some(text) = self.text {
-            let media_type = text_type.as_ref().map_or("text/plain", |(t, _)| t.as_str());
+            let media_type = text_type
+                .as_ref()
+                .map_or(Cow::Borrowed("text/plain"), |(t, _)| Cow::Owned(t.clone()));
             let leaf = text_leaf("text", media_type, text, charset)?;
             alternatives.push(push_leaf(&mut leaves, leaf));
         }
@@ -596,6 +599,9 @@ fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), Compo
 /// Message-IDs separated by spaces or tabs; a line break or other control
 /// character is an error, never a separator.
 fn ids(field: &str, list: &[String]) -> Result<Vec<String>, ComposeError> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
     for s in list {
         check_value(field, s)?;
     }
@@ -635,16 +641,16 @@ fn related(main: Node, parts: Vec<Node>) -> Node {
 
 /// A text body part: transcoded into `charset`, CRLF line ends.
 fn text_leaf(
-    field: &str,
-    media_type: &str,
+    field: &'static str,
+    media_type: impl Into<Cow<'static, str>>,
     text: String,
     charset: Charset,
 ) -> Result<Leaf, ComposeError> {
     let bytes = encode_text(field, text, charset)?;
     Ok(Leaf {
-        field: field.into(),
+        field: Cow::Borrowed(field),
         media_type: media_type.into(),
-        params: vec![("charset", charset.name().to_owned())],
+        params: vec![("charset", Cow::Borrowed(charset.name()))],
         filename: None,
         disposition: None,
         content_id: None,
@@ -750,7 +756,7 @@ fn part_node(
     let body = match source {
         Source::Text(text) => {
             let cs = part_charset.unwrap_or(Charset::UTF_8);
-            params.push(("charset", cs.name().to_owned()));
+            params.push(("charset", Cow::Borrowed(cs.name())));
             let bytes = encode_text(field, text, cs)?;
             if media_type.starts_with("text/") {
                 text_body(bytes, false)
@@ -763,7 +769,7 @@ fn part_node(
         }
         Source::Bytes(bytes) => {
             if let Some(cs) = part_charset {
-                params.push(("charset", cs.name().to_owned()));
+                params.push(("charset", Cow::Borrowed(cs.name())));
             }
             if is_message {
                 text_body(bytes, true)
@@ -790,7 +796,7 @@ fn part_node(
         },
     };
     if let Some(method) = method {
-        params.push(("method", method));
+        params.push(("method", Cow::Owned(method)));
     }
     if let Some(forced) = encoding {
         check_forced(field, forced, &body)?;
@@ -817,8 +823,8 @@ fn part_node(
     let node = push_leaf(
         leaves,
         Leaf {
-            field: field.into(),
-            media_type,
+            field: Cow::Owned(field.to_owned()),
+            media_type: media_type.into(),
             params,
             filename,
             disposition,

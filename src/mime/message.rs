@@ -7,6 +7,7 @@ use crate::encoding::text::TextStats;
 use crate::encoding::{Charset, TransferEncoding};
 use crate::envelope::{Envelope, RenderOptions};
 use crate::header::{DateTime, HeaderName};
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 
@@ -68,10 +69,10 @@ pub(crate) enum Node {
 #[derive(Debug)]
 pub(crate) struct Leaf {
     /// Names the part in errors: `text`, `html`, `attachment[2]`, ...
-    pub field: String,
-    pub media_type: String,
+    pub field: Cow<'static, str>,
+    pub media_type: Cow<'static, str>,
     /// Content-Type parameters other than `name` (charset, method).
-    pub params: Vec<(&'static str, String)>,
+    pub params: Vec<(&'static str, Cow<'static, str>)>,
     pub filename: Option<String>,
     /// `Some(true)` inline, `Some(false)` attachment, `None` no disposition.
     pub disposition: Option<bool>,
