@@ -82,7 +82,7 @@ pub(crate) fn format_entries_into(
 pub(crate) fn format_entries_line(
     entries: &[AddressEntry],
     opts: RenderOptions,
-    line: &mut String,
+    line: &mut Vec<u8>,
 ) -> bool {
     let start = line.len();
     // Enough for the usual entry (`Name <local@domain>`), quoted or not.
@@ -97,7 +97,7 @@ pub(crate) fn format_entries_line(
             return false;
         }
         if i > 0 {
-            line.push_str(", ");
+            line.extend_from_slice(b", ");
         }
         let domain = if opts.utf8_headers {
             m.domain()
@@ -105,9 +105,9 @@ pub(crate) fn format_entries_line(
             m.ascii_domain()
         };
         let Some(name) = m.name() else {
-            line.push_str(m.local_part());
-            line.push('@');
-            line.push_str(domain);
+            line.extend_from_slice(m.local_part().as_bytes());
+            line.push(b'@');
+            line.extend_from_slice(domain.as_bytes());
             continue;
         };
         let plain = name.bytes().all(|b| (b' '..=b'~').contains(&b))
@@ -118,22 +118,23 @@ pub(crate) fn format_entries_line(
         }
         if is_ascii_atoms(name.as_bytes()) {
             // Atoms separated by single spaces: the tokens joined again.
-            line.push_str(name);
+            line.extend_from_slice(name.as_bytes());
         } else {
-            line.push('"');
-            for c in name.chars() {
-                if c == '"' || c == '\\' {
-                    line.push('\\');
+            // Printable ASCII: byte by byte.
+            line.push(b'"');
+            for &c in name.as_bytes() {
+                if c == b'"' || c == b'\\' {
+                    line.push(b'\\');
                 }
                 line.push(c);
             }
-            line.push('"');
+            line.push(b'"');
         }
-        line.push_str(" <");
-        line.push_str(m.local_part());
-        line.push('@');
-        line.push_str(domain);
-        line.push('>');
+        line.extend_from_slice(b" <");
+        line.extend_from_slice(m.local_part().as_bytes());
+        line.push(b'@');
+        line.extend_from_slice(domain.as_bytes());
+        line.push(b'>');
     }
     true
 }
@@ -287,7 +288,7 @@ mod line_tests {
                         if extra {
                             entries.extend(AddressList::parse("z@example.net").unwrap().0);
                         }
-                        let mut line = String::from("keep");
+                        let mut line = b"keep".to_vec();
                         if format_entries_line(&entries, opts, &mut line) {
                             let tokens = format_entries(&entries, opts).unwrap();
                             let joined: String = tokens
@@ -301,9 +302,9 @@ mod line_tests {
                                     }
                                 })
                                 .collect();
-                            assert_eq!(line, format!("keep{joined}"), "{n:?} {a:?}");
+                            assert_eq!(line, format!("keep{joined}").into_bytes(), "{n:?} {a:?}");
                         } else {
-                            assert_eq!(line, "keep");
+                            assert_eq!(line, b"keep");
                         }
                     }
                 }

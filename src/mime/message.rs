@@ -72,7 +72,7 @@ pub(crate) struct Leaf {
     pub field: Cow<'static, str>,
     pub media_type: Cow<'static, str>,
     /// Content-Type parameters other than `name` (charset, method).
-    pub params: Vec<(&'static str, Cow<'static, str>)>,
+    pub params: Params,
     pub filename: Option<String>,
     /// `Some(true)` inline, `Some(false)` attachment, `None` no disposition.
     pub disposition: Option<bool>,
@@ -80,6 +80,23 @@ pub(crate) struct Leaf {
     pub headers: Vec<(HeaderName, String)>,
     pub body: LeafBody,
     pub forced: Option<TransferEncoding>,
+}
+
+/// A part's Content-Type parameters other than `name`, in the order they
+/// are written (inline: most parts have one, and none needs a list).
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    pub charset: Option<Cow<'static, str>>,
+    pub method: Option<String>,
+}
+
+impl Params {
+    /// `(name, value)` pairs: `charset`, then `method`.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> + Clone {
+        let charset = self.charset.as_deref().map(|v| ("charset", v));
+        let method = self.method.as_deref().map(|v| ("method", v));
+        charset.into_iter().chain(method)
+    }
 }
 
 /// Where a part's bytes are when the message is written.

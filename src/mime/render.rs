@@ -534,7 +534,6 @@ fn plan(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Plan, Compose
         opts,
         exact,
         buffers: TokenBuffers::default(),
-        line: String::new(),
         seg_start: 0,
     };
     w.top_headers(&mut head)?;
@@ -560,8 +559,6 @@ struct HeaderWriter<'m> {
     /// Whether quoted-printable parts are counted exactly (see [`plan`]).
     exact: bool,
     buffers: TokenBuffers,
-    /// A header's one-line form being tried.
-    line: String,
     /// Where the header run being written started in the head buffer.
     seg_start: usize,
 }
@@ -604,14 +601,18 @@ impl HeaderWriter<'_> {
         name: &str,
         entries: &[crate::address::AddressEntry],
     ) -> Result<(), ComposeError> {
-        let line = &mut self.line;
-        line.clear();
-        if crate::address::format_entries_line(entries, self.opts, line)
-            && name.len() + 2 + line.len() <= crate::header::SOFT_LINE_LEN
+        // The one-line form straight into the output, taken back when it
+        // is not the header.
+        let start = out.len();
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        if crate::address::format_entries_line(entries, self.opts, out)
+            && out.len() - start <= crate::header::SOFT_LINE_LEN
         {
-            one_line(out, name, line);
+            out.extend_from_slice(b"\r\n");
             return Ok(());
         }
+        out.truncate(start);
         let mut folder = PendingFolder::new(out, name, &mut self.buffers);
         crate::address::format_entries_into(entries, self.opts, &mut folder)
             .map_err(address_error(name))?;
@@ -747,12 +748,12 @@ impl HeaderWriter<'_> {
         } else {
             &leaf.media_type
         };
-        if leaf.filename.is_none() && simple_content_type(out, media_type, &leaf.params) {
+        if leaf.filename.is_none() && simple_content_type(out, media_type, leaf.params.iter()) {
             return self.leaf_rest(leaf, enc, out);
         }
         let mut folder = PendingFolder::new(out, "Content-Type", &mut self.buffers);
         folder.token(" ", media_type);
-        for (name, value) in &leaf.params {
+        for (name, value) in leaf.params.iter() {
             parameter(&mut folder, name, value, opts.utf8_headers);
         }
         if let Some(name) = &leaf.filename {
@@ -798,13 +799,13 @@ impl HeaderWriter<'_> {
 /// parameter is a plain token (as [`parameter`] writes it) and the whole
 /// fits in 78 columns: what the folder would write for the same tokens.
 /// Returns false, writing nothing, otherwise.
-fn simple_content_type(
+fn simple_content_type<'a>(
     out: &mut Vec<u8>,
     media_type: &str,
-    params: &[(&'static str, std::borrow::Cow<'static, str>)],
+    params: impl Iterator<Item = (&'static str, &'a str)> + Clone,
 ) -> bool {
     let mut len = "Content-Type: ".len() + media_type.len();
-    for (name, value) in params {
+    for (name, value) in params.clone() {
         let simple = !value.is_empty()
             && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
             && value.bytes().all(rfc2231::is_token_char);
