@@ -100,8 +100,17 @@ pub fn check_value(field: &str, value: &str) -> Result<(), HeaderError> {
     // Bytes, not chars: the C0 controls and DEL are single bytes, and the
     // C1 controls (U+0080..=U+009F) are 0xC2 followed by 0x80..=0x9F in
     // UTF-8 (a continuation byte after 0xC2 is always that character's).
+    // Eight bytes at a time up to the first that holds a byte below 0x20,
+    // 0x7F or 0xC2, then byte by byte.
     let b = value.as_bytes();
-    for (i, &c) in b.iter().enumerate() {
+    let clean = b.chunks_exact(8).take_while(|chunk| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        !(has_below(x, 0x20) || has_byte(x, 0x7f) || has_byte(x, 0xc2))
+    });
+    let skip = clean.count() * 8;
+    for (i, &c) in b.iter().enumerate().skip(skip) {
         let control = match c {
             b'\r' | b'\n' => {
                 return Err(HeaderError::LineBreak {
@@ -132,11 +141,24 @@ fn check_len(field: &str, value: &str) -> Result<(), HeaderError> {
     Ok(())
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether a byte of `x` is below `n` (`n` at most 0x80).
+#[inline]
+fn has_below(x: u64, n: u8) -> bool {
+    x.wrapping_sub(LO * u64::from(n)) & !x & HI != 0
+}
+
+/// Whether a byte of `x` is `b`.
+#[inline]
+fn has_byte(x: u64, b: u8) -> bool {
+    has_below(x ^ (LO * u64::from(b)), 1)
+}
+
 /// Whether every byte is printable ASCII (0x20..=0x7E), eight bytes at a
 /// time: the usual header value.
 pub(crate) fn is_printable_ascii(b: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
     let mut chunks = b.chunks_exact(8);
     for chunk in &mut chunks {
         let mut word = [0u8; 8];

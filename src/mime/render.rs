@@ -856,6 +856,21 @@ fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool)
         });
         return;
     }
+    // Printable ASCII without quotes or backslashes (a boundary) that fits
+    // one segment: the quoted string `encode_parameter` would write.
+    let quoted = !value.is_empty()
+        && name.len() + 3 + value.len() <= rfc2231::MAX_SEGMENT
+        && crate::header::is_printable_ascii(value.as_bytes())
+        && !value.bytes().any(|b| b == b'"' || b == b'\\');
+    if quoted {
+        sink.token_with(" ", |t| {
+            t.push_str(name);
+            t.push_str("=\"");
+            t.push_str(value);
+            t.push('"');
+        });
+        return;
+    }
     let segments = rfc2231::encode_parameter(name, value, raw_utf8);
     for (i, segment) in segments.iter().enumerate() {
         if i > 0 {
@@ -1014,6 +1029,43 @@ impl MessageStream {
         match self.renderer.as_mut() {
             Some(renderer) => renderer.poll_chunk(&self.message),
             None => Ok(Poll::Ready(None)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod parameter_tests {
+    use super::*;
+    use crate::encoding::Token;
+
+    /// The shortcuts write what `encode_parameter` writes.
+    #[test]
+    fn parameter_shortcuts_match_encode_parameter() {
+        let long = "b".repeat(70);
+        let values = [
+            "", "x", "utf-8", "=_mg_abc", "a b", "a\"b", "a\\b", "naïve", "a\tb", "a;b", "=?x?=",
+            &long,
+        ];
+        for name in ["boundary", "charset", "filename"] {
+            for value in values {
+                for raw in [false, true] {
+                    let mut tokens: Vec<Token> = vec![Token::glued("x")];
+                    parameter(&mut tokens, name, value, raw);
+                    // Segments after the first are glued on with `;`.
+                    let last = tokens.len() - 1;
+                    let got: Vec<&str> = tokens[1..]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| match i + 1 == last {
+                            true => t.text.as_str(),
+                            false => t.text.strip_suffix(';').unwrap_or("missing ;"),
+                        })
+                        .collect();
+                    let want = rfc2231::encode_parameter(name, value, raw);
+                    assert_eq!(got, want, "{name} {value:?}");
+                    assert!(tokens[0].text.starts_with("x;"));
+                }
+            }
         }
     }
 }
