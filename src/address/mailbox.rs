@@ -117,6 +117,7 @@ impl Mailbox {
     }
 
     /// Where `local@domain` ends in `buf`.
+    #[inline]
     fn addr_end(&self) -> usize {
         self.name_len + self.local_len + 1 + self.domain_len
     }
@@ -139,21 +140,25 @@ impl Mailbox {
     }
 
     /// The display name, if any.
+    #[inline]
     pub fn name(&self) -> Option<&str> {
         (self.name_len > 0).then(|| &self.buf[..self.name_len])
     }
 
     /// The local part as given (a quoted local part keeps its quotes).
+    #[inline]
     pub fn local_part(&self) -> &str {
         &self.buf[self.name_len..self.name_len + self.local_len]
     }
 
     /// The domain as given (Unicode allowed, case kept).
+    #[inline]
     pub fn domain(&self) -> &str {
         &self.buf[self.addr_end() - self.domain_len..self.addr_end()]
     }
 
     /// The domain in its ASCII form (A-labels), as computed at validation.
+    #[inline]
     pub(crate) fn ascii_domain(&self) -> &str {
         match &self.buf[self.addr_end()..] {
             "" => self.domain(),
@@ -179,6 +184,7 @@ impl Mailbox {
     }
 
     /// True when the local part is not ASCII (only SMTPUTF8 can carry it).
+    #[inline]
     pub fn requires_smtputf8(&self) -> bool {
         !self.local_part().is_ascii()
     }
@@ -365,6 +371,7 @@ fn quoted_end(s: &str) -> Option<usize> {
 
 /// RFC 5322 `atext`, extended with non-ASCII characters (RFC 6532) other
 /// than controls and whitespace.
+#[inline]
 pub(crate) fn is_atext(c: char) -> bool {
     if c.is_ascii() {
         ASCII_ATEXT[c as usize]
