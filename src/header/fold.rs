@@ -161,7 +161,7 @@ impl<'o, 'b> PendingFolder<'o, 'b> {
         buffers.marks.clear();
         // Room for a usual header at once, rather than growing (no-ops
         // once the message's first folded header has run).
-        buffers.line.reserve(256);
+        buffers.line.reserve(512);
         buffers.marks.reserve(16);
         PendingFolder { out, name, buffers }
     }
