@@ -168,7 +168,6 @@ pub(crate) fn encode_unstructured_into(
     raw_utf8: bool,
     tokens: &mut impl TokenSink,
 ) -> Result<(), EncodingError> {
-    let n = text.len();
     // Plain text (the usual subject): its words, each with the whitespace
     // before it, exactly as the general path below would give them.
     if !needs_encoding(text) {
