@@ -528,7 +528,11 @@ pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
 /// encoded to count them); else by the bound their text was built with.
 fn plan(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Plan, ComposeError> {
     let mut segs = Vec::with_capacity(2 * msg.leaves.len() + 1);
-    let mut head = Vec::with_capacity(512 + 384 * msg.leaves.len());
+    // Room for the usual headers: about 300 octets for the message and
+    // its first part, less for each further part and boundary, and the
+    // subject's length again (encoded words).
+    let subject = msg.headers.subject.as_ref().map_or(0, String::len);
+    let mut head = Vec::with_capacity(320 + 320 * msg.leaves.len() + subject);
     let mut w = HeaderWriter {
         msg,
         opts,
