@@ -649,9 +649,12 @@ impl HeaderWriter<'_> {
         if let Some(subject) = &h.subject {
             self.unstructured(out, "Subject", "subject", subject)?;
         }
-        let mut folder = Folder::new(out, "Message-ID");
-        folder.token(" ", &["<", &h.message_id, ">"]);
-        folder.finish()?;
+        // One token, which the folder would write on the header's line
+        // (an id is at most 900 octets: `parse_message_id`, or generated).
+        out.reserve(h.message_id.len() + 16);
+        out.extend_from_slice(b"Message-ID: <");
+        out.extend_from_slice(h.message_id.as_bytes());
+        out.extend_from_slice(b">\r\n");
         for (name, ids) in [
             ("In-Reply-To", &h.in_reply_to),
             ("References", &h.references),
@@ -775,9 +778,7 @@ impl HeaderWriter<'_> {
         out: &mut Vec<u8>,
     ) -> Result<(), ComposeError> {
         let opts = self.opts;
-        let mut folder = Folder::new(out, "Content-Transfer-Encoding");
-        folder.token(" ", &[enc.as_str()]);
-        folder.finish()?;
+        one_line(out, "Content-Transfer-Encoding", enc.as_str());
         if let Some(inline) = leaf.disposition {
             let mut folder = PendingFolder::new(out, "Content-Disposition", &mut self.buffers);
             folder.token(" ", if inline { "inline" } else { "attachment" });
