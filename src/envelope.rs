@@ -5,10 +5,35 @@
 //! composer fills them in, the engine reads them. Neither knows the other.
 
 /// One envelope address (an RFC 5321 mailbox without angle brackets).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EnvelopeAddress {
-    utf8: String,
-    ascii: Option<String>,
+    /// The Unicode form, then the ASCII form when it differs from it (one
+    /// allocation for both).
+    buf: String,
+    /// Length of the Unicode form.
+    utf8_len: usize,
+    ascii: AsciiForm,
+}
+
+/// Where [`EnvelopeAddress::ascii`] is; each address has one
+/// representation, so the derived comparisons compare the two forms.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum AsciiForm {
+    /// No ASCII form (SMTPUTF8 only).
+    None,
+    /// The same as the Unicode form.
+    Same,
+    /// After the Unicode form in `buf`.
+    After,
+}
+
+impl std::fmt::Debug for EnvelopeAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvelopeAddress")
+            .field("utf8", &self.utf8())
+            .field("ascii", &self.ascii())
+            .finish()
+    }
 }
 
 impl EnvelopeAddress {
@@ -20,31 +45,69 @@ impl EnvelopeAddress {
     /// an SMTPUTF8 transaction. Neither form may contain CR, LF, `<`, `>`,
     /// spaces or control characters; callers validate before building.
     pub fn new(utf8: impl Into<String>, ascii: Option<String>) -> Self {
+        let mut buf = utf8.into();
+        let utf8_len = buf.len();
+        let ascii = match ascii {
+            None => AsciiForm::None,
+            Some(a) if a == buf => AsciiForm::Same,
+            Some(a) => {
+                buf.push_str(&a);
+                AsciiForm::After
+            }
+        };
         Self {
-            utf8: utf8.into(),
+            buf,
+            utf8_len,
             ascii,
+        }
+    }
+
+    /// An address whose two forms are `addr`.
+    pub(crate) fn same(addr: &str) -> Self {
+        Self {
+            buf: addr.to_owned(),
+            utf8_len: addr.len(),
+            ascii: AsciiForm::Same,
+        }
+    }
+
+    /// `addr` (`local@domain`, the local part `local_len` octets of ASCII)
+    /// and its ASCII form with `ascii_domain`, which differs from the domain.
+    pub(crate) fn with_ascii_domain(addr: &str, local_len: usize, ascii_domain: &str) -> Self {
+        let mut buf = String::with_capacity(addr.len() + local_len + 1 + ascii_domain.len());
+        buf.push_str(addr);
+        buf.push_str(&addr[..=local_len]);
+        buf.push_str(ascii_domain);
+        Self {
+            buf,
+            utf8_len: addr.len(),
+            ascii: AsciiForm::After,
         }
     }
 
     /// The address in its Unicode form (for SMTPUTF8 transactions).
     pub fn utf8(&self) -> &str {
-        &self.utf8
+        &self.buf[..self.utf8_len]
     }
 
     /// The address in its ASCII form (A-label domain), if it has one.
     pub fn ascii(&self) -> Option<&str> {
-        self.ascii.as_deref()
+        match self.ascii {
+            AsciiForm::None => None,
+            AsciiForm::Same => Some(self.utf8()),
+            AsciiForm::After => Some(&self.buf[self.utf8_len..]),
+        }
     }
 
     /// True when the address can only be sent in an SMTPUTF8 transaction.
     pub fn requires_smtputf8(&self) -> bool {
-        self.ascii.is_none()
+        self.ascii == AsciiForm::None
     }
 
     /// True when the Unicode form differs from the ASCII form (an IDN domain
     /// or a non-ASCII local part).
     pub fn is_internationalized(&self) -> bool {
-        self.ascii.as_deref() != Some(self.utf8.as_str())
+        self.ascii != AsciiForm::Same
     }
 }
 

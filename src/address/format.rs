@@ -82,9 +82,11 @@ pub(crate) fn format_entries_into(
 pub(crate) fn format_entries_line(
     entries: &[AddressEntry],
     opts: RenderOptions,
-    line: &mut String,
+    line: &mut Vec<u8>,
 ) -> bool {
     let start = line.len();
+    // Enough for the usual entry (`Name <local@domain>`), quoted or not.
+    line.reserve(entries.len() * 96);
     for (i, entry) in entries.iter().enumerate() {
         let AddressEntry::Mailbox(m) = entry else {
             line.truncate(start);
@@ -95,7 +97,7 @@ pub(crate) fn format_entries_line(
             return false;
         }
         if i > 0 {
-            line.push_str(", ");
+            line.extend_from_slice(b", ");
         }
         let domain = if opts.utf8_headers {
             m.domain()
@@ -103,40 +105,55 @@ pub(crate) fn format_entries_line(
             m.ascii_domain()
         };
         let Some(name) = m.name() else {
-            line.push_str(m.local_part());
-            line.push('@');
-            line.push_str(domain);
+            line.extend_from_slice(m.local_part().as_bytes());
+            line.push(b'@');
+            line.extend_from_slice(domain.as_bytes());
             continue;
         };
-        let plain = name.bytes().all(|b| (b' '..=b'~').contains(&b)) && !name.contains("=?");
+        let plain = name.bytes().all(|b| (b' '..=b'~').contains(&b))
+            && !rfc2047::has_word_start(name.as_bytes());
         if !plain {
             line.truncate(start);
             return false;
         }
-        let is_atoms = !name.is_empty()
-            && name
-                .split(' ')
-                .all(|w| !w.is_empty() && w.bytes().all(|b| is_atext(char::from(b))));
-        if is_atoms {
+        if is_ascii_atoms(name.as_bytes()) {
             // Atoms separated by single spaces: the tokens joined again.
-            line.push_str(name);
+            line.extend_from_slice(name.as_bytes());
         } else {
-            line.push('"');
-            for c in name.chars() {
-                if c == '"' || c == '\\' {
-                    line.push('\\');
+            // Printable ASCII: byte by byte.
+            line.push(b'"');
+            for &c in name.as_bytes() {
+                if c == b'"' || c == b'\\' {
+                    line.push(b'\\');
                 }
                 line.push(c);
             }
-            line.push('"');
+            line.push(b'"');
         }
-        line.push_str(" <");
-        line.push_str(m.local_part());
-        line.push('@');
-        line.push_str(domain);
-        line.push('>');
+        line.extend_from_slice(b" <");
+        line.extend_from_slice(m.local_part().as_bytes());
+        line.push(b'@');
+        line.extend_from_slice(domain.as_bytes());
+        line.push(b'>');
     }
     true
+}
+
+/// Whether printable ASCII `name` is atoms separated by single spaces
+/// (what `name.split(' ')` into non-empty atoms finds), in one pass.
+fn is_ascii_atoms(name: &[u8]) -> bool {
+    let mut prev = b' ';
+    for &b in name {
+        if b == b' ' {
+            if prev == b' ' {
+                return false;
+            }
+        } else if !is_atext(char::from(b)) {
+            return false;
+        }
+        prev = b;
+    }
+    prev != b' '
 }
 
 /// One mailbox: `[name] <addr>` or bare `addr`; the first token is spaced.
@@ -197,7 +214,7 @@ fn phrase_tokens(
         && name
             .chars()
             .any(|c| c.is_control() || (c.is_whitespace() && c != ' '));
-    let looks_encoded = name.contains("=?");
+    let looks_encoded = rfc2047::has_word_start(name.as_bytes());
     if has_control || looks_encoded || (!ascii_printable && !opts.utf8_headers) {
         rfc2047::encode_phrase_each(name, Charset::UTF_8, |word| {
             out.token(space, word);
@@ -271,7 +288,7 @@ mod line_tests {
                         if extra {
                             entries.extend(AddressList::parse("z@example.net").unwrap().0);
                         }
-                        let mut line = String::from("keep");
+                        let mut line = b"keep".to_vec();
                         if format_entries_line(&entries, opts, &mut line) {
                             let tokens = format_entries(&entries, opts).unwrap();
                             let joined: String = tokens
@@ -285,9 +302,9 @@ mod line_tests {
                                     }
                                 })
                                 .collect();
-                            assert_eq!(line, format!("keep{joined}"), "{n:?} {a:?}");
+                            assert_eq!(line, format!("keep{joined}").into_bytes(), "{n:?} {a:?}");
                         } else {
-                            assert_eq!(line, "keep");
+                            assert_eq!(line, b"keep");
                         }
                     }
                 }

@@ -7,13 +7,33 @@ use crate::envelope::{EnvelopeAddress, RenderOptions};
 
 /// A validated mailbox: an optional display name and an RFC 5321 address
 /// (local part and domain), possibly internationalized (RFC 6531/6532).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Mailbox {
-    name: Option<String>,
-    local: String,
-    domain: String,
-    /// The domain in A-labels when that differs from `domain`.
-    ascii_domain: Option<String>,
+    /// One allocation for every piece: the display name, then
+    /// `local@domain` as given, then the domain in A-labels when that
+    /// differs from the domain as given. The layout depends only on the
+    /// pieces, so the derived comparisons compare the pieces.
+    buf: String,
+    /// Length of the name (0: no name; an empty name is no name).
+    name_len: usize,
+    /// Length of the local part (after the name).
+    local_len: usize,
+    /// Length of the domain as given (after `local@`).
+    domain_len: usize,
+}
+
+impl fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("name", &self.name())
+            .field("local", &self.local_part())
+            .field("domain", &self.domain())
+            .field(
+                "ascii_domain",
+                &(self.buf.len() > self.addr_end()).then(|| self.ascii_domain()),
+            )
+            .finish()
+    }
 }
 
 impl Mailbox {
@@ -29,14 +49,39 @@ impl Mailbox {
     /// `name` may hold any Unicode except CR, LF and NUL; an empty name is
     /// the same as `None`.
     pub fn new(name: Option<&str>, address: &str) -> Result<Mailbox, AddressError> {
-        if let Some(n) = name {
-            if let Some(c) = n.chars().find(|c| matches!(c, '\r' | '\n' | '\0')) {
-                return Err(AddressError::InvalidCharacter {
-                    input: n.to_owned(),
-                    character: c,
-                });
-            }
+        let name = name.unwrap_or("");
+        if let Some(i) = name.bytes().position(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(AddressError::InvalidCharacter {
+                input: name.to_owned(),
+                character: char::from(name.as_bytes()[i]),
+            });
         }
+        // The usual address (ASCII dot-atom, LDH host name) in one pass;
+        // anything else takes the general path below, which accepts
+        // everything this accepts, in the same form.
+        if let Some((local_len, lowercase)) = plain_addr_spec(address) {
+            let domain = &address[local_len + 1..];
+            let mut buf = String::with_capacity(
+                name.len() + address.len() + if lowercase { 0 } else { domain.len() },
+            );
+            buf.push_str(name);
+            buf.push_str(address);
+            if !lowercase {
+                buf.push_str(domain);
+                buf[name.len() + address.len()..].make_ascii_lowercase();
+            }
+            return Ok(Mailbox {
+                buf,
+                name_len: name.len(),
+                local_len,
+                domain_len: domain.len(),
+            });
+        }
+        Self::new_general(name, address)
+    }
+
+    /// [`Mailbox::new`] for any addr-spec (after the name's check).
+    fn new_general(name: &str, address: &str) -> Result<Mailbox, AddressError> {
         let (local, domain) = split_addr_spec(address)?;
         // Cheap bound before IDNA: no valid domain is this long in any form.
         if local.len() > 64 || domain.len() > 1024 {
@@ -52,12 +97,29 @@ impl Mailbox {
         {
             return Err(AddressError::TooLong(address.to_owned()));
         }
+        let differs = ascii_domain != domain;
+        let mut buf = String::with_capacity(
+            name.len() + address.len() + if differs { ascii_domain.len() } else { 0 },
+        );
+        buf.push_str(name);
+        buf.push_str(local);
+        buf.push('@');
+        buf.push_str(domain);
+        if differs {
+            buf.push_str(&ascii_domain);
+        }
         Ok(Mailbox {
-            name: name.filter(|n| !n.is_empty()).map(str::to_owned),
-            local: local.to_owned(),
-            domain: domain.to_owned(),
-            ascii_domain: (ascii_domain != domain).then_some(ascii_domain),
+            buf,
+            name_len: name.len(),
+            local_len: local.len(),
+            domain_len: domain.len(),
         })
+    }
+
+    /// Where `local@domain` ends in `buf`.
+    #[inline]
+    fn addr_end(&self) -> usize {
+        self.name_len + self.local_len + 1 + self.domain_len
     }
 
     /// Parses exactly one mailbox in header syntax, e.g. `"Ann B." <ann@example.com>`,
@@ -78,52 +140,64 @@ impl Mailbox {
     }
 
     /// The display name, if any.
+    #[inline]
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        (self.name_len > 0).then(|| &self.buf[..self.name_len])
     }
 
     /// The local part as given (a quoted local part keeps its quotes).
+    #[inline]
     pub fn local_part(&self) -> &str {
-        &self.local
+        &self.buf[self.name_len..self.name_len + self.local_len]
     }
 
     /// The domain as given (Unicode allowed, case kept).
+    #[inline]
     pub fn domain(&self) -> &str {
-        &self.domain
+        &self.buf[self.addr_end() - self.domain_len..self.addr_end()]
     }
 
     /// The domain in its ASCII form (A-labels), as computed at validation.
+    #[inline]
     pub(crate) fn ascii_domain(&self) -> &str {
-        self.ascii_domain.as_deref().unwrap_or(&self.domain)
+        match &self.buf[self.addr_end()..] {
+            "" => self.domain(),
+            ascii => ascii,
+        }
+    }
+
+    /// `local@domain` in its Unicode form, borrowed.
+    pub(crate) fn addr_spec(&self) -> &str {
+        &self.buf[self.name_len..self.addr_end()]
     }
 
     /// `local@domain` in its Unicode form.
     pub fn address(&self) -> String {
-        format!("{}@{}", self.local, self.domain)
+        self.addr_spec().to_owned()
     }
 
     /// `local@domain` with the domain in A-labels (UTS-46 ToASCII), or
     /// `None` when the local part is not ASCII.
     pub fn ascii_address(&self) -> Option<String> {
-        (!self.requires_smtputf8()).then(|| format!("{}@{}", self.local, self.ascii_domain()))
+        (!self.requires_smtputf8())
+            .then(|| format!("{}@{}", self.local_part(), self.ascii_domain()))
     }
 
     /// True when the local part is not ASCII (only SMTPUTF8 can carry it).
+    #[inline]
     pub fn requires_smtputf8(&self) -> bool {
-        !self.local.is_ascii()
+        !self.local_part().is_ascii()
     }
 
     /// The address for the SMTP envelope (`MAIL FROM` / `RCPT TO`).
     pub fn envelope_address(&self) -> EnvelopeAddress {
-        let join = |domain: &str| {
-            let mut s = String::with_capacity(self.local.len() + 1 + domain.len());
-            s.push_str(&self.local);
-            s.push('@');
-            s.push_str(domain);
-            s
-        };
-        let ascii = (!self.requires_smtputf8()).then(|| join(self.ascii_domain()));
-        EnvelopeAddress::new(join(&self.domain), ascii)
+        if self.requires_smtputf8() {
+            return EnvelopeAddress::new(self.addr_spec(), None);
+        }
+        if self.buf.len() == self.addr_end() {
+            return EnvelopeAddress::same(self.addr_spec());
+        }
+        EnvelopeAddress::with_ascii_domain(self.addr_spec(), self.local_len, self.ascii_domain())
     }
 }
 
@@ -158,6 +232,58 @@ impl fmt::Display for Mailbox {
             Err(_) => write!(f, "<{}>", self.address()),
         }
     }
+}
+
+/// The common addr-spec, checked in one pass without allocating: an ASCII
+/// dot-atom local part of at most 64 octets, `@`, and a host name of LDH
+/// labels (1 to 63 octets, no hyphen at either end, none with `--` in its
+/// third and fourth places, so no A-label), 253 octets at most, the whole
+/// at most 254 octets. Returns the local part's length and whether the
+/// domain is already lowercase (its UTS-46 form). `None` for anything else
+/// (valid or not): [`split_addr_spec`] and IDNA decide those.
+fn plain_addr_spec(address: &str) -> Option<(usize, bool)> {
+    let b = address.as_bytes();
+    if b.len() > 254 {
+        return None;
+    }
+    let at = b.iter().position(|&c| c == b'@')?;
+    let (local, domain) = (&b[..at], &b[at + 1..]);
+    if local.is_empty() || local.len() > 64 || domain.is_empty() || domain.len() > 253 {
+        return None;
+    }
+    let mut prev = b'.';
+    for &c in local {
+        if c == b'.' {
+            if prev == b'.' {
+                return None;
+            }
+        } else if !(c.is_ascii() && ASCII_ATEXT[usize::from(c)]) {
+            return None;
+        }
+        prev = c;
+    }
+    if prev == b'.' {
+        return None;
+    }
+    let mut lowercase = true;
+    for label in domain.split(|&c| c == b'.') {
+        if label.is_empty()
+            || label.len() > 63
+            || label[0] == b'-'
+            || label[label.len() - 1] == b'-'
+            || label.get(2..4) == Some(b"--")
+        {
+            return None;
+        }
+        for &c in label {
+            if c.is_ascii_uppercase() {
+                lowercase = false;
+            } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+                return None;
+            }
+        }
+    }
+    Some((at, lowercase))
 }
 
 /// Splits a strict addr-spec into local part and domain, validating the
@@ -245,6 +371,7 @@ fn quoted_end(s: &str) -> Option<usize> {
 
 /// RFC 5322 `atext`, extended with non-ASCII characters (RFC 6532) other
 /// than controls and whitespace.
+#[inline]
 pub(crate) fn is_atext(c: char) -> bool {
     if c.is_ascii() {
         ASCII_ATEXT[c as usize]
@@ -282,4 +409,70 @@ pub(crate) fn is_invisible(c: char) -> bool {
         | '\u{2060}'..='\u{206f}' | '\u{3164}' | '\u{fe00}'..='\u{fe0f}' | '\u{feff}'
         | '\u{ffa0}' | '\u{fff0}'..='\u{fff8}' | '\u{1bca0}'..='\u{1bca3}'
         | '\u{1d173}'..='\u{1d17a}' | '\u{e0000}'..='\u{e0fff}')
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+
+    /// The one-pass check accepts only what the general path accepts, in
+    /// the same form, and leaves everything else to it.
+    #[test]
+    fn plain_addr_specs_match_the_general_path() {
+        let alphabet = b"aZ9-._@+\"x";
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut fast = 0;
+        for round in 0..40_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = 1 + (x % 14) as usize;
+            let mut addr: String = (0..len)
+                .map(|k| alphabet[((x >> (k * 4 % 60)) % alphabet.len() as u64) as usize] as char)
+                .collect();
+            if round % 3 == 0 {
+                addr = format!("ab.c@{addr}");
+            } else if round % 3 == 1 {
+                addr = format!("{addr}@Ex-a.mple.com");
+            }
+            if round % 5 == 0 {
+                addr = addr.replace('Z', &"z".repeat(64));
+            }
+            let general = Mailbox::new_general("N", &addr);
+            if plain_addr_spec(&addr).is_some() {
+                fast += 1;
+                assert!(general.is_ok(), "{addr:?}: {general:?}");
+            }
+            assert_eq!(Mailbox::new(Some("N"), &addr), general, "{addr:?}");
+        }
+        assert!(fast > 2_000, "{fast}");
+        let m = Mailbox::new(Some("Ann"), "a.b@Mail.Example.COM").unwrap();
+        assert_eq!(m.ascii_domain(), "mail.example.com");
+        assert_eq!(m.domain(), "Mail.Example.COM");
+        assert_eq!(m.local_part(), "a.b");
+        assert_eq!(m.name(), Some("Ann"));
+        let e = m.envelope_address();
+        assert_eq!(e.utf8(), "a.b@Mail.Example.COM");
+        assert_eq!(e.ascii(), Some("a.b@mail.example.com"));
+        assert_eq!(
+            e,
+            EnvelopeAddress::new("a.b@Mail.Example.COM", Some("a.b@mail.example.com".into()))
+        );
+        let m = Mailbox::new(None, "x@bücher.de").unwrap();
+        assert_eq!(m.name(), None);
+        assert_eq!(m.ascii_domain(), "xn--bcher-kva.de");
+        assert_eq!(m.ascii_address().as_deref(), Some("x@xn--bcher-kva.de"));
+        assert_eq!(
+            format!("{m:?}"),
+            "Mailbox { name: None, local: \"x\", domain: \"bücher.de\", ascii_domain: Some(\"xn--bcher-kva.de\") }"
+        );
+        let m = Mailbox::new(Some(""), "ö@b.de").unwrap();
+        assert_eq!(m.name(), None);
+        assert_eq!(m.envelope_address().ascii(), None);
+        assert!(m.envelope_address().is_internationalized());
+        assert!(!Mailbox::new(None, "a@b.de")
+            .unwrap()
+            .envelope_address()
+            .is_internationalized());
+    }
 }

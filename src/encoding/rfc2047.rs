@@ -66,10 +66,11 @@ pub fn needs_encoding(text: &str) -> bool {
     // whitespace at its ends (no word can pass 900 octets).
     let b = text.as_bytes();
     if b.len() <= MAX_PLAIN_WORD_LEN
-        && b.iter().all(|&c| c == b'\t' || (0x20..0x7F).contains(&c))
+        && (crate::header::is_printable_ascii(b)
+            || b.iter().all(|&c| c == b'\t' || (0x20..0x7F).contains(&c)))
         && !is_wsp(b[0])
         && !is_wsp(b[b.len() - 1])
-        && !text.contains("=?")
+        && !has_word_start(b)
     {
         return false;
     }
@@ -81,6 +82,13 @@ pub fn needs_encoding(text: &str) -> bool {
         return true;
     }
     words(text).any(|(_, w)| word_needs_encoding(w, false))
+}
+
+/// Whether `text` holds `=?`, which could start an encoded word: a plain
+/// scan (a substring searcher's set-up costs more on header-sized values).
+#[inline]
+pub(crate) fn has_word_start(text: &[u8]) -> bool {
+    memchr::memchr_iter(b'=', text).any(|i| text.get(i + 1) == Some(&b'?'))
 }
 
 #[inline]
@@ -114,7 +122,7 @@ fn words(text: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 fn word_needs_encoding(word: &str, raw_utf8: bool) -> bool {
-    if word.len() > MAX_PLAIN_WORD_LEN || word.contains("=?") {
+    if word.len() > MAX_PLAIN_WORD_LEN || has_word_start(word.as_bytes()) {
         return true;
     }
     if raw_utf8 {
@@ -160,7 +168,6 @@ pub(crate) fn encode_unstructured_into(
     raw_utf8: bool,
     tokens: &mut impl TokenSink,
 ) -> Result<(), EncodingError> {
-    let n = text.len();
     // Plain text (the usual subject): its words, each with the whitespace
     // before it, exactly as the general path below would give them.
     if !needs_encoding(text) {
@@ -169,6 +176,28 @@ pub(crate) fn encode_unstructured_into(
         }
         return Ok(());
     }
+    // One word (no space or tab: a CJK subject): what the general path
+    // below gives for a single word, without its lists.
+    if memchr::memchr2(b' ', b'\t', text.as_bytes()).is_none() {
+        if word_needs_encoding(text, raw_utf8) {
+            push_run(text, "", charset, tokens)?;
+        } else {
+            tokens.token("", text);
+        }
+        return Ok(());
+    }
+    encode_spaced(text, charset, raw_utf8, tokens)
+}
+
+/// [`encode_unstructured_into`] for any text that needs encoding (the
+/// general path).
+fn encode_spaced(
+    text: &str,
+    charset: Charset,
+    raw_utf8: bool,
+    tokens: &mut impl TokenSink,
+) -> Result<(), EncodingError> {
+    let n = text.len();
     let lead = text.bytes().take_while(|&b| is_wsp(b)).count();
     if lead == n {
         if n > 0 {
@@ -291,27 +320,34 @@ fn encode_run<F: FnMut(&str)>(
     mut emit: F,
 ) -> Result<(), EncodingError> {
     let name = charset.name();
-    let mut word = String::new();
+    let mut word: Vec<u8> = Vec::with_capacity(MAX_WORD_LEN + 8);
     // "=?" name "?X?" ... "?="
     let overhead = name.len() + 7;
     let budget = MAX_WORD_LEN.saturating_sub(overhead).max(12);
     let mut start = 0usize;
     while start < s.len() {
         let rest = slice(s, start, s.len());
-        let mut end = plan_word(rest, charset, mode, budget)?;
+        // UTF-8: the plan counts the Q length of exactly these octets.
+        let (mut end, mut planned_q) = if charset.is_utf8() {
+            let (end, q) = plan_word_utf8(rest.as_bytes(), mode, budget);
+            (end, Some(q))
+        } else {
+            (plan_word(rest, charset, mode, budget)?, None)
+        };
         if end == 0 {
             break;
         }
         loop {
             let chunk = slice(rest, 0, end);
             let bytes = charset.encode(chunk)?;
-            let q = q_len(&bytes, mode);
+            let q = planned_q.take().unwrap_or_else(|| q_len(&bytes, mode));
             let b = b_len(bytes.len());
             let single = chunk.chars().nth(1).is_none();
             if q.min(b) <= budget || single {
                 word.clear();
                 write_word(&mut word, name, &bytes, mode, q <= b);
-                emit(&word);
+                // Always ASCII: the charset name, `B` or `Q` text.
+                emit(std::str::from_utf8(&word).unwrap_or_default());
                 break;
             }
             // The plan over-estimated (should not happen): drop a char.
@@ -333,7 +369,7 @@ fn plan_word(
 ) -> Result<usize, EncodingError> {
     let utf8 = charset.is_utf8();
     if utf8 {
-        return Ok(plan_word_utf8(s.as_bytes(), mode, budget));
+        return Ok(plan_word_utf8(s.as_bytes(), mode, budget).0);
     }
     let stateful = charset.is_stateful();
     let mut q = 0usize;
@@ -400,7 +436,8 @@ fn plan_word(
 
 /// [`plan_word`] for UTF-8, where a character's bytes are its encoding:
 /// the same decisions, per byte instead of per transcoded character.
-fn plan_word_utf8(s: &[u8], mode: QMode, budget: usize) -> usize {
+/// Returns the prefix's length and its Q length.
+fn plan_word_utf8(s: &[u8], mode: QMode, budget: usize) -> (usize, usize) {
     let mut q = 0usize;
     let mut i = 0usize;
     while i < s.len() {
@@ -426,62 +463,53 @@ fn plan_word_utf8(s: &[u8], mode: QMode, budget: usize) -> usize {
         q = total_q;
         i += ch.len();
     }
-    i
+    (i, q)
 }
 
 /// Appends the padded base64 of `bytes` (an encoded word's few dozen
 /// octets: a plain table walk beats a general engine's setup here).
-fn push_base64(bytes: &[u8], w: &mut String) {
+fn push_base64(bytes: &[u8], w: &mut Vec<u8>) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let sym = |v: u32| char::from(ALPHABET[(v & 63) as usize]);
+    let sym = |v: u32| ALPHABET[(v & 63) as usize];
     w.reserve(bytes.len().div_ceil(3) * 4);
     let mut groups = bytes.chunks_exact(3);
     for g in &mut groups {
         let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
-        w.push(sym(v >> 18));
-        w.push(sym(v >> 12));
-        w.push(sym(v >> 6));
-        w.push(sym(v));
+        w.extend_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
     }
     match *groups.remainder() {
         [a] => {
             let v = u32::from(a) << 16;
-            w.push(sym(v >> 18));
-            w.push(sym(v >> 12));
-            w.push_str("==");
+            w.extend_from_slice(&[sym(v >> 18), sym(v >> 12), b'=', b'=']);
         }
         [a, b] => {
             let v = u32::from(a) << 16 | u32::from(b) << 8;
-            w.push(sym(v >> 18));
-            w.push(sym(v >> 12));
-            w.push(sym(v >> 6));
-            w.push('=');
+            w.extend_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), b'=']);
         }
         _ => {}
     }
 }
 
-fn write_word(w: &mut String, name: &str, bytes: &[u8], mode: QMode, use_q: bool) {
-    w.push_str("=?");
-    w.push_str(name);
+/// Appends one encoded word (ASCII) to `w`.
+fn write_word(w: &mut Vec<u8>, name: &str, bytes: &[u8], mode: QMode, use_q: bool) {
+    w.extend_from_slice(b"=?");
+    w.extend_from_slice(name.as_bytes());
     if use_q {
-        w.push_str("?Q?");
+        w.extend_from_slice(b"?Q?");
         for &b in bytes {
             if b == b' ' {
-                w.push('_');
+                w.push(b'_');
             } else if q_literal(b, mode) {
-                w.push(b as char);
+                w.push(b);
             } else {
-                w.push('=');
-                w.push(HEX[(b >> 4) as usize] as char);
-                w.push(HEX[(b & 15) as usize] as char);
+                w.extend_from_slice(&[b'=', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]]);
             }
         }
     } else {
-        w.push_str("?B?");
+        w.extend_from_slice(b"?B?");
         push_base64(bytes, w);
     }
-    w.push_str("?=");
+    w.extend_from_slice(b"?=");
 }
 
 #[cfg(test)]
@@ -668,10 +696,42 @@ pub(crate) mod tests {
         use ::base64::Engine as _;
         for len in 0..100usize {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
-            let mut got = String::from("x");
+            let mut got = b"x".to_vec();
             push_base64(&bytes, &mut got);
             let want = ::base64::engine::general_purpose::STANDARD.encode(&bytes);
-            assert_eq!(got[1..], want);
+            assert_eq!(got[1..], *want.as_bytes());
+        }
+    }
+
+    /// The one-word shortcut gives the general path's tokens.
+    #[test]
+    fn single_words_match_the_general_path() {
+        let pieces = [
+            "a", "é", "日本", "=?", "?=", "_", "😀", "\u{1}", "\u{7f}", "x=y",
+        ];
+        let mut x: u64 = 3;
+        for round in 0..3000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let count = 1 + (x >> 58) as usize;
+            let mut word: String = (0..count)
+                .map(|k| pieces[(x >> (k % 16 * 4)) as usize % pieces.len()])
+                .collect();
+            if round % 50 == 0 {
+                word = word.repeat(100);
+            }
+            for cs in [Charset::UTF_8, Charset::from_label("iso-8859-1").unwrap()] {
+                for raw in [false, true] {
+                    let fast = encode_unstructured(&word, cs, raw);
+                    let mut general = Vec::new();
+                    let general = match needs_encoding(&word) {
+                        true => encode_spaced(&word, cs, raw, &mut general).map(|()| general),
+                        false => Ok(vec![Token::glued(word.clone())]),
+                    };
+                    assert_eq!(fast, general, "{word:?} {raw}");
+                }
+            }
         }
     }
 

@@ -159,6 +159,10 @@ impl<'o, 'b> PendingFolder<'o, 'b> {
     pub(crate) fn new(out: &'o mut Vec<u8>, name: &'o str, buffers: &'b mut TokenBuffers) -> Self {
         buffers.line.clear();
         buffers.marks.clear();
+        // Room for a usual header at once, rather than growing (no-ops
+        // once the message's first folded header has run).
+        buffers.line.reserve(512);
+        buffers.marks.reserve(16);
         PendingFolder { out, name, buffers }
     }
 

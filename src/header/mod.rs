@@ -94,22 +94,44 @@ impl std::error::Error for HeaderError {}
 /// LF, NUL or other C0 control character except TAB, and is at most
 /// [`MAX_VALUE_LEN`] octets long. `field` names the value in the error.
 pub fn check_value(field: &str, value: &str) -> Result<(), HeaderError> {
-    for c in value.chars() {
-        match c {
-            '\r' | '\n' => {
+    if is_printable_ascii(value.as_bytes()) {
+        return check_len(field, value);
+    }
+    // Bytes, not chars: the C0 controls and DEL are single bytes, and the
+    // C1 controls (U+0080..=U+009F) are 0xC2 followed by 0x80..=0x9F in
+    // UTF-8 (a continuation byte after 0xC2 is always that character's).
+    // Eight bytes at a time up to the first that holds a byte below 0x20,
+    // 0x7F or 0xC2, then byte by byte.
+    let b = value.as_bytes();
+    let clean = b.chunks_exact(8).take_while(|chunk| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        !(has_below(x, 0x20) || has_byte(x, 0x7f) || has_byte(x, 0xc2))
+    });
+    let skip = clean.count() * 8;
+    for (i, &c) in b.iter().enumerate().skip(skip) {
+        let control = match c {
+            b'\r' | b'\n' => {
                 return Err(HeaderError::LineBreak {
                     field: field.to_owned(),
                 })
             }
-            '\t' => {}
-            c if c.is_control() => {
-                return Err(HeaderError::ControlCharacter {
-                    field: field.to_owned(),
-                })
-            }
-            _ => {}
+            b'\t' => false,
+            0..=0x1f | 0x7f => true,
+            0xc2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
+            _ => false,
+        };
+        if control {
+            return Err(HeaderError::ControlCharacter {
+                field: field.to_owned(),
+            });
         }
     }
+    check_len(field, value)
+}
+
+fn check_len(field: &str, value: &str) -> Result<(), HeaderError> {
     if value.len() > MAX_VALUE_LEN {
         return Err(HeaderError::ValueTooLong {
             field: field.to_owned(),
@@ -117,6 +139,42 @@ pub fn check_value(field: &str, value: &str) -> Result<(), HeaderError> {
         });
     }
     Ok(())
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Whether a byte of `x` is below `n` (`n` at most 0x80).
+#[inline]
+fn has_below(x: u64, n: u8) -> bool {
+    x.wrapping_sub(LO * u64::from(n)) & !x & HI != 0
+}
+
+/// Whether a byte of `x` is `b`.
+#[inline]
+fn has_byte(x: u64, b: u8) -> bool {
+    has_below(x ^ (LO * u64::from(b)), 1)
+}
+
+/// Whether every byte is printable ASCII (0x20..=0x7E), eight bytes at a
+/// time: the usual header value.
+pub(crate) fn is_printable_ascii(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A byte with its high bit set, below 0x20 (subtracting 0x20 sets
+        // the high bit of a byte that had it clear), or 0x7F (adding 1 sets
+        // the high bit only there, once the others are known below 0x80).
+        if (x | x.wrapping_sub(LO * 0x20) | x.wrapping_add(LO)) & HI != 0 {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&c| (0x20..0x7f).contains(&c))
 }
 
 /// Normalises a Message-ID given with or without angle brackets to its
@@ -157,6 +215,63 @@ mod tests {
             "del\x7f",
         ] {
             assert!(check_value("Subject", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn printable_ascii_matches_a_byte_test() {
+        let mut x: u64 = 5;
+        for round in 0..50_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (x >> 59) as usize;
+            let mut v: Vec<u8> = (0..len).map(|k| b'a' + (k as u8 % 26)).collect();
+            if len > 0 && round % 4 != 0 {
+                let i = (x >> 20) as usize % len;
+                v[i] = (x >> 40) as u8;
+            }
+            let want = v.iter().all(|&c| (0x20..0x7f).contains(&c));
+            assert_eq!(is_printable_ascii(&v), want, "{v:?}");
+        }
+        for c in [0x1f, 0x7f, 0x80, 0xff, 0x00] {
+            assert!(!is_printable_ascii(&[
+                b'a', b'b', b'c', b'd', b'e', b'f', b'g', c
+            ]));
+        }
+        assert!(is_printable_ascii(b" ~~~~~~~ ~~~~~~~"));
+    }
+
+    /// The byte scan finds what a scan of characters finds, first
+    /// problem first.
+    #[test]
+    fn check_value_matches_a_char_scan() {
+        fn by_chars(value: &str) -> Result<(), HeaderError> {
+            for c in value.chars() {
+                match c {
+                    '\r' | '\n' => return Err(HeaderError::LineBreak { field: "f".into() }),
+                    '\t' => {}
+                    c if c.is_control() => {
+                        return Err(HeaderError::ControlCharacter { field: "f".into() })
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        let pieces = [
+            "a", " ", "\t", "\r", "\n", "\0", "\x1f", "\x7f", "\u{80}", "\u{9f}", "\u{a0}",
+            "\u{c2}", "é", "\u{100}", "日", "😀", "\u{85}", "\u{2028}",
+        ];
+        let mut x: u64 = 99;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let value: String = (0..(x >> 60) as usize)
+                .map(|k| pieces[(x >> (k * 4)) as usize % pieces.len()])
+                .collect();
+            assert_eq!(check_value("f", &value), by_chars(&value), "{value:?}");
         }
     }
 

@@ -4,12 +4,13 @@
 use super::attachment::{Attachment, Source};
 use super::boundary::IdGenerator;
 use super::content_type;
-use super::message::{Leaf, LeafBody, Message, Node, TopHeaders};
+use super::message::{Leaf, LeafBody, Message, Node, Params, TopHeaders};
 use super::ComposeError;
 use crate::address::{AddressEntry, AddressList, Mailbox};
 use crate::encoding::{base64, text, Charset, TransferEncoding};
 use crate::envelope::{Envelope, EnvelopeAddress};
 use crate::header::{check_value, parse_message_id, DateTime, HeaderName};
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 /// Addresses given to the builder: text to parse (`"Ann <a@x>, b@y"`), or
@@ -55,6 +56,28 @@ impl From<Vec<Mailbox>> for AddressInput {
     }
 }
 
+/// The address inputs of one field, the first without a list (most
+/// fields are given one).
+#[derive(Debug, Default)]
+struct Inputs {
+    first: Option<AddressInput>,
+    rest: Vec<AddressInput>,
+}
+
+impl Inputs {
+    fn push(&mut self, input: AddressInput) {
+        if self.first.is_none() {
+            self.first = Some(input);
+        } else {
+            self.rest.push(input);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &AddressInput> {
+        self.first.iter().chain(&self.rest)
+    }
+}
+
 /// Builds a [`Message`]. Setters never fail; [`MessageBuilder::build`]
 /// checks everything and names the field of the first problem.
 ///
@@ -75,12 +98,12 @@ impl From<Vec<Mailbox>> for AddressInput {
 /// ```
 #[derive(Debug, Default)]
 pub struct MessageBuilder {
-    from: Vec<AddressInput>,
+    from: Inputs,
     sender: Option<AddressInput>,
-    reply_to: Vec<AddressInput>,
-    to: Vec<AddressInput>,
-    cc: Vec<AddressInput>,
-    bcc: Vec<AddressInput>,
+    reply_to: Inputs,
+    to: Inputs,
+    cc: Inputs,
+    bcc: Inputs,
     return_path: Option<AddressInput>,
     subject: Option<String>,
     text: Option<String>,
@@ -244,14 +267,14 @@ impl MessageBuilder {
     /// emailjs's `checkValidity`: a From, at least one recipient, and
     /// addresses that parse. `build` runs the same checks and more.
     pub fn check_validity(&self) -> Result<(), ComposeError> {
-        let from = parse_all("from", &self.from)?;
+        let from = parse_all("from", self.from.iter())?;
         // An empty group (`undisclosed:;`) names no author either.
         if from.mailboxes().next().is_none() {
             return Err(ComposeError::MissingFrom);
         }
         let mut recipients = 0;
         for (field, inputs) in [("to", &self.to), ("cc", &self.cc), ("bcc", &self.bcc)] {
-            recipients += parse_all(field, inputs)?.mailboxes().count();
+            recipients += parse_all(field, inputs.iter())?.mailboxes().count();
         }
         if recipients == 0 {
             return Err(ComposeError::NoRecipients);
@@ -360,10 +383,18 @@ impl MessageBuilder {
         };
 
         // The body parts and the tree.
-        let mut leaves = Vec::new();
-        let mut alternatives = Vec::new();
+        let mut leaves = Vec::with_capacity(
+            usize::from(self.text.is_some())
+                + usize::from(self.html.is_some())
+                + self.inline.len()
+                + self.alternatives.len()
+                + self.attachments.len(),
+        );
+        let mut alternatives = Nodes::default();
         if let Some(text) = self.text {
-            let media_type = text_type.as_ref().map_or("text/plain", |(t, _)| t.as_str());
+            let media_type = text_type
+                .as_ref()
+                .map_or(Cow::Borrowed("text/plain"), |(t, _)| Cow::Owned(t.clone()));
             let leaf = text_leaf("text", media_type, text, charset)?;
             alternatives.push(push_leaf(&mut leaves, leaf));
         }
@@ -386,14 +417,13 @@ impl MessageBuilder {
                 charset,
             )?);
         }
-        let body = match alternatives.len() {
-            0 => None,
-            1 => alternatives.pop(),
-            _ => Some(multipart("alternative", alternatives)),
-        };
+        let body = alternatives.into_node("alternative");
         // Inline parts without an HTML body stay beside whatever body there is.
         let body = body.map(|node| related(node, std::mem::take(&mut inline)));
-        let mut mixed: Vec<Node> = body.into_iter().chain(inline).collect();
+        let mut mixed = Nodes::default();
+        for node in body.into_iter().chain(inline) {
+            mixed.push(node);
+        }
         for (i, part) in self.attachments.into_iter().enumerate() {
             mixed.push(part_node(
                 &mut leaves,
@@ -403,13 +433,12 @@ impl MessageBuilder {
                 charset,
             )?);
         }
-        let mut root = match mixed.len() {
-            0 => push_leaf(
+        let mut root = match mixed.into_node("mixed") {
+            None => push_leaf(
                 &mut leaves,
                 text_leaf("text", "text/plain", String::new(), charset)?,
             ),
-            1 => mixed.pop().unwrap_or(Node::Leaf(0)),
-            _ => multipart("mixed", mixed),
+            Some(node) => node,
         };
         assign_boundaries(&mut root, &leaves, &mut rng);
 
@@ -469,7 +498,10 @@ fn parse_text_content_type(value: &str) -> Result<(String, Option<String>), Comp
 /// Parses every input of a list field (`to`, `cc`, ...). An error names
 /// the entry: `to[3]` is the fourth address of the field, counted over all
 /// the inputs given to it.
-fn parse_all(field: &str, inputs: &[AddressInput]) -> Result<AddressList, ComposeError> {
+fn parse_all<'a>(
+    field: &str,
+    inputs: impl Iterator<Item = &'a AddressInput>,
+) -> Result<AddressList, ComposeError> {
     let mut list = AddressList::default();
     for input in inputs {
         let parsed = match input {
@@ -489,9 +521,9 @@ fn parse_all(field: &str, inputs: &[AddressInput]) -> Result<AddressList, Compos
 }
 
 /// [`parse_all`], moving parsed lists instead of copying them.
-fn parse_owned(field: &str, inputs: Vec<AddressInput>) -> Result<AddressList, ComposeError> {
+fn parse_owned(field: &str, inputs: Inputs) -> Result<AddressList, ComposeError> {
     let mut list = AddressList::default();
-    for input in inputs {
+    for input in inputs.first.into_iter().chain(inputs.rest) {
         let parsed = match input {
             AddressInput::Text(text) => crate::address::parse_strict_indexed(&text)
                 .map(AddressList)
@@ -543,24 +575,23 @@ fn make_envelope(
     recipients: [&AddressList; 3],
 ) -> Result<Envelope, ComposeError> {
     let reverse = return_path.or(sender).or_else(|| from.mailboxes().next());
-    let mut to: Vec<EnvelopeAddress> = Vec::new();
     // Duplicates: the same local part and the same domain ignoring case.
-    // A few recipients are compared pairwise; many go through a set.
+    // A few recipients are compared pairwise (with the ones before them, no
+    // list kept); many go through a set.
     let count = recipients
         .iter()
         .map(|l| l.mailboxes().count())
         .sum::<usize>();
-    let mut kept: Vec<&Mailbox> = Vec::with_capacity(count.min(32));
+    let mut to: Vec<EnvelopeAddress> = Vec::with_capacity(count);
+    let all = || recipients.iter().flat_map(|l| l.mailboxes());
     let mut seen = std::collections::HashSet::new();
-    for mailbox in recipients.iter().flat_map(|l| l.mailboxes()) {
+    for (i, mailbox) in all().enumerate() {
         let new = if count <= 32 {
-            let dup = kept.iter().any(|k| {
+            !all().take(i).any(|k| {
                 k.local_part() == mailbox.local_part()
                     && k.ascii_domain()
                         .eq_ignore_ascii_case(mailbox.ascii_domain())
-            });
-            kept.push(mailbox);
-            !dup
+            })
         } else {
             seen.insert((
                 mailbox.local_part().to_owned(),
@@ -597,6 +628,9 @@ fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), Compo
 /// Message-IDs separated by spaces or tabs; a line break or other control
 /// character is an error, never a separator.
 fn ids(field: &str, list: &[String]) -> Result<Vec<String>, ComposeError> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
     for s in list {
         check_value(field, s)?;
     }
@@ -611,6 +645,37 @@ fn message_id(field: &str, id: &str) -> Result<String, ComposeError> {
         field: field.into(),
         source,
     })
+}
+
+/// The children of a multipart being gathered: one node needs no list
+/// (and no multipart), so the list is made at the second.
+#[derive(Default)]
+struct Nodes {
+    first: Option<Node>,
+    rest: Vec<Node>,
+}
+
+impl Nodes {
+    fn push(&mut self, node: Node) {
+        if let Some(first) = self.first.take() {
+            self.rest.reserve(4);
+            self.rest.push(first);
+            self.rest.push(node);
+        } else if self.rest.is_empty() {
+            self.first = Some(node);
+        } else {
+            self.rest.push(node);
+        }
+    }
+
+    /// No node, the one node, or a multipart of `subtype` of them all.
+    fn into_node(self, subtype: &'static str) -> Option<Node> {
+        match self.first {
+            Some(node) => Some(node),
+            None if self.rest.is_empty() => None,
+            None => Some(multipart(subtype, self.rest)),
+        }
+    }
 }
 
 fn push_leaf(leaves: &mut Vec<Leaf>, leaf: Leaf) -> Node {
@@ -636,16 +701,19 @@ fn related(main: Node, parts: Vec<Node>) -> Node {
 
 /// A text body part: transcoded into `charset`, CRLF line ends.
 fn text_leaf(
-    field: &str,
-    media_type: &str,
+    field: &'static str,
+    media_type: impl Into<Cow<'static, str>>,
     text: String,
     charset: Charset,
 ) -> Result<Leaf, ComposeError> {
     let bytes = encode_text(field, text, charset)?;
     Ok(Leaf {
-        field: field.into(),
+        field: Cow::Borrowed(field),
         media_type: media_type.into(),
-        params: vec![("charset", charset.name().to_owned())],
+        params: Params {
+            charset: Some(Cow::Borrowed(charset.name())),
+            method: None,
+        },
         filename: None,
         disposition: None,
         content_id: None,
@@ -734,7 +802,7 @@ fn part_node(
             });
         }
     }
-    let mut params = Vec::new();
+    let mut params = Params::default();
     let part_charset = match &charset {
         Some(label) => {
             Some(
@@ -753,7 +821,7 @@ fn part_node(
     let body = match source {
         Source::Text(text) => {
             let cs = part_charset.unwrap_or(Charset::UTF_8);
-            params.push(("charset", cs.name().to_owned()));
+            params.charset = Some(Cow::Borrowed(cs.name()));
             let bytes = encode_text(field, text, cs)?;
             if media_type.starts_with("text/") {
                 text_body(bytes, false)
@@ -766,7 +834,7 @@ fn part_node(
         }
         Source::Bytes(bytes) => {
             if let Some(cs) = part_charset {
-                params.push(("charset", cs.name().to_owned()));
+                params.charset = Some(Cow::Borrowed(cs.name()));
             }
             if is_message {
                 text_body(bytes, true)
@@ -793,7 +861,7 @@ fn part_node(
         },
     };
     if let Some(method) = method {
-        params.push(("method", method));
+        params.method = Some(method);
     }
     if let Some(forced) = encoding {
         check_forced(field, forced, &body)?;
@@ -820,8 +888,8 @@ fn part_node(
     let node = push_leaf(
         leaves,
         Leaf {
-            field: field.into(),
-            media_type,
+            field: Cow::Owned(field.to_owned()),
+            media_type: media_type.into(),
             params,
             filename,
             disposition,

@@ -7,6 +7,7 @@ use crate::encoding::text::TextStats;
 use crate::encoding::{Charset, TransferEncoding};
 use crate::envelope::{Envelope, RenderOptions};
 use crate::header::{DateTime, HeaderName};
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 
@@ -68,10 +69,10 @@ pub(crate) enum Node {
 #[derive(Debug)]
 pub(crate) struct Leaf {
     /// Names the part in errors: `text`, `html`, `attachment[2]`, ...
-    pub field: String,
-    pub media_type: String,
+    pub field: Cow<'static, str>,
+    pub media_type: Cow<'static, str>,
     /// Content-Type parameters other than `name` (charset, method).
-    pub params: Vec<(&'static str, String)>,
+    pub params: Params,
     pub filename: Option<String>,
     /// `Some(true)` inline, `Some(false)` attachment, `None` no disposition.
     pub disposition: Option<bool>,
@@ -79,6 +80,23 @@ pub(crate) struct Leaf {
     pub headers: Vec<(HeaderName, String)>,
     pub body: LeafBody,
     pub forced: Option<TransferEncoding>,
+}
+
+/// A part's Content-Type parameters other than `name`, in the order they
+/// are written (inline: most parts have one, and none needs a list).
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    pub charset: Option<Cow<'static, str>>,
+    pub method: Option<String>,
+}
+
+impl Params {
+    /// `(name, value)` pairs: `charset`, then `method`.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> + Clone {
+        let charset = self.charset.as_deref().map(|v| ("charset", v));
+        let method = self.method.as_deref().map(|v| ("method", v));
+        charset.into_iter().chain(method)
+    }
 }
 
 /// Where a part's bytes are when the message is written.

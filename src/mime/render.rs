@@ -261,7 +261,7 @@ impl Renderer {
         let field = self
             .active
             .as_ref()
-            .map(|a| msg.leaves[a.leaf].field.clone())
+            .map(|a| msg.leaves[a.leaf].field.to_string())
             .unwrap_or_default();
         ComposeError::Io {
             field,
@@ -425,7 +425,7 @@ impl Renderer {
                     let field = &leaf.field;
                     let Some(stream) = a.stream.as_mut() else {
                         return Err(ComposeError::SourceConsumed {
-                            field: field.clone(),
+                            field: field.to_string(),
                         });
                     };
                     self.scratch.resize(WINDOW, 0);
@@ -453,7 +453,7 @@ impl Renderer {
                             }
                             Err(source) => {
                                 return Err(ComposeError::Io {
-                                    field: field.clone(),
+                                    field: field.to_string(),
                                     source,
                                 })
                             }
@@ -463,7 +463,7 @@ impl Renderer {
                     if let Some(expected) = a.expected {
                         if a.total > expected || (eof && a.total != expected) {
                             return Err(ComposeError::LengthMismatch {
-                                field: field.clone(),
+                                field: field.to_string(),
                                 expected,
                                 actual: a.total,
                             });
@@ -521,7 +521,7 @@ fn open_source(leaf: &Leaf) -> Result<(Option<Stream>, Option<u64>), ComposeErro
             match taken {
                 Some(r) => Ok((Some(Stream::Reader(r)), *len)),
                 None => Err(ComposeError::SourceConsumed {
-                    field: leaf.field.clone(),
+                    field: leaf.field.to_string(),
                 }),
             }
         }
@@ -601,13 +601,16 @@ pub(crate) fn plan_size(msg: &Message, opts: RenderOptions) -> Option<u64> {
 /// encoded to count them); else by the bound their text was built with.
 fn plan(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Plan, ComposeError> {
     let mut segs = Vec::with_capacity(2 * msg.leaves.len() + 1);
-    let mut head = Vec::with_capacity(512 + 384 * msg.leaves.len());
+    // Room for the usual headers: about 300 octets for the message and
+    // its first part, less for each further part and boundary, and the
+    // subject's length again (encoded words).
+    let subject = msg.headers.subject.as_ref().map_or(0, String::len);
+    let mut head = Vec::with_capacity(320 + 320 * msg.leaves.len() + subject);
     let mut w = HeaderWriter {
         msg,
         opts,
         exact,
         buffers: TokenBuffers::default(),
-        line: String::new(),
         seg_start: 0,
     };
     w.top_headers(&mut head)?;
@@ -633,8 +636,6 @@ struct HeaderWriter<'m> {
     /// Whether quoted-printable parts are counted exactly (see [`plan`]).
     exact: bool,
     buffers: TokenBuffers,
-    /// A header's one-line form being tried.
-    line: String,
     /// Where the header run being written started in the head buffer.
     seg_start: usize,
 }
@@ -677,14 +678,18 @@ impl HeaderWriter<'_> {
         name: &str,
         entries: &[crate::address::AddressEntry],
     ) -> Result<(), ComposeError> {
-        let line = &mut self.line;
-        line.clear();
-        if crate::address::format_entries_line(entries, self.opts, line)
-            && name.len() + 2 + line.len() <= crate::header::SOFT_LINE_LEN
+        // The one-line form straight into the output, taken back when it
+        // is not the header.
+        let start = out.len();
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        if crate::address::format_entries_line(entries, self.opts, out)
+            && out.len() - start <= crate::header::SOFT_LINE_LEN
         {
-            one_line(out, name, line);
+            out.extend_from_slice(b"\r\n");
             return Ok(());
         }
+        out.truncate(start);
         let mut folder = PendingFolder::new(out, name, &mut self.buffers);
         crate::address::format_entries_into(entries, self.opts, &mut folder)
             .map_err(address_error(name))?;
@@ -717,9 +722,12 @@ impl HeaderWriter<'_> {
         if let Some(subject) = &h.subject {
             self.unstructured(out, "Subject", "subject", subject)?;
         }
-        let mut folder = Folder::new(out, "Message-ID");
-        folder.token(" ", &["<", &h.message_id, ">"]);
-        folder.finish()?;
+        // One token, which the folder would write on the header's line
+        // (an id is at most 900 octets: `parse_message_id`, or generated).
+        out.reserve(h.message_id.len() + 16);
+        out.extend_from_slice(b"Message-ID: <");
+        out.extend_from_slice(h.message_id.as_bytes());
+        out.extend_from_slice(b">\r\n");
         for (name, ids) in [
             ("In-Reply-To", &h.in_reply_to),
             ("References", &h.references),
@@ -817,20 +825,32 @@ impl HeaderWriter<'_> {
         let media_type = if is_message && enc == TransferEncoding::Base64 {
             super::content_type::OCTET_STREAM
         } else {
-            leaf.media_type.as_str()
+            &leaf.media_type
         };
+        if leaf.filename.is_none() && simple_content_type(out, media_type, leaf.params.iter()) {
+            return self.leaf_rest(leaf, enc, out);
+        }
         let mut folder = PendingFolder::new(out, "Content-Type", &mut self.buffers);
         folder.token(" ", media_type);
-        for (name, value) in &leaf.params {
+        for (name, value) in leaf.params.iter() {
             parameter(&mut folder, name, value, opts.utf8_headers);
         }
         if let Some(name) = &leaf.filename {
             name_parameter(&mut folder, &leaf.field, name, opts)?;
         }
         folder.finish()?;
-        let mut folder = Folder::new(out, "Content-Transfer-Encoding");
-        folder.token(" ", &[enc.as_str()]);
-        folder.finish()?;
+        self.leaf_rest(leaf, enc, out)
+    }
+
+    /// A part's headers after its Content-Type.
+    fn leaf_rest(
+        &mut self,
+        leaf: &Leaf,
+        enc: TransferEncoding,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ComposeError> {
+        let opts = self.opts;
+        one_line(out, "Content-Transfer-Encoding", enc.as_str());
         if let Some(inline) = leaf.disposition {
             let mut folder = PendingFolder::new(out, "Content-Disposition", &mut self.buffers);
             folder.token(" ", if inline { "inline" } else { "attachment" });
@@ -850,6 +870,41 @@ impl HeaderWriter<'_> {
         }
         Ok(())
     }
+}
+
+/// Writes `Content-Type: type/subtype; name=value…` and CRLF when every
+/// parameter is a plain token (as [`parameter`] writes it) and the whole
+/// fits in 78 columns: what the folder would write for the same tokens.
+/// Returns false, writing nothing, otherwise.
+fn simple_content_type<'a>(
+    out: &mut Vec<u8>,
+    media_type: &str,
+    params: impl Iterator<Item = (&'static str, &'a str)> + Clone,
+) -> bool {
+    let mut len = "Content-Type: ".len() + media_type.len();
+    for (name, value) in params.clone() {
+        let simple = !value.is_empty()
+            && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
+            && value.bytes().all(rfc2231::is_token_char);
+        if !simple {
+            return false;
+        }
+        len += 2 + name.len() + 1 + value.len();
+    }
+    if len > crate::header::SOFT_LINE_LEN {
+        return false;
+    }
+    out.reserve(len + 2);
+    out.extend_from_slice(b"Content-Type: ");
+    out.extend_from_slice(media_type.as_bytes());
+    for (name, value) in params {
+        out.extend_from_slice(b"; ");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    true
 }
 
 /// Writes `Name: value` and CRLF.
@@ -875,6 +930,21 @@ fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool)
             t.push_str(name);
             t.push('=');
             t.push_str(value);
+        });
+        return;
+    }
+    // Printable ASCII without quotes or backslashes (a boundary) that fits
+    // one segment: the quoted string `encode_parameter` would write.
+    let quoted = !value.is_empty()
+        && name.len() + 3 + value.len() <= rfc2231::MAX_SEGMENT
+        && crate::header::is_printable_ascii(value.as_bytes())
+        && !value.bytes().any(|b| b == b'"' || b == b'\\');
+    if quoted {
+        sink.token_with(" ", |t| {
+            t.push_str(name);
+            t.push_str("=\"");
+            t.push_str(value);
+            t.push('"');
         });
         return;
     }
@@ -1131,6 +1201,43 @@ mod bare_text_tests {
                     render(&crlf_msg, opts),
                     "round {round}"
                 );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod parameter_tests {
+    use super::*;
+    use crate::encoding::Token;
+
+    /// The shortcuts write what `encode_parameter` writes.
+    #[test]
+    fn parameter_shortcuts_match_encode_parameter() {
+        let long = "b".repeat(70);
+        let values = [
+            "", "x", "utf-8", "=_mg_abc", "a b", "a\"b", "a\\b", "naïve", "a\tb", "a;b", "=?x?=",
+            &long,
+        ];
+        for name in ["boundary", "charset", "filename"] {
+            for value in values {
+                for raw in [false, true] {
+                    let mut tokens: Vec<Token> = vec![Token::glued("x")];
+                    parameter(&mut tokens, name, value, raw);
+                    // Segments after the first are glued on with `;`.
+                    let last = tokens.len() - 1;
+                    let got: Vec<&str> = tokens[1..]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| match i + 1 == last {
+                            true => t.text.as_str(),
+                            false => t.text.strip_suffix(';').unwrap_or("missing ;"),
+                        })
+                        .collect();
+                    let want = rfc2231::encode_parameter(name, value, raw);
+                    assert_eq!(got, want, "{name} {value:?}");
+                    assert!(tokens[0].text.starts_with("x;"));
+                }
             }
         }
     }
