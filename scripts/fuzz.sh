@@ -27,7 +27,7 @@ fi
 max_len() {
     case "$1" in
         engine | compose) echo "-max_len=4096 -len_control=20" ;;
-        header) echo "-max_len=8192" ;;
+        header) echo "-max_len=8192 -len_control=20" ;;
         *) echo "" ;;
     esac
 }

@@ -15,7 +15,9 @@
 //! * encoded words are at most 75 characters, ASCII, and the tokens have
 //!   no CR, LF or edge whitespace; without UTF-8 headers all is ASCII;
 //! * `mail-parser` decodes an unstructured value, a display name and a
-//!   parameter back to exactly the input;
+//!   parameter back to exactly the input; an unstructured value folds only
+//!   at single spaces (mail-parser reads whitespace around a fold as one
+//!   space), encoded words carrying runs that could not fit a line;
 //! * an encoding error names a character the charset really lacks;
 //! * `check_value`, `HeaderName` and `parse_message_id` accept exactly
 //!   what their documentation says.
@@ -329,10 +331,21 @@ fn unstructured(name: &str, value: &str, label: &str, raw_utf8: bool) {
     if write_header(&mut message, "Subject", &tokens).is_err() {
         return;
     }
-    if message.windows(3).any(|w| w == b"\r\n\t") {
-        // Only tabs to fold at (to stay within 998 octets): RFC 5322
-        // unfolding keeps the tab, mail-parser turns it into a space.
-        return;
+    // Every fold is at a single space (CRLF SP, then not WSP, and no WSP
+    // before the CRLF): mail-parser reads any whitespace around a fold as
+    // one space, so a value whose only fold points are runs of whitespace
+    // must have been encoded (RFC 2047 words carry their whitespace).
+    for (i, w) in message.windows(2).enumerate() {
+        if w == b"\r\n" && i + 2 < message.len() {
+            let before = i.checked_sub(1).map(|j| message[j]);
+            assert!(
+                message[i + 2] == b' '
+                    && !matches!(message.get(i + 3), Some(b' ' | b'\t'))
+                    && !matches!(before, Some(b' ' | b'\t')),
+                "a fold inside a run of whitespace: {:?}",
+                String::from_utf8_lossy(&message)
+            );
+        }
     }
     message.extend_from_slice(b"\r\n");
     let parsed = MessageParser::default()

@@ -55,7 +55,8 @@ fn b_len(n: usize) -> usize {
 /// header value: non-ASCII, C0 controls (CR, LF included; TAB excluded) or
 /// DEL, a whitespace-separated word containing `=?` (so anything that
 /// could pass for an encoded word), leading or trailing whitespace, or a
-/// word longer than [`MAX_PLAIN_WORD_LEN`].
+/// word, or a stretch of words joined by whitespace other than a single
+/// space, longer than [`MAX_PLAIN_WORD_LEN`].
 ///
 /// When this is false, [`encode_unstructured`] returns the words unchanged.
 pub fn needs_encoding(text: &str) -> bool {
@@ -63,7 +64,7 @@ pub fn needs_encoding(text: &str) -> bool {
         return false;
     }
     // The usual short plain value: printable ASCII and tabs, no `=?`, no
-    // whitespace at its ends (no word can pass 900 octets).
+    // whitespace at its ends (no word or stretch can pass 900 octets).
     let b = text.as_bytes();
     if b.len() <= MAX_PLAIN_WORD_LEN
         && (crate::header::is_printable_ascii(b)
@@ -81,7 +82,28 @@ pub fn needs_encoding(text: &str) -> bool {
     if is_wsp(b[0]) || is_wsp(b[b.len() - 1]) {
         return true;
     }
-    words(text).any(|(_, w)| word_needs_encoding(w, false))
+    words(text).any(|(_, w)| word_needs_encoding(w, false)) || has_long_stretch(text)
+}
+
+/// Whether some stretch of words joined by whitespace other than a single
+/// space is longer than [`MAX_PLAIN_WORD_LEN`]. Such a stretch has no fold
+/// point every reader agrees on (mail-parser turns the whitespace around
+/// a fold into one space), so, like an overlong word, it is encoded: the
+/// encoded words carry its whitespace and fold at single spaces.
+fn has_long_stretch(text: &str) -> bool {
+    let mut stretch_start = None;
+    let mut offset = 0usize;
+    for (ws, word) in words(text) {
+        let start = offset + ws.len();
+        offset = start + word.len();
+        if ws == " " || stretch_start.is_none() {
+            stretch_start = Some(start);
+        }
+        if offset - stretch_start.unwrap_or(start) > MAX_PLAIN_WORD_LEN {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether `text` holds `=?`, which could start an encoded word: a plain
@@ -148,8 +170,14 @@ fn word_needs_encoding(word: &str, raw_utf8: bool) -> bool {
 /// (mail-parser) normalise it to one space, so other whitespace there is
 /// moved inside the encoded text by encoding the neighbouring plain word.
 ///
+/// A stretch of words joined by whitespace other than a single space
+/// (double spaces, tabs) that is longer than [`MAX_PLAIN_WORD_LEN`] is
+/// encoded, as an overlong word is: it could only be folded inside its
+/// whitespace, which mail-parser reads back as one space.
+///
 /// With `raw_utf8` (SMTPUTF8, RFC 6532) non-ASCII words stay raw; only
-/// controls, look-alike encoded words and overlong words are encoded.
+/// controls, look-alike encoded words, overlong words and overlong
+/// stretches are encoded.
 pub fn encode_unstructured(
     text: &str,
     charset: Charset,
@@ -220,6 +248,20 @@ fn encode_spaced(
         let encode =
             word_needs_encoding(word, raw_utf8) || (first && lead > 0) || (last && end < n);
         list.push((start, end, encode));
+    }
+    // A stretch of words without a single space between them that is too
+    // long for a line is encoded (see `has_long_stretch`).
+    let mut first_of_stretch = 0;
+    for k in 1..=list.len() {
+        let breaks = k == list.len() || slice(text, list[k - 1].1, list[k].0) == " ";
+        if breaks {
+            if list[k - 1].1 - list[first_of_stretch].0 > MAX_PLAIN_WORD_LEN {
+                for w in &mut list[first_of_stretch..k] {
+                    w.2 = true;
+                }
+            }
+            first_of_stretch = k;
+        }
     }
     // Whitespace between a plain word and an encoded word survives only as
     // a single space in common decoders (mail-parser normalises it), so when

@@ -725,9 +725,11 @@ fn text_leaf(
 
 /// Text in `charset`, not yet CRLF-normalised (the text's own buffer when
 /// no transcoding is needed: UTF-8, or ASCII, which every charset here,
-/// ISO-2022-JP included, writes unchanged).
+/// ISO-2022-JP included, writes unchanged, but for ESC, SO and SI, which
+/// ISO-2022-JP cannot carry: those are an error, as in [`Charset::encode`]).
 fn encode_text(field: &str, text: String, charset: Charset) -> Result<Vec<u8>, ComposeError> {
-    if charset.is_utf8() || text.is_ascii() {
+    let shifts = charset.is_stateful() && text.contains(['\u{1b}', '\u{e}', '\u{f}']);
+    if charset.is_utf8() || (text.is_ascii() && !shifts) {
         return Ok(text.into_bytes());
     }
     let mut out = Vec::new();
@@ -1190,5 +1192,48 @@ mod boundary_tests {
         let second = boundary_of(&clashing);
         assert_ne!(first, second);
         assert!(!clashing.contains(&second));
+    }
+}
+
+/// Found by the `compose` fuzz target: an ASCII text body with SO (or ESC,
+/// SI) in ISO-2022-JP was written unchanged, and readers decode those
+/// bytes as state switches (mail-parser gives U+FFFD): the body did not
+/// read back. It is an encoding error, as it is in headers.
+#[cfg(test)]
+mod iso_2022_jp_text_tests {
+    use super::*;
+    use crate::encoding::EncodingError;
+    use crate::mime::Attachment;
+
+    #[test]
+    fn shift_controls_in_iso_2022_jp_text_are_refused() {
+        let build = |text: &str, part: bool| {
+            let b = MessageBuilder::new()
+                .from("a@example.com")
+                .to("b@example.com")
+                .charset("iso-2022-jp")
+                .deterministic(1);
+            if part {
+                b.attach(Attachment::text(text.to_owned()).charset("iso-2022-jp"))
+            } else {
+                b.text(text.to_owned())
+            }
+            .build()
+        };
+        for c in ['\u{e}', '\u{f}', '\u{1b}'] {
+            for part in [false, true] {
+                match build(&format!("ab{c}cd"), part) {
+                    Err(ComposeError::Encoding {
+                        source: EncodingError::Unmappable { character, .. },
+                        ..
+                    }) => assert_eq!(character, c),
+                    other => panic!("{c:?} part={part}: {other:?}"),
+                }
+            }
+        }
+        let want = b"plain ASCII\ttext";
+        let m = build("plain ASCII\ttext", false).unwrap();
+        let bytes = m.to_bytes().unwrap();
+        assert!(bytes.windows(want.len()).any(|w| w == want));
     }
 }

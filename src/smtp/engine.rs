@@ -200,9 +200,10 @@ struct Wire {
     expect: VecDeque<(Expect, String)>,
     transcript: Option<Vec<TranscriptLine>>,
     record: Option<Vec<Command>>,
-    /// `out` holds the end of the current message's data (the final
-    /// `.CRLF`, or the last octets of a `BDAT … LAST` chunk).
-    end_pending: bool,
+    /// `out` holds the end of this message's data (the final `.CRLF`, or
+    /// the last octets of a `BDAT … LAST` chunk). The message is named: its
+    /// transaction may end, and the next one start, before `out` is taken.
+    end_pending: Option<MessageId>,
 }
 
 impl Wire {
@@ -746,9 +747,11 @@ impl Client {
         if self.wire.out.is_empty() {
             return None;
         }
-        if std::mem::take(&mut self.wire.end_pending) {
+        if let Some(id) = self.wire.end_pending.take() {
             if let Phase::Txn(t) = &mut self.phase {
-                t.end_sent = true;
+                if t.id == id {
+                    t.end_sent = true;
+                }
             }
         }
         Some(std::mem::take(&mut self.wire.out))
@@ -853,7 +856,7 @@ impl Client {
     fn close(&mut self, error: Option<SmtpError>) {
         self.phase = Phase::Closed;
         self.wire.expect.clear();
-        self.wire.end_pending = false;
+        self.wire.end_pending = None;
         self.deadline = None;
         self.armed = None;
         self.emit(Event::Closed { error });
@@ -1433,7 +1436,7 @@ impl Client {
                         t.encoder.finish(&mut wire.out);
                         t.content_len += (wire.out.len() - start) as u64;
                         wire.content(start);
-                        wire.end_pending = true;
+                        wire.end_pending = Some(t.id);
                         wire.expect
                             .push_back((Expect::DataEnd, "end of data".into()));
                     }
@@ -1460,7 +1463,7 @@ impl Client {
                             wire.out.append(&mut t.scratch);
                             wire.content(start);
                         }
-                        wire.end_pending = true;
+                        wire.end_pending = Some(t.id);
                     }
                     BodyMode::BdatChunked => {
                         let size = t.scratch.len() as u64;
@@ -1474,7 +1477,7 @@ impl Client {
                             wire.out.append(&mut t.scratch);
                             wire.content(start);
                         }
-                        wire.end_pending = true;
+                        wire.end_pending = Some(t.id);
                     }
                 }
                 let n = t.content_len;
