@@ -204,6 +204,10 @@ struct Wire {
     /// the last octets of a `BDAT … LAST` chunk). The message is named: its
     /// transaction may end, and the next one start, before `out` is taken.
     end_pending: Option<MessageId>,
+    /// How many entries at the back of `expect` answer commands still in
+    /// `out` (not yet taken by `poll_transmit`): no server can have read
+    /// them, so a reply that would answer one is out of turn.
+    unsent: usize,
 }
 
 impl Wire {
@@ -218,6 +222,7 @@ impl Wire {
         }
         if let Some(e) = expect {
             self.expect.push_back((e, shown));
+            self.unsent += 1;
         }
         if let Some(r) = &mut self.record {
             r.push(cmd);
@@ -754,6 +759,7 @@ impl Client {
                 }
             }
         }
+        self.wire.unsent = 0;
         Some(std::mem::take(&mut self.wire.out))
     }
 
@@ -856,6 +862,7 @@ impl Client {
     fn close(&mut self, error: Option<SmtpError>) {
         self.phase = Phase::Closed;
         self.wire.expect.clear();
+        self.wire.unsent = 0;
         self.wire.end_pending = None;
         self.deadline = None;
         self.armed = None;
@@ -892,7 +899,13 @@ impl Client {
     }
 
     fn on_reply(&mut self, reply: Reply) {
-        let Some((expect, command)) = self.wire.expect.pop_front() else {
+        // A reply to a command the transport has not been given yet (a
+        // server answering ahead, or replaying a script) is not taken as that
+        // command's answer: acting on it could report a message sent before
+        // its data left. Out of turn, like a reply when none is awaited.
+        let in_turn = self.wire.expect.len() > self.wire.unsent;
+        let Some((expect, command)) = in_turn.then(|| self.wire.expect.pop_front()).flatten()
+        else {
             let e = if reply.code() == 421 {
                 SmtpError::ServiceClosing {
                     command: None,
@@ -1439,6 +1452,7 @@ impl Client {
                         wire.end_pending = Some(t.id);
                         wire.expect
                             .push_back((Expect::DataEnd, "end of data".into()));
+                        wire.unsent += 1;
                     }
                     BodyMode::BdatLast(size) => {
                         if t.content_len != size {

@@ -267,14 +267,18 @@ proptest! {
             out
         };
         c.receive(b"220 mx\r\n", t);
+        let mut before = drain(&mut c);
         c.receive(b"250 mx\r\n", t);
         c.mail("a@x.org", &[], t).unwrap();
+        before.extend(drain(&mut c));
         c.receive(b"250 ok\r\n", t);
         c.rcpt("b@y.org", t).unwrap();
+        before.extend(drain(&mut c));
         c.receive(b"250 ok\r\n", t);
         c.data(t).unwrap();
+        before.extend(drain(&mut c));
         c.receive(b"354 go\r\n", t);
-        let before = drain(&mut c);
+        before.extend(drain(&mut c));
         prop_assert!(before.ends_with(b"DATA\r\n"));
         cuts.push(0);
         cuts.push(body.len());
