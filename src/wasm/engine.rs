@@ -568,18 +568,8 @@ impl WasmSmtpClient {
         let cap = buf.length() as usize;
         let mut n = 0;
         while n < cap {
-            if self.out_pos >= self.out.len() {
-                match self.client.poll_transmit() {
-                    Some(bytes) => {
-                        self.out = bytes;
-                        self.out_pos = 0;
-                    }
-                    None => {
-                        self.out.clear();
-                        self.out_pos = 0;
-                        break;
-                    }
-                }
+            if self.out_pos >= self.out.len() && !self.refill_out() {
+                break;
             }
             let take = (self.out.len() - self.out_pos).min(cap - n);
             buf.subarray(n as u32, (n + take) as u32)
@@ -600,6 +590,22 @@ impl WasmSmtpClient {
                 js_sys::JSON::parse(&json)
             }
             None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// Takes the engine's next output into `out` (from its start); false
+    /// when there is none.
+    fn refill_out(&mut self) -> bool {
+        self.out_pos = 0;
+        match self.client.poll_transmit() {
+            Some(bytes) => {
+                self.out = bytes;
+                true
+            }
+            None => {
+                self.out.clear();
+                false
+            }
         }
     }
 
