@@ -39,8 +39,11 @@ if [[ ${profile[0]} != --dev ]]; then
         exit 1
     fi
     # Features come from the module's target_features section.
-    "$wasm_opt" -Oz --strip-debug --strip-producers pkg/mimeograph_bg.wasm -o pkg/mimeograph_bg.opt.wasm
-    mv pkg/mimeograph_bg.opt.wasm pkg/mimeograph_bg.wasm
+    # Two runs: the second still finds ~300 B (gzipped) to drop.
+    for _ in 1 2; do
+        "$wasm_opt" -Oz --strip-debug --strip-producers pkg/mimeograph_bg.wasm -o pkg/mimeograph_bg.opt.wasm
+        mv pkg/mimeograph_bg.opt.wasm pkg/mimeograph_bg.wasm
+    done
 fi
 
 for f in mimeograph.js mimeograph.d.ts mimeograph_bg.wasm mimeograph_bg.wasm.d.ts; do
