@@ -220,9 +220,11 @@ impl Message {
     /// The whole message as bytes, rendered with `opts`.
     pub fn to_bytes_with(&self, opts: RenderOptions) -> Result<Vec<u8>, ComposeError> {
         // Sized with upper bounds for quoted-printable parts, so that they
-        // are encoded once, straight into the buffer.
+        // are encoded once, straight into the buffer (and the slack in
+        // which text with bare line ends is converted a block at a time).
         let mut renderer = Renderer::with_bounds(self, opts)?;
-        let mut out = Vec::with_capacity(renderer.size().unwrap_or(0) as usize);
+        let size = renderer.size().unwrap_or(0) as usize;
+        let mut out = Vec::with_capacity(size + crate::encoding::text::CRLF_SLACK);
         renderer.render_into(self, &mut out)?;
         Ok(out)
     }
