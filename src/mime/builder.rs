@@ -986,6 +986,10 @@ fn fits(stats: &text::TextStats) -> (bool, bool) {
 
 /// Gives every multipart a boundary that occurs in no part written as it is.
 fn assign_boundaries(node: &mut Node, leaves: &[Leaf], rng: &mut IdGenerator) {
+    if !matches!(node, Node::Multipart { .. }) {
+        // A single part: no boundary, nothing to search.
+        return;
+    }
     // Only bodies that may go out unencoded (base64 and quoted-printable
     // never hold "=_"), and of those only the ones that hold the prefix
     // every boundary starts with, can clash: usually none.
