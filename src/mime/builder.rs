@@ -307,18 +307,19 @@ impl MessageBuilder {
             .map(|s| single("return-path", s))
             .transpose()?;
 
-        let envelope = make_envelope(
-            &from,
-            sender.as_ref(),
-            return_path.as_ref(),
-            [&to, &cc, &bcc],
-        )?;
-        let requires_smtputf8 = envelope.requires_smtputf8()
-            || [&from, &reply_to, &to, &cc]
-                .iter()
-                .flat_map(|l| l.mailboxes())
-                .chain(sender.as_ref())
-                .any(Mailbox::requires_smtputf8);
+        // The envelope is made when first asked for (`Message::envelope`);
+        // its one error, no recipient, is found here. Its addresses need
+        // SMTPUTF8 exactly when their mailboxes do (duplicates dropped from
+        // it have the same local part).
+        if [&to, &cc, &bcc].iter().all(|l| l.mailboxes().next().is_none()) {
+            return Err(ComposeError::NoRecipients);
+        }
+        let requires_smtputf8 = [&from, &reply_to, &to, &cc, &bcc]
+            .iter()
+            .flat_map(|l| l.mailboxes())
+            .chain(sender.as_ref())
+            .chain(return_path.as_ref())
+            .any(Mailbox::requires_smtputf8);
 
         let text_type = self
             .text_content_type
@@ -459,7 +460,9 @@ impl MessageBuilder {
             },
             root,
             leaves,
-            envelope,
+            envelope: std::sync::OnceLock::new(),
+            bcc,
+            return_path,
             requires_smtputf8,
         })
     }
@@ -568,7 +571,7 @@ fn single(field: &str, input: &AddressInput) -> Result<Mailbox, ComposeError> {
     }
 }
 
-fn make_envelope(
+pub(super) fn make_envelope(
     from: &AddressList,
     sender: Option<&Mailbox>,
     return_path: Option<&Mailbox>,
