@@ -68,7 +68,13 @@ pub(crate) const CRLF_SLACK: usize = 32;
 /// past the block). Without that room it is [`crlf_into`]. The last 64 to
 /// 127 octets go through [`crlf_into`] too (the 64 octets after a break
 /// must lie before `end`).
-pub(crate) fn crlf_into_vec(input: &[u8], start: usize, end: usize, out: &mut Vec<u8>, added: usize) {
+pub(crate) fn crlf_into_vec(
+    input: &[u8],
+    start: usize,
+    end: usize,
+    out: &mut Vec<u8>,
+    added: usize,
+) {
     let fast = ((end - start) / 64).saturating_sub(1);
     if fast == 0 || out.capacity() - out.len() < 64 * fast + added + CRLF_SLACK {
         crlf_into(input, start, end, out);
@@ -410,10 +416,9 @@ mod lanes {
     #[inline(always)]
     pub(super) fn breaks64(block: &[u8; 64]) -> u64 {
         let (quarters, _) = block.as_chunks::<16>();
-        quarters
-            .iter()
-            .enumerate()
-            .fold(0, |bits, (q, quarter)| bits | u64::from(breaks(quarter)) << (16 * q))
+        quarters.iter().enumerate().fold(0, |bits, (q, quarter)| {
+            bits | u64::from(breaks(quarter)) << (16 * q)
+        })
     }
 
     /// The same tests in SSE2 (part of the x86_64 baseline): a compare per
@@ -751,7 +756,9 @@ mod tests {
             for _ in 0..len {
                 x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
                 let pick = [3, 5, 8][round % 3];
-                v.push([b'\r', b'\n', b'a', b' ', b'b', b'.', b'c', b'd'][(x >> 16) as usize % pick]);
+                v.push(
+                    [b'\r', b'\n', b'a', b' ', b'b', b'.', b'c', b'd'][(x >> 16) as usize % pick],
+                );
             }
             x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
             let start = (x >> 8) as usize % (len + 1);

@@ -311,7 +311,10 @@ impl MessageBuilder {
         // its one error, no recipient, is found here. Its addresses need
         // SMTPUTF8 exactly when their mailboxes do (duplicates dropped from
         // it have the same local part).
-        if [&to, &cc, &bcc].iter().all(|l| l.mailboxes().next().is_none()) {
+        if [&to, &cc, &bcc]
+            .iter()
+            .all(|l| l.mailboxes().next().is_none())
+        {
             return Err(ComposeError::NoRecipients);
         }
         let requires_smtputf8 = [&from, &reply_to, &to, &cc, &bcc]
@@ -1128,6 +1131,50 @@ mod envelope_tests {
         let to: Vec<&str> = m.envelope().to.iter().map(|a| a.utf8()).collect();
         assert_eq!(to.len(), 41, "{to:?}");
         assert_eq!(to[40], "b@BÜCHER.de");
+    }
+
+    /// The envelope is made on demand; what `build` says about it (no
+    /// recipient, SMTPUTF8) must agree with the envelope made.
+    #[test]
+    fn lazy_envelope_agrees_with_build() {
+        let base = || MessageBuilder::new().from("a@example.com").text("x");
+        assert!(matches!(
+            base().build().unwrap_err(),
+            ComposeError::NoRecipients
+        ));
+        let m = base().bcc("bcc@example.org").build().unwrap();
+        assert_eq!(m.envelope().to.len(), 1);
+        assert_eq!(m.envelope().from.as_ref().unwrap().utf8(), "a@example.com");
+        for (m, utf8) in [
+            (base().to("b@example.com").build().unwrap(), false),
+            (
+                base()
+                    .to("b@example.com")
+                    .bcc("jörg@example.com")
+                    .build()
+                    .unwrap(),
+                true,
+            ),
+            (
+                base()
+                    .to("b@example.com")
+                    .return_path("jörg@example.com")
+                    .build()
+                    .unwrap(),
+                true,
+            ),
+            (base().to("b@bücher.de").build().unwrap(), false),
+        ] {
+            assert_eq!(m.requires_smtputf8(), utf8);
+            assert_eq!(m.envelope().requires_smtputf8(), utf8);
+        }
+        let m = base()
+            .to("b@example.com")
+            .return_path("rp@example.net")
+            .build()
+            .unwrap();
+        assert_eq!(m.envelope().from.as_ref().unwrap().utf8(), "rp@example.net");
+        assert!(std::ptr::eq(m.envelope(), m.envelope()));
     }
 }
 
