@@ -317,12 +317,19 @@ impl MessageBuilder {
         {
             return Err(ComposeError::NoRecipients);
         }
-        let requires_smtputf8 = [&from, &reply_to, &to, &cc, &bcc]
+        let mut requires_smtputf8 = [&sender, &return_path]
             .iter()
-            .flat_map(|l| l.mailboxes())
-            .chain(sender.as_ref())
-            .chain(return_path.as_ref())
-            .any(Mailbox::requires_smtputf8);
+            .any(|m| m.as_ref().is_some_and(Mailbox::requires_smtputf8));
+        for list in [&from, &reply_to, &to, &cc, &bcc] {
+            for entry in &list.0 {
+                requires_smtputf8 |= match entry {
+                    AddressEntry::Mailbox(m) => m.requires_smtputf8(),
+                    AddressEntry::Group { members, .. } => {
+                        members.iter().any(Mailbox::requires_smtputf8)
+                    }
+                };
+            }
+        }
 
         let text_type = self
             .text_content_type
