@@ -535,8 +535,25 @@ fn parse_all<'a>(
 
 /// [`parse_all`], moving parsed lists instead of copying them.
 fn parse_owned(field: &str, inputs: Inputs) -> Result<AddressList, ComposeError> {
+    let Inputs { first, rest } = inputs;
+    // The usual field: nothing, or one list already made.
+    if rest.is_empty() {
+        match first {
+            None => return Ok(AddressList::default()),
+            Some(AddressInput::List(l)) => return Ok(l),
+            Some(text) => return parse_inputs(field, Some(text), rest),
+        }
+    }
+    parse_inputs(field, first, rest)
+}
+
+fn parse_inputs(
+    field: &str,
+    first: Option<AddressInput>,
+    rest: Vec<AddressInput>,
+) -> Result<AddressList, ComposeError> {
     let mut list = AddressList::default();
-    for input in inputs.first.into_iter().chain(inputs.rest) {
+    for input in first.into_iter().chain(rest) {
         let parsed = match input {
             AddressInput::Text(text) => crate::address::parse_strict_indexed(&text)
                 .map(AddressList)
