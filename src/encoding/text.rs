@@ -56,6 +56,58 @@ pub(crate) fn crlf_into(input: &[u8], start: usize, end: usize, out: &mut impl S
     out.put(&input[copied..end]);
 }
 
+/// Spare capacity [`crlf_into_vec`] needs beyond the converted octets to
+/// take its fast path.
+pub(crate) const CRLF_SLACK: usize = 32;
+
+/// [`crlf_into`] into a `Vec` that has room for the CRLF form of
+/// `input[start..end]` (`added` bounds the octets the conversion adds) plus
+/// [`CRLF_SLACK`]: each 64-octet block is appended whole, and each bare
+/// break in it fixed by cutting the block off at the break, writing its CR
+/// or LF and appending the 64 octets from there (then cutting off what ran
+/// past the block). Without that room it is [`crlf_into`]. The last 64 to
+/// 127 octets go through [`crlf_into`] too (the 64 octets after a break
+/// must lie before `end`).
+pub(crate) fn crlf_into_vec(
+    input: &[u8],
+    start: usize,
+    end: usize,
+    out: &mut Vec<u8>,
+    added: usize,
+) {
+    let fast = ((end - start) / 64).saturating_sub(1);
+    if fast == 0 || out.capacity() - out.len() < 64 * fast + added + CRLF_SLACK {
+        crlf_into(input, start, end, out);
+        return;
+    }
+    let (blocks, _) = input[start..].as_chunks::<64>();
+    for (k, block) in blocks[..fast].iter().enumerate() {
+        out.extend_from_slice(block);
+        let mut mask = lanes::breaks64(block);
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            let p = start + 64 * k + i;
+            if input[p] == b'\n' {
+                if p == 0 || input[p - 1] != b'\r' {
+                    out.truncate(out.len() - (64 - i));
+                    out.push(b'\r');
+                    let from: &[u8; 64] = input[p..p + 64].try_into().expect("64 octets");
+                    out.extend_from_slice(from);
+                    out.truncate(out.len() - i);
+                }
+            } else if input[p + 1] != b'\n' {
+                out.truncate(out.len() - (63 - i));
+                out.push(b'\n');
+                let from: &[u8; 64] = input[p + 1..p + 65].try_into().expect("64 octets");
+                out.extend_from_slice(from);
+                out.truncate(out.len() - (i + 1));
+            }
+            mask &= mask - 1;
+        }
+    }
+    crlf_into(input, start + 64 * fast, end, out);
+}
+
 /// Where [`crlf_into`] writes.
 pub(crate) trait Sink {
     /// Appends `bytes`.
@@ -111,21 +163,36 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
         line_start: 0,
         lf_of_crlf: usize::MAX,
     };
-    let (blocks, tail) = input.as_chunks::<16>();
+    // 64 octets at a time (one mask for four 16-octet blocks), then the
+    // 16-octet blocks of the rest, then its last octets one by one.
+    let (wide, _) = input.as_chunks::<64>();
+    let (blocks, tail) = input[wide.len() * 64..].as_chunks::<16>();
     let mut high = lanes::HighCount::new();
-    // Groups of 255 blocks: no per-lane counter of `high` overflows.
-    for (g, group) in blocks.chunks(255).enumerate() {
+    // Groups of 63 × 4 blocks: no per-lane counter of `high` overflows.
+    for (g, group) in wide.chunks(63).enumerate() {
         for (k, block) in group.iter().enumerate() {
-            let mut mask = high.add_special(block);
+            let (q, _) = block.as_chunks::<16>();
+            let mut mask = u64::from(high.add_special(&q[0]))
+                | u64::from(high.add_special(&q[1])) << 16
+                | u64::from(high.add_special(&q[2])) << 32
+                | u64::from(high.add_special(&q[3])) << 48;
             while mask != 0 {
-                st.octet((g * 255 + k) * 16 + mask.trailing_zeros() as usize);
+                st.octet((g * 63 + k) * 64 + mask.trailing_zeros() as usize);
                 mask &= mask - 1;
             }
         }
         high.flush();
     }
+    let at = wide.len() * 64;
+    for (k, block) in blocks.iter().enumerate() {
+        let mut mask = high.add_special(block);
+        while mask != 0 {
+            st.octet(at + k * 16 + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+    }
     let mut non_ascii = high.total();
-    let at = blocks.len() * 16;
+    let at = at + blocks.len() * 16;
     for (k, &b) in tail.iter().enumerate() {
         non_ascii += usize::from(b >> 7);
         if b < 0x20 || b == 0x7F || b == b'=' {
@@ -344,6 +411,15 @@ mod lanes {
 
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     pub(super) use sse2::{breaks, HighCount};
+
+    /// The bits of the lanes of a 64-octet `block` that hold CR or LF.
+    #[inline(always)]
+    pub(super) fn breaks64(block: &[u8; 64]) -> u64 {
+        let (quarters, _) = block.as_chunks::<16>();
+        quarters.iter().enumerate().fold(0, |bits, (q, quarter)| {
+            bits | u64::from(breaks(quarter)) << (16 * q)
+        })
+    }
 
     /// The same tests in SSE2 (part of the x86_64 baseline): a compare per
     /// condition and a move-mask per block, which the reductions above do
@@ -669,6 +745,40 @@ mod tests {
             i += 1;
         }
         out
+    }
+
+    #[test]
+    fn crlf_into_vec_matches_crlf_into() {
+        let mut x: u32 = 777;
+        for round in 0..4000 {
+            let len = (x % 400) as usize;
+            let mut v = Vec::new();
+            for _ in 0..len {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                let pick = [3, 5, 8][round % 3];
+                v.push(
+                    [b'\r', b'\n', b'a', b' ', b'b', b'.', b'c', b'd'][(x >> 16) as usize % pick],
+                );
+            }
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let start = (x >> 8) as usize % (len + 1);
+            let end = start + (x >> 20) as usize % (len - start + 1);
+            let mut want = b"head".to_vec();
+            crlf_into(&v, start, end, &mut want);
+            let added = want.len() - 4 - (end - start);
+            // With room (the fast path), without room, and with more room.
+            for extra in [CRLF_SLACK, 0, 100] {
+                let mut got = Vec::with_capacity(4 + (end - start) + added + extra);
+                got.extend_from_slice(b"head");
+                crlf_into_vec(&v, start, end, &mut got, added);
+                assert_eq!(got, want, "{v:?} {start}..{end}");
+            }
+            // A bound above the count, as the renderer passes.
+            let mut got = Vec::with_capacity(4 + 2 * (end - start) + CRLF_SLACK);
+            got.extend_from_slice(b"head");
+            crlf_into_vec(&v, start, end, &mut got, end - start);
+            assert_eq!(got, want, "{v:?} {start}..{end}");
+        }
     }
 
     #[test]

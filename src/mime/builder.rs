@@ -307,18 +307,29 @@ impl MessageBuilder {
             .map(|s| single("return-path", s))
             .transpose()?;
 
-        let envelope = make_envelope(
-            &from,
-            sender.as_ref(),
-            return_path.as_ref(),
-            [&to, &cc, &bcc],
-        )?;
-        let requires_smtputf8 = envelope.requires_smtputf8()
-            || [&from, &reply_to, &to, &cc]
-                .iter()
-                .flat_map(|l| l.mailboxes())
-                .chain(sender.as_ref())
-                .any(Mailbox::requires_smtputf8);
+        // The envelope is made when first asked for (`Message::envelope`);
+        // its one error, no recipient, is found here. Its addresses need
+        // SMTPUTF8 exactly when their mailboxes do (duplicates dropped from
+        // it have the same local part).
+        if [&to, &cc, &bcc]
+            .iter()
+            .all(|l| l.mailboxes().next().is_none())
+        {
+            return Err(ComposeError::NoRecipients);
+        }
+        let mut requires_smtputf8 = [&sender, &return_path]
+            .iter()
+            .any(|m| m.as_ref().is_some_and(Mailbox::requires_smtputf8));
+        for list in [&from, &reply_to, &to, &cc, &bcc] {
+            for entry in &list.0 {
+                requires_smtputf8 |= match entry {
+                    AddressEntry::Mailbox(m) => m.requires_smtputf8(),
+                    AddressEntry::Group { members, .. } => {
+                        members.iter().any(Mailbox::requires_smtputf8)
+                    }
+                };
+            }
+        }
 
         let text_type = self
             .text_content_type
@@ -459,7 +470,9 @@ impl MessageBuilder {
             },
             root,
             leaves,
-            envelope,
+            envelope: std::sync::OnceLock::new(),
+            bcc,
+            return_path,
             requires_smtputf8,
         })
     }
@@ -522,8 +535,25 @@ fn parse_all<'a>(
 
 /// [`parse_all`], moving parsed lists instead of copying them.
 fn parse_owned(field: &str, inputs: Inputs) -> Result<AddressList, ComposeError> {
+    let Inputs { first, rest } = inputs;
+    // The usual field: nothing, or one list already made.
+    if rest.is_empty() {
+        match first {
+            None => return Ok(AddressList::default()),
+            Some(AddressInput::List(l)) => return Ok(l),
+            Some(text) => return parse_inputs(field, Some(text), rest),
+        }
+    }
+    parse_inputs(field, first, rest)
+}
+
+fn parse_inputs(
+    field: &str,
+    first: Option<AddressInput>,
+    rest: Vec<AddressInput>,
+) -> Result<AddressList, ComposeError> {
     let mut list = AddressList::default();
-    for input in inputs.first.into_iter().chain(inputs.rest) {
+    for input in first.into_iter().chain(rest) {
         let parsed = match input {
             AddressInput::Text(text) => crate::address::parse_strict_indexed(&text)
                 .map(AddressList)
@@ -568,7 +598,7 @@ fn single(field: &str, input: &AddressInput) -> Result<Mailbox, ComposeError> {
     }
 }
 
-fn make_envelope(
+pub(super) fn make_envelope(
     from: &AddressList,
     sender: Option<&Mailbox>,
     return_path: Option<&Mailbox>,
@@ -986,6 +1016,10 @@ fn fits(stats: &text::TextStats) -> (bool, bool) {
 
 /// Gives every multipart a boundary that occurs in no part written as it is.
 fn assign_boundaries(node: &mut Node, leaves: &[Leaf], rng: &mut IdGenerator) {
+    if !matches!(node, Node::Multipart { .. }) {
+        // A single part: no boundary, nothing to search.
+        return;
+    }
     // Only bodies that may go out unencoded (base64 and quoted-printable
     // never hold "=_"), and of those only the ones that hold the prefix
     // every boundary starts with, can clash: usually none.
@@ -1121,6 +1155,50 @@ mod envelope_tests {
         let to: Vec<&str> = m.envelope().to.iter().map(|a| a.utf8()).collect();
         assert_eq!(to.len(), 41, "{to:?}");
         assert_eq!(to[40], "b@BÜCHER.de");
+    }
+
+    /// The envelope is made on demand; what `build` says about it (no
+    /// recipient, SMTPUTF8) must agree with the envelope made.
+    #[test]
+    fn lazy_envelope_agrees_with_build() {
+        let base = || MessageBuilder::new().from("a@example.com").text("x");
+        assert!(matches!(
+            base().build().unwrap_err(),
+            ComposeError::NoRecipients
+        ));
+        let m = base().bcc("bcc@example.org").build().unwrap();
+        assert_eq!(m.envelope().to.len(), 1);
+        assert_eq!(m.envelope().from.as_ref().unwrap().utf8(), "a@example.com");
+        for (m, utf8) in [
+            (base().to("b@example.com").build().unwrap(), false),
+            (
+                base()
+                    .to("b@example.com")
+                    .bcc("jörg@example.com")
+                    .build()
+                    .unwrap(),
+                true,
+            ),
+            (
+                base()
+                    .to("b@example.com")
+                    .return_path("jörg@example.com")
+                    .build()
+                    .unwrap(),
+                true,
+            ),
+            (base().to("b@bücher.de").build().unwrap(), false),
+        ] {
+            assert_eq!(m.requires_smtputf8(), utf8);
+            assert_eq!(m.envelope().requires_smtputf8(), utf8);
+        }
+        let m = base()
+            .to("b@example.com")
+            .return_path("rp@example.net")
+            .build()
+            .unwrap();
+        assert_eq!(m.envelope().from.as_ref().unwrap().utf8(), "rp@example.net");
+        assert!(std::ptr::eq(m.envelope(), m.envelope()));
     }
 }
 

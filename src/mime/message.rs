@@ -31,7 +31,13 @@ pub struct Message {
     pub(crate) headers: TopHeaders,
     pub(crate) root: Node,
     pub(crate) leaves: Vec<Leaf>,
-    pub(crate) envelope: Envelope,
+    /// Made from the headers, `bcc` and `return_path` the first time it is
+    /// asked for (a message only rendered never needs it); `build` checked
+    /// that it has a recipient.
+    pub(crate) envelope: std::sync::OnceLock<Envelope>,
+    /// Envelope-only inputs: Bcc recipients and the envelope sender.
+    pub(crate) bcc: AddressList,
+    pub(crate) return_path: Option<Mailbox>,
     pub(crate) requires_smtputf8: bool,
 }
 
@@ -179,7 +185,17 @@ impl Message {
     /// The SMTP envelope: reverse path (Return-Path, else Sender, else the
     /// first From) and the de-duplicated To, Cc and Bcc recipients.
     pub fn envelope(&self) -> &Envelope {
-        &self.envelope
+        self.envelope.get_or_init(|| {
+            let h = &self.headers;
+            super::builder::make_envelope(
+                &h.from,
+                h.sender.as_ref(),
+                self.return_path.as_ref(),
+                [&h.to, &h.cc, &self.bcc],
+            )
+            // `build` checked that there is a recipient, the only error.
+            .unwrap_or_default()
+        })
     }
 
     /// True when an address in the headers or envelope has a non-ASCII
@@ -220,9 +236,11 @@ impl Message {
     /// The whole message as bytes, rendered with `opts`.
     pub fn to_bytes_with(&self, opts: RenderOptions) -> Result<Vec<u8>, ComposeError> {
         // Sized with upper bounds for quoted-printable parts, so that they
-        // are encoded once, straight into the buffer.
+        // are encoded once, straight into the buffer (and the slack in
+        // which text with bare line ends is converted a block at a time).
         let mut renderer = Renderer::with_bounds(self, opts)?;
-        let mut out = Vec::with_capacity(renderer.size().unwrap_or(0) as usize);
+        let size = renderer.size().unwrap_or(0) as usize;
+        let mut out = Vec::with_capacity(size + crate::encoding::text::CRLF_SLACK);
         renderer.render_into(self, &mut out)?;
         Ok(out)
     }

@@ -356,9 +356,9 @@ impl Renderer {
                     // ends left (never more than the whole part needs).
                     let raw = end - a.pos;
                     let left = stats.len - bytes.len() - a.bare_done;
-                    out.reserve(raw + left.min(raw));
+                    out.reserve(raw + left.min(raw) + text::CRLF_SLACK);
                     let before = out.len();
-                    text::crlf_into(bytes, a.pos, end, out);
+                    text::crlf_into_vec(bytes, a.pos, end, out, left.min(raw));
                     a.bare_done += out.len() - before - raw;
                     a.total += (end - a.pos) as u64;
                     a.pos = end;
