@@ -110,7 +110,8 @@ pub(crate) fn format_entries_line(
             line.extend_from_slice(domain.as_bytes());
             continue;
         };
-        let atoms = is_plain_atoms(name.as_bytes());
+        // The one-pass test is native only (the wasm build's size is bounded).
+        let atoms = !cfg!(target_arch = "wasm32") && is_plain_atoms(name.as_bytes());
         let plain = atoms
             || (name.bytes().all(|b| (b' '..=b'~').contains(&b))
                 && !rfc2047::has_word_start(name.as_bytes()));

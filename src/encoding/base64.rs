@@ -124,6 +124,42 @@ fn b64_value(c: u8) -> Option<u8> {
     }
 }
 
+/// Decodes canonical padded base64 (RFC 4648 §4: groups of four, `=`
+/// padding, unused bits zero), as SMTP AUTH challenges are sent; `None` for
+/// anything else. Small on purpose: the wasm build carries no general
+/// decoder.
+pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+    let b = text.as_bytes();
+    if !b.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len() / 4 * 3);
+    for (g, group) in b.chunks_exact(4).enumerate() {
+        let last = (g + 1) * 4 == b.len();
+        let pad = if last {
+            group.iter().rev().take_while(|&&c| c == b'=').count()
+        } else {
+            0
+        };
+        if pad > 2 {
+            return None;
+        }
+        let mut n: u32 = 0;
+        for &c in &group[..4 - pad] {
+            n = (n << 6) | u32::from(b64_value(c)?);
+        }
+        n <<= 6 * pad as u32;
+        let bytes = n.to_be_bytes();
+        let keep = 3 - pad;
+        // The unused bits of a padded group must be zero (canonical form).
+        if bytes[1 + keep..].iter().any(|&x| x != 0) {
+            return None;
+        }
+        out.extend_from_slice(&bytes[1..1 + keep]);
+    }
+    Some(out)
+}
+
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Re-wraps already base64-encoded data into 76-character CRLF lines,
@@ -208,6 +244,42 @@ pub fn rewrap(pre_encoded: &[u8], out: &mut Vec<u8>) -> Result<(), EncodingError
 
 fn invalid(why: String) -> EncodingError {
     EncodingError::InvalidBase64(why)
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::decode;
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+
+    /// Agrees with the `base64` crate's strict decoder on what it accepts
+    /// and what it refuses.
+    #[test]
+    fn decode_agrees_with_the_base64_crate() {
+        let mut x: u32 = 5;
+        let alphabet = b"AQgw+/=z9 \r";
+        for round in 0..20_000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let text: String = if round % 2 == 0 {
+                let n = (x >> 8) as usize % 40;
+                let bytes: Vec<u8> = (0..n).map(|i| (x >> (i % 24)) as u8 ^ i as u8).collect();
+                STANDARD.encode(bytes)
+            } else {
+                let n = (x >> 8) as usize % 13;
+                (0..n)
+                    .map(|i| {
+                        char::from(alphabet[((x >> (i * 2 % 28)) as usize + i) % alphabet.len()])
+                    })
+                    .collect()
+            };
+            assert_eq!(decode(&text), STANDARD.decode(&text).ok(), "{text:?}");
+        }
+        assert_eq!(decode("").as_deref(), Some(&b""[..]));
+        assert_eq!(decode("QQ==").as_deref(), Some(&b"A"[..]));
+        assert_eq!(decode("QR=="), None);
+        assert_eq!(decode("Q==="), None);
+        assert_eq!(decode("QQ=A"), None);
+    }
 }
 
 #[cfg(test)]

@@ -205,8 +205,9 @@ pub(crate) fn encode_unstructured_into(
         return Ok(());
     }
     // One word (no space or tab: a CJK subject): what the general path
-    // below gives for a single word, without its lists.
-    if memchr::memchr2(b' ', b'\t', text.as_bytes()).is_none() {
+    // below gives for a single word, without its lists (native only: the
+    // wasm build's size is bounded).
+    if !cfg!(target_arch = "wasm32") && memchr::memchr2(b' ', b'\t', text.as_bytes()).is_none() {
         if word_needs_encoding(text, raw_utf8) {
             push_run(text, "", charset, tokens)?;
         } else {

@@ -470,7 +470,7 @@ impl MessageBuilder {
             },
             root,
             leaves,
-            envelope: std::sync::OnceLock::new(),
+            envelope: super::message::EnvelopeCell::new(),
             bcc,
             return_path,
             requires_smtputf8,

@@ -11,6 +11,14 @@ use std::borrow::Cow;
 use std::io::{Read, Write};
 use std::sync::Mutex;
 
+/// Where a message keeps its envelope once made: a `OnceLock` (messages
+/// are shared between threads natively), a plain `OnceCell` in the
+/// single-threaded wasm build (less code).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) type EnvelopeCell = std::sync::OnceLock<Envelope>;
+#[cfg(target_arch = "wasm32")]
+pub(crate) type EnvelopeCell = std::cell::OnceCell<Envelope>;
+
 /// A composed message, ready to be written as bytes (any number of times,
 /// unless it holds a stream attachment) or handed to the SMTP engine.
 ///
@@ -34,7 +42,7 @@ pub struct Message {
     /// Made from the headers, `bcc` and `return_path` the first time it is
     /// asked for (a message only rendered never needs it); `build` checked
     /// that it has a recipient.
-    pub(crate) envelope: std::sync::OnceLock<Envelope>,
+    pub(crate) envelope: EnvelopeCell,
     /// Envelope-only inputs: Bcc recipients and the envelope sender.
     pub(crate) bcc: AddressList,
     pub(crate) return_path: Option<Mailbox>,

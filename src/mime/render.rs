@@ -922,7 +922,10 @@ fn one_line(out: &mut Vec<u8>, name: &str, value: &str) {
 fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool) {
     sink.glue(";");
     // A token value that fits one segment, as `encode_parameter` would write it.
-    let simple = !value.is_empty()
+    // Shortcuts for the usual values, native only (the wasm build's size
+    // is bounded); `encode_parameter` below gives the same.
+    let simple = !cfg!(target_arch = "wasm32")
+        && !value.is_empty()
         && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
         && value.bytes().all(rfc2231::is_token_char);
     if simple {
@@ -935,7 +938,8 @@ fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool)
     }
     // Printable ASCII without quotes or backslashes (a boundary) that fits
     // one segment: the quoted string `encode_parameter` would write.
-    let quoted = !value.is_empty()
+    let quoted = !cfg!(target_arch = "wasm32")
+        && !value.is_empty()
         && name.len() + 3 + value.len() <= rfc2231::MAX_SEGMENT
         && crate::header::is_printable_ascii(value.as_bytes())
         && !value.bytes().any(|b| b == b'"' || b == b'\\');

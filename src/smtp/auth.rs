@@ -245,7 +245,7 @@ impl AuthExchange {
             (Mechanism::Login, 1) => B64.encode(&c.secret),
             (Mechanism::CramMd5, 0) => {
                 let challenge = reply.lines().first().map(|l| l.trim()).unwrap_or("");
-                let Ok(challenge) = B64.decode(challenge) else {
+                let Some(challenge) = crate::encoding::base64::decode(challenge) else {
                     return AuthStep::Cancel(SmtpError::Protocol(
                         "CRAM-MD5 challenge is not base64".into(),
                     ));
@@ -256,9 +256,9 @@ impl AuthExchange {
                 // The error step: the server sends base64 JSON, the client
                 // answers with an empty line and gets the final 5xx.
                 let text = reply.lines().first().map(|l| l.trim()).unwrap_or("");
-                let detail = match B64.decode(text) {
-                    Ok(json) => String::from_utf8_lossy(&json).into_owned(),
-                    Err(_) => text.to_string(),
+                let detail = match crate::encoding::base64::decode(text) {
+                    Some(json) => String::from_utf8_lossy(&json).into_owned(),
+                    None => text.to_string(),
                 };
                 let detail = c
                     .secret_forms()
