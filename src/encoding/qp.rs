@@ -253,11 +253,13 @@ mod sse2 {
         // others only compute on registers.
         unsafe {
             let v = _mm_loadu_si128(block.as_ptr().cast());
-            let low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+            // v + 1 as a signed octet is below 0x21 exactly for octets
+            // below 0x20 (0x01..=0x20), from 0x7F to 0xFE (negative) and
+            // 0xFF (0): one add and one compare for both ranges.
+            let out = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(1)), _mm_set1_epi8(0x21));
             let tab = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8));
-            let high = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7F)), v);
             let eq = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'=' as i8));
-            let m = _mm_or_si128(_mm_andnot_si128(tab, low), _mm_or_si128(high, eq));
+            let m = _mm_or_si128(_mm_andnot_si128(tab, out), eq);
             _mm_movemask_epi8(m) as u32
         }
     }
@@ -551,6 +553,20 @@ mod tests {
             encode_text(&v, &mut got);
             assert_eq!(got, want, "{v:?}");
             assert_eq!(encoded_text_len(&v), want.len());
+        }
+    }
+
+    /// The vector test marks exactly the octets `ESCAPE` marks, in every lane.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[test]
+    fn block_test_matches_the_table() {
+        for b in 0..=255u8 {
+            for lane in 0..16 {
+                let mut block = [b'a'; 16];
+                block[lane] = b;
+                let want = if ESCAPE[b as usize] { 1 << lane } else { 0 };
+                assert_eq!(sse2::special(&block), want, "octet {b:#04x} in lane {lane}");
+            }
         }
     }
 
