@@ -24,8 +24,25 @@ use std::task::Poll;
 const WINDOW: usize = 57 * 1024;
 
 /// Octets of text with bare line ends converted to CRLF at a time (into a
-/// buffer of twice that) before they are base64-encoded.
-const PIECE: usize = 1024;
+/// [`Piece`] of twice that) before they are base64-encoded.
+const PIECE: usize = 2048;
+
+/// The CRLF form of a piece of text, on the stack (no heap buffer held
+/// while a message is written): at most `2 * PIECE` octets of a piece plus
+/// the at most 56 octets of an unfinished line carried over. (Smaller
+/// pieces cost more encoder calls than clearing this buffer saves.)
+struct Piece {
+    buf: [u8; 2 * PIECE + 57],
+    len: usize,
+}
+
+impl text::Sink for Piece {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
 
 /// A message laid out for writing: all header and boundary bytes in one
 /// buffer, and the segments that alternate between them and body parts.
@@ -389,25 +406,29 @@ impl Renderer {
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
                     if let LeafBody::Text { bare: true, .. } = leaf.body {
-                        // The CRLF form of the window a piece at a time (at
-                        // most twice `PIECE` octets held), then its base64.
+                        // The CRLF form of the window a piece at a time (on
+                        // the stack, at most twice `PIECE` octets and an
+                        // unfinished line), then its base64.
                         // Only whole 57-octet lines go to the encoder until
                         // the window's end (the rest waits in front of the
                         // next piece), so that it never encodes a line of
                         // its own between pieces.
-                        self.scratch.clear();
-                        self.scratch.reserve_exact(2 * PIECE + 57);
+                        let mut piece = Piece {
+                            buf: [0; 2 * PIECE + 57],
+                            len: 0,
+                        };
                         let mut at = a.pos;
                         while at < end {
                             let stop = (at + PIECE).min(end);
-                            text::crlf_into(bytes, at, stop, &mut self.scratch);
+                            text::crlf_into(bytes, at, stop, &mut piece);
                             let whole = if stop == end {
-                                self.scratch.len()
+                                piece.len
                             } else {
-                                self.scratch.len() / 57 * 57
+                                piece.len / 57 * 57
                             };
-                            a.encoder.push(&self.scratch[..whole], out);
-                            self.scratch.drain(..whole);
+                            a.encoder.push(&piece.buf[..whole], out);
+                            piece.buf.copy_within(whole..piece.len, 0);
+                            piece.len -= whole;
                             at = stop;
                         }
                     } else {
