@@ -24,8 +24,34 @@ use std::task::Poll;
 const WINDOW: usize = 57 * 1024;
 
 /// Octets of text with bare line ends converted to CRLF at a time (into a
-/// buffer of twice that) before they are base64-encoded.
+/// [`Piece`] of twice that) before they are base64-encoded.
+#[cfg(not(target_arch = "wasm32"))]
+const PIECE: usize = 2048;
+/// (The wasm build: a heap buffer, so smaller pieces.)
+#[cfg(target_arch = "wasm32")]
 const PIECE: usize = 1024;
+
+/// The CRLF form of a piece of text: at most `2 * PIECE` octets of a piece
+/// plus the at most 56 octets of an unfinished line carried over, on the
+/// stack (no heap buffer held while a message is written). Native builds;
+/// the wasm build uses the renderer's scratch (smaller code).
+#[cfg(not(target_arch = "wasm32"))]
+struct Piece {
+    buf: [u8; PIECE_BUF],
+    len: usize,
+}
+
+/// [`Piece`]'s size.
+const PIECE_BUF: usize = 2 * PIECE + 57;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl text::Sink for Piece {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
 
 /// A message laid out for writing: all header and boundary bytes in one
 /// buffer, and the segments that alternate between them and body parts.
@@ -389,26 +415,53 @@ impl Renderer {
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
                     if let LeafBody::Text { bare: true, .. } = leaf.body {
-                        // The CRLF form of the window a piece at a time (at
-                        // most twice `PIECE` octets held), then its base64.
+                        // The CRLF form of the window a piece at a time (on
+                        // the stack, at most twice `PIECE` octets and an
+                        // unfinished line), then its base64.
                         // Only whole 57-octet lines go to the encoder until
                         // the window's end (the rest waits in front of the
                         // next piece), so that it never encodes a line of
                         // its own between pieces.
-                        self.scratch.clear();
-                        self.scratch.reserve_exact(2 * PIECE + 57);
-                        let mut at = a.pos;
-                        while at < end {
-                            let stop = (at + PIECE).min(end);
-                            text::crlf_into(bytes, at, stop, &mut self.scratch);
-                            let whole = if stop == end {
-                                self.scratch.len()
-                            } else {
-                                self.scratch.len() / 57 * 57
+                        #[cfg(not(target_arch = "wasm32"))]
+                        {
+                            let mut piece = Piece {
+                                buf: [0; PIECE_BUF],
+                                len: 0,
                             };
-                            a.encoder.push(&self.scratch[..whole], out);
-                            self.scratch.drain(..whole);
-                            at = stop;
+                            let mut at = a.pos;
+                            while at < end {
+                                let stop = (at + PIECE).min(end);
+                                text::crlf_into(bytes, at, stop, &mut piece);
+                                let whole = if stop == end {
+                                    piece.len
+                                } else {
+                                    piece.len / 57 * 57
+                                };
+                                a.encoder.push(&piece.buf[..whole], out);
+                                piece.buf.copy_within(whole..piece.len, 0);
+                                piece.len -= whole;
+                                at = stop;
+                            }
+                        }
+                        // The wasm build: the same in the renderer's
+                        // scratch (the smaller code there).
+                        #[cfg(target_arch = "wasm32")]
+                        {
+                            self.scratch.clear();
+                            self.scratch.reserve_exact(PIECE_BUF);
+                            let mut at = a.pos;
+                            while at < end {
+                                let stop = (at + PIECE).min(end);
+                                text::crlf_into(bytes, at, stop, &mut self.scratch);
+                                let whole = if stop == end {
+                                    self.scratch.len()
+                                } else {
+                                    self.scratch.len() / 57 * 57
+                                };
+                                a.encoder.push(&self.scratch[..whole], out);
+                                self.scratch.drain(..whole);
+                                at = stop;
+                            }
                         }
                     } else {
                         a.encoder.push(&bytes[a.pos..end], out);
