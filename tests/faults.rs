@@ -347,53 +347,41 @@ fn pause(spec: &Spec) -> Option<Duration> {
 }
 
 fn run_blocking(spec: &Spec, port: u16, ca_pem: &str) -> Observed {
-    let mut client = SmtpClient::new(options(spec, port, ca_pem));
-    let warm = spec
-        .warm()
-        .then(|| client.send(warm_message(spec)).err().map(|e| e.to_string()))
-        .flatten();
-    let m = fault_message(spec);
-    let fault_id = m.message_id().to_string();
-    let outcome = describe(&client.send(m));
-    if let Some(p) = pause(spec) {
-        std::thread::sleep(p);
-    }
-    let next = spec.checks_next().then(|| {
-        let m = next_message(spec);
-        let id = m.message_id().to_string();
-        client.send(m).map(|_| id).map_err(|e| e.to_string())
-    });
-    let started = Instant::now();
-    let close = describe_close(client.close());
-    Observed {
-        outcome,
-        fault_id,
-        next,
-        warm,
-        close,
-        close_took: started.elapsed(),
-    }
+    let client = SmtpClient::new(options(spec, port, ca_pem));
+    run_sync(spec, client, |c, m| c.send(m), |c| c.close())
 }
 
 fn run_pool(spec: &Spec, port: u16, ca_pem: &str) -> Observed {
     let pool = Pool::new(options(spec, port, ca_pem)).with_max_connections(1);
+    run_sync(spec, pool, |p, m| p.send(m), |p| p.close())
+}
+
+/// One case through a blocking sender (`SmtpClient` or `Pool`): the warm-up
+/// message, the faulted one, the next one, then the close.
+fn run_sync<S>(
+    spec: &Spec,
+    mut sender: S,
+    send: impl Fn(&mut S, Message) -> Result<SentMessage, NativeError>,
+    close: impl FnOnce(&mut S) -> Result<(), NativeError>,
+) -> Observed {
+    let mut send = |m| send(&mut sender, m);
     let warm = spec
         .warm()
-        .then(|| pool.send(warm_message(spec)).err().map(|e| e.to_string()))
+        .then(|| send(warm_message(spec)).err().map(|e| e.to_string()))
         .flatten();
     let m = fault_message(spec);
     let fault_id = m.message_id().to_string();
-    let outcome = describe(&pool.send(m));
+    let outcome = describe(&send(m));
     if let Some(p) = pause(spec) {
         std::thread::sleep(p);
     }
     let next = spec.checks_next().then(|| {
         let m = next_message(spec);
         let id = m.message_id().to_string();
-        pool.send(m).map(|_| id).map_err(|e| e.to_string())
+        send(m).map(|_| id).map_err(|e| e.to_string())
     });
     let started = Instant::now();
-    let close = describe_close(pool.close());
+    let close = describe_close(close(&mut sender));
     Observed {
         outcome,
         fault_id,
