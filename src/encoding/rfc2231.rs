@@ -59,7 +59,11 @@ fn push_escaped(value: &str, out: &mut String) {
 /// `name` should be an RFC 2045 token such as `filename`.
 pub fn encode_parameter(name: &str, value: &str, raw_utf8: bool) -> Vec<String> {
     let has_control = value.chars().any(char::is_control);
-    if !has_control && (raw_utf8 || value.is_ascii()) {
+    // A value holding `=?` goes out in the extended form: many readers
+    // (mail-parser among them) decode RFC 2047 words even inside a quoted
+    // parameter, so `"=?utf-8?Q?x?="` would come back as `x`.
+    let word_like = super::rfc2047::has_word_start(value.as_bytes());
+    if !has_control && !word_like && (raw_utf8 || value.is_ascii()) {
         let quoted = quote_if_needed(value);
         if name.len() + 1 + quoted.len() <= MAX_SEGMENT {
             let mut seg = String::with_capacity(name.len() + 1 + quoted.len());
@@ -163,6 +167,21 @@ fn extended(name: &str, value: &str) -> Vec<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    /// Found by `tests/proptest_roundtrip.rs`: a filename that is an
+    /// encoded word, quoted, read back through mail-parser as its decoded
+    /// text (here, empty). Such values take the extended form.
+    #[test]
+    fn word_like_values_take_the_extended_form() {
+        assert_eq!(
+            encode_parameter("filename", "=?utf-8?Q??=", false),
+            ["filename*=utf-8''%3D%3Futf-8%3FQ%3F%3F%3D"]
+        );
+        assert_eq!(
+            encode_parameter("filename", "a=b?.txt", false),
+            ["filename=\"a=b?.txt\""]
+        );
+    }
 
     /// A small RFC 2231 decoder for the segments of one parameter.
     fn decode(name: &str, segs: &[String]) -> String {

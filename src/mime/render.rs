@@ -995,7 +995,8 @@ fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool)
         && !value.is_empty()
         && name.len() + 3 + value.len() <= rfc2231::MAX_SEGMENT
         && crate::header::is_printable_ascii(value.as_bytes())
-        && !value.bytes().any(|b| b == b'"' || b == b'\\');
+        && !value.bytes().any(|b| b == b'"' || b == b'\\')
+        && !crate::encoding::rfc2047::has_word_start(value.as_bytes());
     if quoted {
         sink.token_with(" ", |t| {
             t.push_str(name);
