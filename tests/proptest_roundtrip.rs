@@ -432,7 +432,11 @@ proptest! {
 /// words read back as their decoded text when written quoted.
 #[test]
 fn word_like_filenames_round_trip() {
-    for name in ["=?utf-8?Q??=", "=?utf-8?Q?abc?=", "=?iso-8859-1?B?QQ==?=.pdf"] {
+    for name in [
+        "=?utf-8?Q??=",
+        "=?utf-8?Q?abc?=",
+        "=?iso-8859-1?B?QQ==?=.pdf",
+    ] {
         let part = Attachment::bytes(b"hello".to_vec()).filename(name);
         let bytes = render(base().text("see attachment\n").attach(part));
         let msg = parse(&bytes);
