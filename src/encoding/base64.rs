@@ -29,7 +29,14 @@ impl WasmLines {
         let input = input.as_ref();
         let whole = input.len() / LINE_BYTES * LINE_BYTES;
         let (lines, rest) = input.split_at(whole);
+        #[cfg(target_feature = "simd128")]
         simd128::lines(lines, out);
+        // (A build without SIMD128: scalar lines.)
+        #[cfg(not(target_feature = "simd128"))]
+        for line in lines.chunks_exact(LINE_BYTES) {
+            encode_into(line, out);
+            out.extend_from_slice(b"\r\n");
+        }
         if !rest.is_empty() {
             encode_into(rest, out);
             out.extend_from_slice(b"\r\n");
@@ -48,7 +55,7 @@ impl WasmLines {
 /// octets with masks, shifts and a 16-bit multiply, and each sextet
 /// becomes its character by adding an offset looked up with a swizzle
 /// (W. Muła's method, as in SSSE3 encoders).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[allow(unsafe_code)]
 mod simd128 {
     use super::LINE_BYTES;
