@@ -52,7 +52,7 @@ impl WasmLines {
 ///
 /// A block: the 12 octets are shuffled into four 32-bit lanes of
 /// `b1 b0 b2 b1`, the four sextets of each lane are moved into its four
-/// octets with masks, shifts and a 16-bit multiply, and each sextet
+/// octets with masks and shifts, and each sextet
 /// becomes its character by adding an offset looked up with a swizzle
 /// (W. Muła's method, as in SSSE3 encoders).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -79,12 +79,11 @@ mod simd128 {
         let s0 = u32x4_shr(v128_and(x, u32x4_splat(0x0000_FC00)), 10);
         let s2 = u32x4_shr(v128_and(x, u32x4_splat(0x0FC0_0000)), 6);
         // Sextet 1 is at bits 4..10, sextet 3 at bits 16..22: up to bits 8
-        // and 24 (the low 16-bit half times 16, the high one times 256).
-        let s13 = i16x8_mul(
-            v128_and(x, u32x4_splat(0x003F_03F0)),
-            u32x4_splat(0x0100_0010),
-        );
-        v128_or(v128_or(s0, s2), s13)
+        // and 24. (Shifts, not the 16-bit multiply of SSSE3 encoders, which
+        // LLVM turns into per-lane shifts through scalar code here.)
+        let s1 = u32x4_shl(v128_and(x, u32x4_splat(0x0000_03F0)), 4);
+        let s3 = u32x4_shl(v128_and(x, u32x4_splat(0x003F_0000)), 8);
+        v128_or(v128_or(s0, s2), v128_or(s1, s3))
     }
 
     /// The base64 characters of 16 sextets.
