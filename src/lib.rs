@@ -13,8 +13,8 @@
 //! * `native` (feature `native`) — the blocking std::net + rustls transport.
 //!
 //! See `ARCHITECTURE.md` for how a message flows from builder to bytes.
-// Two modules may use `unsafe`: the SSE2 block tests of the text scan
-// (`encoding::text`) and of the quoted-printable encoder (`encoding::qp`),
+// Two modules may use `unsafe`: the SSE2 and SIMD128 block tests of the text
+// scan (`encoding::text`) and of the quoted-printable encoder (`encoding::qp`),
 // each block with its soundness comment.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
