@@ -35,9 +35,16 @@ if (isNode) {
     }
   };
   // Node's Buffer decoders beat TextDecoder (measured in benches/node), and
-  // its ASCII one copies bytes without decoding.
-  platform.decode = (bytes, ascii) =>
-    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(ascii ? 'ascii' : 'utf8');
+  // its Latin-1 one (ASCII bytes read as Latin-1 are the same text) copies
+  // bytes without checking them. One Buffer over the last ArrayBuffer seen
+  // (the wasm memory's, while it does not grow) is kept, not made per call.
+  let view = Buffer.alloc(0);
+  platform.decode = (bytes, ascii) => {
+    if (view.buffer !== bytes.buffer) view = Buffer.from(bytes.buffer);
+    const start = bytes.byteOffset;
+    const end = start + bytes.byteLength;
+    return ascii ? view.latin1Slice(start, end) : view.utf8Slice(start, end);
+  };
   platform.directTransport = (options) => new NodeSocketTransport(options);
   platform.webSocket = async () => {
     if (typeof globalThis.WebSocket === 'function') return globalThis.WebSocket;

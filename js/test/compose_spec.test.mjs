@@ -121,3 +121,110 @@ test('readAsync and readBytesAsync agree through the fast path', async () => {
   assert.equal(boundaries(Buffer.from(b).toString('utf8')), boundaries(s));
   assert.match(s, /Content-Transfer-Encoding: base64/);
 });
+
+/** A Message that always hands the bindings the options object (the path before encodeMessageSpec). */
+function objectPathMessage(options) {
+  const m = new lib.Message(options);
+  m._encode = function (attachments) {
+    return [-1, this._options(attachments)];
+  };
+  return m;
+}
+
+/** A Message counting how often it builds the options object. */
+function countingMessage(options) {
+  const m = new lib.Message(options);
+  m.optionObjects = 0;
+  const own = m._options;
+  m._options = function (attachments) {
+    this.optionObjects += 1;
+    return own.call(this, attachments);
+  };
+  return m;
+}
+
+const MESSAGES = [
+  () => ({ from: '"Alice Sender" <alice@example.com>', to: '"Bob" <bob@example.org>', subject: 'Report 1: notes', text: 'a\n.b\n'.repeat(50), 'Content-Type': 'text/plain; charset=us-ascii', deterministic: 1, date: 0 }),
+  () => ({
+    from: '"Zoë Ångström" <zoe@example.com>',
+    to: ['b@example.com', 'C <c@exämple.org>'],
+    cc: [],
+    bcc: null,
+    'X-Custom': 'v',
+    subject: '漢字 😀 '.repeat(20),
+    text: '',
+    date: 'Tue, 01 Dec 2026 10:00:00 +0100',
+    deterministic: 2,
+  }),
+  () => ({
+    from: 'a@example.com',
+    to: 'b@example.com',
+    subject: 'short é',
+    text: 'héllo\n'.repeat(300),
+    date: new Date(1.7e12),
+    'content-type': '',
+    deterministic: 3,
+    attachment: [
+      { data: '<p>hi</p>', alternative: true, related: [{ data: new Uint8Array([1, 2, 3]), cid: 'x@y', type: 'image/png' }] },
+      { data: Buffer.from('abc'), name: 'a.bin', type: 'application/octet-stream', headers: { 'X-Part': '1' } },
+      { data: new Uint8Array(70_000).buffer, name: 'big.bin' },
+      { data: 'YWJj', encoded: true, name: 'b64.txt', inline: false },
+      { data: 'plain', type: 'text/plain', charset: 'iso-8859-1', method: undefined, alternative: null },
+    ],
+  }),
+];
+
+test('a Message is encoded without its options object, into the same bytes', async () => {
+  for (const [i, make] of MESSAGES.entries()) {
+    const fast = countingMessage(make());
+    const want = await objectPathMessage(make()).readBytesAsync();
+    const got = await fast.readBytesAsync();
+    assert.equal(Buffer.from(got).toString('latin1'), Buffer.from(want).toString('latin1'), `message ${i}`);
+    assert.equal(fast.optionObjects, 0, `message ${i}: no options object`);
+    const text = await countingMessage(make()).readAsync();
+    assert.equal(text, Buffer.from(want).toString('utf8'), `message ${i}: readAsync`);
+  }
+});
+
+test('a Message whose header holds text, content-type or attachment is encoded from its options object', async () => {
+  for (const key of ['text', 'content-type', 'attachment']) {
+    const make = () => {
+      const m = new lib.Message({ from: 'a@example.com', to: 'b@example.com', deterministic: 4, date: 0 });
+      m.header[key] = 'in the header';
+      return m;
+    };
+    const m = make();
+    let calls = 0;
+    const own = m._options;
+    m._options = (a) => {
+      calls += 1;
+      return own.call(m, a);
+    };
+    const a = await m.readBytesAsync().then((b) => Buffer.from(b).toString('latin1'), (e) => `${e.code} ${e.field} ${e.message}`);
+    const o = make();
+    const b = await wasmOutput(() => wasm.compose(o._options([]))).catch((e) => `${e.code} ${e.field} ${e.message}`);
+    assert.equal(a, b, key);
+    assert.ok(calls > 0, `${key}: the options object was built`);
+  }
+});
+
+async function wasmOutput(compose) {
+  return Buffer.from(output(compose())).toString('latin1');
+}
+
+test('errors from a Message are those of compose(options), with the field', async () => {
+  const cases = [
+    [{ from: 'a@example.com', to: ['b@example.com', 'bad<'], text: 'x' }, 'to[1]'],
+    [{ from: 'a@example.com', to: 'b@example.com', subject: 'a\r\nBcc: evil@example.com' }, 'subject'],
+    [{ from: 'a@example.com', to: 'b@example.com', attachment: [{ data: 'x' }, { data: 1 }] }, 'attachment[1].data'],
+    [{ from: 'a@example.com', to: 'b@example.com', 'X-Bad': 5 }, 'x-bad'],
+  ];
+  for (const [options, field] of cases) {
+    const fast = await new lib.Message(options).readAsync().catch((e) => e);
+    const slow = await objectPathMessage(options).readAsync().catch((e) => e);
+    assert.ok(slow instanceof Error, `the object path refuses ${field}`);
+    assert.equal(fast?.message, slow.message);
+    assert.equal(fast?.code, slow.code);
+    assert.equal(fast?.field, field);
+  }
+});
