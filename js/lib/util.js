@@ -1,5 +1,6 @@
 import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, wrapWasm } from './errors.js';
+import { platform } from './platform.js';
 import { invalid, isWellFormed, typeName } from './validate.js';
 
 /** Converts what emailjs accepts as a date (Date, number, RFC 2822 / ISO string) to ms since the epoch. */
@@ -159,6 +160,8 @@ function utf8Into(s, at) {
     const written = asciiInto(s, at);
     if (written >= 0) return written;
   }
+  const encodeInto = platform.encodeInto;
+  if (encodeInto !== null) return encodeInto(s, specBytes, at, 3 * n);
   return specEncoder.encodeInto(s, specBytes.subarray(at, at + 3 * n)).written;
 }
 

@@ -228,3 +228,49 @@ test('errors from a Message are those of compose(options), with the field', asyn
     assert.equal(fast?.field, field);
   }
 });
+
+test("the platform's UTF-8 writer and decoder agree with TextEncoder and TextDecoder", async () => {
+  const { platform } = await import('../lib/platform.js');
+  assert.equal(typeof platform.encodeInto, 'function', 'Node installs one');
+  const strings = ['', 'a', 'é', '漢字😀', 'x\uD800y', '\uDC00', `${'a'.repeat(100)}\uD83D`, '\uD83D\uDE00'.repeat(50), `\uDE00${'ü'.repeat(40)}`, 'plain ascii '.repeat(30)];
+  for (const s of strings) {
+    const want = new TextEncoder().encode(s);
+    const bytes = new Uint8Array(new ArrayBuffer(3 * s.length + 16), 3, 3 * s.length + 8);
+    const n = platform.encodeInto(s, bytes, 4, 3 * s.length);
+    assert.deepEqual(bytes.subarray(4, 4 + n), want, JSON.stringify(s));
+    assert.equal(platform.decode(bytes.subarray(4, 4 + n), false), new TextDecoder().decode(want));
+  }
+  const ascii = new Uint8Array(new ArrayBuffer(300), 7, 128);
+  for (let i = 0; i < 128; i++) ascii[i] = i;
+  assert.equal(platform.decode(ascii, true), String.fromCharCode(...ascii));
+  const invalid = new Uint8Array([0x61, 0xff, 0xe6, 0xbc, 0x62]);
+  assert.equal(platform.decode(invalid, false), new TextDecoder().decode(invalid));
+});
+
+test('a long string with a lone surrogate goes to compose(options), with the field', () => {
+  const options = { from: 'a@example.com', to: 'b@example.com', subject: `${'x'.repeat(40)}\uD800`, text: `${'é'.repeat(50)}\uDFFF` };
+  let slow;
+  try {
+    wasm.compose(options);
+  } catch (e) {
+    slow = e;
+  }
+  assert.ok(slow, 'compose refuses it');
+  assert.throws(() => util.composeOptions(options), (e) => e.message === slow.message && e.field === 'subject');
+});
+
+test('attach({ alternative: true }) keeps what a spread of the options keeps', () => {
+  const sym = Symbol('s');
+  const hidden = Symbol('hidden');
+  const options = JSON.parse('{"data":"<p>x</p>","alternative":1,"type":"text/html; charset=utf-8","__proto__":{"a":1},"z":null}');
+  options[sym] = 'kept';
+  Object.defineProperty(options, hidden, { value: 'not enumerable', enumerable: false });
+  Object.defineProperty(options, 'invisible', { value: 1, enumerable: false });
+  const m = new lib.Message({ from: 'a@example.com', to: 'b@example.com' }).attach(options);
+  const want = { ...options, alternative: true, charset: 'utf-8', type: options.type, inline: true };
+  assert.deepEqual(Reflect.ownKeys(m.alternative), Reflect.ownKeys(want));
+  for (const k of Reflect.ownKeys(want)) assert.deepEqual(m.alternative[k], want[k], String(k));
+  assert.equal(Object.getPrototypeOf(m.alternative), Object.prototype);
+  assert.equal(m.alternative.invisible, undefined);
+  assert.equal(m.alternative[hidden], undefined);
+});
