@@ -1,13 +1,11 @@
 import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, fromWasmError, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
-import { buildEncoded, composeEncoded, concatBytes, encodeMessageSpec, toBytes, toMillis } from './util.js';
+import { buildEncoded, composeEncoded, concatBytes, encodeMessageSpec, toBytes, toMillis, wasmBytes } from './util.js';
 import { typeName } from './validate.js';
 
 const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of MessageStream
 
-/** The wasm module's memory (fetched once; its `buffer` is read after each call, as it may grow). */
-let wasmMemory;
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 /** UTF-8 bytes → string, invalid sequences as U+FFFD (the platform's decoder when it has a faster one). */
 const decodeUtf8 = (bytes, ascii) => (platform.decode ? platform.decode(bytes, ascii) : utf8Decoder.decode(bytes));
@@ -254,9 +252,7 @@ export class Message {
     const [used, options] = this._encode(all);
     return wrapWasm(() => {
       const len = composeEncoded(used, () => options ?? this._options(all));
-      const ptr = wasm.composedPtr();
-      wasmMemory ??= wasm.wasmMemory();
-      const out = consume(new Uint8Array(wasmMemory.buffer, ptr, len), wasm.composedIsAscii());
+      const out = consume(wasmBytes(wasm.composedPtr(), len), wasm.composedIsAscii());
       if (this.header['message-id'] === undefined) {
         // Keep the Message-ID stable across readAsync() and send().
         this.header['message-id'] = `<${wasm.composedMessageId()}>`;

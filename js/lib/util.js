@@ -117,14 +117,32 @@ let specBytes = new Uint8Array(0);
 let specView = new DataView(new ArrayBuffer(0));
 let specPos = 0;
 
-/** Views on the spec buffer, made again when the wasm memory grew (its old buffer is detached). */
+/**
+ * Views on the spec buffer, made again when it moved or when the wasm memory
+ * grew (its old buffer is then detached: a view on it has length 0, so the
+ * memory's `buffer` getter, not a cheap one, is not called each time).
+ */
 function specViews() {
-  specMemory ??= wasm.wasmMemory();
-  const buffer = specMemory.buffer;
-  if (specBytes.buffer !== buffer || specBytes.byteOffset !== specPtr || specBytes.byteLength !== specCap) {
+  if (specBytes.byteOffset !== specPtr || specBytes.byteLength !== specCap) {
+    const buffer = wasmBuffer();
     specBytes = new Uint8Array(buffer, specPtr, specCap);
     specView = new DataView(buffer, specPtr, specCap);
   }
+}
+
+/** The wasm memory's ArrayBuffer, kept until the memory grows (which detaches it: byteLength 0). */
+let memoryBuffer = null;
+function wasmBuffer() {
+  if (memoryBuffer === null || memoryBuffer.byteLength === 0) {
+    specMemory ??= wasm.wasmMemory();
+    memoryBuffer = specMemory.buffer;
+  }
+  return memoryBuffer;
+}
+
+/** A view of `len` bytes of the wasm memory at `ptr` (valid until the next call into the module). */
+export function wasmBytes(ptr, len) {
+  return new Uint8Array(wasmBuffer(), ptr, len);
 }
 
 /** Room for `n` more bytes (the wasm side keeps what was written when it grows the buffer). */
