@@ -1,7 +1,7 @@
 import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, fromWasmError, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
-import { buildEncoded, composeEncoded, concatBytes, encodeMessageSpec, toBytes, toMillis, wasmBytes } from './util.js';
+import { buildEncoded, buildMessage, composeEncoded, concatBytes, encodeMessageSpec, toBytes, toMillis, wasmBytes } from './util.js';
 import { typeName } from './validate.js';
 
 const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of MessageStream
@@ -131,7 +131,7 @@ export class Message {
       if (!result.isValid) return fail(result.validationError, undefined);
       // Stricter than emailjs: compose once (attachments empty) so that a bad
       // address or a CR/LF in a header is reported here, not at send time.
-      const built = wasm.WasmMessage.fromOptions(options);
+      const built = buildMessage(options);
       this._releasePrebuilt();
       if (keep && options.attachment === undefined) this._prebuilt = built;
       else built.free();
@@ -263,7 +263,7 @@ export class Message {
 
   /** The whole message as bytes (Uint8Array), after resolving attachments. */
   readBytesAsync() {
-    return this._render((view) => view.slice());
+    return this._render(copyBytes);
   }
 
   /** emailjs's readAsync(): the whole message as a string. */
@@ -591,6 +591,7 @@ function streamSource(stream, field) {
 }
 
 const NO_ATTACHMENTS = Object.freeze([]);
+const copyBytes = (view) => view.slice();
 
 /**
  * resolveAll without waiting, when every attachment (and related part) has
