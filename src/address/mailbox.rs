@@ -384,7 +384,7 @@ pub(crate) fn is_atext(c: char) -> bool {
 }
 
 /// ASCII `atext`: letters, digits and ``!#$%&'*+-/=?^_`{|}~``.
-const ASCII_ATEXT: [bool; 128] = {
+pub(super) const ASCII_ATEXT: [bool; 128] = {
     let mut t = [false; 128];
     let mut i = 0;
     while i < 128 {
