@@ -515,7 +515,7 @@ pub(crate) fn parse_strict_indexed(
     input: &str,
 ) -> Result<Vec<AddressEntry>, (usize, AddressError)> {
     match parse_plain(input) {
-        Some(result) => result,
+        Some(entries) => Ok(entries),
         None => parse_strict_full(input),
     }
 }
@@ -525,16 +525,15 @@ pub(crate) fn parse_strict_indexed(
 /// (atoms and dots, single spaces between them) or `"Quoted Name"
 /// <local@domain>` (no backslash), the addr-spec an ASCII dot-atom `@`
 /// ASCII dot-atom, entries separated by `,` with spaces or tabs around.
-/// `None` for anything else, which [`parse_strict_full`] reads. When it
+/// `None` for anything else, and for an address [`Mailbox::new`] refuses:
+/// [`parse_strict_full`] reads those (and names the error). When it
 /// answers, the answer is the full parser's: every input it accepts lexes
 /// without error and reaches [`Mailbox::new`] with the same name and
-/// addr-spec, entry by entry, and the first error is returned with its
-/// entry's index (the rest is still checked to be in this grammar).
-fn parse_plain(input: &str) -> Option<Result<Vec<AddressEntry>, (usize, AddressError)>> {
+/// addr-spec, entry by entry.
+fn parse_plain(input: &str) -> Option<Vec<AddressEntry>> {
     let b = input.as_bytes();
     let ws = |i: usize| matches!(b.get(i), Some(b' ' | b'\t'));
     let mut entries = Vec::new();
-    let mut error = None;
     let mut i = 0;
     loop {
         while ws(i) {
@@ -606,17 +605,10 @@ fn parse_plain(input: &str) -> Option<Result<Vec<AddressEntry>, (usize, AddressE
         if !matches!(b.get(i), None | Some(b',')) {
             return None;
         }
-        if error.is_none() {
-            match Mailbox::new(Some(name), &input[addr_start..addr_end]) {
-                Ok(m) => entries.push(AddressEntry::Mailbox(m)),
-                Err(e) => error = Some((entries.len(), e)),
-            }
-        }
+        let m = Mailbox::new(Some(name), &input[addr_start..addr_end]).ok()?;
+        entries.push(AddressEntry::Mailbox(m));
     }
-    Some(match error {
-        Some(e) => Err(e),
-        None => Ok(entries),
-    })
+    Some(entries)
 }
 
 /// The end of the run of `atext` (RFC 6532: non-ASCII too) and dots at `i`.
@@ -1100,20 +1092,18 @@ mod tests {
     #[test]
     fn plain_lists_match_the_full_parser() {
         let mut x: u64 = 0x0DDB_1A5E_5BAD_5EED;
-        let (mut ok, mut err) = (0, 0);
+        let (mut ok, mut slow) = (0, 0);
         for _ in 0..300_000 {
             let input = generated(&mut x);
+            let full = parse_strict_full(&input);
             if let Some(fast) = parse_plain(&input) {
-                let full = parse_strict_full(&input);
-                assert_eq!(fast, full, "{input:?}");
-                if fast.is_ok() {
-                    ok += 1;
-                } else {
-                    err += 1;
-                }
+                assert_eq!(Ok(fast), full, "{input:?}");
+                ok += 1;
+            } else if full.is_ok() {
+                slow += 1;
             }
         }
-        assert!(ok > 5_000 && err > 2_000, "{ok} {err}");
+        assert!(ok > 5_000 && slow > 1_000, "{ok} {slow}");
         for input in [
             "",
             " , ,",
@@ -1122,15 +1112,14 @@ mod tests {
             "\"Søren 🙂\" <s@example.com>",
             "Zoë Ångström <z@example.com>",
             "A. Person<a@b.c> ,\tb@c.d",
-            "a@b.c, x@-bad.com, y@z",
             "\"\" <a@b.c>",
         ] {
             let fast = parse_plain(input).unwrap_or_else(|| panic!("{input:?}"));
-            assert_eq!(fast, parse_strict_full(input), "{input:?}");
+            assert_eq!(Ok(fast), parse_strict_full(input), "{input:?}");
         }
         assert_eq!(
-            parse_plain("a@b.c, x@-bad.com"),
-            Some(Err((1, AddressError::InvalidDomain("x@-bad.com".into()))))
+            parse_strict_indexed("a@b.c, x@-bad.com"),
+            Err((1, AddressError::InvalidDomain("x@-bad.com".into())))
         );
         // Other shapes go to the full parser.
         for input in [
@@ -1149,6 +1138,7 @@ mod tests {
             "\"x\\\"y\" <a@b.c>",
             "a@b.c, x@y.z\r\n",
             "a@b.c, x@y.z junk",
+            "a@b.c, x@-bad.com",
         ] {
             assert_eq!(parse_plain(input), None, "{input:?}");
         }
