@@ -68,7 +68,7 @@ fn is_ascii_non_ldh(c: char) -> bool {
 
 /// Checks an ASCII host name: LDH labels of 1..=63 octets without leading
 /// or trailing hyphens, at most 253 octets in all, no trailing dot.
-fn hostname_ok(ascii: &str) -> bool {
+pub(super) fn hostname_ok(ascii: &str) -> bool {
     if ascii.is_empty() || ascii.len() > 253 {
         return false;
     }

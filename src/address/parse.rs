@@ -1,7 +1,7 @@
 //! The two parsers: the lenient emailjs/nodemailer-compatible one and the
 //! strict RFC 5322 one.
 
-use super::mailbox::{is_atext, ASCII_ATEXT};
+use super::mailbox::{dot_atom_end, is_atext, ASCII_ATEXT};
 use super::{AddressEntry, AddressError, Mailbox, ParsedAddress};
 
 // ---------------------------------------------------------------------------
@@ -356,7 +356,7 @@ fn extract_address(s: &str) -> Option<(String, String)> {
 // Strict parser (RFC 5322 §3.4 with the obsolete forms of §4.4)
 // ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 enum Kind {
     /// An atom (RFC 6532 atext run).
     Atom(String),
@@ -368,7 +368,7 @@ enum Kind {
     Special(char),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct STok {
     kind: Kind,
     /// CFWS stood before this token.
@@ -630,27 +630,6 @@ fn atext_end(input: &str, mut i: usize) -> usize {
     i
 }
 
-/// The end of the ASCII dot-atom at `i` (atoms of ASCII `atext` joined by
-/// single dots), or `None` when there is none.
-fn dot_atom_end(b: &[u8], mut i: usize) -> Option<usize> {
-    loop {
-        let start = i;
-        while b
-            .get(i)
-            .is_some_and(|&c| c < 0x80 && ASCII_ATEXT[usize::from(c)])
-        {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        if b.get(i) != Some(&b'.') {
-            return Some(i);
-        }
-        i += 1;
-    }
-}
-
 /// [`parse_strict_indexed`] by the tokenizing parser, for any input.
 fn parse_strict_full(input: &str) -> Result<Vec<AddressEntry>, (usize, AddressError)> {
     if let Some((i, c)) = input
@@ -795,8 +774,8 @@ impl Strict<'_> {
     }
 
     /// Collects a phrase: atoms, quoted strings and (obs-phrase) dots.
-    /// Returns the words and their display text.
-    fn words(&mut self) -> Vec<STok> {
+    /// Returns where its tokens are.
+    fn words(&mut self) -> std::ops::Range<usize> {
         let start = self.pos;
         while matches!(
             self.peek(),
@@ -804,7 +783,7 @@ impl Strict<'_> {
         ) {
             self.pos += 1;
         }
-        self.toks[start..self.pos].to_vec()
+        start..self.pos
     }
 
     /// mailbox / group (group only when `allow_group`).
@@ -812,13 +791,13 @@ impl Strict<'_> {
         let words = self.words();
         match self.peek_special() {
             Some('<') => {
-                let name = phrase_text(&words);
+                let name = phrase_text(&self.toks[words.clone()]);
                 let addr = self.angle_addr()?;
                 let name = name.or_else(|| self.comment_name());
                 Mailbox::new(name.as_deref(), &addr).map(AddressEntry::Mailbox)
             }
             Some('@') => {
-                let local = local_part_text(&words)
+                let local = local_part_text(&self.toks[words.clone()])
                     .ok_or_else(|| AddressError::InvalidLocalPart(self.input.to_owned()))?;
                 self.pos += 1;
                 let domain = self.domain()?;
@@ -828,7 +807,7 @@ impl Strict<'_> {
             }
             Some(':') if allow_group => {
                 self.pos += 1;
-                let name = phrase_text(&words).unwrap_or_default();
+                let name = phrase_text(&self.toks[words.clone()]).unwrap_or_default();
                 let mut members = Vec::new();
                 loop {
                     while self.peek_special() == Some(',') {
@@ -863,7 +842,7 @@ impl Strict<'_> {
                 character: '>',
             }),
             Some(',' | ';') | None if !words.is_empty() => {
-                let text = phrase_text(&words).unwrap_or_default();
+                let text = phrase_text(&self.toks[words.clone()]).unwrap_or_default();
                 if text.chars().any(char::is_whitespace) {
                     Err(self.unparsable())
                 } else {
@@ -914,7 +893,7 @@ impl Strict<'_> {
                 AddressError::MissingAt(self.input.to_owned())
             });
         }
-        let local = local_part_text(&words)
+        let local = local_part_text(&self.toks[words.clone()])
             .ok_or_else(|| AddressError::InvalidLocalPart(self.input.to_owned()))?;
         self.pos += 1;
         let domain = self.domain()?;
@@ -935,21 +914,22 @@ impl Strict<'_> {
     /// domain = dot-atom / domain-literal (CFWS around dots tolerated).
     fn domain(&mut self) -> Result<String, AddressError> {
         let invalid = || AddressError::InvalidDomain(self.input.to_owned());
-        match self.peek().cloned() {
+        match self.peek() {
             Some(Kind::Literal(l)) => {
+                let l = l.clone();
                 self.pos += 1;
                 Ok(l)
             }
             Some(Kind::Atom(a)) => {
+                let mut out = a.clone();
                 self.pos += 1;
-                let mut out = a;
                 while self.peek_special() == Some('.') {
                     self.pos += 1;
-                    match self.peek().cloned() {
+                    match self.peek() {
                         Some(Kind::Atom(a)) => {
-                            self.pos += 1;
                             out.push('.');
-                            out.push_str(&a);
+                            out.push_str(a);
+                            self.pos += 1;
                         }
                         _ => return Err(invalid()),
                     }
