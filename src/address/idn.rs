@@ -68,19 +68,39 @@ fn is_ascii_non_ldh(c: char) -> bool {
 
 /// Checks an ASCII host name: LDH labels of 1..=63 octets without leading
 /// or trailing hyphens, at most 253 octets in all, no trailing dot.
-pub(super) fn hostname_ok(ascii: &str) -> bool {
-    if ascii.is_empty() || ascii.len() > 253 {
-        return false;
+fn hostname_ok(ascii: &str) -> bool {
+    ldh_host(ascii.as_bytes(), false).is_some()
+}
+
+/// [`hostname_ok`] in one pass over the bytes; with `plain`, also no label
+/// with `--` in its third and fourth places (so no A-label). Returns
+/// whether the name is lowercase; `None` when it is not such a host name.
+pub(super) fn ldh_host(d: &[u8], plain: bool) -> Option<bool> {
+    if d.len() > 253 {
+        return None;
     }
-    ascii.split('.').all(|label| {
-        !label.is_empty()
-            && label.len() <= 63
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    })
+    let mut lowercase = true;
+    let mut label = 0;
+    for i in 0..=d.len() {
+        let c = d.get(i).copied().unwrap_or(b'.');
+        if c == b'.' {
+            let l = &d[label..i];
+            if l.is_empty()
+                || l.len() > 63
+                || l[0] == b'-'
+                || l[l.len() - 1] == b'-'
+                || (plain && l.get(2..4) == Some(b"--"))
+            {
+                return None;
+            }
+            label = i + 1;
+        } else if c.is_ascii_uppercase() {
+            lowercase = false;
+        } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+            return None;
+        }
+    }
+    Some(lowercase)
 }
 
 /// `1.2.3.4` or `IPv6:…` (RFC 5321 §4.1.3). General address literals

@@ -206,13 +206,12 @@ impl fmt::Display for Mailbox {
 /// domain is already lowercase (its UTS-46 form). `None` for anything else
 /// (valid or not): [`split_addr_spec`] and IDNA decide those.
 fn plain_addr_spec(address: &str) -> Option<(usize, bool)> {
-    let at = dot_atom_end(address.as_bytes(), 0)?;
-    let domain = address[at..].strip_prefix('@')?;
-    (at <= 64
-        && address.len() <= 254
-        && idn::hostname_ok(domain)
-        && domain.split('.').all(|l| l.get(2..4) != Some("--")))
-    .then(|| (at, !domain.bytes().any(|c| c.is_ascii_uppercase())))
+    let b = address.as_bytes();
+    let at = dot_atom_end(b, 0)?;
+    if b.get(at) != Some(&b'@') || at > 64 || b.len() > 254 {
+        return None;
+    }
+    Some((at, idn::ldh_host(&b[at + 1..], true)?))
 }
 
 /// The end of the ASCII dot-atom at `i` (atoms of ASCII `atext` joined by
