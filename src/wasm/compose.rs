@@ -360,8 +360,8 @@ fn builder_from_options<V: Val>(
         if value.is_absent() {
             continue;
         }
-        let lower = ascii_lowercase(&key);
-        let lower = lower.as_ref();
+        let lower = key.to_ascii_lowercase();
+        let lower = lower.as_str();
         seeded |= lower == "deterministic";
         dated |= lower == "date";
         let k = key.as_ref();
@@ -429,15 +429,6 @@ fn builder_from_options<V: Val>(
         }
     }
     Ok((b, fields))
-}
-
-/// `s` in ASCII lowercase, borrowed when it is already.
-fn ascii_lowercase(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.bytes().any(|c| c.is_ascii_uppercase()) {
-        s.to_ascii_lowercase().into()
-    } else {
-        s.into()
-    }
 }
 
 fn header_value<V: Val>(value: &V, field: &str) -> BResult<String> {
@@ -621,7 +612,7 @@ fn parse_part<V: Val>(
             }
             let f = format!("{field}.headers.{k}");
             let v = header_value(&v, &f)?;
-            match ascii_lowercase(&k).as_ref() {
+            match k.to_ascii_lowercase().as_str() {
                 "content-id" => cid = Some(v),
                 "content-type" => ty = Some(v),
                 "content-transfer-encoding" => {
