@@ -361,25 +361,28 @@ fn builder_from_options<V: Val>(
             continue;
         }
         let lower = key.to_ascii_lowercase();
+        let lower = lower.as_str();
         seeded |= lower == "deterministic";
         dated |= lower == "date";
-        let k = key.as_str();
-        b = match lower.as_str() {
-            "from" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.from(s)),
-            "to" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.to(s)),
-            "cc" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.cc(s)),
-            "bcc" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.bcc(s)),
-            "reply-to" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.reply_to(s)),
+        let k = key.as_ref();
+        // The fields that take a string or an array of strings, one loop.
+        let add: Option<fn(MessageBuilder, String) -> MessageBuilder> = match lower {
+            "from" => Some(|b, s| b.from(s)),
+            "to" => Some(|b, s| b.to(s)),
+            "cc" => Some(|b, s| b.cc(s)),
+            "bcc" => Some(|b, s| b.bcc(s)),
+            "reply-to" => Some(|b, s| b.reply_to(s)),
+            "in-reply-to" => Some(|b, s| b.in_reply_to(s)),
+            "references" => Some(|b, s| b.references(s)),
+            _ => None,
+        };
+        if let Some(add) = add {
+            for s in string_or_array_of(&value, k)? {
+                b = add(b, s);
+            }
+            continue;
+        }
+        b = match lower {
             "sender" => b.sender(value.string(k)?),
             "return-path" => b.return_path(value.string(k)?),
             "subject" => b.subject(value.string(k)?),
@@ -387,12 +390,6 @@ fn builder_from_options<V: Val>(
             "content-type" => b.text_content_type(value.string(k)?),
             "charset" => b.charset(value.string(k)?),
             "message-id" => b.message_id(value.string(k)?),
-            "in-reply-to" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.in_reply_to(s)),
-            "references" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.references(s)),
             "date" => b.date(date_option(&value, k)?),
             "deterministic" => {
                 let seed = opt_number_of(&value, k)?.unwrap_or(0.0);
@@ -632,7 +629,7 @@ fn parse_part<V: Val>(
                         }
                     })
                 }
-                _ => headers.push((k, v)),
+                _ => headers.push((k.into_owned(), v)),
             }
         }
     }
