@@ -481,6 +481,33 @@ fn plan_word(
 /// the same decisions, per byte instead of per transcoded character.
 /// Returns the prefix's length and its Q length.
 fn plan_word_utf8(s: &[u8], mode: QMode, budget: usize) -> (usize, usize) {
+    // Native only (the wasm build's size is bounded): a prefix with no
+    // ASCII octet (CJK, emoji) costs three Q columns an octet against at
+    // most four B columns for three, so B decides, and the loop below
+    // takes every character that ends within the octets B fits: found
+    // here without a step per character.
+    let b_max = budget / 4 * 3;
+    if !cfg!(target_arch = "wasm32") && b_max >= 4 {
+        let n = s.len().min(b_max);
+        if s[..n].iter().fold(0x80, |acc, &b| acc & b) == 0x80 && n > 0 {
+            let mut end = n;
+            if s.len() > b_max {
+                // Back to the start of the character that crosses `b_max`
+                // (a lead octet is never 0b10xx_xxxx).
+                while end > 0 && s[end] & 0xC0 == 0x80 {
+                    end -= 1;
+                }
+            }
+            if end > 0 {
+                return (end, 3 * end);
+            }
+        }
+    }
+    plan_word_utf8_each(s, mode, budget)
+}
+
+/// [`plan_word_utf8`] a character at a time.
+fn plan_word_utf8_each(s: &[u8], mode: QMode, budget: usize) -> (usize, usize) {
     let mut q = 0usize;
     let mut i = 0usize;
     while i < s.len() {
@@ -514,11 +541,14 @@ fn plan_word_utf8(s: &[u8], mode: QMode, budget: usize) -> (usize, usize) {
 fn push_base64(bytes: &[u8], w: &mut Vec<u8>) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let sym = |v: u32| ALPHABET[(v & 63) as usize];
-    w.reserve(bytes.len().div_ceil(3) * 4);
+    // Whole groups written in place (no capacity check per group).
+    let start = w.len();
+    let whole = bytes.len() / 3;
+    w.resize(start + whole * 4, 0);
     let mut groups = bytes.chunks_exact(3);
-    for g in &mut groups {
+    for (g, o) in (&mut groups).zip(w[start..].chunks_exact_mut(4)) {
         let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
-        w.extend_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
+        o.copy_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
     }
     match *groups.remainder() {
         [a] => {
@@ -773,6 +803,45 @@ pub(crate) mod tests {
                         false => Ok(vec![Token::glued(word.clone())]),
                     };
                     assert_eq!(fast, general, "{word:?} {raw}");
+                }
+            }
+        }
+    }
+
+    /// The shortcut for octets without ASCII gives what the loop gives.
+    #[test]
+    fn utf8_plan_shortcut_matches_the_loop() {
+        let pieces = ["日", "é", "😀", "a", " ", "=", "한국", "✓"];
+        let mut x: u64 = 11;
+        for round in 0..4000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let count = (x >> 57) as usize;
+            let mixed = round % 3 == 0;
+            let text: String = (0..count)
+                .map(|k| {
+                    let i = (x >> (k % 20 * 3)) as usize % pieces.len();
+                    if mixed {
+                        pieces[i]
+                    } else {
+                        ["日", "é", "😀", "한국", "✓"][i % 5]
+                    }
+                })
+                .collect();
+            for budget in [12, 13, 14, 15, 16, 45, 60, 63, 64, 65, 66, 67] {
+                for mode in [QMode::Text, QMode::Phrase] {
+                    for start in 0..text.len().min(6) {
+                        if !text.is_char_boundary(start) {
+                            continue;
+                        }
+                        let s = &text.as_bytes()[start..];
+                        assert_eq!(
+                            plan_word_utf8(s, mode, budget),
+                            plan_word_utf8_each(s, mode, budget),
+                            "{text:?} from {start}, budget {budget}"
+                        );
+                    }
                 }
             }
         }

@@ -4,7 +4,7 @@
 use super::attachment::{Attachment, Source};
 use super::boundary::IdGenerator;
 use super::content_type;
-use super::message::{Leaf, LeafBody, Message, Node, Params, TopHeaders};
+use super::message::{Leaf, LeafBody, Leaves, Message, Node, Params, TopHeaders};
 use super::ComposeError;
 use crate::address::{AddressEntry, AddressList, Mailbox};
 use crate::encoding::{base64, text, Charset, TransferEncoding};
@@ -394,13 +394,7 @@ impl MessageBuilder {
         };
 
         // The body parts and the tree.
-        let mut leaves = Vec::with_capacity(
-            usize::from(self.text.is_some())
-                + usize::from(self.html.is_some())
-                + self.inline.len()
-                + self.alternatives.len()
-                + self.attachments.len(),
-        );
+        let mut leaves = Leaves::default();
         let mut alternatives = Nodes::default();
         if let Some(text) = self.text {
             let media_type = text_type
@@ -708,9 +702,8 @@ impl Nodes {
     }
 }
 
-fn push_leaf(leaves: &mut Vec<Leaf>, leaf: Leaf) -> Node {
-    leaves.push(leaf);
-    Node::Leaf(leaves.len() - 1)
+fn push_leaf(leaves: &mut Leaves, leaf: Leaf) -> Node {
+    Node::Leaf(leaves.push(leaf))
 }
 
 fn multipart(subtype: &'static str, children: Vec<Node>) -> Node {
@@ -789,7 +782,7 @@ fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
 /// own related parts when it has any. `message_charset` is the one in
 /// which the part's custom headers are encoded.
 fn part_node(
-    leaves: &mut Vec<Leaf>,
+    leaves: &mut Leaves,
     field: &str,
     part: Attachment,
     inline_default: bool,
