@@ -363,7 +363,7 @@ fn encode_run<F: FnMut(&str)>(
     mut emit: F,
 ) -> Result<(), EncodingError> {
     let name = charset.name();
-    let mut word: Vec<u8> = Vec::with_capacity(MAX_WORD_LEN + 8);
+    let mut word = WordBuf::new();
     // "=?" name "?X?" ... "?="
     let overhead = name.len() + 7;
     let budget = MAX_WORD_LEN.saturating_sub(overhead).max(12);
@@ -390,7 +390,7 @@ fn encode_run<F: FnMut(&str)>(
                 word.clear();
                 write_word(&mut word, name, &bytes, mode, q <= b);
                 // Always ASCII: the charset name, `B` or `Q` text.
-                emit(std::str::from_utf8(&word).unwrap_or_default());
+                emit(std::str::from_utf8(word.as_bytes()).unwrap_or_default());
                 break;
             }
             // The plan over-estimated (should not happen): drop a char.
@@ -536,19 +536,78 @@ fn plan_word_utf8_each(s: &[u8], mode: QMode, budget: usize) -> (usize, usize) {
     (i, q)
 }
 
+/// Octets an encoded word is written in without the heap: every word
+/// (at most [`MAX_WORD_LEN`], or one character's few octets encoded with
+/// the charset's name) fits; anything longer would go to `spill`.
+const WORD_BUF: usize = 128;
+
+/// One encoded word being written, on the stack.
+struct WordBuf {
+    buf: [u8; WORD_BUF],
+    len: usize,
+    /// The word when it outgrows `buf` (never, by the bounds above).
+    spill: Vec<u8>,
+}
+
+impl WordBuf {
+    fn new() -> Self {
+        WordBuf {
+            buf: [0; WORD_BUF],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if self.spill.is_empty() && end <= WORD_BUF {
+            self.buf[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.buf[..self.len]);
+            }
+            self.spill.extend_from_slice(bytes);
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        self.extend_from_slice(&[b]);
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        if self.spill.is_empty() {
+            &self.buf[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+}
+
 /// Appends the padded base64 of `bytes` (an encoded word's few dozen
 /// octets: a plain table walk beats a general engine's setup here).
-fn push_base64(bytes: &[u8], w: &mut Vec<u8>) {
+fn push_base64(bytes: &[u8], w: &mut WordBuf) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let sym = |v: u32| ALPHABET[(v & 63) as usize];
-    // Whole groups written in place (no capacity check per group).
-    let start = w.len();
-    let whole = bytes.len() / 3;
-    w.resize(start + whole * 4, 0);
     let mut groups = bytes.chunks_exact(3);
-    for (g, o) in (&mut groups).zip(w[start..].chunks_exact_mut(4)) {
-        let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
-        o.copy_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
+    // Whole groups written in place when they fit (they always do).
+    let (start, end) = (w.len, w.len + bytes.len() / 3 * 4);
+    if w.spill.is_empty() && end <= WORD_BUF {
+        for (g, o) in (&mut groups).zip(w.buf[start..end].chunks_exact_mut(4)) {
+            let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
+            o.copy_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
+        }
+        w.len = end;
+    } else {
+        for g in &mut groups {
+            let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
+            w.extend_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
+        }
     }
     match *groups.remainder() {
         [a] => {
@@ -564,7 +623,7 @@ fn push_base64(bytes: &[u8], w: &mut Vec<u8>) {
 }
 
 /// Appends one encoded word (ASCII) to `w`.
-fn write_word(w: &mut Vec<u8>, name: &str, bytes: &[u8], mode: QMode, use_q: bool) {
+fn write_word(w: &mut WordBuf, name: &str, bytes: &[u8], mode: QMode, use_q: bool) {
     w.extend_from_slice(b"=?");
     w.extend_from_slice(name.as_bytes());
     if use_q {
@@ -769,10 +828,15 @@ pub(crate) mod tests {
         use ::base64::Engine as _;
         for len in 0..100usize {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
-            let mut got = b"x".to_vec();
-            push_base64(&bytes, &mut got);
             let want = ::base64::engine::general_purpose::STANDARD.encode(&bytes);
-            assert_eq!(got[1..], *want.as_bytes());
+            // In the stack buffer, and past it (spilled).
+            for lead in [1, WORD_BUF - 20] {
+                let mut got = WordBuf::new();
+                got.extend_from_slice(&vec![b'x'; lead]);
+                push_base64(&bytes, &mut got);
+                assert_eq!(got.as_bytes()[lead..], *want.as_bytes());
+                assert!(got.as_bytes()[..lead].iter().all(|&b| b == b'x'));
+            }
         }
     }
 

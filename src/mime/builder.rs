@@ -377,7 +377,7 @@ impl MessageBuilder {
             None => DateTime::now(),
         });
         let message_id = match &self.message_id {
-            Some(id) => message_id("message-id", id)?,
+            Some(id) => message_id("message-id", id)?.into(),
             None => {
                 let domain = from
                     .mailboxes()
@@ -385,11 +385,7 @@ impl MessageBuilder {
                     .map(Mailbox::ascii_domain)
                     .filter(|d| !d.is_empty() && !d.starts_with('['))
                     .unwrap_or("localhost");
-                let mut id = String::with_capacity(33 + domain.len());
-                rng.push_alphanumeric(&mut id, 32);
-                id.push('@');
-                id.push_str(domain);
-                id
+                rng.message_id(32, domain)
             }
         };
 
@@ -709,7 +705,7 @@ fn push_leaf(leaves: &mut Leaves, leaf: Leaf) -> Node {
 fn multipart(subtype: &'static str, children: Vec<Node>) -> Node {
     Node::Multipart {
         subtype,
-        boundary: String::new(),
+        boundary: Default::default(),
         children,
     }
 }
@@ -1045,7 +1041,7 @@ fn assign(node: &mut Node, exposed: &[&[u8]], rng: &mut IdGenerator) {
     } = node
     {
         loop {
-            let candidate = rng.boundary();
+            let candidate = rng.boundary_text();
             let clash = exposed
                 .iter()
                 .any(|bytes| contains(bytes, candidate.as_bytes()));
@@ -1251,7 +1247,7 @@ mod boundary_tests {
             .build()
             .unwrap();
         match &m.root {
-            Node::Multipart { boundary, .. } => boundary.clone(),
+            Node::Multipart { boundary, .. } => boundary.as_str().to_owned(),
             Node::Leaf(_) => panic!("no multipart"),
         }
     }

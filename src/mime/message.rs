@@ -59,7 +59,7 @@ pub(crate) struct TopHeaders {
     pub to: AddressList,
     pub cc: AddressList,
     pub subject: Option<String>,
-    pub message_id: String,
+    pub message_id: super::boundary::ShortText,
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub custom: Vec<(HeaderName, String)>,
@@ -74,7 +74,7 @@ pub(crate) enum Node {
     /// A multipart of the given subtype (`mixed`, `alternative`, `related`).
     Multipart {
         subtype: &'static str,
-        boundary: String,
+        boundary: super::boundary::ShortText,
         children: Vec<Node>,
     },
 }
@@ -272,7 +272,7 @@ impl Message {
 
     /// The Message-ID, without angle brackets.
     pub fn message_id(&self) -> &str {
-        &self.headers.message_id
+        self.headers.message_id.as_str()
     }
 
     /// The Date header's time.

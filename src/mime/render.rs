@@ -903,7 +903,7 @@ impl HeaderWriter<'_> {
         }
         // One token, which the folder would write on the header's line
         // (an id is at most 900 octets: `parse_message_id`, or generated).
-        out.reserve(h.message_id.len() + 16);
+        out.reserve(h.message_id.as_bytes().len() + 16);
         out.extend_from_slice(b"Message-ID: <");
         out.extend_from_slice(h.message_id.as_bytes());
         out.extend_from_slice(b">\r\n");
@@ -946,7 +946,7 @@ impl HeaderWriter<'_> {
                     t.push_str("multipart/");
                     t.push_str(subtype);
                 });
-                parameter(&mut folder, "boundary", boundary, false);
+                parameter(&mut folder, "boundary", boundary.as_str(), false);
                 folder.finish()?;
                 head.extend_from_slice(b"\r\n");
                 for child in children {
