@@ -563,6 +563,7 @@ impl WordBuf {
         self.spill.clear();
     }
 
+    #[inline]
     fn extend_from_slice(&mut self, bytes: &[u8]) {
         let end = self.len + bytes.len();
         if self.spill.is_empty() && end <= WORD_BUF {
@@ -576,6 +577,7 @@ impl WordBuf {
         }
     }
 
+    #[inline]
     fn push(&mut self, b: u8) {
         self.extend_from_slice(&[b]);
     }
