@@ -678,7 +678,7 @@ struct Nodes {
 impl Nodes {
     fn push(&mut self, node: Node) {
         if let Some(first) = self.first.take() {
-            self.rest.reserve(4);
+            self.rest.reserve_exact(2);
             self.rest.push(first);
             self.rest.push(node);
         } else if self.rest.is_empty() {

@@ -738,6 +738,9 @@ struct Direct {
     renderer: Renderer,
     /// An upper bound on the body octets still to write.
     left: usize,
+    /// Kept free beyond `left` before each body ([`DIRECT_ROOM`], or
+    /// only the CRLF slack for a single part).
+    room: usize,
 }
 
 /// [`Message::to_bytes_with`] for a message whose parts are all in memory
@@ -760,15 +763,12 @@ pub(crate) fn render_in_memory(
         let enc = leaf.transfer_encoding(opts);
         bodies = bodies.saturating_add(body_bound(leaf, enc, qp_len(leaf, enc, false)));
     }
-    // The subject counted twice more: encoded words take up to about
-    // twice its octets (base64, charset, folding).
-    let subject = msg.headers.subject.as_ref().map_or(0, String::len);
-    let mut out = Vec::with_capacity(
-        head_room(msg)
-            .saturating_add(subject)
-            .saturating_add(bodies)
-            .saturating_add(DIRECT_ROOM),
-    );
+    // A single part has no boundary after its body.
+    let room = match msg.root {
+        Node::Leaf(_) => text::CRLF_SLACK,
+        Node::Multipart { .. } => DIRECT_ROOM,
+    };
+    let mut out = Vec::with_capacity(head_room(msg).saturating_add(bodies).saturating_add(room));
     let mut w = HeaderWriter {
         msg,
         opts,
@@ -790,6 +790,7 @@ pub(crate) fn render_in_memory(
                 sources: Vec::new(),
             },
             left: bodies,
+            room,
         }),
     };
     w.top_headers(&mut out)?;
@@ -971,7 +972,7 @@ impl HeaderWriter<'_> {
                     // boundaries between them: made here only when the
                     // headers outgrew their guess (never by doubling a
                     // large buffer while a body is written).
-                    let need = direct.left.saturating_add(DIRECT_ROOM);
+                    let need = direct.left.saturating_add(direct.room);
                     if head.capacity() - head.len() < need {
                         // A new buffer takes only the bytes written
                         // (`realloc` would copy the whole old one).
@@ -981,6 +982,10 @@ impl HeaderWriter<'_> {
                     }
                     let bound = body_bound(leaf, enc, qp_len);
                     direct.left = direct.left.saturating_sub(bound);
+                    // The token buffers are not held while bodies are
+                    // written (the peak); a later header that needs them
+                    // makes them again.
+                    self.buffers = TokenBuffers::default();
                     direct.renderer.active =
                         Some(Active::new(index, enc, in_multipart, qp_len, None, None));
                     direct.renderer.render_into(self.msg, head)?;
