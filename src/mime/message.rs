@@ -82,6 +82,8 @@ pub(crate) enum Node {
 /// A message's body parts, in the order [`Node::Leaf`] indexes them: the
 /// usual one or two without a heap list.
 // Inline on purpose: the parts of most messages, without an allocation.
+// Native builds; the wasm build keeps a plain list (less code).
+#[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Leaves {
@@ -91,12 +93,36 @@ pub(crate) enum Leaves {
     Many(Vec<Leaf>),
 }
 
+/// (The wasm build: a plain list.)
+#[cfg(target_arch = "wasm32")]
+#[derive(Debug, Default)]
+pub(crate) struct Leaves(Vec<Leaf>);
+
+#[cfg(target_arch = "wasm32")]
+impl Leaves {
+    /// Appends a part; returns its index.
+    pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
+        self.0.push(leaf);
+        self.0.len() - 1
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl std::ops::Deref for Leaves {
+    type Target = [Leaf];
+    fn deref(&self) -> &[Leaf] {
+        &self.0
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 impl Default for Leaves {
     fn default() -> Self {
         Self::Many(Vec::new())
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Leaves {
     /// Appends a part; returns its index.
     pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
@@ -117,6 +143,7 @@ impl Leaves {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl std::ops::Deref for Leaves {
     type Target = [Leaf];
     fn deref(&self) -> &[Leaf] {
