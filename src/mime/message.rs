@@ -333,6 +333,27 @@ impl Message {
         Ok(out)
     }
 
+    /// Appends the whole message, rendered with `opts`, to `out` without a
+    /// chunk buffer in between (the bytes of [`Message::to_bytes_with`]);
+    /// `reserve` first sizes `out` for an upper bound of the length (the
+    /// wasm bindings reserve fallibly and keep `out` between messages).
+    #[cfg(all(target_arch = "wasm32", feature = "wasm"))]
+    pub(crate) fn render_append<E: From<ComposeError>>(
+        &self,
+        opts: RenderOptions,
+        out: &mut Vec<u8>,
+        reserve: impl FnOnce(&mut Vec<u8>, usize) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut renderer = Renderer::with_bounds(self, opts)?;
+        let bound = renderer
+            .size()
+            .map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX))
+            .saturating_add(crate::encoding::text::CRLF_SLACK);
+        reserve(out, bound)?;
+        renderer.render_into(self, out)?;
+        Ok(())
+    }
+
     /// Writes the message to `w` chunk by chunk (large attachments are
     /// never held whole), with [`Message::default_options`].
     pub fn write_to(&self, w: impl Write) -> Result<(), ComposeError> {

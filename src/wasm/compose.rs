@@ -228,21 +228,13 @@ fn compose_from(options: &AnyVal) -> BResult<usize> {
         composed.message_id.push_str(message.message_id());
         let out = &mut composed.output;
         out.clear();
-        let opts = message.default_options();
-        let mut stream = message.into_stream();
-        if let Some(len) = stream.start(opts)? {
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            if out.capacity() > KEEP_OUTPUT && len < out.capacity() / 4 {
+        message.render_append(message.default_options(), out, |out, bound| {
+            if out.capacity() > KEEP_OUTPUT && bound < out.capacity() / 4 {
                 *out = Vec::new();
             }
-            out.try_reserve_exact(len).map_err(|_| too_large(len))?;
-        }
-        while let Some(chunk) = stream.next_chunk()? {
-            out.try_reserve(chunk.len())
-                .map_err(|_| too_large(out.len().saturating_add(chunk.len())))?;
-            out.extend_from_slice(chunk);
-        }
-        composed.ascii = out.is_ascii();
+            out.try_reserve_exact(bound).map_err(|_| too_large(bound))
+        })?;
+        composed.ascii = crate::encoding::text::is_ascii(out);
         Ok(out.len())
     })
 }
