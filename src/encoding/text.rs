@@ -115,6 +115,7 @@ pub(crate) fn crlf_into_vec(
 /// Where [`crlf_into`] writes.
 /// Whether every octet is ASCII: `<[u8]>::is_ascii`, with SIMD128 blocks
 /// in the wasm build (where the core one reads four octets at a time).
+#[cfg(any(feature = "wasm", test))]
 pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {

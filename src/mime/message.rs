@@ -337,7 +337,7 @@ impl Message {
     /// chunk buffer in between (the bytes of [`Message::to_bytes_with`]);
     /// `reserve` first sizes `out` for an upper bound of the length (the
     /// wasm bindings reserve fallibly and keep `out` between messages).
-    #[cfg(all(target_arch = "wasm32", feature = "wasm"))]
+    #[cfg(feature = "wasm")]
     pub(crate) fn render_append<E: From<ComposeError>>(
         &self,
         opts: RenderOptions,
