@@ -306,6 +306,8 @@ fn describe(r: &Result<SentMessage, NativeError>) -> String {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Driver {
     Blocking,
+    // Built only with the `tokio` feature.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Async,
     Pool,
 }
