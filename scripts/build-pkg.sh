@@ -40,8 +40,12 @@ if [[ ${profile[0]} != --dev ]]; then
     fi
     # Features come from the module's target_features section.
     # Two runs: the second still finds ~300 B (gzipped) to drop.
+    # --low-memory-unused: rustc's wasm32 layout keeps the stack's 1 MiB
+    # first and the data above it, so nothing lives in the low 1 KiB and
+    # constant offsets fold into loads and stores (-806 B gzipped).
     for _ in 1 2; do
-        "$wasm_opt" -Oz --strip-debug --strip-producers pkg/mimeograph_bg.wasm -o pkg/mimeograph_bg.opt.wasm
+        "$wasm_opt" -Oz --low-memory-unused --strip-debug --strip-producers \
+            pkg/mimeograph_bg.wasm -o pkg/mimeograph_bg.opt.wasm
         mv pkg/mimeograph_bg.opt.wasm pkg/mimeograph_bg.wasm
     done
 fi
