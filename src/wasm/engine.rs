@@ -697,7 +697,7 @@ impl WasmSmtpClient {
 
     /// The transcript so far (AUTH secrets redacted), emptied.
     #[wasm_bindgen(js_name = takeTranscript)]
-    pub fn take_transcript(&mut self) -> JsValue {
+    pub fn take_transcript(&mut self) -> Result<JsValue, JsValue> {
         // Built with js_sys (not serde): an array of plain objects
         // `{ direction, text }`.
         let lines = js_sys::Array::new();
@@ -713,7 +713,7 @@ impl WasmSmtpClient {
             let _ = js_sys::Reflect::set(&obj, &text, &JsValue::from_str(&l.text));
             lines.push(&obj);
         }
-        lines.into()
+        Ok(lines.into())
     }
 
     /// A fed attachment has new data for the message whose body was
