@@ -118,6 +118,10 @@ if [[ -f tests/wasm_node.rs ]]; then
 else
     skip wasm-node "tests/wasm_node.rs does not exist"
 fi
+# The library's own #[wasm_bindgen_test]s under Node (encoding::text: the
+# SIMD128 block tests against the plain ones, the scan and CRLF conversion
+# against their byte-at-a-time definitions).
+stage wasm-lib wasm-pack test --mode no-install --node -- "${wasm_test_args[@]}" --lib
 
 if [[ -f tests/wasm_browser.rs ]]; then
     export CHROMEDRIVER=/usr/bin/chromedriver

@@ -13,9 +13,10 @@
 //! * `native` (feature `native`) — the blocking std::net + rustls transport.
 //!
 //! See `ARCHITECTURE.md` for how a message flows from builder to bytes.
-// Two modules may use `unsafe`: the SSE2 block tests of the text scan
-// (`encoding::text`) and of the quoted-printable encoder (`encoding::qp`),
-// each block with its soundness comment.
+// Three modules may use `unsafe`: the SSE2 (native) and SIMD128 (wasm)
+// block tests of the text scan (`encoding::text`) and of the
+// quoted-printable encoder (`encoding::qp`), and the wasm SIMD128 base64
+// encoder (`encoding::base64`), each block with its soundness comment.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -145,18 +145,21 @@ fn run<S: Sink>(input: &[u8], sink: &mut S, text: bool) {
     let mut i = 0usize;
     while i < n {
         let b = input[i];
-        // Block step (x86_64): the run of plain octets from `i` (what the
+        // Block step (x86_64 SSE2, wasm SIMD128): the run of plain octets from `i` (what the
         // fast path below takes) found sixteen at a time with a vector test
         // per block, then written as one slice. It stops where the fast
         // path would (an octet `ESCAPE` marks, two columns before the soft
         // break limit), or before the last block of the input, which the
         // fast path below finishes.
-        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        #[cfg(any(
+            all(target_arch = "x86_64", target_feature = "sse2"),
+            all(target_arch = "wasm32", target_feature = "simd128")
+        ))]
         if col < MAX_LINE - 2 && !(ESCAPE[b as usize] || col == 0 && b == b'.') {
             let limit = n.min(i + (MAX_LINE - 2 - col));
             let mut j = i;
             while let Some(block) = input.get(j..).and_then(|s| s.first_chunk::<16>()) {
-                let special = sse2::special(block);
+                let special = simd::special(block);
                 if special == 0 && j + 16 <= limit {
                     j += 16;
                     continue;
@@ -240,7 +243,7 @@ fn run<S: Sink>(input: &[u8], sink: &mut S, text: bool) {
 /// SSE2 block test for the encoder's block step.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[allow(unsafe_code)]
-mod sse2 {
+mod simd {
     use core::arch::x86_64::*;
 
     /// The bits of the lanes of `block` that `ESCAPE` marks: octets below
@@ -262,6 +265,28 @@ mod sse2 {
             let m = _mm_or_si128(_mm_andnot_si128(tab, out), eq);
             _mm_movemask_epi8(m) as u32
         }
+    }
+}
+
+/// SIMD128 block test for the encoder's block step (the wasm build).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(unsafe_code)]
+mod simd {
+    use core::arch::wasm32::*;
+
+    /// The bits of the lanes of `block` that `ESCAPE` marks: octets below
+    /// 0x20 other than TAB, from 0x7F up, and `=`.
+    #[inline(always)]
+    pub(super) fn special(block: &[u8; 16]) -> u32 {
+        // SAFETY: the load reads exactly the 16 octets of `block`, which is
+        // valid for reads; `v128_load` is an unaligned load.
+        let v = unsafe { v128_load(block.as_ptr().cast()) };
+        // As in the SSE2 test: v + 1 as a signed octet is below 0x21
+        // exactly for octets below 0x20 and from 0x7F up.
+        let out = i8x16_lt(i8x16_add(v, i8x16_splat(1)), i8x16_splat(0x21));
+        let tab = i8x16_eq(v, i8x16_splat(b'\t' as i8));
+        let eq = i8x16_eq(v, i8x16_splat(b'=' as i8));
+        u32::from(i8x16_bitmask(v128_or(v128_andnot(out, tab), eq)))
     }
 }
 
@@ -565,7 +590,7 @@ mod tests {
                 let mut block = [b'a'; 16];
                 block[lane] = b;
                 let want = if ESCAPE[b as usize] { 1 << lane } else { 0 };
-                assert_eq!(sse2::special(&block), want, "octet {b:#04x} in lane {lane}");
+                assert_eq!(simd::special(&block), want, "octet {b:#04x} in lane {lane}");
             }
         }
     }

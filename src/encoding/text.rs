@@ -319,15 +319,25 @@ impl Lines<'_> {
     }
 }
 
-/// Per-block tests over 16 octets: SSE2 on x86_64, plain code elsewhere.
+/// Per-block tests over 16 octets: SSE2 on x86_64, SIMD128 on wasm32 (the
+/// npm package's build enables it), plain code elsewhere.
 mod lanes {
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    #[cfg(not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     pub(super) use portable::{breaks, HighCount};
 
     /// A reduction the compiler makes vector compares of says whether a
     /// block needs a closer look, and exact bit tricks on its two words
     /// then say which lanes.
-    #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+    #[cfg_attr(
+        any(
+            all(target_arch = "x86_64", target_feature = "sse2"),
+            all(target_arch = "wasm32", target_feature = "simd128")
+        ),
+        allow(dead_code)
+    )]
     mod portable {
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -420,6 +430,9 @@ mod lanes {
 
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     pub(super) use sse2::{breaks, HighCount};
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub(super) use simd128::{breaks, HighCount};
 
     /// The bits of the lanes of a 64-octet `block` that hold CR or LF.
     #[inline(always)]
@@ -518,8 +531,69 @@ mod lanes {
         }
     }
 
+    /// The same tests in WebAssembly SIMD128 (enabled for the wasm build
+    /// by .cargo/config.toml): a compare per condition and a bitmask per
+    /// block, which the reductions of `portable` do not compile to at
+    /// `opt-level = "z"`.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[allow(unsafe_code)]
+    mod simd128 {
+        use core::arch::wasm32::*;
+
+        /// The block in a vector.
+        #[inline(always)]
+        fn load(block: &[u8; 16]) -> v128 {
+            // SAFETY: `v128_load` reads exactly 16 octets from the pointer,
+            // with no alignment requirement; `block` is 16 octets, valid
+            // for reads for the duration of the call.
+            unsafe { v128_load(block.as_ptr().cast()) }
+        }
+
+        /// The bits of the lanes of `block` that hold CR or LF.
+        #[inline(always)]
+        pub(in super::super) fn breaks(block: &[u8; 16]) -> u32 {
+            let v = load(block);
+            let cr = u8x16_eq(v, u8x16_splat(b'\r'));
+            let lf = u8x16_eq(v, u8x16_splat(b'\n'));
+            u32::from(u8x16_bitmask(v128_or(cr, lf)))
+        }
+
+        /// Counts octets ≥ 0x80: the high bits of a block's lanes
+        /// (`u8x16_bitmask`), counted.
+        pub(in super::super) struct HighCount {
+            total: usize,
+        }
+
+        impl HighCount {
+            pub(in super::super) fn new() -> Self {
+                Self { total: 0 }
+            }
+
+            /// Counts the octets ≥ 0x80 of `block` and returns the bits of
+            /// its lanes that hold an octet below 0x20, DEL or `=`.
+            #[inline(always)]
+            pub(in super::super) fn add_special(&mut self, block: &[u8; 16]) -> u32 {
+                let v = load(block);
+                self.total += u8x16_bitmask(v).count_ones() as usize;
+                let low = u8x16_lt(v, u8x16_splat(0x20));
+                let del = u8x16_eq(v, u8x16_splat(0x7F));
+                let eq = u8x16_eq(v, u8x16_splat(b'='));
+                u32::from(u8x16_bitmask(v128_or(low, v128_or(del, eq))))
+            }
+
+            /// Nothing to sum here (the counts are kept whole).
+            pub(in super::super) fn flush(&mut self) {}
+
+            /// The count so far.
+            pub(in super::super) fn total(self) -> usize {
+                self.total
+            }
+        }
+    }
+
     #[cfg(test)]
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn bits_are_exact() {
         let mut x: u64 = 0x1234_5678_9ABC_DEF0;
         for _ in 0..20_000 {
@@ -615,6 +689,9 @@ pub fn choose_text_encoding(stats: &TextStats, allow_8bit: bool) -> TransferEnco
     }
 }
 
+/// Natively with `cargo test`; in the wasm build (its SIMD128 block tests)
+/// with `wasm-pack test --mode no-install --node -- --no-default-features
+/// --features wasm --lib` (stage `wasm-lib` of scripts/test.sh).
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -656,7 +733,8 @@ mod tests {
 
     /// Long lines (soft breaks), escapes, dots and trailing whitespace: the
     /// bound is never below the encoder's length, and not far above it.
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn qp_bound_holds_on_long_lines() {
         let specials = b"=. \t\x80\xc3\x01\x7f";
         let mut x: u64 = 0x5DEE_CE66_D1CE_4E5B;
@@ -686,7 +764,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn analyze_matches_naive_on_noise() {
         let alphabet = b"ab \t\r\n\x00\x1f\x7f\x80\xff=.~";
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
@@ -756,7 +835,8 @@ mod tests {
         out
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn crlf_into_vec_matches_crlf_into() {
         let mut x: u32 = 777;
         for round in 0..4000 {
@@ -790,7 +870,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn normalize_cases() {
         let cases: &[(&[u8], &[u8])] = &[
             (b"", b""),
@@ -811,7 +892,8 @@ mod tests {
         assert!(matches!(normalize_crlf(b"a\nb"), Cow::Owned(_)));
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn normalize_matches_naive_on_noise() {
         // Deterministic pseudo-random bytes drawn from a small alphabet.
         let mut x: u32 = 12345;
@@ -831,7 +913,8 @@ mod tests {
         }
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn analyze_counts() {
         let s = analyze(b"");
         assert_eq!(s, TextStats::default());
@@ -851,7 +934,8 @@ mod tests {
         assert_eq!(analyze(b"abc\rab").max_line_len, 3);
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn choose() {
         let te = |t: &[u8], eight| choose_text_encoding(&analyze(t), eight);
         assert_eq!(te(b"", false), TransferEncoding::SevenBit);

@@ -31,27 +31,10 @@ const PIECE: usize = 2048;
 #[cfg(target_arch = "wasm32")]
 const PIECE: usize = 1024;
 
-/// The CRLF form of a piece of text: at most `2 * PIECE` octets of a piece
-/// plus the at most 56 octets of an unfinished line carried over, on the
-/// stack (no heap buffer held while a message is written). Native builds;
-/// the wasm build uses the renderer's scratch (smaller code).
-#[cfg(not(target_arch = "wasm32"))]
-struct Piece {
-    buf: [u8; PIECE_BUF],
-    len: usize,
-}
-
-/// [`Piece`]'s size.
+/// The renderer's scratch room for the CRLF form of a piece of text: at
+/// most `2 * PIECE` octets of a piece plus the at most 56 octets of an
+/// unfinished line carried over.
 const PIECE_BUF: usize = 2 * PIECE + 57;
-
-#[cfg(not(target_arch = "wasm32"))]
-impl text::Sink for Piece {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-}
 
 /// A message laid out for writing: all header and boundary bytes in one
 /// buffer, and the segments that alternate between them and body parts.
@@ -422,46 +405,20 @@ impl Renderer {
                         // the window's end (the rest waits in front of the
                         // next piece), so that it never encodes a line of
                         // its own between pieces.
-                        #[cfg(not(target_arch = "wasm32"))]
-                        {
-                            let mut piece = Piece {
-                                buf: [0; PIECE_BUF],
-                                len: 0,
-                            };
-                            let mut at = a.pos;
-                            while at < end {
-                                let stop = (at + PIECE).min(end);
-                                text::crlf_into(bytes, at, stop, &mut piece);
-                                let whole = if stop == end {
-                                    piece.len
-                                } else {
-                                    piece.len / 57 * 57
-                                };
-                                a.encoder.push(&piece.buf[..whole], out);
-                                piece.buf.copy_within(whole..piece.len, 0);
-                                piece.len -= whole;
-                                at = stop;
-                            }
-                        }
-                        // The wasm build: the same in the renderer's
-                        // scratch (the smaller code there).
-                        #[cfg(target_arch = "wasm32")]
-                        {
-                            self.scratch.clear();
-                            self.scratch.reserve_exact(PIECE_BUF);
-                            let mut at = a.pos;
-                            while at < end {
-                                let stop = (at + PIECE).min(end);
-                                text::crlf_into(bytes, at, stop, &mut self.scratch);
-                                let whole = if stop == end {
-                                    self.scratch.len()
-                                } else {
-                                    self.scratch.len() / 57 * 57
-                                };
-                                a.encoder.push(&self.scratch[..whole], out);
-                                self.scratch.drain(..whole);
-                                at = stop;
-                            }
+                        // In the renderer's scratch, kept between calls (no
+                        // buffer to clear or allocate per call).
+                        self.scratch.clear();
+                        self.scratch.reserve(PIECE_BUF);
+                        let mut at = a.pos;
+                        while at < end {
+                            let stop = (at + PIECE).min(end);
+                            text::crlf_into(bytes, at, stop, &mut self.scratch);
+                            let len = self.scratch.len();
+                            let whole = if stop == end { len } else { len / 57 * 57 };
+                            a.encoder.push(&self.scratch[..whole], out);
+                            self.scratch.copy_within(whole.., 0);
+                            self.scratch.truncate(len - whole);
+                            at = stop;
                         }
                     } else {
                         a.encoder.push(&bytes[a.pos..end], out);

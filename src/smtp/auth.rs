@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
+use crate::encoding::base64::encode as b64;
 
 use super::command::{Command, Secret};
 use super::error::SmtpError;
@@ -88,9 +87,9 @@ impl Credentials {
     /// would garble ordinary text); its encoded forms are longer.
     pub(crate) fn secret_forms(&self) -> Vec<String> {
         let mut forms = vec![
-            B64.encode(&self.secret),
-            B64.encode(format!("\0{}\0{}", self.username, self.secret)),
-            B64.encode(format!(
+            b64(&self.secret),
+            b64(format!("\0{}\0{}", self.username, self.secret)),
+            b64(format!(
                 "user={}\x01auth=Bearer {}\x01\x01",
                 self.username, self.secret
             )),
@@ -104,15 +103,14 @@ impl Credentials {
         for k in 1..3 {
             let mut input = vec![0u8; k];
             input.extend_from_slice(self.secret.as_bytes());
-            let encoded = B64.encode(&input);
+            let encoded = b64(&input);
             if let Some(middle) = encoded.get(4..encoded.len().saturating_sub(4)) {
                 if middle.len() >= 8 {
                     forms.push(middle.to_string());
                 }
             }
         }
-        if let Some(middle) = B64
-            .encode(&self.secret)
+        if let Some(middle) = b64(&self.secret)
             .get(..(self.secret.len() / 3) * 4)
             .filter(|m| m.len() >= 8)
         {
@@ -208,8 +206,8 @@ impl AuthExchange {
     pub(crate) fn initial(&self) -> Command {
         let c = &self.credentials;
         let initial_response = match self.mechanism {
-            Mechanism::Plain => Some(B64.encode(format!("\0{}\0{}", c.username, c.secret))),
-            Mechanism::XOAuth2 => Some(B64.encode(format!(
+            Mechanism::Plain => Some(b64(format!("\0{}\0{}", c.username, c.secret))),
+            Mechanism::XOAuth2 => Some(b64(format!(
                 "user={}\x01auth=Bearer {}\x01\x01",
                 c.username, c.secret
             ))),
@@ -241,8 +239,8 @@ impl AuthExchange {
         self.step += 1;
         let c = &self.credentials;
         let line = match (self.mechanism, step) {
-            (Mechanism::Login, 0) => B64.encode(&c.username),
-            (Mechanism::Login, 1) => B64.encode(&c.secret),
+            (Mechanism::Login, 0) => b64(&c.username),
+            (Mechanism::Login, 1) => b64(&c.secret),
             (Mechanism::CramMd5, 0) => {
                 let challenge = reply.lines().first().map(|l| l.trim()).unwrap_or("");
                 let Some(challenge) = crate::encoding::base64::decode(challenge) else {
@@ -250,7 +248,7 @@ impl AuthExchange {
                         "CRAM-MD5 challenge is not base64".into(),
                     ));
                 };
-                B64.encode(cram_md5_response(&c.username, &c.secret, &challenge))
+                b64(cram_md5_response(&c.username, &c.secret, &challenge))
             }
             (Mechanism::XOAuth2, 0) => {
                 // The error step: the server sends base64 JSON, the client
@@ -308,16 +306,14 @@ mod tests {
 
     #[test]
     fn cram_md5_rfc2195_example() {
-        let challenge = B64
-            .decode("PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+")
-            .unwrap();
+        let challenge = crate::encoding::base64::decode(
+            "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+        )
+        .unwrap();
         assert_eq!(challenge, b"<1896.697170952@postoffice.reston.mci.net>");
         let r = cram_md5_response("tim", "tanstaaftanstaaf", &challenge);
         assert_eq!(r, "tim b913a602c7eda7a495b4e6e7334d3890");
-        assert_eq!(
-            B64.encode(r),
-            "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"
-        );
+        assert_eq!(b64(r), "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw");
     }
 
     #[test]
