@@ -19,6 +19,14 @@ export const platform = {
    * @type {null | ((bytes: Uint8Array, ascii: boolean) => string)}
    */
   decode: null,
+  /**
+   * Writes `s` as UTF-8 into `bytes` from index `at`, at most `max` bytes (the
+   * caller leaves room for 3 per UTF-16 unit), lone surrogates as U+FFFD, as
+   * TextEncoder.encodeInto does; returns the bytes written.
+   * Default (null): TextEncoder.encodeInto.
+   * @type {null | ((s: string, bytes: Uint8Array, at: number, max: number) => number)}
+   */
+  encodeInto: null,
   /** @type {null | ((options: object) => import('./transports/types.js').Transport)} */
   directTransport: null,
   /** @type {() => Promise<typeof WebSocket>} */

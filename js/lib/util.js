@@ -1,5 +1,6 @@
 import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, wrapWasm } from './errors.js';
+import { platform } from './platform.js';
 import { invalid, isWellFormed, typeName } from './validate.js';
 
 /** Converts what emailjs accepts as a date (Date, number, RFC 2822 / ISO string) to ms since the epoch. */
@@ -116,14 +117,32 @@ let specBytes = new Uint8Array(0);
 let specView = new DataView(new ArrayBuffer(0));
 let specPos = 0;
 
-/** Views on the spec buffer, made again when the wasm memory grew (its old buffer is detached). */
+/**
+ * Views on the spec buffer, made again when it moved or when the wasm memory
+ * grew (its old buffer is then detached: a view on it has length 0, so the
+ * memory's `buffer` getter, not a cheap one, is not called each time).
+ */
 function specViews() {
-  specMemory ??= wasm.wasmMemory();
-  const buffer = specMemory.buffer;
-  if (specBytes.buffer !== buffer || specBytes.byteOffset !== specPtr || specBytes.byteLength !== specCap) {
+  if (specBytes.byteOffset !== specPtr || specBytes.byteLength !== specCap) {
+    const buffer = wasmBuffer();
     specBytes = new Uint8Array(buffer, specPtr, specCap);
     specView = new DataView(buffer, specPtr, specCap);
   }
+}
+
+/** The wasm memory's ArrayBuffer, kept until the memory grows (which detaches it: byteLength 0). */
+let memoryBuffer = null;
+function wasmBuffer() {
+  if (memoryBuffer === null || memoryBuffer.byteLength === 0) {
+    specMemory ??= wasm.wasmMemory();
+    memoryBuffer = specMemory.buffer;
+  }
+  return memoryBuffer;
+}
+
+/** A view of `len` bytes of the wasm memory at `ptr` (valid until the next call into the module). */
+export function wasmBytes(ptr, len) {
+  return new Uint8Array(wasmBuffer(), ptr, len);
 }
 
 /** Room for `n` more bytes (the wasm side keeps what was written when it grows the buffer). */
@@ -137,22 +156,64 @@ function specRoom(n) {
   specViews();
 }
 
+/** Strings up to this long are written with a charCode loop when ASCII (cheaper than a call to encodeInto). */
+const SHORT_STRING = 24;
+
+/** Writes `s` at `at` if it is ASCII (one byte per unit); -1 (having written part of it) if not. */
+function asciiInto(s, at) {
+  const n = s.length;
+  const bytes = specBytes;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    bytes[at + i] = c;
+  }
+  return n;
+}
+
+/** Writes `s` as UTF-8 at `at` (room for 3 bytes per UTF-16 unit is there); the bytes written. */
+function utf8Into(s, at) {
+  const n = s.length;
+  if (n <= SHORT_STRING) {
+    const written = asciiInto(s, at);
+    if (written >= 0) return written;
+  }
+  const encodeInto = platform.encodeInto;
+  if (encodeInto !== null) return encodeInto(s, specBytes, at, 3 * n);
+  return specEncoder.encodeInto(s, specBytes.subarray(at, at + 3 * n)).written;
+}
+
 function specString(s) {
   // UTF-8 takes at most 3 bytes per UTF-16 unit.
   specRoom(5 + 3 * s.length);
   specBytes[specPos] = 5;
   const start = specPos + 5;
-  const { written } = specEncoder.encodeInto(s, specBytes.subarray(start, start + 3 * s.length));
+  const written = utf8Into(s, start);
   specView.setUint32(specPos + 1, written, true);
   specPos = start + written;
 }
 
+/** Object keys seen before, as UTF-8 (option names repeat from message to message). */
+const keyCache = new Map();
+const KEY_CACHE_MAX = 512;
+
 function specKey(s) {
-  specRoom(4 + 3 * s.length);
-  const start = specPos + 4;
-  const { written } = specEncoder.encodeInto(s, specBytes.subarray(start, start + 3 * s.length));
-  specView.setUint32(specPos, written, true);
-  specPos = start + written;
+  let bytes = keyCache.get(s);
+  if (bytes === undefined) {
+    bytes = specEncoder.encode(s);
+    if (keyCache.size < KEY_CACHE_MAX && s.length <= 64) keyCache.set(s, bytes);
+  }
+  const n = bytes.length;
+  specRoom(4 + n);
+  specView.setUint32(specPos, n, true);
+  const at = specPos + 4;
+  if (n <= 32) {
+    const out = specBytes;
+    for (let i = 0; i < n; i++) out[at + i] = bytes[i];
+  } else {
+    specBytes.set(bytes, at);
+  }
+  specPos = at + n;
 }
 
 function specByteArray(bytes) {
@@ -243,14 +304,66 @@ export function encodeSpec(value) {
 }
 
 /**
- * Calls `fast(len)` on the compact encoding of `options` (written into the
- * wasm memory: strings with TextEncoder.encodeInto, bytes with one copy);
- * whatever the encoding does not carry, and every error, goes to
- * `slow(options)`, which reads the object itself and is the authority on
- * errors (both read options with the same code in the wasm core).
+ * Writes the compact encoding of the options object a Message hands to the
+ * bindings (`Message._options`: the entries of `header` but `date` and the
+ * nullish ones, in order, then `date`, then `text`, `content-type` and
+ * `attachment` when given) without building that object, and returns its
+ * length; -1 where encodeSpec gives -1, and when `header` itself holds
+ * `text`, `content-type` or `attachment` (the object would keep that key
+ * where `header` has it): the caller then encodes the object.
+ * `text`: none when undefined or null; `contentType`: none when undefined.
  */
-function withSpec(options, fast, slow) {
-  const used = encodeSpec(options);
+export function encodeMessageSpec(header, date, text, contentType, attachments) {
+  specPos = 0;
+  try {
+    specViews();
+    specRoom(5);
+    specBytes[0] = 8;
+    specPos = 5;
+    let count = 0;
+    const keys = Object.keys(header);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const value = header[key];
+      if (value === undefined || value === null || key === 'date') continue;
+      if (key === 'text' || key === 'content-type' || key === 'attachment') return -1;
+      specKey(key);
+      specValue(value, 1);
+      count++;
+    }
+    specKey('date');
+    specValue(date, 1);
+    count++;
+    if (text !== undefined && text !== null) {
+      specKey('text');
+      specValue(text, 1);
+      count++;
+    }
+    if (contentType !== undefined) {
+      specKey('content-type');
+      specValue(contentType, 1);
+      count++;
+    }
+    if (attachments.length) {
+      specKey('attachment');
+      specValue(attachments, 1);
+      count++;
+    }
+    specView.setUint32(1, count, true);
+    return specPos;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Calls `fast(used)` on the compact encoding already written (`used` bytes,
+ * by encodeSpec or encodeMessageSpec; -1: none); whatever the encoding does
+ * not carry, and every error, goes to `slow(options())`, which reads the
+ * object itself and is the authority on errors (both read options with the
+ * same code in the wasm core).
+ */
+function withSpec(used, options, fast, slow) {
   if (used >= 0) {
     try {
       return fast(used);
@@ -265,19 +378,38 @@ function withSpec(options, fast, slow) {
       }
     }
   }
-  return slow(options);
+  return slow(options());
 }
 
-/** wasm.compose(options) (the output's length), through the compact encoding. */
+const fromSpec = (len) => wasm.WasmMessage.fromSpec(len);
+const fromOptions = (o) => wasm.WasmMessage.fromOptions(o);
+
+/**
+ * wasm.compose(options) (the output's length), through the compact encoding
+ * (written into the wasm memory: strings with a charCode loop or
+ * TextEncoder.encodeInto, bytes with one copy).
+ */
 export function composeOptions(options) {
-  return withSpec(options, wasm.composeSpec, wasm.compose);
+  return withSpec(encodeSpec(options), () => options, wasm.composeSpec, wasm.compose);
 }
 
 /** wasm.WasmMessage.fromOptions(options), through the compact encoding. */
 export function buildMessage(options) {
-  return withSpec(
-    options,
-    (len) => wasm.WasmMessage.fromSpec(len),
-    (o) => wasm.WasmMessage.fromOptions(o),
-  );
+  return withSpec(encodeSpec(options), () => options, fromSpec, fromOptions);
+}
+
+/**
+ * composeOptions(options()) where `used` bytes of its encoding are already
+ * written (encodeMessageSpec); `options()` builds the object only when the
+ * encoding (used < 0) or the fast path (an error) needs it.
+ */
+export function composeEncoded(used, options) {
+  if (used < 0) return composeOptions(options());
+  return withSpec(used, options, wasm.composeSpec, wasm.compose);
+}
+
+/** buildMessage(options()), like composeEncoded. */
+export function buildEncoded(used, options) {
+  if (used < 0) return buildMessage(options());
+  return withSpec(used, options, fromSpec, fromOptions);
 }

@@ -121,3 +121,156 @@ test('readAsync and readBytesAsync agree through the fast path', async () => {
   assert.equal(boundaries(Buffer.from(b).toString('utf8')), boundaries(s));
   assert.match(s, /Content-Transfer-Encoding: base64/);
 });
+
+/** A Message that always hands the bindings the options object (the path before encodeMessageSpec). */
+function objectPathMessage(options) {
+  const m = new lib.Message(options);
+  m._encode = function (attachments) {
+    return [-1, this._options(attachments)];
+  };
+  return m;
+}
+
+/** A Message counting how often it builds the options object. */
+function countingMessage(options) {
+  const m = new lib.Message(options);
+  m.optionObjects = 0;
+  const own = m._options;
+  m._options = function (attachments) {
+    this.optionObjects += 1;
+    return own.call(this, attachments);
+  };
+  return m;
+}
+
+const MESSAGES = [
+  () => ({ from: '"Alice Sender" <alice@example.com>', to: '"Bob" <bob@example.org>', subject: 'Report 1: notes', text: 'a\n.b\n'.repeat(50), 'Content-Type': 'text/plain; charset=us-ascii', deterministic: 1, date: 0 }),
+  () => ({
+    from: '"Zoë Ångström" <zoe@example.com>',
+    to: ['b@example.com', 'C <c@exämple.org>'],
+    cc: [],
+    bcc: null,
+    'X-Custom': 'v',
+    subject: '漢字 😀 '.repeat(20),
+    text: '',
+    date: 'Tue, 01 Dec 2026 10:00:00 +0100',
+    deterministic: 2,
+  }),
+  () => ({
+    from: 'a@example.com',
+    to: 'b@example.com',
+    subject: 'short é',
+    text: 'héllo\n'.repeat(300),
+    date: new Date(1.7e12),
+    'content-type': '',
+    deterministic: 3,
+    attachment: [
+      { data: '<p>hi</p>', alternative: true, related: [{ data: new Uint8Array([1, 2, 3]), cid: 'x@y', type: 'image/png' }] },
+      { data: Buffer.from('abc'), name: 'a.bin', type: 'application/octet-stream', headers: { 'X-Part': '1' } },
+      { data: new Uint8Array(70_000).buffer, name: 'big.bin' },
+      { data: 'YWJj', encoded: true, name: 'b64.txt', inline: false },
+      { data: 'plain', type: 'text/plain', charset: 'iso-8859-1', method: undefined, alternative: null },
+    ],
+  }),
+];
+
+test('a Message is encoded without its options object, into the same bytes', async () => {
+  for (const [i, make] of MESSAGES.entries()) {
+    const fast = countingMessage(make());
+    const want = await objectPathMessage(make()).readBytesAsync();
+    const got = await fast.readBytesAsync();
+    assert.equal(Buffer.from(got).toString('latin1'), Buffer.from(want).toString('latin1'), `message ${i}`);
+    assert.equal(fast.optionObjects, 0, `message ${i}: no options object`);
+    const text = await countingMessage(make()).readAsync();
+    assert.equal(text, Buffer.from(want).toString('utf8'), `message ${i}: readAsync`);
+  }
+});
+
+test('a Message whose header holds text, content-type or attachment is encoded from its options object', async () => {
+  for (const key of ['text', 'content-type', 'attachment']) {
+    const make = () => {
+      const m = new lib.Message({ from: 'a@example.com', to: 'b@example.com', deterministic: 4, date: 0 });
+      m.header[key] = 'in the header';
+      return m;
+    };
+    const m = make();
+    let calls = 0;
+    const own = m._options;
+    m._options = (a) => {
+      calls += 1;
+      return own.call(m, a);
+    };
+    const a = await m.readBytesAsync().then((b) => Buffer.from(b).toString('latin1'), (e) => `${e.code} ${e.field} ${e.message}`);
+    const o = make();
+    const b = await wasmOutput(() => wasm.compose(o._options([]))).catch((e) => `${e.code} ${e.field} ${e.message}`);
+    assert.equal(a, b, key);
+    assert.ok(calls > 0, `${key}: the options object was built`);
+  }
+});
+
+async function wasmOutput(compose) {
+  return Buffer.from(output(compose())).toString('latin1');
+}
+
+test('errors from a Message are those of compose(options), with the field', async () => {
+  const cases = [
+    [{ from: 'a@example.com', to: ['b@example.com', 'bad<'], text: 'x' }, 'to[1]'],
+    [{ from: 'a@example.com', to: 'b@example.com', subject: 'a\r\nBcc: evil@example.com' }, 'subject'],
+    [{ from: 'a@example.com', to: 'b@example.com', attachment: [{ data: 'x' }, { data: 1 }] }, 'attachment[1].data'],
+    [{ from: 'a@example.com', to: 'b@example.com', 'X-Bad': 5 }, 'x-bad'],
+  ];
+  for (const [options, field] of cases) {
+    const fast = await new lib.Message(options).readAsync().catch((e) => e);
+    const slow = await objectPathMessage(options).readAsync().catch((e) => e);
+    assert.ok(slow instanceof Error, `the object path refuses ${field}`);
+    assert.equal(fast?.message, slow.message);
+    assert.equal(fast?.code, slow.code);
+    assert.equal(fast?.field, field);
+  }
+});
+
+test("the platform's UTF-8 writer and decoder agree with TextEncoder and TextDecoder", async () => {
+  const { platform } = await import('../lib/platform.js');
+  assert.equal(typeof platform.encodeInto, 'function', 'Node installs one');
+  const strings = ['', 'a', 'é', '漢字😀', 'x\uD800y', '\uDC00', `${'a'.repeat(100)}\uD83D`, '\uD83D\uDE00'.repeat(50), `\uDE00${'ü'.repeat(40)}`, 'plain ascii '.repeat(30)];
+  for (const s of strings) {
+    const want = new TextEncoder().encode(s);
+    const bytes = new Uint8Array(new ArrayBuffer(3 * s.length + 16), 3, 3 * s.length + 8);
+    const n = platform.encodeInto(s, bytes, 4, 3 * s.length);
+    assert.deepEqual(bytes.subarray(4, 4 + n), want, JSON.stringify(s));
+    assert.equal(platform.decode(bytes.subarray(4, 4 + n), false), new TextDecoder().decode(want));
+  }
+  const ascii = new Uint8Array(new ArrayBuffer(300), 7, 128);
+  for (let i = 0; i < 128; i++) ascii[i] = i;
+  assert.equal(platform.decode(ascii, true), String.fromCharCode(...ascii));
+  const invalid = new Uint8Array([0x61, 0xff, 0xe6, 0xbc, 0x62]);
+  assert.equal(platform.decode(invalid, false), new TextDecoder().decode(invalid));
+});
+
+test('a long string with a lone surrogate goes to compose(options), with the field', () => {
+  const options = { from: 'a@example.com', to: 'b@example.com', subject: `${'x'.repeat(40)}\uD800`, text: `${'é'.repeat(50)}\uDFFF` };
+  let slow;
+  try {
+    wasm.compose(options);
+  } catch (e) {
+    slow = e;
+  }
+  assert.ok(slow, 'compose refuses it');
+  assert.throws(() => util.composeOptions(options), (e) => e.message === slow.message && e.field === 'subject');
+});
+
+test('attach({ alternative: true }) keeps what a spread of the options keeps', () => {
+  const sym = Symbol('s');
+  const hidden = Symbol('hidden');
+  const options = JSON.parse('{"data":"<p>x</p>","alternative":1,"type":"text/html; charset=utf-8","__proto__":{"a":1},"z":null}');
+  options[sym] = 'kept';
+  Object.defineProperty(options, hidden, { value: 'not enumerable', enumerable: false });
+  Object.defineProperty(options, 'invisible', { value: 1, enumerable: false });
+  const m = new lib.Message({ from: 'a@example.com', to: 'b@example.com' }).attach(options);
+  const want = { ...options, alternative: true, charset: 'utf-8', type: options.type, inline: true };
+  assert.deepEqual(Reflect.ownKeys(m.alternative), Reflect.ownKeys(want));
+  for (const k of Reflect.ownKeys(want)) assert.deepEqual(m.alternative[k], want[k], String(k));
+  assert.equal(Object.getPrototypeOf(m.alternative), Object.prototype);
+  assert.equal(m.alternative.invisible, undefined);
+  assert.equal(m.alternative[hidden], undefined);
+});

@@ -57,64 +57,26 @@ impl Mailbox {
             });
         }
         // The usual address (ASCII dot-atom, LDH host name) in one pass;
-        // anything else takes the general path below, which accepts
-        // everything this accepts, in the same form. Native only: the wasm
-        // build keeps to the general path (its size is bounded).
-        #[cfg(not(target_arch = "wasm32"))]
-        if let Some((local_len, lowercase)) = plain_addr_spec(address) {
-            let domain = &address[local_len + 1..];
-            let mut buf = String::with_capacity(
-                name.len() + address.len() + if lowercase { 0 } else { domain.len() },
-            );
-            buf.push_str(name);
-            buf.push_str(address);
-            if !lowercase {
-                buf.push_str(domain);
-                buf[name.len() + address.len()..].make_ascii_lowercase();
-            }
-            return Ok(Mailbox {
-                buf,
-                name_len: name.len(),
+        // anything else takes the general path, which accepts everything
+        // this accepts, in the same form.
+        let (local_len, ascii_domain) = match plain_addr_spec(address) {
+            Some((local_len, true)) => (local_len, None),
+            Some((local_len, false)) => (
                 local_len,
-                domain_len: domain.len(),
-            });
-        }
-        Self::new_general(name, address)
-    }
-
-    /// [`Mailbox::new`] for any addr-spec (after the name's check).
-    fn new_general(name: &str, address: &str) -> Result<Mailbox, AddressError> {
-        let (local, domain) = split_addr_spec(address)?;
-        // Cheap bound before IDNA: no valid domain is this long in any form.
-        if local.len() > 64 || domain.len() > 1024 {
-            return Err(AddressError::TooLong(address.to_owned()));
-        }
-        let ascii_domain = idn::domain_to_ascii(domain)
-            .ok_or_else(|| AddressError::InvalidDomain(address.to_owned()))?;
-        if local.len() > 64
-            || domain.len() > 255
-            || ascii_domain.len() > 255
-            || local.len() + 1 + ascii_domain.len() > 254
-            || local.len() + 1 + domain.len() > 254
-        {
-            return Err(AddressError::TooLong(address.to_owned()));
-        }
-        let differs = ascii_domain != domain;
-        let mut buf = String::with_capacity(
-            name.len() + address.len() + if differs { ascii_domain.len() } else { 0 },
-        );
+                Some(address[local_len + 1..].to_ascii_lowercase()),
+            ),
+            None => check_general(address)?,
+        };
+        let ascii = ascii_domain.as_deref().unwrap_or("");
+        let mut buf = String::with_capacity(name.len() + address.len() + ascii.len());
         buf.push_str(name);
-        buf.push_str(local);
-        buf.push('@');
-        buf.push_str(domain);
-        if differs {
-            buf.push_str(&ascii_domain);
-        }
+        buf.push_str(address);
+        buf.push_str(ascii);
         Ok(Mailbox {
             buf,
             name_len: name.len(),
-            local_len: local.len(),
-            domain_len: domain.len(),
+            local_len,
+            domain_len: address.len() - local_len - 1,
         })
     }
 
@@ -243,50 +205,59 @@ impl fmt::Display for Mailbox {
 /// at most 254 octets. Returns the local part's length and whether the
 /// domain is already lowercase (its UTS-46 form). `None` for anything else
 /// (valid or not): [`split_addr_spec`] and IDNA decide those.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 fn plain_addr_spec(address: &str) -> Option<(usize, bool)> {
     let b = address.as_bytes();
-    if b.len() > 254 {
+    let at = dot_atom_end(b, 0)?;
+    if b.get(at) != Some(&b'@') || at > 64 || b.len() > 254 {
         return None;
     }
-    let at = b.iter().position(|&c| c == b'@')?;
-    let (local, domain) = (&b[..at], &b[at + 1..]);
-    if local.is_empty() || local.len() > 64 || domain.is_empty() || domain.len() > 253 {
-        return None;
-    }
-    let mut prev = b'.';
-    for &c in local {
-        if c == b'.' {
-            if prev == b'.' {
-                return None;
-            }
-        } else if !(c.is_ascii() && ASCII_ATEXT[usize::from(c)]) {
-            return None;
-        }
-        prev = c;
-    }
-    if prev == b'.' {
-        return None;
-    }
-    let mut lowercase = true;
-    for label in domain.split(|&c| c == b'.') {
-        if label.is_empty()
-            || label.len() > 63
-            || label[0] == b'-'
-            || label[label.len() - 1] == b'-'
-            || label.get(2..4) == Some(b"--")
+    Some((at, idn::ldh_host(&b[at + 1..], true)?))
+}
+
+/// The end of the ASCII dot-atom at `i` (atoms of ASCII `atext` joined by
+/// single dots), or `None` when there is none.
+pub(super) fn dot_atom_end(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let start = i;
+        while b
+            .get(i)
+            .is_some_and(|&c| c < 0x80 && ASCII_ATEXT[usize::from(c)])
         {
+            i += 1;
+        }
+        if i == start {
             return None;
         }
-        for &c in label {
-            if c.is_ascii_uppercase() {
-                lowercase = false;
-            } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
-                return None;
-            }
+        if b.get(i) != Some(&b'.') {
+            return Some(i);
         }
+        i += 1;
     }
-    Some((at, lowercase))
+}
+
+/// Validates any addr-spec (the general path of [`Mailbox::new`]): the
+/// local part's length and the domain in A-labels when that differs from
+/// the domain as given.
+fn check_general(address: &str) -> Result<(usize, Option<String>), AddressError> {
+    let (local, domain) = split_addr_spec(address)?;
+    // Cheap bound before IDNA: no valid domain is this long in any form.
+    if local.len() > 64 || domain.len() > 1024 {
+        return Err(AddressError::TooLong(address.to_owned()));
+    }
+    let ascii_domain = idn::domain_to_ascii(domain)
+        .ok_or_else(|| AddressError::InvalidDomain(address.to_owned()))?;
+    if local.len() > 64
+        || domain.len() > 255
+        || ascii_domain.len() > 255
+        || local.len() + 1 + ascii_domain.len() > 254
+        || local.len() + 1 + domain.len() > 254
+    {
+        return Err(AddressError::TooLong(address.to_owned()));
+    }
+    Ok((
+        local.len(),
+        (ascii_domain != domain).then_some(ascii_domain),
+    ))
 }
 
 /// Splits a strict addr-spec into local part and domain, validating the
@@ -384,7 +355,7 @@ pub(crate) fn is_atext(c: char) -> bool {
 }
 
 /// ASCII `atext`: letters, digits and ``!#$%&'*+-/=?^_`{|}~``.
-const ASCII_ATEXT: [bool; 128] = {
+pub(super) const ASCII_ATEXT: [bool; 128] = {
     let mut t = [false; 128];
     let mut i = 0;
     while i < 128 {
@@ -441,7 +412,12 @@ mod fast_path_tests {
             if round % 5 == 0 {
                 addr = addr.replace('Z', &"z".repeat(64));
             }
-            let general = Mailbox::new_general("N", &addr);
+            let general = check_general(&addr).map(|(local_len, ascii)| Mailbox {
+                buf: format!("N{addr}{}", ascii.unwrap_or_default()),
+                name_len: 1,
+                local_len,
+                domain_len: addr.len() - local_len - 1,
+            });
             if plain_addr_spec(&addr).is_some() {
                 fast += 1;
                 assert!(general.is_ok(), "{addr:?}: {general:?}");

@@ -1,7 +1,7 @@
 //! The two parsers: the lenient emailjs/nodemailer-compatible one and the
 //! strict RFC 5322 one.
 
-use super::mailbox::is_atext;
+use super::mailbox::{dot_atom_end, is_atext, ASCII_ATEXT};
 use super::{AddressEntry, AddressError, Mailbox, ParsedAddress};
 
 // ---------------------------------------------------------------------------
@@ -356,7 +356,7 @@ fn extract_address(s: &str) -> Option<(String, String)> {
 // Strict parser (RFC 5322 §3.4 with the obsolete forms of §4.4)
 // ---------------------------------------------------------------------------
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 enum Kind {
     /// An atom (RFC 6532 atext run).
     Atom(String),
@@ -368,7 +368,7 @@ enum Kind {
     Special(char),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct STok {
     kind: Kind,
     /// CFWS stood before this token.
@@ -514,6 +514,124 @@ pub(crate) fn parse_strict(input: &str) -> Result<Vec<AddressEntry>, AddressErro
 pub(crate) fn parse_strict_indexed(
     input: &str,
 ) -> Result<Vec<AddressEntry>, (usize, AddressError)> {
+    match parse_plain(input) {
+        Some(entries) => Ok(entries),
+        None => parse_strict_full(input),
+    }
+}
+
+/// The usual address lists, read in one pass over the bytes, without
+/// tokens or copies: entries `local@domain`, `Name Words <local@domain>`
+/// (atoms and dots, single spaces between them) or `"Quoted Name"
+/// <local@domain>` (no backslash), the addr-spec an ASCII dot-atom `@`
+/// ASCII dot-atom, entries separated by `,` with spaces or tabs around.
+/// `None` for anything else, and for an address [`Mailbox::new`] refuses:
+/// [`parse_strict_full`] reads those (and names the error). When it
+/// answers, the answer is the full parser's: every input it accepts lexes
+/// without error and reaches [`Mailbox::new`] with the same name and
+/// addr-spec, entry by entry.
+fn parse_plain(input: &str) -> Option<Vec<AddressEntry>> {
+    let b = input.as_bytes();
+    let ws = |i: usize| matches!(b.get(i), Some(b' ' | b'\t'));
+    let mut entries = Vec::new();
+    let mut i = 0;
+    loop {
+        while ws(i) {
+            i += 1;
+        }
+        match b.get(i) {
+            None => break,
+            Some(b',') => {
+                i += 1;
+                continue;
+            }
+            Some(_) => {}
+        }
+        let start = i;
+        let quoted = b[i] == b'"';
+        let name = if quoted {
+            i += 1;
+            // qtext and tabs, no quoted-pair, no control (C1 is C2 80..9F).
+            while let Some(&c) = b.get(i) {
+                if c == b'"' {
+                    break;
+                }
+                if (c < 0x20 && c != b'\t')
+                    || c == 0x7f
+                    || c == b'\\'
+                    || (c == 0xc2 && b.get(i + 1).is_some_and(|&d| d < 0xa0))
+                {
+                    return None;
+                }
+                i += 1;
+            }
+            b.get(i)?;
+            i += 1;
+            &input[start + 1..i - 1]
+        } else {
+            // Runs of atext and dots, one space between runs.
+            loop {
+                i = atext_end(input, i);
+                if !(b.get(i) == Some(&b' ') && atext_end(input, i + 1) > i + 1) {
+                    break;
+                }
+                i += 1;
+            }
+            &input[start..i]
+        };
+        let mut j = i;
+        while ws(j) {
+            j += 1;
+        }
+        let (name, addr_start, addr_end) = match b.get(j) {
+            Some(b'<') => {
+                let at = dot_atom_end(b, j + 1)?;
+                let end = (b.get(at) == Some(&b'@')).then(|| dot_atom_end(b, at + 1))??;
+                if b.get(end) != Some(&b'>') {
+                    return None;
+                }
+                i = end + 1;
+                (name, j + 1, end)
+            }
+            Some(b'@') if !quoted && j == i && dot_atom_end(b, start) == Some(i) => {
+                i = dot_atom_end(b, i + 1)?;
+                ("", start, i)
+            }
+            _ => return None,
+        };
+        while ws(i) {
+            i += 1;
+        }
+        if !matches!(b.get(i), None | Some(b',')) {
+            return None;
+        }
+        let m = Mailbox::new(Some(name), &input[addr_start..addr_end]).ok()?;
+        entries.push(AddressEntry::Mailbox(m));
+    }
+    Some(entries)
+}
+
+/// The end of the run of `atext` (RFC 6532: non-ASCII too) and dots at `i`.
+fn atext_end(input: &str, mut i: usize) -> usize {
+    let b = input.as_bytes();
+    while let Some(&c) = b.get(i) {
+        if c < 0x80 {
+            if !(ASCII_ATEXT[usize::from(c)] || c == b'.') {
+                break;
+            }
+            i += 1;
+        } else {
+            match input[i..].chars().next() {
+                Some(c) if is_atext(c) => i += c.len_utf8(),
+                _ => break,
+            }
+        }
+    }
+    i
+}
+
+/// [`parse_strict_indexed`] by the tokenizing parser, for any input.
+fn parse_strict_full(input: &str) -> Result<Vec<AddressEntry>, (usize, AddressError)> {
     if let Some((i, c)) = input
         .char_indices()
         .find(|&(_, c)| c.is_control() && c != '\t')
@@ -656,8 +774,8 @@ impl Strict<'_> {
     }
 
     /// Collects a phrase: atoms, quoted strings and (obs-phrase) dots.
-    /// Returns the words and their display text.
-    fn words(&mut self) -> Vec<STok> {
+    /// Returns where its tokens are.
+    fn words(&mut self) -> std::ops::Range<usize> {
         let start = self.pos;
         while matches!(
             self.peek(),
@@ -665,7 +783,7 @@ impl Strict<'_> {
         ) {
             self.pos += 1;
         }
-        self.toks[start..self.pos].to_vec()
+        start..self.pos
     }
 
     /// mailbox / group (group only when `allow_group`).
@@ -673,13 +791,13 @@ impl Strict<'_> {
         let words = self.words();
         match self.peek_special() {
             Some('<') => {
-                let name = phrase_text(&words);
+                let name = phrase_text(&self.toks[words.clone()]);
                 let addr = self.angle_addr()?;
                 let name = name.or_else(|| self.comment_name());
                 Mailbox::new(name.as_deref(), &addr).map(AddressEntry::Mailbox)
             }
             Some('@') => {
-                let local = local_part_text(&words)
+                let local = local_part_text(&self.toks[words.clone()])
                     .ok_or_else(|| AddressError::InvalidLocalPart(self.input.to_owned()))?;
                 self.pos += 1;
                 let domain = self.domain()?;
@@ -689,7 +807,7 @@ impl Strict<'_> {
             }
             Some(':') if allow_group => {
                 self.pos += 1;
-                let name = phrase_text(&words).unwrap_or_default();
+                let name = phrase_text(&self.toks[words.clone()]).unwrap_or_default();
                 let mut members = Vec::new();
                 loop {
                     while self.peek_special() == Some(',') {
@@ -724,7 +842,7 @@ impl Strict<'_> {
                 character: '>',
             }),
             Some(',' | ';') | None if !words.is_empty() => {
-                let text = phrase_text(&words).unwrap_or_default();
+                let text = phrase_text(&self.toks[words.clone()]).unwrap_or_default();
                 if text.chars().any(char::is_whitespace) {
                     Err(self.unparsable())
                 } else {
@@ -775,7 +893,7 @@ impl Strict<'_> {
                 AddressError::MissingAt(self.input.to_owned())
             });
         }
-        let local = local_part_text(&words)
+        let local = local_part_text(&self.toks[words.clone()])
             .ok_or_else(|| AddressError::InvalidLocalPart(self.input.to_owned()))?;
         self.pos += 1;
         let domain = self.domain()?;
@@ -796,21 +914,22 @@ impl Strict<'_> {
     /// domain = dot-atom / domain-literal (CFWS around dots tolerated).
     fn domain(&mut self) -> Result<String, AddressError> {
         let invalid = || AddressError::InvalidDomain(self.input.to_owned());
-        match self.peek().cloned() {
+        match self.peek() {
             Some(Kind::Literal(l)) => {
+                let l = l.clone();
                 self.pos += 1;
                 Ok(l)
             }
             Some(Kind::Atom(a)) => {
+                let mut out = a.clone();
                 self.pos += 1;
-                let mut out = a;
                 while self.peek_special() == Some('.') {
                     self.pos += 1;
-                    match self.peek().cloned() {
+                    match self.peek() {
                         Some(Kind::Atom(a)) => {
-                            self.pos += 1;
                             out.push('.');
-                            out.push_str(&a);
+                            out.push_str(a);
+                            self.pos += 1;
                         }
                         _ => return Err(invalid()),
                     }
@@ -871,4 +990,137 @@ fn local_part_text(words: &[STok]) -> Option<String> {
     }
     q.push('"');
     Some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Address lists made of pieces of the usual shapes and of near misses.
+    fn generated(x: &mut u64) -> String {
+        const PIECES: &[&str] = &[
+            "a",
+            "Zoë",
+            "b.c",
+            ".",
+            "..",
+            " ",
+            "  ",
+            "\t",
+            "\"",
+            "\"Ann B\"",
+            "\"张伟\"",
+            "\"x\\\"y\"",
+            "\"\t\u{85}\"",
+            "\"\"",
+            "<",
+            ">",
+            "@",
+            "@",
+            ",",
+            ", ",
+            ";",
+            ":",
+            "(c)",
+            "[1.2.3.4]",
+            "example.com",
+            "Ex-a.mple.COM",
+            "ö",
+            "\u{200b}",
+            "\u{a0}",
+            "\u{85}",
+            "\r\n",
+            "\u{7f}",
+            "a@b.c",
+            "<a@b.c>",
+            "\"Q\" <x@y.z>",
+            "Ann Example <ann.example@example.org>",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "xn--a",
+            "-a",
+            "a-",
+            "_",
+            "=?utf-8?q?x?=",
+            "é@ü.de",
+            "A. Person",
+            "x@-bad.com",
+            "<y@a_b.com>",
+            "N <z@xn--zz.com>",
+        ];
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        let mut r = *x;
+        let n = 1 + (r % 9) as usize;
+        r /= 9;
+        let mut s = String::new();
+        for _ in 0..n {
+            s.push_str(PIECES[(r % PIECES.len() as u64) as usize]);
+            r /= PIECES.len() as u64;
+            if r == 0 {
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+                r = *x;
+            }
+        }
+        s
+    }
+
+    /// Where the one-pass reader answers, it answers what the full parser
+    /// does (mailboxes, errors and the erring entry's index).
+    #[test]
+    fn plain_lists_match_the_full_parser() {
+        let mut x: u64 = 0x0DDB_1A5E_5BAD_5EED;
+        let (mut ok, mut slow) = (0, 0);
+        for _ in 0..300_000 {
+            let input = generated(&mut x);
+            let full = parse_strict_full(&input);
+            if let Some(fast) = parse_plain(&input) {
+                assert_eq!(Ok(fast), full, "{input:?}");
+                ok += 1;
+            } else if full.is_ok() {
+                slow += 1;
+            }
+        }
+        assert!(ok > 5_000 && slow > 1_000, "{ok} {slow}");
+        for input in [
+            "",
+            " , ,",
+            "a@b.c",
+            "Alice Example <alice@example.com>, \"Bob B.\" <bob@example.org>",
+            "\"Søren 🙂\" <s@example.com>",
+            "Zoë Ångström <z@example.com>",
+            "A. Person<a@b.c> ,\tb@c.d",
+            "\"\" <a@b.c>",
+        ] {
+            let fast = parse_plain(input).unwrap_or_else(|| panic!("{input:?}"));
+            assert_eq!(Ok(fast), parse_strict_full(input), "{input:?}");
+        }
+        assert_eq!(
+            parse_strict_indexed("a@b.c, x@-bad.com"),
+            Err((1, AddressError::InvalidDomain("x@-bad.com".into())))
+        );
+        // Other shapes go to the full parser.
+        for input in [
+            "a @b.c",
+            "\"a\"@b.c",
+            "Ann  B <a@b.c>",
+            "Ann\tB <a@b.c>",
+            "\"A\" B <a@b.c>",
+            "<a@b.c> (c)",
+            "g: a@b.c;",
+            "a@b.c; d@e.f",
+            "< a@b.c >",
+            "a@[1.2.3.4]",
+            "ö@b.c",
+            "a@bü.c",
+            "\"x\\\"y\" <a@b.c>",
+            "a@b.c, x@y.z\r\n",
+            "a@b.c, x@y.z junk",
+            "a@b.c, x@-bad.com",
+        ] {
+            assert_eq!(parse_plain(input), None, "{input:?}");
+        }
+    }
 }

@@ -363,7 +363,7 @@ fn encode_run<F: FnMut(&str)>(
     mut emit: F,
 ) -> Result<(), EncodingError> {
     let name = charset.name();
-    let mut word: Vec<u8> = Vec::with_capacity(MAX_WORD_LEN + 8);
+    let mut word = WordBuf::new();
     // "=?" name "?X?" ... "?="
     let overhead = name.len() + 7;
     let budget = MAX_WORD_LEN.saturating_sub(overhead).max(12);
@@ -390,7 +390,7 @@ fn encode_run<F: FnMut(&str)>(
                 word.clear();
                 write_word(&mut word, name, &bytes, mode, q <= b);
                 // Always ASCII: the charset name, `B` or `Q` text.
-                emit(std::str::from_utf8(&word).unwrap_or_default());
+                emit(std::str::from_utf8(word.as_bytes()).unwrap_or_default());
                 break;
             }
             // The plan over-estimated (should not happen): drop a char.
@@ -481,6 +481,33 @@ fn plan_word(
 /// the same decisions, per byte instead of per transcoded character.
 /// Returns the prefix's length and its Q length.
 fn plan_word_utf8(s: &[u8], mode: QMode, budget: usize) -> (usize, usize) {
+    // Native only (the wasm build's size is bounded): a prefix with no
+    // ASCII octet (CJK, emoji) costs three Q columns an octet against at
+    // most four B columns for three, so B decides, and the loop below
+    // takes every character that ends within the octets B fits: found
+    // here without a step per character.
+    let b_max = budget / 4 * 3;
+    if !cfg!(target_arch = "wasm32") && b_max >= 4 {
+        let n = s.len().min(b_max);
+        if s[..n].iter().fold(0x80, |acc, &b| acc & b) == 0x80 && n > 0 {
+            let mut end = n;
+            if s.len() > b_max {
+                // Back to the start of the character that crosses `b_max`
+                // (a lead octet is never 0b10xx_xxxx).
+                while end > 0 && s[end] & 0xC0 == 0x80 {
+                    end -= 1;
+                }
+            }
+            if end > 0 {
+                return (end, 3 * end);
+            }
+        }
+    }
+    plan_word_utf8_each(s, mode, budget)
+}
+
+/// [`plan_word_utf8`] a character at a time.
+fn plan_word_utf8_each(s: &[u8], mode: QMode, budget: usize) -> (usize, usize) {
     let mut q = 0usize;
     let mut i = 0usize;
     while i < s.len() {
@@ -509,16 +536,80 @@ fn plan_word_utf8(s: &[u8], mode: QMode, budget: usize) -> (usize, usize) {
     (i, q)
 }
 
+/// Octets an encoded word is written in without the heap: every word
+/// (at most [`MAX_WORD_LEN`], or one character's few octets encoded with
+/// the charset's name) fits; anything longer would go to `spill`.
+const WORD_BUF: usize = 128;
+
+/// One encoded word being written, on the stack.
+struct WordBuf {
+    buf: [u8; WORD_BUF],
+    len: usize,
+    /// The word when it outgrows `buf` (never, by the bounds above).
+    spill: Vec<u8>,
+}
+
+impl WordBuf {
+    fn new() -> Self {
+        WordBuf {
+            buf: [0; WORD_BUF],
+            len: 0,
+            spill: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+
+    #[inline]
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if self.spill.is_empty() && end <= WORD_BUF {
+            self.buf[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.buf[..self.len]);
+            }
+            self.spill.extend_from_slice(bytes);
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.extend_from_slice(&[b]);
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        if self.spill.is_empty() {
+            &self.buf[..self.len]
+        } else {
+            &self.spill
+        }
+    }
+}
+
 /// Appends the padded base64 of `bytes` (an encoded word's few dozen
 /// octets: a plain table walk beats a general engine's setup here).
-fn push_base64(bytes: &[u8], w: &mut Vec<u8>) {
+fn push_base64(bytes: &[u8], w: &mut WordBuf) {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let sym = |v: u32| ALPHABET[(v & 63) as usize];
-    w.reserve(bytes.len().div_ceil(3) * 4);
     let mut groups = bytes.chunks_exact(3);
-    for g in &mut groups {
-        let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
-        w.extend_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
+    // Whole groups written in place when they fit (they always do).
+    let (start, end) = (w.len, w.len + bytes.len() / 3 * 4);
+    if w.spill.is_empty() && end <= WORD_BUF {
+        for (g, o) in (&mut groups).zip(w.buf[start..end].chunks_exact_mut(4)) {
+            let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
+            o.copy_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
+        }
+        w.len = end;
+    } else {
+        for g in &mut groups {
+            let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
+            w.extend_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
+        }
     }
     match *groups.remainder() {
         [a] => {
@@ -534,7 +625,7 @@ fn push_base64(bytes: &[u8], w: &mut Vec<u8>) {
 }
 
 /// Appends one encoded word (ASCII) to `w`.
-fn write_word(w: &mut Vec<u8>, name: &str, bytes: &[u8], mode: QMode, use_q: bool) {
+fn write_word(w: &mut WordBuf, name: &str, bytes: &[u8], mode: QMode, use_q: bool) {
     w.extend_from_slice(b"=?");
     w.extend_from_slice(name.as_bytes());
     if use_q {
@@ -739,10 +830,15 @@ pub(crate) mod tests {
         use ::base64::Engine as _;
         for len in 0..100usize {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + len) as u8).collect();
-            let mut got = b"x".to_vec();
-            push_base64(&bytes, &mut got);
             let want = ::base64::engine::general_purpose::STANDARD.encode(&bytes);
-            assert_eq!(got[1..], *want.as_bytes());
+            // In the stack buffer, and past it (spilled).
+            for lead in [1, WORD_BUF - 20] {
+                let mut got = WordBuf::new();
+                got.extend_from_slice(&vec![b'x'; lead]);
+                push_base64(&bytes, &mut got);
+                assert_eq!(got.as_bytes()[lead..], *want.as_bytes());
+                assert!(got.as_bytes()[..lead].iter().all(|&b| b == b'x'));
+            }
         }
     }
 
@@ -773,6 +869,45 @@ pub(crate) mod tests {
                         false => Ok(vec![Token::glued(word.clone())]),
                     };
                     assert_eq!(fast, general, "{word:?} {raw}");
+                }
+            }
+        }
+    }
+
+    /// The shortcut for octets without ASCII gives what the loop gives.
+    #[test]
+    fn utf8_plan_shortcut_matches_the_loop() {
+        let pieces = ["日", "é", "😀", "a", " ", "=", "한국", "✓"];
+        let mut x: u64 = 11;
+        for round in 0..4000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let count = (x >> 57) as usize;
+            let mixed = round % 3 == 0;
+            let text: String = (0..count)
+                .map(|k| {
+                    let i = (x >> (k % 20 * 3)) as usize % pieces.len();
+                    if mixed {
+                        pieces[i]
+                    } else {
+                        ["日", "é", "😀", "한국", "✓"][i % 5]
+                    }
+                })
+                .collect();
+            for budget in [12, 13, 14, 15, 16, 45, 60, 63, 64, 65, 66, 67] {
+                for mode in [QMode::Text, QMode::Phrase] {
+                    for start in 0..text.len().min(6) {
+                        if !text.is_char_boundary(start) {
+                            continue;
+                        }
+                        let s = &text.as_bytes()[start..];
+                        assert_eq!(
+                            plan_word_utf8(s, mode, budget),
+                            plan_word_utf8_each(s, mode, budget),
+                            "{text:?} from {start}, budget {budget}"
+                        );
+                    }
                 }
             }
         }

@@ -113,6 +113,18 @@ pub(crate) fn crlf_into_vec(
 }
 
 /// Where [`crlf_into`] writes.
+/// Whether every octet is ASCII: `<[u8]>::is_ascii`, with SIMD128 blocks
+/// in the wasm build (where the core one reads four octets at a time).
+pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        let (blocks, tail) = bytes.as_chunks::<16>();
+        blocks.iter().all(|block| lanes::high(block) == 0) && tail.is_ascii()
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    bytes.is_ascii()
+}
+
 pub(crate) trait Sink {
     /// Appends `bytes`.
     fn put(&mut self, bytes: &[u8]);
@@ -432,7 +444,7 @@ mod lanes {
     pub(super) use sse2::{breaks, HighCount};
 
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    pub(super) use simd128::{breaks, HighCount};
+    pub(super) use simd128::{breaks, high, HighCount};
 
     /// The bits of the lanes of a 64-octet `block` that hold CR or LF.
     #[inline(always)]
@@ -556,6 +568,12 @@ mod lanes {
             let cr = u8x16_eq(v, u8x16_splat(b'\r'));
             let lf = u8x16_eq(v, u8x16_splat(b'\n'));
             u32::from(u8x16_bitmask(v128_or(cr, lf)))
+        }
+
+        /// The bits of the lanes of `block` that hold an octet ≥ 0x80.
+        #[inline(always)]
+        pub(in super::super) fn high(block: &[u8; 16]) -> u32 {
+            u32::from(u8x16_bitmask(load(block)))
         }
 
         /// Counts octets ≥ 0x80: the high bits of a block's lanes
@@ -695,6 +713,23 @@ pub fn choose_text_encoding(stats: &TextStats, allow_8bit: bool) -> TransferEnco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn is_ascii_agrees_with_core() {
+        for len in 0..300 {
+            let mut bytes: Vec<u8> = (0..len).map(|i| (i * 37 % 128) as u8).collect();
+            assert!(is_ascii(&bytes), "len {len}");
+            for at in 0..len {
+                for high in [0x80, 0xC3, 0xFF] {
+                    bytes[at] = high;
+                    assert!(!is_ascii(&bytes), "len {len}, {high:#x} at {at}");
+                    bytes[at] = 0x7F;
+                    assert!(is_ascii(&bytes), "len {len}, DEL at {at}");
+                }
+            }
+        }
+    }
 
     /// The byte-at-a-time definition of [`analyze`].
     fn naive_analyze(text: &[u8]) -> TextStats {

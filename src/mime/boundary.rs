@@ -68,6 +68,49 @@ impl IdGenerator {
         s
     }
 
+    /// Fills `out` with random alphanumeric characters: the ones
+    /// [`IdGenerator::push_alphanumeric`] appends for the same length.
+    pub(crate) fn fill_alphanumeric(&mut self, out: &mut [u8]) {
+        // Ten characters per draw, as below (its 60-octet chunks are
+        // whole draws).
+        for draw in out.chunks_mut(10) {
+            let mut bits = self.next_u64();
+            for slot in draw {
+                *slot = ALPHABET[(bits % 62) as usize];
+                bits /= 62;
+            }
+        }
+    }
+
+    /// A boundary as [`IdGenerator::boundary`] makes it, kept inline.
+    pub(crate) fn boundary_text(&mut self) -> ShortText {
+        let mut buf = [0u8; SHORT_TEXT];
+        buf[..5].copy_from_slice(Self::BOUNDARY_PREFIX);
+        self.fill_alphanumeric(&mut buf[5..40]);
+        ShortText::Inline { len: 40, buf }
+    }
+
+    /// `len` (≤ 32) random alphanumeric characters, `@` and `domain`: a
+    /// Message-ID, inline when it fits.
+    pub(crate) fn message_id(&mut self, len: usize, domain: &str) -> ShortText {
+        let total = len + 1 + domain.len();
+        if total > SHORT_TEXT || !domain.is_ascii() {
+            let mut id = String::with_capacity(total);
+            self.push_alphanumeric(&mut id, len);
+            id.push('@');
+            id.push_str(domain);
+            return ShortText::Heap(id);
+        }
+        let mut buf = [0u8; SHORT_TEXT];
+        self.fill_alphanumeric(&mut buf[..len]);
+        buf[len] = b'@';
+        buf[len + 1..total].copy_from_slice(domain.as_bytes());
+        ShortText::Inline {
+            len: total as u8,
+            buf,
+        }
+    }
+
     /// Appends `len` random alphanumeric characters to `s` (the same ones
     /// [`IdGenerator::alphanumeric`] gives).
     pub(crate) fn push_alphanumeric(&mut self, s: &mut String, len: usize) {
@@ -102,6 +145,58 @@ impl IdGenerator {
     }
 }
 
+/// Octets of ASCII text [`ShortText`] keeps inline.
+pub(crate) const SHORT_TEXT: usize = 70;
+
+/// Short ASCII text kept inline (a boundary, a generated Message-ID),
+/// anything else on the heap.
+#[derive(Clone)]
+pub(crate) enum ShortText {
+    /// `buf[..len]`, ASCII.
+    Inline {
+        len: u8,
+        buf: [u8; SHORT_TEXT],
+    },
+    Heap(String),
+}
+
+impl ShortText {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // ASCII by construction, so this never fails.
+            Self::Inline { len, buf } => {
+                std::str::from_utf8(&buf[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(s) => s,
+        }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, buf } => &buf[..usize::from(*len)],
+            Self::Heap(s) => s.as_bytes(),
+        }
+    }
+}
+
+impl Default for ShortText {
+    fn default() -> Self {
+        Self::Heap(String::new())
+    }
+}
+
+impl From<String> for ShortText {
+    fn from(s: String) -> Self {
+        Self::Heap(s)
+    }
+}
+
+impl std::fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
 /// Nanoseconds of the system clock (0 where there is none: wasm, which
 /// cannot fork).
 fn clock_nanos() -> u64 {
@@ -121,6 +216,45 @@ fn clock_nanos() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The inline boundary and Message-ID are what the `String` writers
+    /// give for the same draws (long and non-ASCII domains on the heap).
+    #[test]
+    fn inline_ids_match_the_string_writers() {
+        let long = "d".repeat(SHORT_TEXT);
+        for seed in 0..200u64 {
+            let want = IdGenerator::from_seed(seed).boundary();
+            let got = IdGenerator::from_seed(seed).boundary_text();
+            assert!(matches!(got, ShortText::Inline { .. }));
+            assert_eq!(got.as_str(), want);
+            assert_eq!(got.as_bytes(), want.as_bytes());
+            for domain in [
+                "example.com",
+                "localhost",
+                "",
+                &long[..SHORT_TEXT - 33],
+                &long,
+                "bücher.de",
+            ] {
+                let mut rng = IdGenerator::from_seed(seed);
+                let mut want = String::new();
+                rng.push_alphanumeric(&mut want, 32);
+                want.push('@');
+                want.push_str(domain);
+                let got = IdGenerator::from_seed(seed).message_id(32, domain);
+                assert_eq!(got.as_str(), want);
+                assert_eq!(
+                    matches!(got, ShortText::Inline { .. }),
+                    want.len() <= SHORT_TEXT && want.is_ascii(),
+                    "{want}"
+                );
+                // The generator is left where the writer leaves it.
+                let mut after = IdGenerator::from_seed(seed);
+                let _ = after.message_id(32, domain);
+                assert_eq!(after.next_u64(), rng.next_u64());
+            }
+        }
+    }
 
     #[test]
     fn seeded_generators_repeat_and_differ_by_seed() {

@@ -4,7 +4,7 @@
 use super::attachment::{Attachment, Source};
 use super::boundary::IdGenerator;
 use super::content_type;
-use super::message::{Leaf, LeafBody, Message, Node, Params, TopHeaders};
+use super::message::{Leaf, LeafBody, Leaves, Message, Node, Params, TopHeaders};
 use super::ComposeError;
 use crate::address::{AddressEntry, AddressList, Mailbox};
 use crate::encoding::{base64, text, Charset, TransferEncoding};
@@ -377,7 +377,7 @@ impl MessageBuilder {
             None => DateTime::now(),
         });
         let message_id = match &self.message_id {
-            Some(id) => message_id("message-id", id)?,
+            Some(id) => message_id("message-id", id)?.into(),
             None => {
                 let domain = from
                     .mailboxes()
@@ -385,22 +385,12 @@ impl MessageBuilder {
                     .map(Mailbox::ascii_domain)
                     .filter(|d| !d.is_empty() && !d.starts_with('['))
                     .unwrap_or("localhost");
-                let mut id = String::with_capacity(33 + domain.len());
-                rng.push_alphanumeric(&mut id, 32);
-                id.push('@');
-                id.push_str(domain);
-                id
+                rng.message_id(32, domain)
             }
         };
 
         // The body parts and the tree.
-        let mut leaves = Vec::with_capacity(
-            usize::from(self.text.is_some())
-                + usize::from(self.html.is_some())
-                + self.inline.len()
-                + self.alternatives.len()
-                + self.attachments.len(),
-        );
+        let mut leaves = Leaves::default();
         let mut alternatives = Nodes::default();
         if let Some(text) = self.text {
             let media_type = text_type
@@ -688,7 +678,7 @@ struct Nodes {
 impl Nodes {
     fn push(&mut self, node: Node) {
         if let Some(first) = self.first.take() {
-            self.rest.reserve(4);
+            self.rest.reserve_exact(2);
             self.rest.push(first);
             self.rest.push(node);
         } else if self.rest.is_empty() {
@@ -708,15 +698,14 @@ impl Nodes {
     }
 }
 
-fn push_leaf(leaves: &mut Vec<Leaf>, leaf: Leaf) -> Node {
-    leaves.push(leaf);
-    Node::Leaf(leaves.len() - 1)
+fn push_leaf(leaves: &mut Leaves, leaf: Leaf) -> Node {
+    Node::Leaf(leaves.push(leaf))
 }
 
 fn multipart(subtype: &'static str, children: Vec<Node>) -> Node {
     Node::Multipart {
         subtype,
-        boundary: String::new(),
+        boundary: Default::default(),
         children,
     }
 }
@@ -789,7 +778,7 @@ fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
 /// own related parts when it has any. `message_charset` is the one in
 /// which the part's custom headers are encoded.
 fn part_node(
-    leaves: &mut Vec<Leaf>,
+    leaves: &mut Leaves,
     field: &str,
     part: Attachment,
     inline_default: bool,
@@ -1052,7 +1041,7 @@ fn assign(node: &mut Node, exposed: &[&[u8]], rng: &mut IdGenerator) {
     } = node
     {
         loop {
-            let candidate = rng.boundary();
+            let candidate = rng.boundary_text();
             let clash = exposed
                 .iter()
                 .any(|bytes| contains(bytes, candidate.as_bytes()));
@@ -1258,7 +1247,7 @@ mod boundary_tests {
             .build()
             .unwrap();
         match &m.root {
-            Node::Multipart { boundary, .. } => boundary.clone(),
+            Node::Multipart { boundary, .. } => boundary.as_str().to_owned(),
             Node::Leaf(_) => panic!("no multipart"),
         }
     }

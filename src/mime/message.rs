@@ -38,7 +38,7 @@ pub(crate) type EnvelopeCell = std::cell::OnceCell<Envelope>;
 pub struct Message {
     pub(crate) headers: TopHeaders,
     pub(crate) root: Node,
-    pub(crate) leaves: Vec<Leaf>,
+    pub(crate) leaves: Leaves,
     /// Made from the headers, `bcc` and `return_path` the first time it is
     /// asked for (a message only rendered never needs it); `build` checked
     /// that it has a recipient.
@@ -59,7 +59,7 @@ pub(crate) struct TopHeaders {
     pub to: AddressList,
     pub cc: AddressList,
     pub subject: Option<String>,
-    pub message_id: String,
+    pub message_id: super::boundary::ShortText,
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub custom: Vec<(HeaderName, String)>,
@@ -74,9 +74,85 @@ pub(crate) enum Node {
     /// A multipart of the given subtype (`mixed`, `alternative`, `related`).
     Multipart {
         subtype: &'static str,
-        boundary: String,
+        boundary: super::boundary::ShortText,
         children: Vec<Node>,
     },
+}
+
+/// A message's body parts, in the order [`Node::Leaf`] indexes them: the
+/// usual one or two without a heap list.
+// Inline on purpose: the parts of most messages, without an allocation.
+// Native builds; the wasm build keeps a plain list (less code).
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum Leaves {
+    One([Leaf; 1]),
+    Two([Leaf; 2]),
+    /// Any number (none: an empty list, which holds no memory).
+    Many(Vec<Leaf>),
+}
+
+/// (The wasm build: a plain list.)
+#[cfg(target_arch = "wasm32")]
+#[derive(Debug, Default)]
+pub(crate) struct Leaves(Vec<Leaf>);
+
+#[cfg(target_arch = "wasm32")]
+impl Leaves {
+    /// Appends a part; returns its index.
+    pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
+        self.0.push(leaf);
+        self.0.len() - 1
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl std::ops::Deref for Leaves {
+    type Target = [Leaf];
+    fn deref(&self) -> &[Leaf] {
+        &self.0
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Default for Leaves {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Leaves {
+    /// Appends a part; returns its index.
+    pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
+        *self = match std::mem::take(self) {
+            Self::Many(list) if list.is_empty() => Self::One([leaf]),
+            Self::One([a]) => Self::Two([a, leaf]),
+            Self::Two([a, b]) => {
+                let mut list = Vec::with_capacity(4);
+                list.extend([a, b, leaf]);
+                Self::Many(list)
+            }
+            Self::Many(mut list) => {
+                list.push(leaf);
+                Self::Many(list)
+            }
+        };
+        self.len() - 1
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl std::ops::Deref for Leaves {
+    type Target = [Leaf];
+    fn deref(&self) -> &[Leaf] {
+        match self {
+            Self::One(list) => list,
+            Self::Two(list) => list,
+            Self::Many(list) => list,
+        }
+    }
 }
 
 /// A body part's labels and content.
@@ -223,7 +299,7 @@ impl Message {
 
     /// The Message-ID, without angle brackets.
     pub fn message_id(&self) -> &str {
-        &self.headers.message_id
+        self.headers.message_id.as_str()
     }
 
     /// The Date header's time.
@@ -246,11 +322,36 @@ impl Message {
         // Sized with upper bounds for quoted-printable parts, so that they
         // are encoded once, straight into the buffer (and the slack in
         // which text with bare line ends is converted a block at a time).
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(out) = super::render::render_in_memory(self, opts)? {
+            return Ok(out);
+        }
         let mut renderer = Renderer::with_bounds(self, opts)?;
         let size = renderer.size().unwrap_or(0) as usize;
         let mut out = Vec::with_capacity(size + crate::encoding::text::CRLF_SLACK);
         renderer.render_into(self, &mut out)?;
         Ok(out)
+    }
+
+    /// Appends the whole message, rendered with `opts`, to `out` without a
+    /// chunk buffer in between (the bytes of [`Message::to_bytes_with`]);
+    /// `reserve` first sizes `out` for an upper bound of the length (the
+    /// wasm bindings reserve fallibly and keep `out` between messages).
+    #[cfg(all(target_arch = "wasm32", feature = "wasm"))]
+    pub(crate) fn render_append<E: From<ComposeError>>(
+        &self,
+        opts: RenderOptions,
+        out: &mut Vec<u8>,
+        reserve: impl FnOnce(&mut Vec<u8>, usize) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut renderer = Renderer::with_bounds(self, opts)?;
+        let bound = renderer
+            .size()
+            .map_or(0, |s| usize::try_from(s).unwrap_or(usize::MAX))
+            .saturating_add(crate::encoding::text::CRLF_SLACK);
+        reserve(out, bound)?;
+        renderer.render_into(self, out)?;
+        Ok(())
     }
 
     /// Writes the message to `w` chunk by chunk (large attachments are

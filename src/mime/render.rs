@@ -85,6 +85,32 @@ struct Active {
     stream: Option<Stream>,
 }
 
+impl Active {
+    fn new(
+        leaf: usize,
+        enc: TransferEncoding,
+        multipart: bool,
+        qp_len: u64,
+        stream: Option<Stream>,
+        expected: Option<u64>,
+    ) -> Self {
+        Active {
+            leaf,
+            enc,
+            multipart,
+            qp_len,
+            phase: Phase::Body,
+            pos: 0,
+            total: 0,
+            expected,
+            ended_crlf: false,
+            bare_done: 0,
+            encoder: LineEncoder::new(),
+            stream,
+        }
+    }
+}
+
 enum Step {
     /// The part produced nothing this time; step it again (its tail follows).
     Again,
@@ -134,7 +160,7 @@ impl Renderer {
         let mut sources = Vec::new();
         if !in_memory {
             sources.reserve(msg.leaves.len());
-            for leaf in &msg.leaves {
+            for leaf in msg.leaves.iter() {
                 sources.push(open_source(leaf)?);
             }
         }
@@ -190,20 +216,7 @@ impl Renderer {
             Some((stream, size)) => (stream.take(), *size),
             None => (None, None),
         };
-        self.active = Some(Active {
-            leaf,
-            enc,
-            multipart,
-            qp_len,
-            phase: Phase::Body,
-            pos: 0,
-            total: 0,
-            expected,
-            ended_crlf: false,
-            bare_done: 0,
-            encoder: LineEncoder::new(),
-            stream,
-        });
+        self.active = Some(Active::new(leaf, enc, multipart, qp_len, stream, expected));
         true
     }
 
@@ -614,14 +627,15 @@ fn plan(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Plan, Compose
     // Room for the usual headers: about 300 octets for the message and
     // its first part, less for each further part and boundary, and the
     // subject's length again (encoded words).
-    let subject = msg.headers.subject.as_ref().map_or(0, String::len);
-    let mut head = Vec::with_capacity(320 + 320 * msg.leaves.len() + subject);
+    let mut head = Vec::with_capacity(head_room(msg));
     let mut w = HeaderWriter {
         msg,
         opts,
         exact,
         buffers: TokenBuffers::default(),
         seg_start: 0,
+        #[cfg(not(target_arch = "wasm32"))]
+        direct: None,
     };
     w.top_headers(&mut head)?;
     w.node(&msg.root, false, &mut head, &mut segs)?;
@@ -629,6 +643,116 @@ fn plan(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Plan, Compose
         segs.push(Seg::Bytes(w.seg_start, head.len()));
     }
     Ok(Plan { head, segs })
+}
+
+/// Room for the usual headers: about 300 octets for the message and its
+/// first part, less for each further part and boundary, and the subject's
+/// length again (encoded words).
+fn head_room(msg: &Message) -> usize {
+    let subject = msg.headers.subject.as_ref().map_or(0, String::len);
+    320 + 320 * msg.leaves.len() + subject
+}
+
+/// The encoded length of a quoted-printable part as [`plan`] counts it (0
+/// for other encodings).
+fn qp_len(leaf: &Leaf, enc: TransferEncoding, exact: bool) -> u64 {
+    match &leaf.body {
+        _ if enc != TransferEncoding::QuotedPrintable => 0,
+        LeafBody::Text { qp_bound, .. } if !exact => *qp_bound as u64,
+        LeafBody::Text { bytes, .. } => qp::encoded_text_len(bytes) as u64,
+        LeafBody::Bytes(bytes) => qp::encoded_len(bytes) as u64,
+        _ => 0,
+    }
+}
+
+/// An upper bound on what an in-memory part writes as its body (its
+/// closing line break included), `qp_len` as [`qp_len`] gives it.
+#[cfg(not(target_arch = "wasm32"))]
+fn body_bound(leaf: &Leaf, enc: TransferEncoding, qp_len: u64) -> usize {
+    let n = leaf_bytes_len(&leaf.body);
+    let body = match (&leaf.body, enc) {
+        (LeafBody::Base64Lines(_), _) => n,
+        (_, TransferEncoding::Base64) => base64::encoded_len(n),
+        (_, TransferEncoding::QuotedPrintable) => qp_len,
+        _ => n,
+    };
+    usize::try_from(body)
+        .unwrap_or(usize::MAX)
+        .saturating_add(2)
+}
+
+/// Room kept free before each body beyond the bodies' bounds: the
+/// boundaries and part headers after it (and the slack of CRLF writing).
+#[cfg(not(target_arch = "wasm32"))]
+const DIRECT_ROOM: usize = 200 + text::CRLF_SLACK;
+
+/// Writes each body as soon as its headers are written, into the same
+/// buffer (`to_bytes` of a message whose parts are all in memory): no plan
+/// kept, no header bytes copied.
+#[cfg(not(target_arch = "wasm32"))]
+struct Direct {
+    /// Writes one part at a time (`active`); its plan is empty.
+    renderer: Renderer,
+    /// An upper bound on the body octets still to write.
+    left: usize,
+    /// Kept free beyond `left` before each body ([`DIRECT_ROOM`], or
+    /// only the CRLF slack for a single part).
+    room: usize,
+}
+
+/// [`Message::to_bytes_with`] for a message whose parts are all in memory
+/// (native builds; `None` for any other message): headers and bodies
+/// written in order into one buffer, sized once with upper bounds for the
+/// bodies (the same output as the plan's, without the plan).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn render_in_memory(
+    msg: &Message,
+    opts: RenderOptions,
+) -> Result<Option<Vec<u8>>, ComposeError> {
+    let mut bodies = 0usize;
+    for leaf in msg.leaves.iter() {
+        if !matches!(
+            leaf.body,
+            LeafBody::Text { .. } | LeafBody::Bytes(_) | LeafBody::Base64Lines(_)
+        ) {
+            return Ok(None);
+        }
+        let enc = leaf.transfer_encoding(opts);
+        bodies = bodies.saturating_add(body_bound(leaf, enc, qp_len(leaf, enc, false)));
+    }
+    // A single part has no boundary after its body.
+    let room = match msg.root {
+        Node::Leaf(_) => text::CRLF_SLACK,
+        Node::Multipart { .. } => DIRECT_ROOM,
+    };
+    let mut out = Vec::with_capacity(head_room(msg).saturating_add(bodies).saturating_add(room));
+    let mut w = HeaderWriter {
+        msg,
+        opts,
+        exact: false,
+        buffers: TokenBuffers::default(),
+        seg_start: 0,
+        direct: Some(Direct {
+            renderer: Renderer {
+                plan: Plan {
+                    head: Vec::new(),
+                    segs: Vec::new(),
+                },
+                idx: 0,
+                size: None,
+                is_8bit: false,
+                buf: Vec::new(),
+                scratch: Vec::new(),
+                active: None,
+                sources: Vec::new(),
+            },
+            left: bodies,
+            room,
+        }),
+    };
+    w.top_headers(&mut out)?;
+    w.node(&msg.root, false, &mut out, &mut Vec::new())?;
+    Ok(Some(out))
 }
 
 fn address_error(field: &str) -> impl FnOnce(crate::address::AddressError) -> ComposeError + '_ {
@@ -648,6 +772,9 @@ struct HeaderWriter<'m> {
     buffers: TokenBuffers,
     /// Where the header run being written started in the head buffer.
     seg_start: usize,
+    /// Bodies written in place instead of planned (native `to_bytes`).
+    #[cfg(not(target_arch = "wasm32"))]
+    direct: Option<Direct>,
 }
 
 impl HeaderWriter<'_> {
@@ -734,7 +861,7 @@ impl HeaderWriter<'_> {
         }
         // One token, which the folder would write on the header's line
         // (an id is at most 900 octets: `parse_message_id`, or generated).
-        out.reserve(h.message_id.len() + 16);
+        out.reserve(h.message_id.as_bytes().len() + 16);
         out.extend_from_slice(b"Message-ID: <");
         out.extend_from_slice(h.message_id.as_bytes());
         out.extend_from_slice(b">\r\n");
@@ -777,7 +904,7 @@ impl HeaderWriter<'_> {
                     t.push_str("multipart/");
                     t.push_str(subtype);
                 });
-                parameter(&mut folder, "boundary", boundary, false);
+                parameter(&mut folder, "boundary", boundary.as_str(), false);
                 folder.finish()?;
                 head.extend_from_slice(b"\r\n");
                 for child in children {
@@ -795,15 +922,34 @@ impl HeaderWriter<'_> {
                 let enc = leaf.transfer_encoding(self.opts);
                 self.leaf_headers(leaf, enc, head)?;
                 head.extend_from_slice(b"\r\n");
+                let qp_len = qp_len(leaf, enc, self.exact);
+                #[cfg(not(target_arch = "wasm32"))]
+                if let Some(direct) = self.direct.as_mut() {
+                    // Room for this body, the ones after it and the
+                    // boundaries between them: made here only when the
+                    // headers outgrew their guess (never by doubling a
+                    // large buffer while a body is written).
+                    let need = direct.left.saturating_add(direct.room);
+                    if head.capacity() - head.len() < need {
+                        // A new buffer takes only the bytes written
+                        // (`realloc` would copy the whole old one).
+                        let mut bigger = Vec::with_capacity(head.len().saturating_add(need));
+                        bigger.extend_from_slice(head);
+                        *head = bigger;
+                    }
+                    let bound = body_bound(leaf, enc, qp_len);
+                    direct.left = direct.left.saturating_sub(bound);
+                    // The token buffers are not held while bodies are
+                    // written (the peak); a later header that needs them
+                    // makes them again.
+                    self.buffers = TokenBuffers::default();
+                    direct.renderer.active =
+                        Some(Active::new(index, enc, in_multipart, qp_len, None, None));
+                    direct.renderer.render_into(self.msg, head)?;
+                    return Ok(());
+                }
                 plan.push(Seg::Bytes(self.seg_start, head.len()));
                 self.seg_start = head.len();
-                let qp_len = match &leaf.body {
-                    _ if enc != TransferEncoding::QuotedPrintable => 0,
-                    LeafBody::Text { qp_bound, .. } if !self.exact => *qp_bound as u64,
-                    LeafBody::Text { bytes, .. } => qp::encoded_text_len(bytes) as u64,
-                    LeafBody::Bytes(bytes) => qp::encoded_len(bytes) as u64,
-                    _ => 0,
-                };
                 plan.push(Seg::Leaf {
                     leaf: index,
                     enc,

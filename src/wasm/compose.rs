@@ -228,21 +228,13 @@ fn compose_from(options: &AnyVal) -> BResult<usize> {
         composed.message_id.push_str(message.message_id());
         let out = &mut composed.output;
         out.clear();
-        let opts = message.default_options();
-        let mut stream = message.into_stream();
-        if let Some(len) = stream.start(opts)? {
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            if out.capacity() > KEEP_OUTPUT && len < out.capacity() / 4 {
+        message.render_append(message.default_options(), out, |out, bound| {
+            if out.capacity() > KEEP_OUTPUT && bound < out.capacity() / 4 {
                 *out = Vec::new();
             }
-            out.try_reserve_exact(len).map_err(|_| too_large(len))?;
-        }
-        while let Some(chunk) = stream.next_chunk()? {
-            out.try_reserve(chunk.len())
-                .map_err(|_| too_large(out.len().saturating_add(chunk.len())))?;
-            out.extend_from_slice(chunk);
-        }
-        composed.ascii = out.is_ascii();
+            out.try_reserve_exact(bound).map_err(|_| too_large(bound))
+        })?;
+        composed.ascii = crate::encoding::text::is_ascii(out);
         Ok(out.len())
     })
 }
@@ -361,25 +353,28 @@ fn builder_from_options<V: Val>(
             continue;
         }
         let lower = key.to_ascii_lowercase();
+        let lower = lower.as_str();
         seeded |= lower == "deterministic";
         dated |= lower == "date";
-        let k = key.as_str();
-        b = match lower.as_str() {
-            "from" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.from(s)),
-            "to" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.to(s)),
-            "cc" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.cc(s)),
-            "bcc" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.bcc(s)),
-            "reply-to" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.reply_to(s)),
+        let k = key.as_ref();
+        // The fields that take a string or an array of strings, one loop.
+        let add: Option<fn(MessageBuilder, String) -> MessageBuilder> = match lower {
+            "from" => Some(|b, s| b.from(s)),
+            "to" => Some(|b, s| b.to(s)),
+            "cc" => Some(|b, s| b.cc(s)),
+            "bcc" => Some(|b, s| b.bcc(s)),
+            "reply-to" => Some(|b, s| b.reply_to(s)),
+            "in-reply-to" => Some(|b, s| b.in_reply_to(s)),
+            "references" => Some(|b, s| b.references(s)),
+            _ => None,
+        };
+        if let Some(add) = add {
+            for s in string_or_array_of(&value, k)? {
+                b = add(b, s);
+            }
+            continue;
+        }
+        b = match lower {
             "sender" => b.sender(value.string(k)?),
             "return-path" => b.return_path(value.string(k)?),
             "subject" => b.subject(value.string(k)?),
@@ -387,12 +382,6 @@ fn builder_from_options<V: Val>(
             "content-type" => b.text_content_type(value.string(k)?),
             "charset" => b.charset(value.string(k)?),
             "message-id" => b.message_id(value.string(k)?),
-            "in-reply-to" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.in_reply_to(s)),
-            "references" => string_or_array_of(&value, k)?
-                .into_iter()
-                .fold(b, |b, s| b.references(s)),
             "date" => b.date(date_option(&value, k)?),
             "deterministic" => {
                 let seed = opt_number_of(&value, k)?.unwrap_or(0.0);
@@ -632,7 +621,7 @@ fn parse_part<V: Val>(
                         }
                     })
                 }
-                _ => headers.push((k, v)),
+                _ => headers.push((k.into_owned(), v)),
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Reading JS values strictly: every wrong type, lone surrogate or
 //! out-of-range number is an `INVALID_ARGUMENT` naming the option.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use js_sys::{Array, ArrayBuffer, JsString, Object, Reflect, Uint8Array};
@@ -207,8 +208,9 @@ pub(crate) trait Val: Sized {
     fn prop(&self, key: &str, parent: &str) -> BResult<Self>;
     /// Checks that this is a plain object (see [`object`]).
     fn check_object(&self, field: &str) -> BResult<()>;
-    /// The own enumerable keys with their values, in order (see [`entries`]).
-    fn entries(&self, field: &str) -> BResult<Vec<(String, Self)>>;
+    /// The own enumerable keys with their values, in order (see [`entries`]);
+    /// the compact encoding's keys are borrowed.
+    fn entries(&self, field: &str) -> BResult<Vec<(Cow<'_, str>, Self)>>;
     /// Bytes (see [`bytes`]).
     fn bytes(&self, field: &str) -> BResult<Vec<u8>>;
 }
@@ -412,15 +414,15 @@ impl Val for AnyVal<'_, '_> {
             AnyVal::Spec(_) => Err(fallback(field)),
         }
     }
-    fn entries(&self, field: &str) -> BResult<Vec<(String, Self)>> {
+    fn entries(&self, field: &str) -> BResult<Vec<(Cow<'_, str>, Self)>> {
         match self {
             AnyVal::Js(v) => Ok(entries(object(v, field)?, field)?
                 .into_iter()
-                .map(|(k, v)| (k, AnyVal::Js(v)))
+                .map(|(k, v)| (Cow::Owned(k), AnyVal::Js(v)))
                 .collect()),
             AnyVal::Spec(Spec::Object(props)) => Ok(props
                 .iter()
-                .map(|(k, v)| ((*k).to_owned(), AnyVal::Spec(v)))
+                .map(|(k, v)| (Cow::Borrowed(*k), AnyVal::Spec(v)))
                 .collect()),
             AnyVal::Spec(_) => Err(fallback(field)),
         }
