@@ -3,10 +3,10 @@
 use std::fmt;
 
 use crate::encoding::base64::encode as b64;
-use md5::{Digest, Md5};
 
 use super::command::{Command, Secret};
 use super::error::SmtpError;
+use super::md5::md5;
 use super::reply::Reply;
 
 /// An AUTH mechanism the engine can use.
@@ -144,17 +144,17 @@ impl fmt::Debug for Credentials {
 pub fn hmac_md5(key: &[u8], message: &[u8]) -> [u8; 16] {
     let mut block = [0u8; 64];
     if key.len() > 64 {
-        block[..16].copy_from_slice(&Md5::digest(key));
+        block[..16].copy_from_slice(&md5(key));
     } else {
         block[..key.len()].copy_from_slice(key);
     }
-    let mut inner = Md5::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let mut outer = Md5::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    let mut inner = Vec::with_capacity(64 + message.len());
+    inner.extend(block.map(|b| b ^ 0x36));
+    inner.extend_from_slice(message);
+    let mut outer = Vec::with_capacity(64 + 16);
+    outer.extend(block.map(|b| b ^ 0x5c));
+    outer.extend(md5(&inner));
+    md5(&outer)
 }
 
 /// The CRAM-MD5 response to a decoded challenge: `user hex(hmac)`.

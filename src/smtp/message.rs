@@ -2,9 +2,21 @@
 
 use super::{BodyError, Client, MessageBody, MessageId, SmtpError};
 use crate::envelope::RenderOptions;
-use crate::mime::{Message, MessageStream};
+use crate::mime::{ComposeError, Message, MessageStream};
 use std::task::Poll;
 use std::time::Duration;
+
+/// A composer error as a body error. The engine reads only its text
+/// (`SmtpError::Body`); the wasm build boxes that text instead of the
+/// `ComposeError`, whose `dyn Error` vtable would keep its `Debug` impl and
+/// those of everything it holds (io, address, header errors) in the module
+/// for nothing (issue 7: the .wasm size).
+fn body_error(e: ComposeError) -> BodyError {
+    #[cfg(target_arch = "wasm32")]
+    return e.to_string().into();
+    #[cfg(not(target_arch = "wasm32"))]
+    Box::new(e)
+}
 
 impl MessageBody for MessageStream {
     fn requires_smtputf8(&self) -> bool {
@@ -12,7 +24,7 @@ impl MessageBody for MessageStream {
     }
 
     fn start(&mut self, opts: RenderOptions) -> Result<Option<u64>, BodyError> {
-        MessageStream::start(self, opts).map_err(|e| Box::new(e) as BodyError)
+        MessageStream::start(self, opts).map_err(body_error)
     }
 
     fn is_8bit(&self) -> bool {
@@ -20,11 +32,11 @@ impl MessageBody for MessageStream {
     }
 
     fn next_chunk(&mut self) -> Result<Option<&[u8]>, BodyError> {
-        MessageStream::next_chunk(self).map_err(|e| Box::new(e) as BodyError)
+        MessageStream::next_chunk(self).map_err(body_error)
     }
 
     fn poll_chunk(&mut self) -> Result<Poll<Option<&[u8]>>, BodyError> {
-        MessageStream::poll_chunk(self).map_err(|e| Box::new(e) as BodyError)
+        MessageStream::poll_chunk(self).map_err(body_error)
     }
 }
 

@@ -44,6 +44,7 @@ pub mod data;
 pub mod dry_run;
 pub mod engine;
 pub mod error;
+mod md5;
 pub mod message;
 pub mod reply;
 

@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 
 use js_sys::Uint8Array;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -13,7 +12,6 @@ use super::convert::{
     opt_string, string, type_name,
 };
 use super::error::{BResult, BindingError};
-use super::to_js;
 use crate::smtp::{
     Capabilities, Client, Config, Credentials, Direction, Event, Mechanism, RecipientResult, Reply,
     SmtpError, TlsPolicy,
@@ -249,12 +247,6 @@ fn json_recipient(o: &mut String, r: &RecipientResult) {
     o.push_str(",\"reply\":");
     json_reply(o, &r.reply);
     o.push('}');
-}
-
-#[derive(Serialize)]
-struct TranscriptJs {
-    direction: &'static str,
-    text: String,
 }
 
 /// The SMTP engine, driven by the JS transport (see `API.md`).
@@ -706,19 +698,22 @@ impl WasmSmtpClient {
     /// The transcript so far (AUTH secrets redacted), emptied.
     #[wasm_bindgen(js_name = takeTranscript)]
     pub fn take_transcript(&mut self) -> Result<JsValue, JsValue> {
-        let lines: Vec<TranscriptJs> = self
-            .client
-            .take_transcript()
-            .into_iter()
-            .map(|l| TranscriptJs {
-                direction: match l.direction {
-                    Direction::Client => "client",
-                    Direction::Server => "server",
-                },
-                text: l.text,
-            })
-            .collect();
-        Ok(to_js(&lines)?)
+        // Built with js_sys (not serde): an array of plain objects
+        // `{ direction, text }`.
+        let lines = js_sys::Array::new();
+        let (direction, text) = (JsValue::from_str("direction"), JsValue::from_str("text"));
+        for l in self.client.take_transcript() {
+            let obj = js_sys::Object::new();
+            let dir = match l.direction {
+                Direction::Client => "client",
+                Direction::Server => "server",
+            };
+            // Setting a property on a fresh plain object cannot fail.
+            let _ = js_sys::Reflect::set(&obj, &direction, &JsValue::from_str(dir));
+            let _ = js_sys::Reflect::set(&obj, &text, &JsValue::from_str(&l.text));
+            lines.push(&obj);
+        }
+        Ok(lines.into())
     }
 
     /// A fed attachment has new data for the message whose body was

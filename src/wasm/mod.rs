@@ -20,7 +20,6 @@ pub use compose::{
 };
 pub use engine::WasmSmtpClient;
 
-use error::{BResult, BindingError};
 use std::sync::Mutex;
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -56,11 +55,4 @@ fn start() {
 #[wasm_bindgen(js_name = takePanicMessage)]
 pub fn take_panic_message() -> Option<String> {
     LAST_PANIC.lock().ok().and_then(|mut last| last.take())
-}
-
-/// Serializes a value as a plain JS object (maps as objects, `None` as `null`).
-fn to_js<T: serde::Serialize>(value: &T) -> BResult<wasm_bindgen::JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| BindingError::new("COMPOSE", None, e.to_string()))
 }
