@@ -68,6 +68,7 @@ pub(crate) const CRLF_SLACK: usize = 32;
 /// past the block). Without that room it is [`crlf_into`]. The last 64 to
 /// 127 octets go through [`crlf_into`] too (the 64 octets after a break
 /// must lie before `end`).
+#[allow(unsafe_code)]
 pub(crate) fn crlf_into_vec(
     input: &[u8],
     start: usize,
@@ -85,6 +86,14 @@ pub(crate) fn crlf_into_vec(
         return;
     }
     let (blocks, _) = input[start..].as_chunks::<64>();
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above), which is all
+        // `avx2::crlf_blocks` asks of its caller.
+        unsafe { avx2::crlf_blocks(input, start, &blocks[..fast], out) };
+        crlf_into(input, start + 64 * fast, end, out);
+        return;
+    }
     for (k, block) in blocks[..fast].iter().enumerate() {
         out.extend_from_slice(block);
         let mut mask = lanes::breaks64(block);
@@ -110,6 +119,93 @@ pub(crate) fn crlf_into_vec(
         }
     }
     crlf_into(input, start + 64 * fast, end, out);
+}
+
+/// [`crlf_into_vec`]'s block loop with 32-octet AVX2 break tests, for
+/// x86_64 CPUs that have AVX2 (found at run time; the build's baseline is
+/// SSE2).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx2 {
+    use core::arch::x86_64::*;
+
+    /// The bits of the lanes of a 64-octet `block` that hold CR or LF.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn breaks64(block: &[u8; 64]) -> u64 {
+        // SAFETY: each load reads 32 octets at offset 0 or 32 of the
+        // 64-octet `block`, valid for reads; no alignment is needed.
+        let (a, b) = unsafe {
+            (
+                _mm256_loadu_si256(block.as_ptr().cast()),
+                _mm256_loadu_si256(block.as_ptr().add(32).cast()),
+            )
+        };
+        let cr = _mm256_set1_epi8(b'\r' as i8);
+        let lf = _mm256_set1_epi8(b'\n' as i8);
+        let lo = _mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(a, lf));
+        let hi = _mm256_or_si256(_mm256_cmpeq_epi8(b, cr), _mm256_cmpeq_epi8(b, lf));
+        u64::from(_mm256_movemask_epi8(lo) as u32)
+            | u64::from(_mm256_movemask_epi8(hi) as u32) << 32
+    }
+
+    /// The loop of [`crlf_into_vec`](super::crlf_into_vec) over `blocks`,
+    /// the first 64-octet blocks of `input[start..]` (each with 64 octets
+    /// of `input` after it), into `out`, which has the room that function
+    /// checks for.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn crlf_blocks(
+        input: &[u8],
+        start: usize,
+        blocks: &[[u8; 64]],
+        out: &mut Vec<u8>,
+    ) {
+        for (k, block) in blocks.iter().enumerate() {
+            out.extend_from_slice(block);
+            let mut mask = breaks64(block);
+            while mask != 0 {
+                let i = mask.trailing_zeros() as usize;
+                let p = start + 64 * k + i;
+                if input[p] == b'\n' {
+                    if p == 0 || input[p - 1] != b'\r' {
+                        out.truncate(out.len() - (64 - i));
+                        out.push(b'\r');
+                        let from: &[u8; 64] = input[p..p + 64].try_into().expect("64 octets");
+                        out.extend_from_slice(from);
+                        out.truncate(out.len() - i);
+                    }
+                } else if input[p + 1] != b'\n' {
+                    out.truncate(out.len() - (63 - i));
+                    out.push(b'\n');
+                    let from: &[u8; 64] = input[p + 1..p + 65].try_into().expect("64 octets");
+                    out.extend_from_slice(from);
+                    out.truncate(out.len() - (i + 1));
+                }
+                mask &= mask - 1;
+            }
+        }
+    }
+
+    #[test]
+    fn breaks64_agrees_with_lanes() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        for b in 0..=255u8 {
+            for lane in 0..64 {
+                let mut block = [b'a'; 64];
+                block[lane] = b;
+                block[(lane * 7 + 3) % 64] = b'\n';
+                // SAFETY: the CPU has AVX2 (checked above).
+                let got = unsafe { breaks64(&block) };
+                assert_eq!(got, super::lanes::breaks64(&block), "{b} at {lane}");
+            }
+        }
+    }
 }
 
 /// Where [`crlf_into`] writes.
