@@ -285,6 +285,7 @@ mod avx2 {
 /// Where [`crlf_into`] writes.
 /// Whether every octet is ASCII: `<[u8]>::is_ascii`, with SIMD128 blocks
 /// in the wasm build (where the core one reads four octets at a time).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
