@@ -68,6 +68,7 @@ pub(crate) const CRLF_SLACK: usize = 32;
 /// past the block). Without that room it is [`crlf_into`]. The last 64 to
 /// 127 octets go through [`crlf_into`] too (the 64 octets after a break
 /// must lie before `end`).
+#[allow(unsafe_code)]
 pub(crate) fn crlf_into_vec(
     input: &[u8],
     start: usize,
@@ -85,6 +86,14 @@ pub(crate) fn crlf_into_vec(
         return;
     }
     let (blocks, _) = input[start..].as_chunks::<64>();
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked just above), which is all
+        // `avx2::crlf_blocks` asks of its caller.
+        unsafe { avx2::crlf_blocks(input, start, &blocks[..fast], out) };
+        crlf_into(input, start + 64 * fast, end, out);
+        return;
+    }
     for (k, block) in blocks[..fast].iter().enumerate() {
         out.extend_from_slice(block);
         let mut mask = lanes::breaks64(block);
@@ -110,6 +119,178 @@ pub(crate) fn crlf_into_vec(
         }
     }
     crlf_into(input, start + 64 * fast, end, out);
+}
+
+/// Whether to take the AVX2 paths: the CPU has AVX2 (found at run time)
+/// and, in tests, they are not switched off to test the SSE2 ones.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    #[cfg(test)]
+    if tests::SSE2_ONLY.with(std::cell::Cell::get) {
+        return false;
+    }
+    std::arch::is_x86_feature_detected!("avx2")
+}
+
+/// [`crlf_into_vec`]'s block loop with 32-octet AVX2 break tests, for
+/// x86_64 CPUs that have AVX2 (found at run time; the build's baseline is
+/// SSE2).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx2 {
+    use core::arch::x86_64::*;
+
+    /// The bits of the lanes of a 64-octet `block` that hold CR or LF.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn breaks64(block: &[u8; 64]) -> u64 {
+        // SAFETY: each load reads 32 octets at offset 0 or 32 of the
+        // 64-octet `block`, valid for reads; no alignment is needed.
+        let (a, b) = unsafe {
+            (
+                _mm256_loadu_si256(block.as_ptr().cast()),
+                _mm256_loadu_si256(block.as_ptr().add(32).cast()),
+            )
+        };
+        let cr = _mm256_set1_epi8(b'\r' as i8);
+        let lf = _mm256_set1_epi8(b'\n' as i8);
+        let lo = _mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(a, lf));
+        let hi = _mm256_or_si256(_mm256_cmpeq_epi8(b, cr), _mm256_cmpeq_epi8(b, lf));
+        u64::from(_mm256_movemask_epi8(lo) as u32)
+            | u64::from(_mm256_movemask_epi8(hi) as u32) << 32
+    }
+
+    /// The loop of [`crlf_into_vec`](super::crlf_into_vec) over `blocks`,
+    /// the first 64-octet blocks of `input[start..]` (each with 64 octets
+    /// of `input` after it), into `out`, which has the room that function
+    /// checks for.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn crlf_blocks(
+        input: &[u8],
+        start: usize,
+        blocks: &[[u8; 64]],
+        out: &mut Vec<u8>,
+    ) {
+        for (k, block) in blocks.iter().enumerate() {
+            out.extend_from_slice(block);
+            let mut mask = breaks64(block);
+            while mask != 0 {
+                let i = mask.trailing_zeros() as usize;
+                let p = start + 64 * k + i;
+                if input[p] == b'\n' {
+                    if p == 0 || input[p - 1] != b'\r' {
+                        out.truncate(out.len() - (64 - i));
+                        out.push(b'\r');
+                        let from: &[u8; 64] = input[p..p + 64].try_into().expect("64 octets");
+                        out.extend_from_slice(from);
+                        out.truncate(out.len() - i);
+                    }
+                } else if input[p + 1] != b'\n' {
+                    out.truncate(out.len() - (63 - i));
+                    out.push(b'\n');
+                    let from: &[u8; 64] = input[p + 1..p + 65].try_into().expect("64 octets");
+                    out.extend_from_slice(from);
+                    out.truncate(out.len() - (i + 1));
+                }
+                mask &= mask - 1;
+            }
+        }
+    }
+
+    /// The octets of a 32-octet half that are below 0x20, DEL or `=`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn special(v: __m256i) -> u64 {
+        let low = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v);
+        let del = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7F));
+        let eq = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'=' as i8));
+        u64::from(_mm256_movemask_epi8(_mm256_or_si256(low, _mm256_or_si256(del, eq))) as u32)
+    }
+
+    /// [`analyze_text`](super::analyze_text)'s loop over its 64-octet
+    /// `blocks` (from the start of the text `st` walks) in two 32-octet
+    /// halves: returns the octets ≥ 0x80 and gives `st` every octet below
+    /// 0x20, DEL or `=`.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], st: &mut super::Lines<'_>) -> usize {
+        let mut total = 0;
+        let zero = _mm256_setzero_si256();
+        // Groups of 63 blocks: each adds at most 2 to a lane's 8-bit count.
+        for (g, group) in blocks.chunks(63).enumerate() {
+            let mut lanes = zero;
+            for (k, block) in group.iter().enumerate() {
+                // SAFETY: each load reads 32 octets at offset 0 or 32 of
+                // the 64-octet `block`, valid for reads; no alignment needed.
+                let (a, b) = unsafe {
+                    (
+                        _mm256_loadu_si256(block.as_ptr().cast()),
+                        _mm256_loadu_si256(block.as_ptr().add(32).cast()),
+                    )
+                };
+                // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
+                lanes = _mm256_sub_epi8(lanes, _mm256_cmpgt_epi8(zero, a));
+                lanes = _mm256_sub_epi8(lanes, _mm256_cmpgt_epi8(zero, b));
+                let mut mask = special(a) | special(b) << 32;
+                while mask != 0 {
+                    st.octet((g * 63 + k) * 64 + mask.trailing_zeros() as usize);
+                    mask &= mask - 1;
+                }
+            }
+            let sums = _mm256_sad_epu8(lanes, zero);
+            total += _mm256_extract_epi64::<0>(sums) as usize
+                + _mm256_extract_epi64::<1>(sums) as usize
+                + _mm256_extract_epi64::<2>(sums) as usize
+                + _mm256_extract_epi64::<3>(sums) as usize;
+        }
+        total
+    }
+
+    #[test]
+    fn scan_wide_counts_every_high_octet() {
+        // Every octet ≥ 0x80 across several 63-block groups (a lane's 8-bit
+        // count reaches 126 in each), with a break now and then.
+        for len in [64, 4032, 4096, 8064, 20_000] {
+            let mut v = vec![0xFF; len];
+            for p in (100..len).step_by(997) {
+                v[p] = b'\n';
+            }
+            let stats = super::analyze(&v);
+            assert_eq!(stats.non_ascii, v.iter().filter(|&&b| b >= 0x80).count());
+            assert_eq!(
+                stats.max_line_len,
+                if len > 100 {
+                    996.min(len - 101).max(100)
+                } else {
+                    len
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn breaks64_agrees_with_lanes() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        for b in 0..=255u8 {
+            for lane in 0..64 {
+                let mut block = [b'a'; 64];
+                block[lane] = b;
+                block[(lane * 7 + 3) % 64] = b'\n';
+                // SAFETY: the CPU has AVX2 (checked above).
+                let got = unsafe { breaks64(&block) };
+                assert_eq!(got, super::lanes::breaks64(&block), "{b} at {lane}");
+            }
+        }
+    }
 }
 
 /// Where [`crlf_into`] writes.
@@ -168,6 +349,7 @@ pub(crate) struct TextScan {
 /// in 16-octet blocks that counts octets ≥ 0x80 lane by lane and looks
 /// closer only at the octets below 0x20, DEL and `=` (line breaks among
 /// them).
+#[allow(unsafe_code)]
 pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
     let mut st = Lines {
         input,
@@ -188,8 +370,21 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
     } else {
         input.as_chunks::<64>().0
     };
-    let (blocks, tail) = input[wide.len() * 64..].as_chunks::<16>();
+    let wide_len = wide.len();
+    let (blocks, tail) = input[wide_len * 64..].as_chunks::<16>();
     let mut high = lanes::HighCount::new();
+    // With AVX2 (found at run time), the 64-octet blocks in 32-octet halves.
+    #[cfg(target_arch = "x86_64")]
+    let (wide, wide_high) = if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked just above), which is all
+        // `avx2::scan_wide` asks of its caller.
+        let high = unsafe { avx2::scan_wide(wide, &mut st) };
+        (&wide[wide.len()..], high)
+    } else {
+        (wide, 0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let wide_high = 0;
     // Groups of 63 × 4 blocks: no per-lane counter of `high` overflows.
     for (g, group) in wide.chunks(63).enumerate() {
         for (k, block) in group.iter().enumerate() {
@@ -205,7 +400,7 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
         }
         high.flush();
     }
-    let at = wide.len() * 64;
+    let at = wide_len * 64;
     for (k, block) in blocks.iter().enumerate() {
         let mut mask = high.add_special(block);
         while mask != 0 {
@@ -213,7 +408,7 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
             mask &= mask - 1;
         }
     }
-    let mut non_ascii = high.total();
+    let mut non_ascii = high.total() + wide_high;
     let at = at + blocks.len() * 16;
     for (k, &b) in tail.iter().enumerate() {
         non_ascii += usize::from(b >> 7);
@@ -303,7 +498,8 @@ struct Lines<'a> {
 
 impl Lines<'_> {
     /// Looks at the octet at `pos`, which is below 0x20, DEL or `=`.
-    #[inline]
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline)]
     fn octet(&mut self, pos: usize) {
         match self.input[pos] {
             b'\n' if pos == self.lf_of_crlf => self.line_start = pos + 1,
@@ -714,6 +910,23 @@ pub fn choose_text_encoding(stats: &TextStats, allow_8bit: bool) -> TransferEnco
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    thread_local! {
+        /// Set by a test to run the SSE2 paths on a CPU that has AVX2.
+        pub(super) static SSE2_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// The reference comparisons again with the AVX2 paths switched off, so
+    /// that the SSE2 ones are tested on CPUs that have AVX2 too.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sse2_paths_match_the_references_too() {
+        SSE2_ONLY.with(|only| only.set(true));
+        analyze_matches_naive_on_noise();
+        crlf_into_vec_matches_crlf_into();
+        SSE2_ONLY.with(|only| only.set(false));
+    }
 
     #[cfg_attr(not(target_arch = "wasm32"), test)]
     #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]

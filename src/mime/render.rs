@@ -420,12 +420,13 @@ impl Renderer {
                         // its own between pieces.
                         // In the renderer's scratch, kept between calls (no
                         // buffer to clear or allocate per call).
+                        // (Room for `crlf_into_vec`'s block copies too.)
                         self.scratch.clear();
-                        self.scratch.reserve(PIECE_BUF);
+                        self.scratch.reserve(PIECE_BUF + text::CRLF_SLACK);
                         let mut at = a.pos;
                         while at < end {
                             let stop = (at + PIECE).min(end);
-                            text::crlf_into(bytes, at, stop, &mut self.scratch);
+                            text::crlf_into_vec(bytes, at, stop, &mut self.scratch, stop - at);
                             let len = self.scratch.len();
                             let whole = if stop == end { len } else { len / 57 * 57 };
                             a.encoder.push(&self.scratch[..whole], out);
