@@ -96,29 +96,37 @@ pub(crate) fn crlf_into_vec(
     }
     for (k, block) in blocks[..fast].iter().enumerate() {
         out.extend_from_slice(block);
-        let mut mask = lanes::breaks64(block);
-        while mask != 0 {
-            let i = mask.trailing_zeros() as usize;
-            let p = start + 64 * k + i;
-            if input[p] == b'\n' {
-                if p == 0 || input[p - 1] != b'\r' {
-                    out.truncate(out.len() - (64 - i));
-                    out.push(b'\r');
-                    let from: &[u8; 64] = input[p..p + 64].try_into().expect("64 octets");
-                    out.extend_from_slice(from);
-                    out.truncate(out.len() - i);
-                }
-            } else if input[p + 1] != b'\n' {
-                out.truncate(out.len() - (63 - i));
-                out.push(b'\n');
-                let from: &[u8; 64] = input[p + 1..p + 65].try_into().expect("64 octets");
-                out.extend_from_slice(from);
-                out.truncate(out.len() - (i + 1));
-            }
-            mask &= mask - 1;
-        }
+        patch_breaks(input, start + 64 * k, lanes::breaks64(block), out);
     }
     crlf_into(input, start + 64 * fast, end, out);
+}
+
+/// Fixes up the 64-octet block of `input` at `base`, just appended to `out`,
+/// at the lanes of `mask` (its CR and LF): a bare LF gets its CR and a bare
+/// CR its LF, and the rest of the block is copied again one octet further
+/// on (`input` holds 64 octets past each break; `crlf_into_vec` checks).
+#[inline(always)]
+fn patch_breaks(input: &[u8], base: usize, mut mask: u64, out: &mut Vec<u8>) {
+    while mask != 0 {
+        let i = mask.trailing_zeros() as usize;
+        let p = base + i;
+        if input[p] == b'\n' {
+            if p == 0 || input[p - 1] != b'\r' {
+                out.truncate(out.len() - (64 - i));
+                out.push(b'\r');
+                let from: &[u8; 64] = input[p..p + 64].try_into().expect("64 octets");
+                out.extend_from_slice(from);
+                out.truncate(out.len() - i);
+            }
+        } else if input[p + 1] != b'\n' {
+            out.truncate(out.len() - (63 - i));
+            out.push(b'\n');
+            let from: &[u8; 64] = input[p + 1..p + 65].try_into().expect("64 octets");
+            out.extend_from_slice(from);
+            out.truncate(out.len() - (i + 1));
+        }
+        mask &= mask - 1;
+    }
 }
 
 /// Whether to take the AVX2 paths: the CPU has AVX2 (found at run time)
@@ -177,27 +185,7 @@ mod avx2 {
     ) {
         for (k, block) in blocks.iter().enumerate() {
             out.extend_from_slice(block);
-            let mut mask = breaks64(block);
-            while mask != 0 {
-                let i = mask.trailing_zeros() as usize;
-                let p = start + 64 * k + i;
-                if input[p] == b'\n' {
-                    if p == 0 || input[p - 1] != b'\r' {
-                        out.truncate(out.len() - (64 - i));
-                        out.push(b'\r');
-                        let from: &[u8; 64] = input[p..p + 64].try_into().expect("64 octets");
-                        out.extend_from_slice(from);
-                        out.truncate(out.len() - i);
-                    }
-                } else if input[p + 1] != b'\n' {
-                    out.truncate(out.len() - (63 - i));
-                    out.push(b'\n');
-                    let from: &[u8; 64] = input[p + 1..p + 65].try_into().expect("64 octets");
-                    out.extend_from_slice(from);
-                    out.truncate(out.len() - (i + 1));
-                }
-                mask &= mask - 1;
-            }
+            super::patch_breaks(input, start + 64 * k, breaks64(block), out);
         }
     }
 
