@@ -326,10 +326,12 @@ impl Message {
         if let Some(out) = super::render::render_in_memory(self, opts)? {
             return Ok(out);
         }
-        let mut renderer = Renderer::with_bounds(self, opts)?;
-        let size = renderer.size().unwrap_or(0) as usize;
-        let mut out = Vec::with_capacity(size + crate::encoding::text::CRLF_SLACK);
-        renderer.render_into(self, &mut out)?;
+        let mut out = Vec::new();
+        self.render_append(opts, &mut out, |out, bound| {
+            // A failed reservation is not an error here: writing grows `out`.
+            let _ = out.try_reserve_exact(bound);
+            Ok::<(), ComposeError>(())
+        })?;
         Ok(out)
     }
 
@@ -337,7 +339,6 @@ impl Message {
     /// chunk buffer in between (the bytes of [`Message::to_bytes_with`]);
     /// `reserve` first sizes `out` for an upper bound of the length (the
     /// wasm bindings reserve fallibly and keep `out` between messages).
-    #[cfg(feature = "wasm")]
     pub(crate) fn render_append<E: From<ComposeError>>(
         &self,
         opts: RenderOptions,
