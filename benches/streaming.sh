@@ -80,6 +80,14 @@ PY
 node_run path zeros
 node_run iterable pattern --chunking
 node_run stream pattern --chunking
+# The reference: the same Readable read to its end by a loop that only
+# copies each chunk (no library, no SMTP).
+drain="$(node js/test/stream_child.mjs drain stream "$bytes" | grep '^CHILD-REPORT ' | sed 's/^CHILD-REPORT //')"
+python3 - "$drain" <<'PY' | tee -a "$log"
+import json, sys
+r = json.loads(sys.argv[1])
+print(f"drain stream: {r['bytes']} bytes in {r['seconds']:.2f} s ({r['bytes'] / 1e6 / r['seconds']:.0f} MB/s), peak RSS {r['peak_rss'] / 1048576:.1f} MiB, CPU {r['cpu_seconds']:.2f} s")
+PY
 
 # Lines like: "streaming path: 1073741824 bytes in 3.21 s (334 MB/s), peak RSS 7.4 MiB"
 mapfile -t native < <(grep -o -E 'streaming (path|reader):.*' "$log")
@@ -123,11 +131,15 @@ mkdir -p benches/results
     echo "- Node stream: \`{ stream: Readable }\` (the pattern, a new Buffer per 64 KiB chunk, as \`fs.createReadStream\`"
     echo "  makes), CHUNKING. V8 frees such buffers only after some 40 MiB of them pile up, whoever reads them:"
     echo "  the source's garbage, not the library's (which reuses its buffers)."
+    echo "- Node, no library: the same Readable read to its end by a loop that only copies each chunk into"
+    echo "  one reused buffer (\`js/test/stream_child.mjs drain stream\`): what reading such a source costs"
+    echo "  by itself. js/test/stream.test.mjs checks that the send's growth stays within 12 MiB of it."
     echo
     echo "| sender | source | seconds | MB/s | sender CPU (s) | peak RSS (MiB) |"
     echo "|---|---|---|---|---|---|"
     for l in "${native[@]}"; do row native "$l"; done
     for l in "${node[@]}"; do row Node "$l"; done
+    row "Node, no library (reading only)" "$(grep -o -E '^drain stream:.*' "$log" | sed -E 's/^drain /streaming /')"
     echo
     echo "Notes:"
     echo

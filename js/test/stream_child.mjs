@@ -5,6 +5,10 @@
 // sender's alone.
 //
 // Usage: node stream_child.mjs PORT SOURCE BYTES
+//        node stream_child.mjs drain SOURCE BYTES
+//   drain: no library and no SMTP: the source is only read, each piece
+//   copied into one reused buffer, and the report gives the peak RSS that
+//   reading the source costs by itself (the reference for the sends).
 //   SOURCE: path (a sparse file: zeros, no disk used), iterable (an async
 //   generator of the test pattern that reuses one buffer: the source itself
 //   makes no garbage), stream (a Node Readable of it, a new Buffer per
@@ -88,7 +92,6 @@ async function main() {
   const [port, source, bytesArg] = process.argv.slice(2);
   const bytes = Number(bytesArg);
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const { SMTPClient, Message } = await import(path.join(here, '..', 'index.js'));
   let dir = null;
   let attachment;
   if (source === 'path') {
@@ -107,6 +110,8 @@ async function main() {
   } else {
     throw new Error(`unknown source ${source}`);
   }
+  if (port === 'drain') return drain(attachment.stream, bytes);
+  const { SMTPClient, Message } = await import(path.join(here, '..', 'index.js'));
   const client = new SMTPClient({ host: '127.0.0.1', port: Number(port), timeout: 60000 });
   const message = new Message({
     from: 'ann@example.com',
@@ -128,6 +133,25 @@ async function main() {
   if (dir) rmSync(dir, { recursive: true, force: true });
   const cpu = process.cpuUsage();
   const report = { sent, peak_rss: process.resourceUsage().maxRSS * 1024, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, bytes };
+  console.log(`CHILD-REPORT ${JSON.stringify(report)}`);
+}
+
+/** Reads `source` to its end without the library (see the usage above). */
+async function drain(source, bytes) {
+  const into = new Uint8Array(PIECE);
+  const started = performance.now();
+  let got = 0;
+  for await (const piece of source) {
+    for (let at = 0; at < piece.length; at += PIECE) {
+      const part = piece.subarray(at, at + PIECE);
+      into.set(part);
+      got += part.length;
+    }
+  }
+  if (got !== bytes) throw new Error(`read ${got} octets, not ${bytes}`);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage();
+  const report = { sent: { Ok: true }, peak_rss: process.resourceUsage().maxRSS * 1024, seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, bytes };
   console.log(`CHILD-REPORT ${JSON.stringify(report)}`);
 }
 
