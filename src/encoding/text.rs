@@ -2,6 +2,8 @@
 //! normalisation.
 
 use std::borrow::Cow;
+#[cfg(not(target_arch = "wasm32"))]
+use std::mem::MaybeUninit;
 
 use super::TransferEncoding;
 
@@ -129,6 +131,187 @@ fn patch_breaks(input: &[u8], base: usize, mut mask: u64, out: &mut Vec<u8>) {
     }
 }
 
+/// Room [`crlf_into_buf`] needs in `buf` beyond twice the converted
+/// octets (each 64-octet block is written whole, past the last one too).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) const BUF_SLACK: usize = 64;
+
+/// [`crlf_into`] into `buf` from `buf[w..]`: returns where the CRLF form
+/// of `input[start..end]` ends in `buf`, having written every octet from
+/// `w` to there. `buf` must have room for `w + 2 * (end - start) +
+/// BUF_SLACK` octets. Each 64-octet block is written whole and each bare
+/// break in it fixed up by writing its CR or LF and the 64 octets of
+/// `input` after it one octet further on (a fixed-size copy; what runs past
+/// the block is overwritten by the next). Blocks that do not have 128
+/// octets of `input` from their start (the text's last 64 to 127 octets)
+/// go through [`crlf_into`]. Native builds only.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(unsafe_code)]
+fn crlf_into_buf(
+    input: &[u8],
+    start: usize,
+    end: usize,
+    buf: &mut [MaybeUninit<u8>],
+    w: usize,
+) -> usize {
+    assert!(end <= input.len() && start <= end && buf.len() >= w + 2 * (end - start) + BUF_SLACK);
+    // Blocks from `start` below `fast_end` have 128 octets of input from
+    // their start: the last one may run past `end` (its lanes beyond `end`
+    // are cut off).
+    let fast_end = end.min(input.len().saturating_sub(127));
+    let mut w = w;
+    let mut at = start;
+    if fast_end > start {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2 (checked just above), which is all
+            // `avx2::crlf_buf_blocks` asks of its caller.
+            w = unsafe { avx2::crlf_buf_blocks(input, start, fast_end, buf, w) };
+            at = fast_end;
+        }
+        if at == start {
+            w = crlf_buf_blocks(input, start, fast_end, buf, w, lanes::breaks64);
+            at = fast_end;
+        }
+    }
+    if at < end {
+        let mut slice = SliceSink { buf, len: w };
+        crlf_into(input, at, end, &mut slice);
+        w = slice.len;
+    }
+    w
+}
+
+/// Copies `bytes` into `buf` at `at` (bounds-checked: panics if they do
+/// not fit).
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(unsafe_code)]
+#[inline(always)]
+fn write_at(buf: &mut [MaybeUninit<u8>], at: usize, bytes: &[u8]) {
+    let dst = &mut buf[at..at + bytes.len()];
+    // SAFETY: `dst` is `bytes.len()` octets of `buf` (the slicing above
+    // checked the range), valid for writes; `bytes` is a shared borrow, so
+    // it cannot overlap the unique borrow `buf`; `MaybeUninit<u8>` has the
+    // layout of `u8`, and any octet is a valid one to write.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.as_mut_ptr().cast::<u8>(), bytes.len());
+    }
+}
+
+/// [`crlf_into_buf`]'s block loop over `input[start..end]` (every block
+/// from `start` below `end` has 128 octets of `input` from its start),
+/// with `breaks` finding a block's CR and LF lanes. Every octet of `buf`
+/// from `w` to the returned end is written: a block's 64 octets, then per
+/// fix-up the octets from its break to 64 past it, one further on each
+/// time, which covers the lanes kept.
+#[cfg(not(target_arch = "wasm32"))]
+#[inline(always)]
+fn crlf_buf_blocks(
+    input: &[u8],
+    start: usize,
+    end: usize,
+    buf: &mut [MaybeUninit<u8>],
+    mut w: usize,
+    breaks: impl Fn(&[u8; 64]) -> u64,
+) -> usize {
+    let mut base = start;
+    while base < end {
+        let block: &[u8; 64] = input[base..base + 64].try_into().expect("64 octets");
+        write_at(buf, w, block);
+        let n = (end - base).min(64);
+        let mut mask = breaks(block) & (u64::MAX >> (64 - n));
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            let p = base + i;
+            if input[p] == b'\n' {
+                if p == 0 || input[p - 1] != b'\r' {
+                    // The CR, then the block from the LF on, one further.
+                    buf[w + i] = MaybeUninit::new(b'\r');
+                    let from: &[u8; 64] = input[p..p + 64].try_into().expect("64 octets");
+                    write_at(buf, w + i + 1, from);
+                    w += 1;
+                }
+            } else if input[p + 1] != b'\n' {
+                // The LF after the CR, then the rest of the block.
+                buf[w + i + 1] = MaybeUninit::new(b'\n');
+                let from: &[u8; 64] = input[p + 1..p + 65].try_into().expect("64 octets");
+                write_at(buf, w + i + 2, from);
+                w += 1;
+            }
+            mask &= mask - 1;
+        }
+        w += n;
+        base += n;
+    }
+    w
+}
+
+/// A [`Sink`] into a slice with room for what is put.
+#[cfg(not(target_arch = "wasm32"))]
+struct SliceSink<'a> {
+    buf: &'a mut [MaybeUninit<u8>],
+    len: usize,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        write_at(self.buf, self.len, bytes);
+        self.len += bytes.len();
+    }
+}
+
+/// A buffer of `N` octets on the stack (not cleared first) into which text
+/// is converted to its CRLF form: the base64 of text with bare line ends
+/// is encoded from it. Native builds only.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) struct CrlfBuf<const N: usize> {
+    buf: [MaybeUninit<u8>; N],
+    /// `buf[..len]` is initialised.
+    len: usize,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(unsafe_code)]
+impl<const N: usize> CrlfBuf<N> {
+    /// An empty buffer.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: [MaybeUninit::uninit(); N],
+            len: 0,
+        }
+    }
+
+    /// Appends the CRLF form of `input[start..end]` (see [`crlf_into`]);
+    /// panics unless `N` is at least `self.as_bytes().len() + 2 * (end -
+    /// start) + BUF_SLACK`.
+    #[inline]
+    pub(crate) fn push_crlf(&mut self, input: &[u8], start: usize, end: usize) {
+        // `crlf_into_buf` writes every octet from `len` to what it returns.
+        self.len = crlf_into_buf(input, start, end, &mut self.buf, self.len);
+    }
+
+    /// The octets written and not yet consumed.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `buf[..len]` is initialised (the field's invariant, kept
+        // by `push_crlf`, whose `crlf_into_buf` writes every octet up to
+        // the new `len`, and by `consume`, which moves initialised octets
+        // to the front), and `len <= N`; `MaybeUninit<u8>` has the layout
+        // of `u8`.
+        unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), self.len) }
+    }
+
+    /// Drops the first `n` octets written, moving the rest to the front.
+    #[inline]
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
 /// Whether to take the AVX2 paths: the CPU has AVX2 (found at run time)
 /// and, in tests, they are not switched off to test the SSE2 ones.
 #[cfg(target_arch = "x86_64")]
@@ -187,6 +370,23 @@ mod avx2 {
             out.extend_from_slice(block);
             super::patch_breaks(input, start + 64 * k, breaks64(block), out);
         }
+    }
+
+    /// [`crlf_into_buf`](super::crlf_into_buf)'s block loop with
+    /// 32-octet AVX2 break tests.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn crlf_buf_blocks(
+        input: &[u8],
+        start: usize,
+        end: usize,
+        buf: &mut [core::mem::MaybeUninit<u8>],
+        w: usize,
+    ) -> usize {
+        super::crlf_buf_blocks(input, start, end, buf, w, |block| breaks64(block))
     }
 
     /// The octets of a 32-octet half that are below 0x20, DEL or `=`.
@@ -913,6 +1113,7 @@ mod tests {
         SSE2_ONLY.with(|only| only.set(true));
         analyze_matches_naive_on_noise();
         crlf_into_vec_matches_crlf_into();
+        crlf_into_buf_matches_crlf_into();
         SSE2_ONLY.with(|only| only.set(false));
     }
 
@@ -1104,6 +1305,56 @@ mod tests {
             got.extend_from_slice(b"head");
             crlf_into_vec(&v, start, end, &mut got, end - start);
             assert_eq!(got, want, "{v:?} {start}..{end}");
+        }
+    }
+
+    /// Noise texts of every kind of line end (all breaks, runs of CR, CRLF
+    /// across block edges), any range of them, written after a carried-over
+    /// prefix: the same octets as `crlf_into`.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn crlf_into_buf_matches_crlf_into() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..6000 {
+            let len = match round % 4 {
+                0 => (next() % 130) as usize,
+                1 => (next() % 700) as usize,
+                2 => 1000 + (next() % 4200) as usize,
+                _ => 120 + (next() % 16) as usize,
+            };
+            let alphabets: [&[u8]; 7] = [
+                b"\r\naaaaa.b ",
+                b"\n",
+                b"\r",
+                b"\r\n",
+                b"\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                b"\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                b"\xe3\x81\x82\n\r",
+            ];
+            let alphabet = alphabets[round % 7];
+            let v: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() >> 20) as usize % alphabet.len()])
+                .collect();
+            let start = (next() as usize) % (len + 1);
+            let end = start + (next() as usize) % (len - start + 1);
+            let w = (next() % 57) as usize;
+            let prefix: Vec<u8> = (0..w).map(|k| b'0' + (k % 10) as u8).collect();
+            let mut want = prefix.clone();
+            crlf_into(&v, start, end, &mut want);
+            // After a carried-over prefix, as the renderer converts.
+            let mut piece = CrlfBuf::<{ 2 * 5200 + 57 + BUF_SLACK }>::new();
+            piece.push_crlf(&prefix, 0, w);
+            piece.push_crlf(&v, start, end);
+            assert_eq!(piece.as_bytes(), &want[..], "{v:?} {start}..{end}");
+            let cut = (next() as usize) % (want.len() + 1);
+            piece.consume(cut);
+            assert_eq!(piece.as_bytes(), &want[cut..]);
         }
     }
 
