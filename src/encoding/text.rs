@@ -408,7 +408,11 @@ mod avx2 {
     ///
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], st: &mut super::Lines<'_>) -> usize {
+    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], walk: &mut super::Lines<'_>) -> usize {
+        // A local copy, written back at the end: its fields can stay in
+        // registers (the caller's are stored at every change otherwise).
+        let mut lines = *walk;
+        let st = &mut lines;
         let mut total = 0;
         let zero = _mm256_setzero_si256();
         // Groups of 63 blocks: each adds at most 2 to a lane's 8-bit count.
@@ -438,6 +442,7 @@ mod avx2 {
                 + _mm256_extract_epi64::<2>(sums) as usize
                 + _mm256_extract_epi64::<3>(sums) as usize;
         }
+        *walk = lines;
         total
     }
 
@@ -665,6 +670,7 @@ fn edges(line: &[u8]) -> usize {
 
 /// The walk state of [`analyze_text`]: a CRLF, a bare CR or a bare LF ends
 /// a line.
+#[derive(Clone, Copy)]
 struct Lines<'a> {
     input: &'a [u8],
     /// Line breaks.
@@ -1114,6 +1120,7 @@ mod tests {
         analyze_matches_naive_on_noise();
         crlf_into_vec_matches_crlf_into();
         crlf_into_buf_matches_crlf_into();
+        analyze_matches_naive_on_lf_texts();
         SSE2_ONLY.with(|only| only.set(false));
     }
 
@@ -1251,6 +1258,62 @@ mod tests {
             crlf_into(&v, 0, cut, &mut pieces);
             crlf_into(&v, cut, v.len(), &mut pieces);
             assert_eq!(pieces, normalized);
+        }
+    }
+
+    /// Texts whose line ends are mostly bare LFs (most blocks with no other
+    /// octet below 0x20, DEL or `=`), with a CRLF, CR, tab or `=` now and
+    /// then, at block edges more often than not.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn analyze_matches_naive_on_lf_texts() {
+        let mut x: u64 = 0x0123_4567_89AB_CDEF;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..1500 {
+            let len = (next() % 3000) as usize;
+            let line = 1 + (round % 90);
+            let mut v: Vec<u8> = (0..len)
+                .map(|_| match next() % (line as u64 + 4) {
+                    0 => b'\n',
+                    1 => b'.',
+                    2 => b' ',
+                    3 => 0xE3,
+                    _ => b'a',
+                })
+                .collect();
+            for _ in 0..(next() % 4) {
+                if len < 2 {
+                    break;
+                }
+                let at = match next() % 3 {
+                    0 => (next() as usize % (len / 64 + 1)) * 64,
+                    1 => ((next() as usize % (len / 64 + 1)) * 64).saturating_sub(1),
+                    _ => next() as usize,
+                } % (len - 1);
+                match next() % 5 {
+                    0 => v[at..at + 2].copy_from_slice(b"\r\n"),
+                    1 => v[at] = b'\r',
+                    2 => v[at] = b'\t',
+                    3 => v[at] = b'=',
+                    _ => v[at..at + 2].copy_from_slice(b" \n"),
+                }
+            }
+            let want = naive_analyze(&v);
+            assert_eq!(analyze(&v), want, "{v:?}");
+            let normalized = naive_normalize(&v);
+            let scan = analyze_text(&v);
+            let qp = crate::encoding::qp::encoded_len(&normalized);
+            assert!(qp <= scan.qp_bound, "{qp} > {} for {v:?}", scan.qp_bound);
+            assert!(
+                scan.qp_bound <= qp + qp / 10 + 8,
+                "{} far above {qp}",
+                scan.qp_bound
+            );
         }
     }
 
