@@ -31,9 +31,10 @@ const PIECE: usize = 2048;
 #[cfg(target_arch = "wasm32")]
 const PIECE: usize = 1024;
 
-/// The renderer's scratch room for the CRLF form of a piece of text: at
-/// most `2 * PIECE` octets of a piece plus the at most 56 octets of an
-/// unfinished line carried over.
+/// The room for the CRLF form of a piece of text (natively a
+/// [`text::CrlfBuf`] on the stack, in the wasm build the renderer's
+/// scratch): at most `2 * PIECE` octets of a piece plus the at most 56
+/// octets of an unfinished line carried over.
 const PIECE_BUF: usize = 2 * PIECE + 57;
 
 /// A message laid out for writing: all header and boundary bytes in one
