@@ -714,11 +714,15 @@ impl Lines<'_> {
     /// Ends the line that runs to the break at `pos`.
     #[inline]
     fn end_line(&mut self, pos: usize) {
-        let line = &self.input[self.line_start..pos];
-        self.max_line = self.max_line.max(line.len());
+        // (`line_start <= pos`: it is one past an earlier break, or 0.)
+        let len = pos - self.line_start;
+        self.max_line = self.max_line.max(len);
+        if len > 0 {
+            self.edges += usize::from(self.input[self.line_start] == b'.')
+                + usize::from(matches!(self.input[pos - 1], b' ' | b'\t'));
+        }
         self.line_start = pos + 1;
         self.breaks += 1;
-        self.edges += edges(line);
     }
 }
 
