@@ -713,6 +713,7 @@ impl Lines<'_> {
 
     /// Ends the line that runs to the break at `pos`.
     #[inline]
+    #[cfg(not(target_arch = "wasm32"))]
     fn end_line(&mut self, pos: usize) {
         // (`line_start <= pos`: it is one past an earlier break, or 0.)
         let len = pos - self.line_start;
@@ -723,6 +724,17 @@ impl Lines<'_> {
         }
         self.line_start = pos + 1;
         self.breaks += 1;
+    }
+
+    /// The same (the wasm build: this form is the smaller code there).
+    #[inline]
+    #[cfg(target_arch = "wasm32")]
+    fn end_line(&mut self, pos: usize) {
+        let line = &self.input[self.line_start..pos];
+        self.max_line = self.max_line.max(line.len());
+        self.line_start = pos + 1;
+        self.breaks += 1;
+        self.edges += edges(line);
     }
 }
 
