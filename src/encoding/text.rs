@@ -2,6 +2,8 @@
 //! normalisation.
 
 use std::borrow::Cow;
+#[cfg(not(target_arch = "wasm32"))]
+use std::mem::MaybeUninit;
 
 use super::TransferEncoding;
 
@@ -129,6 +131,187 @@ fn patch_breaks(input: &[u8], base: usize, mut mask: u64, out: &mut Vec<u8>) {
     }
 }
 
+/// Room [`crlf_into_buf`] needs in `buf` beyond twice the converted
+/// octets (each 64-octet block is written whole, past the last one too).
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) const BUF_SLACK: usize = 64;
+
+/// [`crlf_into`] into `buf` from `buf[w..]`: returns where the CRLF form
+/// of `input[start..end]` ends in `buf`, having written every octet from
+/// `w` to there. `buf` must have room for `w + 2 * (end - start) +
+/// BUF_SLACK` octets. Each 64-octet block is written whole and each bare
+/// break in it fixed up by writing its CR or LF and the 64 octets of
+/// `input` after it one octet further on (a fixed-size copy; what runs past
+/// the block is overwritten by the next). Blocks that do not have 128
+/// octets of `input` from their start (the text's last 64 to 127 octets)
+/// go through [`crlf_into`]. Native builds only.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(unsafe_code)]
+fn crlf_into_buf(
+    input: &[u8],
+    start: usize,
+    end: usize,
+    buf: &mut [MaybeUninit<u8>],
+    w: usize,
+) -> usize {
+    assert!(end <= input.len() && start <= end && buf.len() >= w + 2 * (end - start) + BUF_SLACK);
+    // Blocks from `start` below `fast_end` have 128 octets of input from
+    // their start: the last one may run past `end` (its lanes beyond `end`
+    // are cut off).
+    let fast_end = end.min(input.len().saturating_sub(127));
+    let mut w = w;
+    let mut at = start;
+    if fast_end > start {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2 (checked just above), which is all
+            // `avx2::crlf_buf_blocks` asks of its caller.
+            w = unsafe { avx2::crlf_buf_blocks(input, start, fast_end, buf, w) };
+            at = fast_end;
+        }
+        if at == start {
+            w = crlf_buf_blocks(input, start, fast_end, buf, w, lanes::breaks64);
+            at = fast_end;
+        }
+    }
+    if at < end {
+        let mut slice = SliceSink { buf, len: w };
+        crlf_into(input, at, end, &mut slice);
+        w = slice.len;
+    }
+    w
+}
+
+/// Copies `bytes` into `buf` at `at` (bounds-checked: panics if they do
+/// not fit).
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(unsafe_code)]
+#[inline(always)]
+fn write_at(buf: &mut [MaybeUninit<u8>], at: usize, bytes: &[u8]) {
+    let dst = &mut buf[at..at + bytes.len()];
+    // SAFETY: `dst` is `bytes.len()` octets of `buf` (the slicing above
+    // checked the range), valid for writes; `bytes` is a shared borrow, so
+    // it cannot overlap the unique borrow `buf`; `MaybeUninit<u8>` has the
+    // layout of `u8`, and any octet is a valid one to write.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst.as_mut_ptr().cast::<u8>(), bytes.len());
+    }
+}
+
+/// [`crlf_into_buf`]'s block loop over `input[start..end]` (every block
+/// from `start` below `end` has 128 octets of `input` from its start),
+/// with `breaks` finding a block's CR and LF lanes. Every octet of `buf`
+/// from `w` to the returned end is written: a block's 64 octets, then per
+/// fix-up the octets from its break to 64 past it, one further on each
+/// time, which covers the lanes kept.
+#[cfg(not(target_arch = "wasm32"))]
+#[inline(always)]
+fn crlf_buf_blocks(
+    input: &[u8],
+    start: usize,
+    end: usize,
+    buf: &mut [MaybeUninit<u8>],
+    mut w: usize,
+    breaks: impl Fn(&[u8; 64]) -> u64,
+) -> usize {
+    let mut base = start;
+    while base < end {
+        let block: &[u8; 64] = input[base..base + 64].try_into().expect("64 octets");
+        write_at(buf, w, block);
+        let n = (end - base).min(64);
+        let mut mask = breaks(block) & (u64::MAX >> (64 - n));
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            let p = base + i;
+            if input[p] == b'\n' {
+                if p == 0 || input[p - 1] != b'\r' {
+                    // The CR, then the block from the LF on, one further.
+                    buf[w + i] = MaybeUninit::new(b'\r');
+                    let from: &[u8; 64] = input[p..p + 64].try_into().expect("64 octets");
+                    write_at(buf, w + i + 1, from);
+                    w += 1;
+                }
+            } else if input[p + 1] != b'\n' {
+                // The LF after the CR, then the rest of the block.
+                buf[w + i + 1] = MaybeUninit::new(b'\n');
+                let from: &[u8; 64] = input[p + 1..p + 65].try_into().expect("64 octets");
+                write_at(buf, w + i + 2, from);
+                w += 1;
+            }
+            mask &= mask - 1;
+        }
+        w += n;
+        base += n;
+    }
+    w
+}
+
+/// A [`Sink`] into a slice with room for what is put.
+#[cfg(not(target_arch = "wasm32"))]
+struct SliceSink<'a> {
+    buf: &'a mut [MaybeUninit<u8>],
+    len: usize,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Sink for SliceSink<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        write_at(self.buf, self.len, bytes);
+        self.len += bytes.len();
+    }
+}
+
+/// A buffer of `N` octets on the stack (not cleared first) into which text
+/// is converted to its CRLF form: the base64 of text with bare line ends
+/// is encoded from it. Native builds only.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) struct CrlfBuf<const N: usize> {
+    buf: [MaybeUninit<u8>; N],
+    /// `buf[..len]` is initialised.
+    len: usize,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(unsafe_code)]
+impl<const N: usize> CrlfBuf<N> {
+    /// An empty buffer.
+    #[inline]
+    pub(crate) fn new() -> Self {
+        Self {
+            buf: [MaybeUninit::uninit(); N],
+            len: 0,
+        }
+    }
+
+    /// Appends the CRLF form of `input[start..end]` (see [`crlf_into`]);
+    /// panics unless `N` is at least `self.as_bytes().len() + 2 * (end -
+    /// start) + BUF_SLACK`.
+    #[inline]
+    pub(crate) fn push_crlf(&mut self, input: &[u8], start: usize, end: usize) {
+        // `crlf_into_buf` writes every octet from `len` to what it returns.
+        self.len = crlf_into_buf(input, start, end, &mut self.buf, self.len);
+    }
+
+    /// The octets written and not yet consumed.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        // SAFETY: `buf[..len]` is initialised (the field's invariant, kept
+        // by `push_crlf`, whose `crlf_into_buf` writes every octet up to
+        // the new `len`, and by `consume`, which moves initialised octets
+        // to the front), and `len <= N`; `MaybeUninit<u8>` has the layout
+        // of `u8`.
+        unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), self.len) }
+    }
+
+    /// Drops the first `n` octets written, moving the rest to the front.
+    #[inline]
+    pub(crate) fn consume(&mut self, n: usize) {
+        self.buf.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+}
+
 /// Whether to take the AVX2 paths: the CPU has AVX2 (found at run time)
 /// and, in tests, they are not switched off to test the SSE2 ones.
 #[cfg(target_arch = "x86_64")]
@@ -189,6 +372,23 @@ mod avx2 {
         }
     }
 
+    /// [`crlf_into_buf`](super::crlf_into_buf)'s block loop with
+    /// 32-octet AVX2 break tests.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn crlf_buf_blocks(
+        input: &[u8],
+        start: usize,
+        end: usize,
+        buf: &mut [core::mem::MaybeUninit<u8>],
+        w: usize,
+    ) -> usize {
+        super::crlf_buf_blocks(input, start, end, buf, w, |block| breaks64(block))
+    }
+
     /// The octets of a 32-octet half that are below 0x20, DEL or `=`.
     #[target_feature(enable = "avx2")]
     #[inline]
@@ -208,7 +408,11 @@ mod avx2 {
     ///
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], st: &mut super::Lines<'_>) -> usize {
+    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], walk: &mut super::Lines<'_>) -> usize {
+        // A local copy, written back at the end: its fields can stay in
+        // registers (the caller's are stored at every change otherwise).
+        let mut lines = *walk;
+        let st = &mut lines;
         let mut total = 0;
         let zero = _mm256_setzero_si256();
         // Groups of 63 blocks: each adds at most 2 to a lane's 8-bit count.
@@ -238,6 +442,7 @@ mod avx2 {
                 + _mm256_extract_epi64::<2>(sums) as usize
                 + _mm256_extract_epi64::<3>(sums) as usize;
         }
+        *walk = lines;
         total
     }
 
@@ -465,6 +670,7 @@ fn edges(line: &[u8]) -> usize {
 
 /// The walk state of [`analyze_text`]: a CRLF, a bare CR or a bare LF ends
 /// a line.
+#[derive(Clone, Copy)]
 struct Lines<'a> {
     input: &'a [u8],
     /// Line breaks.
@@ -507,6 +713,22 @@ impl Lines<'_> {
 
     /// Ends the line that runs to the break at `pos`.
     #[inline]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn end_line(&mut self, pos: usize) {
+        // (`line_start <= pos`: it is one past an earlier break, or 0.)
+        let len = pos - self.line_start;
+        self.max_line = self.max_line.max(len);
+        if len > 0 {
+            self.edges += usize::from(self.input[self.line_start] == b'.')
+                + usize::from(matches!(self.input[pos - 1], b' ' | b'\t'));
+        }
+        self.line_start = pos + 1;
+        self.breaks += 1;
+    }
+
+    /// The same (the wasm build: this form is the smaller code there).
+    #[inline]
+    #[cfg(target_arch = "wasm32")]
     fn end_line(&mut self, pos: usize) {
         let line = &self.input[self.line_start..pos];
         self.max_line = self.max_line.max(line.len());
@@ -913,6 +1135,8 @@ mod tests {
         SSE2_ONLY.with(|only| only.set(true));
         analyze_matches_naive_on_noise();
         crlf_into_vec_matches_crlf_into();
+        crlf_into_buf_matches_crlf_into();
+        analyze_matches_naive_on_lf_texts();
         SSE2_ONLY.with(|only| only.set(false));
     }
 
@@ -1053,6 +1277,62 @@ mod tests {
         }
     }
 
+    /// Texts whose line ends are mostly bare LFs (most blocks with no other
+    /// octet below 0x20, DEL or `=`), with a CRLF, CR, tab or `=` now and
+    /// then, at block edges more often than not.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn analyze_matches_naive_on_lf_texts() {
+        let mut x: u64 = 0x0123_4567_89AB_CDEF;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..1500 {
+            let len = (next() % 3000) as usize;
+            let line = 1 + (round % 90);
+            let mut v: Vec<u8> = (0..len)
+                .map(|_| match next() % (line as u64 + 4) {
+                    0 => b'\n',
+                    1 => b'.',
+                    2 => b' ',
+                    3 => 0xE3,
+                    _ => b'a',
+                })
+                .collect();
+            for _ in 0..(next() % 4) {
+                if len < 2 {
+                    break;
+                }
+                let at = match next() % 3 {
+                    0 => (next() as usize % (len / 64 + 1)) * 64,
+                    1 => ((next() as usize % (len / 64 + 1)) * 64).saturating_sub(1),
+                    _ => next() as usize,
+                } % (len - 1);
+                match next() % 5 {
+                    0 => v[at..at + 2].copy_from_slice(b"\r\n"),
+                    1 => v[at] = b'\r',
+                    2 => v[at] = b'\t',
+                    3 => v[at] = b'=',
+                    _ => v[at..at + 2].copy_from_slice(b" \n"),
+                }
+            }
+            let want = naive_analyze(&v);
+            assert_eq!(analyze(&v), want, "{v:?}");
+            let normalized = naive_normalize(&v);
+            let scan = analyze_text(&v);
+            let qp = crate::encoding::qp::encoded_len(&normalized);
+            assert!(qp <= scan.qp_bound, "{qp} > {} for {v:?}", scan.qp_bound);
+            assert!(
+                scan.qp_bound <= qp + qp / 10 + 8,
+                "{} far above {qp}",
+                scan.qp_bound
+            );
+        }
+    }
+
     fn naive_normalize(input: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut i = 0;
@@ -1104,6 +1384,56 @@ mod tests {
             got.extend_from_slice(b"head");
             crlf_into_vec(&v, start, end, &mut got, end - start);
             assert_eq!(got, want, "{v:?} {start}..{end}");
+        }
+    }
+
+    /// Noise texts of every kind of line end (all breaks, runs of CR, CRLF
+    /// across block edges), any range of them, written after a carried-over
+    /// prefix: the same octets as `crlf_into`.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn crlf_into_buf_matches_crlf_into() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..6000 {
+            let len = match round % 4 {
+                0 => (next() % 130) as usize,
+                1 => (next() % 700) as usize,
+                2 => 1000 + (next() % 4200) as usize,
+                _ => 120 + (next() % 16) as usize,
+            };
+            let alphabets: [&[u8]; 7] = [
+                b"\r\naaaaa.b ",
+                b"\n",
+                b"\r",
+                b"\r\n",
+                b"\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                b"\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                b"\xe3\x81\x82\n\r",
+            ];
+            let alphabet = alphabets[round % 7];
+            let v: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() >> 20) as usize % alphabet.len()])
+                .collect();
+            let start = (next() as usize) % (len + 1);
+            let end = start + (next() as usize) % (len - start + 1);
+            let w = (next() % 57) as usize;
+            let prefix: Vec<u8> = (0..w).map(|k| b'0' + (k % 10) as u8).collect();
+            let mut want = prefix.clone();
+            crlf_into(&v, start, end, &mut want);
+            // After a carried-over prefix, as the renderer converts.
+            let mut piece = CrlfBuf::<{ 2 * 5200 + 57 + BUF_SLACK }>::new();
+            piece.push_crlf(&prefix, 0, w);
+            piece.push_crlf(&v, start, end);
+            assert_eq!(piece.as_bytes(), &want[..], "{v:?} {start}..{end}");
+            let cut = (next() as usize) % (want.len() + 1);
+            piece.consume(cut);
+            assert_eq!(piece.as_bytes(), &want[cut..]);
         }
     }
 

@@ -31,9 +31,10 @@ const PIECE: usize = 2048;
 #[cfg(target_arch = "wasm32")]
 const PIECE: usize = 1024;
 
-/// The renderer's scratch room for the CRLF form of a piece of text: at
-/// most `2 * PIECE` octets of a piece plus the at most 56 octets of an
-/// unfinished line carried over.
+/// The room for the CRLF form of a piece of text (natively a
+/// [`text::CrlfBuf`] on the stack, in the wasm build the renderer's
+/// scratch): at most `2 * PIECE` octets of a piece plus the at most 56
+/// octets of an unfinished line carried over.
 const PIECE_BUF: usize = 2 * PIECE + 57;
 
 /// A message laid out for writing: all header and boundary bytes in one
@@ -418,21 +419,38 @@ impl Renderer {
                         // the window's end (the rest waits in front of the
                         // next piece), so that it never encodes a line of
                         // its own between pieces.
-                        // In the renderer's scratch, kept between calls (no
-                        // buffer to clear or allocate per call).
-                        // (Room for `crlf_into_vec`'s block copies too.)
-                        self.scratch.clear();
-                        self.scratch.reserve(PIECE_BUF + text::CRLF_SLACK);
-                        let mut at = a.pos;
-                        while at < end {
-                            let stop = (at + PIECE).min(end);
-                            text::crlf_into_vec(bytes, at, stop, &mut self.scratch, stop - at);
-                            let len = self.scratch.len();
-                            let whole = if stop == end { len } else { len / 57 * 57 };
-                            a.encoder.push(&self.scratch[..whole], out);
-                            self.scratch.copy_within(whole.., 0);
-                            self.scratch.truncate(len - whole);
-                            at = stop;
+                        // Native builds: on the stack (no heap buffer).
+                        #[cfg(not(target_arch = "wasm32"))]
+                        {
+                            let mut piece = text::CrlfBuf::<{ PIECE_BUF + text::BUF_SLACK }>::new();
+                            let mut at = a.pos;
+                            while at < end {
+                                let stop = (at + PIECE).min(end);
+                                piece.push_crlf(bytes, at, stop);
+                                let len = piece.as_bytes().len();
+                                let whole = if stop == end { len } else { len / 57 * 57 };
+                                a.encoder.push(&piece.as_bytes()[..whole], out);
+                                piece.consume(whole);
+                                at = stop;
+                            }
+                        }
+                        // The wasm build: in the renderer's scratch, kept
+                        // between calls (the smaller code there).
+                        #[cfg(target_arch = "wasm32")]
+                        {
+                            self.scratch.clear();
+                            self.scratch.reserve(PIECE_BUF + text::CRLF_SLACK);
+                            let mut at = a.pos;
+                            while at < end {
+                                let stop = (at + PIECE).min(end);
+                                text::crlf_into_vec(bytes, at, stop, &mut self.scratch, stop - at);
+                                let len = self.scratch.len();
+                                let whole = if stop == end { len } else { len / 57 * 57 };
+                                a.encoder.push(&self.scratch[..whole], out);
+                                self.scratch.copy_within(whole.., 0);
+                                self.scratch.truncate(len - whole);
+                                at = stop;
+                            }
                         }
                     } else {
                         a.encoder.push(&bytes[a.pos..end], out);
