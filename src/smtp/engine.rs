@@ -240,6 +240,19 @@ impl Wire {
         }
     }
 
+    /// The lines of a server reply, into the transcript.
+    #[inline(never)]
+    fn note_reply(&mut self, reply: &Reply) {
+        for (i, line) in reply.lines().iter().enumerate() {
+            let sep = if i + 1 == reply.lines().len() {
+                ' '
+            } else {
+                '-'
+            };
+            self.note(Direction::Server, format!("{}{sep}{line}", reply.code()));
+        }
+    }
+
     fn note(&mut self, direction: Direction, text: String) {
         if let Some(t) = &mut self.transcript {
             t.push(TranscriptLine { direction, text });
@@ -583,14 +596,8 @@ impl Client {
                 None => break,
                 Some(Ok(reply)) => {
                     let reply = scrub(reply, &self.secrets);
-                    for (i, line) in reply.lines().iter().enumerate() {
-                        let sep = if i + 1 == reply.lines().len() {
-                            ' '
-                        } else {
-                            '-'
-                        };
-                        self.wire
-                            .note(Direction::Server, format!("{}{sep}{line}", reply.code()));
+                    if self.wire.transcript.is_some() {
+                        self.wire.note_reply(&reply);
                     }
                     self.on_reply(reply);
                 }
@@ -940,6 +947,39 @@ impl Client {
             return;
         }
         match expect {
+            Expect::Greeting
+            | Expect::Ehlo
+            | Expect::Helo
+            | Expect::StartTls
+            | Expect::Auth
+            | Expect::AuthCancel => self.handshake_reply(expect, command, reply),
+            Expect::Mail | Expect::Rcpt | Expect::Data | Expect::Bdat { .. } | Expect::DataEnd => {
+                self.txn_reply(expect, command, reply)
+            }
+            Expect::Rset => {
+                if reply.is_positive() {
+                    self.start_next();
+                } else {
+                    self.fatal(SmtpError::Reply { command, reply }, true);
+                }
+            }
+            Expect::Noop => {
+                self.emit(Event::Noop(reply));
+                self.manual_settle();
+                self.start_next();
+            }
+            Expect::Manual(step) => self.manual_reply(step, command, reply),
+            Expect::Quit => self.close(None),
+        }
+    }
+
+    /// The replies of the opening (greeting, EHLO/HELO, STARTTLS, AUTH): once
+    /// per connection, kept out of `on_reply` (and so out of `receive`, into
+    /// which it is inlined), which runs for every message: a JIT compiling
+    /// the per-message path (the wasm build's) then compiles less.
+    #[inline(never)]
+    fn handshake_reply(&mut self, expect: Expect, command: String, reply: Reply) {
+        match expect {
             Expect::Greeting => {
                 if reply.code() == 220 {
                     self.wire.write(
@@ -1026,26 +1066,13 @@ impl Client {
                 };
                 self.fatal(error, true);
             }
-            Expect::Mail | Expect::Rcpt | Expect::Data | Expect::Bdat { .. } | Expect::DataEnd => {
-                self.txn_reply(expect, command, reply)
-            }
-            Expect::Rset => {
-                if reply.is_positive() {
-                    self.start_next();
-                } else {
-                    self.fatal(SmtpError::Reply { command, reply }, true);
-                }
-            }
-            Expect::Noop => {
-                self.emit(Event::Noop(reply));
-                self.manual_settle();
-                self.start_next();
-            }
-            Expect::Manual(step) => self.manual_reply(step, command, reply),
-            Expect::Quit => self.close(None),
+            // (on_reply sends only the arms above here)
+            _ => self.fatal(
+                SmtpError::Protocol(format!("reply to {command} out of place")),
+                false,
+            ),
         }
     }
-
     fn after_hello(&mut self) {
         let offers_tls = self.caps.as_ref().is_some_and(|c| c.starttls);
         if !self.tls_done {
