@@ -519,7 +519,8 @@ export class SMTPConnection {
         const cb = this._sends.get(ev.id);
         this._sends.delete(ev.id);
         this._endBody(ev.id);
-        if (cb) deliver(cb, null, ev);
+        // (As deliver(cb, null, ev), without its rest arguments: once per message.)
+        if (cb) queueMicrotask(() => cb(null, ev));
         break;
       }
       case 'failed': {

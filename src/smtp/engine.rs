@@ -212,8 +212,22 @@ struct Wire {
 
 impl Wire {
     fn write(&mut self, cmd: Command, expect: Option<Expect>) {
-        cmd.write_wire(&mut self.out);
         let shown = cmd.to_string();
+        match cmd {
+            // Secrets (shown redacted) and content (shown as its size).
+            Command::Auth {
+                initial_response: Some(_),
+                ..
+            }
+            | Command::AuthResponse(_)
+            | Command::Content(_) => cmd.write_wire(&mut self.out),
+            // The wire form of any other command is its display form and
+            // CRLF (`Command::write_wire`): formatted once.
+            _ => {
+                self.out.extend_from_slice(shown.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
         if let Some(t) = &mut self.transcript {
             t.push(TranscriptLine {
                 direction: Direction::Client,
@@ -249,13 +263,17 @@ impl Wire {
             } else {
                 '-'
             };
-            self.note(Direction::Server, format!("{}{sep}{line}", reply.code()));
+            self.note(Direction::Server, || format!("{}{sep}{line}", reply.code()));
         }
     }
 
-    fn note(&mut self, direction: Direction, text: String) {
+    /// A transcript line, built only when there is a transcript.
+    fn note(&mut self, direction: Direction, text: impl FnOnce() -> String) {
         if let Some(t) = &mut self.transcript {
-            t.push(TranscriptLine { direction, text });
+            t.push(TranscriptLine {
+                direction,
+                text: text(),
+            });
         }
     }
 }
@@ -380,7 +398,28 @@ fn valid_path(path: &str) -> bool {
         !s.is_empty()
             && s.chars().all(|c| {
                 c.is_ascii_alphanumeric()
-                    || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+                    || matches!(
+                        c,
+                        '!' | '#'
+                            | '$'
+                            | '%'
+                            | '&'
+                            | '\''
+                            | '*'
+                            | '+'
+                            | '-'
+                            | '/'
+                            | '='
+                            | '?'
+                            | '^'
+                            | '_'
+                            | '`'
+                            | '{'
+                            | '|'
+                            | '}'
+                            | '~'
+                            | '.'
+                    )
                     || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
             })
     };
@@ -1527,10 +1566,9 @@ impl Client {
                     }
                 }
                 let n = t.content_len;
-                wire.note(
-                    Direction::Client,
-                    format!("<{n} octets of message content>"),
-                );
+                wire.note(Direction::Client, || {
+                    format!("<{n} octets of message content>")
+                });
                 self.txn_check();
             }
         }
@@ -1556,10 +1594,9 @@ impl Client {
         t.body_waiting = false;
         // The body's error says more than a server's rejection of a chunk.
         t.failure = Some(error);
-        self.wire.note(
-            Direction::Client,
-            "<message content failed: no BDAT LAST, RSET>".into(),
-        );
+        self.wire.note(Direction::Client, || {
+            "<message content failed: no BDAT LAST, RSET>".into()
+        });
         self.txn_check();
     }
 }
