@@ -621,6 +621,9 @@ export class SMTPConnection {
     let id;
     try {
       id = this._engine.send(wasmMessage, now());
+      // The engine took the message; what is left of it (its Message-ID,
+      // feeds) goes now, not when a GC finalizes the wrapper.
+      wasmMessage.free?.();
     } catch (e) {
       closeBody(body);
       deliver(callback, SMTPError.create('could not send the message', SMTPErrorStates.ERROR, e));
