@@ -520,7 +520,7 @@ export class SMTPConnection {
         this._sends.delete(ev.id);
         this._endBody(ev.id);
         // (As deliver(cb, null, ev), without its rest arguments: once per message.)
-        if (cb) queueMicrotask(() => cb(null, ev));
+        if (cb) microtask(() => cb(null, ev));
         break;
       }
       case 'failed': {
@@ -1051,5 +1051,25 @@ function attachmentError(e, field) {
 /** Calls a user callback outside the engine loop (a throwing callback cannot break the engine). */
 function deliver(cb, ...args) {
   if (typeof cb !== 'function') return;
-  queueMicrotask(() => cb(...args));
+  microtask(() => cb(...args));
+}
+
+const resolved = Promise.resolve();
+
+/**
+ * queueMicrotask(fn) for the callbacks of every message: Node's
+ * queueMicrotask makes an AsyncResource (and a bound function) per call,
+ * a promise reaction does not. What `fn` throws is thrown from a
+ * queueMicrotask as before (an uncaught exception, not a rejection).
+ */
+function microtask(fn) {
+  resolved.then(() => {
+    try {
+      fn();
+    } catch (e) {
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  });
 }
