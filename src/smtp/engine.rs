@@ -500,6 +500,16 @@ fn scrub(reply: Reply, secrets: &[String]) -> Reply {
 /// `mime::builder`, so that the wasm build carries one `HashSet`
 /// instantiation, not two (issue 7: −937 B gzipped). A path without `@`
 /// gets the domain `@`, which no domain (the text after the last `@`) is.
+/// The extensions [`Client::begin_txn`] reads (absent: none).
+#[derive(Default)]
+struct TxnCaps {
+    pipelining: bool,
+    size: Option<u64>,
+    eight_bit_mime: bool,
+    smtp_utf8: bool,
+    chunking: bool,
+}
+
 fn dedup_key(a: &EnvelopeAddress) -> (String, String) {
     let path = a.ascii().unwrap_or(a.utf8());
     match path.rsplit_once('@') {
@@ -1198,7 +1208,18 @@ impl Client {
         envelope: Envelope,
         mut body: Box<dyn MessageBody + Send>,
     ) -> Result<(), SmtpError> {
-        let caps = self.caps.clone().unwrap_or_default();
+        // The few extensions a transaction uses (not a copy of the whole
+        // capabilities, names and lists, per message).
+        let caps = self
+            .caps
+            .as_ref()
+            .map_or_else(TxnCaps::default, |c| TxnCaps {
+                pipelining: c.pipelining,
+                size: c.size,
+                eight_bit_mime: c.eight_bit_mime,
+                smtp_utf8: c.smtp_utf8,
+                chunking: c.chunking,
+            });
         let needs_utf8 = envelope.requires_smtputf8() || body.requires_smtputf8();
         if needs_utf8 && !caps.smtp_utf8 {
             return Err(SmtpError::SmtpUtf8Required);
@@ -1211,11 +1232,23 @@ impl Client {
         };
         let from = envelope.from.as_ref().map(form).unwrap_or_default();
         let mut recipients: Vec<String> = Vec::with_capacity(envelope.to.len());
-        let mut seen = std::collections::HashSet::new();
+        // A handful of recipients (the usual case) are compared one by one;
+        // a long list through a set.
+        let mut seen_few: Vec<(String, String)> = Vec::new();
+        let mut seen_many = std::collections::HashSet::new();
+        let many = envelope.to.len() > 16;
         for a in &envelope.to {
-            let path = form(a);
-            if seen.insert(dedup_key(a)) {
-                recipients.push(path);
+            let key = dedup_key(a);
+            let new = if many {
+                seen_many.insert(key)
+            } else if seen_few.contains(&key) {
+                false
+            } else {
+                seen_few.push(key);
+                true
+            };
+            if new {
+                recipients.push(form(a));
             }
         }
         let opts = RenderOptions {
