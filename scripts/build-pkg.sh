@@ -45,8 +45,15 @@ if [[ ${profile[0]} != --dev ]]; then
     # past 4 GiB into the low 1 KiB. rustc's wasm32 layout puts the 1 MiB
     # stack first (growing down from 1 MiB) and the data above it: pointers
     # never wrap, and the low 1 KiB is only the end of a full stack.
+    # -ocimfs 20: a function with one caller is inlined only when tiny
+    # (binaryen's default inlines it whatever its size). V8 compiles a hot
+    # function whole with its optimizing tier: with cold code (the SMTP
+    # opening, error paths) folded into a per-message function, that is
+    # compile time the npm package pays in its first thousands of messages
+    # (W4: ~9% fewer instructions per message over 1,000 sends, W1 ~3%),
+    # and the module compresses better (-2.7 KB gzipped).
     for _ in 1 2; do
-        "$wasm_opt" -Oz --low-memory-unused --strip-debug --strip-producers \
+        "$wasm_opt" -Oz -ocimfs 20 --low-memory-unused --strip-debug --strip-producers \
             pkg/mimeograph_bg.wasm -o pkg/mimeograph_bg.opt.wasm
         mv pkg/mimeograph_bg.opt.wasm pkg/mimeograph_bg.wasm
     done

@@ -155,6 +155,13 @@ export class SMTPClient {
 
   _sendmail(stack) {
     this.sending = true;
+    // What send() composed to check the message goes out now, without a
+    // promise turn (the connection is ready: _poll checked).
+    const prebuilt = stack.message._takePrebuilt();
+    if (prebuilt) {
+      this._offer(stack, prebuilt, NO_BODIES);
+      return;
+    }
     // `path`/`stream` attachments are not read here: the connection reads
     // them a piece at a time while the message goes out.
     stack.message._buildForSend().then(
@@ -171,16 +178,21 @@ export class SMTPClient {
           this._poll();
           return;
         }
-        this.smtp._sendWasmMessage(
-          built,
-          (err, sent, failure) => {
-            if (!err) stack.message.sent = sent;
-            this._senddone(err ?? null, stack, failure);
-          },
-          bodies,
-        );
+        this._offer(stack, built, bodies);
       },
       (err) => this._senddone(err, stack),
+    );
+  }
+
+  /** Hands the composed message to the connection. */
+  _offer(stack, built, bodies) {
+    this.smtp._sendWasmMessage(
+      built,
+      (err, sent, failure) => {
+        if (!err) stack.message.sent = sent;
+        this._senddone(err ?? null, stack, failure);
+      },
+      bodies,
     );
   }
 
@@ -233,6 +245,8 @@ export class SMTPClient {
     this._poll();
   }
 }
+
+const NO_BODIES = Object.freeze([]);
 
 /** A 421 before anything of the message was accepted: unasked, or the answer to its MAIL. */
 function isIdleClose(err) {

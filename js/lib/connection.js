@@ -519,7 +519,8 @@ export class SMTPConnection {
         const cb = this._sends.get(ev.id);
         this._sends.delete(ev.id);
         this._endBody(ev.id);
-        if (cb) deliver(cb, null, ev);
+        // (As deliver(cb, null, ev), without its rest arguments: once per message.)
+        if (cb) microtask(() => cb(null, ev));
         break;
       }
       case 'failed': {
@@ -620,6 +621,9 @@ export class SMTPConnection {
     let id;
     try {
       id = this._engine.send(wasmMessage, now());
+      // The engine took the message; what is left of it (its Message-ID,
+      // feeds) goes now, not when a GC finalizes the wrapper.
+      wasmMessage.free?.();
     } catch (e) {
       closeBody(body);
       deliver(callback, SMTPError.create('could not send the message', SMTPErrorStates.ERROR, e));
@@ -1047,5 +1051,25 @@ function attachmentError(e, field) {
 /** Calls a user callback outside the engine loop (a throwing callback cannot break the engine). */
 function deliver(cb, ...args) {
   if (typeof cb !== 'function') return;
-  queueMicrotask(() => cb(...args));
+  microtask(() => cb(...args));
+}
+
+const resolved = Promise.resolve();
+
+/**
+ * queueMicrotask(fn) for the callbacks of every message: Node's
+ * queueMicrotask makes an AsyncResource (and a bound function) per call,
+ * a promise reaction does not. What `fn` throws is thrown from a
+ * queueMicrotask as before (an uncaught exception, not a rejection).
+ */
+function microtask(fn) {
+  resolved.then(() => {
+    try {
+      fn();
+    } catch (e) {
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
+  });
 }

@@ -125,21 +125,44 @@ export class Message {
       }
     });
     if (failed.length) return fail(failed.join(', '), field);
+    // (The checks above are those of the bindings' checkValidity on
+    // `_options(...)`, whose `from`/`to`/`cc`/`bcc` are this header's and
+    // whose attachments all have data: it is not asked again.)
     try {
-      const options = this._options(placeholderAttachments(this));
-      const result = wasm.checkValidity(options);
-      if (!result.isValid) return fail(result.validationError, undefined);
       // Stricter than emailjs: compose once (attachments empty) so that a bad
       // address or a CR/LF in a header is reported here, not at send time.
-      const built = buildMessage(options);
+      // Without attachments, what is composed is the message itself: from
+      // the header through the compact encoding, without an options object.
+      const bare = !this.alternative && this.attachments.length === 0;
+      const built = bare
+        ? this._buildBare()
+        : buildMessage(this._options(placeholderAttachments(this)));
       this._releasePrebuilt();
-      if (keep && options.attachment === undefined) this._prebuilt = built;
+      if (keep && bare) this._prebuilt = built;
       else built.free();
     } catch (e) {
       const err = fromWasmError(e);
       return fail(err.message, err.field);
     }
     return { error: null };
+  }
+
+  /** The wasm message of a message without attachments (not `_compose`: the Message-ID header is left alone). */
+  _buildBare() {
+    const [used, options] = this._encode(NO_ATTACHMENTS);
+    return buildEncoded(used, () => options ?? this._options(NO_ATTACHMENTS));
+  }
+
+  /**
+   * What `_validity(true)` kept, for sending (then `_buildForSend`'s result
+   * without its promise), or null.
+   */
+  _takePrebuilt() {
+    const built = this._prebuilt;
+    if (!built) return null;
+    this._prebuilt = null;
+    if (this.header['message-id'] === undefined) this.header['message-id'] = `<${built.messageId()}>`;
+    return built;
   }
 
   /** Frees what `_validity(true)` kept, if `_buildForSend` did not take it. */
@@ -175,12 +198,8 @@ export class Message {
    * connection pushes each source into its feed when the engine waits for it.
    */
   async _buildForSend() {
-    const prebuilt = this._prebuilt;
-    if (prebuilt) {
-      this._prebuilt = null;
-      if (this.header['message-id'] === undefined) this.header['message-id'] = `<${prebuilt.messageId()}>`;
-      return { built: prebuilt, bodies: [] };
-    }
+    const prebuilt = this._takePrebuilt();
+    if (prebuilt) return { built: prebuilt, bodies: [] };
     const sources = [];
     try {
       const all = this.alternative ? [this.alternative, ...this.attachments] : [...this.attachments];

@@ -212,8 +212,22 @@ struct Wire {
 
 impl Wire {
     fn write(&mut self, cmd: Command, expect: Option<Expect>) {
-        cmd.write_wire(&mut self.out);
         let shown = cmd.to_string();
+        match cmd {
+            // Secrets (shown redacted) and content (shown as its size).
+            Command::Auth {
+                initial_response: Some(_),
+                ..
+            }
+            | Command::AuthResponse(_)
+            | Command::Content(_) => cmd.write_wire(&mut self.out),
+            // The wire form of any other command is its display form and
+            // CRLF (`Command::write_wire`): formatted once.
+            _ => {
+                self.out.extend_from_slice(shown.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
         if let Some(t) = &mut self.transcript {
             t.push(TranscriptLine {
                 direction: Direction::Client,
@@ -240,9 +254,26 @@ impl Wire {
         }
     }
 
-    fn note(&mut self, direction: Direction, text: String) {
+    /// The lines of a server reply, into the transcript.
+    #[inline(never)]
+    fn note_reply(&mut self, reply: &Reply) {
+        for (i, line) in reply.lines().iter().enumerate() {
+            let sep = if i + 1 == reply.lines().len() {
+                ' '
+            } else {
+                '-'
+            };
+            self.note(Direction::Server, || format!("{}{sep}{line}", reply.code()));
+        }
+    }
+
+    /// A transcript line, built only when there is a transcript.
+    fn note(&mut self, direction: Direction, text: impl FnOnce() -> String) {
         if let Some(t) = &mut self.transcript {
-            t.push(TranscriptLine { direction, text });
+            t.push(TranscriptLine {
+                direction,
+                text: text(),
+            });
         }
     }
 }
@@ -367,7 +398,28 @@ fn valid_path(path: &str) -> bool {
         !s.is_empty()
             && s.chars().all(|c| {
                 c.is_ascii_alphanumeric()
-                    || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+                    || matches!(
+                        c,
+                        '!' | '#'
+                            | '$'
+                            | '%'
+                            | '&'
+                            | '\''
+                            | '*'
+                            | '+'
+                            | '-'
+                            | '/'
+                            | '='
+                            | '?'
+                            | '^'
+                            | '_'
+                            | '`'
+                            | '{'
+                            | '|'
+                            | '}'
+                            | '~'
+                            | '.'
+                    )
                     || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
             })
     };
@@ -448,6 +500,16 @@ fn scrub(reply: Reply, secrets: &[String]) -> Reply {
 /// `mime::builder`, so that the wasm build carries one `HashSet`
 /// instantiation, not two (issue 7: −937 B gzipped). A path without `@`
 /// gets the domain `@`, which no domain (the text after the last `@`) is.
+/// The extensions [`Client::begin_txn`] reads (absent: none).
+#[derive(Default)]
+struct TxnCaps {
+    pipelining: bool,
+    size: Option<u64>,
+    eight_bit_mime: bool,
+    smtp_utf8: bool,
+    chunking: bool,
+}
+
 fn dedup_key(a: &EnvelopeAddress) -> (String, String) {
     let path = a.ascii().unwrap_or(a.utf8());
     match path.rsplit_once('@') {
@@ -583,14 +645,8 @@ impl Client {
                 None => break,
                 Some(Ok(reply)) => {
                     let reply = scrub(reply, &self.secrets);
-                    for (i, line) in reply.lines().iter().enumerate() {
-                        let sep = if i + 1 == reply.lines().len() {
-                            ' '
-                        } else {
-                            '-'
-                        };
-                        self.wire
-                            .note(Direction::Server, format!("{}{sep}{line}", reply.code()));
+                    if self.wire.transcript.is_some() {
+                        self.wire.note_reply(&reply);
                     }
                     self.on_reply(reply);
                 }
@@ -940,6 +996,39 @@ impl Client {
             return;
         }
         match expect {
+            Expect::Greeting
+            | Expect::Ehlo
+            | Expect::Helo
+            | Expect::StartTls
+            | Expect::Auth
+            | Expect::AuthCancel => self.handshake_reply(expect, command, reply),
+            Expect::Mail | Expect::Rcpt | Expect::Data | Expect::Bdat { .. } | Expect::DataEnd => {
+                self.txn_reply(expect, command, reply)
+            }
+            Expect::Rset => {
+                if reply.is_positive() {
+                    self.start_next();
+                } else {
+                    self.fatal(SmtpError::Reply { command, reply }, true);
+                }
+            }
+            Expect::Noop => {
+                self.emit(Event::Noop(reply));
+                self.manual_settle();
+                self.start_next();
+            }
+            Expect::Manual(step) => self.manual_reply(step, command, reply),
+            Expect::Quit => self.close(None),
+        }
+    }
+
+    /// The replies of the opening (greeting, EHLO/HELO, STARTTLS, AUTH): once
+    /// per connection, kept out of `on_reply` (and so out of `receive`, into
+    /// which it is inlined), which runs for every message: a JIT compiling
+    /// the per-message path (the wasm build's) then compiles less.
+    #[inline(never)]
+    fn handshake_reply(&mut self, expect: Expect, command: String, reply: Reply) {
+        match expect {
             Expect::Greeting => {
                 if reply.code() == 220 {
                     self.wire.write(
@@ -1026,26 +1115,13 @@ impl Client {
                 };
                 self.fatal(error, true);
             }
-            Expect::Mail | Expect::Rcpt | Expect::Data | Expect::Bdat { .. } | Expect::DataEnd => {
-                self.txn_reply(expect, command, reply)
-            }
-            Expect::Rset => {
-                if reply.is_positive() {
-                    self.start_next();
-                } else {
-                    self.fatal(SmtpError::Reply { command, reply }, true);
-                }
-            }
-            Expect::Noop => {
-                self.emit(Event::Noop(reply));
-                self.manual_settle();
-                self.start_next();
-            }
-            Expect::Manual(step) => self.manual_reply(step, command, reply),
-            Expect::Quit => self.close(None),
+            // (on_reply sends only the arms above here)
+            _ => self.fatal(
+                SmtpError::Protocol(format!("reply to {command} out of place")),
+                false,
+            ),
         }
     }
-
     fn after_hello(&mut self) {
         let offers_tls = self.caps.as_ref().is_some_and(|c| c.starttls);
         if !self.tls_done {
@@ -1132,7 +1208,18 @@ impl Client {
         envelope: Envelope,
         mut body: Box<dyn MessageBody + Send>,
     ) -> Result<(), SmtpError> {
-        let caps = self.caps.clone().unwrap_or_default();
+        // The few extensions a transaction uses (not a copy of the whole
+        // capabilities, names and lists, per message).
+        let caps = self
+            .caps
+            .as_ref()
+            .map_or_else(TxnCaps::default, |c| TxnCaps {
+                pipelining: c.pipelining,
+                size: c.size,
+                eight_bit_mime: c.eight_bit_mime,
+                smtp_utf8: c.smtp_utf8,
+                chunking: c.chunking,
+            });
         let needs_utf8 = envelope.requires_smtputf8() || body.requires_smtputf8();
         if needs_utf8 && !caps.smtp_utf8 {
             return Err(SmtpError::SmtpUtf8Required);
@@ -1145,11 +1232,23 @@ impl Client {
         };
         let from = envelope.from.as_ref().map(form).unwrap_or_default();
         let mut recipients: Vec<String> = Vec::with_capacity(envelope.to.len());
-        let mut seen = std::collections::HashSet::new();
+        // A handful of recipients (the usual case) are compared one by one;
+        // a long list through a set.
+        let mut seen_few: Vec<(String, String)> = Vec::new();
+        let mut seen_many = std::collections::HashSet::new();
+        let many = envelope.to.len() > 16;
         for a in &envelope.to {
-            let path = form(a);
-            if seen.insert(dedup_key(a)) {
-                recipients.push(path);
+            let key = dedup_key(a);
+            let new = if many {
+                seen_many.insert(key)
+            } else if seen_few.contains(&key) {
+                false
+            } else {
+                seen_few.push(key);
+                true
+            };
+            if new {
+                recipients.push(form(a));
             }
         }
         let opts = RenderOptions {
@@ -1500,10 +1599,9 @@ impl Client {
                     }
                 }
                 let n = t.content_len;
-                wire.note(
-                    Direction::Client,
-                    format!("<{n} octets of message content>"),
-                );
+                wire.note(Direction::Client, || {
+                    format!("<{n} octets of message content>")
+                });
                 self.txn_check();
             }
         }
@@ -1529,10 +1627,9 @@ impl Client {
         t.body_waiting = false;
         // The body's error says more than a server's rejection of a chunk.
         t.failure = Some(error);
-        self.wire.note(
-            Direction::Client,
-            "<message content failed: no BDAT LAST, RSET>".into(),
-        );
+        self.wire.note(Direction::Client, || {
+            "<message content failed: no BDAT LAST, RSET>".into()
+        });
         self.txn_check();
     }
 }

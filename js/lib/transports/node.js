@@ -11,6 +11,9 @@ const require = createRequire(import.meta.url);
 let tlsModule = null;
 const tls = () => (tlsModule ??= require('node:tls'));
 
+/** The read buffer of a plain connection (see `_direct`). */
+const READ_BUFFER = 64 * 1024;
+
 export class NodeSocketTransport {
   /**
    * @param {{ host: string, port: number, ssl?: boolean | object, tls?: boolean | object }} options
@@ -22,6 +25,15 @@ export class NodeSocketTransport {
     this.tlsOptions = tlsOptions(starttls, this.host);
     this.encrypted = Boolean(ssl);
     this.canStartTls = true;
+    /**
+     * A plain connection that never upgrades (no `ssl`, no `tls`: the engine
+     * is told not to ask for STARTTLS) reads through `onread` into one
+     * reused buffer, without the socket's Readable stream (its push, 'data'
+     * event and read-ahead turn per reply); the bytes are copied into the
+     * engine before the next read.
+     */
+    this._direct = !ssl && !starttls;
+    this._readBuffer = null;
     this.onData = () => {};
     this.onClose = () => {};
     this.onDrain = () => {};
@@ -52,7 +64,17 @@ export class NodeSocketTransport {
         socket = tls().connect({ ...this.sslOptions, host: this.host, port: this.port });
         socket.once('secureConnect', onReady);
       } else {
-        socket = net.connect({ host: this.host, port: this.port });
+        const options = { host: this.host, port: this.port };
+        if (this._direct) {
+          this._readBuffer ??= Buffer.allocUnsafe(READ_BUFFER);
+          options.onread = {
+            buffer: this._readBuffer,
+            callback: (n, buf) => {
+              if (this._handlers !== null) this.onData(new Uint8Array(buf.buffer, buf.byteOffset, n));
+            },
+          };
+        }
+        socket = net.connect(options);
         socket.once('connect', onReady);
       }
       // The engine gives each flight (e.g. a whole small message with

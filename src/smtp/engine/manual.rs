@@ -251,10 +251,9 @@ impl Client {
         self.wire
             .expect
             .push_back((Expect::Manual(Step::DataEnd), "end of data".into()));
-        self.wire.note(
-            Direction::Client,
-            format!("<{octets} octets of message content>"),
-        );
+        self.wire.note(Direction::Client, || {
+            format!("<{octets} octets of message content>")
+        });
         self.rearm();
         Ok(())
     }
