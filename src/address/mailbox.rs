@@ -50,15 +50,21 @@ impl Mailbox {
     /// the same as `None`.
     pub fn new(name: Option<&str>, address: &str) -> Result<Mailbox, AddressError> {
         let name = name.unwrap_or("");
-        if let Some(i) = name.bytes().position(|b| matches!(b, b'\r' | b'\n' | 0)) {
-            return Err(AddressError::InvalidCharacter {
-                input: name.to_owned(),
-                character: char::from(name.as_bytes()[i]),
-            });
+        if name.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(bad_name(name));
         }
-        // The usual address (ASCII dot-atom, LDH host name) in one pass;
-        // anything else takes the general path, which accepts everything
-        // this accepts, in the same form.
+        // The usual address (ASCII dot-atom, lowercase LDH host name) in
+        // one pass; anything else takes the general path (kept out of
+        // line), which accepts everything this accepts, in the same form.
+        match plain_addr_spec(address) {
+            Some((local_len, true)) => Ok(Self::from_parts(name, address, local_len, "")),
+            _ => Self::new_general(name, address),
+        }
+    }
+
+    /// [`Mailbox::new`] for any address but the usual one.
+    #[inline(never)]
+    fn new_general(name: &str, address: &str) -> Result<Mailbox, AddressError> {
         let (local_len, ascii_domain) = match plain_addr_spec(address) {
             Some((local_len, true)) => (local_len, None),
             Some((local_len, false)) => (
@@ -68,16 +74,22 @@ impl Mailbox {
             None => check_general(address)?,
         };
         let ascii = ascii_domain.as_deref().unwrap_or("");
+        Ok(Self::from_parts(name, address, local_len, ascii))
+    }
+
+    /// The mailbox of checked pieces: `ascii` is the domain in A-labels
+    /// when that differs from the domain as given, else empty.
+    fn from_parts(name: &str, address: &str, local_len: usize, ascii: &str) -> Mailbox {
         let mut buf = String::with_capacity(name.len() + address.len() + ascii.len());
         buf.push_str(name);
         buf.push_str(address);
         buf.push_str(ascii);
-        Ok(Mailbox {
+        Mailbox {
             buf,
             name_len: name.len(),
             local_len,
             domain_len: address.len() - local_len - 1,
-        })
+        }
     }
 
     /// Where `local@domain` ends in `buf`.
@@ -195,6 +207,20 @@ impl fmt::Display for Mailbox {
             // still a faithful header form.
             Err(_) => write!(f, "<{}>", self.address()),
         }
+    }
+}
+
+/// The error for a display name with CR, LF or NUL.
+#[cold]
+#[inline(never)]
+fn bad_name(name: &str) -> AddressError {
+    let i = name
+        .bytes()
+        .position(|b| matches!(b, b'\r' | b'\n' | 0))
+        .unwrap_or(0);
+    AddressError::InvalidCharacter {
+        input: name.to_owned(),
+        character: char::from(name.as_bytes().get(i).copied().unwrap_or(0)),
     }
 }
 

@@ -283,88 +283,65 @@ impl MessageBuilder {
     }
 
     /// Validates everything and builds the message.
+    ///
+    /// The usual message (addresses, a subject, a text and an HTML body)
+    /// runs a short path; everything else (Sender, custom headers, charsets,
+    /// parts, ...) is checked in functions kept out of line, so that the
+    /// code composing a small message stays small (instruction cache).
     pub fn build(mut self) -> Result<Message, ComposeError> {
         let from = parse_owned("from", std::mem::take(&mut self.from))?;
         // An empty group (`undisclosed:;`) names no author either.
-        if from.mailboxes().next().is_none() {
+        if from.first_mailbox().is_none() {
             return Err(ComposeError::MissingFrom);
         }
-        let sender = self
-            .sender
-            .as_ref()
-            .map(|s| single("sender", s))
-            .transpose()?;
-        if from.mailboxes().count() > 1 && sender.is_none() {
+        let sender = match &self.sender {
+            None => None,
+            Some(s) => Some(single("sender", s)?),
+        };
+        if sender.is_none() && several_mailboxes(&from) {
             return Err(ComposeError::SenderRequired);
         }
         let reply_to = parse_owned("reply-to", std::mem::take(&mut self.reply_to))?;
         let to = parse_owned("to", std::mem::take(&mut self.to))?;
         let cc = parse_owned("cc", std::mem::take(&mut self.cc))?;
         let bcc = parse_owned("bcc", std::mem::take(&mut self.bcc))?;
-        let return_path = self
-            .return_path
-            .as_ref()
-            .map(|s| single("return-path", s))
-            .transpose()?;
+        let return_path = match &self.return_path {
+            None => None,
+            Some(s) => Some(single("return-path", s)?),
+        };
 
         // The envelope is made when first asked for (`Message::envelope`);
         // its one error, no recipient, is found here. Its addresses need
         // SMTPUTF8 exactly when their mailboxes do (duplicates dropped from
         // it have the same local part).
-        if [&to, &cc, &bcc]
-            .iter()
-            .all(|l| l.mailboxes().next().is_none())
+        if to.first_mailbox().is_none()
+            && cc.first_mailbox().is_none()
+            && bcc.first_mailbox().is_none()
         {
             return Err(ComposeError::NoRecipients);
         }
-        let mut requires_smtputf8 = [&sender, &return_path]
-            .iter()
-            .any(|m| m.as_ref().is_some_and(Mailbox::requires_smtputf8));
-        for list in [&from, &reply_to, &to, &cc, &bcc] {
-            for entry in &list.0 {
-                requires_smtputf8 |= match entry {
-                    AddressEntry::Mailbox(m) => m.requires_smtputf8(),
-                    AddressEntry::Group { members, .. } => {
-                        members.iter().any(Mailbox::requires_smtputf8)
-                    }
-                };
-            }
-        }
+        let requires_smtputf8 = sender.as_ref().is_some_and(Mailbox::requires_smtputf8)
+            || return_path.as_ref().is_some_and(Mailbox::requires_smtputf8)
+            || from.requires_smtputf8()
+            || reply_to.requires_smtputf8()
+            || to.requires_smtputf8()
+            || cc.requires_smtputf8()
+            || bcc.requires_smtputf8();
 
-        let text_type = self
-            .text_content_type
-            .as_deref()
-            .map(parse_text_content_type)
-            .transpose()?;
-        let charset_label = self
-            .charset
-            .as_ref()
-            .map(|l| ("charset", l.as_str()))
-            .or_else(|| {
-                text_type
-                    .as_ref()
-                    .and_then(|(_, cs)| cs.as_deref().map(|l| ("content-type", l)))
-            });
-        let charset = match charset_label {
-            Some((field, label)) => {
-                Charset::from_label(label).map_err(|source| ComposeError::Encoding {
-                    field: field.into(),
-                    source,
-                })?
-            }
-            None => Charset::UTF_8,
+        let (text_type, charset) = if self.text_content_type.is_none() && self.charset.is_none() {
+            (None, Charset::UTF_8)
+        } else {
+            text_type_and_charset(self.text_content_type.as_deref(), self.charset.as_deref())?
         };
         if let Some(subject) = &self.subject {
             check_value("subject", subject)?;
             encoding_check("subject", charset, subject)?;
         }
-        let mut custom = Vec::with_capacity(self.headers.len());
-        for (name, value) in &self.headers {
-            let name = HeaderName::custom(name)?;
-            check_value(name.as_str(), value)?;
-            encoding_check(name.as_str(), charset, value)?;
-            custom.push((name, value.clone()));
-        }
+        let custom = if self.headers.is_empty() {
+            Vec::new()
+        } else {
+            custom_headers(std::mem::take(&mut self.headers), charset)?
+        };
         let in_reply_to = ids("in-reply-to", &self.in_reply_to)?;
         let references = ids("references", &self.references)?;
 
@@ -372,76 +349,38 @@ impl MessageBuilder {
             Some(seed) => IdGenerator::from_seed(seed),
             None => IdGenerator::for_message(),
         };
-        let date = self.date.unwrap_or_else(|| match self.seed {
-            Some(_) => DateTime::from_unix(946_684_800),
-            None => DateTime::now(),
-        });
+        let date = match (self.date, self.seed) {
+            (Some(date), _) => date,
+            (None, Some(_)) => DateTime::from_unix(946_684_800),
+            (None, None) => DateTime::now(),
+        };
         let message_id = match &self.message_id {
             Some(id) => message_id("message-id", id)?.into(),
-            None => {
-                let domain = from
-                    .mailboxes()
-                    .next()
-                    .map(Mailbox::ascii_domain)
-                    .filter(|d| !d.is_empty() && !d.starts_with('['))
-                    .unwrap_or("localhost");
-                rng.message_id(32, domain)
-            }
+            None => rng.message_id(32, id_domain(&from)),
         };
 
         // The body parts and the tree.
-        let mut leaves = Leaves::default();
-        let mut alternatives = Nodes::default();
-        if let Some(text) = self.text {
-            let media_type = text_type
-                .as_ref()
-                .map_or(Cow::Borrowed("text/plain"), |(t, _)| Cow::Owned(t.clone()));
-            let leaf = text_leaf("text", media_type, text, charset)?;
-            alternatives.push(push_leaf(&mut leaves, leaf));
-        }
-        let mut inline = Vec::new();
-        for (i, part) in self.inline.into_iter().enumerate() {
-            let field = format!("inline[{i}]");
-            inline.push(part_node(&mut leaves, &field, part, true, charset)?);
-        }
-        if let Some(html) = self.html {
-            let leaf = text_leaf("html", "text/html", html, charset)?;
-            let node = push_leaf(&mut leaves, leaf);
-            alternatives.push(related(node, std::mem::take(&mut inline)));
-        }
-        for (i, part) in self.alternatives.into_iter().enumerate() {
-            alternatives.push(part_node(
-                &mut leaves,
-                &format!("alternative[{i}]"),
-                part,
-                false,
+        let text = self.text.take();
+        let html = self.html.take();
+        let (mut root, leaves) = if self.inline.is_empty()
+            && self.alternatives.is_empty()
+            && self.attachments.is_empty()
+        {
+            body_tree(text, html, text_type.as_ref(), charset)?
+        } else {
+            full_tree(
+                text,
+                html,
+                std::mem::take(&mut self.inline),
+                std::mem::take(&mut self.alternatives),
+                std::mem::take(&mut self.attachments),
+                text_type.as_ref(),
                 charset,
-            )?);
-        }
-        let body = alternatives.into_node("alternative");
-        // Inline parts without an HTML body stay beside whatever body there is.
-        let body = body.map(|node| related(node, std::mem::take(&mut inline)));
-        let mut mixed = Nodes::default();
-        for node in body.into_iter().chain(inline) {
-            mixed.push(node);
-        }
-        for (i, part) in self.attachments.into_iter().enumerate() {
-            mixed.push(part_node(
-                &mut leaves,
-                &format!("attachment[{i}]"),
-                part,
-                false,
-                charset,
-            )?);
-        }
-        let mut root = match mixed.into_node("mixed") {
-            None => push_leaf(
-                &mut leaves,
-                text_leaf("text", "text/plain", String::new(), charset)?,
-            ),
-            Some(node) => node,
+            )?
         };
-        assign_boundaries(&mut root, &leaves, &mut rng);
+        if matches!(root, Node::Multipart { .. }) {
+            assign_boundaries(&mut root, &leaves, &mut rng);
+        }
 
         Ok(Message {
             headers: TopHeaders {
@@ -451,7 +390,7 @@ impl MessageBuilder {
                 reply_to,
                 to,
                 cc,
-                subject: self.subject,
+                subject: self.subject.take(),
                 message_id,
                 in_reply_to,
                 references,
@@ -466,6 +405,170 @@ impl MessageBuilder {
             requires_smtputf8,
         })
     }
+}
+
+/// Whether a list holds more than one mailbox (group members included).
+#[inline(never)]
+fn several_mailboxes(list: &AddressList) -> bool {
+    list.mailboxes().nth(1).is_some()
+}
+
+/// The domain of a generated Message-ID: the first author's (in A-labels),
+/// `localhost` for none or an address literal.
+fn id_domain(from: &AddressList) -> &str {
+    from.first_mailbox()
+        .map(Mailbox::ascii_domain)
+        .filter(|d| !d.is_empty() && !d.starts_with('['))
+        .unwrap_or("localhost")
+}
+
+/// The media type given for the text body (with its `charset`), and the
+/// message charset: [`MessageBuilder::charset`], else the text's, else
+/// UTF-8.
+#[cold]
+#[inline(never)]
+#[allow(clippy::type_complexity)]
+fn text_type_and_charset(
+    text_content_type: Option<&str>,
+    charset: Option<&str>,
+) -> Result<(Option<(String, Option<String>)>, Charset), ComposeError> {
+    let text_type = text_content_type.map(parse_text_content_type).transpose()?;
+    let charset_label = charset.map(|l| ("charset", l)).or_else(|| {
+        text_type
+            .as_ref()
+            .and_then(|(_, cs)| cs.as_deref().map(|l| ("content-type", l)))
+    });
+    let charset = match charset_label {
+        Some((field, label)) => {
+            Charset::from_label(label).map_err(|source| ComposeError::Encoding {
+                field: field.into(),
+                source,
+            })?
+        }
+        None => Charset::UTF_8,
+    };
+    Ok((text_type, charset))
+}
+
+/// The custom headers, checked (names, values, charset).
+#[cold]
+#[inline(never)]
+fn custom_headers(
+    headers: Vec<(String, String)>,
+    charset: Charset,
+) -> Result<Vec<(HeaderName, String)>, ComposeError> {
+    let mut custom = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name = HeaderName::custom(&name)?;
+        check_value(name.as_str(), &value)?;
+        encoding_check(name.as_str(), charset, &value)?;
+        custom.push((name, value));
+    }
+    Ok(custom)
+}
+
+/// The tree of a message without parts: its text, its HTML, both (as
+/// `multipart/alternative`), or an empty text. The same tree and leaves
+/// as [`full_tree`] makes for the same bodies.
+fn body_tree(
+    text: Option<String>,
+    html: Option<String>,
+    text_type: Option<&(String, Option<String>)>,
+    charset: Charset,
+) -> Result<(Node, Leaves), ComposeError> {
+    let mut leaves = Leaves::default();
+    let text = match text {
+        Some(text) => {
+            let leaf = text_leaf("text", text_media_type(text_type), text, charset)?;
+            Some(push_leaf(&mut leaves, leaf))
+        }
+        None => None,
+    };
+    let html = match html {
+        Some(html) => {
+            let leaf = text_leaf("html", "text/html", html, charset)?;
+            Some(push_leaf(&mut leaves, leaf))
+        }
+        None => None,
+    };
+    let root = match (text, html) {
+        (Some(text), Some(html)) => multipart("alternative", vec![text, html]),
+        (Some(node), None) | (None, Some(node)) => node,
+        (None, None) => push_leaf(
+            &mut leaves,
+            text_leaf("text", "text/plain", String::new(), charset)?,
+        ),
+    };
+    Ok((root, leaves))
+}
+
+/// The text body's media type: `text/plain` unless overridden.
+fn text_media_type(text_type: Option<&(String, Option<String>)>) -> Cow<'static, str> {
+    text_type.map_or(Cow::Borrowed("text/plain"), |(t, _)| Cow::Owned(t.clone()))
+}
+
+/// The tree of a message with parts: `mixed(alternative(text,
+/// related(html, inline…), alternatives…), attachments…)`, single-child
+/// levels left out.
+#[inline(never)]
+fn full_tree(
+    text: Option<String>,
+    html: Option<String>,
+    inline_parts: Vec<Attachment>,
+    alternative_parts: Vec<Attachment>,
+    attachments: Vec<Attachment>,
+    text_type: Option<&(String, Option<String>)>,
+    charset: Charset,
+) -> Result<(Node, Leaves), ComposeError> {
+    let mut leaves = Leaves::default();
+    let mut alternatives = Nodes::default();
+    if let Some(text) = text {
+        let leaf = text_leaf("text", text_media_type(text_type), text, charset)?;
+        alternatives.push(push_leaf(&mut leaves, leaf));
+    }
+    let mut inline = Vec::new();
+    for (i, part) in inline_parts.into_iter().enumerate() {
+        let field = format!("inline[{i}]");
+        inline.push(part_node(&mut leaves, &field, part, true, charset)?);
+    }
+    if let Some(html) = html {
+        let leaf = text_leaf("html", "text/html", html, charset)?;
+        let node = push_leaf(&mut leaves, leaf);
+        alternatives.push(related(node, std::mem::take(&mut inline)));
+    }
+    for (i, part) in alternative_parts.into_iter().enumerate() {
+        alternatives.push(part_node(
+            &mut leaves,
+            &format!("alternative[{i}]"),
+            part,
+            false,
+            charset,
+        )?);
+    }
+    let body = alternatives.into_node("alternative");
+    // Inline parts without an HTML body stay beside whatever body there is.
+    let body = body.map(|node| related(node, std::mem::take(&mut inline)));
+    let mut mixed = Nodes::default();
+    for node in body.into_iter().chain(inline) {
+        mixed.push(node);
+    }
+    for (i, part) in attachments.into_iter().enumerate() {
+        mixed.push(part_node(
+            &mut leaves,
+            &format!("attachment[{i}]"),
+            part,
+            false,
+            charset,
+        )?);
+    }
+    let root = match mixed.into_node("mixed") {
+        None => push_leaf(
+            &mut leaves,
+            text_leaf("text", "text/plain", String::new(), charset)?,
+        ),
+        Some(node) => node,
+    };
+    Ok((root, leaves))
 }
 
 /// `type/subtype` with an optional `charset` parameter (quoted or not).
@@ -565,6 +668,8 @@ fn parse_inputs(
 }
 
 /// A field that holds one mailbox (`sender`, `return-path`).
+#[cold]
+#[inline(never)]
 fn single(field: &str, input: &AddressInput) -> Result<Mailbox, ComposeError> {
     let list = match input {
         AddressInput::Text(text) => {
@@ -637,6 +742,12 @@ fn encoding_check(field: &str, charset: Charset, text: &str) -> Result<(), Compo
     if charset.is_utf8() || text.is_ascii() {
         return Ok(());
     }
+    encoding_check_text(field, charset, text)
+}
+
+#[cold]
+#[inline(never)]
+fn encoding_check_text(field: &str, charset: Charset, text: &str) -> Result<(), ComposeError> {
     crate::encoding::rfc2047::encode_unstructured(text, charset, false)
         .map(drop)
         .map_err(|source| ComposeError::Encoding {
@@ -651,6 +762,12 @@ fn ids(field: &str, list: &[String]) -> Result<Vec<String>, ComposeError> {
     if list.is_empty() {
         return Ok(Vec::new());
     }
+    ids_of(field, list)
+}
+
+#[cold]
+#[inline(never)]
+fn ids_of(field: &str, list: &[String]) -> Result<Vec<String>, ComposeError> {
     for s in list {
         check_value(field, s)?;
     }
@@ -1004,6 +1121,7 @@ fn fits(stats: &text::TextStats) -> (bool, bool) {
 }
 
 /// Gives every multipart a boundary that occurs in no part written as it is.
+#[inline(never)]
 fn assign_boundaries(node: &mut Node, leaves: &[Leaf], rng: &mut IdGenerator) {
     if !matches!(node, Node::Multipart { .. }) {
         // A single part: no boundary, nothing to search.

@@ -796,6 +796,19 @@ impl HeaderWriter<'_> {
             one_line(out, name, text);
             return Ok(());
         }
+        self.unstructured_folded(out, name, field, text)
+    }
+
+    /// [`HeaderWriter::unstructured`] for a value that needs folding or
+    /// encoded words (kept out of line: most subjects fit their line).
+    #[inline(never)]
+    fn unstructured_folded(
+        &mut self,
+        out: &mut Vec<u8>,
+        name: &str,
+        field: &str,
+        text: &str,
+    ) -> Result<(), ComposeError> {
         let mut folder = PendingFolder::new(out, name, &mut self.buffers);
         rfc2047::encode_unstructured_into(
             text,
@@ -810,6 +823,7 @@ impl HeaderWriter<'_> {
         Ok(folder.finish()?)
     }
 
+    #[inline(never)]
     fn addresses(
         &mut self,
         out: &mut Vec<u8>,
@@ -828,6 +842,18 @@ impl HeaderWriter<'_> {
             return Ok(());
         }
         out.truncate(start);
+        self.addresses_folded(out, name, entries)
+    }
+
+    /// [`HeaderWriter::addresses`] for a list that does not fit one line
+    /// as it is (groups, encoded names, long lists).
+    #[inline(never)]
+    fn addresses_folded(
+        &mut self,
+        out: &mut Vec<u8>,
+        name: &str,
+        entries: &[crate::address::AddressEntry],
+    ) -> Result<(), ComposeError> {
         let mut folder = PendingFolder::new(out, name, &mut self.buffers);
         crate::address::format_entries_into(entries, self.opts, &mut folder)
             .map_err(address_error(name))?;
@@ -839,22 +865,15 @@ impl HeaderWriter<'_> {
         out.extend_from_slice(b"Date: ");
         h.date.write_rfc5322(out);
         out.extend_from_slice(b"\r\n");
-        let lists = [
-            ("From", &h.from),
-            ("Reply-To", &h.reply_to),
-            ("To", &h.to),
-            ("Cc", &h.cc),
-        ];
-        for (i, (name, list)) in lists.into_iter().enumerate() {
-            if list.is_empty() {
-                continue;
+        if !h.from.is_empty() {
+            self.addresses(out, "From", &h.from.0)?;
+            if let Some(sender) = &h.sender {
+                self.sender(out, sender)?;
             }
-            self.addresses(out, name, &list.0)?;
-            if i == 0 {
-                if let Some(sender) = &h.sender {
-                    let entry = crate::address::AddressEntry::Mailbox(sender.clone());
-                    self.addresses(out, "Sender", std::slice::from_ref(&entry))?;
-                }
+        }
+        for (name, list) in [("Reply-To", &h.reply_to), ("To", &h.to), ("Cc", &h.cc)] {
+            if !list.is_empty() {
+                self.addresses(out, name, &list.0)?;
             }
         }
         if let Some(subject) = &h.subject {
@@ -866,6 +885,33 @@ impl HeaderWriter<'_> {
         out.extend_from_slice(b"Message-ID: <");
         out.extend_from_slice(h.message_id.as_bytes());
         out.extend_from_slice(b">\r\n");
+        if !h.in_reply_to.is_empty() || !h.references.is_empty() {
+            self.id_lists(out)?;
+        }
+        out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+        if !h.custom.is_empty() {
+            self.custom(out)?;
+        }
+        Ok(())
+    }
+
+    /// The Sender header.
+    #[cold]
+    #[inline(never)]
+    fn sender(
+        &mut self,
+        out: &mut Vec<u8>,
+        sender: &crate::address::Mailbox,
+    ) -> Result<(), ComposeError> {
+        let entry = crate::address::AddressEntry::Mailbox(sender.clone());
+        self.addresses(out, "Sender", std::slice::from_ref(&entry))
+    }
+
+    /// In-Reply-To and References.
+    #[cold]
+    #[inline(never)]
+    fn id_lists(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
+        let h = &self.msg.headers;
         for (name, ids) in [
             ("In-Reply-To", &h.in_reply_to),
             ("References", &h.references),
@@ -878,8 +924,14 @@ impl HeaderWriter<'_> {
                 folder.finish()?;
             }
         }
-        out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-        for (name, value) in &h.custom {
+        Ok(())
+    }
+
+    /// The message's custom headers.
+    #[cold]
+    #[inline(never)]
+    fn custom(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
+        for (name, value) in &self.msg.headers.custom {
             self.unstructured(out, name.as_str(), name.as_str(), value)?;
         }
         Ok(())
@@ -899,25 +951,7 @@ impl HeaderWriter<'_> {
                 subtype,
                 boundary,
                 children,
-            } => {
-                let mut folder = PendingFolder::new(head, "Content-Type", &mut self.buffers);
-                folder.token_with(" ", |t| {
-                    t.push_str("multipart/");
-                    t.push_str(subtype);
-                });
-                parameter(&mut folder, "boundary", boundary.as_str(), false);
-                folder.finish()?;
-                head.extend_from_slice(b"\r\n");
-                for child in children {
-                    head.extend_from_slice(b"--");
-                    head.extend_from_slice(boundary.as_bytes());
-                    head.extend_from_slice(b"\r\n");
-                    self.node(child, true, head, plan)?;
-                }
-                head.extend_from_slice(b"--");
-                head.extend_from_slice(boundary.as_bytes());
-                head.extend_from_slice(b"--\r\n");
-            }
+            } => self.multipart(subtype, boundary, children, head, plan)?,
             &Node::Leaf(index) => {
                 let leaf = &self.msg.leaves[index];
                 let enc = leaf.transfer_encoding(self.opts);
@@ -962,13 +996,42 @@ impl HeaderWriter<'_> {
         Ok(())
     }
 
+    /// A multipart's headers, its children and its closing boundary.
+    #[inline(never)]
+    fn multipart(
+        &mut self,
+        subtype: &str,
+        boundary: &super::boundary::ShortText,
+        children: &[Node],
+        head: &mut Vec<u8>,
+        plan: &mut Vec<Seg>,
+    ) -> Result<(), ComposeError> {
+        let mut folder = PendingFolder::new(head, "Content-Type", &mut self.buffers);
+        folder.token_with(" ", |t| {
+            t.push_str("multipart/");
+            t.push_str(subtype);
+        });
+        parameter(&mut folder, "boundary", boundary.as_str(), false);
+        folder.finish()?;
+        head.extend_from_slice(b"\r\n");
+        for child in children {
+            head.extend_from_slice(b"--");
+            head.extend_from_slice(boundary.as_bytes());
+            head.extend_from_slice(b"\r\n");
+            self.node(child, true, head, plan)?;
+        }
+        head.extend_from_slice(b"--");
+        head.extend_from_slice(boundary.as_bytes());
+        head.extend_from_slice(b"--\r\n");
+        Ok(())
+    }
+
     fn leaf_headers(
         &mut self,
         leaf: &Leaf,
         enc: TransferEncoding,
         out: &mut Vec<u8>,
     ) -> Result<(), ComposeError> {
-        let opts = self.opts;
         // RFC 2046 §5.2.1: message/rfc822 may only be 7bit or 8bit; one that
         // needs base64 (8-bit content without 8BITMIME, or overlong lines) goes
         // as an opaque file instead.
@@ -987,6 +1050,20 @@ impl HeaderWriter<'_> {
         if leaf.filename.is_none() && simple_content_type(out, media_type, leaf.params.iter()) {
             return self.leaf_rest(leaf, enc, out);
         }
+        self.content_type_folded(leaf, media_type, out)?;
+        self.leaf_rest(leaf, enc, out)
+    }
+
+    /// A part's Content-Type with a name, or with parameters that need
+    /// quoting, encoding or folding.
+    #[inline(never)]
+    fn content_type_folded(
+        &mut self,
+        leaf: &Leaf,
+        media_type: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ComposeError> {
+        let opts = self.opts;
         let mut folder = PendingFolder::new(out, "Content-Type", &mut self.buffers);
         folder.token(" ", media_type);
         for (name, value) in leaf.params.iter() {
@@ -995,8 +1072,7 @@ impl HeaderWriter<'_> {
         if let Some(name) = &leaf.filename {
             name_parameter(&mut folder, &leaf.field, name, opts)?;
         }
-        folder.finish()?;
-        self.leaf_rest(leaf, enc, out)
+        Ok(folder.finish()?)
     }
 
     /// A part's headers after its Content-Type.
@@ -1006,8 +1082,18 @@ impl HeaderWriter<'_> {
         enc: TransferEncoding,
         out: &mut Vec<u8>,
     ) -> Result<(), ComposeError> {
-        let opts = self.opts;
         one_line(out, "Content-Transfer-Encoding", enc.as_str());
+        if leaf.disposition.is_some() || leaf.content_id.is_some() || !leaf.headers.is_empty() {
+            self.part_headers(leaf, out)?;
+        }
+        Ok(())
+    }
+
+    /// A part's Content-Disposition, Content-ID and custom headers (text
+    /// bodies have none).
+    #[inline(never)]
+    fn part_headers(&mut self, leaf: &Leaf, out: &mut Vec<u8>) -> Result<(), ComposeError> {
+        let opts = self.opts;
         if let Some(inline) = leaf.disposition {
             let mut folder = PendingFolder::new(out, "Content-Disposition", &mut self.buffers);
             folder.token(" ", if inline { "inline" } else { "attachment" });
