@@ -80,15 +80,16 @@ pub(crate) enum Node {
 }
 
 /// A message's body parts, in the order [`Node::Leaf`] indexes them: the
-/// usual one or two without a heap list.
-// Inline on purpose: the parts of most messages, without an allocation.
+/// usual one without a heap list.
+// Inline on purpose: the part of most messages, without an allocation.
+// Only one: a [`Message`] is moved whole (built, returned), and every
+// inline part makes each move longer (and the code that moves it).
 // Native builds; the wasm build keeps a plain list (less code).
 #[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Leaves {
     One([Leaf; 1]),
-    Two([Leaf; 2]),
     /// Any number (none: an empty list, which holds no memory).
     Many(Vec<Leaf>),
 }
@@ -128,10 +129,9 @@ impl Leaves {
     pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
         *self = match std::mem::take(self) {
             Self::Many(list) if list.is_empty() => Self::One([leaf]),
-            Self::One([a]) => Self::Two([a, leaf]),
-            Self::Two([a, b]) => {
-                let mut list = Vec::with_capacity(4);
-                list.extend([a, b, leaf]);
+            Self::One([a]) => {
+                let mut list = Vec::with_capacity(2);
+                list.extend([a, leaf]);
                 Self::Many(list)
             }
             Self::Many(mut list) => {
@@ -149,7 +149,6 @@ impl std::ops::Deref for Leaves {
     fn deref(&self) -> &[Leaf] {
         match self {
             Self::One(list) => list,
-            Self::Two(list) => list,
             Self::Many(list) => list,
         }
     }
