@@ -142,6 +142,22 @@ impl Mailbox {
         }
     }
 
+    /// The display name (empty for none), the local part, the domain as
+    /// given and the domain in A-labels, as bytes (no UTF-8 boundary
+    /// checks: the header writers copy them as they are).
+    #[inline]
+    pub(crate) fn pieces(&self) -> (&[u8], &[u8], &[u8], &[u8]) {
+        let (name, rest) = self.buf.as_bytes().split_at(self.name_len);
+        let (local, rest) = rest.split_at(self.local_len);
+        let (domain, ascii) = rest.get(1..).unwrap_or_default().split_at(self.domain_len);
+        (
+            name,
+            local,
+            domain,
+            if ascii.is_empty() { domain } else { ascii },
+        )
+    }
+
     /// `local@domain` in its Unicode form, borrowed.
     pub(crate) fn addr_spec(&self) -> &str {
         &self.buf[self.name_len..self.addr_end()]

@@ -15,7 +15,7 @@ use super::ComposeError;
 use crate::encoding::base64::{self, LineEncoder};
 use crate::encoding::{qp, rfc2047, rfc2231, text, Charset, TransferEncoding};
 use crate::envelope::RenderOptions;
-use crate::header::{Folder, PendingFolder, TokenBuffers, TokenSink};
+use crate::header::{put, Folder, PendingFolder, TokenBuffers, TokenSink};
 use std::io::Read;
 use std::task::Poll;
 
@@ -862,9 +862,7 @@ impl HeaderWriter<'_> {
 
     fn top_headers(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
         let h = &self.msg.headers;
-        out.extend_from_slice(b"Date: ");
-        h.date.write_rfc5322(out);
-        out.extend_from_slice(b"\r\n");
+        h.date.write_header(out);
         if !h.from.is_empty() {
             self.addresses(out, "From", &h.from.0)?;
             if let Some(sender) = &h.sender {
@@ -881,10 +879,7 @@ impl HeaderWriter<'_> {
         }
         // One token, which the folder would write on the header's line
         // (an id is at most 900 octets: `parse_message_id`, or generated).
-        out.reserve(h.message_id.as_bytes().len() + 16);
-        out.extend_from_slice(b"Message-ID: <");
-        out.extend_from_slice(h.message_id.as_bytes());
-        out.extend_from_slice(b">\r\n");
+        put(out, &[b"Message-ID: <", h.message_id.as_bytes(), b">\r\n"]);
         if !h.in_reply_to.is_empty() || !h.references.is_empty() {
             self.id_lists(out)?;
         }
@@ -1047,7 +1042,7 @@ impl HeaderWriter<'_> {
         } else {
             &leaf.media_type
         };
-        if leaf.filename.is_none() && simple_content_type(out, media_type, leaf.params.iter()) {
+        if leaf.filename.is_none() && simple_content_type(out, media_type, &leaf.params) {
             return self.leaf_rest(leaf, enc, out);
         }
         self.content_type_folded(leaf, media_type, out)?;
@@ -1119,13 +1114,20 @@ impl HeaderWriter<'_> {
 /// parameter is a plain token (as [`parameter`] writes it) and the whole
 /// fits in 78 columns: what the folder would write for the same tokens.
 /// Returns false, writing nothing, otherwise.
-fn simple_content_type<'a>(
+fn simple_content_type(
     out: &mut Vec<u8>,
     media_type: &str,
-    params: impl Iterator<Item = (&'static str, &'a str)> + Clone,
+    params: &super::message::Params,
 ) -> bool {
+    // The parameters in order (`charset`, then `method`), without an
+    // iterator chain: this runs for every part.
+    let params = [
+        ("charset", params.charset.as_deref()),
+        ("method", params.method.as_deref()),
+    ];
     let mut len = "Content-Type: ".len() + media_type.len();
-    for (name, value) in params.clone() {
+    for (name, value) in params {
+        let Some(value) = value else { continue };
         let simple = !value.is_empty()
             && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
             && value.bytes().all(rfc2231::is_token_char);
@@ -1141,10 +1143,8 @@ fn simple_content_type<'a>(
     out.extend_from_slice(b"Content-Type: ");
     out.extend_from_slice(media_type.as_bytes());
     for (name, value) in params {
-        out.extend_from_slice(b"; ");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'=');
-        out.extend_from_slice(value.as_bytes());
+        let Some(value) = value else { continue };
+        put(out, &[b"; ", name.as_bytes(), b"=", value.as_bytes()]);
     }
     out.extend_from_slice(b"\r\n");
     true
@@ -1152,11 +1152,7 @@ fn simple_content_type<'a>(
 
 /// Writes `Name: value` and CRLF.
 fn one_line(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.reserve(name.len() + 4 + value.len());
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    put(out, &[name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
 }
 
 /// Appends `; name=value` to a header's tokens: the parameter as RFC 2231
