@@ -4,7 +4,7 @@
 use super::attachment::{Attachment, Source};
 use super::boundary::IdGenerator;
 use super::content_type;
-use super::message::{Leaf, LeafBody, Leaves, Message, Node, Params, TopHeaders};
+use super::message::{Leaf, LeafBody, Leaves, Message, Multipart, Node, Params, TopHeaders};
 use super::ComposeError;
 use crate::address::{AddressEntry, AddressList, Mailbox};
 use crate::encoding::{base64, text, Charset, TransferEncoding};
@@ -911,11 +911,11 @@ fn push_leaf(leaves: &mut Leaves, leaf: Leaf) -> Node {
 }
 
 fn multipart(subtype: &'static str, children: Vec<Node>) -> Node {
-    Node::Multipart {
+    Node::Multipart(Box::new(Multipart {
         subtype,
         boundary: Default::default(),
         children,
-    }
+    }))
 }
 
 fn related(main: Node, parts: Vec<Node>) -> Node {
@@ -1245,10 +1245,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn assign(node: &mut Node, exposed: &[&[u8]], rng: &mut IdGenerator) {
-    if let Node::Multipart {
-        boundary, children, ..
-    } = node
-    {
+    if let Node::Multipart(multipart) = node {
+        let Multipart {
+            boundary, children, ..
+        } = &mut **multipart;
         loop {
             let candidate = rng.boundary_text();
             let clash = exposed
@@ -1456,7 +1456,7 @@ mod boundary_tests {
             .build()
             .unwrap();
         match &m.root {
-            Node::Multipart { boundary, .. } => boundary.as_str().to_owned(),
+            Node::Multipart(m) => m.boundary.as_str().to_owned(),
             Node::Leaf(_) => panic!("no multipart"),
         }
     }

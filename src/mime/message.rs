@@ -71,12 +71,18 @@ pub(crate) struct TopHeaders {
 pub(crate) enum Node {
     /// A body part: an index into `Message::leaves`.
     Leaf(usize),
-    /// A multipart of the given subtype (`mixed`, `alternative`, `related`).
-    Multipart {
-        subtype: &'static str,
-        boundary: super::boundary::ShortText,
-        children: Vec<Node>,
-    },
+    /// A multipart (boxed: a message of one part, the usual one, moves
+    /// a small node).
+    Multipart(Box<Multipart>),
+}
+
+/// A multipart node.
+#[derive(Debug)]
+pub(crate) struct Multipart {
+    /// `mixed`, `alternative` or `related`.
+    pub subtype: &'static str,
+    pub boundary: super::boundary::ShortText,
+    pub children: Vec<Node>,
 }
 
 /// A message's body parts, in the order [`Node::Leaf`] indexes them: the

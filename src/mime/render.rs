@@ -942,11 +942,9 @@ impl HeaderWriter<'_> {
         plan: &mut Vec<Seg>,
     ) -> Result<(), ComposeError> {
         match node {
-            Node::Multipart {
-                subtype,
-                boundary,
-                children,
-            } => self.multipart(subtype, boundary, children, head, plan)?,
+            Node::Multipart(m) => {
+                self.multipart(m.subtype, &m.boundary, &m.children, head, plan)?;
+            }
             &Node::Leaf(index) => {
                 let leaf = &self.msg.leaves[index];
                 let enc = leaf.transfer_encoding(self.opts);
