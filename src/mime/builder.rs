@@ -4,7 +4,7 @@
 use super::attachment::{Attachment, Source};
 use super::boundary::IdGenerator;
 use super::content_type;
-use super::message::{Leaf, LeafBody, Leaves, Message, Multipart, Node, Params, TopHeaders};
+use super::message::{Extra, Leaf, LeafBody, Leaves, Message, Multipart, Node, Params, TopHeaders};
 use super::ComposeError;
 use crate::address::{AddressEntry, AddressList, Mailbox};
 use crate::encoding::{base64, text, Charset, TransferEncoding};
@@ -410,26 +410,39 @@ impl MessageBuilder {
             assign_boundaries(&mut root, &leaves, &mut rng);
         }
 
+        let extra = if sender.is_none()
+            && in_reply_to.is_empty()
+            && references.is_empty()
+            && custom.is_empty()
+            && bcc.is_empty()
+            && return_path.is_none()
+        {
+            None
+        } else {
+            Some(Box::new(Extra {
+                sender,
+                in_reply_to,
+                references,
+                custom,
+                bcc,
+                return_path,
+            }))
+        };
         Ok(Message {
             headers: TopHeaders {
                 date,
                 from,
-                sender,
                 reply_to,
                 to,
                 cc,
                 subject: self.subject.take(),
                 message_id,
-                in_reply_to,
-                references,
-                custom,
                 charset,
             },
             root,
             leaves,
             envelope: super::message::EnvelopeCell::new(),
-            bcc,
-            return_path,
+            extra,
             requires_smtputf8,
         })
     }

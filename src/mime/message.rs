@@ -43,27 +43,38 @@ pub struct Message {
     /// asked for (a message only rendered never needs it); `build` checked
     /// that it has a recipient.
     pub(crate) envelope: EnvelopeCell,
-    /// Envelope-only inputs: Bcc recipients and the envelope sender.
-    pub(crate) bcc: AddressList,
-    pub(crate) return_path: Option<Mailbox>,
+    /// What most messages lack (Sender, In-Reply-To, References, custom
+    /// headers, Bcc, the envelope sender): boxed, so that the usual
+    /// message is smaller to move.
+    pub(crate) extra: Option<Box<Extra>>,
     pub(crate) requires_smtputf8: bool,
 }
 
-/// The message-level headers, validated.
+/// The message-level headers, validated (the less used ones in
+/// [`Extra`]).
 #[derive(Debug)]
 pub(crate) struct TopHeaders {
     pub date: DateTime,
     pub from: AddressList,
-    pub sender: Option<Mailbox>,
     pub reply_to: AddressList,
     pub to: AddressList,
     pub cc: AddressList,
     pub subject: Option<String>,
     pub message_id: super::boundary::ShortText,
+    pub charset: Charset,
+}
+
+/// A message's less used headers and its envelope-only inputs.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub sender: Option<Mailbox>,
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub custom: Vec<(HeaderName, String)>,
-    pub charset: Charset,
+    /// Bcc recipients (envelope only).
+    pub bcc: AddressList,
+    /// The envelope sender.
+    pub return_path: Option<Mailbox>,
 }
 
 /// A node of the MIME tree.
@@ -276,14 +287,14 @@ impl Message {
     pub fn envelope(&self) -> &Envelope {
         self.envelope.get_or_init(|| {
             let h = &self.headers;
-            super::builder::make_envelope(
-                &h.from,
-                h.sender.as_ref(),
-                self.return_path.as_ref(),
-                [&h.to, &h.cc, &self.bcc],
-            )
-            // `build` checked that there is a recipient, the only error.
-            .unwrap_or_default()
+            let none = AddressList::default();
+            let (sender, return_path, bcc) = match self.extra.as_deref() {
+                Some(e) => (e.sender.as_ref(), e.return_path.as_ref(), &e.bcc),
+                None => (None, None, &none),
+            };
+            super::builder::make_envelope(&h.from, sender, return_path, [&h.to, &h.cc, bcc])
+                // `build` checked that there is a recipient, the only error.
+                .unwrap_or_default()
         })
     }
 

@@ -865,7 +865,7 @@ impl HeaderWriter<'_> {
         h.date.write_header(out);
         if !h.from.is_empty() {
             self.addresses(out, "From", &h.from.0)?;
-            if let Some(sender) = &h.sender {
+            if let Some(sender) = self.msg.extra.as_deref().and_then(|e| e.sender.as_ref()) {
                 self.sender(out, sender)?;
             }
         }
@@ -880,11 +880,12 @@ impl HeaderWriter<'_> {
         // One token, which the folder would write on the header's line
         // (an id is at most 900 octets: `parse_message_id`, or generated).
         put(out, &[b"Message-ID: <", h.message_id.as_bytes(), b">\r\n"]);
-        if !h.in_reply_to.is_empty() || !h.references.is_empty() {
+        let extra = self.msg.extra.as_deref();
+        if extra.is_some_and(|e| !e.in_reply_to.is_empty() || !e.references.is_empty()) {
             self.id_lists(out)?;
         }
         out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-        if !h.custom.is_empty() {
+        if extra.is_some_and(|e| !e.custom.is_empty()) {
             self.custom(out)?;
         }
         Ok(())
@@ -906,7 +907,9 @@ impl HeaderWriter<'_> {
     #[cold]
     #[inline(never)]
     fn id_lists(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
-        let h = &self.msg.headers;
+        let Some(h) = self.msg.extra.as_deref() else {
+            return Ok(());
+        };
         for (name, ids) in [
             ("In-Reply-To", &h.in_reply_to),
             ("References", &h.references),
@@ -926,7 +929,10 @@ impl HeaderWriter<'_> {
     #[cold]
     #[inline(never)]
     fn custom(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
-        for (name, value) in &self.msg.headers.custom {
+        let Some(extra) = self.msg.extra.as_deref() else {
+            return Ok(());
+        };
+        for (name, value) in &extra.custom {
             self.unstructured(out, name.as_str(), name.as_str(), value)?;
         }
         Ok(())
