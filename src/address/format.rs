@@ -93,7 +93,7 @@ pub(crate) fn format_entries_line(
             return false;
         };
         let (name, local, domain, ascii_domain) = m.pieces();
-        if !opts.utf8_headers && !local.is_ascii() {
+        if !opts.utf8_headers && m.requires_smtputf8() {
             line.truncate(start);
             return false;
         }

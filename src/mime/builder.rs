@@ -512,7 +512,17 @@ fn more_headers(
 /// Whether a list holds more than one mailbox (group members included).
 #[inline(never)]
 fn several_mailboxes(list: &AddressList) -> bool {
-    list.mailboxes().nth(1).is_some()
+    let mut count = 0;
+    for entry in &list.0 {
+        count += match entry {
+            AddressEntry::Mailbox(_) => 1,
+            AddressEntry::Group { members, .. } => members.len(),
+        };
+        if count > 1 {
+            return true;
+        }
+    }
+    false
 }
 
 /// The domain of a generated Message-ID: the first author's (in A-labels),
@@ -573,6 +583,23 @@ fn custom_headers(
 /// `multipart/alternative`), or an empty text. The same tree and leaves
 /// as [`full_tree`] makes for the same bodies.
 fn body_tree(
+    text: Option<String>,
+    html: Option<String>,
+    text_type: Option<&(String, Option<String>)>,
+    charset: Charset,
+) -> Result<(Node, Leaves), ComposeError> {
+    // One body, the usual message: its leaf is the tree.
+    let leaf = match (text, html) {
+        (Some(text), None) => text_leaf("text", text_media_type(text_type), text, charset)?,
+        (None, Some(html)) => text_leaf("html", "text/html", html, charset)?,
+        (text, html) => return two_bodies(text, html, text_type, charset),
+    };
+    Ok((Node::Leaf(0), Leaves::one(leaf)))
+}
+
+/// [`body_tree`] for a text and an HTML body, or none.
+#[inline(never)]
+fn two_bodies(
     text: Option<String>,
     html: Option<String>,
     text_type: Option<&(String, Option<String>)>,

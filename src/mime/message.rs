@@ -118,6 +118,11 @@ pub(crate) struct Leaves(Vec<Leaf>);
 
 #[cfg(target_arch = "wasm32")]
 impl Leaves {
+    /// The list of one part.
+    pub(crate) fn one(leaf: Leaf) -> Self {
+        Self(vec![leaf])
+    }
+
     /// Appends a part; returns its index.
     pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
         self.0.push(leaf);
@@ -142,6 +147,11 @@ impl Default for Leaves {
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Leaves {
+    /// The list of one part.
+    pub(crate) fn one(leaf: Leaf) -> Self {
+        Self::One([leaf])
+    }
+
     /// Appends a part; returns its index.
     pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
         *self = match std::mem::take(self) {
