@@ -4,7 +4,9 @@
 use super::attachment::{Attachment, Source};
 use super::boundary::IdGenerator;
 use super::content_type;
-use super::message::{Extra, Leaf, LeafBody, Leaves, Message, Multipart, Node, Params, TopHeaders};
+use super::message::{
+    hot, Extra, Leaf, LeafBody, Leaves, Message, Multipart, Node, Params, TopHeaders,
+};
 use super::ComposeError;
 use crate::address::{AddressEntry, AddressList, Mailbox};
 use crate::encoding::{base64, text, Charset, TransferEncoding};
@@ -308,7 +310,7 @@ impl MessageBuilder {
     /// parts, ...) is checked in functions kept out of line, so that the
     /// code composing a small message stays small (instruction cache).
     pub fn build(mut self) -> Result<Message, ComposeError> {
-        let from = parse_owned("from", &mut self.from)?;
+        let from = hot(parse_owned("from", &mut self.from))?;
         // An empty group (`undisclosed:;`) names no author either.
         if from.first_mailbox().is_none() {
             return Err(ComposeError::MissingFrom);
@@ -327,11 +329,11 @@ impl MessageBuilder {
                     return Err(ComposeError::SenderRequired);
                 }
                 Addresses {
-                    to: parse_owned("to", &mut self.to)?,
+                    to: hot(parse_owned("to", &mut self.to))?,
                     ..Addresses::default()
                 }
             }
-            Some(more) => more_addresses(&from, more, &mut self.to)?,
+            Some(more) => hot(more_addresses(&from, more, &mut self.to))?,
         };
 
         // The envelope is made when first asked for (`Message::envelope`);
@@ -359,8 +361,8 @@ impl MessageBuilder {
             _ => (None, Charset::UTF_8),
         };
         if let Some(subject) = &self.subject {
-            check_value("subject", subject)?;
-            encoding_check("subject", charset, subject)?;
+            hot(check_value("subject", subject))?;
+            hot(encoding_check("subject", charset, subject))?;
         }
         let (custom, in_reply_to, references) = match more.as_deref_mut() {
             Some(m) => more_headers(m, charset)?,
@@ -404,7 +406,7 @@ impl MessageBuilder {
                 text_type.as_ref(),
                 charset,
             )?,
-            _ => body_tree(text, html, text_type.as_ref(), charset)?,
+            _ => hot(body_tree(text, html, text_type.as_ref(), charset))?,
         };
         if matches!(root, Node::Multipart { .. }) {
             assign_boundaries(&mut root, &leaves, &mut rng);
@@ -590,8 +592,8 @@ fn body_tree(
 ) -> Result<(Node, Leaves), ComposeError> {
     // One body, the usual message: its leaf is the tree.
     let leaf = match (text, html) {
-        (Some(text), None) => text_leaf("text", text_media_type(text_type), text, charset)?,
-        (None, Some(html)) => text_leaf("html", "text/html", html, charset)?,
+        (Some(text), None) => hot(text_leaf("text", text_media_type(text_type), text, charset))?,
+        (None, Some(html)) => hot(text_leaf("html", "text/html", html, charset))?,
         (text, html) => return two_bodies(text, html, text_type, charset),
     };
     Ok((Node::Leaf(0), Leaves::one(leaf)))

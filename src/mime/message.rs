@@ -77,6 +77,23 @@ pub(crate) struct Extra {
     pub return_path: Option<Mailbox>,
 }
 
+/// `result`, with its error marked as the unlikely outcome: the error
+/// paths of the composer's usual calls (`hot(f())?`) are then laid out
+/// away from the code that runs for every message, which stays dense in
+/// the instruction cache.
+#[inline(always)]
+pub(crate) fn hot<T, E>(result: Result<T, E>) -> Result<T, E> {
+    if result.is_err() {
+        cold();
+    }
+    result
+}
+
+/// Marks the path that calls it as rarely taken.
+#[cold]
+#[inline(never)]
+fn cold() {}
+
 /// A node of the MIME tree.
 #[derive(Debug)]
 pub(crate) enum Node {

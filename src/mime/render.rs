@@ -10,7 +10,7 @@
 //! stopped. The blocking entry points (`to_bytes`, `write_to`, `Chunks`,
 //! `next_chunk`) report it as an I/O error of that kind instead.
 
-use super::message::{Leaf, LeafBody, Message, Node};
+use super::message::{hot, Leaf, LeafBody, Message, Node};
 use super::ComposeError;
 use crate::encoding::base64::{self, LineEncoder};
 use crate::encoding::{qp, rfc2047, rfc2231, text, Charset, TransferEncoding};
@@ -864,18 +864,18 @@ impl HeaderWriter<'_> {
         let h = &self.msg.headers;
         h.date.write_header(out);
         if !h.from.is_empty() {
-            self.addresses(out, "From", &h.from.0)?;
+            hot(self.addresses(out, "From", &h.from.0))?;
             if let Some(sender) = self.msg.extra.as_deref().and_then(|e| e.sender.as_ref()) {
                 self.sender(out, sender)?;
             }
         }
         for (name, list) in [("Reply-To", &h.reply_to), ("To", &h.to), ("Cc", &h.cc)] {
             if !list.is_empty() {
-                self.addresses(out, name, &list.0)?;
+                hot(self.addresses(out, name, &list.0))?;
             }
         }
         if let Some(subject) = &h.subject {
-            self.unstructured(out, "Subject", "subject", subject)?;
+            hot(self.unstructured(out, "Subject", "subject", subject))?;
         }
         // One token, which the folder would write on the header's line
         // (an id is at most 900 octets: `parse_message_id`, or generated).
@@ -954,7 +954,7 @@ impl HeaderWriter<'_> {
             &Node::Leaf(index) => {
                 let leaf = &self.msg.leaves[index];
                 let enc = leaf.transfer_encoding(self.opts);
-                self.leaf_headers(leaf, enc, head)?;
+                hot(self.leaf_headers(leaf, enc, head))?;
                 head.extend_from_slice(b"\r\n");
                 let qp_len = qp_len(leaf, enc, self.exact);
                 #[cfg(not(target_arch = "wasm32"))]
@@ -979,7 +979,7 @@ impl HeaderWriter<'_> {
                     self.buffers = TokenBuffers::default();
                     direct.renderer.active =
                         Some(Active::new(index, enc, in_multipart, qp_len, None, None));
-                    direct.renderer.render_into(self.msg, head)?;
+                    hot(direct.renderer.render_into(self.msg, head))?;
                     return Ok(());
                 }
                 plan.push(Seg::Bytes(self.seg_start, head.len()));
