@@ -138,7 +138,9 @@ impl MessageBuilder {
         Self::default()
     }
 
-    /// The less used inputs, made when first needed.
+    /// The less used inputs, made when first needed (in the wasm build,
+    /// whose size is bounded, one copy for every setter).
+    #[cfg_attr(target_arch = "wasm32", inline(never))]
     fn more(&mut self) -> &mut More {
         self.more.get_or_insert_with(Box::default)
     }
@@ -403,6 +405,17 @@ impl MessageBuilder {
                 Vec::new(),
                 Vec::new(),
                 std::mem::take(&mut self.attachments),
+                text_type.as_ref(),
+                charset,
+            )?,
+            // (The wasm build, whose size is bounded, has only the general
+            // path: the same tree.)
+            _ if cfg!(target_arch = "wasm32") => full_tree(
+                text,
+                html,
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
                 text_type.as_ref(),
                 charset,
             )?,
