@@ -4,7 +4,7 @@ use super::mailbox::is_atext;
 use super::{AddressEntry, AddressError, Mailbox};
 use crate::encoding::{rfc2047, Charset, Token};
 use crate::envelope::RenderOptions;
-use crate::header::TokenSink;
+use crate::header::{put, TokenSink};
 
 /// Renders address entries for an address header (`From`, `To`, `Cc`, …)
 /// as tokens for the header folder, which may fold only before a token's
@@ -92,54 +92,53 @@ pub(crate) fn format_entries_line(
             line.truncate(start);
             return false;
         };
+        let (name, local, domain, ascii_domain) = m.pieces();
         if !opts.utf8_headers && m.requires_smtputf8() {
             line.truncate(start);
             return false;
         }
-        if i > 0 {
-            line.extend_from_slice(b", ");
-        }
         let domain = if opts.utf8_headers {
-            m.domain()
+            domain
         } else {
-            m.ascii_domain()
+            ascii_domain
         };
-        let Some(name) = m.name() else {
-            line.extend_from_slice(m.local_part().as_bytes());
-            line.push(b'@');
-            line.extend_from_slice(domain.as_bytes());
+        let sep: &[u8] = if i > 0 { b", " } else { b"" };
+        if name.is_empty() {
+            put(line, &[sep, local, b"@", domain]);
             continue;
-        };
+        }
         // The one-pass test is native only (the wasm build's size is bounded).
-        let atoms = !cfg!(target_arch = "wasm32") && is_plain_atoms(name.as_bytes());
+        let atoms = !cfg!(target_arch = "wasm32") && is_plain_atoms(name);
         let plain = atoms
-            || (name.bytes().all(|b| (b' '..=b'~').contains(&b))
-                && !rfc2047::has_word_start(name.as_bytes()));
+            || (name.iter().all(|b| (b' '..=b'~').contains(b)) && !rfc2047::has_word_start(name));
         if !plain {
             line.truncate(start);
             return false;
         }
-        if atoms || is_ascii_atoms(name.as_bytes()) {
+        if atoms || is_ascii_atoms(name) {
             // Atoms separated by single spaces: the tokens joined again.
-            line.extend_from_slice(name.as_bytes());
+            put(line, &[sep, name, b" <", local, b"@", domain, b">"]);
         } else {
-            // Printable ASCII: byte by byte.
-            line.push(b'"');
-            for &c in name.as_bytes() {
-                if c == b'"' || c == b'\\' {
-                    line.push(b'\\');
-                }
-                line.push(c);
-            }
-            line.push(b'"');
+            // Printable ASCII: a quoted string.
+            line.extend_from_slice(sep);
+            push_quoted(line, name);
+            put(line, &[b" <", local, b"@", domain, b">"]);
         }
-        line.extend_from_slice(b" <");
-        line.extend_from_slice(m.local_part().as_bytes());
-        line.push(b'@');
-        line.extend_from_slice(domain.as_bytes());
-        line.push(b'>');
     }
     true
+}
+
+/// `name` as a quoted string, with `"` and `\` escaped.
+#[inline(never)]
+fn push_quoted(line: &mut Vec<u8>, name: &[u8]) {
+    line.push(b'"');
+    for &c in name {
+        if c == b'"' || c == b'\\' {
+            line.push(b'\\');
+        }
+        line.push(c);
+    }
+    line.push(b'"');
 }
 
 /// Whether printable ASCII `name` is atoms separated by single spaces

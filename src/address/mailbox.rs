@@ -50,15 +50,25 @@ impl Mailbox {
     /// the same as `None`.
     pub fn new(name: Option<&str>, address: &str) -> Result<Mailbox, AddressError> {
         let name = name.unwrap_or("");
-        if let Some(i) = name.bytes().position(|b| matches!(b, b'\r' | b'\n' | 0)) {
-            return Err(AddressError::InvalidCharacter {
-                input: name.to_owned(),
-                character: char::from(name.as_bytes()[i]),
-            });
+        if name.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(bad_name(name));
         }
-        // The usual address (ASCII dot-atom, LDH host name) in one pass;
-        // anything else takes the general path, which accepts everything
-        // this accepts, in the same form.
+        // The usual address (ASCII dot-atom, lowercase LDH host name) in
+        // one pass; anything else takes the general path (kept out of
+        // line), which accepts everything this accepts, in the same form.
+        // (The wasm build, whose size is bounded, takes the general path,
+        // which begins with the same test.)
+        match plain_addr_spec(address) {
+            Some((local_len, true)) if !cfg!(target_arch = "wasm32") => {
+                Ok(Self::from_parts(name, address, local_len, ""))
+            }
+            _ => Self::new_general(name, address),
+        }
+    }
+
+    /// [`Mailbox::new`] for any address but the usual one.
+    #[inline(never)]
+    fn new_general(name: &str, address: &str) -> Result<Mailbox, AddressError> {
         let (local_len, ascii_domain) = match plain_addr_spec(address) {
             Some((local_len, true)) => (local_len, None),
             Some((local_len, false)) => (
@@ -68,16 +78,22 @@ impl Mailbox {
             None => check_general(address)?,
         };
         let ascii = ascii_domain.as_deref().unwrap_or("");
+        Ok(Self::from_parts(name, address, local_len, ascii))
+    }
+
+    /// The mailbox of checked pieces: `ascii` is the domain in A-labels
+    /// when that differs from the domain as given, else empty.
+    fn from_parts(name: &str, address: &str, local_len: usize, ascii: &str) -> Mailbox {
         let mut buf = String::with_capacity(name.len() + address.len() + ascii.len());
         buf.push_str(name);
         buf.push_str(address);
         buf.push_str(ascii);
-        Ok(Mailbox {
+        Mailbox {
             buf,
             name_len: name.len(),
             local_len,
             domain_len: address.len() - local_len - 1,
-        })
+        }
     }
 
     /// Where `local@domain` ends in `buf`.
@@ -130,6 +146,22 @@ impl Mailbox {
         }
     }
 
+    /// The display name (empty for none), the local part, the domain as
+    /// given and the domain in A-labels, as bytes (no UTF-8 boundary
+    /// checks: the header writers copy them as they are).
+    #[inline]
+    pub(crate) fn pieces(&self) -> (&[u8], &[u8], &[u8], &[u8]) {
+        let (name, rest) = self.buf.as_bytes().split_at(self.name_len);
+        let (local, rest) = rest.split_at(self.local_len);
+        let (domain, ascii) = rest.get(1..).unwrap_or_default().split_at(self.domain_len);
+        (
+            name,
+            local,
+            domain,
+            if ascii.is_empty() { domain } else { ascii },
+        )
+    }
+
     /// `local@domain` in its Unicode form, borrowed.
     pub(crate) fn addr_spec(&self) -> &str {
         &self.buf[self.name_len..self.addr_end()]
@@ -150,7 +182,9 @@ impl Mailbox {
     /// True when the local part is not ASCII (only SMTPUTF8 can carry it).
     #[inline]
     pub fn requires_smtputf8(&self) -> bool {
-        !self.local_part().is_ascii()
+        // A plain loop over the (at most 64) octets: `is_ascii`'s
+        // word-at-a-time code is larger than the work here.
+        self.pieces().1.iter().any(|&b| b >= 0x80)
     }
 
     /// The address for the SMTP envelope (`MAIL FROM` / `RCPT TO`).
@@ -195,6 +229,20 @@ impl fmt::Display for Mailbox {
             // still a faithful header form.
             Err(_) => write!(f, "<{}>", self.address()),
         }
+    }
+}
+
+/// The error for a display name with CR, LF or NUL.
+#[cold]
+#[inline(never)]
+fn bad_name(name: &str) -> AddressError {
+    let i = name
+        .bytes()
+        .position(|b| matches!(b, b'\r' | b'\n' | 0))
+        .unwrap_or(0);
+    AddressError::InvalidCharacter {
+        input: name.to_owned(),
+        character: char::from(name.as_bytes().get(i).copied().unwrap_or(0)),
     }
 }
 

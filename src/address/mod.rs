@@ -181,6 +181,33 @@ impl AddressList {
         })
     }
 
+    /// The first mailbox (a group's first member counts), as
+    /// `mailboxes().next()` gives it, in one small loop.
+    #[inline(never)]
+    pub(crate) fn first_mailbox(&self) -> Option<&Mailbox> {
+        for entry in &self.0 {
+            match entry {
+                AddressEntry::Mailbox(m) => return Some(m),
+                AddressEntry::Group { members, .. } => {
+                    if let Some(m) = members.first() {
+                        return Some(m);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether a mailbox of the list (a group member included) has a
+    /// local part only SMTPUTF8 can carry.
+    #[inline(never)]
+    pub(crate) fn requires_smtputf8(&self) -> bool {
+        self.0.iter().any(|entry| match entry {
+            AddressEntry::Mailbox(m) => m.requires_smtputf8(),
+            AddressEntry::Group { members, .. } => members.iter().any(Mailbox::requires_smtputf8),
+        })
+    }
+
     /// True when the list has no entries (an empty group is an entry).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

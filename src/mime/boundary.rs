@@ -70,15 +70,20 @@ impl IdGenerator {
 
     /// Fills `out` with random alphanumeric characters: the ones
     /// [`IdGenerator::push_alphanumeric`] appends for the same length.
+    // One small loop, kept out of line: with a constant length inlined,
+    // the compiler unrolls it into kilobytes of divisions by powers of 62
+    // (instruction cache the composer's hot path cannot spare).
+    #[inline(never)]
     pub(crate) fn fill_alphanumeric(&mut self, out: &mut [u8]) {
         // Ten characters per draw, as below (its 60-octet chunks are
         // whole draws).
-        for draw in out.chunks_mut(10) {
-            let mut bits = self.next_u64();
-            for slot in draw {
-                *slot = ALPHABET[(bits % 62) as usize];
-                bits /= 62;
+        let mut bits = 0;
+        for (i, slot) in out.iter_mut().enumerate() {
+            if i % 10 == 0 {
+                bits = self.next_u64();
             }
+            *slot = ALPHABET[(bits % 62) as usize];
+            bits /= 62;
         }
     }
 
@@ -95,11 +100,7 @@ impl IdGenerator {
     pub(crate) fn message_id(&mut self, len: usize, domain: &str) -> ShortText {
         let total = len + 1 + domain.len();
         if total > SHORT_TEXT || !domain.is_ascii() {
-            let mut id = String::with_capacity(total);
-            self.push_alphanumeric(&mut id, len);
-            id.push('@');
-            id.push_str(domain);
-            return ShortText::Heap(id);
+            return self.message_id_heap(len, domain);
         }
         let mut buf = [0u8; SHORT_TEXT];
         self.fill_alphanumeric(&mut buf[..len]);
@@ -109,6 +110,17 @@ impl IdGenerator {
             len: total as u8,
             buf,
         }
+    }
+
+    /// [`IdGenerator::message_id`] for a long or non-ASCII domain.
+    #[cold]
+    #[inline(never)]
+    fn message_id_heap(&mut self, len: usize, domain: &str) -> ShortText {
+        let mut id = String::with_capacity(len + 1 + domain.len());
+        self.push_alphanumeric(&mut id, len);
+        id.push('@');
+        id.push_str(domain);
+        ShortText::Heap(id)
     }
 
     /// Appends `len` random alphanumeric characters to `s` (the same ones

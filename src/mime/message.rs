@@ -43,52 +43,87 @@ pub struct Message {
     /// asked for (a message only rendered never needs it); `build` checked
     /// that it has a recipient.
     pub(crate) envelope: EnvelopeCell,
-    /// Envelope-only inputs: Bcc recipients and the envelope sender.
-    pub(crate) bcc: AddressList,
-    pub(crate) return_path: Option<Mailbox>,
+    /// What most messages lack (Sender, In-Reply-To, References, custom
+    /// headers, Bcc, the envelope sender): boxed, so that the usual
+    /// message is smaller to move.
+    pub(crate) extra: Option<Box<Extra>>,
     pub(crate) requires_smtputf8: bool,
 }
 
-/// The message-level headers, validated.
+/// The message-level headers, validated (the less used ones in
+/// [`Extra`]).
 #[derive(Debug)]
 pub(crate) struct TopHeaders {
     pub date: DateTime,
     pub from: AddressList,
-    pub sender: Option<Mailbox>,
     pub reply_to: AddressList,
     pub to: AddressList,
     pub cc: AddressList,
     pub subject: Option<String>,
     pub message_id: super::boundary::ShortText,
+    pub charset: Charset,
+}
+
+/// A message's less used headers and its envelope-only inputs.
+#[derive(Debug, Default)]
+pub(crate) struct Extra {
+    pub sender: Option<Mailbox>,
     pub in_reply_to: Vec<String>,
     pub references: Vec<String>,
     pub custom: Vec<(HeaderName, String)>,
-    pub charset: Charset,
+    /// Bcc recipients (envelope only).
+    pub bcc: AddressList,
+    /// The envelope sender.
+    pub return_path: Option<Mailbox>,
 }
+
+/// `result`, with its error marked as the unlikely outcome: the error
+/// paths of the composer's usual calls (`hot(f())?`) are then laid out
+/// away from the code that runs for every message, which stays dense in
+/// the instruction cache.
+#[inline(always)]
+pub(crate) fn hot<T, E>(result: Result<T, E>) -> Result<T, E> {
+    if result.is_err() {
+        cold();
+    }
+    result
+}
+
+/// Marks the path that calls it as rarely taken.
+#[cold]
+#[inline(never)]
+fn cold() {}
 
 /// A node of the MIME tree.
 #[derive(Debug)]
 pub(crate) enum Node {
     /// A body part: an index into `Message::leaves`.
     Leaf(usize),
-    /// A multipart of the given subtype (`mixed`, `alternative`, `related`).
-    Multipart {
-        subtype: &'static str,
-        boundary: super::boundary::ShortText,
-        children: Vec<Node>,
-    },
+    /// A multipart (boxed: a message of one part, the usual one, moves
+    /// a small node).
+    Multipart(Box<Multipart>),
+}
+
+/// A multipart node.
+#[derive(Debug)]
+pub(crate) struct Multipart {
+    /// `mixed`, `alternative` or `related`.
+    pub subtype: &'static str,
+    pub boundary: super::boundary::ShortText,
+    pub children: Vec<Node>,
 }
 
 /// A message's body parts, in the order [`Node::Leaf`] indexes them: the
-/// usual one or two without a heap list.
-// Inline on purpose: the parts of most messages, without an allocation.
+/// usual one without a heap list.
+// Inline on purpose: the part of most messages, without an allocation.
+// Only one: a [`Message`] is moved whole (built, returned), and every
+// inline part makes each move longer (and the code that moves it).
 // Native builds; the wasm build keeps a plain list (less code).
 #[cfg(not(target_arch = "wasm32"))]
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum Leaves {
     One([Leaf; 1]),
-    Two([Leaf; 2]),
     /// Any number (none: an empty list, which holds no memory).
     Many(Vec<Leaf>),
 }
@@ -100,6 +135,11 @@ pub(crate) struct Leaves(Vec<Leaf>);
 
 #[cfg(target_arch = "wasm32")]
 impl Leaves {
+    /// The list of one part.
+    pub(crate) fn one(leaf: Leaf) -> Self {
+        Self(vec![leaf])
+    }
+
     /// Appends a part; returns its index.
     pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
         self.0.push(leaf);
@@ -124,14 +164,18 @@ impl Default for Leaves {
 
 #[cfg(not(target_arch = "wasm32"))]
 impl Leaves {
+    /// The list of one part.
+    pub(crate) fn one(leaf: Leaf) -> Self {
+        Self::One([leaf])
+    }
+
     /// Appends a part; returns its index.
     pub(crate) fn push(&mut self, leaf: Leaf) -> usize {
         *self = match std::mem::take(self) {
             Self::Many(list) if list.is_empty() => Self::One([leaf]),
-            Self::One([a]) => Self::Two([a, leaf]),
-            Self::Two([a, b]) => {
-                let mut list = Vec::with_capacity(4);
-                list.extend([a, b, leaf]);
+            Self::One([a]) => {
+                let mut list = Vec::with_capacity(2);
+                list.extend([a, leaf]);
                 Self::Many(list)
             }
             Self::Many(mut list) => {
@@ -149,7 +193,6 @@ impl std::ops::Deref for Leaves {
     fn deref(&self) -> &[Leaf] {
         match self {
             Self::One(list) => list,
-            Self::Two(list) => list,
             Self::Many(list) => list,
         }
     }
@@ -271,14 +314,14 @@ impl Message {
     pub fn envelope(&self) -> &Envelope {
         self.envelope.get_or_init(|| {
             let h = &self.headers;
-            super::builder::make_envelope(
-                &h.from,
-                h.sender.as_ref(),
-                self.return_path.as_ref(),
-                [&h.to, &h.cc, &self.bcc],
-            )
-            // `build` checked that there is a recipient, the only error.
-            .unwrap_or_default()
+            let none = AddressList::default();
+            let (sender, return_path, bcc) = match self.extra.as_deref() {
+                Some(e) => (e.sender.as_ref(), e.return_path.as_ref(), &e.bcc),
+                None => (None, None, &none),
+            };
+            super::builder::make_envelope(&h.from, sender, return_path, [&h.to, &h.cc, bcc])
+                // `build` checked that there is a recipient, the only error.
+                .unwrap_or_default()
         })
     }
 

@@ -10,12 +10,12 @@
 //! stopped. The blocking entry points (`to_bytes`, `write_to`, `Chunks`,
 //! `next_chunk`) report it as an I/O error of that kind instead.
 
-use super::message::{Leaf, LeafBody, Message, Node};
+use super::message::{hot, Leaf, LeafBody, Message, Node};
 use super::ComposeError;
 use crate::encoding::base64::{self, LineEncoder};
 use crate::encoding::{qp, rfc2047, rfc2231, text, Charset, TransferEncoding};
 use crate::envelope::RenderOptions;
-use crate::header::{Folder, PendingFolder, TokenBuffers, TokenSink};
+use crate::header::{put, Folder, PendingFolder, TokenBuffers, TokenSink};
 use std::io::Read;
 use std::task::Poll;
 
@@ -814,6 +814,19 @@ impl HeaderWriter<'_> {
             one_line(out, name, text);
             return Ok(());
         }
+        self.unstructured_folded(out, name, field, text)
+    }
+
+    /// [`HeaderWriter::unstructured`] for a value that needs folding or
+    /// encoded words (kept out of line: most subjects fit their line).
+    #[inline(never)]
+    fn unstructured_folded(
+        &mut self,
+        out: &mut Vec<u8>,
+        name: &str,
+        field: &str,
+        text: &str,
+    ) -> Result<(), ComposeError> {
         let mut folder = PendingFolder::new(out, name, &mut self.buffers);
         rfc2047::encode_unstructured_into(
             text,
@@ -828,6 +841,7 @@ impl HeaderWriter<'_> {
         Ok(folder.finish()?)
     }
 
+    #[inline(never)]
     fn addresses(
         &mut self,
         out: &mut Vec<u8>,
@@ -846,6 +860,18 @@ impl HeaderWriter<'_> {
             return Ok(());
         }
         out.truncate(start);
+        self.addresses_folded(out, name, entries)
+    }
+
+    /// [`HeaderWriter::addresses`] for a list that does not fit one line
+    /// as it is (groups, encoded names, long lists).
+    #[inline(never)]
+    fn addresses_folded(
+        &mut self,
+        out: &mut Vec<u8>,
+        name: &str,
+        entries: &[crate::address::AddressEntry],
+    ) -> Result<(), ComposeError> {
         let mut folder = PendingFolder::new(out, name, &mut self.buffers);
         crate::address::format_entries_into(entries, self.opts, &mut folder)
             .map_err(address_error(name))?;
@@ -854,36 +880,54 @@ impl HeaderWriter<'_> {
 
     fn top_headers(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
         let h = &self.msg.headers;
-        out.extend_from_slice(b"Date: ");
-        h.date.write_rfc5322(out);
-        out.extend_from_slice(b"\r\n");
-        let lists = [
-            ("From", &h.from),
-            ("Reply-To", &h.reply_to),
-            ("To", &h.to),
-            ("Cc", &h.cc),
-        ];
-        for (i, (name, list)) in lists.into_iter().enumerate() {
-            if list.is_empty() {
-                continue;
+        h.date.write_header(out);
+        if !h.from.is_empty() {
+            hot(self.addresses(out, "From", &h.from.0))?;
+            if let Some(sender) = self.msg.extra.as_deref().and_then(|e| e.sender.as_ref()) {
+                self.sender(out, sender)?;
             }
-            self.addresses(out, name, &list.0)?;
-            if i == 0 {
-                if let Some(sender) = &h.sender {
-                    let entry = crate::address::AddressEntry::Mailbox(sender.clone());
-                    self.addresses(out, "Sender", std::slice::from_ref(&entry))?;
-                }
+        }
+        for (name, list) in [("Reply-To", &h.reply_to), ("To", &h.to), ("Cc", &h.cc)] {
+            if !list.is_empty() {
+                hot(self.addresses(out, name, &list.0))?;
             }
         }
         if let Some(subject) = &h.subject {
-            self.unstructured(out, "Subject", "subject", subject)?;
+            hot(self.unstructured(out, "Subject", "subject", subject))?;
         }
         // One token, which the folder would write on the header's line
         // (an id is at most 900 octets: `parse_message_id`, or generated).
-        out.reserve(h.message_id.as_bytes().len() + 16);
-        out.extend_from_slice(b"Message-ID: <");
-        out.extend_from_slice(h.message_id.as_bytes());
-        out.extend_from_slice(b">\r\n");
+        put(out, &[b"Message-ID: <", h.message_id.as_bytes(), b">\r\n"]);
+        let extra = self.msg.extra.as_deref();
+        if extra.is_some_and(|e| !e.in_reply_to.is_empty() || !e.references.is_empty()) {
+            self.id_lists(out)?;
+        }
+        out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+        if extra.is_some_and(|e| !e.custom.is_empty()) {
+            self.custom(out)?;
+        }
+        Ok(())
+    }
+
+    /// The Sender header.
+    #[cold]
+    #[inline(never)]
+    fn sender(
+        &mut self,
+        out: &mut Vec<u8>,
+        sender: &crate::address::Mailbox,
+    ) -> Result<(), ComposeError> {
+        let entry = crate::address::AddressEntry::Mailbox(sender.clone());
+        self.addresses(out, "Sender", std::slice::from_ref(&entry))
+    }
+
+    /// In-Reply-To and References.
+    #[cold]
+    #[inline(never)]
+    fn id_lists(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
+        let Some(h) = self.msg.extra.as_deref() else {
+            return Ok(());
+        };
         for (name, ids) in [
             ("In-Reply-To", &h.in_reply_to),
             ("References", &h.references),
@@ -896,8 +940,17 @@ impl HeaderWriter<'_> {
                 folder.finish()?;
             }
         }
-        out.extend_from_slice(b"MIME-Version: 1.0\r\n");
-        for (name, value) in &h.custom {
+        Ok(())
+    }
+
+    /// The message's custom headers.
+    #[cold]
+    #[inline(never)]
+    fn custom(&mut self, out: &mut Vec<u8>) -> Result<(), ComposeError> {
+        let Some(extra) = self.msg.extra.as_deref() else {
+            return Ok(());
+        };
+        for (name, value) in &extra.custom {
             self.unstructured(out, name.as_str(), name.as_str(), value)?;
         }
         Ok(())
@@ -913,33 +966,13 @@ impl HeaderWriter<'_> {
         plan: &mut Vec<Seg>,
     ) -> Result<(), ComposeError> {
         match node {
-            Node::Multipart {
-                subtype,
-                boundary,
-                children,
-            } => {
-                let mut folder = PendingFolder::new(head, "Content-Type", &mut self.buffers);
-                folder.token_with(" ", |t| {
-                    t.push_str("multipart/");
-                    t.push_str(subtype);
-                });
-                parameter(&mut folder, "boundary", boundary.as_str(), false);
-                folder.finish()?;
-                head.extend_from_slice(b"\r\n");
-                for child in children {
-                    head.extend_from_slice(b"--");
-                    head.extend_from_slice(boundary.as_bytes());
-                    head.extend_from_slice(b"\r\n");
-                    self.node(child, true, head, plan)?;
-                }
-                head.extend_from_slice(b"--");
-                head.extend_from_slice(boundary.as_bytes());
-                head.extend_from_slice(b"--\r\n");
+            Node::Multipart(m) => {
+                self.multipart(m.subtype, &m.boundary, &m.children, head, plan)?;
             }
             &Node::Leaf(index) => {
                 let leaf = &self.msg.leaves[index];
                 let enc = leaf.transfer_encoding(self.opts);
-                self.leaf_headers(leaf, enc, head)?;
+                hot(self.leaf_headers(leaf, enc, head))?;
                 head.extend_from_slice(b"\r\n");
                 let qp_len = qp_len(leaf, enc, self.exact);
                 #[cfg(not(target_arch = "wasm32"))]
@@ -964,7 +997,7 @@ impl HeaderWriter<'_> {
                     self.buffers = TokenBuffers::default();
                     direct.renderer.active =
                         Some(Active::new(index, enc, in_multipart, qp_len, None, None));
-                    direct.renderer.render_into(self.msg, head)?;
+                    hot(direct.renderer.render_into(self.msg, head))?;
                     return Ok(());
                 }
                 plan.push(Seg::Bytes(self.seg_start, head.len()));
@@ -980,13 +1013,42 @@ impl HeaderWriter<'_> {
         Ok(())
     }
 
+    /// A multipart's headers, its children and its closing boundary.
+    #[inline(never)]
+    fn multipart(
+        &mut self,
+        subtype: &str,
+        boundary: &super::boundary::ShortText,
+        children: &[Node],
+        head: &mut Vec<u8>,
+        plan: &mut Vec<Seg>,
+    ) -> Result<(), ComposeError> {
+        let mut folder = PendingFolder::new(head, "Content-Type", &mut self.buffers);
+        folder.token_with(" ", |t| {
+            t.push_str("multipart/");
+            t.push_str(subtype);
+        });
+        parameter(&mut folder, "boundary", boundary.as_str(), false);
+        folder.finish()?;
+        head.extend_from_slice(b"\r\n");
+        for child in children {
+            head.extend_from_slice(b"--");
+            head.extend_from_slice(boundary.as_bytes());
+            head.extend_from_slice(b"\r\n");
+            self.node(child, true, head, plan)?;
+        }
+        head.extend_from_slice(b"--");
+        head.extend_from_slice(boundary.as_bytes());
+        head.extend_from_slice(b"--\r\n");
+        Ok(())
+    }
+
     fn leaf_headers(
         &mut self,
         leaf: &Leaf,
         enc: TransferEncoding,
         out: &mut Vec<u8>,
     ) -> Result<(), ComposeError> {
-        let opts = self.opts;
         // RFC 2046 §5.2.1: message/rfc822 may only be 7bit or 8bit; one that
         // needs base64 (8-bit content without 8BITMIME, or overlong lines) goes
         // as an opaque file instead.
@@ -1002,9 +1064,23 @@ impl HeaderWriter<'_> {
         } else {
             &leaf.media_type
         };
-        if leaf.filename.is_none() && simple_content_type(out, media_type, leaf.params.iter()) {
+        if leaf.filename.is_none() && simple_content_type(out, media_type, &leaf.params) {
             return self.leaf_rest(leaf, enc, out);
         }
+        self.content_type_folded(leaf, media_type, out)?;
+        self.leaf_rest(leaf, enc, out)
+    }
+
+    /// A part's Content-Type with a name, or with parameters that need
+    /// quoting, encoding or folding.
+    #[inline(never)]
+    fn content_type_folded(
+        &mut self,
+        leaf: &Leaf,
+        media_type: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ComposeError> {
+        let opts = self.opts;
         let mut folder = PendingFolder::new(out, "Content-Type", &mut self.buffers);
         folder.token(" ", media_type);
         for (name, value) in leaf.params.iter() {
@@ -1013,8 +1089,7 @@ impl HeaderWriter<'_> {
         if let Some(name) = &leaf.filename {
             name_parameter(&mut folder, &leaf.field, name, opts)?;
         }
-        folder.finish()?;
-        self.leaf_rest(leaf, enc, out)
+        Ok(folder.finish()?)
     }
 
     /// A part's headers after its Content-Type.
@@ -1024,8 +1099,18 @@ impl HeaderWriter<'_> {
         enc: TransferEncoding,
         out: &mut Vec<u8>,
     ) -> Result<(), ComposeError> {
-        let opts = self.opts;
         one_line(out, "Content-Transfer-Encoding", enc.as_str());
+        if leaf.disposition.is_some() || leaf.content_id.is_some() || !leaf.headers.is_empty() {
+            self.part_headers(leaf, out)?;
+        }
+        Ok(())
+    }
+
+    /// A part's Content-Disposition, Content-ID and custom headers (text
+    /// bodies have none).
+    #[inline(never)]
+    fn part_headers(&mut self, leaf: &Leaf, out: &mut Vec<u8>) -> Result<(), ComposeError> {
+        let opts = self.opts;
         if let Some(inline) = leaf.disposition {
             let mut folder = PendingFolder::new(out, "Content-Disposition", &mut self.buffers);
             folder.token(" ", if inline { "inline" } else { "attachment" });
@@ -1051,13 +1136,20 @@ impl HeaderWriter<'_> {
 /// parameter is a plain token (as [`parameter`] writes it) and the whole
 /// fits in 78 columns: what the folder would write for the same tokens.
 /// Returns false, writing nothing, otherwise.
-fn simple_content_type<'a>(
+fn simple_content_type(
     out: &mut Vec<u8>,
     media_type: &str,
-    params: impl Iterator<Item = (&'static str, &'a str)> + Clone,
+    params: &super::message::Params,
 ) -> bool {
+    // The parameters in order (`charset`, then `method`), without an
+    // iterator chain: this runs for every part.
+    let params = [
+        ("charset", params.charset.as_deref()),
+        ("method", params.method.as_deref()),
+    ];
     let mut len = "Content-Type: ".len() + media_type.len();
-    for (name, value) in params.clone() {
+    for (name, value) in params {
+        let Some(value) = value else { continue };
         let simple = !value.is_empty()
             && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
             && value.bytes().all(rfc2231::is_token_char);
@@ -1073,10 +1165,8 @@ fn simple_content_type<'a>(
     out.extend_from_slice(b"Content-Type: ");
     out.extend_from_slice(media_type.as_bytes());
     for (name, value) in params {
-        out.extend_from_slice(b"; ");
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'=');
-        out.extend_from_slice(value.as_bytes());
+        let Some(value) = value else { continue };
+        put(out, &[b"; ", name.as_bytes(), b"=", value.as_bytes()]);
     }
     out.extend_from_slice(b"\r\n");
     true
@@ -1084,11 +1174,7 @@ fn simple_content_type<'a>(
 
 /// Writes `Name: value` and CRLF.
 fn one_line(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.reserve(name.len() + 4 + value.len());
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    put(out, &[name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
 }
 
 /// Appends `; name=value` to a header's tokens: the parameter as RFC 2231
