@@ -135,74 +135,84 @@ impl TokenSink for Vec<Token> {
     }
 }
 
-/// Reusable buffers for [`PendingFolder`].
+/// The reusable buffer of [`PendingFolder`]: the token being written.
 #[derive(Default)]
 pub(crate) struct TokenBuffers {
-    /// The tokens, each as its whitespace then its text.
-    line: String,
-    /// Where each token's whitespace and text start in `line`.
-    marks: Vec<(usize, usize)>,
+    /// The current token: its whitespace, then its text.
+    token: String,
 }
 
 /// A [`TokenSink`] that writes a header as [`write_header`] would write the
-/// same tokens, without a token list: the tokens are gathered on one line,
-/// which is the header as it is when it fits in 78 columns (no fold could
-/// apply), and is otherwise folded token by token.
+/// same tokens, without a token list: each token is held only until the
+/// next one starts (its text may still grow, [`TokenSink::glue`]), then
+/// folded into the output. The buffer holds one token (an encoded word is
+/// at most 75 octets), not the header.
 pub(crate) struct PendingFolder<'o, 'b> {
-    out: &'o mut Vec<u8>,
-    name: &'o str,
+    folder: Folder<'o>,
     buffers: &'b mut TokenBuffers,
+    /// Where the held token's text starts in `buffers.token` (none held).
+    text_at: Option<usize>,
+    /// Set by [`PendingFolder::finish`]; a folder dropped unfinished (its
+    /// caller failed) takes its partial header back out of the output.
+    done: bool,
 }
 
 impl<'o, 'b> PendingFolder<'o, 'b> {
     /// Starts the header `name`.
     pub(crate) fn new(out: &'o mut Vec<u8>, name: &'o str, buffers: &'b mut TokenBuffers) -> Self {
-        buffers.line.clear();
-        buffers.marks.clear();
-        // Room for a usual header at once, rather than growing (no-ops
+        buffers.token.clear();
+        // Room for an encoded word or a usual address at once (a no-op
         // once the message's first folded header has run).
-        buffers.line.reserve(512);
-        buffers.marks.reserve(16);
-        PendingFolder { out, name, buffers }
+        buffers.token.reserve(80);
+        PendingFolder {
+            folder: Folder::new(out, name),
+            buffers,
+            text_at: None,
+            done: false,
+        }
+    }
+
+    /// Folds the held token into the output.
+    fn flush(&mut self) {
+        if let Some(at) = self.text_at.take() {
+            let token = &self.buffers.token;
+            self.folder.token(&token[..at], &[&token[at..]]);
+            self.buffers.token.clear();
+        }
     }
 
     /// Writes the header (see [`Folder::finish`]).
-    pub(crate) fn finish(self) -> Result<(), HeaderError> {
-        let TokenBuffers { line, marks } = &*self.buffers;
-        if let Some(&(_, first_text)) = marks.first() {
-            // `Name: ` and the line, the first token's whitespace being one
-            // space as the folder writes it.
-            let rest = &line[first_text..];
-            if self.name.len() + 2 + rest.len() <= SOFT_LINE_LEN {
-                self.out.reserve(self.name.len() + 4 + rest.len());
-                self.out.extend_from_slice(self.name.as_bytes());
-                self.out.extend_from_slice(b": ");
-                self.out.extend_from_slice(rest.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
-                return Ok(());
-            }
-        }
-        let mut folder = Folder::new(self.out, self.name);
-        for (i, &(space, text)) in marks.iter().enumerate() {
-            let end = marks.get(i + 1).map_or(line.len(), |&(next, _)| next);
-            folder.token(&line[space..text], &[&line[text..end]]);
-        }
+    pub(crate) fn finish(mut self) -> Result<(), HeaderError> {
+        self.flush();
+        self.done = true;
+        let folder = Folder {
+            out: &mut *self.folder.out,
+            ..self.folder
+        };
         folder.finish()
+    }
+}
+
+impl Drop for PendingFolder<'_, '_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.folder.out.truncate(self.folder.start);
+        }
     }
 }
 
 impl TokenSink for PendingFolder<'_, '_> {
     fn token_with(&mut self, space: &str, write: impl FnOnce(&mut String)) {
-        let line = &mut self.buffers.line;
-        let start = line.len();
-        line.push_str(space);
-        self.buffers.marks.push((start, line.len()));
-        write(line);
+        self.flush();
+        let token = &mut self.buffers.token;
+        token.push_str(space);
+        self.text_at = Some(token.len());
+        write(token);
     }
 
     fn glue(&mut self, text: &str) {
-        if !self.buffers.marks.is_empty() {
-            self.buffers.line.push_str(text);
+        if self.text_at.is_some() {
+            self.buffers.token.push_str(text);
         }
     }
 }
@@ -238,13 +248,40 @@ mod tests {
             let a = write_header(&mut want, "Subject", &tokens);
             let mut got = b"x".to_vec();
             let mut folder = PendingFolder::new(&mut got, "Subject", &mut buffers);
-            for t in &tokens {
-                folder.token(&t.space, &t.text);
+            for (k, t) in tokens.iter().enumerate() {
+                // Some tokens arrive in pieces: the text grows by glue.
+                let cut = if k % 3 == 1 {
+                    t.text.len() / 2
+                } else {
+                    t.text.len()
+                };
+                folder.token(&t.space, &t.text[..cut]);
+                folder.glue(&t.text[cut..]);
             }
             let b = folder.finish();
             assert_eq!(a, b);
             assert_eq!(got, want, "{tokens:?}");
         }
+    }
+
+    /// A header given up half-way (its caller failed) leaves the output
+    /// as it was.
+    #[test]
+    fn an_unfinished_pending_folder_writes_nothing() {
+        let mut buffers = TokenBuffers::default();
+        let mut out = b"Before: x\r\n".to_vec();
+        let mut folder = PendingFolder::new(&mut out, "Subject", &mut buffers);
+        for _ in 0..30 {
+            folder.token(" ", "word");
+        }
+        drop(folder);
+        assert_eq!(out, b"Before: x\r\n");
+        // Glue before any token is dropped, as no token holds it.
+        let mut folder = PendingFolder::new(&mut out, "Subject", &mut buffers);
+        folder.glue("lost");
+        folder.token("", "kept");
+        folder.finish().unwrap();
+        assert_eq!(out, b"Before: x\r\nSubject: kept\r\n");
     }
 
     #[test]
