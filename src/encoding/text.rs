@@ -323,6 +323,17 @@ fn has_avx2() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
 }
 
+/// Whether to take [`analyze_text`]'s AVX2 path: [`has_avx2`], and the
+/// bit instructions its mask arithmetic is built with (every CPU with AVX2
+/// has them, but each is its own feature).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_scan() -> bool {
+    has_avx2()
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+        && std::arch::is_x86_feature_detected!("popcnt")
+}
+
 /// [`crlf_into_vec`]'s block loop with 32-octet AVX2 break tests, for
 /// x86_64 CPUs that have AVX2 (found at run time; the build's baseline is
 /// SSE2).
@@ -389,61 +400,148 @@ mod avx2 {
         super::crlf_buf_blocks(input, start, end, buf, w, |block| breaks64(block))
     }
 
-    /// The octets of a 32-octet half that are below 0x20, DEL or `=`.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn special(v: __m256i) -> u64 {
-        let low = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v);
-        let del = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7F));
-        let eq = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'=' as i8));
-        u64::from(_mm256_movemask_epi8(_mm256_or_si256(low, _mm256_or_si256(del, eq))) as u32)
+    /// [`analyze_text`](super::analyze_text)'s loop over its 64-octet
+    /// `blocks` (the text's first octets; `walk` has seen nothing yet),
+    /// with no per-octet walk: each block's compares give 64-bit masks of
+    /// its CRs, its CRs and LFs (its breaks' octets), its dots and its
+    /// spaces and tabs, and vector lane counts of its octets ≥ 0x80, `=`
+    /// and below 0x20 or DEL (tabs taken back); everything `walk` needs
+    /// comes from those by mask arithmetic with carries between blocks.
+    /// Returns the octets ≥ 0x80 and leaves `walk` as its own walk over
+    /// the blocks would, except that its `max_line` may miss lines that
+    /// start and end inside one block (at most 62 octets long: see
+    /// [`inner_max_line`]).
+    ///
+    /// A line's octets are a run between two octets of breaks (CR or LF):
+    /// a CRLF leaves an empty run between its CR and LF, which is no line,
+    /// but empty runs have no length and no edges, so the longest run and
+    /// the runs' edges (a dot after a CR or LF, or at the text's start; a
+    /// space or tab before one) are those of the lines. Every CR ends a
+    /// line, and every LF that does not follow a CR.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2, BMI1, LZCNT and POPCNT.
+    #[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
+    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], walk: &mut super::Lines<'_>) -> usize {
+        debug_assert!(walk.line_start == 0 && walk.breaks == 0 && walk.edges == 0);
+        let input = walk.input;
+        let zero = _mm256_setzero_si256();
+        let [cr, lf, dot, space, tab, equals, del, below] =
+            [b'\r', b'\n', b'.', b' ', b'\t', b'=', 0x7F, 0x1F].map(|b| _mm256_set1_epi8(b as i8));
+        let (mut high, mut controls, mut eqs) = (0, 0, 0);
+        // Octets of breaks (CR or LF), CRs, LFs that follow a CR, edges.
+        let (mut brk_octets, mut crs, mut pairs, mut edges) = (0u64, 0u64, 0u64, 0u64);
+        // The previous block's last lane of its CR, break and space masks
+        // (the break carry starts at 1: a line starts at the text's start).
+        let (mut cr_carry, mut brk_carry, mut space_carry) = (0u64, 1u64, 0u64);
+        let mut max_line = 0usize;
+        let mut line_start = 0usize;
+        // Groups of 63 blocks: each adds at most 2 to a lane's 8-bit counts.
+        for (g, group) in blocks.chunks(63).enumerate() {
+            let (mut high_lanes, mut control_lanes, mut eq_lanes) = (zero, zero, zero);
+            for (k, block) in group.iter().enumerate() {
+                let base = (g * 63 + k) * 64;
+                // SAFETY: each load reads 32 octets at offset 0 or 32 of
+                // the 64-octet `block`, valid for reads; no alignment needed.
+                let halves = unsafe {
+                    [
+                        _mm256_loadu_si256(block.as_ptr().cast()),
+                        _mm256_loadu_si256(block.as_ptr().add(32).cast()),
+                    ]
+                };
+                let mut masks = [0u64; 4];
+                for (h, v) in halves.into_iter().enumerate() {
+                    // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
+                    high_lanes = _mm256_sub_epi8(high_lanes, _mm256_cmpgt_epi8(zero, v));
+                    eq_lanes = _mm256_sub_epi8(eq_lanes, _mm256_cmpeq_epi8(v, equals));
+                    let is_tab = _mm256_cmpeq_epi8(v, tab);
+                    // Below 0x20 or DEL, counted, and tabs taken back
+                    // (CRs and LFs are taken back from the total).
+                    let low = _mm256_cmpeq_epi8(_mm256_min_epu8(v, below), v);
+                    let low = _mm256_or_si256(low, _mm256_cmpeq_epi8(v, del));
+                    control_lanes = _mm256_add_epi8(_mm256_sub_epi8(control_lanes, low), is_tab);
+                    let is_cr = _mm256_cmpeq_epi8(v, cr);
+                    let is_brk = _mm256_or_si256(is_cr, _mm256_cmpeq_epi8(v, lf));
+                    let is_space = _mm256_or_si256(_mm256_cmpeq_epi8(v, space), is_tab);
+                    let shift = 32 * h;
+                    for (m, lanes) in [is_brk, is_cr, _mm256_cmpeq_epi8(v, dot), is_space]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        masks[m] |= u64::from(_mm256_movemask_epi8(lanes) as u32) << shift;
+                    }
+                }
+                let [brk, cr_bits, dots, spaces] = masks;
+                brk_octets += u64::from(brk.count_ones());
+                crs += u64::from(cr_bits.count_ones());
+                // LFs right after a CR (in this block or the previous one).
+                pairs += u64::from((brk & !cr_bits & (cr_bits << 1 | cr_carry)).count_ones());
+                // Dots that start a line, spaces and tabs that end one.
+                edges += u64::from((dots & (brk << 1 | brk_carry)).count_ones())
+                    + u64::from((brk & (spaces << 1 | space_carry)).count_ones());
+                cr_carry = cr_bits >> 63;
+                brk_carry = brk >> 63;
+                space_carry = spaces >> 63;
+                // The run that reaches this block's first break (or its
+                // end, when it has none: a part of a line, no longer).
+                max_line = max_line.max(base + brk.trailing_zeros() as usize - line_start);
+                if brk != 0 {
+                    line_start = base + 64 - brk.leading_zeros() as usize;
+                }
+            }
+            for (lanes, count) in [
+                (high_lanes, &mut high),
+                (control_lanes, &mut controls),
+                (eq_lanes, &mut eqs),
+            ] {
+                let sums = _mm256_sad_epu8(lanes, zero);
+                *count += _mm256_extract_epi64::<0>(sums) as usize
+                    + _mm256_extract_epi64::<1>(sums) as usize
+                    + _mm256_extract_epi64::<2>(sums) as usize
+                    + _mm256_extract_epi64::<3>(sums) as usize;
+            }
+        }
+        let end = blocks.len() * 64;
+        let lfs = brk_octets - crs;
+        // A CR in the last lane whose LF comes after the blocks: the walk
+        // goes on from its LF, as its own walk would have.
+        let split_pair = cr_carry == 1 && input.get(end) == Some(&b'\n');
+        // The line still open at the end is the walk's to finish, its
+        // starting dot included.
+        if line_start < end && input[line_start] == b'.' {
+            edges -= 1;
+        }
+        walk.edges = edges as usize;
+        walk.breaks = (crs + lfs - pairs) as usize;
+        walk.bare = (lfs - pairs + crs - pairs - u64::from(split_pair)) as usize;
+        walk.max_line = max_line;
+        walk.equals = eqs;
+        walk.control = controls - brk_octets as usize;
+        walk.line_start = line_start;
+        walk.lf_of_crlf = if split_pair { end } else { usize::MAX };
+        high
     }
 
-    /// [`analyze_text`](super::analyze_text)'s loop over its 64-octet
-    /// `blocks` (from the start of the text `st` walks) in two 32-octet
-    /// halves: returns the octets ≥ 0x80 and gives `st` every octet below
-    /// 0x20, DEL or `=`.
+    /// The longest line of `blocks` (the text's first 64-octet blocks)
+    /// that starts and ends inside one of them, which
+    /// [`scan_wide`] does not look for (such a line has at most 62 octets).
     ///
     /// # Safety
     ///
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], walk: &mut super::Lines<'_>) -> usize {
-        // A local copy, written back at the end: its fields can stay in
-        // registers (the caller's are stored at every change otherwise).
-        let mut lines = *walk;
-        let st = &mut lines;
-        let mut total = 0;
-        let zero = _mm256_setzero_si256();
-        // Groups of 63 blocks: each adds at most 2 to a lane's 8-bit count.
-        for (g, group) in blocks.chunks(63).enumerate() {
-            let mut lanes = zero;
-            for (k, block) in group.iter().enumerate() {
-                // SAFETY: each load reads 32 octets at offset 0 or 32 of
-                // the 64-octet `block`, valid for reads; no alignment needed.
-                let (a, b) = unsafe {
-                    (
-                        _mm256_loadu_si256(block.as_ptr().cast()),
-                        _mm256_loadu_si256(block.as_ptr().add(32).cast()),
-                    )
-                };
-                // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
-                lanes = _mm256_sub_epi8(lanes, _mm256_cmpgt_epi8(zero, a));
-                lanes = _mm256_sub_epi8(lanes, _mm256_cmpgt_epi8(zero, b));
-                let mut mask = special(a) | special(b) << 32;
-                while mask != 0 {
-                    st.octet((g * 63 + k) * 64 + mask.trailing_zeros() as usize);
-                    mask &= mask - 1;
-                }
+    pub(super) unsafe fn inner_max_line(blocks: &[[u8; 64]]) -> usize {
+        let mut max = 0;
+        for block in blocks {
+            let mut brk = breaks64(block);
+            while brk & (brk - 1) != 0 {
+                let from = brk.trailing_zeros();
+                brk &= brk - 1;
+                max = max.max((brk.trailing_zeros() - from - 1) as usize);
             }
-            let sums = _mm256_sad_epu8(lanes, zero);
-            total += _mm256_extract_epi64::<0>(sums) as usize
-                + _mm256_extract_epi64::<1>(sums) as usize
-                + _mm256_extract_epi64::<2>(sums) as usize
-                + _mm256_extract_epi64::<3>(sums) as usize;
         }
-        *walk = lines;
-        total
+        max
     }
 
     #[test]
@@ -566,11 +664,14 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
     let wide_len = wide.len();
     let (blocks, tail) = input[wide_len * 64..].as_chunks::<16>();
     let mut high = lanes::HighCount::new();
-    // With AVX2 (found at run time), the 64-octet blocks in 32-octet halves.
+    // With AVX2 (found at run time), the 64-octet blocks by mask
+    // arithmetic, with no walk over their octets.
     #[cfg(target_arch = "x86_64")]
-    let (wide, wide_high) = if has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above), which is all
-        // `avx2::scan_wide` asks of its caller.
+    let masked = !wide.is_empty() && has_avx2_scan();
+    #[cfg(target_arch = "x86_64")]
+    let (wide, wide_high) = if masked {
+        // SAFETY: the CPU has AVX2, BMI1, LZCNT and POPCNT (checked just
+        // above), which is all `avx2::scan_wide` asks of its caller.
         let high = unsafe { avx2::scan_wide(wide, &mut st) };
         (&wide[wide.len()..], high)
     } else {
@@ -610,7 +711,16 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
         }
     }
     let last = &input[st.line_start.min(input.len())..];
-    let max_line = st.max_line.max(last.len());
+    #[allow(unused_mut)]
+    let mut max_line = st.max_line.max(last.len());
+    // The masks find every line longer than 62 octets; the shorter lines
+    // inside a block count only if no line is longer (texts of short lines).
+    #[cfg(target_arch = "x86_64")]
+    if masked && max_line < 63 {
+        // SAFETY: `masked` says the CPU has AVX2, all `inner_max_line`
+        // asks of its caller.
+        max_line = max_line.max(unsafe { avx2::inner_max_line(input.as_chunks::<64>().0) });
+    }
     let edges = st.edges + edges(last);
     let len = input.len() + st.bare;
     let qp = QpBound {
@@ -1434,6 +1544,131 @@ mod tests {
             let cut = (next() as usize) % (want.len() + 1);
             piece.consume(cut);
             assert_eq!(piece.as_bytes(), &want[cut..]);
+        }
+    }
+
+    /// [`analyze_text`]'s AVX2 path (mask arithmetic over 64-octet blocks)
+    /// against its SSE2 path (a walk over every break) and the naive
+    /// stats, whole `TextScan`s compared, on texts built to put breaks,
+    /// dots, spaces and tabs at block edges: CRLFs split across blocks,
+    /// a CR at the very end, bare CRs before LF-only lines, empty lines,
+    /// lines of 62, 63, 64, 998 and 999 octets, texts shorter than a
+    /// block, all-control texts.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_scan_matches_the_walk_at_block_edges() {
+        fn check(v: &[u8]) {
+            let got = analyze_text(v);
+            SSE2_ONLY.with(|only| only.set(true));
+            let walked = analyze_text(v);
+            SSE2_ONLY.with(|only| only.set(false));
+            assert_eq!(got, walked, "{v:?}");
+            let want = naive_analyze(v);
+            assert_eq!(got.stats.max_line_len, want.max_line_len, "{v:?}");
+            assert_eq!(got.bare, want.bare_cr_or_lf, "{v:?}");
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let breaks: [&[u8]; 4] = [b"\r\n", b"\n", b"\r", b"\r\r\n"];
+        let lens = [0, 1, 2, 61, 62, 63, 64, 65, 127, 128, 998, 999, 1000];
+        for round in 0..4000 {
+            let mut v = Vec::new();
+            let target = match round % 4 {
+                0 => (next() % 64) as usize,
+                1 => (next() % 400) as usize,
+                _ => (next() % 3000) as usize,
+            };
+            while v.len() < target {
+                let r = next();
+                let len = if r % 3 == 0 {
+                    lens[(r >> 8) as usize % lens.len()]
+                } else {
+                    (r >> 8) as usize % 70
+                };
+                let mut line: Vec<u8> = (0..len)
+                    .map(|k| match (next() >> 20) % 40 {
+                        0 => b'=',
+                        1 => 0x01,
+                        2 => 0x7F,
+                        3 => 0xC3,
+                        4 => b'\t',
+                        5..=8 => b' ',
+                        9 => b'.',
+                        _ => b'a' + (k % 26) as u8,
+                    })
+                    .collect();
+                if !line.is_empty() && r & (1 << 40) != 0 {
+                    line[0] = b'.';
+                }
+                if !line.is_empty() && r & (1 << 41) != 0 {
+                    *line.last_mut().unwrap() = if r & (1 << 42) != 0 { b' ' } else { b'\t' };
+                }
+                v.extend_from_slice(&line);
+                // Bare LF lines mostly, with the other breaks now and then.
+                let kind = if r & (3 << 43) == 0 {
+                    (r >> 50) as usize % 4
+                } else {
+                    1
+                };
+                v.extend_from_slice(breaks[kind]);
+            }
+            // Move a break, a dot or a space to a block edge.
+            if v.len() > 2 {
+                let edge = (next() as usize % (v.len() / 64 + 1)) * 64;
+                let at = (edge + (next() % 3) as usize)
+                    .saturating_sub(1)
+                    .min(v.len() - 2);
+                match next() % 6 {
+                    0 => v[at..at + 2].copy_from_slice(b"\r\n"),
+                    1 => v[at] = b'\r',
+                    2 => v[at] = b'\n',
+                    3 => v[at] = b'.',
+                    4 => v[at] = b' ',
+                    _ => v[at..at + 2].copy_from_slice(b" \n"),
+                }
+            }
+            match round % 7 {
+                0 => v.push(b'\r'),
+                1 => v.push(b'.'),
+                _ => {}
+            }
+            check(&v);
+        }
+        // Every split of a CRLF, a lone CR and a lone LF over each block edge.
+        for len in [63, 64, 65, 127, 128, 129, 200] {
+            for at in 0..len {
+                for piece in [&b"\r\n"[..], b"\r", b"\n", b". ", b" \n.", b"\r\r\n\n"] {
+                    let mut v = vec![b'a'; len];
+                    let end = (at + piece.len()).min(len);
+                    v[at..end].copy_from_slice(&piece[..end - at]);
+                    check(&v);
+                }
+            }
+        }
+        // All-control texts, all-break texts, lines of exactly n octets.
+        for len in [0, 1, 63, 64, 65, 128, 1000] {
+            for b in [
+                0x00, 0x01, 0x1F, 0x7F, b'\t', b'\r', b'\n', b'=', b'.', b' ',
+            ] {
+                check(&vec![b; len]);
+            }
+            check(&b"\r\n".repeat(len));
+            check(&b"\n\r".repeat(len));
+        }
+        for n in [61, 62, 63, 64, 65, 998, 999] {
+            for count in [1, 2, 5] {
+                for brk in breaks {
+                    let mut line = vec![b'x'; n];
+                    line.extend_from_slice(brk);
+                    check(&line.repeat(count));
+                    check(&[&b"ab\n"[..], &line.repeat(count)].concat());
+                }
+            }
         }
     }
 
