@@ -400,24 +400,49 @@ mod avx2 {
         super::crlf_buf_blocks(input, start, end, buf, w, |block| breaks64(block))
     }
 
+    /// What [`scan_wide`] has counted so far.
+    #[derive(Clone, Copy, Default)]
+    struct Scan {
+        /// Octets ≥ 0x80.
+        high: usize,
+        /// C0 controls other than TAB, CR and LF, and DEL.
+        control: usize,
+        /// `=` octets.
+        equals: usize,
+        /// LFs right after a CR.
+        pairs: usize,
+        /// Breaks (CR or LF) with a dot after them or a space or tab
+        /// before.
+        edges: usize,
+        /// CR and LF octets.
+        brk_octets: usize,
+        /// Longest run of octets between two CRs or LFs so far (see
+        /// [`scan_wide`]).
+        max_line: usize,
+        /// One past the last CR or LF (0 before the first).
+        line_start: usize,
+    }
+
     /// [`analyze_text`](super::analyze_text)'s loop over its 64-octet
     /// `blocks` (the text's first octets; `walk` has seen nothing yet),
-    /// with no per-octet walk: each block's compares give 64-bit masks of
-    /// its CRs, its CRs and LFs (its breaks' octets), its dots and its
-    /// spaces and tabs, and vector lane counts of its octets ≥ 0x80, `=`
-    /// and below 0x20 or DEL (tabs taken back); everything `walk` needs
-    /// comes from those by mask arithmetic with carries between blocks.
-    /// Returns the octets ≥ 0x80 and leaves `walk` as its own walk over
-    /// the blocks would, except that its `max_line` may miss lines that
-    /// start and end inside one block (at most 62 octets long: see
-    /// [`inner_max_line`]).
+    /// with no per-octet walk: each 32-octet half is compared with the
+    /// octets one before and one after it (loads one octet off), lane
+    /// counts are kept of what the text's stats count, and a 64-bit mask
+    /// of each block's breaks gives the lines' lengths. Groups of 63
+    /// blocks are scanned first as if their only octets below 0x20 were
+    /// LFs, with no DEL and no `=` ([`group`]`::<false>`, which says so if
+    /// that was wrong), else (and from then on) with every count
+    /// (`group::<true>`). Returns the octets ≥ 0x80 and leaves `walk` as
+    /// its own walk over the blocks would, except that its `max_line` may
+    /// miss lines that start and end inside one block (at most 62 octets
+    /// long: see [`inner_max_line`]).
     ///
-    /// A line's octets are a run between two octets of breaks (CR or LF):
-    /// a CRLF leaves an empty run between its CR and LF, which is no line,
-    /// but empty runs have no length and no edges, so the longest run and
-    /// the runs' edges (a dot after a CR or LF, or at the text's start; a
-    /// space or tab before one) are those of the lines. Every CR ends a
-    /// line, and every LF that does not follow a CR.
+    /// A line's octets are a run between two octets of breaks: a CRLF
+    /// leaves an empty run between its CR and LF, which is no line, but
+    /// empty runs have no length and no edges, so the longest run and the
+    /// runs' edges (a dot after a CR or LF, or at the text's start; a
+    /// space or tab before one) are those of the lines. Every break octet
+    /// ends a line but the LF of a CRLF.
     ///
     /// # Safety
     ///
@@ -426,101 +451,173 @@ mod avx2 {
     pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], walk: &mut super::Lines<'_>) -> usize {
         debug_assert!(walk.line_start == 0 && walk.breaks == 0 && walk.edges == 0);
         let input = walk.input;
-        let zero = _mm256_setzero_si256();
-        let [cr, lf, dot, space, tab, equals, del, below] =
-            [b'\r', b'\n', b'.', b' ', b'\t', b'=', 0x7F, 0x1F].map(|b| _mm256_set1_epi8(b as i8));
-        let (mut high, mut controls, mut eqs) = (0, 0, 0);
-        // Octets of breaks (CR or LF), CRs, LFs that follow a CR, edges.
-        let (mut brk_octets, mut crs, mut pairs, mut edges) = (0u64, 0u64, 0u64, 0u64);
-        // The previous block's last lane of its CR, break and space masks
-        // (the break carry starts at 1: a line starts at the text's start).
-        let (mut cr_carry, mut brk_carry, mut space_carry) = (0u64, 1u64, 0u64);
-        let mut max_line = 0usize;
-        let mut line_start = 0usize;
-        // Groups of 63 blocks: each adds at most 2 to a lane's 8-bit counts.
-        for (g, group) in blocks.chunks(63).enumerate() {
-            let (mut high_lanes, mut control_lanes, mut eq_lanes) = (zero, zero, zero);
-            for (k, block) in group.iter().enumerate() {
-                let base = (g * 63 + k) * 64;
-                // SAFETY: each load reads 32 octets at offset 0 or 32 of
-                // the 64-octet `block`, valid for reads; no alignment needed.
-                let halves = unsafe {
-                    [
-                        _mm256_loadu_si256(block.as_ptr().cast()),
-                        _mm256_loadu_si256(block.as_ptr().add(32).cast()),
-                    ]
-                };
-                let mut masks = [0u64; 4];
-                for (h, v) in halves.into_iter().enumerate() {
-                    // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
-                    high_lanes = _mm256_sub_epi8(high_lanes, _mm256_cmpgt_epi8(zero, v));
-                    eq_lanes = _mm256_sub_epi8(eq_lanes, _mm256_cmpeq_epi8(v, equals));
-                    let is_tab = _mm256_cmpeq_epi8(v, tab);
-                    // Below 0x20 or DEL, counted, and tabs taken back
-                    // (CRs and LFs are taken back from the total).
-                    let low = _mm256_cmpeq_epi8(_mm256_min_epu8(v, below), v);
-                    let low = _mm256_or_si256(low, _mm256_cmpeq_epi8(v, del));
-                    control_lanes = _mm256_add_epi8(_mm256_sub_epi8(control_lanes, low), is_tab);
-                    let is_cr = _mm256_cmpeq_epi8(v, cr);
-                    let is_brk = _mm256_or_si256(is_cr, _mm256_cmpeq_epi8(v, lf));
-                    let is_space = _mm256_or_si256(_mm256_cmpeq_epi8(v, space), is_tab);
-                    let shift = 32 * h;
-                    for (m, lanes) in [is_brk, is_cr, _mm256_cmpeq_epi8(v, dot), is_space]
-                        .into_iter()
-                        .enumerate()
-                    {
-                        masks[m] |= u64::from(_mm256_movemask_epi8(lanes) as u32) << shift;
+        let n = blocks.len();
+        let end = n * 64;
+        let mut scan = Scan::default();
+        let mut full = false;
+        for g in (0..n).step_by(63) {
+            // (The lean scan takes the octet before the group for no CR
+            // or tab: it is in the group before, scanned lean only if so.)
+            if !full {
+                // SAFETY: the CPU has what `group` asks for (as this
+                // function does), and `g` is below `blocks.len()`.
+                match unsafe { group::<false>(input, blocks, g, scan) } {
+                    Some(next) => {
+                        scan = next;
+                        continue;
                     }
-                }
-                let [brk, cr_bits, dots, spaces] = masks;
-                brk_octets += u64::from(brk.count_ones());
-                crs += u64::from(cr_bits.count_ones());
-                // LFs right after a CR (in this block or the previous one).
-                pairs += u64::from((brk & !cr_bits & (cr_bits << 1 | cr_carry)).count_ones());
-                // Dots that start a line, spaces and tabs that end one.
-                edges += u64::from((dots & (brk << 1 | brk_carry)).count_ones())
-                    + u64::from((brk & (spaces << 1 | space_carry)).count_ones());
-                cr_carry = cr_bits >> 63;
-                brk_carry = brk >> 63;
-                space_carry = spaces >> 63;
-                // The run that reaches this block's first break (or its
-                // end, when it has none: a part of a line, no longer).
-                max_line = max_line.max(base + brk.trailing_zeros() as usize - line_start);
-                if brk != 0 {
-                    line_start = base + 64 - brk.leading_zeros() as usize;
+                    None => full = true,
                 }
             }
-            for (lanes, count) in [
-                (high_lanes, &mut high),
-                (control_lanes, &mut controls),
-                (eq_lanes, &mut eqs),
-            ] {
-                let sums = _mm256_sad_epu8(lanes, zero);
-                *count += _mm256_extract_epi64::<0>(sums) as usize
-                    + _mm256_extract_epi64::<1>(sums) as usize
-                    + _mm256_extract_epi64::<2>(sums) as usize
-                    + _mm256_extract_epi64::<3>(sums) as usize;
-            }
+            // SAFETY: as above.
+            scan = unsafe { group::<true>(input, blocks, g, scan) }.expect("a full scan");
         }
-        let end = blocks.len() * 64;
-        let lfs = brk_octets - crs;
         // A CR in the last lane whose LF comes after the blocks: the walk
         // goes on from its LF, as its own walk would have.
-        let split_pair = cr_carry == 1 && input.get(end) == Some(&b'\n');
-        // The line still open at the end is the walk's to finish, its
-        // starting dot included.
-        if line_start < end && input[line_start] == b'.' {
+        let split_pair = end > 0 && input[end - 1] == b'\r' && input.get(end) == Some(&b'\n');
+        // A dot at the text's start; the line still open at the end is
+        // the walk's to finish, its starting dot included.
+        let mut edges = scan.edges + usize::from(end > 0 && input[0] == b'.');
+        if scan.line_start < end && input[scan.line_start] == b'.' {
             edges -= 1;
         }
-        walk.edges = edges as usize;
-        walk.breaks = (crs + lfs - pairs) as usize;
-        walk.bare = (lfs - pairs + crs - pairs - u64::from(split_pair)) as usize;
-        walk.max_line = max_line;
-        walk.equals = eqs;
-        walk.control = controls - brk_octets as usize;
-        walk.line_start = line_start;
+        walk.edges = edges;
+        walk.breaks = scan.brk_octets - scan.pairs;
+        walk.bare = scan.brk_octets - 2 * scan.pairs - usize::from(split_pair);
+        walk.max_line = scan.max_line;
+        walk.equals = scan.equals;
+        walk.control = scan.control;
+        walk.line_start = scan.line_start;
         walk.lf_of_crlf = if split_pair { end } else { usize::MAX };
-        high
+        scan.high
+    }
+
+    /// Scans the (up to) 63 blocks of `blocks` from `g` on, adding to
+    /// `scan`. With `FULL`, counts everything; without, counts as if the
+    /// blocks had no octet below 0x20 but LFs, no DEL and no `=`, and the
+    /// octet before them were no CR or tab (the caller sees to it), and
+    /// returns `None` if the blocks are not so.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2, BMI1, LZCNT and POPCNT; `g` must be
+    /// below `blocks.len()`.
+    #[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
+    #[inline]
+    unsafe fn group<const FULL: bool>(
+        input: &[u8],
+        blocks: &[[u8; 64]],
+        g: usize,
+        mut scan: Scan,
+    ) -> Option<Scan> {
+        let n = blocks.len();
+        let zero = _mm256_setzero_si256();
+        let [cr, lf, dot, space, tab, equals, one, c21, del] =
+            [b'\r', b'\n', b'.', b' ', b'\t', b'=', 1, 0x21, 0x7F]
+                .map(|b| _mm256_set1_epi8(b as i8));
+        // Lane counts: octets ≥ 0x80; below 0x20, DEL or ≥ 0x80, but
+        // tabs; `=`; LFs after a CR; edges. Each block adds at most 2 to a
+        // lane's count (4 to its edges).
+        let [mut high, mut low, mut eqs, mut pairs, mut edges] = [zero; 5];
+        // Without `FULL`: the least of the octets with LFs made 0xFF, and
+        // the lanes that held a DEL or `=`.
+        let (mut least, mut odd) = (_mm256_set1_epi8(-1), zero);
+        let mut brk_octets = 0;
+        // The first and last blocks are read from a copy with an octet on
+        // either side: the one before the text is none of CR, space or
+        // tab, and the one after the blocks no dot (the line it would
+        // start is the walk's to finish).
+        let mut copy = [b'a'; 66];
+        for k in g..n.min(g + 63) {
+            let base = 64 * k;
+            let p = if k == 0 || k + 1 == n {
+                if k > 0 {
+                    copy[0] = input[base - 1];
+                }
+                copy[1..65].copy_from_slice(&blocks[k]);
+                copy[65] = if k + 1 < n { input[base + 64] } else { b'a' };
+                copy.as_ptr().wrapping_add(1)
+            } else {
+                blocks.as_ptr().cast::<u8>().wrapping_add(base)
+            };
+            let mut brk = 0u64;
+            for half in [0, 32] {
+                // SAFETY: `p` is a block of 64 octets with one octet
+                // before and one after it valid for reads: `copy[1..]`
+                // (of 66 octets), or block `k` of `blocks` (a pointer
+                // from the whole slice), neither its first nor its last
+                // (so `blocks` has 64 octets before it and after). Each
+                // load reads 32 octets from `half` − 1, `half` or `half` +
+                // 1, within those 66; no alignment is needed.
+                let (v, before, after) = unsafe {
+                    (
+                        _mm256_loadu_si256(p.add(half).cast()),
+                        _mm256_loadu_si256(p.add(half).sub(1).cast()),
+                        _mm256_loadu_si256(p.add(half + 1).cast()),
+                    )
+                };
+                // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
+                high = _mm256_sub_epi8(high, _mm256_cmpgt_epi8(zero, v));
+                let is_lf = _mm256_cmpeq_epi8(v, lf);
+                let dot_after = _mm256_cmpeq_epi8(after, dot);
+                let is_brk = if FULL {
+                    eqs = _mm256_sub_epi8(eqs, _mm256_cmpeq_epi8(v, equals));
+                    // v + 1 below 0x21 as i8: v below 0x20, or ≥ 0x7F.
+                    let ctl = _mm256_cmpgt_epi8(c21, _mm256_add_epi8(v, one));
+                    low = _mm256_add_epi8(_mm256_sub_epi8(low, ctl), _mm256_cmpeq_epi8(v, tab));
+                    let is_brk = _mm256_or_si256(_mm256_cmpeq_epi8(v, cr), is_lf);
+                    let pair = _mm256_and_si256(is_lf, _mm256_cmpeq_epi8(before, cr));
+                    pairs = _mm256_sub_epi8(pairs, pair);
+                    let blank = _mm256_or_si256(
+                        _mm256_cmpeq_epi8(before, space),
+                        _mm256_cmpeq_epi8(before, tab),
+                    );
+                    edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_brk, blank));
+                    is_brk
+                } else {
+                    least = _mm256_min_epu8(least, _mm256_or_si256(v, is_lf));
+                    let eq_or_del =
+                        _mm256_or_si256(_mm256_cmpeq_epi8(v, equals), _mm256_cmpeq_epi8(v, del));
+                    odd = _mm256_or_si256(odd, eq_or_del);
+                    let blank = _mm256_cmpeq_epi8(before, space);
+                    edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_lf, blank));
+                    is_lf
+                };
+                edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_brk, dot_after));
+                brk |= u64::from(_mm256_movemask_epi8(is_brk) as u32) << half;
+            }
+            brk_octets += brk.count_ones() as usize;
+            // The run that reaches this block's first break (or its end,
+            // when it has none: a part of a line, no longer).
+            let run = base + brk.trailing_zeros() as usize - scan.line_start;
+            scan.max_line = scan.max_line.max(run);
+            if brk != 0 {
+                scan.line_start = base + 64 - brk.leading_zeros() as usize;
+            }
+        }
+        if !FULL {
+            let below = _mm256_cmpeq_epi8(_mm256_min_epu8(least, _mm256_set1_epi8(0x1F)), least);
+            if _mm256_movemask_epi8(_mm256_or_si256(below, odd)) != 0 {
+                return None;
+            }
+        }
+        let sum = |lanes: __m256i| {
+            let sums = _mm256_sad_epu8(lanes, zero);
+            _mm256_extract_epi64::<0>(sums) as usize
+                + _mm256_extract_epi64::<1>(sums) as usize
+                + _mm256_extract_epi64::<2>(sums) as usize
+                + _mm256_extract_epi64::<3>(sums) as usize
+        };
+        let high = sum(high);
+        scan.high += high;
+        scan.edges += sum(edges);
+        scan.brk_octets += brk_octets;
+        if FULL {
+            scan.control += sum(low) - high - brk_octets;
+            scan.equals += sum(eqs);
+            scan.pairs += sum(pairs);
+        }
+        Some(scan)
     }
 
     /// The longest line of `blocks` (the text's first 64-octet blocks)
@@ -1579,10 +1676,14 @@ mod tests {
         for round in 0..4000 {
             let mut v = Vec::new();
             let target = match round % 4 {
+                _ if round % 50 == 0 => 4000 + (next() % 12_000) as usize,
                 0 => (next() % 64) as usize,
                 1 => (next() % 400) as usize,
                 _ => (next() % 3000) as usize,
             };
+            // Half the texts have only LFs below 0x20, no DEL and no `=`
+            // (the AVX2 scan's lean path), but for one octet at most.
+            let lean = round % 2 == 0;
             while v.len() < target {
                 let r = next();
                 let len = if r % 3 == 0 {
@@ -1592,6 +1693,8 @@ mod tests {
                 };
                 let mut line: Vec<u8> = (0..len)
                     .map(|k| match (next() >> 20) % 40 {
+                        0..=2 if lean => b'a',
+                        4 if lean => b' ',
                         0 => b'=',
                         1 => 0x01,
                         2 => 0x7F,
@@ -1606,11 +1709,15 @@ mod tests {
                     line[0] = b'.';
                 }
                 if !line.is_empty() && r & (1 << 41) != 0 {
-                    *line.last_mut().unwrap() = if r & (1 << 42) != 0 { b' ' } else { b'\t' };
+                    *line.last_mut().unwrap() = if r & (1 << 42) != 0 || lean {
+                        b' '
+                    } else {
+                        b'\t'
+                    };
                 }
                 v.extend_from_slice(&line);
                 // Bare LF lines mostly, with the other breaks now and then.
-                let kind = if r & (3 << 43) == 0 {
+                let kind = if r & (3 << 43) == 0 && !lean {
                     (r >> 50) as usize % 4
                 } else {
                     1
@@ -1638,6 +1745,13 @@ mod tests {
                 _ => {}
             }
             check(&v);
+            // One octet the lean path does not expect, anywhere.
+            if lean && !v.is_empty() {
+                let odd = [b'\r', b'\t', b'=', 0x7F, 0x00, 0x1F][(next() % 6) as usize];
+                let at = next() as usize % v.len();
+                v[at] = odd;
+                check(&v);
+            }
         }
         // Every split of a CRLF, a lone CR and a lone LF over each block edge.
         for len in [63, 64, 65, 127, 128, 129, 200] {
