@@ -512,9 +512,15 @@ mod avx2 {
     ) -> Option<Scan> {
         let n = blocks.len();
         let zero = _mm256_setzero_si256();
-        let [cr, lf, dot, space, tab, equals, one, c21, del] =
-            [b'\r', b'\n', b'.', b' ', b'\t', b'=', 1, 0x21, 0x7F]
-                .map(|b| _mm256_set1_epi8(b as i8));
+        let [cr, lf, dot, space, tab, equals, one, c21] =
+            [b'\r', b'\n', b'.', b' ', b'\t', b'=', 1, 0x21].map(|b| _mm256_set1_epi8(b as i8));
+        let odd_table = {
+            let mut t = [0x80u8 as i8; 16];
+            t[0xD] = b'=' as i8;
+            t[0xF] = 0x7F;
+            // SAFETY: one 16-octet read of the 16-octet array `t`.
+            unsafe { _mm256_broadcastsi128_si256(_mm_loadu_si128(t.as_ptr().cast())) }
+        };
         // Lane counts: octets ≥ 0x80; below 0x20, DEL or ≥ 0x80, but
         // tabs; `=`; LFs after a CR; edges. Each block adds at most 2 to a
         // lane's count (4 to its edges).
@@ -523,30 +529,13 @@ mod avx2 {
         // the lanes that held a DEL or `=`.
         let (mut least, mut odd) = (_mm256_set1_epi8(-1), zero);
         let mut brk_octets = 0;
-        // The first and last blocks are read from a copy with an octet on
-        // either side: the one before the text is none of CR, space or
-        // tab, and the one after the blocks no dot (the line it would
-        // start is the walk's to finish).
-        let mut copy = [b'a'; 66];
-        for k in g..n.min(g + 63) {
-            let base = 64 * k;
-            let p = if k == 0 || k + 1 == n {
-                if k > 0 {
-                    copy[0] = input[base - 1];
-                }
-                copy[1..65].copy_from_slice(&blocks[k]);
-                copy[65] = if k + 1 < n { input[base + 64] } else { b'a' };
-                copy.as_ptr().wrapping_add(1)
-            } else {
-                blocks.as_ptr().cast::<u8>().wrapping_add(base)
-            };
+        // Scans the block at `p`, octet `base` of the text. `p` must have
+        // 64 octets and one before and one after them valid for reads.
+        let mut scan_block = |p: *const u8, base: usize| {
             let mut brk = 0u64;
             for half in [0, 32] {
-                // SAFETY: `p` is a block of 64 octets with one octet
-                // before and one after it valid for reads: `copy[1..]`
-                // (of 66 octets), or block `k` of `blocks` (a pointer
-                // from the whole slice), neither its first nor its last
-                // (so `blocks` has 64 octets before it and after). Each
+                // SAFETY: `p` has 64 octets with one octet before and one
+                // after them valid for reads (see the calls below). Each
                 // load reads 32 octets from `half` − 1, `half` or `half` +
                 // 1, within those 66; no alignment is needed.
                 let (v, before, after) = unsafe {
@@ -576,8 +565,9 @@ mod avx2 {
                     is_brk
                 } else {
                     least = _mm256_min_epu8(least, _mm256_or_si256(v, is_lf));
-                    let eq_or_del =
-                        _mm256_or_si256(_mm256_cmpeq_epi8(v, equals), _mm256_cmpeq_epi8(v, del));
+                    // `=` or DEL: the one octet of their low nibble that a
+                    // lane below 0x80 is compared with (others with 0x80).
+                    let eq_or_del = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(odd_table, v), v);
                     odd = _mm256_or_si256(odd, eq_or_del);
                     let blank = _mm256_cmpeq_epi8(before, space);
                     edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_lf, blank));
@@ -594,6 +584,37 @@ mod avx2 {
             if brk != 0 {
                 scan.line_start = base + 64 - brk.leading_zeros() as usize;
             }
+        };
+        // The first and last blocks are read from a copy with an octet on
+        // either side: the one before the text is none of CR, space or
+        // tab, and the one after the blocks no dot (the line it would
+        // start is the walk's to finish).
+        let copy_of = |k: usize| {
+            let mut copy = [b'a'; 66];
+            if k > 0 {
+                copy[0] = input[64 * k - 1];
+            }
+            copy[1..65].copy_from_slice(&blocks[k]);
+            if k + 1 < n {
+                copy[65] = input[64 * k + 64];
+            }
+            copy
+        };
+        let (mut k, last) = (g, n.min(g + 63));
+        if k == 0 {
+            let copy = copy_of(0);
+            scan_block(copy.as_ptr().wrapping_add(1), 0);
+            k = 1;
+        }
+        // The blocks between the text's first and last: `blocks` has one
+        // before and after each (a pointer from the whole slice).
+        while k < last.min(n - 1) {
+            scan_block(blocks.as_ptr().cast::<u8>().wrapping_add(64 * k), 64 * k);
+            k += 1;
+        }
+        if k < last {
+            let copy = copy_of(k);
+            scan_block(copy.as_ptr().wrapping_add(1), 64 * k);
         }
         if !FULL {
             let below = _mm256_cmpeq_epi8(_mm256_min_epu8(least, _mm256_set1_epi8(0x1F)), least);
