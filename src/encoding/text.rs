@@ -419,8 +419,9 @@ mod avx2 {
         /// Longest run of octets between two CRs or LFs so far (see
         /// [`scan_wide`]).
         max_line: usize,
-        /// One past the last CR or LF (0 before the first).
-        line_start: usize,
+        /// The octets scanned since the last CR or LF (all of them before
+        /// the first).
+        open: usize,
     }
 
     /// [`analyze_text`](super::analyze_text)'s loop over its 64-octet
@@ -478,7 +479,8 @@ mod avx2 {
         // A dot at the text's start; the line still open at the end is
         // the walk's to finish, its starting dot included.
         let mut edges = scan.edges + usize::from(end > 0 && input[0] == b'.');
-        if scan.line_start < end && input[scan.line_start] == b'.' {
+        let line_start = end - scan.open;
+        if line_start < end && input[line_start] == b'.' {
             edges -= 1;
         }
         walk.edges = edges;
@@ -487,7 +489,7 @@ mod avx2 {
         walk.max_line = scan.max_line;
         walk.equals = scan.equals;
         walk.control = scan.control;
-        walk.line_start = scan.line_start;
+        walk.line_start = line_start;
         walk.lf_of_crlf = if split_pair { end } else { usize::MAX };
         scan.high
     }
@@ -529,9 +531,9 @@ mod avx2 {
         // the lanes that held a DEL or `=`.
         let (mut least, mut odd) = (_mm256_set1_epi8(-1), zero);
         let mut brk_octets = 0;
-        // Scans the block at `p`, octet `base` of the text. `p` must have
-        // 64 octets and one before and one after them valid for reads.
-        let mut scan_block = |p: *const u8, base: usize| {
+        // Scans the block at `p` (the text's blocks in order). `p` must
+        // have 64 octets and one before and one after them valid for reads.
+        let mut scan_block = |p: *const u8| {
             let mut brk = 0u64;
             for half in [0, 32] {
                 // SAFETY: `p` has 64 octets with one octet before and one
@@ -569,21 +571,26 @@ mod avx2 {
                     // lane below 0x80 is compared with (others with 0x80).
                     let eq_or_del = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(odd_table, v), v);
                     odd = _mm256_or_si256(odd, eq_or_del);
-                    let blank = _mm256_cmpeq_epi8(before, space);
-                    edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_lf, blank));
+                    // -1 for a space before, -1 for a dot after.
+                    let both = _mm256_add_epi8(_mm256_cmpeq_epi8(before, space), dot_after);
+                    edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_lf, both));
                     is_lf
                 };
-                edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_brk, dot_after));
+                if FULL {
+                    edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_brk, dot_after));
+                }
                 brk |= u64::from(_mm256_movemask_epi8(is_brk) as u32) << half;
             }
             brk_octets += brk.count_ones() as usize;
             // The run that reaches this block's first break (or its end,
             // when it has none: a part of a line, no longer).
-            let run = base + brk.trailing_zeros() as usize - scan.line_start;
+            let run = scan.open + brk.trailing_zeros() as usize;
             scan.max_line = scan.max_line.max(run);
-            if brk != 0 {
-                scan.line_start = base + 64 - brk.leading_zeros() as usize;
-            }
+            scan.open = if brk != 0 {
+                brk.leading_zeros() as usize
+            } else {
+                scan.open + 64
+            };
         };
         // The first and last blocks are read from a copy with an octet on
         // either side: the one before the text is none of CR, space or
@@ -603,18 +610,18 @@ mod avx2 {
         let (mut k, last) = (g, n.min(g + 63));
         if k == 0 {
             let copy = copy_of(0);
-            scan_block(copy.as_ptr().wrapping_add(1), 0);
+            scan_block(copy.as_ptr().wrapping_add(1));
             k = 1;
         }
         // The blocks between the text's first and last: `blocks` has one
         // before and after each (a pointer from the whole slice).
         while k < last.min(n - 1) {
-            scan_block(blocks.as_ptr().cast::<u8>().wrapping_add(64 * k), 64 * k);
+            scan_block(blocks.as_ptr().cast::<u8>().wrapping_add(64 * k));
             k += 1;
         }
         if k < last {
             let copy = copy_of(k);
-            scan_block(copy.as_ptr().wrapping_add(1), 64 * k);
+            scan_block(copy.as_ptr().wrapping_add(1));
         }
         if !FULL {
             let below = _mm256_cmpeq_epi8(_mm256_min_epu8(least, _mm256_set1_epi8(0x1F)), least);
