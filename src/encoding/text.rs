@@ -1792,6 +1792,15 @@ mod tests {
                 }
             }
         }
+        // The same over the edge of the scan's 63-block groups (the group
+        // after one that is not lean is not scanned lean either).
+        for at in 4029..4035 {
+            for piece in [&b"\r\n"[..], b"\r", b"\t\n", b" \n.", b"=\n"] {
+                let mut v = b"ab \n".repeat(3000);
+                v[at..at + piece.len()].copy_from_slice(piece);
+                check(&v);
+            }
+        }
         // All-control texts, all-break texts, lines of exactly n octets.
         for len in [0, 1, 63, 64, 65, 128, 1000] {
             for b in [
