@@ -323,6 +323,17 @@ fn has_avx2() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
 }
 
+/// Whether to take [`analyze_text`]'s AVX2 path: [`has_avx2`], and the
+/// bit instructions its mask arithmetic is built with (every CPU with AVX2
+/// has them, but each is its own feature).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_scan() -> bool {
+    has_avx2()
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+        && std::arch::is_x86_feature_detected!("popcnt")
+}
+
 /// [`crlf_into_vec`]'s block loop with 32-octet AVX2 break tests, for
 /// x86_64 CPUs that have AVX2 (found at run time; the build's baseline is
 /// SSE2).
@@ -389,61 +400,273 @@ mod avx2 {
         super::crlf_buf_blocks(input, start, end, buf, w, |block| breaks64(block))
     }
 
-    /// The octets of a 32-octet half that are below 0x20, DEL or `=`.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn special(v: __m256i) -> u64 {
-        let low = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1F)), v);
-        let del = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7F));
-        let eq = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'=' as i8));
-        u64::from(_mm256_movemask_epi8(_mm256_or_si256(low, _mm256_or_si256(del, eq))) as u32)
+    /// What [`scan_wide`] has counted so far.
+    #[derive(Clone, Copy, Default)]
+    struct Scan {
+        /// Octets ≥ 0x80.
+        high: usize,
+        /// C0 controls other than TAB, CR and LF, and DEL.
+        control: usize,
+        /// `=` octets.
+        equals: usize,
+        /// LFs right after a CR.
+        pairs: usize,
+        /// Breaks (CR or LF) with a dot after them or a space or tab
+        /// before.
+        edges: usize,
+        /// CR and LF octets.
+        brk_octets: usize,
+        /// Longest run of octets between two CRs or LFs so far (see
+        /// [`scan_wide`]).
+        max_line: usize,
+        /// The octets scanned since the last CR or LF (all of them before
+        /// the first).
+        open: usize,
     }
 
     /// [`analyze_text`](super::analyze_text)'s loop over its 64-octet
-    /// `blocks` (from the start of the text `st` walks) in two 32-octet
-    /// halves: returns the octets ≥ 0x80 and gives `st` every octet below
-    /// 0x20, DEL or `=`.
+    /// `blocks` (the text's first octets; `walk` has seen nothing yet),
+    /// with no per-octet walk: each 32-octet half is compared with the
+    /// octets one before and one after it (loads one octet off), lane
+    /// counts are kept of what the text's stats count, and a 64-bit mask
+    /// of each block's breaks gives the lines' lengths. Groups of 63
+    /// blocks are scanned first as if their only octets below 0x20 were
+    /// LFs, with no DEL and no `=` ([`group`]`::<false>`, which says so if
+    /// that was wrong), else (and from then on) with every count
+    /// (`group::<true>`). Returns the octets ≥ 0x80 and leaves `walk` as
+    /// its own walk over the blocks would, except that its `max_line` may
+    /// miss lines that start and end inside one block (at most 62 octets
+    /// long: see [`inner_max_line`]).
+    ///
+    /// A line's octets are a run between two octets of breaks: a CRLF
+    /// leaves an empty run between its CR and LF, which is no line, but
+    /// empty runs have no length and no edges, so the longest run and the
+    /// runs' edges (a dot after a CR or LF, or at the text's start; a
+    /// space or tab before one) are those of the lines. Every break octet
+    /// ends a line but the LF of a CRLF.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2, BMI1, LZCNT and POPCNT.
+    #[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
+    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], walk: &mut super::Lines<'_>) -> usize {
+        debug_assert!(walk.line_start == 0 && walk.breaks == 0 && walk.edges == 0);
+        let input = walk.input;
+        let n = blocks.len();
+        let end = n * 64;
+        let mut scan = Scan::default();
+        let mut full = false;
+        for g in (0..n).step_by(63) {
+            // (The lean scan takes the octet before the group for no CR
+            // or tab: it is in the group before, scanned lean only if so.)
+            if !full {
+                // SAFETY: the CPU has what `group` asks for (as this
+                // function does), and `g` is below `blocks.len()`.
+                match unsafe { group::<false>(input, blocks, g, scan) } {
+                    Some(next) => {
+                        scan = next;
+                        continue;
+                    }
+                    None => full = true,
+                }
+            }
+            // SAFETY: as above.
+            scan = unsafe { group::<true>(input, blocks, g, scan) }.expect("a full scan");
+        }
+        // A CR in the last lane whose LF comes after the blocks: the walk
+        // goes on from its LF, as its own walk would have.
+        let split_pair = end > 0 && input[end - 1] == b'\r' && input.get(end) == Some(&b'\n');
+        // A dot at the text's start; the line still open at the end is
+        // the walk's to finish, its starting dot included.
+        let mut edges = scan.edges + usize::from(end > 0 && input[0] == b'.');
+        let line_start = end - scan.open;
+        if line_start < end && input[line_start] == b'.' {
+            edges -= 1;
+        }
+        walk.edges = edges;
+        walk.breaks = scan.brk_octets - scan.pairs;
+        walk.bare = scan.brk_octets - 2 * scan.pairs - usize::from(split_pair);
+        walk.max_line = scan.max_line;
+        walk.equals = scan.equals;
+        walk.control = scan.control;
+        walk.line_start = line_start;
+        walk.lf_of_crlf = if split_pair { end } else { usize::MAX };
+        scan.high
+    }
+
+    /// Scans the (up to) 63 blocks of `blocks` from `g` on, adding to
+    /// `scan`. With `FULL`, counts everything; without, counts as if the
+    /// blocks had no octet below 0x20 but LFs, no DEL and no `=`, and the
+    /// octet before them were no CR or tab (the caller sees to it), and
+    /// returns `None` if the blocks are not so.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2, BMI1, LZCNT and POPCNT; `g` must be
+    /// below `blocks.len()`.
+    #[target_feature(enable = "avx2,bmi1,lzcnt,popcnt")]
+    #[inline]
+    unsafe fn group<const FULL: bool>(
+        input: &[u8],
+        blocks: &[[u8; 64]],
+        g: usize,
+        mut scan: Scan,
+    ) -> Option<Scan> {
+        let n = blocks.len();
+        let zero = _mm256_setzero_si256();
+        let [cr, lf, dot, space, tab, equals, one, c21] =
+            [b'\r', b'\n', b'.', b' ', b'\t', b'=', 1, 0x21].map(|b| _mm256_set1_epi8(b as i8));
+        let odd_table = {
+            let mut t = [0x80u8 as i8; 16];
+            t[0xD] = b'=' as i8;
+            t[0xF] = 0x7F;
+            // SAFETY: one 16-octet read of the 16-octet array `t`.
+            unsafe { _mm256_broadcastsi128_si256(_mm_loadu_si128(t.as_ptr().cast())) }
+        };
+        // Lane counts: octets ≥ 0x80; below 0x20, DEL or ≥ 0x80, but
+        // tabs; `=`; LFs after a CR; edges. Each block adds at most 2 to a
+        // lane's count (4 to its edges).
+        let [mut high, mut low, mut eqs, mut pairs, mut edges] = [zero; 5];
+        // Without `FULL`: the least of the octets with LFs made 0xFF, and
+        // the lanes that held a DEL or `=`.
+        let (mut least, mut odd) = (_mm256_set1_epi8(-1), zero);
+        let mut brk_octets = 0;
+        // Scans the block at `p` (the text's blocks in order). `p` must
+        // have 64 octets and one before and one after them valid for reads.
+        let mut scan_block = |p: *const u8| {
+            let mut brk = 0u64;
+            for half in [0, 32] {
+                // SAFETY: `p` has 64 octets with one octet before and one
+                // after them valid for reads (see the calls below). Each
+                // load reads 32 octets from `half` − 1, `half` or `half` +
+                // 1, within those 66; no alignment is needed.
+                let (v, before, after) = unsafe {
+                    (
+                        _mm256_loadu_si256(p.add(half).cast()),
+                        _mm256_loadu_si256(p.add(half).sub(1).cast()),
+                        _mm256_loadu_si256(p.add(half + 1).cast()),
+                    )
+                };
+                // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
+                high = _mm256_sub_epi8(high, _mm256_cmpgt_epi8(zero, v));
+                let is_lf = _mm256_cmpeq_epi8(v, lf);
+                let dot_after = _mm256_cmpeq_epi8(after, dot);
+                let is_brk = if FULL {
+                    eqs = _mm256_sub_epi8(eqs, _mm256_cmpeq_epi8(v, equals));
+                    // v + 1 below 0x21 as i8: v below 0x20, or ≥ 0x7F.
+                    let ctl = _mm256_cmpgt_epi8(c21, _mm256_add_epi8(v, one));
+                    low = _mm256_add_epi8(_mm256_sub_epi8(low, ctl), _mm256_cmpeq_epi8(v, tab));
+                    let is_brk = _mm256_or_si256(_mm256_cmpeq_epi8(v, cr), is_lf);
+                    let pair = _mm256_and_si256(is_lf, _mm256_cmpeq_epi8(before, cr));
+                    pairs = _mm256_sub_epi8(pairs, pair);
+                    let blank = _mm256_or_si256(
+                        _mm256_cmpeq_epi8(before, space),
+                        _mm256_cmpeq_epi8(before, tab),
+                    );
+                    edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_brk, blank));
+                    is_brk
+                } else {
+                    least = _mm256_min_epu8(least, _mm256_or_si256(v, is_lf));
+                    // `=` or DEL: the one octet of their low nibble that a
+                    // lane below 0x80 is compared with (others with 0x80).
+                    let eq_or_del = _mm256_cmpeq_epi8(_mm256_shuffle_epi8(odd_table, v), v);
+                    odd = _mm256_or_si256(odd, eq_or_del);
+                    // -1 for a space before, -1 for a dot after.
+                    let both = _mm256_add_epi8(_mm256_cmpeq_epi8(before, space), dot_after);
+                    edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_lf, both));
+                    is_lf
+                };
+                if FULL {
+                    edges = _mm256_sub_epi8(edges, _mm256_and_si256(is_brk, dot_after));
+                }
+                brk |= u64::from(_mm256_movemask_epi8(is_brk) as u32) << half;
+            }
+            brk_octets += brk.count_ones() as usize;
+            // The run that reaches this block's first break (or its end,
+            // when it has none: a part of a line, no longer).
+            let run = scan.open + brk.trailing_zeros() as usize;
+            scan.max_line = scan.max_line.max(run);
+            scan.open = if brk != 0 {
+                brk.leading_zeros() as usize
+            } else {
+                scan.open + 64
+            };
+        };
+        // The first and last blocks are read from a copy with an octet on
+        // either side: the one before the text is none of CR, space or
+        // tab, and the one after the blocks no dot (the line it would
+        // start is the walk's to finish).
+        let copy_of = |k: usize| {
+            let mut copy = [b'a'; 66];
+            if k > 0 {
+                copy[0] = input[64 * k - 1];
+            }
+            copy[1..65].copy_from_slice(&blocks[k]);
+            if k + 1 < n {
+                copy[65] = input[64 * k + 64];
+            }
+            copy
+        };
+        let (mut k, last) = (g, n.min(g + 63));
+        if k == 0 {
+            let copy = copy_of(0);
+            scan_block(copy.as_ptr().wrapping_add(1));
+            k = 1;
+        }
+        // The blocks between the text's first and last: `blocks` has one
+        // before and after each (a pointer from the whole slice).
+        while k < last.min(n - 1) {
+            scan_block(blocks.as_ptr().cast::<u8>().wrapping_add(64 * k));
+            k += 1;
+        }
+        if k < last {
+            let copy = copy_of(k);
+            scan_block(copy.as_ptr().wrapping_add(1));
+        }
+        if !FULL {
+            let below = _mm256_cmpeq_epi8(_mm256_min_epu8(least, _mm256_set1_epi8(0x1F)), least);
+            if _mm256_movemask_epi8(_mm256_or_si256(below, odd)) != 0 {
+                return None;
+            }
+        }
+        let sum = |lanes: __m256i| {
+            let sums = _mm256_sad_epu8(lanes, zero);
+            _mm256_extract_epi64::<0>(sums) as usize
+                + _mm256_extract_epi64::<1>(sums) as usize
+                + _mm256_extract_epi64::<2>(sums) as usize
+                + _mm256_extract_epi64::<3>(sums) as usize
+        };
+        let high = sum(high);
+        scan.high += high;
+        scan.edges += sum(edges);
+        scan.brk_octets += brk_octets;
+        if FULL {
+            scan.control += sum(low) - high - brk_octets;
+            scan.equals += sum(eqs);
+            scan.pairs += sum(pairs);
+        }
+        Some(scan)
+    }
+
+    /// The longest line of `blocks` (the text's first 64-octet blocks)
+    /// that starts and ends inside one of them, which
+    /// [`scan_wide`] does not look for (such a line has at most 62 octets).
     ///
     /// # Safety
     ///
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn scan_wide(blocks: &[[u8; 64]], walk: &mut super::Lines<'_>) -> usize {
-        // A local copy, written back at the end: its fields can stay in
-        // registers (the caller's are stored at every change otherwise).
-        let mut lines = *walk;
-        let st = &mut lines;
-        let mut total = 0;
-        let zero = _mm256_setzero_si256();
-        // Groups of 63 blocks: each adds at most 2 to a lane's 8-bit count.
-        for (g, group) in blocks.chunks(63).enumerate() {
-            let mut lanes = zero;
-            for (k, block) in group.iter().enumerate() {
-                // SAFETY: each load reads 32 octets at offset 0 or 32 of
-                // the 64-octet `block`, valid for reads; no alignment needed.
-                let (a, b) = unsafe {
-                    (
-                        _mm256_loadu_si256(block.as_ptr().cast()),
-                        _mm256_loadu_si256(block.as_ptr().add(32).cast()),
-                    )
-                };
-                // Lanes ≥ 0x80 are negative as i8: -1 each, subtracted.
-                lanes = _mm256_sub_epi8(lanes, _mm256_cmpgt_epi8(zero, a));
-                lanes = _mm256_sub_epi8(lanes, _mm256_cmpgt_epi8(zero, b));
-                let mut mask = special(a) | special(b) << 32;
-                while mask != 0 {
-                    st.octet((g * 63 + k) * 64 + mask.trailing_zeros() as usize);
-                    mask &= mask - 1;
-                }
+    pub(super) unsafe fn inner_max_line(blocks: &[[u8; 64]]) -> usize {
+        let mut max = 0;
+        for block in blocks {
+            let mut brk = breaks64(block);
+            while brk & (brk - 1) != 0 {
+                let from = brk.trailing_zeros();
+                brk &= brk - 1;
+                max = max.max((brk.trailing_zeros() - from - 1) as usize);
             }
-            let sums = _mm256_sad_epu8(lanes, zero);
-            total += _mm256_extract_epi64::<0>(sums) as usize
-                + _mm256_extract_epi64::<1>(sums) as usize
-                + _mm256_extract_epi64::<2>(sums) as usize
-                + _mm256_extract_epi64::<3>(sums) as usize;
         }
-        *walk = lines;
-        total
+        max
     }
 
     #[test]
@@ -566,11 +789,14 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
     let wide_len = wide.len();
     let (blocks, tail) = input[wide_len * 64..].as_chunks::<16>();
     let mut high = lanes::HighCount::new();
-    // With AVX2 (found at run time), the 64-octet blocks in 32-octet halves.
+    // With AVX2 (found at run time), the 64-octet blocks by mask
+    // arithmetic, with no walk over their octets.
     #[cfg(target_arch = "x86_64")]
-    let (wide, wide_high) = if has_avx2() {
-        // SAFETY: the CPU has AVX2 (checked just above), which is all
-        // `avx2::scan_wide` asks of its caller.
+    let masked = !wide.is_empty() && has_avx2_scan();
+    #[cfg(target_arch = "x86_64")]
+    let (wide, wide_high) = if masked {
+        // SAFETY: the CPU has AVX2, BMI1, LZCNT and POPCNT (checked just
+        // above), which is all `avx2::scan_wide` asks of its caller.
         let high = unsafe { avx2::scan_wide(wide, &mut st) };
         (&wide[wide.len()..], high)
     } else {
@@ -610,7 +836,16 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
         }
     }
     let last = &input[st.line_start.min(input.len())..];
-    let max_line = st.max_line.max(last.len());
+    #[allow(unused_mut)]
+    let mut max_line = st.max_line.max(last.len());
+    // The masks find every line longer than 62 octets; the shorter lines
+    // inside a block count only if no line is longer (texts of short lines).
+    #[cfg(target_arch = "x86_64")]
+    if masked && max_line < 63 {
+        // SAFETY: `masked` says the CPU has AVX2, all `inner_max_line`
+        // asks of its caller.
+        max_line = max_line.max(unsafe { avx2::inner_max_line(input.as_chunks::<64>().0) });
+    }
     let edges = st.edges + edges(last);
     let len = input.len() + st.bare;
     let qp = QpBound {
@@ -1434,6 +1669,157 @@ mod tests {
             let cut = (next() as usize) % (want.len() + 1);
             piece.consume(cut);
             assert_eq!(piece.as_bytes(), &want[cut..]);
+        }
+    }
+
+    /// [`analyze_text`]'s AVX2 path (mask arithmetic over 64-octet blocks)
+    /// against its SSE2 path (a walk over every break) and the naive
+    /// stats, whole `TextScan`s compared, on texts built to put breaks,
+    /// dots, spaces and tabs at block edges: CRLFs split across blocks,
+    /// a CR at the very end, bare CRs before LF-only lines, empty lines,
+    /// lines of 62, 63, 64, 998 and 999 octets, texts shorter than a
+    /// block, all-control texts.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_scan_matches_the_walk_at_block_edges() {
+        fn check(v: &[u8]) {
+            let got = analyze_text(v);
+            SSE2_ONLY.with(|only| only.set(true));
+            let walked = analyze_text(v);
+            SSE2_ONLY.with(|only| only.set(false));
+            assert_eq!(got, walked, "{v:?}");
+            let want = naive_analyze(v);
+            assert_eq!(got.stats.max_line_len, want.max_line_len, "{v:?}");
+            assert_eq!(got.bare, want.bare_cr_or_lf, "{v:?}");
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let breaks: [&[u8]; 4] = [b"\r\n", b"\n", b"\r", b"\r\r\n"];
+        let lens = [0, 1, 2, 61, 62, 63, 64, 65, 127, 128, 998, 999, 1000];
+        for round in 0..4000 {
+            let mut v = Vec::new();
+            let target = match round % 4 {
+                _ if round % 50 == 0 => 4000 + (next() % 12_000) as usize,
+                0 => (next() % 64) as usize,
+                1 => (next() % 400) as usize,
+                _ => (next() % 3000) as usize,
+            };
+            // Half the texts have only LFs below 0x20, no DEL and no `=`
+            // (the AVX2 scan's lean path), but for one octet at most.
+            let lean = round % 2 == 0;
+            while v.len() < target {
+                let r = next();
+                let len = if r % 3 == 0 {
+                    lens[(r >> 8) as usize % lens.len()]
+                } else {
+                    (r >> 8) as usize % 70
+                };
+                let mut line: Vec<u8> = (0..len)
+                    .map(|k| match (next() >> 20) % 40 {
+                        0..=2 if lean => b'a',
+                        4 if lean => b' ',
+                        0 => b'=',
+                        1 => 0x01,
+                        2 => 0x7F,
+                        3 => 0xC3,
+                        4 => b'\t',
+                        5..=8 => b' ',
+                        9 => b'.',
+                        _ => b'a' + (k % 26) as u8,
+                    })
+                    .collect();
+                if !line.is_empty() && r & (1 << 40) != 0 {
+                    line[0] = b'.';
+                }
+                if !line.is_empty() && r & (1 << 41) != 0 {
+                    *line.last_mut().unwrap() = if r & (1 << 42) != 0 || lean {
+                        b' '
+                    } else {
+                        b'\t'
+                    };
+                }
+                v.extend_from_slice(&line);
+                // Bare LF lines mostly, with the other breaks now and then.
+                let kind = if r & (3 << 43) == 0 && !lean {
+                    (r >> 50) as usize % 4
+                } else {
+                    1
+                };
+                v.extend_from_slice(breaks[kind]);
+            }
+            // Move a break, a dot or a space to a block edge.
+            if v.len() > 2 {
+                let edge = (next() as usize % (v.len() / 64 + 1)) * 64;
+                let at = (edge + (next() % 3) as usize)
+                    .saturating_sub(1)
+                    .min(v.len() - 2);
+                match next() % 6 {
+                    0 => v[at..at + 2].copy_from_slice(b"\r\n"),
+                    1 => v[at] = b'\r',
+                    2 => v[at] = b'\n',
+                    3 => v[at] = b'.',
+                    4 => v[at] = b' ',
+                    _ => v[at..at + 2].copy_from_slice(b" \n"),
+                }
+            }
+            match round % 7 {
+                0 => v.push(b'\r'),
+                1 => v.push(b'.'),
+                _ => {}
+            }
+            check(&v);
+            // One octet the lean path does not expect, anywhere.
+            if lean && !v.is_empty() {
+                let odd = [b'\r', b'\t', b'=', 0x7F, 0x00, 0x1F][(next() % 6) as usize];
+                let at = next() as usize % v.len();
+                v[at] = odd;
+                check(&v);
+            }
+        }
+        // Every split of a CRLF, a lone CR and a lone LF over each block edge.
+        for len in [63, 64, 65, 127, 128, 129, 200] {
+            for at in 0..len {
+                for piece in [&b"\r\n"[..], b"\r", b"\n", b". ", b" \n.", b"\r\r\n\n"] {
+                    let mut v = vec![b'a'; len];
+                    let end = (at + piece.len()).min(len);
+                    v[at..end].copy_from_slice(&piece[..end - at]);
+                    check(&v);
+                }
+            }
+        }
+        // The same over the edge of the scan's 63-block groups (the group
+        // after one that is not lean is not scanned lean either).
+        for at in 4029..4035 {
+            for piece in [&b"\r\n"[..], b"\r", b"\t\n", b" \n.", b"=\n"] {
+                let mut v = b"ab \n".repeat(3000);
+                v[at..at + piece.len()].copy_from_slice(piece);
+                check(&v);
+            }
+        }
+        // All-control texts, all-break texts, lines of exactly n octets.
+        for len in [0, 1, 63, 64, 65, 128, 1000] {
+            for b in [
+                0x00, 0x01, 0x1F, 0x7F, b'\t', b'\r', b'\n', b'=', b'.', b' ',
+            ] {
+                check(&vec![b; len]);
+            }
+            check(&b"\r\n".repeat(len));
+            check(&b"\n\r".repeat(len));
+        }
+        for n in [61, 62, 63, 64, 65, 998, 999] {
+            for count in [1, 2, 5] {
+                for brk in breaks {
+                    let mut line = vec![b'x'; n];
+                    line.extend_from_slice(brk);
+                    check(&line.repeat(count));
+                    check(&[&b"ab\n"[..], &line.repeat(count)].concat());
+                }
+            }
         }
     }
 
