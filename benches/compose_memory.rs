@@ -86,7 +86,7 @@ fn mib(bytes: usize) -> String {
     if bytes >= 1 << 20 {
         format!("{:.2} MiB", bytes as f64 / (1 << 20) as f64)
     } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
+        format!("{:.1} KiB ({bytes} B)", bytes as f64 / 1024.0)
     }
 }
 

@@ -664,12 +664,49 @@ fn plan(msg: &Message, opts: RenderOptions, exact: bool) -> Result<Plan, Compose
     Ok(Plan { head, segs })
 }
 
-/// Room for the usual headers: about 300 octets for the message and its
-/// first part, less for each further part and boundary, and the subject's
-/// length again (encoded words).
+/// A guess at the headers' room: about 300 octets for the message's own,
+/// the subject's length again (encoded words), and each part's
+/// ([`leaf_room`]) with its boundary line.
 fn head_room(msg: &Message) -> usize {
     let subject = msg.headers.subject.as_ref().map_or(0, String::len);
-    320 + 320 * msg.leaves.len() + subject
+    msg.leaves.iter().fold(320 + subject, |room, leaf| {
+        room.saturating_add(leaf_room(leaf))
+    })
+}
+
+/// A guess at a part's headers with the boundary line before it: 280
+/// octets for a part with a Content-Type and a transfer encoding only (a
+/// text or HTML body: ~125 written, the rest for nested multiparts'
+/// headers), more for names, ids and custom headers, which encoding may
+/// triple.
+fn leaf_room(leaf: &Leaf) -> usize {
+    let name = leaf.filename.as_ref().map_or(0, String::len);
+    let id = leaf.content_id.as_ref().map_or(0, String::len);
+    let custom = leaf.headers.iter().fold(0usize, |n, (h, v)| {
+        n.saturating_add(h.as_str().len() + v.len())
+    });
+    if name == 0 && id == 0 && custom == 0 && leaf.disposition.is_none() {
+        return 280;
+    }
+    // The name twice (Content-Type and Content-Disposition), each up to
+    // three octets per octet in RFC 2231 form, folded.
+    320usize
+        .saturating_add(name.saturating_mul(7))
+        .saturating_add(id.saturating_mul(2))
+        .saturating_add(custom.saturating_mul(4))
+}
+
+/// What a message writes after its last body: the closing boundary lines
+/// of the multiparts that end there, innermost first.
+#[cfg(not(target_arch = "wasm32"))]
+fn trailing_room(node: &Node) -> usize {
+    match node {
+        Node::Leaf(_) => 0,
+        Node::Multipart(m) => {
+            let last = m.children.last().map_or(0, trailing_room);
+            last.saturating_add(m.boundary.as_str().len() + 6)
+        }
+    }
 }
 
 /// The encoded length of a quoted-printable part as [`plan`] counts it (0
@@ -700,11 +737,6 @@ fn body_bound(leaf: &Leaf, enc: TransferEncoding, qp_len: u64) -> usize {
         .saturating_add(2)
 }
 
-/// Room kept free before each body beyond the bodies' bounds: the
-/// boundaries and part headers after it (and the slack of CRLF writing).
-#[cfg(not(target_arch = "wasm32"))]
-const DIRECT_ROOM: usize = 200 + text::CRLF_SLACK;
-
 /// Writes each body as soon as its headers are written, into the same
 /// buffer (`to_bytes` of a message whose parts are all in memory): no plan
 /// kept, no header bytes copied.
@@ -714,8 +746,8 @@ struct Direct {
     renderer: Renderer,
     /// An upper bound on the body octets still to write.
     left: usize,
-    /// Kept free beyond `left` before each body ([`DIRECT_ROOM`], or
-    /// only the CRLF slack for a single part).
+    /// Kept free beyond `left` before each body: the CRLF slack and the
+    /// closing boundaries after the last body.
     room: usize,
 }
 
@@ -739,11 +771,11 @@ pub(crate) fn render_in_memory(
         let enc = leaf.transfer_encoding(opts);
         bodies = bodies.saturating_add(body_bound(leaf, enc, qp_len(leaf, enc, false)));
     }
-    // A single part has no boundary after its body.
-    let room = match msg.root {
-        Node::Leaf(_) => text::CRLF_SLACK,
-        Node::Multipart { .. } => DIRECT_ROOM,
-    };
+    // Kept free before each body beyond the bodies' bounds: the slack of
+    // CRLF writing and the closing boundaries written after the last body
+    // (the headers between bodies are in `head_room`'s guess: while they
+    // stay within it, the bodies and what follows them fit).
+    let room = text::CRLF_SLACK.saturating_add(trailing_room(&msg.root));
     let mut out = Vec::with_capacity(head_room(msg).saturating_add(bodies).saturating_add(room));
     let mut w = HeaderWriter {
         msg,
