@@ -384,7 +384,19 @@ mod avx2 {
     }
 
     /// [`crlf_into_buf`](super::crlf_into_buf)'s block loop with
-    /// 32-octet AVX2 break tests.
+    /// 32-octet AVX2 break tests, over `input[start..end]` into `buf` from
+    /// `w` (the same contract as [`super::crlf_buf_blocks`]: every block
+    /// from `start` below `end` has 128 octets of `input` from its start,
+    /// and `buf` room for `w + 2 * (end - start) + BUF_SLACK` octets; both
+    /// checked here).
+    ///
+    /// Whole blocks without a CR, whose octet before is no CR either (LF
+    /// texts: every LF in them is bare), take a lean loop: the block is
+    /// written whole, and per LF its CR and then a fixed 64-octet copy of
+    /// the input from the LF on, one octet further each time (what runs
+    /// past the block is overwritten by the next). Any other block (a CR
+    /// in it or just before it, or the last, partial one) goes through
+    /// [`super::crlf_buf_blocks`], one block at a time.
     ///
     /// # Safety
     ///
@@ -397,7 +409,79 @@ mod avx2 {
         buf: &mut [core::mem::MaybeUninit<u8>],
         w: usize,
     ) -> usize {
-        super::crlf_buf_blocks(input, start, end, buf, w, |block| breaks64(block))
+        assert!(
+            start <= end
+                && end.saturating_add(127) <= input.len()
+                && w + 2 * (end - start) + super::BUF_SLACK <= buf.len()
+        );
+        let cr = _mm256_set1_epi8(b'\r' as i8);
+        let lf = _mm256_set1_epi8(b'\n' as i8);
+        let src = input.as_ptr();
+        let dst = buf.as_mut_ptr().cast::<u8>();
+        let mut base = start;
+        let mut w = w;
+        let mut after_cr = start > 0 && input[start - 1] == b'\r';
+        while base < end {
+            if !after_cr {
+                while end - base >= 64 {
+                    // SAFETY (this block): `base + 128 <= input.len()`
+                    // (`base < end`, `end + 127 <= input.len()`), so the
+                    // loads at `base`, `base + 32` and, per LF at lane
+                    // `i < 64`, at `base + i` and `base + i + 32` (32
+                    // octets each) are inside `input`. Every break from
+                    // `start` adds at most one octet, so `w <= w0 + 2 *
+                    // (base - start)` (`w0` the `w` passed in); the `k`-th
+                    // LF of the block (from 0) at lane `i >= k` writes up
+                    // to `w + k + i + 65 <= w + 2 * 63 + 65`, which is at
+                    // most `w0 + 2 * (end - start) + 63 <= buf.len()` as
+                    // `base + 64 <= end`; the block's own 64 octets end
+                    // before that. `buf` is a unique borrow, so the writes
+                    // do not overlap `input`; `MaybeUninit<u8>` has the
+                    // layout of `u8` and any octet is valid to write; no
+                    // alignment is needed.
+                    unsafe {
+                        let a = _mm256_loadu_si256(src.add(base).cast());
+                        let b = _mm256_loadu_si256(src.add(base + 32).cast());
+                        let crs =
+                            _mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(b, cr));
+                        if _mm256_testz_si256(crs, crs) == 0 {
+                            break;
+                        }
+                        let d = dst.add(w);
+                        _mm256_storeu_si256(d.cast(), a);
+                        _mm256_storeu_si256(d.add(32).cast(), b);
+                        let mut mask =
+                            u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, lf)) as u32)
+                                | u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, lf)) as u32)
+                                    << 32;
+                        let mut d = d;
+                        while mask != 0 {
+                            let i = mask.trailing_zeros() as usize;
+                            let s = src.add(base + i);
+                            *d.add(i) = b'\r';
+                            let x = _mm256_loadu_si256(s.cast());
+                            let y = _mm256_loadu_si256(s.add(32).cast());
+                            _mm256_storeu_si256(d.add(i + 1).cast(), x);
+                            _mm256_storeu_si256(d.add(i + 33).cast(), y);
+                            d = d.add(1);
+                            mask &= mask - 1;
+                        }
+                        w = d.offset_from(dst) as usize + 64;
+                    }
+                    base += 64;
+                }
+                if base >= end {
+                    break;
+                }
+            }
+            // One block the general way (its CRs, or an LF right after a
+            // CR); the precondition holds for it as for the whole range.
+            let n = (end - base).min(64);
+            w = super::crlf_buf_blocks(input, base, base + n, buf, w, |block| breaks64(block));
+            after_cr = input[base + n - 1] == b'\r';
+            base += n;
+        }
+        w
     }
 
     /// What [`scan_wide`] has counted so far.
@@ -1371,6 +1455,7 @@ mod tests {
         analyze_matches_naive_on_noise();
         crlf_into_vec_matches_crlf_into();
         crlf_into_buf_matches_crlf_into();
+        crlf_into_buf_around_a_cr_in_lf_text();
         analyze_matches_naive_on_lf_texts();
         SSE2_ONLY.with(|only| only.set(false));
     }
@@ -1651,7 +1736,18 @@ mod tests {
                 b"\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                 b"\xe3\x81\x82\n\r",
             ];
-            let alphabet = alphabets[round % 7];
+            // LF texts with a rare CR: the lean blocks, a CR block
+            // between them, the block after a CR at a block's end.
+            let mut rare = [b'a'; 400];
+            rare[0] = b'\n';
+            rare[1] = b'\n';
+            rare[2] = b'\r';
+            let rare = &rare[..[70, 400][round % 2]];
+            let alphabet = if round % 9 == 8 {
+                rare
+            } else {
+                alphabets[round % 7]
+            };
             let v: Vec<u8> = (0..len)
                 .map(|_| alphabet[(next() >> 20) as usize % alphabet.len()])
                 .collect();
@@ -1669,6 +1765,49 @@ mod tests {
             let cut = (next() as usize) % (want.len() + 1);
             piece.consume(cut);
             assert_eq!(piece.as_bytes(), &want[cut..]);
+        }
+    }
+
+    /// An LF text (lines of 0 to 69 octets) with a CR, CRLF, LF CR or
+    /// CR CR put at every place in its first 200 octets, converted from
+    /// every start up to 130 (on each side of the block edges): the same
+    /// octets as `crlf_into`, which the lean blocks of the AVX2 path (no CR
+    /// in or just before them) must give up to around each CR.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn crlf_into_buf_around_a_cr_in_lf_text() {
+        let mut text = Vec::new();
+        let mut line = 0;
+        while text.len() < 700 {
+            text.extend(std::iter::repeat_n(b'x', line % 70));
+            text.push(b'\n');
+            line = (line * 7 + 13) % 1000;
+        }
+        for odd in [&b"\r"[..], b"\r\n", b"\n\r", b"\r\r"] {
+            for at in 0..200 {
+                let mut v = text.clone();
+                v.splice(at..at + odd.len(), odd.iter().copied());
+                for start in [
+                    0,
+                    1,
+                    2,
+                    63,
+                    64,
+                    65,
+                    127,
+                    128,
+                    129,
+                    at.saturating_sub(1),
+                    at,
+                    at + 1,
+                ] {
+                    let mut want = Vec::new();
+                    crlf_into(&v, start, v.len(), &mut want);
+                    let mut piece = CrlfBuf::<{ 2 * 700 + BUF_SLACK }>::new();
+                    piece.push_crlf(&v, start, v.len());
+                    assert_eq!(piece.as_bytes(), &want[..], "{odd:?} at {at} from {start}");
+                }
+            }
         }
     }
 
