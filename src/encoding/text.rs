@@ -843,6 +843,9 @@ pub(crate) struct TextScan {
     /// An upper bound on the length of the CRLF form in quoted-printable
     /// ([`qp::encoded_len`](super::qp::encoded_len)).
     pub qp_bound: usize,
+    /// `=` octets (none: the text cannot hold a boundary, which starts
+    /// with `=_`).
+    pub equals: usize,
 }
 
 /// Analyses a text as its CRLF form, without making that form: one pass
@@ -947,6 +950,7 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
         },
         bare: st.bare > 0,
         qp_bound: qp.bound(len),
+        equals: st.equals,
     }
 }
 
@@ -1576,6 +1580,7 @@ mod tests {
             let qp = crate::encoding::qp::encoded_len(&normalized);
             assert!(qp <= scan.qp_bound, "{qp} > {} for {v:?}", scan.qp_bound);
             assert_eq!(scan.bare, want.bare_cr_or_lf);
+            assert_eq!(scan.equals, v.iter().filter(|&&b| b == b'=').count());
             assert_eq!(
                 scan.stats,
                 TextStats {
