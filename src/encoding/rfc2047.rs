@@ -390,7 +390,7 @@ fn encode_run<F: FnMut(&str)>(
                 word.clear();
                 write_word(&mut word, name, &bytes, mode, q <= b);
                 // Always ASCII: the charset name, `B` or `Q` text.
-                emit(std::str::from_utf8(word.as_bytes()).unwrap_or_default());
+                emit(word.as_str());
                 break;
             }
             // The plan over-estimated (should not happen): drop a char.
@@ -588,6 +588,21 @@ impl WordBuf {
         } else {
             &self.spill
         }
+    }
+
+    /// The word as text, without validating it again: a word is only ever
+    /// written by [`write_word`], of ASCII octets and the charset's name.
+    #[allow(unsafe_code)]
+    fn as_str(&self) -> &str {
+        let bytes = self.as_bytes();
+        debug_assert!(std::str::from_utf8(bytes).is_ok(), "{bytes:?}");
+        // SAFETY: `bytes` is UTF-8: `encode_run` clears the buffer, then
+        // `write_word` appends only the ASCII octets `=?`, `?Q?` or `?B?`,
+        // `?=`, Q's `_`, `=`, hex digits and the octets `q_literal` passes
+        // (all within 0x21..=0x7E), base64 characters (`push_base64`), and
+        // the whole of a `&str` (the charset's name). ASCII octets and
+        // whole UTF-8 strings joined are UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 }
 
