@@ -614,7 +614,22 @@ fn push_base64(bytes: &[u8], w: &mut WordBuf) {
     let mut groups = bytes.chunks_exact(3);
     // Whole groups written in place when they fit (they always do).
     let (start, end) = (w.len, w.len + bytes.len() / 3 * 4);
-    if w.spill.is_empty() && end <= WORD_BUF {
+    // Native x86_64 with AVX2: all of them at once (64 characters written,
+    // those past the groups left past `len`).
+    #[cfg(target_arch = "x86_64")]
+    let vector = w.spill.is_empty() && start + 64 <= WORD_BUF && {
+        let mut chars = [0u8; 64];
+        super::base64::word_groups(bytes, &mut chars) && {
+            w.buf[start..start + 64].copy_from_slice(&chars);
+            w.len = end;
+            true
+        }
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let vector = false;
+    if vector {
+        // Done above.
+    } else if w.spill.is_empty() && end <= WORD_BUF {
         for (g, o) in (&mut groups).zip(w.buf[start..end].chunks_exact_mut(4)) {
             let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
             o.copy_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);
