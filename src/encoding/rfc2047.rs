@@ -563,18 +563,28 @@ impl WordBuf {
         self.spill.clear();
     }
 
-    #[inline]
+    // Inlined natively: most calls append a few constant octets. (Not in
+    // the wasm build, whose size is bounded.)
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline)]
     fn extend_from_slice(&mut self, bytes: &[u8]) {
         let end = self.len + bytes.len();
         if self.spill.is_empty() && end <= WORD_BUF {
             self.buf[self.len..end].copy_from_slice(bytes);
             self.len = end;
         } else {
-            if self.spill.is_empty() {
-                self.spill.extend_from_slice(&self.buf[..self.len]);
-            }
-            self.spill.extend_from_slice(bytes);
+            self.spill_extend(bytes);
         }
+    }
+
+    /// [`WordBuf::extend_from_slice`] past the stack buffer (never, by
+    /// the bounds above).
+    #[cfg_attr(not(target_arch = "wasm32"), cold, inline(never))]
+    fn spill_extend(&mut self, bytes: &[u8]) {
+        if self.spill.is_empty() {
+            self.spill.extend_from_slice(&self.buf[..self.len]);
+        }
+        self.spill.extend_from_slice(bytes);
     }
 
     #[inline]
