@@ -163,9 +163,9 @@ fn crlf_into_buf(
     let mut at = start;
     if fast_end > start {
         #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // SAFETY: the CPU has AVX2 (checked just above), which is all
-            // `avx2::crlf_buf_blocks` asks of its caller.
+        if has_avx2_scan() {
+            // SAFETY: the CPU has AVX2 and BMI1 (checked just above),
+            // which is all `avx2::crlf_buf_blocks` asks of its caller.
             w = unsafe { avx2::crlf_buf_blocks(input, start, fast_end, buf, w) };
             at = fast_end;
         }
@@ -400,8 +400,8 @@ mod avx2 {
     ///
     /// # Safety
     ///
-    /// The CPU must support AVX2.
-    #[target_feature(enable = "avx2")]
+    /// The CPU must support AVX2 and BMI1.
+    #[target_feature(enable = "avx2,bmi1")]
     pub(super) unsafe fn crlf_buf_blocks(
         input: &[u8],
         start: usize,
@@ -423,14 +423,22 @@ mod avx2 {
         let mut after_cr = start > 0 && input[start - 1] == b'\r';
         while base < end {
             if !after_cr {
-                while end - base >= 64 {
+                // Blocks from below `lean_end` are whole (`base + 64 <=
+                // end`); `d` is where the next block's first octet goes.
+                let lean_end = end.saturating_sub(63);
+                // SAFETY: `w <= buf.len()` (see below), so `dst + w` is
+                // inside `buf` or one past it.
+                let mut d = unsafe { dst.add(w) };
+                while base < lean_end {
                     // SAFETY (this block): `base + 128 <= input.len()`
                     // (`base < end`, `end + 127 <= input.len()`), so the
                     // loads at `base`, `base + 32` and, per LF at lane
                     // `i < 64`, at `base + i` and `base + i + 32` (32
                     // octets each) are inside `input`. Every break from
-                    // `start` adds at most one octet, so `w <= w0 + 2 *
-                    // (base - start)` (`w0` the `w` passed in); the `k`-th
+                    // `start` adds at most one octet, so the block goes to
+                    // `d = dst + w` with `w <= w0 + 2 * (base - start)`
+                    // (`w0` the `w` passed in; `d` moves one octet per LF
+                    // and 64 per block, as the output does); the `k`-th
                     // LF of the block (from 0) at lane `i >= k` writes up
                     // to `w + k + i + 65 <= w + 2 * 63 + 65`, which is at
                     // most `w0 + 2 * (end - start) + 63 <= buf.len()` as
@@ -447,14 +455,12 @@ mod avx2 {
                         if _mm256_testz_si256(crs, crs) == 0 {
                             break;
                         }
-                        let d = dst.add(w);
                         _mm256_storeu_si256(d.cast(), a);
                         _mm256_storeu_si256(d.add(32).cast(), b);
                         let mut mask =
                             u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, lf)) as u32)
                                 | u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, lf)) as u32)
                                     << 32;
-                        let mut d = d;
                         while mask != 0 {
                             let i = mask.trailing_zeros() as usize;
                             let s = src.add(base + i);
@@ -466,10 +472,13 @@ mod avx2 {
                             d = d.add(1);
                             mask &= mask - 1;
                         }
-                        w = d.offset_from(dst) as usize + 64;
+                        d = d.add(64);
                     }
                     base += 64;
                 }
+                // SAFETY: `d` was derived from `dst` by `add`s within
+                // `buf` (as above).
+                w = unsafe { d.offset_from(dst) } as usize;
                 if base >= end {
                     break;
                 }
