@@ -390,7 +390,7 @@ fn encode_run<F: FnMut(&str)>(
                 word.clear();
                 write_word(&mut word, name, &bytes, mode, q <= b);
                 // Always ASCII: the charset name, `B` or `Q` text.
-                emit(std::str::from_utf8(word.as_bytes()).unwrap_or_default());
+                emit(word.as_str());
                 break;
             }
             // The plan over-estimated (should not happen): drop a char.
@@ -563,18 +563,28 @@ impl WordBuf {
         self.spill.clear();
     }
 
-    #[inline]
+    // Inlined natively: most calls append a few constant octets. (Not in
+    // the wasm build, whose size is bounded.)
+    #[cfg_attr(not(target_arch = "wasm32"), inline(always))]
+    #[cfg_attr(target_arch = "wasm32", inline)]
     fn extend_from_slice(&mut self, bytes: &[u8]) {
         let end = self.len + bytes.len();
         if self.spill.is_empty() && end <= WORD_BUF {
             self.buf[self.len..end].copy_from_slice(bytes);
             self.len = end;
         } else {
-            if self.spill.is_empty() {
-                self.spill.extend_from_slice(&self.buf[..self.len]);
-            }
-            self.spill.extend_from_slice(bytes);
+            self.spill_extend(bytes);
         }
+    }
+
+    /// [`WordBuf::extend_from_slice`] past the stack buffer (never, by
+    /// the bounds above).
+    #[cfg_attr(not(target_arch = "wasm32"), cold, inline(never))]
+    fn spill_extend(&mut self, bytes: &[u8]) {
+        if self.spill.is_empty() {
+            self.spill.extend_from_slice(&self.buf[..self.len]);
+        }
+        self.spill.extend_from_slice(bytes);
     }
 
     #[inline]
@@ -589,6 +599,21 @@ impl WordBuf {
             &self.spill
         }
     }
+
+    /// The word as text, without validating it again: a word is only ever
+    /// written by [`write_word`], of ASCII octets and the charset's name.
+    #[allow(unsafe_code)]
+    fn as_str(&self) -> &str {
+        let bytes = self.as_bytes();
+        debug_assert!(std::str::from_utf8(bytes).is_ok(), "{bytes:?}");
+        // SAFETY: `bytes` is UTF-8: `encode_run` clears the buffer, then
+        // `write_word` appends only the ASCII octets `=?`, `?Q?` or `?B?`,
+        // `?=`, Q's `_`, `=`, hex digits and the octets `q_literal` passes
+        // (all within 0x21..=0x7E), base64 characters (`push_base64`), and
+        // the whole of a `&str` (the charset's name). ASCII octets and
+        // whole UTF-8 strings joined are UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
 }
 
 /// Appends the padded base64 of `bytes` (an encoded word's few dozen
@@ -599,7 +624,22 @@ fn push_base64(bytes: &[u8], w: &mut WordBuf) {
     let mut groups = bytes.chunks_exact(3);
     // Whole groups written in place when they fit (they always do).
     let (start, end) = (w.len, w.len + bytes.len() / 3 * 4);
-    if w.spill.is_empty() && end <= WORD_BUF {
+    // Native x86_64 with AVX2: all of them at once (64 characters written,
+    // those past the groups left past `len`).
+    #[cfg(target_arch = "x86_64")]
+    let vector = w.spill.is_empty() && start + 64 <= WORD_BUF && {
+        let mut chars = [0u8; 64];
+        super::base64::word_groups(bytes, &mut chars) && {
+            w.buf[start..start + 64].copy_from_slice(&chars);
+            w.len = end;
+            true
+        }
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let vector = false;
+    if vector {
+        // Done above.
+    } else if w.spill.is_empty() && end <= WORD_BUF {
         for (g, o) in (&mut groups).zip(w.buf[start..end].chunks_exact_mut(4)) {
             let v = u32::from(g[0]) << 16 | u32::from(g[1]) << 8 | u32::from(g[2]);
             o.copy_from_slice(&[sym(v >> 18), sym(v >> 12), sym(v >> 6), sym(v)]);

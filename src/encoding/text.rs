@@ -163,9 +163,9 @@ fn crlf_into_buf(
     let mut at = start;
     if fast_end > start {
         #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // SAFETY: the CPU has AVX2 (checked just above), which is all
-            // `avx2::crlf_buf_blocks` asks of its caller.
+        if has_avx2_scan() {
+            // SAFETY: the CPU has AVX2 and BMI1 (checked just above),
+            // which is all `avx2::crlf_buf_blocks` asks of its caller.
             w = unsafe { avx2::crlf_buf_blocks(input, start, fast_end, buf, w) };
             at = fast_end;
         }
@@ -384,12 +384,24 @@ mod avx2 {
     }
 
     /// [`crlf_into_buf`](super::crlf_into_buf)'s block loop with
-    /// 32-octet AVX2 break tests.
+    /// 32-octet AVX2 break tests, over `input[start..end]` into `buf` from
+    /// `w` (the same contract as [`super::crlf_buf_blocks`]: every block
+    /// from `start` below `end` has 128 octets of `input` from its start,
+    /// and `buf` room for `w + 2 * (end - start) + BUF_SLACK` octets; both
+    /// checked here).
+    ///
+    /// Whole blocks without a CR, whose octet before is no CR either (LF
+    /// texts: every LF in them is bare), take a lean loop: the block is
+    /// written whole, and per LF its CR and then a fixed 64-octet copy of
+    /// the input from the LF on, one octet further each time (what runs
+    /// past the block is overwritten by the next). Any other block (a CR
+    /// in it or just before it, or the last, partial one) goes through
+    /// [`super::crlf_buf_blocks`], one block at a time.
     ///
     /// # Safety
     ///
-    /// The CPU must support AVX2.
-    #[target_feature(enable = "avx2")]
+    /// The CPU must support AVX2 and BMI1.
+    #[target_feature(enable = "avx2,bmi1")]
     pub(super) unsafe fn crlf_buf_blocks(
         input: &[u8],
         start: usize,
@@ -397,7 +409,88 @@ mod avx2 {
         buf: &mut [core::mem::MaybeUninit<u8>],
         w: usize,
     ) -> usize {
-        super::crlf_buf_blocks(input, start, end, buf, w, |block| breaks64(block))
+        assert!(
+            start <= end
+                && end.saturating_add(127) <= input.len()
+                && w + 2 * (end - start) + super::BUF_SLACK <= buf.len()
+        );
+        let cr = _mm256_set1_epi8(b'\r' as i8);
+        let lf = _mm256_set1_epi8(b'\n' as i8);
+        let src = input.as_ptr();
+        let dst = buf.as_mut_ptr().cast::<u8>();
+        let mut base = start;
+        let mut w = w;
+        let mut after_cr = start > 0 && input[start - 1] == b'\r';
+        while base < end {
+            if !after_cr {
+                // Blocks from below `lean_end` are whole (`base + 64 <=
+                // end`); `d` is where the next block's first octet goes.
+                let lean_end = end.saturating_sub(63);
+                // SAFETY: `w <= buf.len()` (see below), so `dst + w` is
+                // inside `buf` or one past it.
+                let mut d = unsafe { dst.add(w) };
+                while base < lean_end {
+                    // SAFETY (this block): `base + 128 <= input.len()`
+                    // (`base < end`, `end + 127 <= input.len()`), so the
+                    // loads at `base`, `base + 32` and, per LF at lane
+                    // `i < 64`, at `base + i` and `base + i + 32` (32
+                    // octets each) are inside `input`. Every break from
+                    // `start` adds at most one octet, so the block goes to
+                    // `d = dst + w` with `w <= w0 + 2 * (base - start)`
+                    // (`w0` the `w` passed in; `d` moves one octet per LF
+                    // and 64 per block, as the output does); the `k`-th
+                    // LF of the block (from 0) at lane `i >= k` writes up
+                    // to `w + k + i + 65 <= w + 2 * 63 + 65`, which is at
+                    // most `w0 + 2 * (end - start) + 63 <= buf.len()` as
+                    // `base + 64 <= end`; the block's own 64 octets end
+                    // before that. `buf` is a unique borrow, so the writes
+                    // do not overlap `input`; `MaybeUninit<u8>` has the
+                    // layout of `u8` and any octet is valid to write; no
+                    // alignment is needed.
+                    unsafe {
+                        let a = _mm256_loadu_si256(src.add(base).cast());
+                        let b = _mm256_loadu_si256(src.add(base + 32).cast());
+                        let crs =
+                            _mm256_or_si256(_mm256_cmpeq_epi8(a, cr), _mm256_cmpeq_epi8(b, cr));
+                        if _mm256_testz_si256(crs, crs) == 0 {
+                            break;
+                        }
+                        _mm256_storeu_si256(d.cast(), a);
+                        _mm256_storeu_si256(d.add(32).cast(), b);
+                        let mut mask =
+                            u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, lf)) as u32)
+                                | u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, lf)) as u32)
+                                    << 32;
+                        while mask != 0 {
+                            let i = mask.trailing_zeros() as usize;
+                            let s = src.add(base + i);
+                            *d.add(i) = b'\r';
+                            let x = _mm256_loadu_si256(s.cast());
+                            let y = _mm256_loadu_si256(s.add(32).cast());
+                            _mm256_storeu_si256(d.add(i + 1).cast(), x);
+                            _mm256_storeu_si256(d.add(i + 33).cast(), y);
+                            d = d.add(1);
+                            mask &= mask - 1;
+                        }
+                        d = d.add(64);
+                    }
+                    base += 64;
+                }
+                // SAFETY: `d` was derived from `dst` by `add`s within
+                // `buf` (as above).
+                w = unsafe { d.offset_from(dst) } as usize;
+                if base >= end {
+                    break;
+                }
+            }
+            // One block the general way (its CRs, or an LF right after a
+            // CR); the precondition holds for it as for the whole range.
+            let n = (end - base).min(64);
+            w = super::crlf_buf_blocks(input, base, base + n, buf, w, |block| breaks64(block));
+            after_cr = input[base + n - 1] == b'\r';
+            base += n;
+        }
+        w
     }
 
     /// What [`scan_wide`] has counted so far.
@@ -759,6 +852,9 @@ pub(crate) struct TextScan {
     /// An upper bound on the length of the CRLF form in quoted-printable
     /// ([`qp::encoded_len`](super::qp::encoded_len)).
     pub qp_bound: usize,
+    /// `=` octets (none: the text cannot hold a boundary, which starts
+    /// with `=_`).
+    pub equals: usize,
 }
 
 /// Analyses a text as its CRLF form, without making that form: one pass
@@ -863,6 +959,7 @@ pub(crate) fn analyze_text(input: &[u8]) -> TextScan {
         },
         bare: st.bare > 0,
         qp_bound: qp.bound(len),
+        equals: st.equals,
     }
 }
 
@@ -1371,6 +1468,7 @@ mod tests {
         analyze_matches_naive_on_noise();
         crlf_into_vec_matches_crlf_into();
         crlf_into_buf_matches_crlf_into();
+        crlf_into_buf_around_a_cr_in_lf_text();
         analyze_matches_naive_on_lf_texts();
         SSE2_ONLY.with(|only| only.set(false));
     }
@@ -1491,6 +1589,7 @@ mod tests {
             let qp = crate::encoding::qp::encoded_len(&normalized);
             assert!(qp <= scan.qp_bound, "{qp} > {} for {v:?}", scan.qp_bound);
             assert_eq!(scan.bare, want.bare_cr_or_lf);
+            assert_eq!(scan.equals, v.iter().filter(|&&b| b == b'=').count());
             assert_eq!(
                 scan.stats,
                 TextStats {
@@ -1651,7 +1750,18 @@ mod tests {
                 b"\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
                 b"\xe3\x81\x82\n\r",
             ];
-            let alphabet = alphabets[round % 7];
+            // LF texts with a rare CR: the lean blocks, a CR block
+            // between them, the block after a CR at a block's end.
+            let mut rare = [b'a'; 400];
+            rare[0] = b'\n';
+            rare[1] = b'\n';
+            rare[2] = b'\r';
+            let rare = &rare[..[70, 400][round % 2]];
+            let alphabet = if round % 9 == 8 {
+                rare
+            } else {
+                alphabets[round % 7]
+            };
             let v: Vec<u8> = (0..len)
                 .map(|_| alphabet[(next() >> 20) as usize % alphabet.len()])
                 .collect();
@@ -1669,6 +1779,49 @@ mod tests {
             let cut = (next() as usize) % (want.len() + 1);
             piece.consume(cut);
             assert_eq!(piece.as_bytes(), &want[cut..]);
+        }
+    }
+
+    /// An LF text (lines of 0 to 69 octets) with a CR, CRLF, LF CR or
+    /// CR CR put at every place in its first 200 octets, converted from
+    /// every start up to 130 (on each side of the block edges): the same
+    /// octets as `crlf_into`, which the lean blocks of the AVX2 path (no CR
+    /// in or just before them) must give up to around each CR.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn crlf_into_buf_around_a_cr_in_lf_text() {
+        let mut text = Vec::new();
+        let mut line = 0;
+        while text.len() < 700 {
+            text.extend(std::iter::repeat_n(b'x', line % 70));
+            text.push(b'\n');
+            line = (line * 7 + 13) % 1000;
+        }
+        for odd in [&b"\r"[..], b"\r\n", b"\n\r", b"\r\r"] {
+            for at in 0..200 {
+                let mut v = text.clone();
+                v.splice(at..at + odd.len(), odd.iter().copied());
+                for start in [
+                    0,
+                    1,
+                    2,
+                    63,
+                    64,
+                    65,
+                    127,
+                    128,
+                    129,
+                    at.saturating_sub(1),
+                    at,
+                    at + 1,
+                ] {
+                    let mut want = Vec::new();
+                    crlf_into(&v, start, v.len(), &mut want);
+                    let mut piece = CrlfBuf::<{ 2 * 700 + BUF_SLACK }>::new();
+                    piece.push_crlf(&v, start, v.len());
+                    assert_eq!(piece.as_bytes(), &want[..], "{odd:?} at {at} from {start}");
+                }
+            }
         }
     }
 

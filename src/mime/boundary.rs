@@ -76,14 +76,22 @@ impl IdGenerator {
     #[inline(never)]
     pub(crate) fn fill_alphanumeric(&mut self, out: &mut [u8]) {
         // Ten characters per draw, as below (its 60-octet chunks are
-        // whole draws).
-        let mut bits = 0;
-        for (i, slot) in out.iter_mut().enumerate() {
-            if i % 10 == 0 {
-                bits = self.next_u64();
+        // whole draws): a fixed loop per whole draw (no count of
+        // characters to test per character), then the rest of one.
+        let (draws, rest) = out.as_chunks_mut::<10>();
+        for draw in draws {
+            let mut bits = self.next_u64();
+            for slot in draw {
+                *slot = ALPHABET[(bits % 62) as usize];
+                bits /= 62;
             }
-            *slot = ALPHABET[(bits % 62) as usize];
-            bits /= 62;
+        }
+        if !rest.is_empty() {
+            let mut bits = self.next_u64();
+            for slot in rest {
+                *slot = ALPHABET[(bits % 62) as usize];
+                bits /= 62;
+            }
         }
     }
 
@@ -309,8 +317,15 @@ mod tests {
         for len in 0..200 {
             let mut a = IdGenerator::from_seed(len as u64);
             let mut b = a.clone();
-            assert_eq!(a.alphanumeric(len), reference(&mut b, len), "{len}");
-            assert_eq!(a.next_u64(), b.next_u64(), "{len}");
+            let want = reference(&mut b, len);
+            let mut c = a.clone();
+            assert_eq!(a.alphanumeric(len), want, "{len}");
+            assert_eq!(a.next_u64(), b.clone().next_u64(), "{len}");
+            // The slice filler (boundaries and Message-IDs inline) too.
+            let mut filled = vec![0u8; len];
+            c.fill_alphanumeric(&mut filled);
+            assert_eq!(filled, want.as_bytes(), "{len}");
+            assert_eq!(c.next_u64(), b.next_u64(), "{len}");
         }
     }
 

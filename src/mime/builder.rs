@@ -1033,6 +1033,7 @@ fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
         stats: scan.stats,
         bare: scan.bare,
         qp_bound: scan.qp_bound,
+        has_equals: scan.equals > 0,
         is_message,
     }
 }
@@ -1275,10 +1276,14 @@ fn assign_boundaries(node: &mut Node, leaves: &[Leaf], rng: &mut IdGenerator) {
     }
     // Only bodies that may go out unencoded (base64 and quoted-printable
     // never hold "=_"), and of those only the ones that hold the prefix
-    // every boundary starts with, can clash: usually none.
+    // every boundary starts with, can clash: usually none. (A text's scan
+    // counted its `=`: without one it is not searched.)
     let exposed: Vec<&[u8]> = leaves
         .iter()
         .filter_map(|leaf| match &leaf.body {
+            LeafBody::Text {
+                has_equals: false, ..
+            } => None,
             LeafBody::Text { bytes, .. } => Some(bytes.as_slice()),
             LeafBody::Bytes(bytes) if leaf.forced.is_some() => Some(bytes.as_slice()),
             _ => None,

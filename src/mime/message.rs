@@ -245,6 +245,9 @@ pub(crate) enum LeafBody {
         /// An upper bound on the length of `bytes` in quoted-printable,
         /// counted with `stats` (a whole message's buffer is sized with it).
         qp_bound: usize,
+        /// Whether `bytes` holds a `=` (without one it cannot hold a
+        /// boundary, which starts with `=_`).
+        has_equals: bool,
         /// `message/rfc822`: may not be quoted-printable (RFC 2046 §5.2.1).
         is_message: bool,
     },
