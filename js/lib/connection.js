@@ -221,6 +221,9 @@ export class SMTPConnection {
     this._clearWriteTimer();
     this._out = { free: [], inFlight: 0, waiting: false };
     this._log(`connecting: ${this.bridge ? `bridge ${redactUrl(this.bridge)}` : `${this.host}:${this.port}`}`);
+    // `bytes` may be a view of a buffer the transport reuses for its next
+    // read (the Node transport's plain connections): use it synchronously
+    // (the engine copies it) and keep no reference.
     transport.onData = (bytes) => {
       if (this._transport !== transport || !this._engine) return;
       this._pump(bytes);

@@ -90,7 +90,7 @@ export class Message {
   /**
    * checkValidity's verdict as `{ error }`: a MimeographError naming the
    * field, or none. `keep`: a message without attachments keeps what the
-   * check built, for a `_buildForSend` in the same turn (see
+   * check built, for `_takePrebuilt` in the same turn (see
    * `_releasePrebuilt`).
    */
   _validity(keep = false) {
@@ -165,7 +165,7 @@ export class Message {
     return built;
   }
 
-  /** Frees what `_validity(true)` kept, if `_buildForSend` did not take it. */
+  /** Frees what `_validity(true)` kept, if `_takePrebuilt` did not take it. */
   _releasePrebuilt() {
     this._prebuilt?.free();
     this._prebuilt = null;

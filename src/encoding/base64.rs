@@ -214,7 +214,7 @@ mod avx2 {
             );
             let d = dst.as_mut_ptr().cast::<u8>();
             // SAFETY: `dst` is 78 octets of `out`'s spare capacity; the
-            // stores write 32 octets at offsets 0 and 16, 16 at 60 (its
+            // stores write 32 octets at offsets 0 and 32, 16 at 60 (its
             // first four the same characters as the second store's last
             // four) and CRLF at 76, all inside it. No alignment needed.
             unsafe {

@@ -156,8 +156,6 @@ fn has_byte(x: u64, b: u8) -> bool {
     has_below(x ^ (LO * u64::from(b)), 1)
 }
 
-/// Whether every byte is printable ASCII (0x20..=0x7E), eight bytes at a
-/// time: the usual header value.
 /// Appends every piece to `out`, in order. Always inlined: constant
 /// pieces (`": "`, CRLF) become plain stores (a shared out-of-line copy
 /// was measured: a `memcpy` call per piece costs more than it saves).
@@ -168,6 +166,8 @@ pub(crate) fn put(out: &mut Vec<u8>, pieces: &[&[u8]]) {
     }
 }
 
+/// Whether every byte is printable ASCII (0x20..=0x7E), eight bytes at a
+/// time: the usual header value.
 pub(crate) fn is_printable_ascii(b: &[u8]) -> bool {
     let mut chunks = b.chunks_exact(8);
     for chunk in &mut chunks {

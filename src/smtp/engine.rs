@@ -491,15 +491,6 @@ fn scrub(reply: Reply, secrets: &[String]) -> Reply {
     Reply::new(reply.code(), lines)
 }
 
-/// The address as (local part, lower-cased domain), for de-duplication: the
-/// ASCII (A-label) form where there is one, whose domain UTS-46 already
-/// mapped to lower case, so ASCII case folding is enough (and the wasm build
-/// carries no Unicode case tables).
-///
-/// A pair, not one string: the key type of the composer's duplicate set in
-/// `mime::builder`, so that the wasm build carries one `HashSet`
-/// instantiation, not two (issue 7: −937 B gzipped). A path without `@`
-/// gets the domain `@`, which no domain (the text after the last `@`) is.
 /// The extensions [`Client::begin_txn`] reads (absent: none).
 #[derive(Default)]
 struct TxnCaps {
@@ -510,6 +501,15 @@ struct TxnCaps {
     chunking: bool,
 }
 
+/// The address as (local part, lower-cased domain), for de-duplication: the
+/// ASCII (A-label) form where there is one, whose domain UTS-46 already
+/// mapped to lower case, so ASCII case folding is enough (and the wasm build
+/// carries no Unicode case tables).
+///
+/// A pair, not one string: the key type of the composer's duplicate set in
+/// `mime::builder`, so that the wasm build carries one `HashSet`
+/// instantiation, not two (issue 7: −937 B gzipped). A path without `@`
+/// gets the domain `@`, which no domain (the text after the last `@`) is.
 fn dedup_key(a: &EnvelopeAddress) -> (String, String) {
     let path = a.ascii().unwrap_or(a.utf8());
     match path.rsplit_once('@') {
