@@ -94,9 +94,18 @@ pub enum Command {
 impl Command {
     /// Appends the exact bytes sent on the wire.
     pub fn write_wire(&self, out: &mut Vec<u8>) {
+        self.write_wire_shown(&self.to_string(), out);
+    }
+
+    /// [`Command::write_wire`] given the command's display form `shown`
+    /// (`self.to_string()`, which the engine also needs for its transcript
+    /// and so formats once): the wire form of every command but secrets
+    /// and content is its display form and CRLF.
+    pub(crate) fn write_wire_shown(&self, shown: &str, out: &mut Vec<u8>) {
         use std::io::Write;
         // Writing into a Vec cannot fail.
         let _ = match self {
+            // Secrets (shown redacted) and content (shown as its size).
             Command::Auth {
                 mechanism,
                 initial_response: Some(r),
@@ -106,7 +115,11 @@ impl Command {
                 out.extend_from_slice(bytes);
                 Ok(())
             }
-            other => write!(out, "{other}\r\n"),
+            _ => {
+                out.extend_from_slice(shown.as_bytes());
+                out.extend_from_slice(b"\r\n");
+                Ok(())
+            }
         };
     }
 

@@ -213,21 +213,7 @@ struct Wire {
 impl Wire {
     fn write(&mut self, cmd: Command, expect: Option<Expect>) {
         let shown = cmd.to_string();
-        match cmd {
-            // Secrets (shown redacted) and content (shown as its size).
-            Command::Auth {
-                initial_response: Some(_),
-                ..
-            }
-            | Command::AuthResponse(_)
-            | Command::Content(_) => cmd.write_wire(&mut self.out),
-            // The wire form of any other command is its display form and
-            // CRLF (`Command::write_wire`): formatted once.
-            _ => {
-                self.out.extend_from_slice(shown.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
-            }
-        }
+        cmd.write_wire_shown(&shown, &mut self.out);
         if let Some(t) = &mut self.transcript {
             t.push(TranscriptLine {
                 direction: Direction::Client,
