@@ -690,14 +690,7 @@ mod tests {
         let mut x: u64 = 0x2545_F491_4F6C_DD1D;
         for round in 0..3000 {
             let len = round % (WORD_GROUPS_MAX + 2);
-            let input: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 24) as u8
-                })
-                .collect();
+            let input = noise(&mut x, len);
             let mut out = [b'#'; 64];
             let done = word_groups(&input, &mut out);
             assert_eq!(done, len <= WORD_GROUPS_MAX && has_avx2(), "{len}");
@@ -722,20 +715,25 @@ mod tests {
                 1 => 57 * (x % 40) as usize,
                 _ => (x % 5000) as usize,
             };
-            let input: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    (x >> 24) as u8
-                })
-                .collect();
+            let input = noise(&mut x, len);
             let want = reference_lines(&input);
             let mut out = b"keep".to_vec();
             encode_lines(&input, &mut out);
             assert_eq!(&out[..4], b"keep");
             assert_eq!(out[4..], want[..], "len {len}");
         }
+    }
+
+    /// `len` octets of xorshift noise from the state `x`.
+    fn noise(x: &mut u64, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *x ^= *x << 13;
+                *x ^= *x >> 7;
+                *x ^= *x << 17;
+                (*x >> 24) as u8
+            })
+            .collect()
     }
 
     /// The 76-column lines of `input` as the base64 crate writes them one
