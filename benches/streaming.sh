@@ -78,22 +78,26 @@ PY
     rm -f "$out" "$out.port"
 }
 node_run path zeros
+node_run fsstream zeros
 node_run iterable pattern --chunking
 node_run stream pattern --chunking
-# The reference: the same Readable read to its end by a loop that only
-# copies each chunk (no library, no SMTP).
-drain="$(node js/test/stream_child.mjs drain stream "$bytes" | grep '^CHILD-REPORT ' | sed 's/^CHILD-REPORT //')"
-python3 - "$drain" <<'PY' | tee -a "$log"
+# The references: the same Readable, and fs.createReadStream of the same
+# file, read to their end by a loop that only copies each chunk (no
+# library, no SMTP).
+for source in stream fsstream; do
+    drain="$(node js/test/stream_child.mjs drain "$source" "$bytes" | grep '^CHILD-REPORT ' | sed 's/^CHILD-REPORT //')"
+    python3 - "$drain" "$source" <<'PY' | tee -a "$log"
 import json, sys
 r = json.loads(sys.argv[1])
-print(f"drain stream: {r['bytes']} bytes in {r['seconds']:.2f} s ({r['bytes'] / 1e6 / r['seconds']:.0f} MB/s), peak RSS {r['peak_rss'] / 1048576:.1f} MiB, CPU {r['cpu_seconds']:.2f} s")
+print(f"drain {sys.argv[2]}: {r['bytes']} bytes in {r['seconds']:.2f} s ({r['bytes'] / 1e6 / r['seconds']:.0f} MB/s), peak RSS {r['peak_rss'] / 1048576:.1f} MiB, CPU {r['cpu_seconds']:.2f} s")
 PY
+done
 
 # Lines like: "streaming path: 1073741824 bytes in 3.21 s (334 MB/s), peak RSS 7.4 MiB"
 mapfile -t native < <(grep -o -E 'streaming (path|reader):.*' "$log")
-mapfile -t node < <(grep -o -E '^node (path|iterable|stream):.*' "$log" | sed -E 's/^node /streaming /')
-if [[ ${#native[@]} -ne 2 || ${#node[@]} -ne 3 ]]; then
-    echo "streaming.sh: expected 2 native and 3 Node results, got ${#native[@]} and ${#node[@]}" >&2
+mapfile -t node < <(grep -o -E '^node (path|fsstream|iterable|stream):.*' "$log" | sed -E 's/^node /streaming /')
+if [[ ${#native[@]} -ne 2 || ${#node[@]} -ne 4 ]]; then
+    echo "streaming.sh: expected 2 native and 4 Node results, got ${#native[@]} and ${#node[@]}" >&2
     exit 1
 fi
 
@@ -127,19 +131,23 @@ mkdir -p benches/results
     echo "- native path: \`Attachment::path\` (a sparse file, zeros), server without CHUNKING: DATA, dot-stuffing, \`SIZE=\`."
     echo "- native reader: \`Attachment::reader\` (a generated pattern, length unknown), server with CHUNKING: BDAT chunks."
     echo "- Node path: \`{ path }\` (a sparse file), DATA, \`SIZE=\` from the file's size."
+    echo "- Node fsstream: \`{ stream: fs.createReadStream(file) }\` (the same sparse file), DATA, \`SIZE=\`: the package"
+    echo "  reads the file of a file stream nobody has read yet itself, into one reused buffer, as for \`path\`."
     echo "- Node iterable: \`{ stream: asyncGenerator }\` (the pattern in 64 KiB pieces, one buffer reused), CHUNKING: BDAT chunks."
     echo "- Node stream: \`{ stream: Readable }\` (the pattern, a new Buffer per 64 KiB chunk, as \`fs.createReadStream\`"
     echo "  makes), CHUNKING. V8 frees such buffers only after some 40 MiB of them pile up, whoever reads them:"
     echo "  the source's garbage, not the library's (which reuses its buffers)."
-    echo "- Node, no library: the same Readable read to its end by a loop that only copies each chunk into"
-    echo "  one reused buffer (\`js/test/stream_child.mjs drain stream\`): what reading such a source costs"
-    echo "  by itself. js/test/stream.test.mjs checks that the send's growth stays within 12 MiB of it."
+    echo "- Node, no library: the same Readable (stream), and fs.createReadStream of the sparse file"
+    echo "  (fsstream), read to the end by a loop that only copies each chunk into one reused buffer"
+    echo "  (\`js/test/stream_child.mjs drain SOURCE\`): what reading such a source costs by itself."
+    echo "  js/test/stream.test.mjs checks that the send's growth stays within 12 MiB of it."
     echo
     echo "| sender | source | seconds | MB/s | sender CPU (s) | peak RSS (MiB) |"
     echo "|---|---|---|---|---|---|"
     for l in "${native[@]}"; do row native "$l"; done
     for l in "${node[@]}"; do row Node "$l"; done
     row "Node, no library (reading only)" "$(grep -o -E '^drain stream:.*' "$log" | sed -E 's/^drain /streaming /')"
+    row "Node, no library (reading only)" "$(grep -o -E '^drain fsstream:.*' "$log" | sed -E 's/^drain /streaming /')"
     echo
     echo "Notes:"
     echo

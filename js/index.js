@@ -34,6 +34,74 @@ if (isNode) {
       throw e;
     }
   };
+  // An fs.ReadStream nobody has read yet is read like a `path`: its file is
+  // opened again (a descriptor of our own, whose lifetime no one else
+  // controls) and read into one reused buffer. Read as a stream it would make
+  // a new Buffer per chunk, and V8 lets some 40 MiB of spent ones pile up
+  // before it collects them (js/test/stream.test.mjs). Only a stream over
+  // Node's own fs and a path, not flowing, never read, with no listener for
+  // its data and no encoding; its `start` and `end` are honoured. Closing
+  // before the first read leaves the stream as it was (a message offered
+  // again reads it then); after, the stream is destroyed. A stream destroyed
+  // meanwhile (its `signal` aborted) stops the reading with an error.
+  const readStarted = new WeakSet();
+  const watched = new WeakSet();
+  // From attach(): a file stream opens (and may fail to) before the send
+  // reads it; its error is the attachment's error then, not an uncaught one.
+  platform.watchReadStream = (stream) => {
+    if (!(stream instanceof fs.ReadStream) || watched.has(stream)) return;
+    watched.add(stream);
+    stream.on('error', () => {});
+  };
+  const nodeFs = fs.default ?? fs;
+  const kFs = (stream) => Object.getOwnPropertySymbols(stream).find((k) => k.description === 'kFs');
+  platform.openReadStream = async (stream) => {
+    if (!(stream instanceof fs.ReadStream) || readStarted.has(stream)) return null;
+    if (stream.errored) throw stream.errored;
+    if (stream.destroyed || stream.readableFlowing !== null || stream.readableDidRead || stream.bytesRead !== 0) return null;
+    if (stream.readableLength !== 0 || stream.readableEncoding != null) return null;
+    if (stream.listenerCount('data') > 0 || stream.listenerCount('readable') > 0) return null;
+    const fsKey = kFs(stream);
+    if (fsKey === undefined || stream[fsKey] !== nodeFs) return null;
+    const file = stream.path;
+    if (typeof file !== 'string' && !(file instanceof URL) && !Buffer.isBuffer(file)) return null;
+    const handle = await fs.promises.open(file, 'r');
+    let size;
+    let position = stream.start ?? 0;
+    const end = stream.end ?? Infinity;
+    try {
+      const st = await handle.stat();
+      if (st.isFile()) size = Math.max(0, Math.min(st.size, end + 1) - position);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+    let reading = null;
+    let closed = false;
+    return {
+      size,
+      read: (buf) => {
+        readStarted.add(stream);
+        reading = (async () => {
+          if (stream.destroyed) throw stream.errored ?? new Error('the attachment stream was destroyed while it was read');
+          const want = Math.min(buf.byteLength, end + 1 - position);
+          if (closed || want <= 0) return 0;
+          const { bytesRead } = await handle.read(buf, 0, want, position);
+          position += bytesRead;
+          return bytesRead;
+        })();
+        return reading;
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        // never while a read still uses the descriptor
+        await reading?.catch(() => {});
+        await handle.close();
+        if (readStarted.has(stream)) stream.destroy();
+      },
+    };
+  };
   // Node's Buffer decoders and encoders beat TextDecoder and TextEncoder
   // (measured in benches/node): its Latin-1 decoder (ASCII bytes read as
   // Latin-1 are the same text) copies bytes without checking them, and

@@ -76,6 +76,7 @@ export class Message {
       alt.inline = true;
       this.alternative = alt;
     } else {
+      if (platform.watchReadStream) watchStreams(options);
       this.attachments.push(options);
     }
     return this;
@@ -473,6 +474,12 @@ function copyAttachmentFields(att) {
   return out;
 }
 
+/** `platform.watchReadStream` for an attachment's stream and those of its `related` parts. */
+function watchStreams(att) {
+  if (att.stream && typeof att.stream === 'object') platform.watchReadStream(att.stream);
+  if (Array.isArray(att.related)) for (const r of att.related) if (r && typeof r === 'object') watchStreams(r);
+}
+
 /** Bytes read from a file or a stream per push into the wasm feed. */
 const READ_SIZE = 256 * 1024;
 
@@ -516,8 +523,18 @@ async function resolveForSend(att, where, sources) {
     if (out.name === undefined) out.name = path.split(/[\\/]/).pop();
   } else {
     field = `${where}.stream`;
-    if (!isReadableSource(att.stream)) throw new MimeographError('attachment stream is not readable', 'ATTACHMENT', field);
-    source = streamSource(att.stream, field);
+    // (a file stream first: one that failed to open is not readable, and
+    // its error says why)
+    let file = null;
+    try {
+      file = (await platform.openReadStream?.(att.stream)) ?? null;
+    } catch (e) {
+      const err = new MimeographError(`cannot read attachment stream (${field}): ${e.code ?? e.message}`, 'ATTACHMENT', field);
+      err.cause = e;
+      throw err;
+    }
+    if (!file && !isReadableSource(att.stream)) throw new MimeographError('attachment stream is not readable', 'ATTACHMENT', field);
+    source = file ? fileSource(file, false) : streamSource(att.stream, field);
     if (out.name === undefined && typeof att.stream.name === 'string' && att.stream.name) out.name = att.stream.name;
     if (out.type === undefined && typeof att.stream.type === 'string' && att.stream.type) out.type = att.stream.type;
   }
@@ -533,16 +550,17 @@ async function resolveForSend(att, where, sources) {
 }
 
 /**
- * A pull source over an open file (`platform.openFile`): `next()` reads the
- * next piece into one reused buffer (the feed copies it at once), `close()`
- * closes the file.
+ * A pull source over an open file (`platform.openFile`, or a file stream
+ * taken over by `platform.openReadStream`, which cannot be read again:
+ * `restartable` false): `next()` reads the next piece into one reused buffer
+ * (the feed copies it at once), `close()` closes the file.
  */
-function fileSource(file) {
+function fileSource(file, restartable = true) {
   const buf = new Uint8Array(READ_SIZE);
   let closed = false;
   return {
     size: file.size,
-    restartable: true,
+    restartable,
     consumed: false,
     async next() {
       this.consumed = true;

@@ -14,6 +14,19 @@ export const platform = {
    */
   openFile: null,
   /**
+   * Takes over an attachment `stream` that is a file (Node's fs.ReadStream,
+   * not read yet) to read it as `openFile` does; null when it is not one.
+   * @type {null | ((stream: unknown) => Promise<null | { size?: number, read(buf: Uint8Array): Promise<number>, close(): Promise<void> }>)}
+   */
+  openReadStream: null,
+  /**
+   * Called for each attachment `stream` when it is attached: a file stream
+   * gets an error listener, so that failing to open its file is the
+   * attachment's error, not an uncaught one.
+   * @type {null | ((stream: unknown) => void)}
+   */
+  watchReadStream: null,
+  /**
    * UTF-8 → string, invalid sequences as U+FFFD; `ascii`: the bytes are known to be ASCII.
    * Default (null): TextDecoder.
    * @type {null | ((bytes: Uint8Array, ascii: boolean) => string)}

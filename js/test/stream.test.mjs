@@ -17,7 +17,7 @@
 // client goes on. MIMEOGRAPH_STREAM_BYTES overrides the size.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -94,6 +94,15 @@ describe('bounded memory (a child process per message)', () => {
     const m = checkBounded(report, baseline, sink, BYTES, 'DATA');
     assert.deepEqual(m.mail_options, [`SIZE=${m.size}`]);
   });
+  // fs.createReadStream makes a new Buffer per chunk when read as a stream:
+  // the library reads its file itself (one reused buffer, as for `path`).
+  test(`a ${BYTES / MIB} MiB fs.createReadStream (stream)`, { timeout: 600000 }, async () => {
+    const sink = await startSink(['--expect', 'zeros']);
+    const baseline = await runChild(sink.port, 'fsstream', 1024);
+    const report = await runChild(sink.port, 'fsstream', BYTES);
+    const m = checkBounded(report, baseline, sink, BYTES, 'DATA');
+    assert.deepEqual(m.mail_options, [`SIZE=${m.size}`]);
+  });
   // A source that makes no garbage of its own: a Node Readable makes a new
   // Buffer per chunk, and V8 lets some 40 MiB of those pile up before it
   // collects them, whatever reads them (benches/results/streaming.md).
@@ -149,6 +158,11 @@ describe('streamed attachments arrive intact', () => {
     ],
     ['Blob', { stream: new Blob([data]) }],
     ['path', { path: file }],
+    ['fs.createReadStream', { stream: createReadStream(file) }],
+    ['fs.createReadStream with start and end', { stream: createReadStream(file, { start: 1000, end: 70999 }) }, data.subarray(1000, 71000)],
+    // (read as a stream: the package reads only files it can open itself)
+    ['fs.createReadStream of a descriptor', { stream: createReadStream(null, { fd: openSync(file, 'r') }) }],
+    ['fs.createReadStream already flowing', { stream: createReadStream(file).pause() }],
   ];
   for (const [name, start] of [
     ['smtp-server', startSmtpServer],
@@ -182,10 +196,68 @@ describe('streamed attachments arrive intact', () => {
         const parsed = await parse(got[i].data);
         assert.equal(parsed.subject, list[i][0]);
         assert.equal(parsed.attachments.length, 1, list[i][0]);
-        assert.ok(Buffer.compare(parsed.attachments[0].content, data) === 0, `${list[i][0]}: the bytes differ`);
+        const want = list[i][2] ?? data;
+        assert.ok(Buffer.compare(parsed.attachments[0].content, want) === 0, `${list[i][0]}: the bytes differ`);
+      }
+      // The file streams the library read itself are destroyed (their
+      // descriptors closed) once sent.
+      for (const [kind, att] of list) {
+        if (kind.startsWith('fs.')) assert.equal(att.stream.destroyed, true, kind);
       }
     });
   }
+
+  test('a greylisted message with fs.createReadStream is sent again whole (the file was not read yet)', { timeout: 30000 }, async () => {
+    const server = await startSmtpServer({ greylist: 1 });
+    const data = pattern(300000);
+    const file = path.join(tmpDir(), 'grey.bin');
+    writeFileSync(file, data);
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    await within(
+      client.sendAsync(new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', text: 't', attachment: { name: 'p.bin', stream: createReadStream(file) } })),
+      20000,
+      'greylisted send',
+    );
+    const got = server.messages();
+    assert.equal(got.length, 1);
+    assert.equal(server.rcptAttempts.get('bob@example.org'), 2);
+    const parsed = await parse(got[0].data);
+    assert.ok(Buffer.compare(parsed.attachments[0].content, data) === 0);
+  });
+
+  test('fs.createReadStream of a missing file, or aborted: a typed error before the transaction, and the client goes on', { timeout: 30000 }, async () => {
+    const server = await startSmtpServer();
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    const missing = path.join(tmpDir(), 'no-such-file.bin');
+    await assert.rejects(
+      within(client.sendAsync(new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', text: 't', attachment: { name: 'x.bin', stream: createReadStream(missing) } })), 20000, 'missing'),
+      (e) => {
+        assert.equal(e.name, 'MimeographError');
+        assert.equal(e.code, 'ATTACHMENT');
+        assert.equal(e.field, 'attachment[0].stream');
+        assert.match(e.message, /ENOENT/);
+        assert.equal(e.cause?.code, 'ENOENT');
+        return true;
+      },
+    );
+    // Aborted (its `signal`) before it was read: the abort is the error.
+    const file = path.join(tmpDir(), 'aborted.bin');
+    writeFileSync(file, pattern(100000));
+    const ac = new AbortController();
+    const aborted = client.sendAsync(new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', text: 't', attachment: { name: 'x.bin', stream: createReadStream(file, { signal: ac.signal }) } }));
+    ac.abort();
+    await assert.rejects(within(aborted, 20000, 'aborted'), (e) => {
+      assert.equal(e.code, 'ATTACHMENT');
+      assert.equal(e.field, 'attachment[0].stream');
+      assert.equal(e.cause?.name, 'AbortError');
+      return true;
+    });
+    await within(client.sendAsync(new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', subject: 'fine', text: 't' })), 20000, 'next');
+    assert.deepEqual(
+      server.messages().map((m) => m.data.toString().match(/^Subject: (.*)$/m)[1]),
+      ['fine'],
+    );
+  });
 
   test('a greylisted message with a stream is sent again whole (the stream was not read yet)', { timeout: 30000 }, async () => {
     const server = await startSmtpServer({ greylist: 1 });

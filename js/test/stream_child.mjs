@@ -12,11 +12,13 @@
 //   SOURCE: path (a sparse file: zeros, no disk used), iterable (an async
 //   generator of the test pattern that reuses one buffer: the source itself
 //   makes no garbage), stream (a Node Readable of it, a new Buffer per
-//   chunk as fs.createReadStream makes), web (a web ReadableStream of it)
+//   chunk as fs.createReadStream makes), web (a web ReadableStream of it),
+//   fsstream (fs.createReadStream of the sparse file: the library reads
+//   such a stream's file itself)
 // The test pattern is the one tests/servers/stream_sink.py checks: blocks of
 // 1 MiB, octet i of a block is (i * 167 + (i >> 11)) & 0xff, the block's
 // first 8 octets its index (little-endian).
-import { closeSync, mkdtempSync, openSync, ftruncateSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, ftruncateSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,13 +96,16 @@ async function main() {
   const here = path.dirname(fileURLToPath(import.meta.url));
   let dir = null;
   let attachment;
-  if (source === 'path') {
+  if (source === 'path' || source === 'fsstream') {
     dir = mkdtempSync(path.join(os.tmpdir(), 'mimeograph-sparse-'));
     const file = path.join(dir, 'zeros.bin');
     const fd = openSync(file, 'w');
     ftruncateSync(fd, bytes);
     closeSync(fd);
-    attachment = { path: file, type: 'application/octet-stream' };
+    attachment =
+      source === 'path'
+        ? { path: file, type: 'application/octet-stream' }
+        : { stream: createReadStream(file), name: 'zeros.bin', type: 'application/octet-stream' };
   } else if (source === 'iterable') {
     attachment = { stream: patternReused(bytes), name: 'pattern.bin', type: 'application/octet-stream' };
   } else if (source === 'stream') {
@@ -110,7 +115,11 @@ async function main() {
   } else {
     throw new Error(`unknown source ${source}`);
   }
-  if (port === 'drain') return drain(attachment.stream, bytes);
+  if (port === 'drain') {
+    await drain(attachment.stream, bytes);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    return;
+  }
   const { SMTPClient, Message } = await import(path.join(here, '..', 'index.js'));
   const client = new SMTPClient({ host: '127.0.0.1', port: Number(port), timeout: 60000 });
   const message = new Message({
