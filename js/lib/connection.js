@@ -2,7 +2,7 @@ import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, SMTPError, SMTPErrorStates, fromEngineError, fromWasmError, notSupported, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
 import { WebSocketTransport, redactUrl } from './transports/websocket.js';
-import { now } from './util.js';
+import { now, wasmBytes, wasmF64 } from './util.js';
 import { invalid, isWellFormed, optBool, optBoolOrObject, optFunction, optNumber, optString, typeName } from './validate.js';
 
 /** emailjs's AUTH_METHODS. */
@@ -17,9 +17,6 @@ export const AUTH_METHODS = Object.freeze({
 export const SMTPState = Object.freeze({ NOTCONNECTED: 0, CONNECTING: 1, CONNECTED: 2 });
 
 export const DEFAULT_TIMEOUT = 5000;
-
-/** The wasm module's memory (engine output is read from it). */
-let memory = null;
 
 /** Size of one output buffer (a message body goes out in pieces of this size). */
 const OUT_BUFFER = 128 * 1024;
@@ -112,6 +109,9 @@ export class SMTPConnection {
     this._state = SMTPState.NOTCONNECTED;
     this._secure = false;
     this._engine = null;
+    /** The engine's state block (see `_stateOf`), and the engine it is of. */
+    this._stepState = null;
+    this._stateEngine = null;
     this._transport = null;
     this._timer = null;
     this._timerRef = false;
@@ -309,6 +309,11 @@ export class SMTPConnection {
       return;
     }
     this._pumping = true;
+    // The deadline after the last step, and its engine: every call into the
+    // engine in here is followed by a step (a re-entered _pump runs the loop
+    // again), so it is the engine's deadline when the loop ends.
+    let deadline = null;
+    let stepped = null;
     try {
       do {
         this._pumpAgain = false;
@@ -344,30 +349,54 @@ export class SMTPConnection {
           } catch (e) {
             this._fatal ??= SMTPError.create('SMTP engine error', SMTPErrorStates.ERROR, e);
             if (buf) out.free.push(buf);
+            stepped = null;
             break;
           }
           input = undefined;
-          const n = r >>> 3;
+          // What the step reports besides `r` (read before any other call into the module).
+          const state = this._stateOf(engine);
+          stepped = engine;
+          deadline = state[1];
+          // All the events were `sent` events (the usual turn's one): records, not JSON.
+          const sent = (r & 8) !== 0 ? readSent(state) : null;
+          const n = r >>> 4;
           this._bodyPending = (r & 2) !== 0;
           more = (r & 4) !== 0;
           if (n > 0) {
-            memory ??= wasm.wasmMemory();
-            buf.set(new Uint8Array(memory.buffer, engine.outPtr, n));
+            buf.set(wasmBytes(state[0], n));
             this._write(out, buf, n);
           } else if (buf) {
             out.free.push(buf);
           }
           this._flushTranscript();
-          if (r & 1) {
+          if (sent !== null) {
+            for (let i = 0; i < sent.length; i++) this._onEvent(sent[i]);
+          } else if (r & 1) {
             for (const event of JSON.parse(engine.takeEvents())) this._onEvent(event);
           }
         } while (more && !this._writeBlocked && this._engine === engine);
       } while (this._pumpAgain);
-      this._arm();
+      if (stepped !== null && stepped === this._engine) this._armAt(stepped, Number.isNaN(deadline) ? null : deadline);
+      else this._arm();
       this._feedBody();
     } finally {
       this._pumping = false;
     }
+  }
+
+  /**
+   * The engine's state block (`statePtr`: where the last step's bytes are,
+   * its deadline, its `sent` records), as f64s; made again when the wasm
+   * memory has grown (the old view then reads as empty).
+   */
+  _stateOf(engine) {
+    let state = this._stepState;
+    if (this._stateEngine !== engine || state.length === 0) {
+      state = wasmF64(engine.statePtr, STATE_LEN);
+      this._stepState = state;
+      this._stateEngine = engine;
+    }
+    return state;
   }
 
   /** Writes `buf[0..n]`, one of `out`'s buffers, which goes back to the pool once written. */
@@ -433,7 +462,11 @@ export class SMTPConnection {
    */
   _arm() {
     const engine = this._engine;
-    const deadline = engine ? engine.pollTimeout() : undefined;
+    this._armAt(engine, engine ? engine.pollTimeout() : undefined);
+  }
+
+  /** `_arm` for `engine`'s deadline, known (null or undefined: none). */
+  _armAt(engine, deadline) {
     if (deadline === undefined || deadline === null) {
       this._deadline = null;
       if (this._timer !== null && this._timerRef) {
@@ -581,6 +614,8 @@ export class SMTPConnection {
     const engine = this._engine;
     this._transport = null;
     this._engine = null;
+    this._stepState = null;
+    this._stateEngine = null;
     this._transportError = null;
     if (this._timer !== null) clearTimeout(this._timer);
     this._timer = null;
@@ -1028,6 +1063,65 @@ function markOutcomeUnknown(err) {
 function isCertificateError(err) {
   const code = String(err?.code ?? '');
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|ERR_TLS|ERR_SSL|HOSTNAME/i.test(code);
+}
+
+/** The engine's state block: f64s (src/wasm/engine.rs, `statePtr`). */
+const STATE_LEN = 8;
+
+const sentDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+/** Where readSent is: the next number, the record's text and where in it. */
+let sentNums = null;
+let sentAt = 0;
+let sentText = '';
+let sentPos = 0;
+
+/** The next string of the records (its length in UTF-16 units is the next number). */
+function sentString() {
+  const end = sentPos + sentNums[sentAt++];
+  const s = sentText.slice(sentPos, end);
+  sentPos = end;
+  return s;
+}
+
+/** The next Reply of the records. */
+function sentReply() {
+  const code = sentNums[sentAt++];
+  let enhancedCode = null;
+  if (sentNums[sentAt] < 0) sentAt++;
+  else enhancedCode = sentString();
+  const text = sentString();
+  const n = sentNums[sentAt++];
+  const lines = [];
+  for (let i = 0; i < n; i++) lines.push(sentString());
+  return { code, enhancedCode, text, lines };
+}
+
+/**
+ * The last step's `sent` events, from their records (src/wasm/engine.rs,
+ * `record_sent`), as the `SmtpEvent`s `takeEvents` would give.
+ */
+function readSent(state) {
+  const bytes = wasmBytes(state[4], state[5]);
+  sentText = platform.decode ? platform.decode(bytes, state[6] === 1) : sentDecoder.decode(bytes);
+  sentNums = wasmF64(state[2], state[3]);
+  sentAt = 0;
+  sentPos = 0;
+  const events = [];
+  while (sentAt < sentNums.length) {
+    const id = sentNums[sentAt++];
+    const reply = sentReply();
+    const n = sentNums[sentAt++];
+    const recipients = [];
+    for (let i = 0; i < n; i++) {
+      const address = sentString();
+      const accepted = sentNums[sentAt++] === 1;
+      recipients.push({ address, accepted, reply: sentReply() });
+    }
+    events.push({ type: 'sent', id, reply, recipients });
+  }
+  sentNums = null;
+  sentText = '';
+  return events;
 }
 
 /** Closes a message's sources (cancelling unread streams) and frees its feeds. */

@@ -145,6 +145,14 @@ export function wasmBytes(ptr, len) {
   return new Uint8Array(wasmBuffer(), ptr, len);
 }
 
+/**
+ * A view of `len` f64s of the wasm memory at `ptr` (8-aligned); it reads as
+ * empty (length 0) once the memory has grown, and must then be made again.
+ */
+export function wasmF64(ptr, len) {
+  return new Float64Array(wasmBuffer(), ptr, len);
+}
+
 /** Room for `n` more bytes (the wasm side keeps what was written when it grows the buffer). */
 function specRoom(n) {
   const need = specPos + n;
