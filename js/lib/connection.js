@@ -22,6 +22,8 @@ export const DEFAULT_TIMEOUT = 5000;
 const OUT_BUFFER = 128 * 1024;
 /** Output buffers kept for reuse. */
 const OUT_POOL = 2;
+/** The engine's input buffer is made at least this large (a reply, a read from the socket). */
+const INPUT_BUFFER = 4096;
 /** Bytes of a fed attachment read ahead per engine turn. */
 const FEED_BATCH = 64 * 1024;
 
@@ -112,6 +114,10 @@ export class SMTPConnection {
     /** The engine's state block (see `_stateOf`), and the engine it is of. */
     this._stepState = null;
     this._stateEngine = null;
+    /** The engine's input buffer (`_inputAt`): where, its size, and the engine it is of. */
+    this._inputPtr = 0;
+    this._inputCap = 0;
+    this._inputEngine = null;
     this._transport = null;
     this._timer = null;
     this._timerRef = false;
@@ -345,7 +351,10 @@ export class SMTPConnection {
           }
           let r;
           try {
-            r = engine.step(input, now(), buf === null ? 0 : buf.length);
+            // The server's bytes go straight into the engine's input buffer.
+            const len = input ? input.byteLength : 0;
+            if (len > 0) wasmBytes(this._inputAt(engine, len), len).set(input);
+            r = engine.stepInput(len, now(), buf === null ? 0 : buf.length);
           } catch (e) {
             this._fatal ??= SMTPError.create('SMTP engine error', SMTPErrorStates.ERROR, e);
             if (buf) out.free.push(buf);
@@ -397,6 +406,16 @@ export class SMTPConnection {
       this._stateEngine = engine;
     }
     return state;
+  }
+
+  /** Where `engine`'s input buffer is, with room for `len` bytes (`inputBuffer`, asked only to grow it). */
+  _inputAt(engine, len) {
+    if (this._inputEngine !== engine || this._inputCap < len) {
+      this._inputPtr = engine.inputBuffer(Math.max(len, INPUT_BUFFER));
+      this._inputCap = Math.max(len, INPUT_BUFFER);
+      this._inputEngine = engine;
+    }
+    return this._inputPtr;
   }
 
   /** Writes `buf[0..n]`, one of `out`'s buffers, which goes back to the pool once written. */
@@ -616,6 +635,7 @@ export class SMTPConnection {
     this._engine = null;
     this._stepState = null;
     this._stateEngine = null;
+    this._inputEngine = null;
     this._transportError = null;
     if (this._timer !== null) clearTimeout(this._timer);
     this._timer = null;
@@ -649,10 +669,10 @@ export class SMTPConnection {
    * read a piece at a time when the engine waits for it, and closed (or
    * cancelled) when the message is done.
    */
-  _sendWasmMessage(wasmMessage, callback, bodies = []) {
-    const body = { entries: bodies, reading: false, error: null, consumed: false };
+  _sendWasmMessage(wasmMessage, callback, bodies = NO_BODIES) {
+    const body = bodies.length ? { entries: bodies, reading: false, error: null, consumed: false } : null;
     if (!this._engine || this._state !== SMTPState.CONNECTED) {
-      closeBody(body);
+      if (body) closeBody(body);
       deliver(callback, new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION));
       return;
     }
@@ -663,7 +683,7 @@ export class SMTPConnection {
       // feeds) goes now, not when a GC finalizes the wrapper.
       wasmMessage.free?.();
     } catch (e) {
-      closeBody(body);
+      if (body) closeBody(body);
       deliver(callback, SMTPError.create('could not send the message', SMTPErrorStates.ERROR, e));
       return;
     }
@@ -671,7 +691,7 @@ export class SMTPConnection {
     // SMTPClient whether the connection went stale before it (see _senddone).
     const reused = ++this._offered > 1;
     this._sends.set(id, (err, sent, failure) => callback(err, sent, failure && { ...failure, reused }));
-    if (bodies.length) this._bodies.set(id, body);
+    if (body) this._bodies.set(id, body);
     this._pump();
   }
 
@@ -1064,6 +1084,9 @@ function isCertificateError(err) {
   const code = String(err?.code ?? '');
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|ERR_TLS|ERR_SSL|HOSTNAME/i.test(code);
 }
+
+/** A message without fed attachments. */
+const NO_BODIES = Object.freeze([]);
 
 /** The engine's state block: f64s (src/wasm/engine.rs, `statePtr`). */
 const STATE_LEN = 8;

@@ -96,9 +96,13 @@ export function concatBytes(chunks) {
   return out;
 }
 
+const perf = globalThis.performance;
+/** `performance.timeOrigin` (a getter, not a cheap one) read once: it does not change. */
+const timeOrigin = perf ? perf.timeOrigin : 0;
+
 /** A monotonic clock in whole milliseconds, the engine's `nowMs`. */
 export function now() {
-  return Math.floor(globalThis.performance ? performance.timeOrigin + performance.now() : Date.now());
+  return Math.floor(perf ? timeOrigin + perf.now() : Date.now());
 }
 
 // --- the compact encoding of compose options (src/wasm/API.md, "The compact encoding") ---

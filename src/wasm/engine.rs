@@ -270,6 +270,9 @@ pub struct WasmSmtpClient {
     /// What the last `step` reports besides its result, at `statePtr` (see
     /// `STATE_*`): boxed, so that its address stays put.
     state: Box<[f64; STATE_LEN]>,
+    /// Bytes from the server for `stepInput`, written in place by JS
+    /// (`inputBuffer`): no allocation per reply.
+    input: Vec<u8>,
 }
 
 /// `step`'s result: bit 0, there are events (`takeEvents`); bit 1, the body
@@ -483,6 +486,7 @@ impl WasmSmtpClient {
             sent_nums: Vec::new(),
             sent_text: String::new(),
             state: Box::new([0.0; STATE_LEN]),
+            input: Vec::new(),
         })
     }
 
@@ -699,11 +703,40 @@ impl WasmSmtpClient {
     /// `outPtr`, the deadline and the records are also in the state block
     /// (`statePtr`).
     pub fn step(&mut self, input: Option<Vec<u8>>, now_ms: f64, max: u32) -> u32 {
+        self.turn(input.as_deref().unwrap_or_default(), now_ms, max)
+    }
+
+    /// A buffer of at least `len` bytes in the wasm memory for the input of
+    /// `stepInput`; returns where it is (it stays there until a later call
+    /// asks for more room).
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self, len: u32) -> f64 {
+        let len = len as usize;
+        if self.input.len() < len {
+            self.input.resize(len, 0);
+        }
+        self.input.as_ptr() as usize as f64
+    }
+
+    /// `step` with its input already in the `inputBuffer`: its first `len`
+    /// bytes (0: none).
+    #[wasm_bindgen(js_name = stepInput)]
+    pub fn step_input(&mut self, len: u32, now_ms: f64, max: u32) -> u32 {
+        let input = std::mem::take(&mut self.input);
+        let n = (len as usize).min(input.len());
+        let r = self.turn(&input[..n], now_ms, max);
+        self.input = input;
+        r
+    }
+}
+
+impl WasmSmtpClient {
+    /// `step`: feeds `input`, then collects the bytes and the events.
+    fn turn(&mut self, input: &[u8], now_ms: f64, max: u32) -> u32 {
         // Without input this only moves the engine's clock: a deadline armed
         // by what goes out now counts from now (not from the last reply or
         // fed data, which may be long ago after a wait for the socket).
-        self.client
-            .receive(input.as_deref().unwrap_or_default(), ms_to_duration(now_ms));
+        self.client.receive(input, ms_to_duration(now_ms));
         // The length goes back shifted by 4 bits: at most 2^27 bytes.
         let cap = (max as usize).min(1 << 27);
         self.flight.clear();
@@ -779,7 +812,10 @@ impl WasmSmtpClient {
         state[STATE_TEXT_ASCII] = if self.sent_text.is_ascii() { 1.0 } else { 0.0 };
         ((self.flight.len() as u32) << STEP_SHIFT) | flags
     }
+}
 
+#[wasm_bindgen]
+impl WasmSmtpClient {
     /// Where the state block is in the wasm memory (`wasmMemory()`): eight
     /// f64s that each `step` writes, for the caller to read after it (valid
     /// until the next call into the module): 0, `outPtr`; 1, the deadline
