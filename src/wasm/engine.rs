@@ -305,6 +305,11 @@ const STATE_LEN: usize = 8;
 /// UTF-16 units (what JS slices by) to `nums`.
 fn record_str(nums: &mut Vec<f64>, text: &mut String, s: &str) {
     text.push_str(s);
+    record_units(nums, s);
+}
+
+/// The length of `s` in UTF-16 units, to `nums`.
+fn record_units(nums: &mut Vec<f64>, s: &str) {
     let units = if s.is_ascii() {
         s.len()
     } else {
@@ -320,12 +325,14 @@ fn record_reply(nums: &mut Vec<f64>, text: &mut String, r: &Reply) {
     match r.enhanced_code() {
         Some(c) => {
             let start = text.len();
-            let _ = write!(text, "{c}");
+            c.push_to(text);
             nums.push((text.len() - start) as f64);
         }
         None => nums.push(-1.0),
     }
-    record_str(nums, text, &r.text());
+    let start = text.len();
+    r.push_text(text);
+    record_units(nums, &text[start..]);
     nums.push(r.lines().len() as f64);
     for line in r.lines() {
         record_str(nums, text, line);
