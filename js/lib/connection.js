@@ -1121,9 +1121,10 @@ function sentReply() {
 
 /**
  * The last step's `sent` events, from their records (src/wasm/engine.rs,
- * `record_sent`), as the `SmtpEvent`s `takeEvents` would give.
+ * `record_sent`), as the `SmtpEvent`s `takeEvents` would give. `state`: the
+ * engine's state block. (Exported for js/test/step_records.test.mjs.)
  */
-function readSent(state) {
+export function readSent(state) {
   const bytes = wasmBytes(state[4], state[5]);
   sentText = platform.decode ? platform.decode(bytes, state[6] === 1) : sentDecoder.decode(bytes);
   sentNums = wasmF64(state[2], state[3]);
