@@ -2,7 +2,7 @@ import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, SMTPError, SMTPErrorStates, fromEngineError, fromWasmError, notSupported, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
 import { WebSocketTransport, redactUrl } from './transports/websocket.js';
-import { now, wasmBytes, wasmF64 } from './util.js';
+import { now, recycleMessage, wasmBytes, wasmF64 } from './util.js';
 import { invalid, isWellFormed, optBool, optBoolOrObject, optFunction, optNumber, optString, typeName } from './validate.js';
 
 /** emailjs's AUTH_METHODS. */
@@ -679,9 +679,10 @@ export class SMTPConnection {
     let id;
     try {
       id = this._engine.send(wasmMessage, now());
-      // The engine took the message; what is left of it (its Message-ID,
-      // feeds) goes now, not when a GC finalizes the wrapper.
-      wasmMessage.free?.();
+      // The engine took the message; the emptied object is filled again by
+      // the next composition (what is left of it, its feeds, goes then, or
+      // with it), not finalized by a GC.
+      recycleMessage(wasmMessage);
     } catch (e) {
       if (body) closeBody(body);
       deliver(callback, SMTPError.create('could not send the message', SMTPErrorStates.ERROR, e));

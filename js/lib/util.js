@@ -420,8 +420,42 @@ export function composeEncoded(used, options) {
   return withSpec(used, options, wasm.composeSpec, wasm.compose);
 }
 
-/** buildMessage(options()), like composeEncoded. */
+/**
+ * One WasmMessage the engine has emptied (`send` takes its message), kept
+ * to be filled again (`refillSpec`) by the next buildEncoded: no wrapper
+ * object, finalizer registration and `free` call per message.
+ */
+let spareMessage = null;
+/** The spare being refilled (for `refill`, which withSpec calls with the length). */
+let refilling = null;
+const refill = (len) => {
+  refilling.refillSpec(len);
+  return refilling;
+};
+
+/**
+ * Hands back a WasmMessage that was given to the engine's `send` (empty
+ * now) for reuse; the one before, if still unused, is freed.
+ */
+export function recycleMessage(message) {
+  if (spareMessage === null) spareMessage = message;
+  else message.free();
+}
+
+/** buildMessage(options()), like composeEncoded (into the spare WasmMessage, if any). */
 export function buildEncoded(used, options) {
   if (used < 0) return buildMessage(options());
-  return withSpec(used, options, fromSpec, fromOptions);
+  const spare = spareMessage;
+  if (spare === null) return withSpec(used, options, fromSpec, fromOptions);
+  spareMessage = null;
+  refilling = spare;
+  let built = null;
+  try {
+    built = withSpec(used, options, refill, fromOptions);
+    return built;
+  } finally {
+    refilling = null;
+    // Not filled (the options went to fromOptions, or failed): still spare.
+    if (built !== spare) recycleMessage(spare);
+  }
 }
