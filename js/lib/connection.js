@@ -2,7 +2,7 @@ import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, SMTPError, SMTPErrorStates, fromEngineError, fromWasmError, notSupported, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
 import { WebSocketTransport, redactUrl } from './transports/websocket.js';
-import { now } from './util.js';
+import { now, recycleMessage, wasmBytes, wasmF64 } from './util.js';
 import { invalid, isWellFormed, optBool, optBoolOrObject, optFunction, optNumber, optString, typeName } from './validate.js';
 
 /** emailjs's AUTH_METHODS. */
@@ -18,13 +18,12 @@ export const SMTPState = Object.freeze({ NOTCONNECTED: 0, CONNECTING: 1, CONNECT
 
 export const DEFAULT_TIMEOUT = 5000;
 
-/** The wasm module's memory (engine output is read from it). */
-let memory = null;
-
 /** Size of one output buffer (a message body goes out in pieces of this size). */
 const OUT_BUFFER = 128 * 1024;
 /** Output buffers kept for reuse. */
 const OUT_POOL = 2;
+/** The engine's input buffer is made at least this large (a reply, a read from the socket). */
+const INPUT_BUFFER = 4096;
 /** Bytes of a fed attachment read ahead per engine turn. */
 const FEED_BATCH = 64 * 1024;
 
@@ -112,6 +111,13 @@ export class SMTPConnection {
     this._state = SMTPState.NOTCONNECTED;
     this._secure = false;
     this._engine = null;
+    /** The engine's state block (see `_stateOf`), and the engine it is of. */
+    this._stepState = null;
+    this._stateEngine = null;
+    /** The engine's input buffer (`_inputAt`): where, its size, and the engine it is of. */
+    this._inputPtr = 0;
+    this._inputCap = 0;
+    this._inputEngine = null;
     this._transport = null;
     this._timer = null;
     this._timerRef = false;
@@ -309,6 +315,11 @@ export class SMTPConnection {
       return;
     }
     this._pumping = true;
+    // The deadline after the last step, and its engine: every call into the
+    // engine in here is followed by a step (a re-entered _pump runs the loop
+    // again), so it is the engine's deadline when the loop ends.
+    let deadline = null;
+    let stepped = null;
     try {
       do {
         this._pumpAgain = false;
@@ -340,34 +351,71 @@ export class SMTPConnection {
           }
           let r;
           try {
-            r = engine.step(input, now(), buf === null ? 0 : buf.length);
+            // The server's bytes go straight into the engine's input buffer.
+            const len = input ? input.byteLength : 0;
+            if (len > 0) wasmBytes(this._inputAt(engine, len), len).set(input);
+            r = engine.stepInput(len, now(), buf === null ? 0 : buf.length);
           } catch (e) {
             this._fatal ??= SMTPError.create('SMTP engine error', SMTPErrorStates.ERROR, e);
             if (buf) out.free.push(buf);
+            stepped = null;
             break;
           }
           input = undefined;
-          const n = r >>> 3;
+          // What the step reports besides `r` (read before any other call into the module).
+          const state = this._stateOf(engine);
+          stepped = engine;
+          deadline = state[1];
+          // All the events were `sent` events (the usual turn's one): records, not JSON.
+          const sent = (r & 8) !== 0 ? readSent(state) : null;
+          const n = r >>> 4;
           this._bodyPending = (r & 2) !== 0;
           more = (r & 4) !== 0;
           if (n > 0) {
-            memory ??= wasm.wasmMemory();
-            buf.set(new Uint8Array(memory.buffer, engine.outPtr, n));
+            buf.set(wasmBytes(state[0], n));
             this._write(out, buf, n);
           } else if (buf) {
             out.free.push(buf);
           }
           this._flushTranscript();
-          if (r & 1) {
+          if (sent !== null) {
+            for (let i = 0; i < sent.length; i++) this._onEvent(sent[i]);
+          } else if (r & 1) {
             for (const event of JSON.parse(engine.takeEvents())) this._onEvent(event);
           }
         } while (more && !this._writeBlocked && this._engine === engine);
       } while (this._pumpAgain);
-      this._arm();
+      if (stepped !== null && stepped === this._engine) this._armAt(stepped, Number.isNaN(deadline) ? null : deadline);
+      else this._arm();
       this._feedBody();
     } finally {
       this._pumping = false;
     }
+  }
+
+  /**
+   * The engine's state block (`statePtr`: where the last step's bytes are,
+   * its deadline, its `sent` records), as f64s; made again when the wasm
+   * memory has grown (the old view then reads as empty).
+   */
+  _stateOf(engine) {
+    let state = this._stepState;
+    if (this._stateEngine !== engine || state.length === 0) {
+      state = wasmF64(engine.statePtr, STATE_LEN);
+      this._stepState = state;
+      this._stateEngine = engine;
+    }
+    return state;
+  }
+
+  /** Where `engine`'s input buffer is, with room for `len` bytes (`inputBuffer`, asked only to grow it). */
+  _inputAt(engine, len) {
+    if (this._inputEngine !== engine || this._inputCap < len) {
+      this._inputPtr = engine.inputBuffer(Math.max(len, INPUT_BUFFER));
+      this._inputCap = Math.max(len, INPUT_BUFFER);
+      this._inputEngine = engine;
+    }
+    return this._inputPtr;
   }
 
   /** Writes `buf[0..n]`, one of `out`'s buffers, which goes back to the pool once written. */
@@ -433,7 +481,11 @@ export class SMTPConnection {
    */
   _arm() {
     const engine = this._engine;
-    const deadline = engine ? engine.pollTimeout() : undefined;
+    this._armAt(engine, engine ? engine.pollTimeout() : undefined);
+  }
+
+  /** `_arm` for `engine`'s deadline, known (null or undefined: none). */
+  _armAt(engine, deadline) {
     if (deadline === undefined || deadline === null) {
       this._deadline = null;
       if (this._timer !== null && this._timerRef) {
@@ -581,6 +633,9 @@ export class SMTPConnection {
     const engine = this._engine;
     this._transport = null;
     this._engine = null;
+    this._stepState = null;
+    this._stateEngine = null;
+    this._inputEngine = null;
     this._transportError = null;
     if (this._timer !== null) clearTimeout(this._timer);
     this._timer = null;
@@ -614,21 +669,22 @@ export class SMTPConnection {
    * read a piece at a time when the engine waits for it, and closed (or
    * cancelled) when the message is done.
    */
-  _sendWasmMessage(wasmMessage, callback, bodies = []) {
-    const body = { entries: bodies, reading: false, error: null, consumed: false };
+  _sendWasmMessage(wasmMessage, callback, bodies = NO_BODIES) {
+    const body = bodies.length ? { entries: bodies, reading: false, error: null, consumed: false } : null;
     if (!this._engine || this._state !== SMTPState.CONNECTED) {
-      closeBody(body);
+      if (body) closeBody(body);
       deliver(callback, new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION));
       return;
     }
     let id;
     try {
       id = this._engine.send(wasmMessage, now());
-      // The engine took the message; what is left of it (its Message-ID,
-      // feeds) goes now, not when a GC finalizes the wrapper.
-      wasmMessage.free?.();
+      // The engine took the message; the emptied object is filled again by
+      // the next composition (what is left of it, its feeds, goes then, or
+      // with it), not finalized by a GC.
+      recycleMessage(wasmMessage);
     } catch (e) {
-      closeBody(body);
+      if (body) closeBody(body);
       deliver(callback, SMTPError.create('could not send the message', SMTPErrorStates.ERROR, e));
       return;
     }
@@ -636,7 +692,7 @@ export class SMTPConnection {
     // SMTPClient whether the connection went stale before it (see _senddone).
     const reused = ++this._offered > 1;
     this._sends.set(id, (err, sent, failure) => callback(err, sent, failure && { ...failure, reused }));
-    if (bodies.length) this._bodies.set(id, body);
+    if (body) this._bodies.set(id, body);
     this._pump();
   }
 
@@ -1028,6 +1084,69 @@ function markOutcomeUnknown(err) {
 function isCertificateError(err) {
   const code = String(err?.code ?? '');
   return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|ERR_TLS|ERR_SSL|HOSTNAME/i.test(code);
+}
+
+/** A message without fed attachments. */
+const NO_BODIES = Object.freeze([]);
+
+/** The engine's state block: f64s (src/wasm/engine.rs, `statePtr`). */
+const STATE_LEN = 8;
+
+const sentDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+/** Where readSent is: the next number, the record's text and where in it. */
+let sentNums = null;
+let sentAt = 0;
+let sentText = '';
+let sentPos = 0;
+
+/** The next string of the records (its length in UTF-16 units is the next number). */
+function sentString() {
+  const end = sentPos + sentNums[sentAt++];
+  const s = sentText.slice(sentPos, end);
+  sentPos = end;
+  return s;
+}
+
+/** The next Reply of the records. */
+function sentReply() {
+  const code = sentNums[sentAt++];
+  let enhancedCode = null;
+  if (sentNums[sentAt] < 0) sentAt++;
+  else enhancedCode = sentString();
+  const text = sentString();
+  const n = sentNums[sentAt++];
+  const lines = [];
+  for (let i = 0; i < n; i++) lines.push(sentString());
+  return { code, enhancedCode, text, lines };
+}
+
+/**
+ * The last step's `sent` events, from their records (src/wasm/engine.rs,
+ * `record_sent`), as the `SmtpEvent`s `takeEvents` would give. `state`: the
+ * engine's state block. (Exported for js/test/step_records.test.mjs.)
+ */
+export function readSent(state) {
+  const bytes = wasmBytes(state[4], state[5]);
+  sentText = platform.decode ? platform.decode(bytes, state[6] === 1) : sentDecoder.decode(bytes);
+  sentNums = wasmF64(state[2], state[3]);
+  sentAt = 0;
+  sentPos = 0;
+  const events = [];
+  while (sentAt < sentNums.length) {
+    const id = sentNums[sentAt++];
+    const reply = sentReply();
+    const n = sentNums[sentAt++];
+    const recipients = [];
+    for (let i = 0; i < n; i++) {
+      const address = sentString();
+      const accepted = sentNums[sentAt++] === 1;
+      recipients.push({ address, accepted, reply: sentReply() });
+    }
+    events.push({ type: 'sent', id, reply, recipients });
+  }
+  sentNums = null;
+  sentText = '';
+  return events;
 }
 
 /** Closes a message's sources (cancelling unread streams) and frees its feeds. */

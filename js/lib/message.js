@@ -96,12 +96,38 @@ export class Message {
    */
   _validity(keep = false) {
     const h = this.header;
-    const isAddr = (v) => typeof v === 'string' || Array.isArray(v);
-    const fail = (message, field) => ({ error: new MimeographError(message, 'INVALID_MESSAGE', field) });
-    if (!isAddr(h.from)) return fail('Message must have a `from` header', 'from');
+    if (!isAddr(h.from)) return invalidMessage('Message must have a `from` header', 'from');
     if (!isAddr(h.to) && !isAddr(h.cc) && !isAddr(h.bcc)) {
-      return fail('Message must have at least one `to`, `cc`, or `bcc` header', 'to');
+      return invalidMessage('Message must have at least one `to`, `cc`, or `bcc` header', 'to');
     }
+    if (this.attachments.length) {
+      const problem = this._attachmentProblem();
+      if (problem) return problem;
+    }
+    // (The checks above are those of the bindings' checkValidity on
+    // `_options(...)`, whose `from`/`to`/`cc`/`bcc` are this header's and
+    // whose attachments all have data: it is not asked again.)
+    try {
+      // Stricter than emailjs: compose once (attachments empty) so that a bad
+      // address or a CR/LF in a header is reported here, not at send time.
+      // Without attachments, what is composed is the message itself: from
+      // the header through the compact encoding, without an options object.
+      const bare = !this.alternative && this.attachments.length === 0;
+      const built = bare
+        ? this._buildBare()
+        : buildMessage(this._options(placeholderAttachments(this)));
+      this._releasePrebuilt();
+      if (keep && bare) this._prebuilt = built;
+      else built.free();
+    } catch (e) {
+      const err = fromWasmError(e);
+      return invalidMessage(err.message, err.field);
+    }
+    return VALID;
+  }
+
+  /** What is wrong with the attachments (`_validity`'s verdict), or null. */
+  _attachmentProblem() {
     const failed = [];
     let field;
     const all = this.alternative ? [this.alternative, ...this.attachments] : this.attachments;
@@ -125,27 +151,7 @@ export class Message {
         field ??= `${where}.related`;
       }
     });
-    if (failed.length) return fail(failed.join(', '), field);
-    // (The checks above are those of the bindings' checkValidity on
-    // `_options(...)`, whose `from`/`to`/`cc`/`bcc` are this header's and
-    // whose attachments all have data: it is not asked again.)
-    try {
-      // Stricter than emailjs: compose once (attachments empty) so that a bad
-      // address or a CR/LF in a header is reported here, not at send time.
-      // Without attachments, what is composed is the message itself: from
-      // the header through the compact encoding, without an options object.
-      const bare = !this.alternative && this.attachments.length === 0;
-      const built = bare
-        ? this._buildBare()
-        : buildMessage(this._options(placeholderAttachments(this)));
-      this._releasePrebuilt();
-      if (keep && bare) this._prebuilt = built;
-      else built.free();
-    } catch (e) {
-      const err = fromWasmError(e);
-      return fail(err.message, err.field);
-    }
-    return { error: null };
+    return failed.length ? invalidMessage(failed.join(', '), field) : null;
   }
 
   /** The wasm message of a message without attachments (not `_compose`: the Message-ID header is left alone). */
@@ -628,6 +634,19 @@ function streamSource(stream, field) {
 }
 
 const NO_ATTACHMENTS = Object.freeze([]);
+
+/** `_validity`'s verdict for a valid message. */
+const VALID = Object.freeze({ error: null });
+
+/** An address option as emailjs takes it: a string or an array. */
+function isAddr(v) {
+  return typeof v === 'string' || Array.isArray(v);
+}
+
+/** `_validity`'s verdict for an invalid message. */
+function invalidMessage(message, field) {
+  return { error: new MimeographError(message, 'INVALID_MESSAGE', field) };
+}
 const copyBytes = (view) => view.slice();
 
 /**

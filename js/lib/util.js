@@ -96,9 +96,13 @@ export function concatBytes(chunks) {
   return out;
 }
 
+const perf = globalThis.performance;
+/** `performance.timeOrigin` (a getter, not a cheap one) read once: it does not change. */
+const timeOrigin = perf ? perf.timeOrigin : 0;
+
 /** A monotonic clock in whole milliseconds, the engine's `nowMs`. */
 export function now() {
-  return Math.floor(globalThis.performance ? performance.timeOrigin + performance.now() : Date.now());
+  return Math.floor(perf ? timeOrigin + perf.now() : Date.now());
 }
 
 // --- the compact encoding of compose options (src/wasm/API.md, "The compact encoding") ---
@@ -143,6 +147,14 @@ function wasmBuffer() {
 /** A view of `len` bytes of the wasm memory at `ptr` (valid until the next call into the module). */
 export function wasmBytes(ptr, len) {
   return new Uint8Array(wasmBuffer(), ptr, len);
+}
+
+/**
+ * A view of `len` f64s of the wasm memory at `ptr` (8-aligned); it reads as
+ * empty (length 0) once the memory has grown, and must then be made again.
+ */
+export function wasmF64(ptr, len) {
+  return new Float64Array(wasmBuffer(), ptr, len);
 }
 
 /** Room for `n` more bytes (the wasm side keeps what was written when it grows the buffer). */
@@ -408,8 +420,42 @@ export function composeEncoded(used, options) {
   return withSpec(used, options, wasm.composeSpec, wasm.compose);
 }
 
-/** buildMessage(options()), like composeEncoded. */
+/**
+ * One WasmMessage the engine has emptied (`send` takes its message), kept
+ * to be filled again (`refillSpec`) by the next buildEncoded: no wrapper
+ * object, finalizer registration and `free` call per message.
+ */
+let spareMessage = null;
+/** The spare being refilled (for `refill`, which withSpec calls with the length). */
+let refilling = null;
+const refill = (len) => {
+  refilling.refillSpec(len);
+  return refilling;
+};
+
+/**
+ * Hands back a WasmMessage that was given to the engine's `send` (empty
+ * now) for reuse; the one before, if still unused, is freed.
+ */
+export function recycleMessage(message) {
+  if (spareMessage === null) spareMessage = message;
+  else message.free();
+}
+
+/** buildMessage(options()), like composeEncoded (into the spare WasmMessage, if any). */
 export function buildEncoded(used, options) {
   if (used < 0) return buildMessage(options());
-  return withSpec(used, options, fromSpec, fromOptions);
+  const spare = spareMessage;
+  if (spare === null) return withSpec(used, options, fromSpec, fromOptions);
+  spareMessage = null;
+  refilling = spare;
+  let built = null;
+  try {
+    built = withSpec(used, options, refill, fromOptions);
+    return built;
+  } finally {
+    refilling = null;
+    // Not filled (the options went to fromOptions, or failed): still spare.
+    if (built !== spare) recycleMessage(spare);
+  }
 }

@@ -152,6 +152,57 @@ impl Command {
     }
 }
 
+impl Command {
+    /// `self.to_string()`, without the formatting machinery for the
+    /// commands of every transaction (MAIL, RCPT, BDAT): the engine shows
+    /// each command it writes (transcript, deadlines, errors).
+    pub(crate) fn shown(&self) -> String {
+        let mut out = String::new();
+        match self {
+            Command::Mail { from, params } => {
+                out.reserve(13 + from.len() + params.iter().map(|p| p.len() + 1).sum::<usize>());
+                out.push_str("MAIL FROM:<");
+                out.push_str(from);
+                out.push('>');
+                for p in params {
+                    out.push(' ');
+                    out.push_str(p);
+                }
+            }
+            Command::Rcpt { to } => {
+                out.reserve(10 + to.len());
+                out.push_str("RCPT TO:<");
+                out.push_str(to);
+                out.push('>');
+            }
+            Command::Bdat { size, last } => {
+                out.push_str("BDAT ");
+                push_decimal(&mut out, *size);
+                if *last {
+                    out.push_str(" LAST");
+                }
+            }
+            _ => return self.to_string(),
+        }
+        out
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
+
 /// The command line without CRLF, secrets redacted; `Content` shows its size.
 impl fmt::Display for Command {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -191,6 +242,48 @@ impl fmt::Display for Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_is_display() {
+        let commands = [
+            Command::Mail {
+                from: String::new(),
+                params: vec![],
+            },
+            Command::Mail {
+                from: "zoë@exämple.com".into(),
+                params: vec![
+                    "SIZE=2600".into(),
+                    "BODY=8BITMIME".into(),
+                    "SMTPUTF8".into(),
+                ],
+            },
+            Command::Rcpt {
+                to: "b@example.net".into(),
+            },
+            Command::Bdat {
+                size: 0,
+                last: true,
+            },
+            Command::Bdat {
+                size: 1234567,
+                last: false,
+            },
+            Command::Bdat {
+                size: u64::MAX,
+                last: true,
+            },
+            Command::Data,
+            Command::Content(vec![1, 2, 3]),
+            Command::Auth {
+                mechanism: Mechanism::Plain,
+                initial_response: Some(Secret::new("AHUAcA==")),
+            },
+        ];
+        for c in &commands {
+            assert_eq!(c.shown(), c.to_string());
+        }
+    }
 
     #[test]
     fn wire_and_display() {

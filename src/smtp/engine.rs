@@ -212,7 +212,7 @@ struct Wire {
 
 impl Wire {
     fn write(&mut self, cmd: Command, expect: Option<Expect>) {
-        let shown = cmd.to_string();
+        let shown = cmd.shown();
         cmd.write_wire_shown(&shown, &mut self.out);
         if let Some(t) = &mut self.transcript {
             t.push(TranscriptLine {

@@ -47,6 +47,31 @@ impl EnhancedCode {
     }
 }
 
+impl EnhancedCode {
+    /// Appends the code as [`Display`](fmt::Display) writes it, without the
+    /// formatting machinery (the wasm bindings write one per reply).
+    pub fn push_to(&self, out: &mut String) {
+        fn num(out: &mut String, mut n: u16) {
+            let mut digits = [0u8; 5];
+            let mut i = digits.len();
+            loop {
+                i -= 1;
+                digits[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            out.extend(digits[i..].iter().map(|&d| char::from(d)));
+        }
+        num(out, u16::from(self.class));
+        out.push('.');
+        num(out, self.subject);
+        out.push('.');
+        num(out, self.detail);
+    }
+}
+
 impl fmt::Display for EnhancedCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
@@ -96,6 +121,12 @@ impl Reply {
     /// The text, lines joined with `\n`, without enhanced codes.
     pub fn text(&self) -> String {
         let mut out = String::new();
+        self.push_text(&mut out);
+        out
+    }
+
+    /// Appends [`Reply::text`] to `out`.
+    pub fn push_text(&self, out: &mut String) {
         for (i, line) in self.lines.iter().enumerate() {
             if i > 0 {
                 out.push('\n');
@@ -105,7 +136,6 @@ impl Reply {
                 _ => out.push_str(line),
             }
         }
-        out
     }
 
     /// 2xx: the command succeeded.
@@ -332,6 +362,30 @@ mod tests {
         assert!(!p.is_empty());
         p.feed(b"\r\n");
         assert_eq!(p.next_reply().unwrap().unwrap().code(), 354);
+    }
+
+    #[test]
+    fn push_to_writes_what_display_does() {
+        for (class, subject, detail) in [
+            (2, 0, 0),
+            (5, 1, 1),
+            (4, 7, 0),
+            (5, 999, 999),
+            (2, 10, 65535),
+        ] {
+            let code = EnhancedCode {
+                class,
+                subject,
+                detail,
+            };
+            let mut out = String::from("x");
+            code.push_to(&mut out);
+            assert_eq!(out, format!("x{code}"));
+        }
+        let r = Reply::new(250, vec!["2.1.5 a".into(), "2.1.5 b".into()]);
+        let mut out = String::from("x");
+        r.push_text(&mut out);
+        assert_eq!(out, format!("x{}", r.text()));
     }
 
     #[test]

@@ -72,6 +72,16 @@ impl WasmMessage {
         })
     }
 
+    /// `fromSpec` into this message object, replacing what it holds (the
+    /// npm package gives it an emptied one: a message object made, and
+    /// finalized, per message costs more than composing a small one). On
+    /// an error it is left as it was.
+    #[wasm_bindgen(js_name = refillSpec)]
+    pub fn refill_spec(&mut self, len: u32) -> Result<(), JsValue> {
+        *self = Self::from_spec(len)?;
+        Ok(())
+    }
+
     fn build(options: &AnyVal) -> Result<WasmMessage, JsValue> {
         let mut feeds = Vec::new();
         let (builder, fields) = builder_from_options(options, &mut feeds)?;
@@ -352,8 +362,13 @@ fn builder_from_options<V: Val>(
         if value.is_absent() {
             continue;
         }
-        let lower = key.to_ascii_lowercase();
-        let lower = lower.as_str();
+        // Option names are usually lower case already: no copy then.
+        let lower: std::borrow::Cow<'_, str> = if key.bytes().any(|b| b.is_ascii_uppercase()) {
+            key.to_ascii_lowercase().into()
+        } else {
+            key.as_ref().into()
+        };
+        let lower = lower.as_ref();
         seeded |= lower == "deterministic";
         dated |= lower == "date";
         let k = key.as_ref();

@@ -14,7 +14,7 @@ use super::convert::{
 use super::error::{BResult, BindingError};
 use crate::smtp::{
     Capabilities, Client, Config, Credentials, Direction, Event, Mechanism, RecipientResult, Reply,
-    SmtpError, TlsPolicy,
+    SentMessage, SmtpError, TlsPolicy,
 };
 
 // Events go to JS as JSON text (written here, read with `JSON.parse`): one
@@ -261,15 +261,98 @@ pub struct WasmSmtpClient {
     flight: Vec<u8>,
     /// The events of the last `step`, a JSON array (empty: none).
     events: String,
+    /// The events of a `step` while they are sorted into JSON or records.
+    polled: Vec<Event>,
+    /// The last `step`'s `sent` events as records (`STEP_SENT`): numbers…
+    sent_nums: Vec<f64>,
+    /// …and the text of their strings, one after the other.
+    sent_text: String,
+    /// What the last `step` reports besides its result, at `statePtr` (see
+    /// `STATE_*`): boxed, so that its address stays put.
+    state: Box<[f64; STATE_LEN]>,
+    /// Bytes from the server for `stepInput`, written in place by JS
+    /// (`inputBuffer`): no allocation per reply.
+    input: Vec<u8>,
 }
 
 /// `step`'s result: bit 0, there are events (`takeEvents`); bit 1, the body
 /// waits for a fed attachment (`bodyPending`); bit 2, the output reached
-/// `max` (call `step` again for more); the rest, the number of bytes at
-/// `outPtr` (`result >>> 3`).
+/// `max` (call `step` again for more); bit 3, the events were all `sent`
+/// events, given as records at `statePtr` instead (no `takeEvents`); the
+/// rest, the number of bytes at `outPtr` (`result >>> 4`).
 const STEP_EVENTS: u32 = 1;
 const STEP_BODY_PENDING: u32 = 2;
 const STEP_MORE: u32 = 4;
+const STEP_SENT: u32 = 8;
+/// How far `step`'s byte count is shifted.
+const STEP_SHIFT: u32 = 4;
+
+/// The state block (`statePtr`, f64s): where the last `step`'s bytes are
+/// (`outPtr`)…
+const STATE_OUT_PTR: usize = 0;
+/// …the engine's deadline after it (`pollTimeout`; NaN for none)…
+const STATE_DEADLINE: usize = 1;
+/// …its `sent` records (`STEP_SENT`): where their numbers are and how many…
+const STATE_SENT_PTR: usize = 2;
+const STATE_SENT_LEN: usize = 3;
+/// …where their text is, its length in bytes, and 1 when it is ASCII.
+const STATE_TEXT_PTR: usize = 4;
+const STATE_TEXT_LEN: usize = 5;
+const STATE_TEXT_ASCII: usize = 6;
+const STATE_LEN: usize = 8;
+
+/// A string of a `sent` record: its text goes to `text`, its length in
+/// UTF-16 units (what JS slices by) to `nums`.
+fn record_str(nums: &mut Vec<f64>, text: &mut String, s: &str) {
+    text.push_str(s);
+    record_units(nums, s);
+}
+
+/// The length of `s` in UTF-16 units, to `nums`.
+fn record_units(nums: &mut Vec<f64>, s: &str) {
+    let units = if s.is_ascii() {
+        s.len()
+    } else {
+        s.encode_utf16().count()
+    };
+    nums.push(units as f64);
+}
+
+/// A reply of a `sent` record: code, enhanced code (its length; -1 for
+/// none), text, line count, lines.
+fn record_reply(nums: &mut Vec<f64>, text: &mut String, r: &Reply) {
+    nums.push(f64::from(r.code()));
+    match r.enhanced_code() {
+        Some(c) => {
+            let start = text.len();
+            c.push_to(text);
+            nums.push((text.len() - start) as f64);
+        }
+        None => nums.push(-1.0),
+    }
+    let start = text.len();
+    r.push_text(text);
+    record_units(nums, &text[start..]);
+    nums.push(r.lines().len() as f64);
+    for line in r.lines() {
+        record_str(nums, text, line);
+    }
+}
+
+/// A `sent` event as a record (read back by `js/lib/connection.js`,
+/// `readSent`, into the `SmtpEvent` that `takeEvents` would give): id,
+/// reply, recipient count, then per recipient its address, 1 or 0
+/// (accepted) and its reply.
+fn record_sent(nums: &mut Vec<f64>, text: &mut String, s: &SentMessage) {
+    nums.push(s.id.0 as f64);
+    record_reply(nums, text, &s.reply);
+    nums.push(s.recipients.len() as f64);
+    for r in &s.recipients {
+        record_str(nums, text, &r.address);
+        nums.push(if r.accepted() { 1.0 } else { 0.0 });
+        record_reply(nums, text, &r.reply);
+    }
+}
 
 fn config_from(value: &JsValue) -> BResult<Config> {
     let mut config = Config::default();
@@ -406,6 +489,11 @@ impl WasmSmtpClient {
             out_pos: 0,
             flight: Vec::new(),
             events: String::new(),
+            polled: Vec::new(),
+            sent_nums: Vec::new(),
+            sent_text: String::new(),
+            state: Box::new([0.0; STATE_LEN]),
+            input: Vec::new(),
         })
     }
 
@@ -616,16 +704,48 @@ impl WasmSmtpClient {
     /// from the server, if any) at `nowMs`, then collects up to `max` bytes
     /// to write (what `pollTransmit` would give; read them at `outPtr`
     /// before the next call into the module) and every event (`takeEvents`).
-    /// Returns `(bytes << 3) | flags`: 1, events; 2, the body waits for a fed
-    /// attachment (`bodyPending`); 4, `max` was reached (there may be more).
+    /// Returns `(bytes << 4) | flags`: 1, events; 2, the body waits for a fed
+    /// attachment (`bodyPending`); 4, `max` was reached (there may be more);
+    /// 8, the events were all `sent` events, as records (not `takeEvents`).
+    /// `outPtr`, the deadline and the records are also in the state block
+    /// (`statePtr`).
     pub fn step(&mut self, input: Option<Vec<u8>>, now_ms: f64, max: u32) -> u32 {
+        self.turn(input.as_deref().unwrap_or_default(), now_ms, max)
+    }
+
+    /// A buffer of at least `len` bytes in the wasm memory for the input of
+    /// `stepInput`; returns where it is (it stays there until a later call
+    /// asks for more room).
+    #[wasm_bindgen(js_name = inputBuffer)]
+    pub fn input_buffer(&mut self, len: u32) -> f64 {
+        let len = len as usize;
+        if self.input.len() < len {
+            self.input.resize(len, 0);
+        }
+        self.input.as_ptr() as usize as f64
+    }
+
+    /// `step` with its input already in the `inputBuffer`: its first `len`
+    /// bytes (0: none).
+    #[wasm_bindgen(js_name = stepInput)]
+    pub fn step_input(&mut self, len: u32, now_ms: f64, max: u32) -> u32 {
+        let input = std::mem::take(&mut self.input);
+        let n = (len as usize).min(input.len());
+        let r = self.turn(&input[..n], now_ms, max);
+        self.input = input;
+        r
+    }
+}
+
+impl WasmSmtpClient {
+    /// `step`: feeds `input`, then collects the bytes and the events.
+    fn turn(&mut self, input: &[u8], now_ms: f64, max: u32) -> u32 {
         // Without input this only moves the engine's clock: a deadline armed
         // by what goes out now counts from now (not from the last reply or
         // fed data, which may be long ago after a wait for the socket).
-        self.client
-            .receive(input.as_deref().unwrap_or_default(), ms_to_duration(now_ms));
-        // The length goes back shifted by 3 bits: at most 2^28 bytes.
-        let cap = (max as usize).min(1 << 28);
+        self.client.receive(input, ms_to_duration(now_ms));
+        // The length goes back shifted by 4 bits: at most 2^27 bytes.
+        let cap = (max as usize).min(1 << 27);
         self.flight.clear();
         while self.flight.len() < cap {
             if self.out_pos >= self.out.len() {
@@ -656,20 +776,63 @@ impl WasmSmtpClient {
             flags |= STEP_MORE;
         }
         self.events.clear();
-        let mut events = std::mem::take(&mut self.events);
+        self.sent_nums.clear();
+        self.sent_text.clear();
+        let mut polled = std::mem::take(&mut self.polled);
         while let Some(e) = self.client.poll_event() {
-            events.push(if events.is_empty() { '[' } else { ',' });
-            self.event_json(&mut events, &e);
+            polled.push(e);
         }
-        if !events.is_empty() {
-            events.push(']');
-            flags |= STEP_EVENTS;
+        if !polled.is_empty() {
+            // The usual turn's only event (a message accepted) as numbers
+            // and one text, which JS reads without JSON.parse; any other
+            // event makes the whole batch JSON, which keeps their order.
+            if polled.iter().all(|e| matches!(e, Event::MessageSent(_))) {
+                for e in &polled {
+                    if let Event::MessageSent(s) = e {
+                        record_sent(&mut self.sent_nums, &mut self.sent_text, s);
+                    }
+                }
+                flags |= STEP_SENT;
+            } else {
+                let mut events = std::mem::take(&mut self.events);
+                for e in &polled {
+                    events.push(if events.is_empty() { '[' } else { ',' });
+                    self.event_json(&mut events, e);
+                }
+                events.push(']');
+                self.events = events;
+                flags |= STEP_EVENTS;
+            }
+            polled.clear();
         }
-        self.events = events;
+        self.polled = polled;
         if self.client.body_pending().is_some() {
             flags |= STEP_BODY_PENDING;
         }
-        ((self.flight.len() as u32) << 3) | flags
+        let state = &mut self.state;
+        state[STATE_OUT_PTR] = self.flight.as_ptr() as usize as f64;
+        state[STATE_DEADLINE] = self.client.poll_timeout().map_or(f64::NAN, duration_to_ms);
+        state[STATE_SENT_PTR] = self.sent_nums.as_ptr() as usize as f64;
+        state[STATE_SENT_LEN] = self.sent_nums.len() as f64;
+        state[STATE_TEXT_PTR] = self.sent_text.as_ptr() as usize as f64;
+        state[STATE_TEXT_LEN] = self.sent_text.len() as f64;
+        state[STATE_TEXT_ASCII] = if self.sent_text.is_ascii() { 1.0 } else { 0.0 };
+        ((self.flight.len() as u32) << STEP_SHIFT) | flags
+    }
+}
+
+#[wasm_bindgen]
+impl WasmSmtpClient {
+    /// Where the state block is in the wasm memory (`wasmMemory()`): eight
+    /// f64s that each `step` writes, for the caller to read after it (valid
+    /// until the next call into the module): 0, `outPtr`; 1, the deadline
+    /// (`pollTimeout`, NaN for none); 2 and 3, where the numbers of the
+    /// `sent` records (`STEP_SENT`) are and how many; 4 and 5, where their
+    /// text (UTF-8) is and its length in bytes; 6, 1 when that text is
+    /// ASCII. The block stays where it is for the engine's life.
+    #[wasm_bindgen(getter, js_name = statePtr)]
+    pub fn state_ptr(&self) -> f64 {
+        self.state.as_ptr() as usize as f64
     }
 
     /// Where the bytes of the last `step` start in the wasm memory
