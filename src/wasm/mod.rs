@@ -14,9 +14,9 @@ mod error;
 pub(crate) mod idna;
 
 pub use compose::{
-    addressparser, check_validity, compose, compose_spec, composed_is_ascii, composed_message_id,
-    composed_ptr, get_rfc2822_date, mime_encode, mime_word_encode, spec_buffer, wasm_memory,
-    WasmFeed, WasmMessage,
+    addressparser, compose, compose_spec, composed_is_ascii, composed_message_id, composed_ptr,
+    get_rfc2822_date, mime_encode, mime_word_encode, spec_buffer, wasm_memory, WasmFeed,
+    WasmMessage,
 };
 pub use engine::WasmSmtpClient;
 
