@@ -51,19 +51,7 @@ impl EnhancedCode {
     /// Appends the code as [`Display`](fmt::Display) writes it, without the
     /// formatting machinery (the wasm bindings write one per reply).
     pub fn push_to(&self, out: &mut String) {
-        fn num(out: &mut String, mut n: u16) {
-            let mut digits = [0u8; 5];
-            let mut i = digits.len();
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            out.extend(digits[i..].iter().map(|&d| char::from(d)));
-        }
+        let num = |out: &mut String, n: u16| super::command::push_decimal(out, u64::from(n));
         num(out, u16::from(self.class));
         out.push('.');
         num(out, self.subject);
