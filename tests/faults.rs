@@ -694,6 +694,9 @@ fn table() -> String {
         }
         let mut native = spec.expected(Driver::Blocking);
         let mut js = case["expect"]["js"].as_str().unwrap().to_string();
+        if let Some(or) = case["expect"]["js_or"].as_str() {
+            js += &format!(" or {or}");
+        }
         if spec.expected_close() != "ok" {
             native += &format!("; close: {}", spec.expected_close());
         }
