@@ -1,4 +1,4 @@
-import { SMTPConnection, SMTPState } from './connection.js';
+import { NO_BODIES, SMTPConnection, SMTPState } from './connection.js';
 import { MimeographError } from './errors.js';
 import { Message } from './message.js';
 import { addressparser } from './util.js';
@@ -245,8 +245,6 @@ export class SMTPClient {
     this._poll();
   }
 }
-
-const NO_BODIES = Object.freeze([]);
 
 /** A 421 before anything of the message was accepted: unasked, or the answer to its MAIL. */
 function isIdleClose(err) {

@@ -1087,7 +1087,7 @@ function isCertificateError(err) {
 }
 
 /** A message without fed attachments. */
-const NO_BODIES = Object.freeze([]);
+export const NO_BODIES = Object.freeze([]);
 
 /** The engine's state block: f64s (src/wasm/engine.rs, `statePtr`). */
 const STATE_LEN = 8;

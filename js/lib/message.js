@@ -521,10 +521,7 @@ async function resolveForSend(att, where, sources) {
     try {
       source = fileSource(await platform.openFile(path));
     } catch (e) {
-      const shown = JSON.stringify(path.slice(0, 200));
-      const err = new MimeographError(`cannot read attachment ${shown} (${field}): ${e.code ?? e.message}`, 'ATTACHMENT', field);
-      err.cause = e;
-      throw err;
+      throw openError(JSON.stringify(path.slice(0, 200)), field, e);
     }
     if (out.name === undefined) out.name = path.split(/[\\/]/).pop();
   } else {
@@ -535,9 +532,7 @@ async function resolveForSend(att, where, sources) {
     try {
       file = (await platform.openReadStream?.(att.stream)) ?? null;
     } catch (e) {
-      const err = new MimeographError(`cannot read attachment stream (${field}): ${e.code ?? e.message}`, 'ATTACHMENT', field);
-      err.cause = e;
-      throw err;
+      throw openError('stream', field, e);
     }
     if (!file && !isReadableSource(att.stream)) throw new MimeographError('attachment stream is not readable', 'ATTACHMENT', field);
     source = file ? fileSource(file, false) : streamSource(att.stream, field);
@@ -647,6 +642,14 @@ function isAddr(v) {
 function invalidMessage(message, field) {
   return { error: new MimeographError(message, 'INVALID_MESSAGE', field) };
 }
+
+/** An attachment that could not be opened or read (`shown`: its path, or "stream"), with `e` as the cause. */
+function openError(shown, field, e) {
+  const err = new MimeographError(`cannot read attachment ${shown} (${field}): ${e.code ?? e.message}`, 'ATTACHMENT', field);
+  err.cause = e;
+  return err;
+}
+
 const copyBytes = (view) => view.slice();
 
 /**
@@ -723,10 +726,7 @@ async function resolveAttachment(att, where) {
     try {
       bytes = await platform.readFile(pathText(att.path));
     } catch (e) {
-      const shown = JSON.stringify(pathText(att.path).slice(0, 200));
-      const err = new MimeographError(`cannot read attachment ${shown} (${where}.path): ${e.code ?? e.message}`, 'ATTACHMENT', `${where}.path`);
-      err.cause = e;
-      throw err;
+      throw openError(JSON.stringify(pathText(att.path).slice(0, 200)), `${where}.path`, e);
     }
     out.data = att.encoded ? new TextDecoder('latin1').decode(bytes) : bytes;
     if (out.name === undefined) out.name = pathText(att.path).split(/[\\/]/).pop();

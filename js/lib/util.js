@@ -435,7 +435,7 @@ const refill = (len) => {
 
 /**
  * Hands back a WasmMessage that was given to the engine's `send` (empty
- * now) for reuse; the one before, if still unused, is freed.
+ * now) for reuse; when one is already kept, this one is freed.
  */
 export function recycleMessage(message) {
   if (spareMessage === null) spareMessage = message;
