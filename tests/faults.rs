@@ -660,8 +660,9 @@ fn table() -> String {
          Like the native clients, it offers a message again on a new connection when a \
          reused connection failed before the message's transaction began, and (option \
          `reconnectRetry`, on by default, off in these rows unless *retries on*) retries \
-         once a `421` to the `MAIL` of a reused connection; unlike them, it does not \
-         reconnect to resend after a plain close.\n\
+         once, on a new connection, a message whose connection the server closed before \
+         the end of its data was sent (a plain close: no reply, no transport error) or \
+         whose `MAIL` on a reused connection got a `421`.\n\
          - **sent**: the client reported the message sent; the server's log confirms it wrote \
          a 2xx for the end of its data (and for every other row, that it did not).\n\
          - **next message**: after the fault, the same client object (and pool) sent another \

@@ -18,9 +18,10 @@ export class SMTPClient {
     /** @type {SMTPConnection} */
     this.smtp = new SMTPConnection(server);
     /**
-     * A `421` to the MAIL of a reused connection (the race with the server's
-     * idle timeout) is tried once more on a new connection (as the native
-     * clients' `reconnect_retry`, on by default).
+     * A message whose connection the server closed before the end of its
+     * data was sent, or whose MAIL on a reused connection got a `421` (the
+     * race with the server's idle timeout), is tried once more on a new
+     * connection (as the native clients' `reconnect_retry`, on by default).
      */
     this.reconnectRetry = optBool(server.reconnectRetry, 'reconnectRetry') ?? true;
     this.queue = [];
@@ -206,7 +207,8 @@ export class SMTPClient {
     // As the native clients (src/native/session.rs): never again once the
     // end of the data was sent (the server may have the message), nor when
     // a stream was partly read.
-    if (err && failure?.reused && !err.outcomeUnknown && !err.streamConsumed) {
+    const resendable = err && failure && !err.outcomeUnknown && !err.streamConsumed;
+    if (resendable && failure.reused) {
       if (!failure.began && !stack.requeued) {
         // A reused connection failed before this message's transaction
         // began (the RSET after the previous, failed message was refused,
@@ -224,6 +226,15 @@ export class SMTPClient {
         this._retry(stack);
         return;
       }
+    }
+    if (resendable && this.reconnectRetry && !stack.reconnectRetried && isPlainClose(err)) {
+      // The server closed the connection (no reply, no transport error)
+      // before the end of the message's data was sent: a transaction
+      // without its end of data is never delivered. Once more, on a new
+      // connection, whether or not the connection was reused.
+      stack.reconnectRetried = true;
+      this._retry(stack);
+      return;
     }
     // A stream already partly read cannot be sent again (files and Blobs can).
     if (err?.greylisted && !stack.greylistRetried && !err.streamConsumed) {
@@ -249,6 +260,15 @@ export class SMTPClient {
 /** A 421 before anything of the message was accepted: unasked, or the answer to its MAIL. */
 function isIdleClose(err) {
   return err.kind === 'ServiceClosing' && (err.command == null || err.command.startsWith('MAIL '));
+}
+
+/**
+ * The server closed the connection without a reply mid-transaction (the
+ * engine's `Closed`), and the transport saw no error (a reset is not
+ * retried, as natively an I/O error is not).
+ */
+function isPlainClose(err) {
+  return err.kind === 'Closed' && err.previous == null;
 }
 
 /** A queued message: emailjs's stack, with `from`, `to` and `returnPath` computed when read. */

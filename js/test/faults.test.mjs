@@ -195,6 +195,12 @@ function check(c, observed, records) {
   }
   const count = (event, id) => records.filter((r) => r.event === event && r.message_id === id).length;
   if (c.at !== 'none' && !records.some((r) => r.event === 'fault')) problems.push('the fault never fired');
+  // `js_faults`: how often the fault must fire (a fault that fires every
+  // time meets each attempt: 2 is one retry, 1 none).
+  const fired = records.filter((r) => r.event === 'fault').length;
+  if (c.expect.js_faults !== undefined && fired !== c.expect.js_faults) {
+    problems.push(`the fault fired ${fired} times, expected ${c.expect.js_faults}`);
+  }
   const faultId = `fault-${c.name}@faults.test`;
   const accepted = count('accepted', faultId);
   const sent = observed.outcome.startsWith('sent');
