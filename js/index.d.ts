@@ -359,8 +359,8 @@ export interface MessageStack {
 export interface SMTPClientOptions extends SMTPConnectionOptions {
   /**
    * ours: a message is tried once more on a new connection when the server
-   * closed the connection before the end of its data was sent (no reply, no
-   * transport error), or answered the MAIL of a reused connection with a
+   * closed or reset the connection before the end of its data was sent (no
+   * reply), or answered the MAIL of a reused connection with a
    * `421` (the race with the server's idle timeout) (default true).
    */
   reconnectRetry?: boolean;

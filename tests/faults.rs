@@ -661,7 +661,7 @@ fn table() -> String {
          reused connection failed before the message's transaction began, and (option \
          `reconnectRetry`, on by default, off in these rows unless *retries on*) retries \
          once, on a new connection, a message whose connection the server closed before \
-         the end of its data was sent (a plain close: no reply, no transport error) or \
+         the end of its data was sent (a plain close or a reset, with no reply) or \
          whose `MAIL` on a reused connection got a `421`.\n\
          - **sent**: the client reported the message sent; the server's log confirms it wrote \
          a 2xx for the end of its data (and for every other row, that it did not).\n\

@@ -228,10 +228,10 @@ export class SMTPClient {
       }
     }
     if (resendable && this.reconnectRetry && !stack.reconnectRetried && isPlainClose(err)) {
-      // The server closed the connection (no reply, no transport error)
-      // before the end of the message's data was sent: a transaction
-      // without its end of data is never delivered. Once more, on a new
-      // connection, whether or not the connection was reused.
+      // The server closed (or reset) the connection, with no reply, before
+      // the end of the message's data was sent: a transaction without its
+      // end of data is never delivered. Once more, on a new connection,
+      // whether or not the connection was reused.
       stack.reconnectRetried = true;
       this._retry(stack);
       return;
@@ -264,12 +264,17 @@ function isIdleClose(err) {
 
 /**
  * The server closed the connection without a reply mid-transaction (the
- * engine's `Closed`), and the transport saw no error (a reset is not
- * retried, as natively an I/O error is not).
+ * engine's `Closed`): an orderly close, or one the transport reports as the
+ * peer's (reset, broken pipe, aborted, not connected), as the native
+ * clients' `is_peer_close` (src/native/session.rs); any other transport
+ * error is not retried.
  */
 function isPlainClose(err) {
-  return err.kind === 'Closed' && err.previous == null;
+  return err.kind === 'Closed' && (err.previous == null || PEER_CLOSE_CODES.has(err.previous.code));
 }
+
+/** Node's codes for a connection the peer ended (see isPlainClose). */
+const PEER_CLOSE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ENOTCONN']);
 
 /** A queued message: emailjs's stack, with `from`, `to` and `returnPath` computed when read. */
 class LazyMessageStack {

@@ -35,6 +35,7 @@ import json
 import re
 import socket
 import ssl
+import struct
 import sys
 import threading
 
@@ -73,7 +74,7 @@ class Case:
         self.slow_read_octets = server.get("slow_read_octets", 1 << 62)
         if self.at not in CONNECTION_STAGES | MESSAGE_STAGES | SESSION_STAGES | {"none"}:
             raise SystemExit(f"case {self.name}: unknown stage {self.at!r}")
-        if self.do not in ("close", "reply", "silence", "stall", "trickle", "long", "none"):
+        if self.do not in ("close", "reset", "reply", "silence", "stall", "trickle", "long", "none"):
             raise SystemExit(f"case {self.name}: unknown fault {self.do!r}")
         default_times = 1 if self.at in CONNECTION_STAGES else None
         self.times = spec.get("times", default_times)
@@ -153,6 +154,15 @@ class Session:
             if not await self.reader.read(5):
                 raise Closed()
         if c.do == "close":
+            raise Closed()
+        if c.do == "reset":
+            # Close with SO_LINGER 0: the kernel sends RST, not FIN, so the
+            # client reads ECONNRESET, not an end of stream. After a pause:
+            # an RST that arrives with the previous reply's octets is
+            # reported by libuv (Node) as an end of stream.
+            await asyncio.sleep(0.1)
+            sock = self.writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             raise Closed()
         if c.do == "stall":
             # Stop reading (the client's writes block once the buffers are
