@@ -65,17 +65,51 @@ if (isNode) {
     if (fsKey === undefined || stream[fsKey] !== nodeFs) return null;
     const file = stream.path;
     if (typeof file !== 'string' && !(file instanceof URL) && !Buffer.isBuffer(file)) return null;
-    const handle = await fs.promises.open(file, 'r');
+    // The stream's own descriptor, once it has one: the file we open must be
+    // the one it opened (not one renamed over it since), and when its path is
+    // gone (unlinked after the open) the stream is read as a stream.
+    const own = typeof stream.fd === 'number' ? stream.fd : null;
+    // Only a regular file with a size, looked at before it is opened (a FIFO
+    // opened here would pair with its writer instead of the stream): a pipe
+    // cannot be read at a position, and /proc-style files say 0 and have more.
+    const regular = (st) => st.isFile() && st.size > 0;
+    try {
+      if (!regular(await fs.promises.stat(file))) return null;
+    } catch (e) {
+      if (own !== null) return null;
+      throw e;
+    }
+    let handle;
+    try {
+      handle = await fs.promises.open(file, 'r');
+    } catch (e) {
+      if (own !== null) return null;
+      throw e;
+    }
     let size;
     let position = stream.start ?? 0;
     const end = stream.end ?? Infinity;
     try {
       const st = await handle.stat();
-      if (st.isFile()) size = Math.max(0, Math.min(st.size, end + 1) - position);
+      if (!regular(st)) {
+        await handle.close();
+        return null;
+      }
+      if (own !== null) {
+        const theirs = await new Promise((resolve) => nodeFs.fstat(own, (err, s) => resolve(err ? null : s)));
+        if (!theirs || theirs.dev !== st.dev || theirs.ino !== st.ino) {
+          await handle.close();
+          return null;
+        }
+      }
+      size = Math.max(0, Math.min(st.size, end + 1) - position);
     } catch (e) {
       await handle.close();
       throw e;
     }
+    // Never past the size declared for the message (a file that grows while
+    // it is sent goes out as long as it was when it was opened, as `path`).
+    const stop = position + size;
     let reading = null;
     let closed = false;
     return {
@@ -84,7 +118,7 @@ if (isNode) {
         readStarted.add(stream);
         reading = (async () => {
           if (stream.destroyed) throw stream.errored ?? new Error('the attachment stream was destroyed while it was read');
-          const want = Math.min(buf.byteLength, end + 1 - position);
+          const want = Math.min(buf.byteLength, stop - position);
           if (closed || want <= 0) return 0;
           const { bytesRead } = await handle.read(buf, 0, want, position);
           position += bytesRead;

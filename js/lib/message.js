@@ -210,7 +210,7 @@ export class Message {
     const sources = [];
     try {
       const all = this.alternative ? [this.alternative, ...this.attachments] : [...this.attachments];
-      const attachments = await Promise.all(all.map((a, i) => resolveForSend(a, `attachment[${i}]`, sources)));
+      const attachments = await allOrFirstError(all.map((a, i) => resolveForSend(a, `attachment[${i}]`, sources)));
       const built = this._compose(attachments);
       const feeds = sources.length ? built.takeFeeds() : [];
       const bodies = sources.map((entry, id) => ({ source: entry.source, field: entry.field, feed: feeds[id] }));
@@ -499,7 +499,7 @@ async function resolveForSend(att, where, sources) {
   if ((att.data !== undefined && att.data !== null) || att.encoded || (!att.path && !att.stream)) {
     if (!Array.isArray(att.related)) return resolveAttachment(att, where);
     const out = await resolveAttachment({ ...att, related: undefined }, where);
-    out.related = await Promise.all(att.related.map((r, i) => resolveForSend(r, `${where}.related[${i}]`, sources)));
+    out.related = await allOrFirstError(att.related.map((r, i) => resolveForSend(r, `${where}.related[${i}]`, sources)));
     return out;
   }
   const out = copyAttachmentFields(att);
@@ -543,11 +543,23 @@ async function resolveForSend(att, where, sources) {
   if (source.size !== undefined) out.size = source.size;
   sources.push({ source, field });
   if (Array.isArray(att.related)) {
-    out.related = await Promise.all(att.related.map((r, i) => resolveForSend(r, `${where}.related[${i}]`, sources)));
+    out.related = await allOrFirstError(att.related.map((r, i) => resolveForSend(r, `${where}.related[${i}]`, sources)));
   } else if (att.related !== undefined && att.related !== null) {
     throw new MimeographError(`\`${where}.related\` must be an array of attachments, got ${typeName(att.related)}`, 'INVALID_ARGUMENT', `${where}.related`);
   }
   return out;
+}
+
+/**
+ * Promise.all that waits for every promise before it rejects with the first
+ * error: the attachments still opening when another fails have pushed their
+ * sources by then, so the caller closes them all (with Promise.all, a file
+ * that finished opening after the failure stayed open until GC).
+ */
+async function allOrFirstError(promises) {
+  const settled = await Promise.allSettled(promises);
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  return settled.map((r) => r.value);
 }
 
 /**

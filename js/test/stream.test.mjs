@@ -17,7 +17,8 @@
 // client goes on. MIMEOGRAPH_STREAM_BYTES overrides the size.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createReadStream, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, readdirSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -206,6 +207,92 @@ describe('streamed attachments arrive intact', () => {
       }
     });
   }
+
+  // The package reads an unread fs.ReadStream's file itself only when that
+  // is the same bytes: these are read as streams (found by review: each
+  // failed or sent other bytes when the file was opened again by path).
+  test('file streams whose file cannot be opened again as the same regular file are read as streams', { timeout: 60000 }, async () => {
+    const server = await startSmtpServer();
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    const dir = tmpDir();
+    const data = pattern(300000);
+    const opened = async (file) => {
+      const s = createReadStream(file);
+      await once(s, 'open');
+      return s;
+    };
+    // unlinked after the stream opened it
+    const unlinked = path.join(dir, 'unlinked.bin');
+    writeFileSync(unlinked, data);
+    const s1 = await opened(unlinked);
+    unlinkSync(unlinked);
+    // replaced (renamed over) after the stream opened it
+    const replaced = path.join(dir, 'replaced.bin');
+    writeFileSync(replaced, data);
+    const s2 = await opened(replaced);
+    writeFileSync(path.join(dir, 'new.bin'), pattern(1000).reverse());
+    renameSync(path.join(dir, 'new.bin'), replaced);
+    // a FIFO: no position to read at (the writer waits for the stream)
+    const fifo = path.join(dir, 'fifo');
+    await run('mkfifo', [fifo]);
+    const s3 = createReadStream(fifo);
+    const writer = createWriteStream(fifo);
+    writer.end(data);
+    // a /proc file: its size says 0
+    const s4 = createReadStream('/proc/self/status');
+    const cases = [
+      ['unlinked after it opened', s1, data],
+      ['renamed over after it opened', s2, data],
+      ['a FIFO', s3, data],
+      ['/proc/self/status', s4, null],
+    ];
+    for (const [kind, stream] of cases) {
+      await within(
+        client.sendAsync(new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', subject: kind, text: 't', attachment: { name: 'x.bin', type: 'application/octet-stream', stream } })),
+        20000,
+        kind,
+      );
+    }
+    const got = server.messages();
+    assert.equal(got.length, cases.length);
+    for (let i = 0; i < cases.length; i++) {
+      const parsed = await parse(got[i].data);
+      const [kind, , want] = cases[i];
+      assert.equal(parsed.subject, kind);
+      const content = parsed.attachments[0].content;
+      if (want) assert.ok(Buffer.compare(content, want) === 0, `${kind}: the bytes differ`);
+      else assert.match(content.toString(), /^Name:\t/, kind);
+    }
+  });
+
+  test('an attachment that fails leaves no file of the same message open', { timeout: 30000 }, async () => {
+    const server = await startSmtpServer();
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    const file = path.join(tmpDir(), 'leak.bin');
+    writeFileSync(file, pattern(100000));
+    const openOnFile = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === file;
+      } catch {
+        return false;
+      }
+    }).length;
+    for (const make of [() => ({ path: file }), () => ({ stream: createReadStream(file) })]) {
+      const first = make();
+      // (`data: 42` passes the check in send(), which leaves attachments
+      // out, and fails when the message is built for sending)
+      await assert.rejects(
+        within(client.sendAsync(new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', text: 't', attachment: [{ name: 'a.bin', ...first }, { name: 'b.bin', data: 42 }] })), 20000, 'failing'),
+        (e) => e instanceof Error,
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      // the stream itself (not read, so not destroyed) may hold its own descriptor
+      const streamFd = first.stream && typeof first.stream.fd === 'number' ? 1 : 0;
+      assert.equal(openOnFile(), streamFd, `descriptors left open on the file (${first.path ? 'path' : 'stream'})`);
+      first.stream?.destroy();
+    }
+    await within(client.sendAsync(new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', subject: 'fine', text: 't' })), 20000, 'next');
+  });
 
   test('fs.createReadStream of a missing file, or aborted: a typed error before the transaction, and the client goes on', { timeout: 30000 }, async () => {
     const server = await startSmtpServer();
