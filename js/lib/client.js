@@ -1,5 +1,5 @@
 import { NO_BODIES, SMTPConnection, SMTPState } from './connection.js';
-import { MimeographError } from './errors.js';
+import { MimeographError, SMTPError, SMTPErrorStates } from './errors.js';
 import { Message } from './message.js';
 import { addressparser } from './util.js';
 import { optBool } from './validate.js';
@@ -30,6 +30,12 @@ export class SMTPClient {
     this.timer = null;
     /** When the queue last became empty on an open connection (ms), or null. */
     this._idleSince = null;
+    /**
+     * The idle QUIT was sent and the connection has not closed yet: a
+     * message queued meanwhile waits for it and goes on a new connection
+     * (the engine refuses a message after QUIT).
+     */
+    this._quitting = false;
   }
 
   /** emailjs's send(message, callback(err, message)). `message` may be a Message or its options. */
@@ -97,7 +103,7 @@ export class SMTPClient {
       this._idleSince = null;
       const state = this.smtp.state();
       if (state === SMTPState.NOTCONNECTED) this._connect(this.queue[0]);
-      else if (state === SMTPState.CONNECTED && !this.sending && this.ready) this._sendmail(this.queue.shift());
+      else if (state === SMTPState.CONNECTED && !this.sending && this.ready && !this._quitting) this._sendmail(this.queue.shift());
     } else if (this.smtp.state() === SMTPState.CONNECTED) {
       // wait around one second in case something comes in, then QUIT
       // (one timer for a run of messages, not one per message: it checks
@@ -115,7 +121,15 @@ export class SMTPClient {
       if (this._idleSince == null || this.queue.length || this.sending) return;
       const left = this._idleSince + IDLE_MS - Date.now();
       if (left > 0) this._armIdle(left);
-      else if (this.smtp.state() === SMTPState.CONNECTED) this.smtp.quit();
+      else if (this.smtp.state() === SMTPState.CONNECTED) {
+        this._quitting = true;
+        // Called once the connection is gone (closed after the 221, or
+        // failed): what was queued meanwhile connects again.
+        this.smtp.quit(() => {
+          this._quitting = false;
+          this._poll();
+        });
+      }
     }, delay);
   }
 
@@ -173,8 +187,17 @@ export class SMTPClient {
             b.source.close().catch(() => {});
             b.feed?.free?.();
           }
-          // the connection went away meanwhile: retry on a new one
           this.sending = false;
+          if (stack.rebuilt) {
+            // Twice the connection went away while the message was being
+            // prepared (a server that closes right after its greeting or
+            // EHLO): fail it rather than reconnect forever.
+            this._senddone(new SMTPError('the connection closed before the message could be sent', SMTPErrorStates.CONNECTIONCLOSED), stack);
+            return;
+          }
+          // the connection went away meanwhile: nothing of the message
+          // reached the server; once more on a new one
+          stack.rebuilt = true;
           this.queue.unshift(stack);
           this._poll();
           return;

@@ -1,6 +1,9 @@
 // Sends through real servers (aiosmtpd, smtp-server), directly over node:net
 // and through a real websockify bridge; emailjs-style usage.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { cleanup, loadSource, startAiosmtpd, startSmtpServer, startWebsockify, testCertificate, tmpDir, parse, within } from './helpers.mjs';
 import { sendCorpus } from './corpus.mjs';
@@ -63,6 +66,98 @@ describe('emailjs-style usage', () => {
     for (let i = 0; i < n; i++) assert.equal((await parse(got[i].data)).subject, `queued ${i}`);
     assert.equal(connections, 1, 'one connection for the whole queue');
     client.smtp.close();
+  });
+
+  // A scripted server for what real ones do too fast to test: it answers
+  // QUIT only after `quitDelayMs`, or closes right after its EHLO reply.
+  function scriptedServer({ quitDelayMs = 0, closeAfterEhlo = false } = {}) {
+    const events = [];
+    let connections = 0;
+    const server = net.createServer((sock) => {
+      connections++;
+      let buf = '';
+      let inData = false;
+      sock.on('error', () => {});
+      sock.write('220 scripted ESMTP\r\n');
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        let i;
+        while ((i = buf.indexOf('\r\n')) !== -1) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          if (inData) {
+            if (line === '.') {
+              inData = false;
+              events.push('message');
+              sock.write('250 2.0.0 queued\r\n');
+            }
+            continue;
+          }
+          const verb = line.split(' ')[0].toUpperCase();
+          if (verb === 'EHLO') {
+            sock.write('250-scripted\r\n250 PIPELINING\r\n');
+            if (closeAfterEhlo) sock.end();
+          } else if (verb === 'MAIL' || verb === 'RCPT' || verb === 'RSET' || verb === 'NOOP') sock.write('250 2.0.0 ok\r\n');
+          else if (verb === 'DATA') {
+            inData = true;
+            sock.write('354 go on\r\n');
+          } else if (verb === 'QUIT') {
+            events.push('quit');
+            setTimeout(() => sock.end('221 2.0.0 bye\r\n'), quitDelayMs);
+          } else sock.write('502 5.5.2 no\r\n');
+        }
+      });
+    });
+    return new Promise((resolve) =>
+      server.listen(0, '127.0.0.1', () =>
+        resolve({
+          port: server.address().port,
+          events,
+          connections: () => connections,
+          close: () => server.close(),
+        }),
+      ),
+    );
+  }
+
+  test('a message sent while the idle QUIT is in flight goes on a new connection (found by review)', T, async () => {
+    const server = await scriptedServer({ quitDelayMs: 400 });
+    try {
+      const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+      const m = (subject) => ({ from: 'a@example.com', to: 'b@example.com', subject, text: 'body' });
+      await within(client.sendAsync(m('first')), 10000, 'first');
+      // The client QUITs after one idle second; the server answers 400 ms later.
+      await within(
+        (async () => {
+          while (!server.events.includes('quit')) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        10000,
+        'the idle QUIT',
+      );
+      await within(client.sendAsync(m('second')), 10000, 'second');
+      assert.deepEqual(server.events.filter((e) => e === 'message').length, 2);
+      assert.equal(server.connections(), 2, 'the second message on a new connection');
+      client.smtp.close();
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a server that closes after EHLO while a file attachment opens: the message fails, no endless reconnecting (found by review)', T, async () => {
+    const server = await scriptedServer({ closeAfterEhlo: true });
+    try {
+      const file = path.join(tmpDir(), 'a.bin');
+      writeFileSync(file, Buffer.alloc(100000, 7));
+      const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+      await assert.rejects(
+        within(client.sendAsync({ from: 'a@example.com', to: 'b@example.com', text: 'body', attachment: { path: file, name: 'a.bin' } }), 10000, 'send'),
+        (e) => e.code === lib.SMTPErrorStates.CONNECTIONCLOSED || e.code === lib.SMTPErrorStates.NOCONNECTION,
+      );
+      assert.ok(server.connections() <= 4, `${server.connections()} connections`);
+      client.smtp.close();
+    } finally {
+      server.close();
+    }
   });
 
   test('greylisting: a 451 to RCPT is retried once, as emailjs does', T, async () => {
