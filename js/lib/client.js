@@ -143,8 +143,7 @@ export class SMTPClient {
         // fail this message, then try the next one on a new connection
         const i = this.queue.indexOf(stack);
         if (i !== -1) this.queue.splice(i, 1);
-        stack.callback(err, stack.message);
-        this._poll();
+        this._callBack(stack, err);
       }
     });
   }
@@ -269,8 +268,19 @@ export class SMTPClient {
       }, GREYLIST_DELAY_MS);
       return;
     }
-    stack.callback(err, stack.message);
-    this._poll();
+    this._callBack(stack, err);
+  }
+
+  /**
+   * The message's callback, then the next message: a callback that throws
+   * still lets the queue go on (its exception is not caught).
+   */
+  _callBack(stack, err) {
+    try {
+      stack.callback(err, stack.message);
+    } finally {
+      this._poll();
+    }
   }
 
   /** Offers `stack` again first (on a new connection once the failed one is gone). */

@@ -3,12 +3,15 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cleanup, loadSource, startAiosmtpd, startSmtpServer, startWebsockify, testCertificate, tmpDir, parse, within } from './helpers.mjs';
+import { cleanup, jsDir, loadSource, startAiosmtpd, startSmtpServer, startWebsockify, testCertificate, tmpDir, parse, within } from './helpers.mjs';
 import { sendCorpus } from './corpus.mjs';
 
 const T = { timeout: 30000 };
+const run = promisify(execFile);
 let lib;
 before(async () => {
   lib = await loadSource();
@@ -158,6 +161,27 @@ describe('emailjs-style usage', () => {
     } finally {
       server.close();
     }
+  });
+
+  test('a callback that throws does not stop the queue', T, async () => {
+    const server = await startSmtpServer();
+    // In a child process: the callback's exception is uncaught there (as it
+    // is in emailjs), which the test runner would take as this test's.
+    const script = `
+      const lib = await import(${JSON.stringify(path.join(jsDir, 'index.js'))});
+      const thrown = [];
+      process.on('uncaughtException', (e) => thrown.push(e.message));
+      const client = new lib.SMTPClient({ host: '127.0.0.1', port: ${server.port} });
+      const m = (subject) => ({ from: 'a@example.com', to: 'b@example.com', subject, text: 'x' });
+      client.send(m('one'), () => { throw new Error('from the user callback'); });
+      const err = await new Promise((resolve) => client.send(m('two'), (e) => resolve(e)));
+      console.log(JSON.stringify({ err: err && String(err), thrown }));
+      client.smtp.close();
+      process.exit(0);
+    `;
+    const { stdout } = await within(run(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000 }), 25000, 'child');
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()), { err: null, thrown: ['from the user callback'] });
+    assert.equal(server.messages().length, 2);
   });
 
   test('greylisting: a 451 to RCPT is retried once, as emailjs does', T, async () => {
