@@ -156,3 +156,89 @@ async fn server_that_stops_answering_times_out() {
     assert!(e.is_timeout() && e.is_outcome_unknown(), "{e:?}");
     assert!(!c.is_connected());
 }
+
+/// A scripted server (a real one reads too fast to cut a write short): it
+/// reads message content 16 KiB at a time with a pause between reads, and
+/// records every message whose end of data arrived (its content length).
+fn slow_reader() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&got);
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(sock) = sock else { return };
+            let record = std::sync::Arc::clone(&record);
+            std::thread::spawn(move || {
+                let mut w = sock.try_clone().unwrap();
+                let mut r = BufReader::new(sock);
+                let _ = w.write_all(b"220 slow ESMTP\r\n");
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    if r.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let verb = String::from_utf8_lossy(&line).to_ascii_uppercase();
+                    let reply: &[u8] = if verb.starts_with("EHLO") {
+                        b"250-slow\r\n250 PIPELINING\r\n"
+                    } else if verb.starts_with("DATA") {
+                        let _ = w.write_all(b"354 go on\r\n");
+                        // Content, slowly, up to the end of data.
+                        let mut content = Vec::new();
+                        let mut chunk = vec![0u8; 16 * 1024];
+                        while !content.ends_with(b"\r\n.\r\n") {
+                            std::thread::sleep(Duration::from_millis(20));
+                            match r.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => content.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        record.lock().unwrap().push(content.len());
+                        b"250 2.0.0 queued\r\n"
+                    } else if verb.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n");
+                        return;
+                    } else {
+                        b"250 2.0.0 ok\r\n"
+                    };
+                    if w.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+#[tokio::test]
+async fn a_send_cancelled_mid_write_leaves_no_corrupt_message() {
+    let (port, got) = slow_reader();
+    let (o, _) = options(port);
+    let mut c = AsyncSmtpClient::new(o);
+    // 2 MiB of content, read at ~800 KiB/s: cancelled long before its end.
+    let big = mimeograph::mime::Message::builder()
+        .from("zoe@example.com")
+        .to("bob@example.net")
+        .subject("big")
+        .text("big")
+        .attach(mimeograph::mime::Attachment::bytes(vec![0x5a; 2 << 20]).filename("big.bin"))
+        .build()
+        .unwrap();
+    let cut = tokio::time::timeout(Duration::from_millis(300), c.send(big)).await;
+    assert!(cut.is_err(), "the big message was meant to be cut short");
+    // The next message goes on a new connection; the server never sees the
+    // big one end (the old connection is dropped, not finished with a
+    // small message's bytes after a missing flight).
+    c.send(message(1, "bob@example.net")).await.unwrap();
+    c.close().await.unwrap();
+    let lens = got.lock().unwrap().clone();
+    assert_eq!(
+        lens.len(),
+        1,
+        "messages whose end of data arrived: {lens:?}"
+    );
+    assert!(lens[0] < 4096, "the small message only: {lens:?}");
+}

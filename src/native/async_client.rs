@@ -109,6 +109,11 @@ impl AsyncWrite for AsyncStream {
 struct Connection {
     stream: AsyncStream,
     session: Session,
+    /// Set while a call drives the engine and cleared when it returns: still
+    /// set at the next call means that call's future was dropped mid-way
+    /// (a caller's timeout, `select!`), perhaps inside a write, so the
+    /// session is out of step with the server and is dropped, never reused.
+    driving: bool,
 }
 
 /// A timeout on an I/O step, as the blocking socket would report it.
@@ -168,6 +173,13 @@ impl AsyncSmtpClient {
 
     /// Sends a message and waits for the server's verdict, with the same
     /// retries and errors as [`super::SmtpClient::send`].
+    ///
+    /// Dropping the future before it completes (a caller's timeout,
+    /// `select!`) leaves the connection out of step with the server (a
+    /// flight may be half written): the next call drops that connection,
+    /// without QUIT, and opens a new one. A message cut off before its end
+    /// of data is then not delivered; one whose end of data was written may
+    /// have been (nobody read the verdict).
     pub async fn send(&mut self, message: Message) -> Result<SentMessage, NativeError> {
         let mut delivery = Delivery::new(message);
         loop {
@@ -194,6 +206,7 @@ impl AsyncSmtpClient {
     /// Says QUIT (after any message in flight) and closes the connection.
     /// Does nothing when not connected.
     pub async fn close(&mut self) -> Result<(), NativeError> {
+        self.drop_if_cancelled();
         let now = self.now();
         match self.conn.as_mut() {
             Some(c) if !c.session.engine.is_closed() => c.session.engine.quit(now),
@@ -215,6 +228,7 @@ impl AsyncSmtpClient {
     }
 
     async fn ensure_connected(&mut self) -> Result<(), NativeError> {
+        self.drop_if_cancelled();
         self.check_idle().await;
         if self.is_connected() {
             return Ok(());
@@ -235,7 +249,11 @@ impl AsyncSmtpClient {
             stream = self.handshake(stream).await?;
         }
         let session = Session::new(&self.options, self.now())?;
-        self.conn = Some(Connection { stream, session });
+        self.conn = Some(Connection {
+            stream,
+            session,
+            driving: false,
+        });
         Ok(())
     }
 
@@ -286,7 +304,30 @@ impl AsyncSmtpClient {
         conn.session.log(&self.options.logger);
     }
 
+    /// Drops a connection whose last call was cancelled mid-way (see
+    /// [`Connection::driving`]): without QUIT, which would follow whatever
+    /// part of a flight was written. A message cut short before its end of
+    /// data is then not delivered by the server.
+    fn drop_if_cancelled(&mut self) {
+        if self.conn.as_ref().is_some_and(|c| c.driving) {
+            self.conn = None;
+        }
+    }
+
+    /// Runs the engine until `until` (see `drive_steps`), marking the
+    /// connection as driven meanwhile.
     async fn drive(&mut self, until: Until) -> Result<Option<Event>, NativeError> {
+        if let Some(c) = self.conn.as_mut() {
+            c.driving = true;
+        }
+        let result = self.drive_steps(until).await;
+        if let Some(c) = self.conn.as_mut() {
+            c.driving = false;
+        }
+        result
+    }
+
+    async fn drive_steps(&mut self, until: Until) -> Result<Option<Event>, NativeError> {
         let mut buf = vec![0u8; 16 * 1024];
         let timeout = session::io_timeout(&self.options);
         loop {
@@ -341,11 +382,18 @@ impl AsyncSmtpClient {
 
     /// STARTTLS: wraps the socket in TLS and tells the engine.
     async fn upgrade(&mut self) -> Result<(), NativeError> {
-        let Some(Connection { stream, session }) = self.conn.take() else {
+        let Some(Connection {
+            stream, session, ..
+        }) = self.conn.take()
+        else {
             return Err(NativeError::Smtp(SmtpError::NotConnected));
         };
         let stream = self.handshake(stream).await?;
-        let mut conn = Connection { stream, session };
+        let mut conn = Connection {
+            stream,
+            session,
+            driving: true,
+        };
         conn.session.engine.tls_established(self.now());
         self.conn = Some(conn);
         Ok(())
