@@ -31,9 +31,9 @@ export class SMTPClient {
     /** When the queue last became empty on an open connection (ms), or null. */
     this._idleSince = null;
     /**
-     * The idle QUIT was sent and the connection has not closed yet: a
-     * message queued meanwhile waits for it and goes on a new connection
-     * (the engine refuses a message after QUIT).
+     * Waiting for a QUIT's connection to close (see _waitForQuit): a
+     * message queued meanwhile goes on a new connection (the engine refuses
+     * a message after QUIT).
      */
     this._quitting = false;
   }
@@ -103,7 +103,13 @@ export class SMTPClient {
       this._idleSince = null;
       const state = this.smtp.state();
       if (state === SMTPState.NOTCONNECTED) this._connect(this.queue[0]);
-      else if (state === SMTPState.CONNECTED && !this.sending && this.ready && !this._quitting) this._sendmail(this.queue.shift());
+      else if (state === SMTPState.CONNECTED && !this.sending && this.ready) {
+        // A QUIT in flight (ours when idle, or the user's smtp.quit()): the
+        // engine takes no message after it; wait for the close, then
+        // connect again.
+        if (this.smtp._quitRequested) this._waitForQuit();
+        else this._sendmail(this.queue.shift());
+      }
     } else if (this.smtp.state() === SMTPState.CONNECTED) {
       // wait around one second in case something comes in, then QUIT
       // (one timer for a run of messages, not one per message: it checks
@@ -121,16 +127,22 @@ export class SMTPClient {
       if (this._idleSince == null || this.queue.length || this.sending) return;
       const left = this._idleSince + IDLE_MS - Date.now();
       if (left > 0) this._armIdle(left);
-      else if (this.smtp.state() === SMTPState.CONNECTED) {
-        this._quitting = true;
-        // Called once the connection is gone (closed after the 221, or
-        // failed): what was queued meanwhile connects again.
-        this.smtp.quit(() => {
-          this._quitting = false;
-          this._poll();
-        });
-      }
+      else if (this.smtp.state() === SMTPState.CONNECTED) this._waitForQuit();
     }, delay);
+  }
+
+  /**
+   * Sends QUIT (again: harmless when it was asked already) and polls once
+   * the connection is gone (closed after the 221, or failed): what was
+   * queued meanwhile connects again. One wait at a time.
+   */
+  _waitForQuit() {
+    if (this._quitting) return;
+    this._quitting = true;
+    this.smtp.quit(() => {
+      this._quitting = false;
+      this._poll();
+    });
   }
 
   _connect(stack) {

@@ -111,6 +111,8 @@ export class SMTPConnection {
     this._state = SMTPState.NOTCONNECTED;
     this._secure = false;
     this._engine = null;
+    /** QUIT was asked on this connection (it takes no more messages). */
+    this._quitRequested = false;
     /** The engine's state block (see `_stateOf`), and the engine it is of. */
     this._stepState = null;
     this._stateEngine = null;
@@ -633,6 +635,7 @@ export class SMTPConnection {
     const engine = this._engine;
     this._transport = null;
     this._engine = null;
+    this._quitRequested = false;
     this._stepState = null;
     this._stateEngine = null;
     this._inputEngine = null;
@@ -802,8 +805,15 @@ export class SMTPConnection {
       deliver(callback, new SMTPError('no connection has been established', SMTPErrorStates.NOCONNECTION));
       return;
     }
+    // Refused now (a reply still awaited, message content being sent, QUIT
+    // asked): the caller's error, not the connection's.
+    try {
+      this._engine.noop(now());
+    } catch (e) {
+      deliver(callback, argumentError('NOOP not sent', fromWasmError(e)));
+      return;
+    }
     this._noopCallbacks.push(callback);
-    this._call(() => this._engine.noop(now()));
     this._pump();
   }
 
@@ -921,6 +931,9 @@ export class SMTPConnection {
       return;
     }
     if (callback) this._quitCallbacks.push(callback);
+    // Until the connection is gone, it takes no more messages (SMTPClient
+    // waits for the close and connects again).
+    this._quitRequested = true;
     this._call(() => this._engine.quit(now()));
     this._pump();
   }

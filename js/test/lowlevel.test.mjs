@@ -125,4 +125,21 @@ describe('SMTPConnection low-level session', () => {
     await call((cb) => c.quit(cb));
     assert.equal(server.messages().length, 0);
   });
+  test('a NOOP refused now fails its own callback only (found by review)', T, async () => {
+    const server = await startSmtpServer();
+    const c = new lib.SMTPConnection({ host: '127.0.0.1', port: server.port });
+    await ok((cb) => c.connect(cb));
+    // The MAIL reply is still awaited: the engine refuses the NOOP.
+    const mail = call((cb) => c.mail(cb, '<a@example.com>'));
+    const [nerr] = await call((cb) => c.noop(cb));
+    assert.equal(nerr.code, lib.SMTPErrorStates.ERROR);
+    assert.match(nerr.message, /NOOP not sent/);
+    const [merr] = await mail;
+    assert.equal(merr, null);
+    await ok((cb) => c.rset(cb));
+    await ok((cb) => c.noop(cb));
+    // The connection is not poisoned: QUIT ends it cleanly.
+    const [qerr] = await call((cb) => c.quit(cb));
+    assert.equal(qerr, null);
+  });
 });

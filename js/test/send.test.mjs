@@ -146,6 +146,22 @@ describe('emailjs-style usage', () => {
     }
   });
 
+  test("a message sent right after the user's own smtp.quit() goes on a new connection (found by review)", T, async () => {
+    const server = await scriptedServer({ quitDelayMs: 200 });
+    try {
+      const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+      const m = (subject) => ({ from: 'a@example.com', to: 'b@example.com', subject, text: 'body' });
+      await within(client.sendAsync(m('first')), 10000, 'first');
+      client.smtp.quit();
+      await within(client.sendAsync(m('second')), 10000, 'second');
+      assert.equal(server.events.filter((e) => e === 'message').length, 2);
+      assert.equal(server.connections(), 2);
+      client.smtp.close();
+    } finally {
+      server.close();
+    }
+  });
+
   test('a server that closes after EHLO while a file attachment opens: the message fails, no endless reconnecting (found by review)', T, async () => {
     const server = await scriptedServer({ closeAfterEhlo: true });
     try {
