@@ -113,6 +113,8 @@ export class SMTPConnection {
     this._engine = null;
     /** QUIT was asked on this connection (it takes no more messages). */
     this._quitRequested = false;
+    /** Between a low-level data()'s 354 and data_end() (see quit()). */
+    this._inContent = false;
     /** The engine's state block (see `_stateOf`), and the engine it is of. */
     this._stepState = null;
     this._stateEngine = null;
@@ -636,6 +638,7 @@ export class SMTPConnection {
     this._transport = null;
     this._engine = null;
     this._quitRequested = false;
+    this._inContent = false;
     this._stepState = null;
     this._stateEngine = null;
     this._inputEngine = null;
@@ -870,7 +873,12 @@ export class SMTPConnection {
 
   /** emailjs's data(callback): `DATA`; 354 expected, then message() and data_end(). */
   data(callback) {
-    this._lowLevel(callback, [354], (engine) => engine.data(now()));
+    const onReply = (err, ...rest) => {
+      // After the 354, until data_end(): the content phase (see quit()).
+      if (!err) this._inContent = true;
+      if (typeof callback === 'function') callback(err, ...rest);
+    };
+    this._lowLevel(onReply, [354], (engine) => engine.data(now()));
   }
 
   /**
@@ -901,7 +909,10 @@ export class SMTPConnection {
 
   /** emailjs's data_end(callback): ends the content (`.`); 250 expected. */
   data_end(callback) {
-    this._lowLevel(callback, [250], (engine) => engine.dataEnd(now()));
+    this._lowLevel(callback, [250], (engine) => {
+      engine.dataEnd(now());
+      this._inContent = false;
+    });
   }
 
   /** emailjs's rset(callback): `RSET`; 250 expected. */
@@ -934,6 +945,14 @@ export class SMTPConnection {
     // Until the connection is gone, it takes no more messages (SMTPClient
     // waits for the close and connects again).
     this._quitRequested = true;
+    if (this._inContent) {
+      // Inside a low-level DATA's content QUIT would only follow the end of
+      // the data, which would deliver what was written so far: the
+      // connection is dropped instead (the server discards the transaction).
+      this._fatal ??= new SMTPError('QUIT during message content: the connection was dropped without ending the data (the server discards that message)', SMTPErrorStates.CONNECTIONCLOSED);
+      this.close(true);
+      return;
+    }
     this._call(() => this._engine.quit(now()));
     this._pump();
   }

@@ -125,6 +125,21 @@ describe('SMTPConnection low-level session', () => {
     await call((cb) => c.quit(cb));
     assert.equal(server.messages().length, 0);
   });
+  test('quit() during DATA content drops the connection, and nothing is delivered (found by review)', T, async () => {
+    const server = await startSmtpServer();
+    const c = new lib.SMTPConnection({ host: '127.0.0.1', port: server.port });
+    await ok((cb) => c.connect(cb));
+    await ok((cb) => c.mail(cb, '<a@example.com>'));
+    await ok((cb) => c.rcpt(cb, '<b@example.com>'));
+    await ok((cb) => c.data(cb));
+    c.message('Subject: cut short\r\n\r\nhalf a message\r\n');
+    const [qerr] = await within(call((cb) => c.quit(cb)), 5000, 'quit');
+    assert.equal(qerr?.code, lib.SMTPErrorStates.CONNECTIONCLOSED);
+    assert.match(qerr.message, /QUIT during message content/);
+    assert.equal(c.state(), lib.SMTPState.NOTCONNECTED);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(server.messages().length, 0);
+  });
   test('a NOOP refused now fails its own callback only (found by review)', T, async () => {
     const server = await startSmtpServer();
     const c = new lib.SMTPConnection({ host: '127.0.0.1', port: server.port });
