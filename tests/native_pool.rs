@@ -96,3 +96,36 @@ fn a_dropped_pooled_connection_is_retried_once() {
     pool.close().unwrap();
     exactly_once(&ids, &captured(&s));
 }
+
+#[test]
+fn a_send_that_panics_frees_its_slot() {
+    let s = server(&[]);
+    let (o, _) = options(s.port);
+    // A logger that panics once (a user's bug): the first send panics.
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let fire = std::sync::Arc::clone(&armed);
+    let o = o.with_logger(move |_| {
+        if fire.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            panic!("the logger's panic");
+        }
+    });
+    let pool = std::sync::Arc::new(Pool::new(o).with_max_connections(1));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.send(message(1, "bob@example.net"))
+    }));
+    assert!(panicked.is_err(), "the first send was meant to panic");
+    assert!(!armed.load(std::sync::atomic::Ordering::SeqCst));
+    // With one connection at most, the next send waits for that slot: it
+    // must have been freed (in a thread left behind if it hangs, so that a
+    // hang fails the test instead of blocking it).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = std::sync::Arc::clone(&pool);
+    std::thread::spawn(move || {
+        let _ = tx.send(p.send(message(2, "bob@example.net")).map(|m| m.message_id));
+    });
+    let r = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the second send never got a connection");
+    r.unwrap();
+    pool.close().unwrap();
+}

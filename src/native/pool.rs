@@ -122,7 +122,12 @@ impl Pool {
     /// [`SmtpClient::send`] does. Callable from many threads at once.
     pub fn send(&self, message: Message) -> Result<SentMessage, NativeError> {
         let mut worker = self.checkout()?;
+        // Frees the slot if the send panics (a logger's panic, say) and the
+        // worker is never checked in: without it, a pool at its maximum
+        // would wait for that slot forever.
+        let slot = SlotGuard { pool: self };
         let result = worker.client.send(message);
+        std::mem::forget(slot);
         let connection = worker.client.connections_opened();
         if connection != worker.connection {
             // The message went over a new connection (a reconnect).
@@ -132,6 +137,15 @@ impl Pool {
         worker.messages += 1;
         self.checkin(worker);
         result
+    }
+
+    /// A slot taken by a send that panicked: freed (its connection is
+    /// dropped with the worker).
+    fn release_slot(&self) {
+        let mut state = self.lock();
+        state.busy = state.busy.saturating_sub(1);
+        drop(state);
+        self.available.notify_one();
     }
 
     fn checkout(&self) -> Result<Worker, NativeError> {
@@ -201,5 +215,17 @@ impl Pool {
             }
         }
         result
+    }
+}
+
+/// Frees a checked-out slot when dropped during a panic (see `Pool::send`);
+/// forgotten on the normal path, where `checkin` frees it.
+struct SlotGuard<'p> {
+    pool: &'p Pool,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.pool.release_slot();
     }
 }
