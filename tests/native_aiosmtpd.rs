@@ -254,6 +254,37 @@ fn greylisting_is_retried_once() {
 }
 
 #[test]
+fn a_greylisted_message_with_a_reader_attachment_reports_the_450() {
+    // A reader can be taken once: the retry cannot write the message again,
+    // so the caller gets the greylisting reply, not the retry's
+    // SourceConsumed (found by review).
+    let s = server(&["--greylist"]);
+    let (mut o, _) = options(s.port);
+    o.greylist_retry = Some(Duration::from_millis(20));
+    let mut c = SmtpClient::new(o);
+    let m = mimeograph::mime::Message::builder()
+        .from("zoe@example.com")
+        .to("grey9@example.net")
+        .subject("reader")
+        .text("attached")
+        .attach(
+            mimeograph::mime::Attachment::reader(std::io::Cursor::new(vec![7u8; 1000]))
+                .filename("r.bin"),
+        )
+        .build()
+        .unwrap();
+    let e = c.send(m).unwrap_err();
+    let code = e.code().or_else(|| match &e {
+        NativeError::Smtp(SmtpError::AllRecipientsRejected { recipients }) => {
+            Some(recipients[0].reply.code())
+        }
+        _ => None,
+    });
+    assert_eq!(code, Some(450), "{e:?}");
+    c.close().unwrap();
+}
+
+#[test]
 fn dropped_connection_is_retried_once_without_duplicates() {
     // The 3rd MAIL command the server sees aborts the connection.
     let s = server(&["--drop-at", "3"]);

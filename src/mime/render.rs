@@ -1349,6 +1349,18 @@ pub struct MessageStream {
     renderer: Option<Renderer>,
 }
 
+impl MessageStream {
+    /// False once a reader attachment's reader was taken (by a start): the
+    /// stream cannot be written again, and a retry would fail with
+    /// [`ComposeError::SourceConsumed`].
+    pub(crate) fn can_start_again(&self) -> bool {
+        self.message.leaves.iter().all(|leaf| match &leaf.body {
+            LeafBody::Reader { reader, .. } => reader.lock().map(|r| r.is_some()).unwrap_or(false),
+            _ => true,
+        })
+    }
+}
+
 impl std::fmt::Debug for MessageStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MessageStream")

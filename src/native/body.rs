@@ -58,6 +58,15 @@ impl SharedBody {
         }
     }
 
+    /// Whether another attempt can write the message (false once a reader
+    /// attachment was taken by an attempt, or while a handle holds it).
+    pub(crate) fn restartable(&self) -> bool {
+        lock(&self.slot)
+            .stream
+            .as_ref()
+            .is_some_and(MessageStream::can_start_again)
+    }
+
     /// The composition error that made the engine fail the message, if any.
     pub(crate) fn take_error(&self) -> Option<ComposeError> {
         lock(&self.slot).error.take()

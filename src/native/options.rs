@@ -83,7 +83,10 @@ pub struct Options {
     /// came: nothing of it was accepted). Independently of this option, a
     /// message queued on a reused connection that fails before the
     /// message's transaction began (its `RSET` refused, say) is offered on
-    /// a new connection.
+    /// a new connection. Neither retry applies to a message with an
+    /// [`Attachment::reader`](crate::mime::Attachment::reader) that an
+    /// attempt already took (a reader is read once): its first error is
+    /// returned.
     pub reconnect_retry: bool,
     /// The transcript/log hook.
     pub logger: Option<Logger>,

@@ -365,6 +365,11 @@ impl Delivery {
         if !matches!(cause, NativeError::Smtp(_)) {
             return Next::Done(Err(cause));
         }
+        if !self.body.restartable() {
+            // A reader attachment was taken by this attempt: another would
+            // only fail with `SourceConsumed`, hiding this error.
+            return Next::Done(Err(cause));
+        }
         if self.reused && is_idle_close(&error) {
             // The race with an idle timeout: the server's 421 answered the
             // message's MAIL (or came unasked) on a reused connection, so

@@ -36,7 +36,7 @@ impl ContentEncoder {
     }
 
     /// Encodes the next chunk, appending to `out`: through the block scan
-    /// of [`crlf_into`], which copies the runs between bare CRs and LFs at
+    /// of `crlf_into` (src/encoding/text.rs), which copies the runs between bare CRs and LFs at
     /// once (a rendered message, CRLF throughout, in one copy per line that
     /// starts with a dot). A CR at the end of a chunk becomes CRLF there,
     /// and the LF that may start the next chunk is its own. (The same
