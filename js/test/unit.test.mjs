@@ -138,3 +138,28 @@ test('SMTPConnection low-level: connect, noop, quit against smtp-server', { time
     await cleanup();
   }
 });
+
+test('WebSocketTransport: a bridge that picks another subprotocol is one rejection, not also a plain close (found by review)', async () => {
+  class FakeWebSocket {
+    constructor() {
+      this.protocol = 'chat';
+      this.readyState = 0;
+      this.closed = false;
+      setTimeout(() => {
+        this.readyState = 1;
+        this.onopen?.();
+      }, 0);
+    }
+    close() {
+      this.closed = true;
+      this.readyState = 3;
+    }
+    send() {}
+  }
+  const t = new lib.WebSocketTransport({ url: 'ws://bridge.invalid/', WebSocket: FakeWebSocket });
+  const closes = [];
+  t.onClose = (e) => closes.push(e);
+  await assert.rejects(t.open(), /subprotocol 'chat', expected 'binary'/);
+  assert.deepEqual(closes, []);
+  assert.equal(t._ws.closed, true);
+});

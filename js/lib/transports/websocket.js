@@ -47,8 +47,15 @@ export class WebSocketTransport {
       ws.onopen = () => {
         if (ws.protocol && ws.protocol !== 'binary') {
           settled = true;
+          // Closed quietly (no onClose): the rejection alone reports it
+          // (else the connection saw a plain close first and lost the reason).
+          this._closed = true;
+          try {
+            ws.close();
+          } catch {
+            /* already closed */
+          }
           reject(new Error(`the bridge chose the WebSocket subprotocol '${ws.protocol}', expected 'binary'`));
-          this.close(true);
           return;
         }
         settled = true;
