@@ -1352,7 +1352,9 @@ pub struct MessageStream {
 impl MessageStream {
     /// False once a reader attachment's reader was taken (by a start): the
     /// stream cannot be written again, and a retry would fail with
-    /// [`ComposeError::SourceConsumed`].
+    /// [`ComposeError::SourceConsumed`]. (Asked by the native clients'
+    /// retry policy.)
+    #[cfg(feature = "native")]
     pub(crate) fn can_start_again(&self) -> bool {
         self.message.leaves.iter().all(|leaf| match &leaf.body {
             LeafBody::Reader { reader, .. } => reader.lock().map(|r| r.is_some()).unwrap_or(false),
