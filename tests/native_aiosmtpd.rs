@@ -533,3 +533,46 @@ fn server_killed_and_restarted_mid_run() {
     all.extend(captured(&second));
     exactly_once(&ids, &all);
 }
+
+#[test]
+fn a_tls_handshake_dripped_octet_by_octet_still_times_out() {
+    // A scripted server: after the ClientHello it starts a 16 KiB TLS record
+    // and sends one octet of it every 100 ms, each well within the socket
+    // timeout. rustls reads until the record is whole, so only a deadline
+    // over all those reads bounds the handshake (found by review).
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((mut sock, _)) = listener.accept() else {
+            return;
+        };
+        let mut hello = [0u8; 4096];
+        let _ = sock.read(&mut hello);
+        if sock.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00]).is_err() {
+            return;
+        }
+        while sock.write_all(&[0x02]).is_ok() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let mut o = Options::new("127.0.0.1");
+    o.port = Some(port);
+    o.ssl = true;
+    o.timeout = Duration::from_millis(800);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let r = SmtpClient::new(o).connect().map(|_| ());
+        let _ = tx.send((r, started.elapsed()));
+    });
+    let (r, took) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the handshake was not bounded by the timeout");
+    let e = r.unwrap_err();
+    assert!(
+        matches!(&e, NativeError::Tls(m) if m.contains("timed out")),
+        "{e:?}"
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}

@@ -277,8 +277,9 @@ impl SmtpClient {
             }
             // 3. Wait for the server, at most until the engine's deadline.
             let wait = conn.session.wait(self.epoch.elapsed(), timeout);
-            let _ = conn.stream.tcp().set_read_timeout(Some(wait));
+            conn.stream.set_read_wait(wait);
             let r = conn.stream.read(&mut buf);
+            conn.stream.clear_read_wait();
             let now = self.epoch.elapsed();
             conn.session.on_read(r, &buf, now);
         }

@@ -159,7 +159,41 @@ pub(crate) enum Stream {
     /// Plain TCP.
     Plain(TcpStream),
     /// TLS over TCP.
-    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+    Tls(Box<StreamOwned<ClientConnection, DeadlineSock>>),
+}
+
+/// The socket under TLS, with a deadline for reads. rustls reads the socket
+/// as often as it takes to decrypt a whole record within one `read` (and
+/// to finish a handshake), so a socket timeout alone bounds each of those
+/// reads, not their sum: a server dripping a record one octet per almost a
+/// timeout could hold a read for hours. Each socket read here waits at most
+/// until the deadline, and none starts after it (`TimedOut`).
+pub(crate) struct DeadlineSock {
+    tcp: TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl Read for DeadlineSock {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::from(io::ErrorKind::TimedOut));
+            }
+            self.tcp.set_read_timeout(Some(left))?;
+        }
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for DeadlineSock {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
 }
 
 impl Stream {
@@ -167,7 +201,23 @@ impl Stream {
     pub(crate) fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
-            Stream::Tls(t) => &t.sock,
+            Stream::Tls(t) => &t.sock.tcp,
+        }
+    }
+
+    /// Bounds the next read to `wait` in all (plain TCP: the socket's read
+    /// timeout; TLS: a deadline over every socket read it takes).
+    pub(crate) fn set_read_wait(&mut self, wait: Duration) {
+        let _ = self.tcp().set_read_timeout(Some(wait));
+        if let Stream::Tls(t) = self {
+            t.sock.deadline = Some(Instant::now() + wait);
+        }
+    }
+
+    /// Lifts the deadline of `set_read_wait` (before non-blocking reads).
+    pub(crate) fn clear_read_wait(&mut self) {
+        if let Stream::Tls(t) = self {
+            t.sock.deadline = None;
         }
     }
 
@@ -185,8 +235,12 @@ impl Stream {
         };
         let conn =
             ClientConnection::new(config, name).map_err(|e| NativeError::Tls(e.to_string()))?;
-        let mut tls = StreamOwned::new(conn, sock);
         let start = Instant::now();
+        let sock = DeadlineSock {
+            tcp: sock,
+            deadline: Some(start + timeout),
+        };
+        let mut tls = StreamOwned::new(conn, sock);
         while tls.conn.is_handshaking() {
             match tls.conn.complete_io(&mut tls.sock) {
                 Ok(_) => {}
@@ -203,12 +257,14 @@ impl Stream {
                 Err(e) => return Err(NativeError::Tls(tls_io_message(&e))),
             }
         }
+        tls.sock.deadline = None;
         Ok(Stream::Tls(Box::new(tls)))
     }
 
     /// Shuts down TLS politely (close_notify) and the socket, ignoring errors.
     pub(crate) fn shutdown(&mut self) {
         if let Stream::Tls(t) = self {
+            t.sock.deadline = None;
             t.conn.send_close_notify();
             let _ = t.conn.complete_io(&mut t.sock);
         }
