@@ -672,7 +672,8 @@ fn table() -> String {
          than one timeout (plus slack).\n\
          - Timeouts are 3 s in these tests. The timeout bounds the wait for each reply as a \
          whole, from when it is awaited to its last line: octets that trickle in do not \
-         extend it.\n\n\
+         extend it. Over TLS the same holds for the octets of a record and for the \
+         handshake (a deadline over every socket read; `tests/native_aiosmtpd.rs`).\n\n\
          | # | stage | fault | server | native | JS | sent | next message |\n\
          |---|---|---|---|---|---|---|---|\n",
     );
