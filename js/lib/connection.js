@@ -983,8 +983,19 @@ export class SMTPConnection {
   }
 
   _log(text) {
-    if (this._logger) this._logger(text);
-    else if (this._debug) console.log(text);
+    if (!this._logger) {
+      if (this._debug) console.log(text);
+      return;
+    }
+    try {
+      this._logger(text);
+    } catch (e) {
+      // A logger that throws must not cut the engine's turn short (its
+      // events would be lost): its error is thrown after the turn, uncaught.
+      queueMicrotask(() => {
+        throw e;
+      });
+    }
   }
 }
 

@@ -200,6 +200,28 @@ describe('emailjs-style usage', () => {
     assert.equal(server.messages().length, 2);
   });
 
+  test('a logger that throws loses no event: the message is sent, its errors are uncaught', T, async () => {
+    const server = await startSmtpServer();
+    const script = `
+      const lib = await import(${JSON.stringify(path.join(jsDir, 'index.js'))});
+      const thrown = [];
+      process.on('uncaughtException', (e) => thrown.push(e.message));
+      // throws on every transcript line, the end of data's reply included
+      const logger = () => {
+        throw new Error('from the logger');
+      };
+      const client = new lib.SMTPClient({ host: '127.0.0.1', port: ${server.port}, logger });
+      const err = await new Promise((resolve) => client.send({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 'x' }, (e) => resolve(e)));
+      await new Promise((r) => setTimeout(r, 50));
+      console.log(JSON.stringify({ err: err && String(err), thrown: thrown.length > 0 }));
+      client.smtp.close();
+      process.exit(0);
+    `;
+    const { stdout } = await within(run(process.execPath, ['--input-type=module', '-e', script], { timeout: 20000 }), 25000, 'child');
+    assert.deepEqual(JSON.parse(stdout.trim().split('\n').pop()), { err: null, thrown: true });
+    assert.equal(server.messages().length, 1);
+  });
+
   test('greylisting: a 451 to RCPT is retried once, as emailjs does', T, async () => {
     const once = await startSmtpServer({ greylist: 1 });
     const client = new lib.SMTPClient({ host: '127.0.0.1', port: once.port });
