@@ -300,7 +300,13 @@ fn check_with_mail_parser(field: &[u8], mailboxes: &[&Mailbox], utf8: bool) {
         } else {
             m.envelope_address().ascii().unwrap_or_default().to_owned()
         };
-        let simple = !m.local_part().starts_with('"') && !m.domain().starts_with('[');
+        // mail-parser also decodes what looks like an RFC 2047 encoded-word
+        // inside an addr-spec (`=?utf-8?q?J?=x@d` reads as the name "J" and
+        // the address `x@d`), which RFC 2047 section 5 rules out: such local
+        // parts are left out too (found by this target in CI).
+        let simple = !m.local_part().starts_with('"')
+            && !m.domain().starts_with('[')
+            && !m.local_part().contains("=?");
         if simple {
             assert_eq!(
                 address.as_deref(),
