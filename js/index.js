@@ -73,14 +73,9 @@ if (isNode) {
     // opened here would pair with its writer instead of the stream): a pipe
     // cannot be read at a position, and /proc-style files say 0 and have more.
     const regular = (st) => st.isFile() && st.size > 0;
-    try {
-      if (!regular(await fs.promises.stat(file))) return null;
-    } catch (e) {
-      if (own !== null) return null;
-      throw e;
-    }
     let handle;
     try {
+      if (!regular(await fs.promises.stat(file))) return null;
       handle = await fs.promises.open(file, 'r');
     } catch (e) {
       if (own !== null) return null;
@@ -91,16 +86,10 @@ if (isNode) {
     const end = stream.end ?? Infinity;
     try {
       const st = await handle.stat();
-      if (!regular(st)) {
+      const theirs = own === null ? st : await new Promise((resolve) => nodeFs.fstat(own, (err, s) => resolve(err ? null : s)));
+      if (!regular(st) || !theirs || theirs.dev !== st.dev || theirs.ino !== st.ino) {
         await handle.close();
         return null;
-      }
-      if (own !== null) {
-        const theirs = await new Promise((resolve) => nodeFs.fstat(own, (err, s) => resolve(err ? null : s)));
-        if (!theirs || theirs.dev !== st.dev || theirs.ino !== st.ino) {
-          await handle.close();
-          return null;
-        }
       }
       size = Math.max(0, Math.min(st.size, end + 1) - position);
     } catch (e) {

@@ -209,8 +209,7 @@ export class SMTPClient {
           // the connection went away meanwhile: nothing of the message
           // reached the server; once more on a new one
           stack.rebuilt = true;
-          this.queue.unshift(stack);
-          this._poll();
+          this._retry(stack);
           return;
         }
         this._offer(stack, built, bodies);
