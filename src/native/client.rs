@@ -1,9 +1,9 @@
 //! The blocking client: a std::net driver of the sans-IO engine.
 
-use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use super::dial;
 use super::error::NativeError;
 use super::options::Options;
 use super::session::{self, Delivery, Next, SentMessage, Session, Step, Until};
@@ -178,21 +178,8 @@ impl SmtpClient {
         self.options.validate()?;
         let o = &self.options;
         let timeout = session::io_timeout(o);
-        let addrs = (o.host.as_str(), o.effective_port())
-            .to_socket_addrs()
+        let sock = dial::connect(&o.host, o.effective_port(), timeout)
             .map_err(|e| session::connect_error(o, e))?;
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
-        let mut sock = None;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, timeout) {
-                Ok(s) => {
-                    sock = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let sock = sock.ok_or_else(|| session::connect_error(o, last))?;
         sock.set_nodelay(true).map_err(NativeError::Io)?;
         sock.set_read_timeout(Some(timeout))
             .map_err(NativeError::Io)?;

@@ -17,6 +17,7 @@
 mod async_client;
 mod body;
 mod client;
+mod dial;
 mod error;
 mod options;
 mod pool;

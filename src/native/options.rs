@@ -52,7 +52,8 @@ pub struct Options {
     pub authentication: Vec<Mechanism>,
     /// Allow AUTH on an unencrypted connection (off by default).
     pub allow_insecure_auth: bool,
-    /// One timeout for connecting, the TLS handshake, every write and every
+    /// One timeout for connecting (the host name lookup and every address
+    /// tried, together), the TLS handshake, every write and every
     /// reply. A reply must be complete within it from the moment it is
     /// awaited: octets trickling in do not extend it (see
     /// [`crate::smtp::Config::timeout`]).
