@@ -208,6 +208,11 @@ struct Wire {
     /// `out` (not yet taken by `poll_transmit`): no server can have read
     /// them, so a reply that would answer one is out of turn.
     unsent: usize,
+    /// A `BDAT n LAST` at the back of `expect` whose chunk has not been
+    /// handed over whole (its last octets are not in a taken `out` yet): no
+    /// server can answer it before reading them all (RFC 3030 §2), so it
+    /// stays counted in `unsent` until the end of the data is taken.
+    bdat_held: bool,
 }
 
 impl Wire {
@@ -800,13 +805,14 @@ impl Client {
             return None;
         }
         if let Some(id) = self.wire.end_pending.take() {
+            self.wire.bdat_held = false;
             if let Phase::Txn(t) = &mut self.phase {
                 if t.id == id {
                     t.end_sent = true;
                 }
             }
         }
-        self.wire.unsent = 0;
+        self.wire.unsent = usize::from(self.wire.bdat_held);
         Some(std::mem::take(&mut self.wire.out))
     }
 
@@ -910,6 +916,7 @@ impl Client {
         self.phase = Phase::Closed;
         self.wire.expect.clear();
         self.wire.unsent = 0;
+        self.wire.bdat_held = false;
         self.wire.end_pending = None;
         self.deadline = None;
         self.armed = None;
@@ -1345,6 +1352,8 @@ impl Client {
                     Command::Bdat { size, last: true },
                     Some(Expect::Bdat { last: true }),
                 );
+                // Its reply is out of turn until the chunk's end is taken.
+                wire.bdat_held = true;
                 t.streaming = true;
             }
             BodyMode::BdatChunked => t.streaming = true,

@@ -251,6 +251,8 @@ impl Client {
         self.wire
             .expect
             .push_back((Expect::Manual(Step::DataEnd), "end of data".into()));
+        // Answered only once the end of data is taken (out of turn before).
+        self.wire.unsent += 1;
         self.wire.note(Direction::Client, || {
             format!("<{octets} octets of message content>")
         });

@@ -190,3 +190,44 @@ fn a_reply_ahead_of_its_command_is_out_of_turn() {
     assert_eq!(r.failed().len(), 2);
     assert_eq!(r.c.outcome_unknown(), None);
 }
+
+/// No server can answer `BDAT n LAST` before it has read all n octets
+/// (RFC 3030 §2): a reply that arrives while part of the chunk is still
+/// unsent is out of turn, and the message is not reported sent (it would
+/// be before its data had left).
+#[test]
+fn a_reply_to_bdat_last_before_its_chunk_is_out_is_out_of_turn() {
+    let body = "0123456789abcdef\r\n".repeat(20_000);
+    let mut r = Run::new(cfg());
+    r.send(env("a@x.org", &["b@y.org"]), &body);
+    r.c.receive(b"220 mx\r\n", T0);
+    assert_eq!(r.drain(), "EHLO localhost\r\n");
+    r.c.receive(b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n", T0);
+    let first = r.c.poll_transmit().unwrap();
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.contains("BDAT 360000 LAST\r\n"), "{first:.200}");
+    assert!(
+        first.len() < body.len(),
+        "the whole chunk went in one flight"
+    );
+    r.c.receive(b"250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n", T0);
+    r.drain();
+    assert!(r.sent().is_empty(), "{:?}", r.events);
+    assert!(
+        matches!(r.closed(), Some(Some(SmtpError::Protocol(m))) if m.contains("unexpected reply")),
+        "{:?}",
+        r.closed()
+    );
+    assert_eq!(r.c.outcome_unknown(), None);
+    // The same replies once the whole chunk is out: sent.
+    let mut r = Run::new(cfg());
+    r.send(env("a@x.org", &["b@y.org"]), &body);
+    r.c.receive(b"220 mx\r\n", T0);
+    r.drain();
+    r.c.receive(b"250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n", T0);
+    let out = r.drain();
+    assert!(out.ends_with(&body), "{:.200}", &out[out.len() - 200..]);
+    r.c.receive(b"250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n", T0);
+    r.drain();
+    assert_eq!(r.sent().len(), 1, "{:?}", r.events);
+}

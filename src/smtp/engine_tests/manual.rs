@@ -379,3 +379,30 @@ fn queued_work_runs_after_a_low_level_command() {
     assert_eq!(r.sent().len(), 1);
     assert_eq!(replies(&r), [("HELP".to_string(), 214)]);
 }
+
+/// A reply that arrives before the end of data was taken (the `.` still in
+/// the output) cannot answer it: out of turn, as on the queued path.
+#[test]
+fn a_reply_before_the_end_of_data_left_is_out_of_turn() {
+    let mut r = ready();
+    r.c.mail("a@x.org", &[], T0).unwrap();
+    r.script("C: MAIL FROM:<a@x.org>\nS: 250 ok");
+    r.c.rcpt("b@y.org", T0).unwrap();
+    r.script("C: RCPT TO:<b@y.org>\nS: 250 ok");
+    r.c.data(T0).unwrap();
+    r.script("C: DATA\nS: 354 go ahead");
+    r.c.data_chunk(b"Subject: x\r\n\r\nhi\r\n").unwrap();
+    r.c.data_end(T0).unwrap();
+    r.c.receive(b"250 queued\r\n", T0);
+    r.drain();
+    assert!(
+        !replies(&r).iter().any(|(c, _)| c == "end of data"),
+        "{:?}",
+        r.events
+    );
+    assert!(
+        matches!(r.closed(), Some(Some(SmtpError::Protocol(m))) if m.contains("unexpected reply")),
+        "{:?}",
+        r.closed()
+    );
+}
