@@ -430,12 +430,7 @@ fn valid_path(path: &str) -> bool {
         None => dot_string(local),
     };
     let domain_ok = match domain.strip_prefix('[') {
-        // RFC 5321 address literal: dcontent is printable ASCII but `[\]`.
-        Some(literal) => literal.strip_suffix(']').is_some_and(|d| {
-            !d.is_empty()
-                && d.bytes()
-                    .all(|b| (33..=126).contains(&b) && !matches!(b, b'[' | b'\\' | b']'))
-        }),
+        Some(literal) => literal.strip_suffix(']').is_some_and(address_literal_ok),
         None => {
             !domain.is_empty()
                 && domain.chars().all(|c| {
@@ -448,8 +443,32 @@ fn valid_path(path: &str) -> bool {
     local_ok && domain_ok
 }
 
+/// The inside of an RFC 5321 address literal (§4.1.3): an IPv4 address,
+/// or `tag:dcontent` (`IPv6:…` and general literals). dcontent is printable
+/// ASCII but `[\]`; `<` and `>` are refused as well, though the grammar
+/// allows them in a general literal: a server that ends the path at the
+/// first `>` would read the rest as parameters.
+fn address_literal_ok(d: &str) -> bool {
+    if d.parse::<std::net::Ipv4Addr>().is_ok() {
+        return true;
+    }
+    let Some((tag, content)) = d.split_once(':') else {
+        return false;
+    };
+    let tag_ok = !tag.is_empty()
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !tag.ends_with('-');
+    tag_ok
+        && !content.is_empty()
+        && content
+            .bytes()
+            .all(|b| (33..=126).contains(&b) && !matches!(b, b'[' | b'\\' | b']' | b'<' | b'>'))
+}
+
+/// Both forms of an envelope address are RFC 5321 paths, and the ASCII
+/// form (sent to a server without SMTPUTF8) is ASCII.
 fn check_address(field: impl FnOnce() -> String, a: &EnvelopeAddress) -> Result<(), SmtpError> {
-    if valid_path(a.utf8()) && a.ascii().is_none_or(valid_path) {
+    if valid_path(a.utf8()) && a.ascii().is_none_or(|s| s.is_ascii() && valid_path(s)) {
         Ok(())
     } else {
         Err(SmtpError::InvalidEnvelopeAddress {

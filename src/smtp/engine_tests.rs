@@ -6,8 +6,9 @@ use std::time::Duration;
 use super::*;
 use crate::envelope::{Envelope, EnvelopeAddress};
 
+/// `a` with itself as its ASCII form when it is ASCII (else it needs SMTPUTF8).
 fn addr(a: &str) -> EnvelopeAddress {
-    EnvelopeAddress::new(a, Some(a.to_string()))
+    EnvelopeAddress::new(a, a.is_ascii().then(|| a.to_string()))
 }
 
 fn env(from: &str, to: &[&str]) -> Envelope {
@@ -1811,6 +1812,12 @@ fn envelope_paths_are_rfc5321_paths() {
         "a@[192.0.2.1",
         "a@[192.0.2.1]]",
         "a@[]",
+        "a@[1.2.3.4>]",
+        "a@[>NOTIFY=NEVER]",
+        "a@[x<y]",
+        "a@[tag:>NOTIFY=NEVER]",
+        "a@[192.0.2.300]",
+        "a@[tag:]",
         "a@",
         "@x.example",
         "post master",
@@ -1818,6 +1825,19 @@ fn envelope_paths_are_rfc5321_paths() {
     ] {
         assert!(!sends(bad), "{bad:?} was accepted");
     }
+    // The ASCII form, sent to a server without SMTPUTF8, must be ASCII.
+    let mut r = Run::new(cfg());
+    let e = Envelope {
+        from: Some(addr("a@x.org")),
+        to: vec![EnvelopeAddress::new(
+            "j\u{f6}rg@m\u{fc}ller.example",
+            Some("j\u{f6}rg@m\u{fc}ller.example".into()),
+        )],
+    };
+    assert!(matches!(
+        r.c.send(e, Box::new(RawMessage::new("x")), T0),
+        Err(SmtpError::InvalidEnvelopeAddress { .. })
+    ));
     for good in [
         "postmaster",
         "user+tag@x.example",
@@ -1827,6 +1847,7 @@ fn envelope_paths_are_rfc5321_paths() {
         "\"john doe\"@x.example",
         "a@[192.0.2.1]",
         "a@[IPv6:2001:db8::1]",
+        "a@[x-tag:some.content]",
         "j\u{f6}rg@m\u{fc}ller.example",
         "o'brien@x_y.example",
     ] {
