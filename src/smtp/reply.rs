@@ -284,7 +284,7 @@ impl ReplyParser {
             });
         }
         self.code = Some(code);
-        self.lines.push(String::from_utf8_lossy(text).into_owned());
+        self.lines.push(reply_text(text));
         if last {
             self.code = None;
             self.reply_size = 0;
@@ -309,6 +309,22 @@ impl ReplyParser {
             && self.partial.is_empty()
             && self.lines.is_empty()
             && self.error.is_none()
+    }
+}
+
+/// A reply line's text as kept and shown: lossy UTF-8, with every control
+/// character but HT (a bare CR, ESC, NUL, BEL…; RFC 5321 §4.2 allows none
+/// in reply text) replaced by U+FFFD, so that no error message, event or
+/// log line carries them raw (forged log lines, terminal escapes).
+fn reply_text(text: &[u8]) -> String {
+    let s = String::from_utf8_lossy(text);
+    let bad = |c: char| c.is_control() && c != '\t';
+    if s.contains(bad) {
+        s.chars()
+            .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+            .collect()
+    } else {
+        s.into_owned()
     }
 }
 
@@ -404,6 +420,29 @@ mod tests {
     /// Found by the `reply` fuzz target: once the error had been taken,
     /// more input was parsed again from the middle of the bad line (and a
     /// multiline reply could be completed across the error).
+    /// A hostile server's bare CR, escape sequences, NUL or BEL never reach
+    /// a reply's text (and so no error message or log line); HT and
+    /// non-ASCII text stay.
+    #[test]
+    fn control_characters_in_reply_text_are_replaced() {
+        let mut p = ReplyParser::default();
+        p.feed(b"550 5.1.1 no such user\rINFO forged\x1b[2K\r\n250-a\tb \xc3\xa9\x00\r\n250 \xc2\x9bx\x07\r\n");
+        let r = p.next_reply().unwrap().unwrap();
+        assert_eq!(r.code(), 550);
+        assert_eq!(
+            r.lines(),
+            ["5.1.1 no such user\u{FFFD}INFO forged\u{FFFD}[2K"]
+        );
+        let shown = SmtpError::Reply {
+            command: "RCPT TO:<b@y.org>".into(),
+            reply: r,
+        }
+        .to_string();
+        assert!(!shown.contains(['\r', '\x1b']), "{shown:?}");
+        let r = p.next_reply().unwrap().unwrap();
+        assert_eq!(r.lines(), ["a\tb \u{e9}\u{FFFD}", "\u{FFFD}x\u{FFFD}"]);
+    }
+
     #[test]
     fn input_after_a_taken_error_is_ignored() {
         let mut p = ReplyParser::new(8, 1000);
