@@ -236,6 +236,14 @@ export interface SMTPConnectionOptions {
   xoauth2?: string;
   /** ours: allow AUTH on an unencrypted connection (default false). */
   allowInsecureAuth?: boolean;
+  /**
+   * Send a message only if every recipient is accepted (default true, as
+   * emailjs: a refused RCPT fails the message and it goes to no one). With
+   * several recipients the data waits for the RCPT replies. `false`: the
+   * message goes to the accepted ones; `message.sent.recipients` says who
+   * was refused.
+   */
+  requireAllRecipients?: boolean;
 }
 
 export interface SmtpReply {

@@ -253,6 +253,62 @@ fn greylisting_is_retried_once() {
     exactly_once(&[id], &got);
 }
 
+/// `require_all_recipients`: one refused recipient among accepted ones
+/// fails the message and nothing is delivered (with PIPELINING too: the data
+/// waits for the RCPT replies); a greylisted one among accepted ones makes
+/// the whole message greylisted, tried again, and delivered to both. Off
+/// (the default), the message goes to the accepted recipients.
+#[test]
+fn require_all_recipients_sends_to_everyone_or_no_one() {
+    let two = |n: usize, to: &str| {
+        mimeograph::mime::Message::builder()
+            .from("zoe@example.com")
+            .to("bob@example.net")
+            .to(to)
+            .subject(format!("Test {n}"))
+            .text("hi\n")
+            .build()
+            .unwrap()
+    };
+    for flags in [&["--greylist"][..], &["--greylist", "--pipelining"][..]] {
+        let s = server(flags);
+        let (mut o, _) = options(s.port);
+        o.require_all_recipients = true;
+        o.greylist_retry = Some(Duration::from_millis(20));
+        let mut c = SmtpClient::new(o.clone());
+        let e = c.send(two(1, "reject@example.net")).unwrap_err();
+        assert!(
+            matches!(&e, NativeError::Smtp(SmtpError::RecipientsRejected { recipients })
+                if recipients.len() == 2 && recipients[1].reply.code() == 550),
+            "{flags:?}: {e:?}"
+        );
+        assert!(!e.smtp().is_some_and(SmtpError::is_greylisting));
+        let grey = two(2, "grey-both@example.net");
+        let grey_id = grey.message_id().to_string();
+        let sent = c.send(grey).unwrap();
+        assert_eq!(sent.attempts, 2, "{flags:?}");
+        assert!(sent.recipients.iter().all(|r| r.accepted()));
+        // The default: the accepted recipient gets it, the result says who did not.
+        o.require_all_recipients = false;
+        let mut c2 = SmtpClient::new(o);
+        let partial = two(3, "reject@example.net");
+        let partial_id = partial.message_id().to_string();
+        let sent = c2.send(partial).unwrap();
+        let accepted: Vec<bool> = sent.recipients.iter().map(|r| r.accepted()).collect();
+        assert_eq!(accepted, [true, false]);
+        c.close().unwrap();
+        c2.close().unwrap();
+        let got = captured(&s);
+        assert_eq!(got.len(), 2, "{flags:?}: {got:?}");
+        exactly_once(&[grey_id, partial_id], &got);
+        assert_eq!(
+            got[0].rcpt_tos,
+            ["bob@example.net", "grey-both@example.net"]
+        );
+        assert_eq!(got[1].rcpt_tos, ["bob@example.net"]);
+    }
+}
+
 #[test]
 fn a_greylisted_message_with_a_reader_attachment_reports_the_450() {
     // A reader can be taken once: the retry cannot write the message again,

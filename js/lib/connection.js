@@ -54,8 +54,22 @@ export class SMTPConnection {
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw invalid('options', `SMTPConnection options must be an object, got ${typeName(options)}`);
     }
-    const { timeout, host, user, password, domain, port, ssl, tls, logger, authentication, bridge, xoauth2, allowInsecureAuth } =
-      options;
+    const {
+      timeout,
+      host,
+      user,
+      password,
+      domain,
+      port,
+      ssl,
+      tls,
+      logger,
+      authentication,
+      bridge,
+      xoauth2,
+      allowInsecureAuth,
+      requireAllRecipients,
+    } = options;
     // Every option is checked here: a wrong type is an error now, never a
     // silent default (`ssl: 'yes'` must not mean "no TLS").
     this.timeout = optNumber(timeout, 'timeout', { min: 1, max: 2 ** 31 - 1, what: 'a positive number of ms' }) ?? DEFAULT_TIMEOUT;
@@ -86,6 +100,11 @@ export class SMTPConnection {
     }
     this.bridge = bridge ?? null;
     this.allowInsecureAuth = optBool(allowInsecureAuth, 'allowInsecureAuth') ?? false;
+    // emailjs: a message goes to every recipient or to no one (a refused
+    // RCPT fails it). With several recipients the data then waits for the
+    // RCPT replies; `false` sends to the accepted ones in the same flight
+    // (`message.sent.recipients` says who was refused).
+    this.requireAllRecipients = optBool(requireAllRecipients, 'requireAllRecipients') ?? true;
     // A control character in the user name, NUL or 0x01 in a secret would
     // change the meaning of AUTH PLAIN / XOAUTH2 (the engine refuses them too).
     // eslint-disable-next-line no-control-regex
@@ -209,13 +228,15 @@ export class SMTPConnection {
       tls: this.bridge ? 'never' : this.tls ? 'required' : 'never',
       authentication: this.authentication,
       allowInsecureAuth: this.allowInsecureAuth,
+      requireAllRecipients: this.requireAllRecipients,
       timeout: this.timeout,
       transcript: Boolean(this._logger || this._debug),
     };
     const user = this.user();
     const password = this.password();
     const xoauth2 = this._xoauth2();
-    if (user) config.user = user;
+    // emailjs: a user without a password (or token) means no AUTH.
+    if (user && (password || xoauth2)) config.user = user;
     if (user && password) config.password = password;
     if (xoauth2) config.xoauth2 = xoauth2;
     let engine;

@@ -146,8 +146,12 @@ export async function startAiosmtpd({ smtputf8 = true, flags = [] } = {}) {
   };
 }
 
-/** npm smtp-server in this process. `auth`: { user, pass } checked for PLAIN/LOGIN/CRAM-MD5/XOAUTH2. */
-export async function startSmtpServer({ auth = null, secure = false, key, cert, starttls = false, methods, greylist = 0 } = {}) {
+/**
+ * npm smtp-server in this process. `auth`: { user, pass } checked for
+ * PLAIN/LOGIN/CRAM-MD5/XOAUTH2. `rcpt(address, attempt)`: a reply code to
+ * refuse that RCPT with (the attempt counts from 1), or 0 to go on.
+ */
+export async function startSmtpServer({ auth = null, secure = false, key, cert, starttls = false, methods, greylist = 0, rcpt } = {}) {
   const { SMTPServer } = testDep('smtp-server');
   const received = [];
   const logins = [];
@@ -176,7 +180,12 @@ export async function startSmtpServer({ auth = null, secure = false, key, cert, 
     onRcptTo(address, session, cb) {
       const n = (rcptAttempts.get(address.address) ?? 0) + 1;
       rcptAttempts.set(address.address, n);
-      if (n <= greylist) {
+      const refuse = rcpt?.(address.address, n) ?? 0;
+      if (refuse) {
+        const err = new Error(refuse >= 500 ? '5.1.1 no such user' : '4.7.1 Greylisted, please try again later');
+        err.responseCode = refuse;
+        cb(err);
+      } else if (n <= greylist) {
         const err = new Error('4.7.1 Greylisted, please try again later');
         err.responseCode = 451;
         cb(err);

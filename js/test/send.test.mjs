@@ -242,6 +242,52 @@ describe('emailjs-style usage', () => {
     client2.smtp.close();
   });
 
+  test('a refused recipient among accepted ones fails the message and nothing is delivered, as emailjs', T, async () => {
+    const server = await startSmtpServer({
+      rcpt: (a, n) => (a.startsWith('bad') ? 550 : a.startsWith('grey') && n === 1 ? 451 : 0),
+    });
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    const err = await within(
+      client.sendAsync({ from: 'a@example.com', to: 'ok@example.com, bad@example.com', subject: 'refused', text: 'x' }).catch((e) => e),
+      10000,
+      'refused send',
+    );
+    assert.ok(err instanceof lib.SMTPError, String(err));
+    assert.equal(err.code, lib.SMTPErrorStates.BADRESPONSE);
+    assert.equal(err.greylisted, false);
+    assert.equal(server.messages().length, 0, 'delivered to no one');
+    // A greylisted recipient among accepted ones: the message is tried again and reaches both.
+    await within(
+      client.sendAsync({ from: 'a@example.com', to: 'ok@example.com, grey@example.com', subject: 'greylisted', text: 'x' }),
+      10000,
+      'greylisted send',
+    );
+    assert.equal(server.rcptAttempts.get('grey@example.com'), 2);
+    assert.deepEqual(server.messages().map((m) => m.to), [['ok@example.com', 'grey@example.com']]);
+    // requireAllRecipients: false: the accepted recipient gets it, and the message says who was refused.
+    const partial = new lib.SMTPClient({ host: '127.0.0.1', port: server.port, requireAllRecipients: false });
+    const sent = await within(
+      partial.sendAsync({ from: 'a@example.com', to: 'ok@example.com, bad2@example.com', subject: 'partial', text: 'x' }),
+      10000,
+      'partial send',
+    );
+    assert.deepEqual(sent.sent.recipients.map((r) => [r.address, r.accepted]), [['ok@example.com', true], ['bad2@example.com', false]]);
+    assert.deepEqual(server.messages().map((m) => m.to), [['ok@example.com', 'grey@example.com'], ['ok@example.com']]);
+    client.smtp.close();
+    partial.smtp.close();
+  });
+
+  test('a user without a password means no AUTH, as emailjs', T, async () => {
+    const server = await startSmtpServer();
+    for (const auth of [{ user: 'u' }, { user: 'u', password: '' }]) {
+      const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port, ...auth });
+      await within(client.sendAsync({ from: 'a@example.com', to: 'b@example.com', subject: 'no auth', text: 'x' }), 10000, 'send');
+      client.smtp.close();
+    }
+    assert.equal(server.messages().length, 2);
+    assert.equal(server.logins.length, 0);
+  });
+
   test('invalid messages get emailjs errors through the callback', T, async () => {
     const client = new lib.SMTPClient({ host: '127.0.0.1', port: 1 });
     const err = await new Promise((resolve) => client.send({ from: 'a@example.com', subject: 'x', text: 'x' }, (e) => resolve(e)));

@@ -52,6 +52,15 @@ pub struct Options {
     pub authentication: Vec<Mechanism>,
     /// Allow AUTH on an unencrypted connection (off by default).
     pub allow_insecure_auth: bool,
+    /// Send a message only if the server accepts every recipient (as
+    /// emailjs, lettre and the npm package do): when some are refused, the
+    /// message fails with [`crate::smtp::SmtpError::RecipientsRejected`] and
+    /// goes to no one. With more than one recipient this waits for the RCPT
+    /// replies before the data (one more round trip); with one it costs
+    /// nothing. Off by default: the message goes to the recipients the
+    /// server accepted, and [`super::SentMessage::recipients`] says which
+    /// were refused.
+    pub require_all_recipients: bool,
     /// One timeout for connecting (the host name lookup and every address
     /// tried, together), the TLS handshake, every write and every
     /// reply. A reply must be complete within it from the moment it is
@@ -105,6 +114,7 @@ impl Default for Options {
             xoauth2: None,
             authentication: Mechanism::DEFAULT_PREFERENCE.to_vec(),
             allow_insecure_auth: false,
+            require_all_recipients: false,
             timeout: Duration::from_secs(30),
             domain: None,
             root_certificates: Vec::new(),
@@ -129,6 +139,7 @@ impl fmt::Debug for Options {
             .field("xoauth2", &redacted(&self.xoauth2))
             .field("authentication", &self.authentication)
             .field("allow_insecure_auth", &self.allow_insecure_auth)
+            .field("require_all_recipients", &self.require_all_recipients)
             .field("timeout", &self.timeout)
             .field("domain", &self.domain)
             .field("root_certificates", &self.root_certificates.len())

@@ -40,6 +40,7 @@ pub(crate) fn engine_config(o: &Options) -> Config {
         credentials,
         authentication,
         allow_insecure_auth: o.allow_insecure_auth,
+        require_all_recipients: o.require_all_recipients,
         timeout: Some(o.timeout),
         transcript: o.logger.is_some(),
         ..Config::default()

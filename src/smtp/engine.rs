@@ -1350,7 +1350,12 @@ impl Client {
         if t.data_sent {
             return;
         }
-        let wait_for_replies = !t.pipelining || self.config.require_all_recipients;
+        // With every recipient required, the data waits for the RCPT
+        // replies, unless there is one recipient: a server that refuses it
+        // has no recipient to deliver to and refuses the data (RFC 2920
+        // §3.1; RFC 3030), so the pipelined flight keeps its one round trip.
+        let wait_for_replies =
+            !t.pipelining || (self.config.require_all_recipients && t.recipients.len() > 1);
         if wait_for_replies && !wire.expect.is_empty() {
             return;
         }

@@ -1045,6 +1045,8 @@ fn require_all_recipients() {
     let f = r.failed();
     assert!(matches!(f[0], SmtpError::RecipientsRejected { recipients } if recipients.len() == 2));
     assert!(f[0].is_retryable());
+    // Nothing was sent and every refusal was a 450: greylisting, tried again.
+    assert!(f[0].is_greylisting());
     let mut r = Run::new(Config {
         require_all_recipients: true,
         ..cfg()

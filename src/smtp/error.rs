@@ -202,17 +202,20 @@ impl SmtpError {
         }
     }
 
-    /// True for greylisting: a 450 or 451 to MAIL or RCPT with no recipient
-    /// accepted. Transports try such a message once more after a short
-    /// delay, as emailjs does.
+    /// True for greylisting: a 450 or 451 to MAIL or RCPT, the message sent
+    /// to no one (every recipient refused, or some with every recipient
+    /// required), every refusal a 450 or 451. Transports try such a message
+    /// once more after a short delay, as emailjs does.
     pub fn is_greylisting(&self) -> bool {
         let grey = |r: &Reply| matches!(r.code(), 450 | 451);
         match self {
             SmtpError::Reply { command, reply } => {
                 grey(reply) && (command.starts_with("MAIL") || command.starts_with("RCPT"))
             }
-            SmtpError::AllRecipientsRejected { recipients } => {
-                !recipients.is_empty() && recipients.iter().all(|r| grey(&r.reply))
+            SmtpError::AllRecipientsRejected { recipients }
+            | SmtpError::RecipientsRejected { recipients } => {
+                let mut refused = recipients.iter().filter(|r| !r.accepted()).peekable();
+                refused.peek().is_some() && refused.all(|r| grey(&r.reply))
             }
             _ => false,
         }

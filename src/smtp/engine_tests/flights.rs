@@ -328,6 +328,40 @@ fn require_all_recipients_with_chunking_waits_for_rcpt_replies() {
     assert_eq!(flights(&mut r), ["RSET\r\n"]);
 }
 
+/// With one recipient, requiring every recipient costs nothing: a server
+/// that refuses it has no one to deliver to and refuses the data, so the
+/// flight keeps MAIL, RCPT and BDAT … LAST together (one round trip).
+#[test]
+fn require_all_recipients_with_one_recipient_keeps_one_flight() {
+    let cfg = Config {
+        require_all_recipients: true,
+        ..flight_cfg()
+    };
+    let mut r = warm(cfg.clone(), &["mx", "PIPELINING", "CHUNKING"]);
+    r.send(env("a@x.org", &["b@y.org"]), "x\r\n");
+    let (f, ev) = converse(&mut r, &["250 ok\r\n250 ok\r\n250 queued\r\n"]);
+    assert_eq!(
+        f,
+        ["MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nBDAT 3 LAST\r\nx\r\n"]
+    );
+    sent_ok(&ev);
+    // Refused: the message fails (the server refused the data too).
+    let mut r = warm(cfg, &["mx", "PIPELINING", "CHUNKING"]);
+    r.send(env("a@x.org", &["b@y.org"]), "x\r\n");
+    let (_, ev) = converse(
+        &mut r,
+        &["250 ok\r\n550 no such user\r\n554 no valid recipients\r\n"],
+    );
+    assert!(
+        matches!(
+            &ev[..],
+            [Event::MessageFailed { error: SmtpError::AllRecipientsRejected { recipients }, .. }]
+                if recipients.len() == 1
+        ),
+        "{ev:?}"
+    );
+}
+
 /// The end of data is handed over in the flight: a drop after it leaves
 /// the outcome unknown; a drop before the flight was taken does not.
 #[test]
