@@ -117,10 +117,10 @@ export interface MessageAttachment {
 }
 
 export interface MessageHeaders {
+  /** Custom headers take a string (or, for address headers, an array); `number` and `Date` are for `date` only. */
   [header: string]:
     | string
     | string[]
-    | boolean
     | number
     | Date
     | null
@@ -293,6 +293,16 @@ export type CommandCallback = { bivarianceHack(err: Error | null, data?: string,
  * `notSupported: true`.
  */
 export declare class SMTPConnection {
+  /** An event emitter, as emailjs's (the part of Node's EventEmitter it relies on). */
+  on(event: 'close', listener: () => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeAllListeners(event?: string | symbol): this;
+  listenerCount(event: string | symbol): number;
+  emit(event: string | symbol, ...args: any[]): boolean;
   constructor(options?: SMTPConnectionOptions);
   readonly user: () => string | undefined;
   readonly password: () => string | undefined;
@@ -391,6 +401,16 @@ export type ParsedAddress =
 
 export declare function addressparser(input: string | string[]): ParsedAddress[];
 export declare function getRFC2822Date(date?: Date | number | string, useUtc?: boolean): string;
+/** emailjs's getRFC2822DateUTC: the date in UTC, with `+0000`. */
+export declare function getRFC2822DateUTC(date?: Date | number | string): string;
+/** emailjs's isRFC2822Date: whether `date` has the RFC 2822 date form. */
+export declare function isRFC2822Date(date: string): boolean;
+/** emailjs's MIMECHUNK (76). */
+export declare const MIMECHUNK: number;
+/** emailjs's MIME64CHUNK (456). */
+export declare const MIME64CHUNK: number;
+/** emailjs's BUFFERSIZE (12768): the size of one MessageStream 'data' event. */
+export declare const BUFFERSIZE: number;
 /** RFC 2047 encoded words; the engine picks Q or B per word (the second argument is accepted and ignored). */
 export declare function mimeWordEncode(data: string | Uint8Array, mimeWordEncoding?: 'Q' | 'B', encoding?: string): string;
 /** Quoted-printable. */

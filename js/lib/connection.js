@@ -1,5 +1,6 @@
 import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, SMTPError, SMTPErrorStates, fromEngineError, fromWasmError, notSupported, wrapWasm } from './errors.js';
+import { Emitter } from './emitter.js';
 import { platform } from './platform.js';
 import { WebSocketTransport, redactUrl } from './transports/websocket.js';
 import { now, recycleMessage, wasmBytes, wasmF64 } from './util.js';
@@ -49,8 +50,9 @@ export const STARTTLS_THROUGH_BRIDGE =
  * emailjs's callback contract. helo, send, command and parse_smtp_features
  * throw an SMTPError with `notSupported: true` explaining why.
  */
-export class SMTPConnection {
+export class SMTPConnection extends Emitter {
   constructor(options = {}) {
+    super();
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw invalid('options', `SMTPConnection options must be an object, got ${typeName(options)}`);
     }
@@ -184,7 +186,7 @@ export class SMTPConnection {
     return this.loggedin;
   }
 
-  /** emailjs's has_extn (ours answers whether the server advertised it; emailjs's answer is inverted). */
+  /** emailjs's has_extn: whether the server advertised the extension. */
   has_extn(opt) {
     return this.features != null && this.features[String(opt).toLowerCase()] !== undefined;
   }
@@ -656,6 +658,7 @@ export class SMTPConnection {
     const wasConnecting = this._state === SMTPState.CONNECTING;
     const transport = this._transport;
     const engine = this._engine;
+    const wasOpen = transport !== null || engine !== null || this._state !== SMTPState.NOTCONNECTED;
     this._transport = null;
     this._engine = null;
     this._quitRequested = false;
@@ -686,6 +689,17 @@ export class SMTPConnection {
       engine?.free?.();
     } catch {
       /* already freed */
+    }
+    // emailjs's 'close' event; a listener that throws does not stop the
+    // teardown's callers (rethrown after this turn, uncaught).
+    if (wasOpen && this.listenerCount('close') > 0) {
+      try {
+        this.emit('close');
+      } catch (e) {
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
     }
   }
 

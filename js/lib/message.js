@@ -4,7 +4,13 @@ import { platform } from './platform.js';
 import { buildEncoded, buildMessage, composeEncoded, concatBytes, encodeMessageSpec, toBytes, toMillis, wasmBytes } from './util.js';
 import { typeName } from './validate.js';
 
-const CHUNK = 76 * 24 * 7; // emailjs's BUFFERSIZE: size of one 'data' event of MessageStream
+/** emailjs's MIMECHUNK: the length of an encoded body line. */
+export const MIMECHUNK = 76;
+/** emailjs's MIME64CHUNK: the bytes encoded per base64 step. */
+export const MIME64CHUNK = MIMECHUNK * 6;
+/** emailjs's BUFFERSIZE: the size of one 'data' event of a MessageStream. */
+export const BUFFERSIZE = MIMECHUNK * 24 * 7;
+const CHUNK = BUFFERSIZE;
 
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 /** UTF-8 bytes → string, invalid sequences as U+FFFD (the platform's decoder when it has a faster one). */

@@ -39,6 +39,20 @@ export function getRFC2822Date(date = new Date(), useUtc = false) {
   return wrapWasm(() => wasm.getRFC2822Date(toMillis(date), Boolean(useUtc)));
 }
 
+/** emailjs's getRFC2822DateUTC(date = new Date()): the date in UTC, `+0000`. */
+export function getRFC2822DateUTC(date = new Date()) {
+  return getRFC2822Date(date, true);
+}
+
+/** emailjs's date pattern (RFC 2822 section 3.3, obsolete zones included). */
+const RFC2822_DATE =
+  /^(?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun),?\s)?(\d{1,2})\s(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s(\d{2,4})\s(\d\d):(\d\d)(?::(\d\d))?\s(?:(UT|GMT|[ECMP][SD]T)|([Zz])|([+-]\d{4}))$/;
+
+/** emailjs's isRFC2822Date(date): whether the string has the RFC 2822 date form. */
+export function isRFC2822Date(date) {
+  return RFC2822_DATE.test(date);
+}
+
 /**
  * emailjs's mimeWordEncode(data, mimeWordEncoding = 'Q', encoding = 'utf-8').
  * The engine picks Q or B per word (the shorter one); the second argument is

@@ -157,4 +157,27 @@ describe('SMTPConnection low-level session', () => {
     const [qerr] = await call((cb) => c.quit(cb));
     assert.equal(qerr, null);
   });
+
+  test("emits 'close' when a connection ends, as emailjs's EventEmitter", T, async () => {
+    const server = await startSmtpServer();
+    const c = new lib.SMTPConnection({ host: '127.0.0.1', port: server.port });
+    let closes = 0;
+    const once = [];
+    c.on('close', () => closes++);
+    c.once('close', () => once.push(1));
+    await ok((cb) => c.connect(cb));
+    assert.equal(closes, 0);
+    await call((cb) => c.quit(cb));
+    assert.equal(closes, 1);
+    // Again: a second connection, closed by close().
+    await ok((cb) => c.connect(cb));
+    c.close();
+    assert.deepEqual([closes, once.length], [2, 1]);
+    // A connection that never opened emits nothing; removed listeners are not called.
+    const counter = () => closes++;
+    c.off('close', counter);
+    c.close();
+    assert.equal(closes, 2);
+    assert.equal(c.listenerCount('close'), 1);
+  });
 });

@@ -98,6 +98,12 @@ test('helpers', () => {
     { name: '', address: 'd@example.com' },
   ]);
   assert.equal(lib.getRFC2822Date(new Date(0), true), 'Thu, 01 Jan 1970 00:00:00 +0000');
+  // emailjs's other date helpers and constants.
+  assert.equal(lib.getRFC2822DateUTC(new Date(0)), 'Thu, 01 Jan 1970 00:00:00 +0000');
+  assert.equal(lib.isRFC2822Date(lib.getRFC2822Date()), true);
+  assert.equal(lib.isRFC2822Date('Thu, 1 Jan 1970 00:00 GMT'), true);
+  assert.equal(lib.isRFC2822Date('1970-01-01T00:00:00Z'), false);
+  assert.deepEqual([lib.MIMECHUNK, lib.MIME64CHUNK, lib.BUFFERSIZE], [76, 456, 12768]);
   assert.match(lib.mimeWordEncode('Grüße'), /^=\?utf-8\?[QB]\?.+\?=$/i);
   assert.equal(lib.mimeEncode('a=b ü'), 'a=3Db =C3=BC');
 });
