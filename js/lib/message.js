@@ -17,6 +17,51 @@ const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const decodeUtf8 = (bytes, ascii) => (platform.decode ? platform.decode(bytes, ascii) : utf8Decoder.decode(bytes));
 
 /**
+ * emailjs's `header` object: the header options, keys lower-cased, as own
+ * properties. As emailjs's, it also answers `message-id` and `date` before
+ * the message is sent: read before the first composition, `message-id`
+ * composes the message (attachments left out) for its id, which is kept,
+ * and `date` fixes the message's date (the time of that read) and shows it
+ * as RFC 2822. Set (or given to the constructor), they are own properties
+ * like any other header. (Getters on the prototype: a message whose id and
+ * date nobody reads costs nothing more.)
+ */
+class MessageHeader {
+  #message;
+
+  constructor(message) {
+    this.#message = message;
+  }
+
+  get 'message-id'() {
+    this.#message._fixMessageId();
+    return ownHeader(this, 'message-id');
+  }
+
+  set 'message-id'(value) {
+    setOwnHeader(this, 'message-id', value);
+  }
+
+  get date() {
+    return wrapWasm(() => wasm.getRFC2822Date(this.#message._dateMillis(), false));
+  }
+
+  set date(value) {
+    setOwnHeader(this, 'date', value);
+  }
+}
+
+/** `header[key]` when it is the header's own (set or given), else undefined (no getter runs). */
+function ownHeader(header, key) {
+  return Object.hasOwn(header, key) ? header[key] : undefined;
+}
+
+/** Sets `header[key]` as an own, enumerable property (past the prototype's setter). */
+function setOwnHeader(header, key, value) {
+  Object.defineProperty(header, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
  * An RFC 5322 message, built from emailjs's options (`from`, `to`, `cc`, `bcc`,
  * `subject`, `text`, `content-type`, `message-id`, `date`, `return-path`,
  * custom headers, `attachment`). All composition happens in the wasm core;
@@ -27,8 +72,8 @@ const decodeUtf8 = (bytes, ascii) => (platform.decode ? platform.decode(bytes, a
  */
 export class Message {
   constructor(headers = {}) {
-    /** @type {Record<string, any>} emailjs's `header`: the header options, keys lower-cased. */
-    this.header = {};
+    /** @type {Record<string, any>} emailjs's `header`: the header options, keys lower-cased (see MessageHeader). */
+    this.header = new MessageHeader(this);
     /** @type {object[]} */
     this.attachments = [];
     /** @type {object | null} */
@@ -174,8 +219,27 @@ export class Message {
     const built = this._prebuilt;
     if (!built) return null;
     this._prebuilt = null;
-    if (this.header['message-id'] === undefined) this.header['message-id'] = `<${built.messageId()}>`;
+    if (ownHeader(this.header, 'message-id') === undefined) setOwnHeader(this.header, 'message-id', `<${built.messageId()}>`);
     return built;
+  }
+
+  /**
+   * `header['message-id']` read before the first composition: composes the
+   * message now (attachments left out) and keeps its id. A message that
+   * cannot be composed yet has none (undefined).
+   */
+  _fixMessageId() {
+    if (ownHeader(this.header, 'message-id') !== undefined) return;
+    let built;
+    try {
+      const bare = !this.alternative && this.attachments.length === 0;
+      built = wrapWasm(() => (bare ? this._buildBare() : buildMessage(this._options(placeholderAttachments(this)))));
+      setOwnHeader(this.header, 'message-id', `<${built.messageId()}>`);
+    } catch {
+      // Invalid for now (checkValidity says why): no id yet.
+    } finally {
+      built?.free();
+    }
   }
 
   /** Frees what `_validity(true)` kept, if `_takePrebuilt` did not take it. */
@@ -196,9 +260,9 @@ export class Message {
       const [used, options] = this._encode(attachments);
       return buildEncoded(used, () => options ?? this._options(attachments));
     });
-    if (this.header['message-id'] === undefined) {
+    if (ownHeader(this.header, 'message-id') === undefined) {
       // Keep the Message-ID stable across readAsync() and send().
-      this.header['message-id'] = `<${built.messageId()}>`;
+      setOwnHeader(this.header, 'message-id', `<${built.messageId()}>`);
     }
     return built;
   }
@@ -249,7 +313,7 @@ export class Message {
 
   /** The `date` option: the header's (as ms), or the time of the first composition, kept. */
   _dateMillis() {
-    const date = this.header.date;
+    const date = ownHeader(this.header, 'date');
     if (date !== undefined && date !== null) return toMillis(date);
     this._date ??= Date.now();
     return this._date;
@@ -285,9 +349,9 @@ export class Message {
     return wrapWasm(() => {
       const len = composeEncoded(used, () => options ?? this._options(all));
       const out = consume(wasmBytes(wasm.composedPtr(), len), wasm.composedIsAscii());
-      if (this.header['message-id'] === undefined) {
+      if (ownHeader(this.header, 'message-id') === undefined) {
         // Keep the Message-ID stable across readAsync() and send().
-        this.header['message-id'] = `<${wasm.composedMessageId()}>`;
+        setOwnHeader(this.header, 'message-id', `<${wasm.composedMessageId()}>`);
       }
       return out;
     });

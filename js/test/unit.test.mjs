@@ -82,6 +82,29 @@ test('readAsync, stream, dates, message-id stable, dot lines intact', async () =
   assert.match(await m2.readAsync(), /^Date: Tue, 02 Jan 2024 03:04:05 \+0000\r$/m);
 });
 
+test("header['message-id'] and header.date before the message is composed, as emailjs; the sent message has them (found by review)", async () => {
+  const m = new lib.Message({ from: 'Ann <ann@example.com>', to: 'b@example.net', subject: 'x', text: 'hi', attachment: { data: 'a', name: 'a.txt' } });
+  const id = m.header['message-id'];
+  assert.match(id, /^<[A-Za-z0-9]+@example\.com>$/);
+  assert.equal(m.header['message-id'], id, 'kept');
+  const date = m.header.date;
+  assert.equal(lib.isRFC2822Date(date), true, date);
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.equal(m.header.date, date, 'the date is fixed when first read');
+  const text = await m.readAsync();
+  assert.ok(text.includes(`\r\nMessage-ID: ${id}\r\n`), text);
+  assert.ok(text.includes(`Date: ${date}\r\n`), text);
+  assert.ok(Object.keys(m.header).includes('message-id'));
+  // Given ones are kept as given; an invalid message has no id yet.
+  const given = new lib.Message({ from: 'a@example.com', to: 'b@example.com', 'message-id': '<mine@x.org>', date: 0 });
+  assert.deepEqual([given.header['message-id'], given.header.date], ['<mine@x.org>', 0]);
+  assert.equal(new lib.Message({ to: 'b@example.com' }).header['message-id'], undefined);
+  // Set after construction: used.
+  const later = new lib.Message({ from: 'a@example.com', to: 'b@example.com', text: 'x' });
+  later.header['message-id'] = '<later@x.org>';
+  assert.match(await later.readAsync(), /^Message-ID: <later@x\.org>\r$/m);
+});
+
 test('attach() chains; alternative is the HTML body', async () => {
   const m = new lib.Message({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 'plain' })
     .attach({ data: '<p>html</p>', alternative: true })
