@@ -161,7 +161,19 @@ fn reference(stream: &[u8], max_line: usize, max_reply: usize) -> Vec<Want> {
             return out;
         }
         code = Some(c);
-        lines.push(String::from_utf8_lossy(line.get(4..).unwrap_or_default()).into_owned());
+        // Lossy UTF-8, every control character but HT shown as U+FFFD.
+        lines.push(
+            String::from_utf8_lossy(line.get(4..).unwrap_or_default())
+                .chars()
+                .map(|c| {
+                    if c.is_control() && c != '\t' {
+                        '\u{FFFD}'
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+        );
         if last {
             out.push(Want::Reply(c, std::mem::take(&mut lines)));
             code = None;
