@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use encoding_rs::{EncoderResult, Encoding};
+use encoding_rs::{DecoderResult, EncoderResult, Encoding};
 
 use super::EncodingError;
 
@@ -97,22 +97,91 @@ impl Charset {
 
     /// Transcodes `text`, appending to `out` (always transcodes, even ASCII).
     /// On error `out` may hold a partial result.
+    ///
+    /// A character the WHATWG encoder writes as another one's bytes (in
+    /// Shift_JIS and EUC-JP `¥` as `\` and `‾` as `~`; in those and
+    /// ISO-2022-JP `−` as `－`; in ISO-2022-JP half-width katakana as
+    /// full-width) is unmappable too: the written bytes are decoded back,
+    /// and the first character that does not come back is named.
     pub fn encode_into(self, text: &str, out: &mut Vec<u8>) -> Result<(), EncodingError> {
         if self.is_utf8() {
             out.extend_from_slice(text.as_bytes());
             return Ok(());
         }
+        let start = out.len();
+        // On an unmappable character, a changed one before it comes first.
+        let (done, unmappable) = match self.encode_raw(text, out) {
+            Ok(()) => (text, None),
+            Err((before, character)) => (before, Some(character)),
+        };
+        let encoded = out.get(start..).unwrap_or_default();
+        match self.first_changed(done, encoded).or(unmappable) {
+            None => Ok(()),
+            Some(character) => Err(EncodingError::Unmappable {
+                charset: self.name(),
+                character,
+            }),
+        }
+    }
+
+    /// The first character of `text` that `encoded` (its encoding in this
+    /// charset) does not decode back to, if any: the WHATWG encoders map a
+    /// few characters onto others' bytes without reporting them.
+    pub(crate) fn first_changed(self, text: &str, encoded: &[u8]) -> Option<char> {
+        // The character of `text` that starts at or before byte `at`.
+        let char_at = |at: usize| {
+            let mut i = at.min(text.len());
+            while !text.is_char_boundary(i) {
+                i -= 1;
+            }
+            text.get(i..)
+                .and_then(|t| t.chars().next())
+                .or_else(|| text.chars().next_back())
+        };
+        let mut decoder = self.0.new_decoder_without_bom_handling();
+        let mut buf = [0u8; 1024];
+        let mut input = encoded;
+        let mut pos = 0usize;
+        loop {
+            let (result, read, written) =
+                decoder.decode_to_utf8_without_replacement(input, &mut buf, true);
+            input = input.get(read..).unwrap_or_default();
+            let got = buf.get(..written).unwrap_or_default();
+            let want = text.as_bytes().get(pos..).unwrap_or_default();
+            if let Some(k) = got.iter().zip(want).position(|(a, b)| a != b) {
+                return char_at(pos + k);
+            }
+            if got.len() > want.len() {
+                return char_at(text.len());
+            }
+            pos += written;
+            match result {
+                DecoderResult::InputEmpty => break,
+                DecoderResult::OutputFull => {}
+                DecoderResult::Malformed(..) => return char_at(pos),
+            }
+        }
+        if pos < text.len() {
+            return char_at(pos);
+        }
+        None
+    }
+
+    /// [`Charset::encode_into`] without the round-trip check (non-UTF-8).
+    /// On an unmappable character, gives the text before it and the
+    /// character (`out` then holds the encoding of that text).
+    fn encode_raw<'t>(self, text: &'t str, out: &mut Vec<u8>) -> Result<(), (&'t str, char)> {
         let mut encoder = self.0.new_encoder();
         let guess = encoder
             .max_buffer_length_from_utf8_without_replacement(text.len())
             .unwrap_or(text.len().saturating_mul(2));
         out.reserve(guess);
-        let mut rest = text;
+        let mut done = 0usize;
         loop {
+            let rest = text.get(done..).unwrap_or("");
             let (result, read) =
                 encoder.encode_from_utf8_to_vec_without_replacement(rest, out, true);
-            let consumed = rest.get(..read).unwrap_or("");
-            rest = rest.get(read..).unwrap_or("");
+            done += read;
             match result {
                 EncoderResult::InputEmpty => return Ok(()),
                 EncoderResult::OutputFull => out.reserve(rest.len().max(16) * 2 + 16),
@@ -120,11 +189,12 @@ impl Charset {
                     // The unmappable character is the last one read; the
                     // ISO-2022-JP encoder reports ESC, SO and SI as U+FFFD
                     // (WHATWG), which the text may not even hold.
-                    let character = consumed.chars().next_back().unwrap_or(reported);
-                    return Err(EncodingError::Unmappable {
-                        charset: self.name(),
-                        character,
-                    });
+                    let read_so_far = text.get(..done).unwrap_or("");
+                    let character = read_so_far.chars().next_back().unwrap_or(reported);
+                    let before = read_so_far
+                        .get(..read_so_far.len() - character.len_utf8())
+                        .unwrap_or("");
+                    return Err((before, character));
                 }
             }
         }
@@ -195,6 +265,67 @@ mod tests {
             assert_eq!(jp.encode(text).map(drop), Err(want.clone()), "{text:?}");
             let phrase = crate::encoding::rfc2047::encode_phrase(text, jp);
             assert_eq!(phrase.map(drop), Err(want), "{text:?}");
+        }
+    }
+
+    /// Found by review: the WHATWG encoders write a few characters as
+    /// another one's bytes without reporting them (Shift_JIS `−` as `－`,
+    /// `‾` as `~`, `¥` as `\`; EUC-JP the same three; ISO-2022-JP half-width
+    /// katakana as full-width and `−` as `－`): the text read back was not
+    /// the text given. Each is unmappable, named, in bodies and in words.
+    #[test]
+    fn characters_written_as_others_are_unmappable() {
+        let cases = [
+            ("shift_jis", '\u{2212}'),
+            ("shift_jis", '\u{203e}'),
+            ("shift_jis", '\u{a5}'),
+            ("euc-jp", '\u{a5}'),
+            ("euc-jp", '\u{203e}'),
+            ("euc-jp", '\u{2212}'),
+            ("iso-2022-jp", '\u{ff61}'),
+            ("iso-2022-jp", '\u{ff71}'),
+            ("iso-2022-jp", '\u{ff9f}'),
+            ("iso-2022-jp", '\u{2212}'),
+        ];
+        for (label, bad) in cases {
+            let cs = Charset::from_label(label).unwrap();
+            let want = EncodingError::Unmappable {
+                charset: cs.name(),
+                character: bad,
+            };
+            for text in [
+                format!("{bad}"),
+                format!("ab{bad}cd"),
+                format!("日本{bad}語"),
+                format!("{}{bad}", "日本語".repeat(400)),
+            ] {
+                assert_eq!(
+                    cs.encode(&text).map(drop),
+                    Err(want.clone()),
+                    "{label} {text:?}"
+                );
+                let phrase = crate::encoding::rfc2047::encode_phrase(&text, cs);
+                assert_eq!(phrase.map(drop), Err(want.clone()), "{label} {text:?}");
+            }
+            // The first such character is named, before a later one.
+            let text = format!("x{bad}😀");
+            assert_eq!(cs.encode(&text).map(drop), Err(want.clone()), "{label}");
+            let phrase = crate::encoding::rfc2047::encode_phrase(&text, cs);
+            assert_eq!(phrase.map(drop), Err(want), "{label}");
+        }
+        // What does come back is still accepted (¥ and ‾ have their own
+        // bytes in ISO-2022-JP's Roman set; full-width forms everywhere).
+        for (label, text) in [
+            ("iso-2022-jp", "¥‾ａ－ア"),
+            ("shift_jis", "－ア＼～"),
+            ("euc-jp", "－ア＼～ｱ"),
+        ] {
+            let cs = Charset::from_label(label).unwrap();
+            let bytes = cs.encode(text).unwrap();
+            let (back, _, bad) = cs.encoding().decode(&bytes);
+            assert!(!bad, "{label}");
+            assert_eq!(back, text, "{label}");
+            assert!(crate::encoding::rfc2047::encode_phrase(text, cs).is_ok());
         }
     }
 

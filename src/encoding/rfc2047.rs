@@ -430,14 +430,19 @@ fn plan_word(
             let mut encoder = charset.encoding().new_encoder();
             let (res, _, written) =
                 encoder.encode_from_utf8_without_replacement(ch_str, &mut buf, true);
-            if let encoding_rs::EncoderResult::Unmappable(_) = res {
-                // `ch` itself: ISO-2022-JP reports ESC, SO and SI as U+FFFD.
+            let cb = &buf[..written.min(buf.len())];
+            // `ch` itself: ISO-2022-JP reports ESC, SO and SI as U+FFFD.
+            // A character written as another's bytes (Shift_JIS `¥` as
+            // `\`) is as unmappable as one the encoder reports.
+            if matches!(res, encoding_rs::EncoderResult::Unmappable(_))
+                || charset.first_changed(ch_str, cb).is_some()
+            {
                 return Err(EncodingError::Unmappable {
                     charset: charset.name(),
                     character: ch,
                 });
             }
-            &buf[..written.min(buf.len())]
+            cb
         };
         let (mut dq, mut dn) = (0usize, 0usize);
         let mut new_state = state;

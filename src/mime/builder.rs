@@ -1573,3 +1573,62 @@ mod iso_2022_jp_text_tests {
         assert!(bytes.windows(want.len()).any(|w| w == want));
     }
 }
+
+/// Found by review: in Shift_JIS, EUC-JP and ISO-2022-JP a few characters
+/// were written as another's bytes (`−` read back as `－`, `¥` as `\`,
+/// half-width katakana as full-width), in the subject and in bodies: the
+/// message said something else. They are unmappable, naming the field.
+#[cfg(test)]
+mod substituted_character_tests {
+    use super::*;
+    use crate::encoding::EncodingError;
+    use crate::mime::Attachment;
+
+    #[test]
+    fn characters_written_as_others_are_refused_in_subject_and_body() {
+        let build = |charset: &str, subject: &str, text: &str, part: bool| {
+            let b = MessageBuilder::new()
+                .from("a@example.com")
+                .to("b@example.com")
+                .charset(charset)
+                .subject(subject.to_owned())
+                .deterministic(1);
+            if part {
+                b.text("ok")
+                    .attach(Attachment::text(text.to_owned()).charset(charset))
+            } else {
+                b.text(text.to_owned())
+            }
+            .build()
+            .and_then(|m| m.to_bytes().map(drop))
+        };
+        for (charset, bad) in [
+            ("shift_jis", '\u{2212}'),
+            ("shift_jis", '\u{203e}'),
+            ("shift_jis", '\u{a5}'),
+            ("euc-jp", '\u{a5}'),
+            ("iso-2022-jp", '\u{ff76}'),
+            ("iso-2022-jp", '\u{2212}'),
+        ] {
+            let text = format!("日本{bad}語");
+            for (subject, body, part, field) in [
+                (text.as_str(), "ok", false, "subject"),
+                ("ok", text.as_str(), false, "text"),
+                ("ok", text.as_str(), true, "attachment[0]"),
+            ] {
+                match build(charset, subject, body, part) {
+                    Err(ComposeError::Encoding {
+                        field: f,
+                        source: EncodingError::Unmappable { character, .. },
+                    }) => {
+                        assert_eq!(character, bad, "{charset} {field}");
+                        assert!(f.starts_with(field), "{charset}: {f} for {field}");
+                    }
+                    other => panic!("{charset} {bad:?} {field}: {other:?}"),
+                }
+            }
+        }
+        // The same text without them is written.
+        build("shift_jis", "日本語－", "日本語－", true).unwrap();
+    }
+}
