@@ -77,11 +77,16 @@ fn push_escaped(value: &str, out: &mut String) {
 ///   (RFC 2231 §4), or `name*0*=utf-8''...`, `name*1*=...` when long.
 ///   `%XX` escapes and UTF-8 sequences are never split across segments.
 /// * With `raw_utf8` (RFC 6532), non-ASCII without controls stays raw in
-///   quoted strings, with the same continuation scheme as ASCII.
+///   quoted strings, with the same continuation scheme as ASCII; but
+///   whitespace other than a plain space (U+2028, U+2029, NBSP, ...),
+///   which a reader may take as a line break or fold, is always encoded
+///   as above (as in display names).
 ///
 /// `name` should be an RFC 2045 token such as `filename`.
 pub fn encode_parameter(name: &str, value: &str, raw_utf8: bool) -> Vec<String> {
-    let has_control = value.chars().any(char::is_control);
+    let has_control = value
+        .chars()
+        .any(|c| c.is_control() || (c.is_whitespace() && c != ' '));
     // A value holding `=?` goes out in the extended form: many readers
     // (mail-parser among them) decode RFC 2047 words even inside a quoted
     // parameter, so `"=?utf-8?Q?x?="` would come back as `x`.
@@ -214,6 +219,35 @@ pub(crate) mod tests {
         assert_eq!(
             encode_parameter("filename", "a=b?.txt", false),
             ["filename=\"a=b?.txt\""]
+        );
+    }
+
+    /// Found by review: with raw UTF-8 a value holding U+2028 (or any
+    /// whitespace but a plain space) was written raw in a quoted string,
+    /// and npm mailparser lost the filename. Such values take the extended
+    /// form, as display names take encoded words.
+    #[test]
+    fn unusual_whitespace_takes_the_extended_form_even_raw() {
+        for ws in [
+            '\u{2028}', '\u{2029}', '\u{a0}', '\u{85}', '\u{1680}', '\u{2009}', '\u{3000}',
+        ] {
+            let value = format!("a{ws}b.txt");
+            for raw in [false, true] {
+                let segs = encode_parameter("filename", &value, raw);
+                assert!(segs[0].starts_with("filename*=utf-8''a%"), "{segs:?}");
+                assert!(segs.iter().all(|s| s.is_ascii()), "{segs:?}");
+                assert_eq!(decode("filename", &segs), value);
+                let long = format!("{}{ws}.txt", "é".repeat(60));
+                let segs = encode_parameter("filename", &long, raw);
+                assert!(segs[0].starts_with("filename*0*=utf-8''"), "{segs:?}");
+                assert!(segs.iter().all(|s| s.is_ascii()), "{segs:?}");
+                assert_eq!(decode("filename", &segs), long);
+            }
+        }
+        // A plain space, and other raw UTF-8, stay raw.
+        assert_eq!(
+            encode_parameter("filename", "é b.txt", true),
+            ["filename=\"é b.txt\""]
         );
     }
 

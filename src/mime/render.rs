@@ -1522,6 +1522,45 @@ mod bare_text_tests {
 mod parameter_tests {
     use super::*;
     use crate::encoding::Token;
+    use crate::mime::{Attachment, MessageBuilder};
+
+    /// Found by review: with raw UTF-8 headers, a filename holding U+2028
+    /// (or other whitespace but a plain space) was written raw in the
+    /// quoted `filename=` and `name=`, and npm mailparser lost it. Both
+    /// take the RFC 2231 extended form.
+    #[test]
+    fn unusual_whitespace_in_a_filename_is_encoded_with_raw_utf8() {
+        for ws in ['\u{2028}', '\u{2029}', '\u{a0}'] {
+            let filename = format!("Grüße{ws}x.txt");
+            let m = MessageBuilder::new()
+                .from("a@example.com")
+                .to("b@example.com")
+                .text("body")
+                .attach(Attachment::bytes(b"data".to_vec()).filename(filename.clone()))
+                .deterministic(3)
+                .build()
+                .unwrap();
+            let opts = RenderOptions {
+                utf8_headers: true,
+                allow_8bit: true,
+            };
+            let out = String::from_utf8(m.to_bytes_with(opts).unwrap()).unwrap();
+            assert!(!out.contains(ws), "{out}");
+            let mut pct = String::new();
+            for b in ws.to_string().bytes() {
+                pct.push_str(&format!("%{b:02X}"));
+            }
+            let want = format!("utf-8''Gr%C3%BC%C3%9Fe{pct}x.txt");
+            assert!(out.contains(&format!("filename*={want}")), "{out}");
+            assert!(out.contains(&format!("name*={want}")), "{out}");
+            let parsed = mail_parser::MessageParser::default()
+                .parse(out.as_bytes())
+                .unwrap();
+            let att = parsed.attachment(0).unwrap();
+            use mail_parser::MimeHeaders;
+            assert_eq!(att.attachment_name(), Some(filename.as_str()));
+        }
+    }
 
     /// The shortcuts write what `encode_parameter` writes.
     #[test]
