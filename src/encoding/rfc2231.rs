@@ -32,6 +32,16 @@ pub(crate) fn is_token_char(b: u8) -> bool {
         )
 }
 
+/// [`is_token_char`] but for RFC 2231's metacharacters `'`, `*` and `%`:
+/// what a value may hold to be written as a bare token. RFC 2045 allows
+/// them in tokens, but readers that know RFC 2231 misread such a token
+/// (Python's `email` reads `filename=a'b.txt` as no filename and
+/// `filename=star*.txt` as `star`); quoted, every reader gets them right.
+#[inline]
+pub(crate) fn is_bare_token_char(b: u8) -> bool {
+    is_token_char(b) && !matches!(b, b'\'' | b'*' | b'%')
+}
+
 /// RFC 2231 / RFC 5987 `attr-char`: left literal in extended values.
 #[inline]
 fn is_attr_char(b: u8) -> bool {
@@ -42,13 +52,15 @@ fn is_attr_char(b: u8) -> bool {
         )
 }
 
-/// `value` as a token if it is a non-empty RFC 2045 token, else as a
-/// quoted-string with `"` and `\` escaped.
+/// `value` as a token if it is a non-empty RFC 2045 token without RFC
+/// 2231's metacharacters `'`, `*` and `%`, else as a quoted-string with
+/// `"` and `\` escaped (`a'b.txt` becomes `"a'b.txt"`: some readers take
+/// a bare `'`, `*` or `%` for RFC 2231 syntax).
 ///
 /// Other characters are copied as they are: the caller must not pass
 /// controls (CR/LF in particular); [`encode_parameter`] never does.
 pub fn quote_if_needed(value: &str) -> Cow<'_, str> {
-    if !value.is_empty() && value.bytes().all(is_token_char) {
+    if !value.is_empty() && value.bytes().all(is_bare_token_char) {
         return Cow::Borrowed(value);
     }
     let mut out = String::with_capacity(value.len() + 2);
@@ -70,7 +82,8 @@ fn push_escaped(value: &str, out: &mut String) {
 /// Encodes one MIME parameter as segments, each to be written after `; `
 /// and each at most 76 characters (unless `name` itself is absurdly long).
 ///
-/// * Printable ASCII that fits: `name=token` or `name="quoted"`.
+/// * Printable ASCII that fits: `name=token` or `name="quoted"` (quoted
+///   when it holds `'`, `*` or `%`, see [`quote_if_needed`]).
 /// * Printable ASCII too long for one segment: `name*0="..."`,
 ///   `name*1="..."`, ... (RFC 2231 §3).
 /// * Any non-ASCII or control character: `name*=utf-8''%XX...`
@@ -249,6 +262,26 @@ pub(crate) mod tests {
             encode_parameter("filename", "é b.txt", true),
             ["filename=\"é b.txt\""]
         );
+    }
+
+    /// Found by review: values holding `'`, `*` or `%` were written as
+    /// bare tokens, which Python's `email` (policy.default) misreads as
+    /// RFC 2231 syntax (`filename=a'b.txt`: no filename;
+    /// `filename=star*.txt`: `star`). They are quoted.
+    #[test]
+    fn rfc2231_metacharacters_are_quoted() {
+        for value in ["a'b.txt", "star*.txt", "100%.txt", "x*0*=a", "'", "*", "%"] {
+            let quoted = format!("\"{value}\"");
+            assert_eq!(quote_if_needed(value), quoted.as_str());
+            for raw in [false, true] {
+                let want = format!("filename={quoted}");
+                assert_eq!(encode_parameter("filename", value, raw), [want]);
+            }
+        }
+        for b in 0..=255u8 {
+            let bare = is_token_char(b) && !b"'*%".contains(&b);
+            assert_eq!(is_bare_token_char(b), bare, "{b:#x}");
+        }
     }
 
     /// A small RFC 2231 decoder for the segments of one parameter.

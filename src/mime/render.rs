@@ -1184,7 +1184,7 @@ fn simple_content_type(
         let Some(value) = value else { continue };
         let simple = !value.is_empty()
             && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
-            && value.bytes().all(rfc2231::is_token_char);
+            && value.bytes().all(rfc2231::is_bare_token_char);
         if !simple {
             return false;
         }
@@ -1220,7 +1220,7 @@ fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool)
     let simple = !cfg!(target_arch = "wasm32")
         && !value.is_empty()
         && name.len() + 1 + value.len() <= rfc2231::MAX_SEGMENT
-        && value.bytes().all(rfc2231::is_token_char);
+        && value.bytes().all(rfc2231::is_bare_token_char);
     if simple {
         sink.token_with(" ", |t| {
             t.push_str(name);
@@ -1562,12 +1562,60 @@ mod parameter_tests {
         }
     }
 
+    /// Found by review: parameter values holding `'`, `*` or `%` went out
+    /// as bare tokens (`filename=a'b.txt`), which Python's `email` misreads
+    /// as RFC 2231 syntax (no filename; `star` for `star*.txt`). Quoted in
+    /// every path: filename, name, and the Content-Type shortcut (method).
+    #[test]
+    fn rfc2231_metacharacters_are_quoted_in_parameters() {
+        for value in ["a'b.txt", "star*.txt", "100%.txt"] {
+            for raw in [false, true] {
+                let m = MessageBuilder::new()
+                    .from("a@example.com")
+                    .to("b@example.com")
+                    .text("body")
+                    .alternative(Attachment::calendar("BEGIN:VCALENDAR", value))
+                    .attach(Attachment::bytes(b"data".to_vec()).filename(value))
+                    .deterministic(3)
+                    .build()
+                    .unwrap();
+                let opts = RenderOptions {
+                    utf8_headers: raw,
+                    allow_8bit: raw,
+                };
+                let out = String::from_utf8(m.to_bytes_with(opts).unwrap()).unwrap();
+                for want in [
+                    format!("; filename=\"{value}\"\r\n"),
+                    format!("; name=\"{value}\"\r\n"),
+                    format!("; method=\"{value}\"\r\n"),
+                ] {
+                    assert!(out.contains(&want), "{want:?} in\n{out}");
+                }
+                assert!(!out.contains(&format!("={value}")), "{out}");
+            }
+        }
+    }
+
     /// The shortcuts write what `encode_parameter` writes.
     #[test]
     fn parameter_shortcuts_match_encode_parameter() {
         let long = "b".repeat(70);
         let values = [
-            "", "x", "utf-8", "=_mg_abc", "a b", "a\"b", "a\\b", "naïve", "a\tb", "a;b", "=?x?=",
+            "",
+            "x",
+            "utf-8",
+            "=_mg_abc",
+            "a b",
+            "a\"b",
+            "a\\b",
+            "naïve",
+            "a\tb",
+            "a;b",
+            "=?x?=",
+            "a'b.txt",
+            "star*.txt",
+            "100%",
+            "a\u{2028}b",
             &long,
         ];
         for name in ["boundary", "charset", "filename"] {
