@@ -141,7 +141,11 @@ impl Attachment {
         })
     }
 
-    /// An attached message (`message/rfc822`), given as its bytes.
+    /// An attached message (`message/rfc822`), given as its bytes. It is
+    /// sent 7bit or 8bit (RFC 2046 §5.2.1); when its content needs base64
+    /// (8-bit content without 8BITMIME, lines over 998 octets) it goes as
+    /// `application/octet-stream` instead, and a forced quoted-printable
+    /// or base64 is an error.
     pub fn message(rfc822: impl Into<Vec<u8>>) -> Self {
         Self::bytes(rfc822).content_type("message/rfc822")
     }
@@ -160,7 +164,12 @@ impl Attachment {
         self
     }
 
-    /// The media type (`type/subtype`); guessed from the file name when not given.
+    /// The media type (`type/subtype`); guessed from the file name when not
+    /// given. `multipart/*` is refused at build
+    /// ([`crate::mime::ComposeError::InvalidContentType`]). A `message/*`
+    /// part (but `message/global*`, RFC 6532) is written like
+    /// [`Attachment::message`], text included: 7bit or 8bit, else (files,
+    /// streams, content that needs base64) as `application/octet-stream`.
     pub fn content_type(mut self, media_type: impl Into<String>) -> Self {
         self.content_type = Some(media_type.into());
         self
@@ -199,8 +208,9 @@ impl Attachment {
         self
     }
 
-    /// Forces a transfer encoding (base64 and quoted-printable always work;
-    /// 7bit and 8bit only for in-memory content that fits them).
+    /// Forces a transfer encoding (base64 and quoted-printable always work,
+    /// but for `message/*` parts, which may only be 7bit or 8bit; 7bit and
+    /// 8bit only for in-memory content that fits them).
     pub fn transfer_encoding(mut self, encoding: TransferEncoding) -> Self {
         self.encoding = Some(encoding);
         self

@@ -204,7 +204,10 @@ impl MessageBuilder {
     /// (emailjs's `content-type` option), e.g. `text/html` or
     /// `text/plain; charset=iso-8859-1`. The only parameter accepted is
     /// `charset`, which sets the message charset unless
-    /// [`MessageBuilder::charset`] was given.
+    /// [`MessageBuilder::charset`] was given. A `multipart/*` type is
+    /// refused ([`ComposeError::InvalidContentType`], field
+    /// `content-type`); a `message/*` one is written as
+    /// [`crate::mime::Attachment::message`] is.
     pub fn text_content_type(mut self, value: impl Into<String>) -> Self {
         self.more().text_content_type = Some(value.into());
         self
@@ -723,6 +726,10 @@ fn parse_text_content_type(value: &str) -> Result<(String, Option<String>), Comp
     };
     let mut parts = value.split(';');
     let media_type = content_type::normalize(parts.next().unwrap_or("")).ok_or_else(invalid)?;
+    // The text body is one part: the builder makes the multiparts.
+    if content_type::is_multipart(&media_type) {
+        return Err(invalid());
+    }
     let mut charset = None;
     for param in parts {
         let param = param.trim_matches([' ', '\t']);
@@ -988,10 +995,14 @@ fn text_leaf(
     text: String,
     charset: Charset,
 ) -> Result<Leaf, ComposeError> {
+    let media_type = media_type.into();
     let bytes = encode_text(field, text, charset)?;
+    // A `message/*` text body (`text_content_type`) is never
+    // quoted-printable, as an attached message.
+    let is_message = content_type::is_unencodable_message(&media_type);
     Ok(Leaf {
         field: Cow::Borrowed(field),
-        media_type: media_type.into(),
+        media_type,
         params: Params {
             charset: Some(Cow::Borrowed(charset.name())),
             method: None,
@@ -1000,7 +1011,7 @@ fn text_leaf(
         disposition: None,
         content_id: None,
         headers: Vec::new(),
-        body: text_body(bytes, false),
+        body: text_body(bytes, is_message),
         forced: None,
     })
 }
@@ -1064,10 +1075,13 @@ fn part_node(
         check_value(&format!("{field}.filename"), name)?;
     }
     let media_type = match &content_type {
-        Some(t) => content_type::normalize(t).ok_or_else(|| ComposeError::InvalidContentType {
-            field: field.into(),
-            value: t.clone(),
-        })?,
+        // A part is one leaf: the builder makes the multiparts.
+        Some(t) => content_type::normalize(t)
+            .filter(|t| !content_type::is_multipart(t))
+            .ok_or_else(|| ComposeError::InvalidContentType {
+                field: field.into(),
+                value: t.clone(),
+            })?,
         None => match (&source, &filename) {
             (_, Some(name)) => content_type::guess_from_filename(name).to_owned(),
             (Source::Text(_), None) => "text/plain".into(),
@@ -1102,13 +1116,23 @@ fn part_node(
     if let Some(method) = &method {
         check_value(&format!("{field}.method"), method)?;
     }
-    let is_message = media_type == "message/rfc822";
+    // `message/*` (but `message/global`) may only be 7bit or 8bit: kept as
+    // text, which is never quoted-printable, and whose type becomes
+    // application/octet-stream when it needs base64 (as do files and
+    // streams of such a type, always base64).
+    let is_message = content_type::is_unencodable_message(&media_type);
     let body = match source {
         Source::Text(text) => {
             let cs = part_charset.unwrap_or(Charset::UTF_8);
-            params.charset = Some(Cow::Borrowed(cs.name()));
+            // An attached message has no charset unless one is given (as
+            // with `Attachment::message`).
+            if !is_message || part_charset.is_some() {
+                params.charset = Some(Cow::Borrowed(cs.name()));
+            }
             let bytes = encode_text(field, text, cs)?;
-            if media_type.starts_with("text/") {
+            if is_message {
+                text_body(bytes, true)
+            } else if media_type.starts_with("text/") {
                 text_body(bytes, false)
             } else {
                 LeafBody::Bytes(match text::normalize_crlf(&bytes) {
@@ -1149,7 +1173,7 @@ fn part_node(
         params.method = Some(method);
     }
     if let Some(forced) = encoding {
-        check_forced(field, forced, &body)?;
+        check_forced(field, forced, &body, is_message)?;
     }
     let mut part_headers = Vec::with_capacity(headers.len());
     for (name, value) in headers {
@@ -1227,6 +1251,7 @@ fn check_forced(
     field: &str,
     forced: TransferEncoding,
     body: &LeafBody,
+    is_message: bool,
 ) -> Result<(), ComposeError> {
     let err = |reason| {
         Err(ComposeError::InvalidTransferEncoding {
@@ -1234,6 +1259,17 @@ fn check_forced(
             reason,
         })
     };
+    if is_message
+        && matches!(
+            forced,
+            TransferEncoding::QuotedPrintable | TransferEncoding::Base64
+        )
+    {
+        return err(
+            "a message/* part may only be 7bit or 8bit (RFC 2045 §6.4, RFC 2046 §5.2); \
+             unforced, one that needs base64 is sent as application/octet-stream",
+        );
+    }
     let stats = match body {
         LeafBody::Text { stats, .. } => Some(fits(stats)),
         LeafBody::Bytes(bytes) => Some(fits(&text::analyze(bytes))),
@@ -1630,5 +1666,196 @@ mod substituted_character_tests {
         }
         // The same text without them is written.
         build("shift_jis", "日本語－", "日本語－", true).unwrap();
+    }
+}
+
+/// Found by review: `multipart/*` and `message/*` parts could be sent
+/// quoted-printable or base64 (RFC 2045 §6.4 forbids it for composite
+/// types): a message given as text went out base64 as message/rfc822, a
+/// forced quoted-printable or base64 was taken, and `multipart/*` was
+/// accepted as one part's type.
+#[cfg(test)]
+mod composite_type_tests {
+    use super::*;
+    use crate::encoding::TransferEncoding;
+    use crate::envelope::RenderOptions;
+    use crate::mime::Attachment;
+
+    fn build(part: Attachment) -> Result<Message, ComposeError> {
+        MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text("body")
+            .attach(part)
+            .deterministic(5)
+            .build()
+    }
+
+    fn render(m: &Message, allow_8bit: bool) -> String {
+        let opts = RenderOptions {
+            utf8_headers: false,
+            allow_8bit,
+        };
+        String::from_utf8_lossy(&m.to_bytes_with(opts).unwrap()).into_owned()
+    }
+
+    /// Every `message/*` part of `out` (but `message/global`, which may be
+    /// encoded) is 7bit or 8bit; the types and encodings of
+    /// the parts, in order.
+    fn encodings(out: &str) -> Vec<(String, String)> {
+        let mut parts = Vec::new();
+        let mut ty = None;
+        for line in out.split("\r\n") {
+            if let Some(t) = line.strip_prefix("Content-Type: ") {
+                ty = Some(t.split(';').next().unwrap_or("").to_owned());
+            } else if let Some(enc) = line.strip_prefix("Content-Transfer-Encoding: ") {
+                let t = ty.take().unwrap_or_default();
+                if t.starts_with("message/") && !t.starts_with("message/global") {
+                    assert!(enc == "7bit" || enc == "8bit", "{t} as {enc}:\n{out}");
+                }
+                parts.push((t, enc.to_owned()));
+            }
+        }
+        parts
+    }
+
+    const EML: &str = "Subject: hi\r\nFrom: c@example.com\r\n\r\nhello\r\n";
+
+    #[test]
+    fn a_message_given_as_text_is_sent_as_an_attached_message() {
+        for part in [
+            Attachment::text(EML).content_type("message/rfc822"),
+            Attachment::text(EML.replace("\r\n", "\n")).content_type("Message/RFC822"),
+            Attachment::message(EML.as_bytes().to_vec()),
+        ] {
+            let out = render(&build(part).unwrap(), false);
+            let parts = encodings(&out);
+            assert_eq!(parts[1], ("message/rfc822".into(), "7bit".into()), "{out}");
+            assert!(out.contains("\r\n\r\nSubject: hi\r\nFrom: c@example.com\r\n\r\nhello\r\n"));
+            assert!(!out.contains("message/rfc822; charset"), "{out}");
+        }
+        // 8-bit content: 8bit with 8BITMIME, else an opaque file (never
+        // message/rfc822 in base64 or quoted-printable).
+        let eml = EML.replace("hello", "héllo");
+        for text in [true, false] {
+            let part = match text {
+                true => Attachment::text(eml.clone()).content_type("message/rfc822"),
+                false => Attachment::message(eml.as_bytes().to_vec()),
+            };
+            let m = build(part).unwrap();
+            let parts = encodings(&render(&m, true));
+            assert_eq!(parts[1], ("message/rfc822".into(), "8bit".into()));
+            let parts = encodings(&render(&m, false));
+            assert_eq!(
+                parts[1],
+                ("application/octet-stream".into(), "base64".into())
+            );
+        }
+        // Other message/* types alike; message/global may be encoded.
+        let part = Attachment::text("Reporting-MTA: dns; x\r\n\r\nFinal-Recipient: rfc822; é")
+            .content_type("message/delivery-status");
+        let parts = encodings(&render(&build(part).unwrap(), false));
+        assert_eq!(
+            parts[1],
+            ("application/octet-stream".into(), "base64".into())
+        );
+        let part = Attachment::text(EML.replace("hello", "héllo")).content_type("message/global");
+        let parts = encodings(&render(&build(part).unwrap(), false));
+        assert_eq!(parts[1].0, "message/global");
+    }
+
+    #[test]
+    fn a_message_from_a_stream_is_an_opaque_file() {
+        let part =
+            Attachment::reader(std::io::Cursor::new(EML.as_bytes().to_vec())).filename("fwd.eml");
+        let out = render(&build(part).unwrap(), true);
+        let parts = encodings(&out);
+        assert_eq!(
+            parts[1],
+            ("application/octet-stream".into(), "base64".into()),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_forced_encoding_for_a_message_must_be_7bit_or_8bit() {
+        for forced in [TransferEncoding::QuotedPrintable, TransferEncoding::Base64] {
+            for part in [
+                Attachment::message(EML.as_bytes().to_vec()),
+                Attachment::text(EML).content_type("message/rfc822"),
+                Attachment::bytes(EML.as_bytes().to_vec()).content_type("message/partial"),
+            ] {
+                match build(part.transfer_encoding(forced)) {
+                    Err(ComposeError::InvalidTransferEncoding { field, .. }) => {
+                        assert_eq!(field, "attachment[0]")
+                    }
+                    other => panic!("{forced:?}: {other:?}"),
+                }
+            }
+        }
+        let b64 = Attachment::base64(b"U3ViamVjdDogaGkNCg0KaGVsbG8NCg==".to_vec())
+            .content_type("message/rfc822");
+        assert!(matches!(
+            build(b64),
+            Err(ComposeError::InvalidTransferEncoding { .. })
+        ));
+        for forced in [TransferEncoding::SevenBit, TransferEncoding::EightBit] {
+            let part = Attachment::message(EML.as_bytes().to_vec()).transfer_encoding(forced);
+            let parts = encodings(&render(&build(part).unwrap(), false));
+            assert_eq!(parts[1].1, forced.as_str());
+        }
+        // message/global may be encoded (RFC 6532 §3.7).
+        let part = Attachment::text(EML)
+            .content_type("message/global")
+            .transfer_encoding(TransferEncoding::Base64);
+        let parts = encodings(&render(&build(part).unwrap(), false));
+        assert_eq!(parts[1], ("message/global".into(), "base64".into()));
+    }
+
+    #[test]
+    fn multipart_is_not_a_part_type() {
+        for ty in ["multipart/mixed", "Multipart/Alternative", "multipart/x-y"] {
+            for part in [
+                Attachment::text("x").content_type(ty),
+                Attachment::bytes(b"x".to_vec()).content_type(ty),
+            ] {
+                match build(part) {
+                    Err(ComposeError::InvalidContentType { field, value }) => {
+                        assert_eq!((field.as_str(), value.as_str()), ("attachment[0]", ty))
+                    }
+                    other => panic!("{ty}: {other:?}"),
+                }
+            }
+            let text_type = format!("{ty}; charset=utf-8");
+            let m = MessageBuilder::new()
+                .from("a@example.com")
+                .to("b@example.com")
+                .text("body")
+                .text_content_type(text_type.clone())
+                .build();
+            match m {
+                Err(ComposeError::InvalidContentType { field, value }) => {
+                    assert_eq!(
+                        (field.as_str(), value.as_str()),
+                        ("content-type", &*text_type)
+                    )
+                }
+                other => panic!("{ty}: {other:?}"),
+            }
+        }
+        // A message/* text body is never quoted-printable.
+        let m = MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text(EML.replace("hello", "héllo"))
+            .text_content_type("message/rfc822")
+            .deterministic(5)
+            .build()
+            .unwrap();
+        let parts = encodings(&render(&m, false));
+        assert_eq!(
+            parts[0],
+            ("application/octet-stream".into(), "base64".into())
+        );
     }
 }

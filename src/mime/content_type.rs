@@ -95,6 +95,21 @@ const TABLE: &[(&str, &str)] = &[
     ("woff2", "font/woff2"),
 ];
 
+/// Whether a (normalised) media type is `multipart/*`: multiparts are
+/// made by the builder from parts, never one part's own type.
+pub(crate) fn is_multipart(media_type: &str) -> bool {
+    media_type.starts_with("multipart/")
+}
+
+/// Whether a part of this (normalised) media type may only be sent 7bit or
+/// 8bit: `message/*` (RFC 2045 §6.4, RFC 2046 §5.2), but for the RFC 6532
+/// and RFC 6533 `message/global*` types, which may be encoded.
+pub(crate) fn is_unencodable_message(media_type: &str) -> bool {
+    media_type
+        .strip_prefix("message/")
+        .is_some_and(|sub| !sub.starts_with("global"))
+}
+
 /// Checks a `type/subtype` media type (RFC 2045 tokens, no parameters) and
 /// returns it in lower case; `None` when it is malformed.
 pub fn normalize(media_type: &str) -> Option<String> {

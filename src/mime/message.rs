@@ -248,7 +248,9 @@ pub(crate) enum LeafBody {
         /// Whether `bytes` holds a `=` (without one it cannot hold a
         /// boundary, which starts with `=_`).
         has_equals: bool,
-        /// `message/rfc822`: may not be quoted-printable (RFC 2046 §5.2.1).
+        /// `message/*` (but `message/global`): may not be quoted-printable
+        /// (RFC 2045 §6.4, RFC 2046 §5.2); `build` refuses a forced
+        /// quoted-printable or base64 for it.
         is_message: bool,
     },
     /// Binary bytes in memory.

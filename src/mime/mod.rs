@@ -67,7 +67,9 @@ pub enum ComposeError {
         /// The attachment, e.g. `attachment[0]`.
         field: String,
     },
-    /// A media type is malformed.
+    /// A media type is malformed, or names a `multipart/*` type for one
+    /// part (an attachment's type, `text_content_type`): the builder makes
+    /// the multiparts.
     InvalidContentType {
         /// The part it belongs to.
         field: String,
@@ -81,7 +83,9 @@ pub enum ComposeError {
         /// The value given.
         value: String,
     },
-    /// A forced transfer encoding cannot carry the part's content.
+    /// A forced transfer encoding cannot carry the part's content, or is
+    /// not allowed for its type (quoted-printable or base64 for a
+    /// `message/*` part, RFC 2045 §6.4).
     InvalidTransferEncoding {
         /// The part it belongs to.
         field: String,

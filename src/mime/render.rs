@@ -1081,16 +1081,10 @@ impl HeaderWriter<'_> {
         enc: TransferEncoding,
         out: &mut Vec<u8>,
     ) -> Result<(), ComposeError> {
-        // RFC 2046 §5.2.1: message/rfc822 may only be 7bit or 8bit; one that
-        // needs base64 (8-bit content without 8BITMIME, or overlong lines) goes
-        // as an opaque file instead.
-        let is_message = matches!(
-            leaf.body,
-            LeafBody::Text {
-                is_message: true,
-                ..
-            }
-        );
+        // RFC 2045 §6.4, RFC 2046 §5.2: message/* may only be 7bit or 8bit;
+        // one that needs base64 (8-bit content without 8BITMIME, overlong
+        // lines, a file or a stream) goes as an opaque file instead.
+        let is_message = super::content_type::is_unencodable_message(&leaf.media_type);
         let media_type = if is_message && enc == TransferEncoding::Base64 {
             super::content_type::OCTET_STREAM
         } else {
