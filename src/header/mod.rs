@@ -187,9 +187,50 @@ pub(crate) fn is_printable_ascii(b: &[u8]) -> bool {
         .all(|&c| (0x20..0x7f).contains(&c))
 }
 
+/// RFC 5322 `atext`.
+fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+}
+
+/// RFC 5322 `dot-atom-text`: `1*atext *("." 1*atext)`.
+fn is_dot_atom_text(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(is_atext))
+}
+
+/// RFC 5322 `no-fold-literal`: `"[" *dtext "]"` (dtext: printable ASCII
+/// but `[`, `]` and `\`).
+fn is_no_fold_literal(s: &str) -> bool {
+    s.strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .is_some_and(|inner| {
+            inner
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'[' | b']' | b'\\'))
+        })
+}
+
+/// Whether `id` (without angle brackets) is RFC 5322 §3.6.4's
+/// `id-left "@" id-right`: `dot-atom-text "@" (dot-atom-text /
+/// no-fold-literal)`, without the obsolete forms. Content-IDs (RFC 2392)
+/// have the same syntax.
+pub(crate) fn is_msg_id(id: &str) -> bool {
+    match id.split_once('@') {
+        Some((left, right)) => {
+            is_dot_atom_text(left) && (is_dot_atom_text(right) || is_no_fold_literal(right))
+        }
+        None => false,
+    }
+}
+
 /// Normalises a Message-ID given with or without angle brackets to its
-/// `left@right` form (no brackets), checking that it can stand in a header
-/// (`id-left "@" id-right`, printable ASCII, no spaces, no `<>`).
+/// `left@right` form (no brackets), checking RFC 5322 §3.6.4's syntax:
+/// `id-left` a `dot-atom-text` (letters, digits, ``!#$%&'*+-/=?^_`{|}~``
+/// and single inner dots), `id-right` a `dot-atom-text` or a
+/// `[`…`]` literal of printable ASCII without `[`, `]` or `\`; at most
+/// 900 octets. `(`, `)`, `,`, `;`, `:`, `[`, `]`, `"` or a second `@` in
+/// the left part are errors (readers cut the id there).
 pub fn parse_message_id(input: &str) -> Result<String, HeaderError> {
     let bad = || HeaderError::InvalidMessageId(input.to_owned());
     // Only spaces and tabs are trimmed: a CR, LF or other control is an
@@ -200,10 +241,7 @@ pub fn parse_message_id(input: &str) -> Result<String, HeaderError> {
         (None, false) => trimmed,
         _ => return Err(bad()),
     };
-    let (left, right) = inner.rsplit_once('@').ok_or_else(bad)?;
-    let allowed = |c: char| c.is_ascii_graphic() && !matches!(c, '<' | '>' | '"' | '\\' | '@');
-    let right_ok = !right.is_empty() && right.chars().all(|c| allowed(c) || c == '[' || c == ']');
-    if left.is_empty() || !left.chars().all(allowed) || !right_ok || inner.len() > 900 {
+    if inner.len() > 900 || !is_msg_id(inner) {
         return Err(bad());
     }
     Ok(inner.to_owned())
@@ -312,5 +350,39 @@ mod tests {
         ] {
             assert!(parse_message_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// Found by review: the left part took `( ) , ; : [ ]` (Python reads
+    /// `<a(b)c@x>` as `<a`), and the right part anything printable. Both
+    /// follow RFC 5322 §3.6.4 now: dot-atom-text, and dot-atom-text or a
+    /// no-fold-literal on the right.
+    #[test]
+    fn message_ids_follow_rfc_5322() {
+        for good in [
+            "a@b",
+            "a.b.c@d.e",
+            "!#$%&'*+-/=?^_`{|}~@x",
+            "uHLCzQsa2ViaHAw8gc9XlchJNxPj67Br@example.com",
+            "x@[127.0.0.1]",
+            "x@[IPv6:::1]",
+            "x@[]",
+            "x@[a@b]",
+            "fixed.1@example.com",
+        ] {
+            assert!(is_msg_id(good), "{good:?}");
+            assert_eq!(parse_message_id(&format!("<{good}>")).unwrap(), good);
+        }
+        for bad in [
+            "a(b)c@x", "a,b@x", "a;b@x", "a:b@x", "a[b]@x", "a\"b\"@x", "a\\b@x", "a@b@c", "@",
+            "@x", "x@", "nodomain", "(c)@x", "a@(c)", "a@b,c", "a@b;c", "a@b:c", ".a@x", "a.@x",
+            "a..b@x", "a@.b", "a@b.", "a@b..c", "a@[x\\y]", "a@[a[b]", "a@[x", "a@x]", "a@[x]y",
+            "é@x", "a@é", "a@b c",
+        ] {
+            assert!(!is_msg_id(bad), "{bad:?}");
+            assert!(parse_message_id(&format!("<{bad}>")).is_err(), "{bad:?}");
+        }
+        let long = format!("{}@x", "a".repeat(899));
+        assert!(parse_message_id(&long).is_err());
+        assert!(parse_message_id(&long[1..]).is_ok());
     }
 }

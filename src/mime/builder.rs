@@ -1089,11 +1089,8 @@ fn part_node(
         },
     };
     if let Some(cid) = &content_id {
-        let ok = !cid.is_empty()
-            && cid.len() <= 250
-            && cid
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !b"<>\"\\".contains(&b));
+        // RFC 2392: a Content-ID is a msg-id (RFC 5322 §3.6.4).
+        let ok = cid.len() <= 250 && crate::header::is_msg_id(cid);
         if !ok {
             return Err(ComposeError::InvalidContentId {
                 field: field.into(),
@@ -1857,5 +1854,64 @@ mod composite_type_tests {
             parts[0],
             ("application/octet-stream".into(), "base64".into())
         );
+    }
+}
+
+/// Found by review: a Content-ID was any printable ASCII without `<>"\\`
+/// (`@`, `nodomain`, `a@b@c`, `(c)@x` were taken). It is an RFC 5322
+/// msg-id (RFC 2392), as Message-IDs are; generated Message-IDs, and those
+/// given back (the JS layer passes the one it was given), still pass.
+#[cfg(test)]
+mod content_id_tests {
+    use super::*;
+    use crate::mime::Attachment;
+
+    fn build(cid: &str) -> Result<Message, ComposeError> {
+        MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .html("<p>x</p>")
+            .inline(Attachment::bytes(b"x".to_vec()).content_id(cid))
+            .build()
+    }
+
+    #[test]
+    fn content_ids_are_msg_ids() {
+        for bad in [
+            "@", "nodomain", "a@b@c", "(c)@x", "a(b)@x", "a@x y", "a,b@x", "a@b..c", "",
+        ] {
+            match build(bad) {
+                Err(ComposeError::InvalidContentId { field, value }) => {
+                    assert_eq!((field.as_str(), value.as_str()), ("inline[0]", bad))
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        for good in [
+            "logo@example",
+            "a.b@c.d",
+            "x@[127.0.0.1]",
+            "chart@mimeograph",
+        ] {
+            let out = build(good).unwrap().to_bytes().unwrap();
+            let want = format!("Content-ID: <{good}>\r\n");
+            assert!(String::from_utf8_lossy(&out).contains(&want), "{good}");
+        }
+        // A generated Message-ID, given back as the builder's, is valid.
+        for from in ["a@example.com", "a@bücher.example", "a@[127.0.0.1]"] {
+            let m = MessageBuilder::new()
+                .from(from)
+                .to("b@example.com")
+                .build()
+                .unwrap();
+            let id = m.message_id().to_owned();
+            let again = MessageBuilder::new()
+                .from(from)
+                .to("b@example.com")
+                .message_id(format!("<{id}>"))
+                .build()
+                .unwrap();
+            assert_eq!(again.message_id(), id);
+        }
     }
 }

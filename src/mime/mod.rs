@@ -76,7 +76,11 @@ pub enum ComposeError {
         /// The value given.
         value: String,
     },
-    /// A Content-ID is malformed (it must be `left@right`-like printable ASCII without `<>` or spaces).
+    /// A Content-ID is malformed: it must be an RFC 5322 §3.6.4 msg-id
+    /// without its angle brackets (RFC 2392), `id-left@id-right` with a
+    /// `dot-atom-text` left (letters, digits, ``!#$%&'*+-/=?^_`{|}~``,
+    /// inner dots) and a `dot-atom-text` or `[`…`]` literal right; at most
+    /// 250 octets.
     InvalidContentId {
         /// The part it belongs to.
         field: String,
