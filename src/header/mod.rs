@@ -193,7 +193,7 @@ fn is_atext(b: u8) -> bool {
 }
 
 /// RFC 5322 `dot-atom-text`: `1*atext *("." 1*atext)`.
-fn is_dot_atom_text(s: &str) -> bool {
+pub(crate) fn is_dot_atom_text(s: &str) -> bool {
     !s.is_empty()
         && s.split('.')
             .all(|p| !p.is_empty() && p.bytes().all(is_atext))

@@ -191,8 +191,8 @@ impl Attachment {
     /// Gives the part a Content-ID (without `<>`), so HTML can refer to it
     /// as `cid:…`, and marks it inline. It must be an RFC 5322 msg-id
     /// (RFC 2392), e.g. `logo@example.com`: a left part and a domain-like
-    /// right part, checked at build
-    /// ([`crate::mime::ComposeError::InvalidContentId`]).
+    /// right part, or a bare left part (`logo`, as HTML mail often has),
+    /// checked at build ([`crate::mime::ComposeError::InvalidContentId`]).
     pub fn content_id(mut self, cid: impl Into<String>) -> Self {
         self.content_id = Some(cid.into());
         self.inline = true;

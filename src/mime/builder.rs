@@ -1089,8 +1089,12 @@ fn part_node(
         },
     };
     if let Some(cid) = &content_id {
-        // RFC 2392: a Content-ID is a msg-id (RFC 5322 §3.6.4).
-        let ok = cid.len() <= 250 && crate::header::is_msg_id(cid);
+        // RFC 2392: a Content-ID is a msg-id (RFC 5322 §3.6.4). A bare
+        // id-left (`<logo>`, common in HTML mail and emailjs's examples, read
+        // by every client) is kept too; anything readers would cut is not.
+        let ok = cid.len() <= 250
+            && (crate::header::is_msg_id(cid)
+                || (!cid.contains('@') && crate::header::is_dot_atom_text(cid)));
         if !ok {
             return Err(ComposeError::InvalidContentId {
                 field: field.into(),
@@ -1878,7 +1882,8 @@ mod content_id_tests {
     #[test]
     fn content_ids_are_msg_ids() {
         for bad in [
-            "@", "nodomain", "a@b@c", "(c)@x", "a(b)@x", "a@x y", "a,b@x", "a@b..c", "",
+            "@", "a@", "@b", "a@b@c", "(c)@x", "a(b)@x", "a@x y", "a,b@x", "a@b..c", "", "lo go",
+            "a..b",
         ] {
             match build(bad) {
                 Err(ComposeError::InvalidContentId { field, value }) => {
@@ -1892,6 +1897,9 @@ mod content_id_tests {
             "a.b@c.d",
             "x@[127.0.0.1]",
             "chart@mimeograph",
+            // A bare id-left, as HTML mail often has.
+            "logo",
+            "image001.png",
         ] {
             let out = build(good).unwrap().to_bytes().unwrap();
             let want = format!("Content-ID: <{good}>\r\n");

@@ -79,8 +79,8 @@ pub enum ComposeError {
     /// A Content-ID is malformed: it must be an RFC 5322 §3.6.4 msg-id
     /// without its angle brackets (RFC 2392), `id-left@id-right` with a
     /// `dot-atom-text` left (letters, digits, ``!#$%&'*+-/=?^_`{|}~``,
-    /// inner dots) and a `dot-atom-text` or `[`…`]` literal right; at most
-    /// 250 octets.
+    /// inner dots) and a `dot-atom-text` or `[`…`]` literal right, or a
+    /// bare `dot-atom-text` left (no `@`); at most 250 octets.
     InvalidContentId {
         /// The part it belongs to.
         field: String,

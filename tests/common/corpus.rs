@@ -68,11 +68,11 @@ pub fn corpus() -> Vec<Spec> {
     let mut s = Spec::new("full_tree");
     s.subject = Some("Report with chart ✓".into());
     s.text = Some("Report attached.\n".into());
-    s.html = Some("<p>Report attached. <img src=\"cid:chart@mimeograph\"></p>\n".into());
+    s.html = Some("<p>Report attached. <img src=\"cid:chart\"></p>\n".into());
     s.parts.push(
         part(Place::Inline, Src::Fixture("smtp.gif"), "image/gif")
             .named("chart.gif")
-            .cid("chart@mimeograph"),
+            .cid("chart"),
     );
     s.parts
         .push(part(Place::Attach, Src::Fixture("smtp.pdf"), "application/pdf").named("smtp.pdf"));
@@ -371,7 +371,7 @@ pub fn corpus() -> Vec<Spec> {
     s.parts.push(
         part(
             Place::Alternative,
-            Src::Text("<p><img src=\"cid:pic@mimeograph\"></p>\n".into()),
+            Src::Text("<p><img src=\"cid:pic\"></p>\n".into()),
             "text/html",
         )
         .typed("text/html")
@@ -381,7 +381,7 @@ pub fn corpus() -> Vec<Spec> {
             "image/gif",
         )
         .named("pic.gif")
-        .cid("pic@mimeograph")]),
+        .cid("pic")]),
     );
     v.push(s);
 
