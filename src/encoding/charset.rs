@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use encoding_rs::{DecoderResult, EncoderResult, Encoding};
+use encoding_rs::{EncoderResult, Encoding};
 
 use super::EncodingError;
 
@@ -98,24 +98,20 @@ impl Charset {
     /// Transcodes `text`, appending to `out` (always transcodes, even ASCII).
     /// On error `out` may hold a partial result.
     ///
-    /// A character the WHATWG encoder writes as another one's bytes (in
-    /// Shift_JIS and EUC-JP `¥` as `\` and `‾` as `~`; in those and
-    /// ISO-2022-JP `−` as `－`; in ISO-2022-JP half-width katakana as
-    /// full-width) is unmappable too: the written bytes are decoded back,
-    /// and the first character that does not come back is named.
+    /// A character the WHATWG encoder writes as another one's bytes (see
+    /// [`Charset::substitutes`]) is unmappable too: the first one, or the
+    /// first character the encoder cannot write at all, is named.
     pub fn encode_into(self, text: &str, out: &mut Vec<u8>) -> Result<(), EncodingError> {
         if self.is_utf8() {
             out.extend_from_slice(text.as_bytes());
             return Ok(());
         }
-        let start = out.len();
-        // On an unmappable character, a changed one before it comes first.
+        // On an unmappable character, a substituted one before it comes first.
         let (done, unmappable) = match self.encode_raw(text, out) {
             Ok(()) => (text, None),
             Err((before, character)) => (before, Some(character)),
         };
-        let encoded = out.get(start..).unwrap_or_default();
-        match self.first_changed(done, encoded).or(unmappable) {
+        match self.first_substituted(done).or(unmappable) {
             None => Ok(()),
             Some(character) => Err(EncodingError::Unmappable {
                 charset: self.name(),
@@ -124,47 +120,53 @@ impl Charset {
         }
     }
 
-    /// The first character of `text` that `encoded` (its encoding in this
-    /// charset) does not decode back to, if any: the WHATWG encoders map a
-    /// few characters onto others' bytes without reporting them.
-    pub(crate) fn first_changed(self, text: &str, encoded: &[u8]) -> Option<char> {
-        // The character of `text` that starts at or before byte `at`.
-        let char_at = |at: usize| {
-            let mut i = at.min(text.len());
-            while !text.is_char_boundary(i) {
-                i -= 1;
-            }
-            text.get(i..)
-                .and_then(|t| t.chars().next())
-                .or_else(|| text.chars().next_back())
-        };
-        let mut decoder = self.0.new_decoder_without_bom_handling();
-        let mut buf = [0u8; 1024];
-        let mut input = encoded;
-        let mut pos = 0usize;
-        loop {
-            let (result, read, written) =
-                decoder.decode_to_utf8_without_replacement(input, &mut buf, true);
-            input = input.get(read..).unwrap_or_default();
-            let got = buf.get(..written).unwrap_or_default();
-            let want = text.as_bytes().get(pos..).unwrap_or_default();
-            if let Some(k) = got.iter().zip(want).position(|(a, b)| a != b) {
-                return char_at(pos + k);
-            }
-            if got.len() > want.len() {
-                return char_at(text.len());
-            }
-            pos += written;
-            match result {
-                DecoderResult::InputEmpty => break,
-                DecoderResult::OutputFull => {}
-                DecoderResult::Malformed(..) => return char_at(pos),
-            }
+    /// True when this charset's WHATWG encoder writes `c` as another
+    /// character's bytes without reporting an error (the Encoding
+    /// Standard's Shift_JIS, EUC-JP and ISO-2022-JP encoders): in Shift_JIS
+    /// and EUC-JP `¥` (U+00A5) as `\`, `‾` (U+203E) as `~` and `−`
+    /// (U+2212) as `－` (U+FF0D); in ISO-2022-JP `−` as `－` and half-width
+    /// katakana (U+FF61–U+FF9F) as full-width; in GBK and gb18030 18
+    /// private-use code points as the characters they stood for. Every
+    /// other charset writes
+    /// only what decodes back (a test checks every character of every
+    /// charset against a decode of its encoding). A check by rule, not by
+    /// decoding back: the wasm build carries no decoders.
+    pub(crate) fn substitutes(self, c: char) -> bool {
+        let e = self.0;
+        if e == encoding_rs::SHIFT_JIS || e == encoding_rs::EUC_JP {
+            matches!(c, '\u{A5}' | '\u{203E}' | '\u{2212}')
+        } else if e == encoding_rs::ISO_2022_JP {
+            c == '\u{2212}' || ('\u{FF61}'..='\u{FF9F}').contains(&c)
+        } else if e == encoding_rs::GBK || e == encoding_rs::GB18030 {
+            // Private-use code points GB 18030-2005 had for characters
+            // Unicode has since encoded: their bytes decode as those.
+            matches!(
+                c,
+                '\u{E78D}'
+                    ..='\u{E796}'
+                        | '\u{E81E}'
+                        | '\u{E826}'
+                        | '\u{E82B}'
+                        | '\u{E82C}'
+                        | '\u{E832}'
+                        | '\u{E843}'
+                        | '\u{E854}'
+                        | '\u{E864}'
+            )
+        } else {
+            false
         }
-        if pos < text.len() {
-            return char_at(pos);
+    }
+
+    /// The first character of `text` this charset substitutes
+    /// ([`Charset::substitutes`]), if any.
+    fn first_substituted(self, text: &str) -> Option<char> {
+        let e = self.0;
+        if e != encoding_rs::SHIFT_JIS && e != encoding_rs::EUC_JP && e != encoding_rs::ISO_2022_JP
+        {
+            return None;
         }
-        None
+        text.chars().find(|&c| self.substitutes(c))
     }
 
     /// [`Charset::encode_into`] without the round-trip check (non-UTF-8).
@@ -273,6 +275,79 @@ mod tests {
     /// `‾` as `~`, `¥` as `\`; EUC-JP the same three; ISO-2022-JP half-width
     /// katakana as full-width and `−` as `－`): the text read back was not
     /// the text given. Each is unmappable, named, in bodies and in words.
+    /// `substitutes` (a rule, for the wasm build's sake) says exactly which
+    /// characters do not come back when decoded: every scalar value of the
+    /// BMP and the first astral planes, alone, in every non-UTF-8 charset.
+    #[test]
+    fn substitutes_matches_a_decode_of_every_character_in_every_charset() {
+        let all = [
+            encoding_rs::BIG5,
+            encoding_rs::EUC_JP,
+            encoding_rs::EUC_KR,
+            encoding_rs::GBK,
+            encoding_rs::GB18030,
+            encoding_rs::IBM866,
+            encoding_rs::ISO_2022_JP,
+            encoding_rs::ISO_8859_2,
+            encoding_rs::ISO_8859_3,
+            encoding_rs::ISO_8859_4,
+            encoding_rs::ISO_8859_5,
+            encoding_rs::ISO_8859_6,
+            encoding_rs::ISO_8859_7,
+            encoding_rs::ISO_8859_8,
+            encoding_rs::ISO_8859_8_I,
+            encoding_rs::ISO_8859_10,
+            encoding_rs::ISO_8859_13,
+            encoding_rs::ISO_8859_14,
+            encoding_rs::ISO_8859_15,
+            encoding_rs::ISO_8859_16,
+            encoding_rs::KOI8_R,
+            encoding_rs::KOI8_U,
+            encoding_rs::MACINTOSH,
+            encoding_rs::SHIFT_JIS,
+            encoding_rs::WINDOWS_874,
+            encoding_rs::WINDOWS_1250,
+            encoding_rs::WINDOWS_1251,
+            encoding_rs::WINDOWS_1252,
+            encoding_rs::WINDOWS_1253,
+            encoding_rs::WINDOWS_1254,
+            encoding_rs::WINDOWS_1255,
+            encoding_rs::WINDOWS_1256,
+            encoding_rs::WINDOWS_1257,
+            encoding_rs::WINDOWS_1258,
+            encoding_rs::X_MAC_CYRILLIC,
+            encoding_rs::X_USER_DEFINED,
+        ];
+        let mut mismatches = Vec::new();
+        let mut buf = [0u8; 16];
+        for e in all {
+            let cs = Charset(e);
+            let mut encoder = e.new_encoder();
+            for c in (0..0x3_0000u32).filter_map(char::from_u32) {
+                let mut tmp = [0u8; 4];
+                let (res, _, written) = encoder.encode_from_utf8_without_replacement(
+                    c.encode_utf8(&mut tmp),
+                    &mut buf,
+                    true,
+                );
+                if !matches!(res, EncoderResult::InputEmpty) {
+                    continue;
+                }
+                let (back, malformed) = e.decode_without_bom_handling(&buf[..written]);
+                let changed = malformed || back.chars().ne(std::iter::once(c));
+                if changed != cs.substitutes(c) {
+                    mismatches.push(format!("{} U+{:04X}", e.name(), c as u32));
+                }
+            }
+        }
+        assert!(
+            mismatches.is_empty(),
+            "{} mismatches: {:?}",
+            mismatches.len(),
+            &mismatches[..mismatches.len().min(40)]
+        );
+    }
+
     #[test]
     fn characters_written_as_others_are_unmappable() {
         let cases = [

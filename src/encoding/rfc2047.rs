@@ -434,9 +434,7 @@ fn plan_word(
             // `ch` itself: ISO-2022-JP reports ESC, SO and SI as U+FFFD.
             // A character written as another's bytes (Shift_JIS `¥` as
             // `\`) is as unmappable as one the encoder reports.
-            if matches!(res, encoding_rs::EncoderResult::Unmappable(_))
-                || charset.first_changed(ch_str, cb).is_some()
-            {
+            if matches!(res, encoding_rs::EncoderResult::Unmappable(_)) || charset.substitutes(ch) {
                 return Err(EncodingError::Unmappable {
                     charset: charset.name(),
                     character: ch,
