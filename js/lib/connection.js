@@ -208,7 +208,14 @@ export class SMTPConnection extends Emitter {
     this.port = port;
     this.host = host;
     this.ssl = options?.ssl || this.ssl;
-    if (this._state !== SMTPState.NOTCONNECTED) this.close(true);
+    if (this._state !== SMTPState.NOTCONNECTED) {
+      this.close(true);
+      if (this._state === SMTPState.CONNECTING) {
+        // A 'close' listener connected again meanwhile: wait for that one.
+        this._connectCallbacks.push(callback);
+        return;
+      }
+    }
     this._state = SMTPState.CONNECTING;
     this._fatal = null;
     this._greeting = null;
@@ -1002,8 +1009,11 @@ export class SMTPConnection extends Emitter {
     if (!this._fatal) {
       this._fatal = new SMTPError('the connection was closed by close()', SMTPErrorStates.CONNECTIONCLOSED);
     }
+    const engine = this._engine;
+    const transport = this._transport;
     this._shutdown(force);
-    if (this._engine || this._transport) this._teardown(this._fatal);
+    // Still this connection (a 'close' listener may have opened another).
+    if ((engine && this._engine === engine) || (transport && this._transport === transport)) this._teardown(this._fatal);
   }
 
   _flushTranscript() {

@@ -180,4 +180,28 @@ describe('SMTPConnection low-level session', () => {
     assert.equal(closes, 2);
     assert.equal(c.listenerCount('close'), 1);
   });
+
+  test("a 'close' listener that connects again keeps that connection (found by review)", T, async () => {
+    const server = await startSmtpServer();
+    const c = new lib.SMTPConnection({ host: '127.0.0.1', port: server.port });
+    await ok((cb) => c.connect(cb));
+    let closes = 0;
+    const again = new Promise((resolve) => {
+      c.once('close', () => {
+        closes++;
+        c.connect((err) => resolve(err));
+      });
+    });
+    c.on('close', () => closes++);
+    c.close();
+    assert.equal(await again, null);
+    assert.equal(c.state(), lib.SMTPState.CONNECTED);
+    assert.equal(closes, 2, 'two listeners, one close');
+    // connect() on an open connection, with a listener that connects: one new connection, both callbacks ok.
+    c.once('close', () => c.connect(() => {}));
+    const [err] = await call((cb) => c.connect(cb));
+    assert.equal(err, null);
+    assert.equal(c.state(), lib.SMTPState.CONNECTED);
+    await call((cb) => c.quit(cb));
+  });
 });

@@ -162,8 +162,16 @@ impl Charset {
     /// ([`Charset::substitutes`]), if any.
     fn first_substituted(self, text: &str) -> Option<char> {
         let e = self.0;
-        if e != encoding_rs::SHIFT_JIS && e != encoding_rs::EUC_JP && e != encoding_rs::ISO_2022_JP
-        {
+        let has_substitutions = [
+            encoding_rs::SHIFT_JIS,
+            encoding_rs::EUC_JP,
+            encoding_rs::ISO_2022_JP,
+            encoding_rs::GBK,
+            encoding_rs::GB18030,
+        ]
+        .contains(&e);
+        if !has_substitutions {
+            // (The test below checks every character against `substitutes`.)
             return None;
         }
         text.chars().find(|&c| self.substitutes(c))
@@ -335,7 +343,13 @@ mod tests {
                 }
                 let (back, malformed) = e.decode_without_bom_handling(&buf[..written]);
                 let changed = malformed || back.chars().ne(std::iter::once(c));
-                if changed != cs.substitutes(c) {
+                // The rule, and what the public paths make of it (a body
+                // through `encode`, a word through `encode_phrase`).
+                let refused = |r: Result<(), EncodingError>| matches!(r, Err(EncodingError::Unmappable { character, .. }) if character == c);
+                let text = format!("a{c}b");
+                let body = refused(cs.encode(&text).map(drop));
+                let word = refused(crate::encoding::rfc2047::encode_phrase(&text, cs).map(drop));
+                if changed != cs.substitutes(c) || changed != body || changed != word {
                     mismatches.push(format!("{} U+{:04X}", e.name(), c as u32));
                 }
             }

@@ -417,9 +417,6 @@ mod tests {
         ));
     }
 
-    /// Found by the `reply` fuzz target: once the error had been taken,
-    /// more input was parsed again from the middle of the bad line (and a
-    /// multiline reply could be completed across the error).
     /// A hostile server's bare CR, escape sequences, NUL or BEL never reach
     /// a reply's text (and so no error message or log line); HT and
     /// non-ASCII text stay.
@@ -443,6 +440,9 @@ mod tests {
         assert_eq!(r.lines(), ["a\tb \u{e9}\u{FFFD}", "\u{FFFD}x\u{FFFD}"]);
     }
 
+    /// Found by the `reply` fuzz target: once the error had been taken,
+    /// more input was parsed again from the middle of the bad line (and a
+    /// multiline reply could be completed across the error).
     #[test]
     fn input_after_a_taken_error_is_ignored() {
         let mut p = ReplyParser::new(8, 1000);
