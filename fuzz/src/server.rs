@@ -57,7 +57,11 @@ enum Awaited {
     Rcpt,
     Data,
     DataEnd,
-    Bdat { last: bool },
+    Bdat {
+        last: bool,
+    },
+    /// RSET: a refused one leaves the transaction open.
+    Rset,
     Other,
     Quit,
 }
@@ -149,6 +153,8 @@ pub struct Server {
     offers: Option<Offers>,
     encrypted: bool,
     txn: Option<Txn>,
+    /// The transaction the last RSET discarded, until its reply.
+    reset_txn: Option<Txn>,
     /// Every transaction that got its final reply.
     pub finished: Vec<Finished>,
     /// Contents the server read to their end, in order (before the final
@@ -182,6 +188,7 @@ impl Server {
             replies: VecDeque::new(),
             offers: None,
             txn: None,
+            reset_txn: None,
             finished: Vec::new(),
             ended_contents: Vec::new(),
             transmitted: 0,
@@ -289,6 +296,12 @@ impl Server {
                 }
             }
             Awaited::DataEnd => self.finish(ok),
+            Awaited::Rset => {
+                let before = self.reset_txn.take();
+                if !ok && self.txn.is_none() {
+                    self.txn = before;
+                }
+            }
             Awaited::Bdat { last } => {
                 if let Some(t) = &mut self.txn {
                     if let Some(slot) = t.bdat_ok.iter_mut().find(|s| s.is_none()) {
@@ -638,8 +651,9 @@ impl Server {
                 return;
             }
             ("RSET", None) => {
-                self.txn = None;
-                Awaited::Other
+                // Gone unless the RSET is refused (then it never happened).
+                self.reset_txn = self.txn.take();
+                Awaited::Rset
             }
             ("NOOP", None) | ("HELP", _) => Awaited::Other,
             ("VRFY", Some(a)) | ("EXPN", Some(a)) => {
