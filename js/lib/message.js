@@ -2,7 +2,7 @@ import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, fromWasmError, wrapWasm } from './errors.js';
 import { platform } from './platform.js';
 import { buildEncoded, buildMessage, composeEncoded, concatBytes, encodeMessageSpec, toBytes, toMillis, wasmBytes } from './util.js';
-import { typeName } from './validate.js';
+import { isWellFormed, typeName } from './validate.js';
 
 /** emailjs's MIMECHUNK: the length of an encoded body line. */
 export const MIMECHUNK = 76;
@@ -191,7 +191,7 @@ export class Message {
         else if (!platform.existsSync(pathText(att.path))) failed.push(`${pathText(att.path)} does not exist`);
         if (failed.length > before) field ??= `${where}.path`;
       } else if (att.stream) {
-        if (!isReadableSource(att.stream)) failed.push('attachment stream is not readable');
+        if (!isReadableSource(att.stream)) failed.push(streamProblem(att.stream));
         if (failed.length > before) field ??= `${where}.stream`;
       } else if (!att.data) {
         failed.push('attachment has no data associated with it');
@@ -517,9 +517,71 @@ function pathText(p) {
 function isReadableSource(s) {
   if (!s) return false;
   if (typeof Blob !== 'undefined' && s instanceof Blob) return true;
+  if (startedSources.has(s) || nodeReadableUsed(s)) return false;
   if (typeof s.getReader === 'function') return !s.locked;
   if (typeof s[Symbol.asyncIterator] === 'function') return s.readable !== false;
   return false;
+}
+
+/**
+ * The streams and iterables the package has started reading (a send, or
+ * read()/readAsync()/stream()). One read to its end leaves an unlocked,
+ * closed web stream or a finished generator that would read as empty: a
+ * second use is refused rather than send an empty attachment.
+ */
+const startedSources = new WeakSet();
+
+/** Why `isReadableSource(s)` is false. */
+function streamProblem(s) {
+  if (s && typeof s === 'object' && (startedSources.has(s) || nodeReadableUsed(s))) {
+    return 'attachment stream was already read (a stream can be read once)';
+  }
+  return 'attachment stream is not readable';
+}
+
+/** A Node Readable someone already read from, ended or destroyed. */
+function nodeReadableUsed(s) {
+  return typeof s.readableDidRead === 'boolean' && (s.readableDidRead || s.readableEnded || s.destroyed);
+}
+
+/** Marks `s` (not a Blob: those can be read again) as being read; throws if it was read before. */
+function claimSource(s, field) {
+  if (startedSources.has(s) || nodeReadableUsed(s)) {
+    throw new MimeographError(
+      'the attachment stream was already read (or is being read): a stream can be read once',
+      'ATTACHMENT',
+      field,
+    );
+  }
+  startedSources.add(s);
+}
+
+/**
+ * UTF-8 bytes of the strings a stream yields, one chunk at a time: a
+ * surrogate pair split between two chunks is joined, and a lone surrogate
+ * (invalid UTF-16; TextEncoder would make it U+FFFD) is an error.
+ */
+function textChunks(field) {
+  const encoder = new TextEncoder();
+  let pending = '';
+  const bad = () =>
+    new MimeographError(`\`${field}\` yielded a string with a lone surrogate (invalid UTF-16)`, 'ATTACHMENT', field);
+  return {
+    encode(chunk) {
+      let text = pending + chunk;
+      pending = '';
+      const last = text.charCodeAt(text.length - 1);
+      if (last >= 0xd800 && last <= 0xdbff) {
+        pending = text.slice(-1);
+        text = text.slice(0, -1);
+      }
+      if (!isWellFormed(text)) throw bad();
+      return encoder.encode(text);
+    },
+    end() {
+      if (pending) throw bad();
+    },
+  };
 }
 
 function placeholderAttachments(message) {
@@ -604,7 +666,7 @@ async function resolveForSend(att, where, sources) {
     } catch (e) {
       throw openError('stream', field, e);
     }
-    if (!file && !isReadableSource(att.stream)) throw new MimeographError('attachment stream is not readable', 'ATTACHMENT', field);
+    if (!file && !isReadableSource(att.stream)) throw new MimeographError(streamProblem(att.stream), 'ATTACHMENT', field);
     source = file ? fileSource(file, false) : streamSource(att.stream, field);
     if (out.name === undefined && typeof att.stream.name === 'string' && att.stream.name) out.name = att.stream.name;
     if (out.type === undefined && typeof att.stream.type === 'string' && att.stream.type) out.type = att.stream.type;
@@ -670,8 +732,10 @@ function streamSource(stream, field) {
   let reader = null;
   let iterator = null;
   let done = false;
+  const text = textChunks(field);
   const open = () => {
     if (reader || iterator) return;
+    if (!isBlob) claimSource(stream, field);
     if (isBlob) reader = stream.stream().getReader();
     else if (typeof stream.getReader === 'function') reader = stream.getReader();
     else iterator = stream[Symbol.asyncIterator]();
@@ -687,9 +751,10 @@ function streamSource(stream, field) {
         const { done: end, value } = reader ? await reader.read() : await iterator.next();
         if (end) {
           done = true;
+          text.end();
           return null;
         }
-        const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : toBytes(value, field);
+        const bytes = typeof value === 'string' ? text.encode(value) : toBytes(value, field);
         if (bytes.byteLength) return bytes;
       }
     },
@@ -833,7 +898,11 @@ async function readSource(source, field) {
       return new Uint8Array(await source.arrayBuffer());
     }
     const chunks = [];
-    const push = (c) => chunks.push(typeof c === 'string' ? new TextEncoder().encode(c) : toBytes(c, field));
+    const text = textChunks(field);
+    const push = (c) => chunks.push(typeof c === 'string' ? text.encode(c) : toBytes(c, field));
+    if (typeof source.getReader === 'function' || typeof source[Symbol.asyncIterator] === 'function') {
+      claimSource(source, field);
+    }
     if (typeof source.getReader === 'function') {
       const reader = source.getReader();
       for (;;) {
@@ -847,6 +916,7 @@ async function readSource(source, field) {
     } else {
       throw new MimeographError('attachment stream is not readable', 'ATTACHMENT', field);
     }
+    text.end();
     return concatBytes(chunks);
   } catch (e) {
     if (e instanceof MimeographError) throw e;

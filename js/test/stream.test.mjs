@@ -208,6 +208,51 @@ describe('streamed attachments arrive intact', () => {
     });
   }
 
+  test('a stream already read is refused, not sent as an empty attachment; strings are read as whole UTF-16 (found by review)', { timeout: 30000 }, async () => {
+    const server = await startSmtpServer();
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port });
+    const msg = (stream, subject) =>
+      new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', subject, text: 'x', attachment: { name: 'a.txt', type: 'text/plain', stream } });
+    const web = () => new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('web bytes')), c.close()) });
+    const gen = () => (async function* () { yield 'generated'; })();
+    for (const [kind, make] of [['web ReadableStream', web], ['async generator', gen], ['Node Readable', () => Readable.from(['node bytes'])]]) {
+      // The same Message sent twice; then read and sent; then one stream in two messages.
+      const m = msg(make(), `${kind} twice`);
+      await within(client.sendAsync(m), 10000, kind);
+      const refused = (err) => {
+        assert.ok(err instanceof lib.MimeographError, `${kind}: ${err}`);
+        assert.match(err.message, /already read/, kind);
+      };
+      refused(await client.sendAsync(m).catch((e) => e));
+      const read = msg(make(), `${kind} read`);
+      await read.readAsync();
+      refused(await client.sendAsync(read).catch((e) => e));
+      const shared = make();
+      await within(client.sendAsync(msg(shared, `${kind} shared 1`)), 10000, kind);
+      refused(await client.sendAsync(msg(shared, `${kind} shared 2`)).catch((e) => e));
+    }
+    // Every delivered attachment has its bytes: none went out empty.
+    const got = server.messages();
+    assert.equal(got.length, 6);
+    for (const m of got) {
+      const parsed = await parse(m.data);
+      assert.ok(parsed.attachments[0].content.length > 0, parsed.subject);
+    }
+    // A surrogate pair split between two string chunks arrives whole; a lone surrogate fails the message.
+    const split = (async function* () { yield 'smile \ud83d'; yield '\ude00 end'; })();
+    await within(client.sendAsync(msg(split, 'split pair')), 10000, 'split pair');
+    const parsed = await parse(server.messages().at(-1).data);
+    assert.equal(parsed.attachments[0].content.toString('utf8'), 'smile \u{1F600} end');
+    const lone = await client.sendAsync(msg(Readable.from(['ab\ud800cd']), 'lone')).catch((e) => e);
+    assert.equal(lone.code, 'ATTACHMENT', String(lone));
+    assert.match(lone.message, /lone surrogate/);
+    const trailing = msg((async function* () { yield 'end \ud83d'; })(), 'trailing');
+    const readErr = await trailing.readAsync().catch((e) => e);
+    assert.match(String(readErr.message), /lone surrogate/);
+    assert.equal(server.messages().length, 7);
+    client.smtp.close();
+  });
+
   // The package reads an unread fs.ReadStream's file itself only when that
   // is the same bytes: these are read as streams (found by review: each
   // failed or sent other bytes when the file was opened again by path).
