@@ -14,6 +14,18 @@ fn ready() -> Run {
     r
 }
 
+/// A ready session inside a low-level DATA (MAIL, RCPT and DATA accepted).
+fn in_data() -> Run {
+    let mut r = ready();
+    r.c.mail("a@x.org", &[], T0).unwrap();
+    r.script("C: MAIL FROM:<a@x.org>\nS: 250 ok");
+    r.c.rcpt("b@y.org", T0).unwrap();
+    r.script("C: RCPT TO:<b@y.org>\nS: 250 ok");
+    r.c.data(T0).unwrap();
+    r.script("C: DATA\nS: 354 go");
+    r
+}
+
 /// The (command, code) of every `Event::Reply`, in order.
 fn replies(r: &Run) -> Vec<(String, u16)> {
     r.events
@@ -293,13 +305,7 @@ fn service_closing_421_on_each_command() {
         assert_eq!(r.c.rset(T0), Err(SmtpError::NotConnected));
     }
     // During the final reply.
-    let mut r = ready();
-    r.c.mail("a@x.org", &[], T0).unwrap();
-    r.script("C: MAIL FROM:<a@x.org>\nS: 250 ok");
-    r.c.rcpt("b@y.org", T0).unwrap();
-    r.script("C: RCPT TO:<b@y.org>\nS: 250 ok");
-    r.c.data(T0).unwrap();
-    r.script("C: DATA\nS: 354 go");
+    let mut r = in_data();
     r.c.data_end(T0).unwrap();
     r.script("C: .\nS: 421 4.3.2 bye");
     assert!(matches!(
@@ -353,13 +359,7 @@ fn quit_abandons_an_open_transaction_but_ends_content_first() {
     r.script("C: MAIL FROM:<a@x.org>\nS: 250 ok\nC: QUIT\nS: 221 bye");
     assert_eq!(r.closed(), Some(&None));
 
-    let mut r = ready();
-    r.c.mail("a@x.org", &[], T0).unwrap();
-    r.script("C: MAIL FROM:<a@x.org>\nS: 250 ok");
-    r.c.rcpt("b@y.org", T0).unwrap();
-    r.script("C: RCPT TO:<b@y.org>\nS: 250 ok");
-    r.c.data(T0).unwrap();
-    r.script("C: DATA\nS: 354 go");
+    let mut r = in_data();
     r.c.quit(T0);
     // QUIT now would be message content: it waits for the end of data.
     assert_eq!(r.drain(), "");
@@ -384,13 +384,7 @@ fn queued_work_runs_after_a_low_level_command() {
 /// the output) cannot answer it: out of turn, as on the queued path.
 #[test]
 fn a_reply_before_the_end_of_data_left_is_out_of_turn() {
-    let mut r = ready();
-    r.c.mail("a@x.org", &[], T0).unwrap();
-    r.script("C: MAIL FROM:<a@x.org>\nS: 250 ok");
-    r.c.rcpt("b@y.org", T0).unwrap();
-    r.script("C: RCPT TO:<b@y.org>\nS: 250 ok");
-    r.c.data(T0).unwrap();
-    r.script("C: DATA\nS: 354 go ahead");
+    let mut r = in_data();
     r.c.data_chunk(b"Subject: x\r\n\r\nhi\r\n").unwrap();
     r.c.data_end(T0).unwrap();
     r.c.receive(b"250 queued\r\n", T0);
