@@ -544,8 +544,19 @@ function nodeReadableUsed(s) {
   return typeof s.readableDidRead === 'boolean' && (s.readableDidRead || s.readableEnded || s.destroyed);
 }
 
-/** Marks `s` (not a Blob: those can be read again) as being read; throws if it was read before. */
+/**
+ * Whether `s` can be read only once: a web stream, a Node Readable, an
+ * iterator (a generator). Blobs and iterables that make a new iterator per
+ * read (no `next` of their own) can be read again.
+ */
+function singleUse(s) {
+  if (typeof Blob !== 'undefined' && s instanceof Blob) return false;
+  return typeof s.getReader === 'function' || typeof s.readableDidRead === 'boolean' || typeof s.next === 'function';
+}
+
+/** Marks a single-use `s` as being read; throws if it was read before. */
 function claimSource(s, field) {
+  if (!singleUse(s)) return;
   if (startedSources.has(s) || nodeReadableUsed(s)) {
     throw new MimeographError(
       'the attachment stream was already read (or is being read): a stream can be read once',
@@ -735,7 +746,7 @@ function streamSource(stream, field) {
   const text = textChunks(field);
   const open = () => {
     if (reader || iterator) return;
-    if (!isBlob) claimSource(stream, field);
+    claimSource(stream, field);
     if (isBlob) reader = stream.stream().getReader();
     else if (typeof stream.getReader === 'function') reader = stream.getReader();
     else iterator = stream[Symbol.asyncIterator]();
@@ -900,9 +911,7 @@ async function readSource(source, field) {
     const chunks = [];
     const text = textChunks(field);
     const push = (c) => chunks.push(typeof c === 'string' ? text.encode(c) : toBytes(c, field));
-    if (typeof source.getReader === 'function' || typeof source[Symbol.asyncIterator] === 'function') {
-      claimSource(source, field);
-    }
+    claimSource(source, field);
     if (typeof source.getReader === 'function') {
       const reader = source.getReader();
       for (;;) {

@@ -238,6 +238,10 @@ describe('streamed attachments arrive intact', () => {
       const parsed = await parse(m.data);
       assert.ok(parsed.attachments[0].content.length > 0, parsed.subject);
     }
+    // An iterable that makes a new iterator per read can be sent again.
+    const iterable = { async *[Symbol.asyncIterator]() { yield 'again'; } };
+    for (const n of [1, 2]) await within(client.sendAsync(msg(iterable, `iterable ${n}`)), 10000, 'iterable');
+    assert.equal(server.messages().length, 8);
     // A surrogate pair split between two string chunks arrives whole; a lone surrogate fails the message.
     const split = (async function* () { yield 'smile \ud83d'; yield '\ude00 end'; })();
     await within(client.sendAsync(msg(split, 'split pair')), 10000, 'split pair');
@@ -249,7 +253,7 @@ describe('streamed attachments arrive intact', () => {
     const trailing = msg((async function* () { yield 'end \ud83d'; })(), 'trailing');
     const readErr = await trailing.readAsync().catch((e) => e);
     assert.match(String(readErr.message), /lone surrogate/);
-    assert.equal(server.messages().length, 7);
+    assert.equal(server.messages().length, 9);
     client.smtp.close();
   });
 
