@@ -10,7 +10,6 @@ export const MIMECHUNK = 76;
 export const MIME64CHUNK = MIMECHUNK * 6;
 /** emailjs's BUFFERSIZE: the size of one 'data' event of a MessageStream. */
 export const BUFFERSIZE = MIMECHUNK * 24 * 7;
-const CHUNK = BUFFERSIZE;
 
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 /** UTF-8 bytes → string, invalid sequences as U+FFFD (the platform's decoder when it has a faster one). */
@@ -163,10 +162,8 @@ export class Message {
       // address or a CR/LF in a header is reported here, not at send time.
       // Without attachments, what is composed is the message itself: from
       // the header through the compact encoding, without an options object.
-      const bare = !this.alternative && this.attachments.length === 0;
-      const built = bare
-        ? this._buildBare()
-        : buildMessage(this._options(placeholderAttachments(this)));
+      const bare = this._isBare();
+      const built = this._buildWithoutAttachments(bare);
       this._releasePrebuilt();
       if (keep && bare) this._prebuilt = built;
       else built.free();
@@ -211,6 +208,16 @@ export class Message {
     return buildEncoded(used, () => options ?? this._options(NO_ATTACHMENTS));
   }
 
+  /** No alternative and no attachments: what is composed is the message itself. */
+  _isBare() {
+    return !this.alternative && this.attachments.length === 0;
+  }
+
+  /** The message composed with its attachments left out (placeholders), for checks and its id. */
+  _buildWithoutAttachments(bare) {
+    return bare ? this._buildBare() : buildMessage(this._options(placeholderAttachments(this)));
+  }
+
   /**
    * What `_validity(true)` kept, for sending (then `_buildForSend`'s result
    * without its promise), or null.
@@ -232,8 +239,7 @@ export class Message {
     if (ownHeader(this.header, 'message-id') !== undefined) return;
     let built;
     try {
-      const bare = !this.alternative && this.attachments.length === 0;
-      built = wrapWasm(() => (bare ? this._buildBare() : buildMessage(this._options(placeholderAttachments(this)))));
+      built = wrapWasm(() => this._buildWithoutAttachments(this._isBare()));
       setOwnHeader(this.header, 'message-id', `<${built.messageId()}>`);
     } catch {
       // Invalid for now (checkValidity says why): no id yet.
@@ -393,7 +399,7 @@ export class MessageStream {
     this._promise = message.readAsync().then(
       (text) => {
         this._chunks = [];
-        for (let i = 0; i < text.length; i += CHUNK) this._chunks.push(text.slice(i, i + CHUNK));
+        for (let i = 0; i < text.length; i += BUFFERSIZE) this._chunks.push(text.slice(i, i + BUFFERSIZE));
         this._flow();
       },
       (err) => {
@@ -517,7 +523,7 @@ function pathText(p) {
 function isReadableSource(s) {
   if (!s) return false;
   if (typeof Blob !== 'undefined' && s instanceof Blob) return true;
-  if (startedSources.has(s) || nodeReadableUsed(s)) return false;
+  if (alreadyRead(s)) return false;
   if (typeof s.getReader === 'function') return !s.locked;
   if (typeof s[Symbol.asyncIterator] === 'function') return s.readable !== false;
   return false;
@@ -531,16 +537,16 @@ function isReadableSource(s) {
  */
 const startedSources = new WeakSet();
 
+const ALREADY_READ = 'attachment stream was already read (a stream can be read once)';
+
 /** Why `isReadableSource(s)` is false. */
 function streamProblem(s) {
-  if (s && typeof s === 'object' && (startedSources.has(s) || nodeReadableUsed(s))) {
-    return 'attachment stream was already read (a stream can be read once)';
-  }
-  return 'attachment stream is not readable';
+  return s && typeof s === 'object' && alreadyRead(s) ? ALREADY_READ : 'attachment stream is not readable';
 }
 
-/** A Node Readable someone already read from, ended or destroyed. */
-function nodeReadableUsed(s) {
+/** Read before: by the package, or (a Node Readable) by anyone, or ended or destroyed. */
+function alreadyRead(s) {
+  if (startedSources.has(s)) return true;
   return typeof s.readableDidRead === 'boolean' && (s.readableDidRead || s.readableEnded || s.destroyed);
 }
 
@@ -557,13 +563,7 @@ function singleUse(s) {
 /** Marks a single-use `s` as being read; throws if it was read before. */
 function claimSource(s, field) {
   if (!singleUse(s)) return;
-  if (startedSources.has(s) || nodeReadableUsed(s)) {
-    throw new MimeographError(
-      'the attachment stream was already read (or is being read): a stream can be read once',
-      'ATTACHMENT',
-      field,
-    );
-  }
+  if (alreadyRead(s)) throw new MimeographError(ALREADY_READ, 'ATTACHMENT', field);
   startedSources.add(s);
 }
 
