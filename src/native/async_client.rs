@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::dial;
 use super::error::NativeError;
 use super::options::Options;
 use super::session::{self, Delivery, Next, SentMessage, Session, Step, Until};
@@ -119,6 +120,35 @@ struct Connection {
 /// A timeout on an I/O step, as the blocking socket would report it.
 fn timed_out() -> io::Error {
     io::Error::from(io::ErrorKind::TimedOut)
+}
+
+/// Opens the TCP connection as the blocking client does (`dial::connect`):
+/// the name lookup and every address share `timeout`, and each address gets
+/// its share of the time left, so one that never answers leaves time for
+/// the next.
+async fn dial(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let addrs: Vec<std::net::SocketAddr> = match dial::ip_literal(host, port) {
+        Some(addr) => vec![addr],
+        None => tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
+            .await
+            .map_err(|_| timed_out())??
+            .collect(),
+    };
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    for (i, addr) in addrs.iter().enumerate() {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Err(timed_out());
+        }
+        let attempt = dial::attempt_timeout(left, addrs.len() - i);
+        match tokio::time::timeout(attempt, TcpStream::connect(addr)).await {
+            Ok(Ok(sock)) => return Ok(sock),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = timed_out(),
+        }
+    }
+    Err(last)
 }
 
 impl AsyncSmtpClient {
@@ -237,12 +267,9 @@ impl AsyncSmtpClient {
         self.options.validate()?;
         let o = &self.options;
         let timeout = session::io_timeout(o);
-        let addr = (o.host.as_str(), o.effective_port());
-        let sock = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(session::connect_error(o, e)),
-            Err(_) => return Err(session::connect_error(o, timed_out())),
-        };
+        let sock = dial(&o.host, o.effective_port(), timeout)
+            .await
+            .map_err(|e| session::connect_error(o, e))?;
         sock.set_nodelay(true).map_err(NativeError::Io)?;
         let mut stream = AsyncStream::Plain(sock);
         if self.options.ssl {
@@ -397,5 +424,34 @@ impl AsyncSmtpClient {
         conn.session.engine.tls_established(self.now());
         self.conn = Some(conn);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dials_a_name_and_a_bracketed_literal() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let t = Duration::from_secs(5);
+        // `localhost` may list ::1 first, where nothing listens: the next
+        // address is tried.
+        dial("localhost", port, t).await.unwrap();
+        dial("127.0.0.1", port, t).await.unwrap();
+        dial("[127.0.0.1]", port, t).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_the_address_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let err = dial("127.0.0.1", port, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
     }
 }
