@@ -1174,7 +1174,8 @@ fn part_node(
         params.method = Some(method);
     }
     if let Some(forced) = encoding {
-        check_forced(field, forced, &body, is_message)?;
+        let seven_bit_only = content_type::is_seven_bit_only(&media_type);
+        check_forced(field, forced, &body, is_message, seven_bit_only)?;
     }
     let mut part_headers = Vec::with_capacity(headers.len());
     for (name, value) in headers {
@@ -1253,6 +1254,7 @@ fn check_forced(
     forced: TransferEncoding,
     body: &LeafBody,
     is_message: bool,
+    seven_bit_only: bool,
 ) -> Result<(), ComposeError> {
     let err = |reason| {
         Err(ComposeError::InvalidTransferEncoding {
@@ -1269,6 +1271,11 @@ fn check_forced(
         return err(
             "a message/* part may only be 7bit or 8bit (RFC 2045 §6.4, RFC 2046 §5.2); \
              unforced, one that needs base64 is sent as application/octet-stream",
+        );
+    }
+    if seven_bit_only && forced != TransferEncoding::SevenBit {
+        return err(
+            "message/partial and message/external-body may only be 7bit (RFC 2046 §5.2.2, §5.2.3)",
         );
     }
     let stats = match body {
@@ -1763,6 +1770,38 @@ mod composite_type_tests {
         let part = Attachment::text(EML.replace("hello", "héllo")).content_type("message/global");
         let parts = encodings(&render(&build(part).unwrap(), false));
         assert_eq!(parts[1].0, "message/global");
+    }
+
+    #[test]
+    fn message_partial_and_external_body_are_only_ever_7bit() {
+        // RFC 2046 §5.2.2, §5.2.3: 7bit even where 8BITMIME allows 8bit;
+        // 8-bit content goes as an opaque file.
+        for ty in ["message/partial", "message/external-body"] {
+            let ascii = Attachment::text(EML).content_type(ty);
+            let parts = encodings(&render(&build(ascii).unwrap(), true));
+            assert_eq!(parts[1], (ty.into(), "7bit".into()));
+            let eight = Attachment::text(EML.replace("hello", "héllo")).content_type(ty);
+            let parts = encodings(&render(&build(eight).unwrap(), true));
+            assert_eq!(
+                parts[1],
+                ("application/octet-stream".into(), "base64".into()),
+                "{ty}"
+            );
+            let forced = Attachment::text(EML)
+                .content_type(ty)
+                .transfer_encoding(TransferEncoding::EightBit);
+            assert!(
+                matches!(
+                    build(forced),
+                    Err(ComposeError::InvalidTransferEncoding { .. })
+                ),
+                "{ty}"
+            );
+            let forced = Attachment::text(EML)
+                .content_type(ty)
+                .transfer_encoding(TransferEncoding::SevenBit);
+            assert!(build(forced).is_ok());
+        }
     }
 
     #[test]

@@ -95,6 +95,13 @@ const TABLE: &[(&str, &str)] = &[
     ("woff2", "font/woff2"),
 ];
 
+/// Whether a part of this (normalised) media type may only be sent 7bit
+/// (RFC 2046 §5.2.2 and §5.2.3: `message/partial` and
+/// `message/external-body`, even where 8BITMIME would allow 8bit).
+pub(crate) fn is_seven_bit_only(media_type: &str) -> bool {
+    matches!(media_type, "message/partial" | "message/external-body")
+}
+
 /// Whether a (normalised) media type is `multipart/*`: multiparts are
 /// made by the builder from parts, never one part's own type.
 pub(crate) fn is_multipart(media_type: &str) -> bool {

@@ -296,7 +296,11 @@ impl Leaf {
             LeafBody::Text {
                 stats, is_message, ..
             } => {
-                let chosen = crate::encoding::text::choose_text_encoding(stats, opts.allow_8bit);
+                // message/partial and message/external-body: 7bit only
+                // (else base64, as application/octet-stream).
+                let allow_8bit =
+                    opts.allow_8bit && !super::content_type::is_seven_bit_only(&self.media_type);
+                let chosen = crate::encoding::text::choose_text_encoding(stats, allow_8bit);
                 if *is_message && chosen == TransferEncoding::QuotedPrintable {
                     TransferEncoding::Base64
                 } else {
