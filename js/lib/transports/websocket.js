@@ -92,9 +92,19 @@ export class WebSocketTransport {
         }
         // A normal close (1000) is the server's or the bridge's end of the
         // TCP connection; any other code says what went wrong.
-        this._finish(
-          ev?.code === 1000 ? undefined : new Error(`the bridge ${redactUrl(this.url)} closed the WebSocket (${closeCode(ev)})`),
-        );
+        if (ev?.code === 1000) {
+          this._finish();
+          return;
+        }
+        const err = new Error(`the bridge ${redactUrl(this.url)} closed the WebSocket (${closeCode(ev)})`);
+        // 1006 (no close frame: the bridge's connection was lost, as when
+        // websockify drops both ends after the server closed mid-message)
+        // and 1001 (going away) are a lost connection, as a TCP reset is:
+        // ECONNRESET, which the client treats as the peer's close (a
+        // message whose end of data was not handed over is tried once more
+        // on a new connection). Other codes are the bridge's own failure.
+        if (ev?.code === 1006 || ev?.code === 1001) err.code = 'ECONNRESET';
+        this._finish(err);
       };
     });
   }
