@@ -2,7 +2,7 @@ import * as wasm from '../wasm/mimeograph.js';
 import { MimeographError, SMTPError, SMTPErrorStates, fromEngineError, fromWasmError, notSupported, wrapWasm } from './errors.js';
 import { Emitter } from './emitter.js';
 import { platform } from './platform.js';
-import { WebSocketTransport, redactUrl } from './transports/websocket.js';
+import { WebSocketTransport, privateBridgeHop, redactUrl } from './transports/websocket.js';
 import { now, recycleMessage, wasmBytes, wasmF64 } from './util.js';
 import { invalid, isWellFormed, optBool, optBoolOrObject, optFunction, optNumber, optString, typeName } from './validate.js';
 
@@ -250,7 +250,7 @@ export class SMTPConnection extends Emitter {
     if (xoauth2) config.xoauth2 = xoauth2;
     let engine;
     try {
-      engine = wrapWasm(() => new wasm.WasmSmtpClient(config, Boolean(this.ssl), now()));
+      engine = wrapWasm(() => new wasm.WasmSmtpClient(config, this._encrypted(), now()));
     } catch (e) {
       this._abortConnect(SMTPError.create('invalid SMTP options', SMTPErrorStates.ERROR, e));
       return;
@@ -307,7 +307,7 @@ export class SMTPConnection extends Emitter {
 
   _makeTransport() {
     if (this.bridge) {
-      return new LazyWebSocketTransport(this.bridge, Boolean(this.ssl));
+      return new LazyWebSocketTransport(this.bridge, this._encrypted());
     }
     if (!platform.directTransport) {
       throw new SMTPError(
@@ -316,6 +316,16 @@ export class SMTPConnection extends Emitter {
       );
     }
     return platform.directTransport({ host: this.host, port: this.port, ssl: this.ssl, tls: this.tls });
+  }
+
+  /**
+   * Whether the session starts encrypted: implicit TLS (`ssl`), and through
+   * a bridge only when the hop to the bridge is private too (`wss://` or
+   * this machine): else AUTH needs `allowInsecureAuth`, as on any
+   * unencrypted link.
+   */
+  _encrypted() {
+    return Boolean(this.ssl) && (!this.bridge || privateBridgeHop(this.bridge));
   }
 
   _abortConnect(err) {

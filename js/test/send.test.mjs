@@ -403,6 +403,36 @@ describe('TLS', () => {
     assert.match(err.message, /--ssl-target/);
   });
 
+  test('AUTH through a ws:// bridge on another host is refused, even with ssl (the hop to the bridge is in the clear)', T, async () => {
+    const server = await startSmtpServer({ auth: { user: 'alice', pass: 's3cret' }, methods: ['PLAIN'] });
+    const bridge = await startWebsockify(server.port);
+    // The bridge is reached as `bridge.test` (another host, as far as the
+    // client can tell); the WebSocket below takes it to the local bridge.
+    const port = new URL(bridge.url).port;
+    const Base = globalThis.WebSocket;
+    globalThis.WebSocket = class extends Base {
+      constructor(url, protocols) {
+        super(String(url).replace('bridge.test', '127.0.0.1'), protocols);
+      }
+    };
+    try {
+      const opts = { bridge: `ws://bridge.test:${port}/`, ssl: true, user: 'alice', password: 's3cret', authentication: ['PLAIN'] };
+      const refused = new lib.SMTPClient(opts);
+      const err = await within(refused.sendAsync({ from: 'alice@example.com', to: 'b@example.com', subject: 'x', text: 'x' }).catch((e) => e), 15000, 'refused');
+      assert.ok(err instanceof lib.SMTPError, String(err));
+      assert.equal(err.code, lib.SMTPErrorStates.CONNECTIONAUTH, err.message);
+      assert.equal(server.logins.length, 0, 'no credentials sent');
+      refused.smtp.close(true);
+      // The user may opt in.
+      const optedIn = new lib.SMTPClient({ ...opts, allowInsecureAuth: true });
+      await within(optedIn.sendAsync({ from: 'alice@example.com', to: 'b@example.com', subject: 'x', text: 'x' }), 15000, 'opted in');
+      assert.equal(server.logins.at(-1).method, 'PLAIN');
+      optedIn.smtp.close();
+    } finally {
+      globalThis.WebSocket = Base;
+    }
+  });
+
   test('implicit TLS through websockify --ssl-target', T, async () => {
     const server = await startSmtpServer({ secure: true, key: cert.key, cert: cert.cert });
     const bridge = await startWebsockify(server.port, { targetHost: 'localhost', sslTarget: true, env: { SSL_CERT_FILE: cert.certPath } });

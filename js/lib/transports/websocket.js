@@ -179,6 +179,26 @@ function closeCode(ev) {
   return `code ${code}${what}${reason}`;
 }
 
+/**
+ * Whether the hop to the bridge is private: a `wss://` URL, or `ws://` to
+ * this machine (a loopback address or `localhost`, as browsers count
+ * `http://localhost` a secure context). Only then is a session through a
+ * bridge that does implicit TLS to the server (`ssl`) encrypted end to end:
+ * over `ws://` to another host the SMTP session, credentials included,
+ * crosses the network in the clear before the bridge encrypts it.
+ */
+export function privateBridgeHop(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'wss:' || u.protocol === 'https:') return true;
+  const host = u.hostname.toLowerCase();
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /** The bridge URL without credentials or query (which may hold a token). */
 export function redactUrl(url) {
   try {
