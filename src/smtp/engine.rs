@@ -947,15 +947,18 @@ impl Client {
         if matches!(self.phase, Phase::Closed) {
             return;
         }
-        if let Phase::Txn(t) = &self.phase {
+        if let Phase::Txn(t) = &mut self.phase {
             let id = t.id;
             if t.end_sent && t.failure.is_none() {
                 self.outcome_unknown = Some(id);
             }
-            self.emit(Event::MessageFailed {
-                id,
-                error: error.clone(),
-            });
+            // The server's own verdict on the transaction (a refused MAIL,
+            // every recipient refused, a refused chunk) or the body's
+            // failure says more than the close or timeout that followed
+            // it, and that the message was not accepted: a client must not
+            // take it for a dropped connection and send the message again.
+            let error = t.failure.take().unwrap_or_else(|| error.clone());
+            self.emit(Event::MessageFailed { id, error });
         }
         for job in std::mem::take(&mut self.jobs) {
             if let Job::Message(id, _, _) = job {

@@ -231,3 +231,54 @@ fn a_reply_to_bdat_last_before_its_chunk_is_out_is_out_of_turn() {
     r.drain();
     assert_eq!(r.sent().len(), 1, "{:?}", r.events);
 }
+
+#[test]
+fn a_refusal_followed_by_a_close_is_reported_as_the_refusal() {
+    // Found by review: a 554 to MAIL (or a 550 to the only RCPT) followed
+    // by the server's close was reported as `Closed`, which the clients
+    // take for a dropped connection and send the message again. The
+    // server's verdict is the message's error; the close only ends the
+    // session.
+    let caps = "S: 220 mx
+         C: EHLO localhost
+         S: 250-mx
+         S: 250 PIPELINING
+         C: MAIL FROM:<a@x.org>
+         C: RCPT TO:<b@y.org>
+         C: DATA";
+    let mut r = Run::new(cfg());
+    r.send(env("a@x.org", &["b@y.org"]), "x");
+    r.script(&format!("{caps}\nS: 554 5.7.1 sender blocked"));
+    r.c.connection_closed(T0);
+    r.drain();
+    assert!(
+        matches!(r.failed()[..], [SmtpError::Reply { command, reply }] if command.starts_with("MAIL") && reply.code() == 554),
+        "{:?}",
+        r.events
+    );
+    assert_eq!(r.c.outcome_unknown(), None);
+    assert!(matches!(r.closed(), Some(Some(SmtpError::Closed))));
+
+    let mut r = Run::new(cfg());
+    r.send(env("a@x.org", &["b@y.org"]), "x");
+    r.script(&format!("{caps}\nS: 250 ok\nS: 550 5.1.1 no such user"));
+    r.c.connection_closed(T0);
+    r.drain();
+    assert!(
+        matches!(r.failed()[..], [SmtpError::AllRecipientsRejected { recipients }] if recipients.len() == 1),
+        "{:?}",
+        r.events
+    );
+    // A timeout after the refusal alike.
+    let mut r = Run::new(cfg());
+    r.send(env("a@x.org", &["b@y.org"]), "x");
+    r.script(&format!("{caps}\nS: 554 5.7.1 sender blocked"));
+    let deadline = r.c.poll_timeout().expect("waiting for the DATA reply");
+    r.c.handle_timeout(deadline);
+    r.drain();
+    assert!(
+        matches!(r.failed()[..], [SmtpError::Reply { reply, .. }] if reply.code() == 554),
+        "{:?}",
+        r.events
+    );
+}
