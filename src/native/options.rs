@@ -65,7 +65,8 @@ pub struct Options {
     /// tried, together), the TLS handshake, every write and every
     /// reply. A reply must be complete within it from the moment it is
     /// awaited: octets trickling in do not extend it (see
-    /// [`crate::smtp::Config::timeout`]).
+    /// [`crate::smtp::Config::timeout`]). At most a year is waited
+    /// (`Duration::MAX` waits a year).
     pub timeout: Duration,
     /// The EHLO domain; `None` uses this machine's host name (as emailjs),
     /// or `localhost` when it cannot be read.

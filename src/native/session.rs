@@ -41,16 +41,21 @@ pub(crate) fn engine_config(o: &Options) -> Config {
         authentication,
         allow_insecure_auth: o.allow_insecure_auth,
         require_all_recipients: o.require_all_recipients,
-        timeout: Some(o.timeout),
+        timeout: Some(io_timeout(o)),
         transcript: o.logger.is_some(),
         ..Config::default()
     }
 }
 
+/// The longest wait: a timeout beyond it (`Duration::MAX` for "never",
+/// say) waits this long. Deadlines are `Instant`s, which cannot hold
+/// `now + Duration::MAX`.
+const LONGEST_WAIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// The one timeout, at least a millisecond (zero means "no timeout" to
-/// some socket APIs).
+/// some socket APIs) and at most a year ([`LONGEST_WAIT`]).
 pub(crate) fn io_timeout(o: &Options) -> Duration {
-    o.timeout.max(Duration::from_millis(1))
+    o.timeout.clamp(Duration::from_millis(1), LONGEST_WAIT)
 }
 
 /// The error for a failed TCP connect.
@@ -420,6 +425,38 @@ mod tests {
         o.timeout = timeout;
         o.tls = TlsPolicy::Never;
         Session::new(&o, Duration::ZERO).unwrap()
+    }
+
+    /// A port where nothing listens (bound, then released).
+    fn closed_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    #[test]
+    fn a_timeout_of_duration_max_is_a_year_not_a_panic() {
+        // Found by review: `Instant::now() + Duration::MAX` panicked in
+        // both clients' connect.
+        let mut o = Options::new("127.0.0.1");
+        o.port = Some(closed_port());
+        o.timeout = Duration::MAX;
+        o.tls = TlsPolicy::Never;
+        assert_eq!(io_timeout(&o), LONGEST_WAIT);
+        let err = super::super::SmtpClient::new(o.clone())
+            .connect()
+            .unwrap_err();
+        assert!(matches!(err, NativeError::Connect { .. }), "{err:?}");
+        #[cfg(feature = "tokio")]
+        {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let err = rt
+                .block_on(super::super::AsyncSmtpClient::new(o).connect())
+                .unwrap_err();
+            assert!(matches!(err, NativeError::Connect { .. }), "{err:?}");
+        }
     }
 
     #[test]
