@@ -276,6 +276,11 @@ enum BodyMode {
     BdatChunked,
 }
 
+/// With PIPELINING, how many replies a chunked BDAT body may owe before it
+/// waits for some (32 chunks of 64 KiB: 2 MiB in flight, a fast link kept
+/// full, and replies that fit any receive buffer).
+pub(crate) const MAX_REPLIES_AWAITED: usize = 32;
+
 /// [`Config::bdat_chunk_size`]'s default.
 const DEFAULT_BDAT_CHUNK: usize = 64 * 1024;
 
@@ -1500,7 +1505,16 @@ impl Client {
         if !t.streaming || t.body_done || t.body_waiting {
             return false;
         }
-        if t.mode == BodyMode::BdatChunked && !t.pipelining && !self.wire.expect.is_empty() {
+        // Chunks of unknown count wait for their replies: one at a time
+        // without PIPELINING; with it, at most MAX_REPLIES_AWAITED replies
+        // are owed, so the transport reads them while it writes (RFC 2920
+        // §3.1). Unbounded, a large body went out whole before any reply
+        // was read, and a server that answers each chunk as it reads it
+        // filled the client's receive buffer and stopped reading.
+        if t.mode == BodyMode::BdatChunked
+            && !self.wire.expect.is_empty()
+            && (!t.pipelining || self.wire.expect.len() >= MAX_REPLIES_AWAITED)
+        {
             return false;
         }
         let wire = &mut self.wire;

@@ -6,7 +6,7 @@
 //! CHUNKING, 2 with PIPELINING alone, 4 with neither.
 
 use super::*;
-use crate::smtp::engine::FLIGHT;
+use crate::smtp::engine::{FLIGHT, MAX_REPLIES_AWAITED};
 
 /// A config with the default BDAT chunk size (the chunked tests set it).
 fn flight_cfg() -> Config {
@@ -394,4 +394,50 @@ fn large_content_is_bounded_per_flight() {
     // RawMessage gives 64 KiB chunks: at most a flight plus one chunk.
     assert!(f.iter().all(|x| x.len() <= 2 * FLIGHT));
     assert_eq!(f.concat().len(), body.len() + 3);
+}
+
+#[test]
+fn pipelined_bdat_chunks_wait_once_too_many_replies_are_owed() {
+    // Found by review: a chunked body went out whole before any reply was
+    // read; a server answering each chunk as it read it filled the
+    // client's receive buffer and stopped reading (a deadlock, reported
+    // as a write timeout). At most MAX_REPLIES_AWAITED replies are owed.
+    let mut r = warm(
+        Config {
+            bdat_chunk_size: 4,
+            ..flight_cfg()
+        },
+        &["mx", "PIPELINING", "CHUNKING"],
+    );
+    let pieces = 3 * MAX_REPLIES_AWAITED;
+    let body = Chunks(vec![b"abc\n".to_vec(); pieces], 0);
+    r.c.send(env("a@x.org", &["b@y.org"]), Box::new(body), T0)
+        .unwrap();
+    let mut chunks_sent = 0;
+    let mut replies_owed = 0;
+    let mut turns = 0;
+    loop {
+        let out = flights(&mut r).concat();
+        let commands = out.matches("MAIL FROM").count()
+            + out.matches("RCPT TO").count()
+            + out.matches("BDAT ").count();
+        chunks_sent += out.matches("BDAT 5\r\n").count();
+        replies_owed += commands;
+        assert!(
+            replies_owed <= MAX_REPLIES_AWAITED,
+            "{replies_owed} replies owed after turn {turns}"
+        );
+        if replies_owed == 0 {
+            break;
+        }
+        // The server answers half of what it owes (the last is the verdict).
+        let n = replies_owed.div_ceil(2);
+        r.c.receive("250 ok\r\n".repeat(n).as_bytes(), T0);
+        replies_owed -= n;
+        turns += 1;
+        assert!(turns < 10 * pieces, "no progress");
+    }
+    assert_eq!(chunks_sent, pieces);
+    r.drain();
+    assert_eq!(r.sent().len(), 1, "{:?}", r.events);
 }
