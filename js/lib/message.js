@@ -77,6 +77,8 @@ export class Message {
     this.attachments = [];
     /** @type {object | null} */
     this.alternative = null;
+    /** How many attachments came before the alternative body (see allAttachments). */
+    this._alternativeAt = 0;
     /** The text part's media type (emailjs's `content`), when overridden. */
     this.content = 'text/plain; charset=utf-8';
     this._contentSet = false;
@@ -125,6 +127,9 @@ export class Message {
       alt.type = options.type || 'text/html';
       alt.inline = true;
       this.alternative = alt;
+      // Where it was given among the attachments: errors name it, and the
+      // attachments after it, by their index in the user's list.
+      this._alternativeAt = this.attachments.length;
     } else {
       if (platform.watchReadStream) watchStreams(options);
       this.attachments.push(options);
@@ -178,7 +183,7 @@ export class Message {
   _attachmentProblem() {
     const failed = [];
     let field;
-    const all = this.alternative ? [this.alternative, ...this.attachments] : this.attachments;
+    const all = allAttachments(this);
     this.attachments.forEach((att) => {
       const where = `attachment[${all.indexOf(att)}]`;
       const before = failed.length;
@@ -285,7 +290,7 @@ export class Message {
     if (prebuilt) return { built: prebuilt, bodies: [] };
     const sources = [];
     try {
-      const all = this.alternative ? [this.alternative, ...this.attachments] : [...this.attachments];
+      const all = allAttachments(this);
       const attachments = await allOrFirstError(all.map((a, i) => resolveForSend(a, `attachment[${i}]`, sources)));
       const built = this._compose(attachments);
       const feeds = sources.length ? built.takeFeeds() : [];
@@ -596,7 +601,7 @@ function textChunks(field) {
 }
 
 function placeholderAttachments(message) {
-  const all = message.alternative ? [message.alternative, ...message.attachments] : [...message.attachments];
+  const all = allAttachments(message);
   const strip = (att) => {
     // Not an object: handed over as it is, for the bindings to refuse by name.
     if (att === null || typeof att !== 'object') return att;
@@ -816,20 +821,27 @@ const copyBytes = (view) => view.slice();
  * null otherwise. Gives what resolveAll gives, and throws what it rejects with.
  */
 function resolveAllSync(message) {
-  const list = message.attachments;
-  const alt = message.alternative ? 1 : 0;
-  const out = new Array(list.length + alt);
-  if (alt) {
-    const r = resolveAttachmentSync(message.alternative, 'attachment[0]');
-    if (r === null) return null;
-    out[0] = r;
-  }
+  const list = allAttachments(message);
+  const out = new Array(list.length);
   for (let i = 0; i < list.length; i++) {
-    const r = resolveAttachmentSync(list[i], `attachment[${i + alt}]`);
+    const r = resolveAttachmentSync(list[i], `attachment[${i}]`);
     if (r === null) return null;
-    out[i + alt] = r;
+    out[i] = r;
   }
   return out;
+}
+
+/**
+ * The attachments and the alternative body in the order they were given
+ * (`attachment: [...]` or attach() calls): the index of each is the one
+ * errors name (`attachment[1].path`). A new array.
+ */
+function allAttachments(message) {
+  const list = message.attachments;
+  const alt = message.alternative;
+  if (!alt) return list.slice();
+  const at = Math.min(message._alternativeAt, list.length);
+  return [...list.slice(0, at), alt, ...list.slice(at)];
 }
 
 /** resolveAttachment for an attachment that needs no waiting, else null (resolveAttachment then does it all). */
@@ -856,7 +868,7 @@ function resolveAttachmentSync(att, where) {
 }
 
 async function resolveAll(message) {
-  const all = message.alternative ? [message.alternative, ...message.attachments] : [...message.attachments];
+  const all = allAttachments(message);
   return Promise.all(all.map((a, i) => resolveAttachment(a, `attachment[${i}]`)));
 }
 

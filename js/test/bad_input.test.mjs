@@ -265,6 +265,28 @@ describe('Message', () => {
     }
     report(problems);
   });
+
+  test('an alternative body among the attachments: errors name each attachment by its place in the list', async () => {
+    // Found by review: the alternative was counted first wherever it was
+    // given, so the attachments before it were named one place too far.
+    const alt = { data: '<b>x</b>', alternative: true };
+    const missing = new lib.Message({ ...BASE, attachment: [{ path: '/nonexistent/x' }, alt] });
+    assert.equal(missing._validity().error.field, 'attachment[0].path');
+    assert.equal(missing.checkValidity().isValid, false);
+    const [badData] = await outcome(() => new lib.Message({ ...BASE, attachment: [{ data: 5 }, alt, { data: 'ok' }] }).readAsync());
+    assert.equal(badData?.field, 'attachment[0].data', String(badData));
+    // Checked by the core (the name's CR LF): the field and the message agree.
+    const [badName] = await outcome(() => new lib.Message({ ...BASE, attachment: [alt, { data: 'ok' }, { data: 'x', name: 'a\r\nb' }] }).readAsync());
+    assert.equal(badName?.field, 'attachment[2].filename', String(badName));
+    assert.match(badName.message, /attachment\[2\]\.filename/);
+    const [afterAlt] = await outcome(() => new lib.Message({ ...BASE, attachment: [{ data: 'ok' }, alt, { data: 'x', name: 'a\r\nb' }] }).readAsync());
+    assert.equal(afterAlt?.field, 'attachment[2].filename', String(afterAlt));
+    assert.match(afterAlt.message, /attachment\[2\]\.filename/);
+    // The order given does not change the message: the alternative is the HTML body.
+    const text = await new lib.Message({ ...BASE, attachment: [{ data: 'file', name: 'f.txt' }, alt] }).readAsync();
+    assert.match(text, /multipart\/alternative/);
+    assert.match(text, /filename="?f\.txt/);
+  });
 });
 
 function lockedStream() {

@@ -32,8 +32,15 @@ impl BindingError {
 
     /// Rewrites the field name (e.g. the core's `alternative[0]` into the
     /// JS option path `attachment[2]`).
+    /// The message names the field too: it is rewritten alike.
     pub fn map_field(mut self, f: impl FnOnce(&str) -> String) -> Self {
-        self.field = self.field.map(|s| f(&s));
+        if let Some(core) = self.field.take() {
+            let js = f(&core);
+            if js != core {
+                self.message = self.message.replace(&core, &js);
+            }
+            self.field = Some(js);
+        }
         self
     }
 
