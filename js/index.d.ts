@@ -86,14 +86,15 @@ export interface MessageAttachmentHeaders {
   [header: string]: string | undefined;
   'content-type'?: string;
   'content-transfer-encoding'?: string;
-  'content-disposition'?: string;
+  /** Refused: the builder writes it from `inline` and `name` (see the README's differences from emailjs). */
+  'content-disposition'?: never;
 }
 
 export interface MessageAttachment {
   /** The content: text, or bytes (Buffer/Uint8Array), or a Blob. With `encoded: true`, base64 text. */
   data?: string | ByteSource | Blob;
-  /** Node only: a file read with node:fs. */
-  path?: string;
+  /** Node only: a file read with node:fs (a path, a file: URL, or the path's bytes). */
+  path?: string | URL | Uint8Array;
   /** Node Readable, web ReadableStream, Blob or File. */
   stream?: AttachmentStream;
   /** `data` is already base64. */
@@ -166,6 +167,10 @@ export declare class MessageStream implements AsyncIterable<string> {
   pause(): this;
   resume(): this;
   pipe<T extends { write(chunk: string): unknown; end(): unknown }>(dest: T, options?: { end?: boolean }): T;
+  /** emailjs's destroy(): stops the stream ('error' once data went out, else 'end'; then 'close'). */
+  destroy(): void;
+  /** emailjs's destroySoon(): ends the stream ('end', 'close') without the rest of the message. */
+  destroySoon(): void;
   [Symbol.asyncIterator](): AsyncIterator<string>;
 }
 

@@ -401,16 +401,24 @@ export class MessageStream {
     this._chunks = null;
     this._ended = false;
     this._error = null;
+    this._started = false;
+    /** The error went to the 'error' listeners of its time: later ones get it when they are added. */
+    this._errorEmitted = false;
     this._promise = message.readAsync().then(
       (text) => {
+        if (this._ended) return; // destroyed meanwhile
         this._chunks = [];
         for (let i = 0; i < text.length; i += BUFFERSIZE) this._chunks.push(text.slice(i, i + BUFFERSIZE));
         this._flow();
       },
       (err) => {
+        if (this._ended) return;
         this._error = err;
         this.readable = false;
-        queueMicrotask(() => this.emit('error', err));
+        queueMicrotask(() => {
+          this._errorEmitted = true;
+          this.emit('error', err);
+        });
       },
     );
   }
@@ -419,6 +427,13 @@ export class MessageStream {
     if (!this._listeners.has(event)) this._listeners.set(event, []);
     this._listeners.get(event).push(fn);
     if (event === 'data') queueMicrotask(() => this._flow());
+    // A stream that failed before this listener came: it hears why (else
+    // it would wait for an 'error' or 'end' that never comes).
+    if (event === 'error' && this._errorEmitted) {
+      queueMicrotask(() => {
+        if (this._listeners.get('error')?.includes(fn)) fn(this._error);
+      });
+    }
     return this;
   }
 
@@ -464,10 +479,38 @@ export class MessageStream {
     return this;
   }
 
+  /**
+   * emailjs's destroy(): stops the stream. Once data went out, listeners
+   * get an 'error' (the message was cut short), else an 'end'; then 'close'.
+   */
+  destroy() {
+    if (this._ended || this._error) return;
+    const started = this._started === true;
+    this._ended = true;
+    this.readable = false;
+    this._chunks = [];
+    if (started) this.emit('error', new Error('message stream destroyed'));
+    else this.emit('end');
+    this.emit('close');
+  }
+
+  /** emailjs's destroySoon(): ends the stream ('end', then 'close') without the rest of the message. */
+  destroySoon() {
+    if (this._ended || this._error) return;
+    this._ended = true;
+    this.readable = false;
+    this._chunks = [];
+    this.emit('end');
+    this.emit('close');
+  }
+
   _flow() {
     if (!this._chunks || this._ended) return;
     if (!this._listeners.get('data')?.length) return;
-    while (!this.paused && this._chunks.length) this.emit('data', this._chunks.shift());
+    while (!this.paused && this._chunks.length) {
+      this._started = true;
+      this.emit('data', this._chunks.shift());
+    }
     if (!this.paused && !this._chunks.length && !this._ended) {
       this._ended = true;
       this.readable = false;

@@ -192,3 +192,49 @@ test('WebSocketTransport: a bridge that picks another subprotocol is one rejecti
   assert.deepEqual(closes, []);
   assert.equal(t._ws.closed, true);
 });
+
+test('Message.stream(): a late error listener still hears the failure; destroy() and destroySoon() as emailjs (found by review)', async () => {
+  const failing = new lib.Message({ from: 'a@example.com', to: 'b@example.com', text: 't', attachment: [{ path: '/nonexistent/file.bin' }] });
+  const s = failing.stream();
+  await new Promise((r) => setTimeout(r, 50));
+  const err = await new Promise((resolve, reject) => {
+    s.on('error', resolve);
+    s.on('end', () => reject(new Error('ended instead of failing')));
+    setTimeout(() => reject(new Error('no error after 2 s: the late listener was never told')), 2000);
+  });
+  assert.match(err.message, /nonexistent/);
+
+  // A big message, destroyed after its first chunk: an error says it was cut short.
+  const big = new lib.Message({ from: 'a@example.com', to: 'b@example.com', text: 'x'.repeat(200000) });
+  const events = [];
+  await new Promise((resolve) => {
+    const st = big.stream();
+    st.on('data', () => {
+      events.push('data');
+      st.destroy();
+    });
+    st.on('error', (e) => events.push(`error ${e.message}`));
+    st.on('end', () => events.push('end'));
+    st.on('close', () => {
+      events.push('close');
+      resolve();
+    });
+  });
+  assert.deepEqual(events, ['data', 'error message stream destroyed', 'close']);
+
+  // destroySoon(): ends without the rest.
+  const soon = [];
+  await new Promise((resolve) => {
+    const st = big.stream();
+    st.on('data', () => {
+      soon.push('data');
+      st.destroySoon();
+    });
+    st.on('end', () => soon.push('end'));
+    st.on('close', () => {
+      soon.push('close');
+      resolve();
+    });
+  });
+  assert.deepEqual(soon, ['data', 'end', 'close']);
+});
