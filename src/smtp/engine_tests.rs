@@ -437,6 +437,10 @@ fn fail_at(step: usize, code: u16, pipelining: bool) {
         assert!(
             matches!(e, SmtpError::AllRecipientsRejected { recipients } if recipients[0].reply.code() == code)
         );
+        // The refusal's codes, as for any refused command (found by
+        // review: `code()` was None for refused recipients).
+        assert_eq!(e.code(), Some(code), "{e}");
+        assert_eq!(e.reply().map(|r| r.code()), Some(code));
     } else {
         assert_eq!(e.code(), Some(code), "{e}");
         let cmd = ["MAIL FROM:<a@x.org>", "", "DATA", "end of data"][step];

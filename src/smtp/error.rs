@@ -173,12 +173,19 @@ pub enum SmtpError {
 }
 
 impl SmtpError {
-    /// The server reply carried by this error, if any.
+    /// The server reply carried by this error, if any (for refused
+    /// recipients, the first refusal).
     pub fn reply(&self) -> Option<&Reply> {
         match self {
             SmtpError::Reply { reply, .. }
             | SmtpError::ServiceClosing { reply, .. }
             | SmtpError::AuthFailed { reply, .. } => Some(reply),
+            // Refused recipients: the first refusal (each recipient's reply
+            // is in `recipients`).
+            SmtpError::AllRecipientsRejected { recipients }
+            | SmtpError::RecipientsRejected { recipients } => {
+                recipients.iter().find(|r| !r.accepted()).map(|r| &r.reply)
+            }
             _ => None,
         }
     }

@@ -112,10 +112,8 @@ fn json_error(o: &mut String, e: &SmtpError) {
         _ => None,
     };
     // Rejected recipients: the codes of the first rejection, as emailjs
-    // reports the code of the reply that failed.
-    let reply = e
-        .reply()
-        .or_else(|| recipients?.iter().find(|r| !r.accepted()).map(|r| &r.reply));
+    // reports the code of the reply that failed (`SmtpError::reply`).
+    let reply = e.reply();
     let _ = write!(
         o,
         "{{\"emailjsCode\":{},\"kind\":\"{}\",\"message\":",
