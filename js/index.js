@@ -14,7 +14,13 @@ if (isNode) {
   ]);
   initSync({ module: fs.readFileSync(new URL('./wasm/mimeograph_bg.wasm', import.meta.url)) });
   platform.isNode = true;
-  platform.hostname = () => os.hostname();
+  // The EHLO name: the host's name when it is a usable domain (letters,
+  // digits, hyphens, dots), else `localhost` (an empty or odd host name
+  // made every send fail with "invalid EHLO name").
+  platform.hostname = () => {
+    const name = os.hostname();
+    return /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(name) ? name : 'localhost';
+  };
   platform.readFile = async (path) => {
     const buf = await fs.promises.readFile(path);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

@@ -1,7 +1,9 @@
 // No network: the Message API, helpers, errors, and which SMTPConnection methods are refused.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { before, test } from 'node:test';
-import { loadSource, parse } from './helpers.mjs';
+import { jsDir, loadSource, parse } from './helpers.mjs';
 
 let lib;
 before(async () => {
@@ -237,4 +239,21 @@ test('Message.stream(): a late error listener still hears the failure; destroy()
     });
   });
   assert.deepEqual(soon, ['data', 'end', 'close']);
+});
+
+test('the default EHLO name is the host name when it is a usable domain, else localhost (found by review)', () => {
+  // A child Node whose os.hostname() gives each name, as the package reads it.
+  const script = `
+    import os from 'node:os';
+    import { syncBuiltinESMExports } from 'node:module';
+    os.hostname = () => process.argv[1];
+    syncBuiltinESMExports();
+    const m = await import(${JSON.stringify(path.join(jsDir, 'index.js'))});
+    process.stdout.write(new m.SMTPClient({ host: '127.0.0.1', port: 1 }).smtp.domain);`;
+  const domain = (name) => execFileSync(process.execPath, ['--input-type=module', '-e', script, name], { encoding: 'utf8' });
+  assert.equal(domain('mail.example.org'), 'mail.example.org');
+  assert.equal(domain('vm-1'), 'vm-1');
+  assert.equal(domain(''), 'localhost');
+  assert.equal(domain('my_host'), 'localhost');
+  assert.equal(domain('bad host'), 'localhost');
 });
