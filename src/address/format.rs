@@ -26,8 +26,11 @@ use crate::header::{put, TokenSink};
 ///   and empty groups as `name:;`. A group name with CR, LF or NUL is an
 ///   [`AddressError::InvalidCharacter`]; an empty group name renders as `""`.
 ///
-/// Each word of a bare name, each encoded word, each quoted string and each
-/// address is its own token, so a fold can come between any two of them.
+/// Each word of a bare name, each encoded word, each space-separated piece
+/// of a quoted string (the folder may fold inside a quoted string, RFC 5322
+/// §3.2.4) and each address is its own token, so a fold can come between
+/// any two of them. A name with a word too long to fold around (quoted,
+/// over [`rfc2047::MAX_PLAIN_WORD_LEN`] octets) is written as encoded words.
 pub fn format_entries(
     entries: &[AddressEntry],
     opts: RenderOptions,
@@ -234,14 +237,20 @@ fn phrase_tokens(
             .chars()
             .any(|c| c.is_control() || (c.is_whitespace() && c != ' '));
     let looks_encoded = rfc2047::has_word_start(name.as_bytes());
-    if has_control || looks_encoded || (!ascii_printable && !opts.utf8_headers) {
+    // A word too long to fold around (see `has_overlong_word`) goes as
+    // encoded words too, which split anywhere.
+    if has_control
+        || looks_encoded
+        || (!ascii_printable && !opts.utf8_headers)
+        || has_overlong_word(name)
+    {
         rfc2047::encode_phrase_each(name, Charset::UTF_8, |word| {
             out.token(space, word);
             space = " ";
         })?;
         return Ok(());
     }
-    // ASCII printable, or UTF-8 allowed: bare atoms or one quoted string.
+    // ASCII printable, or UTF-8 allowed: bare atoms or a quoted string.
     let is_atoms = !name.is_empty()
         && name
             .split(' ')
@@ -253,17 +262,64 @@ fn phrase_tokens(
         }
         return Ok(());
     }
-    out.token_with(space, |q| {
-        q.push('"');
-        for c in name.chars() {
+    quoted_tokens(name, space, out);
+    Ok(())
+}
+
+/// Whether a display name holds a space-separated word that, quoted with
+/// its escapes, is longer than [`rfc2047::MAX_PLAIN_WORD_LEN`]: no fold
+/// can come inside it, so it could not be kept under 998 octets a line
+/// (the same rule as for unstructured text).
+fn has_overlong_word(name: &str) -> bool {
+    name.len() > rfc2047::MAX_PLAIN_WORD_LEN - 2
+        && name.split(' ').any(|w| {
+            let escapes = w.bytes().filter(|&b| b == b'"' || b == b'\\').count();
+            w.len() + escapes + 2 > rfc2047::MAX_PLAIN_WORD_LEN
+        })
+}
+
+/// `name` as a quoted string (with `\"` and `\\` escapes) split into
+/// tokens at its spaces, so that the folder may fold inside it: FWS is
+/// allowed in a quoted string (RFC 5322 §3.2.4) and unfolding removes only
+/// the CRLF. The first token starts with `"`, the last ends with it; each
+/// run of spaces inside the name is the `space` of the token after it
+/// (the folder folds at a single space, and at a longer run only to stay
+/// under 998 octets). The tokens joined with their spaces are the quoted
+/// string. The first token has `first_space`.
+fn quoted_tokens(name: &str, first_space: &str, out: &mut impl TokenSink) {
+    let escaped = |q: &mut String, word: &str| {
+        for c in word.chars() {
             if c == '"' || c == '\\' {
                 q.push('\\');
             }
             q.push(c);
         }
+    };
+    let b = name.as_bytes();
+    // The first word (up to the first space), with the opening quote.
+    let mut end = memchr::memchr(b' ', b).unwrap_or(b.len());
+    let last = end == b.len();
+    out.token_with(first_space, |q| {
         q.push('"');
+        escaped(q, &name[..end]);
+        if last {
+            q.push('"');
+        }
     });
-    Ok(())
+    // Then each run of spaces and the word after it (empty after trailing
+    // spaces: the closing quote alone).
+    while end < b.len() {
+        let word_start = end + b[end..].iter().take_while(|&&c| c == b' ').count();
+        let word_end = memchr::memchr(b' ', &b[word_start..]).map_or(b.len(), |i| word_start + i);
+        let last = word_end == b.len();
+        out.token_with(&name[end..word_start], |q| {
+            escaped(q, &name[word_start..word_end]);
+            if last {
+                q.push('"');
+            }
+        });
+        end = word_end;
+    }
 }
 
 #[cfg(test)]
@@ -287,6 +343,67 @@ mod line_tests {
                 && !rfc2047::has_word_start(&name)
                 && is_ascii_atoms(&name);
             assert_eq!(is_plain_atoms(&name), want, "{name:?}");
+        }
+    }
+
+    /// Long quoted display names fold at their inner spaces (RFC 5322
+    /// §3.2.4 allows FWS in a quoted string) and read back exactly; a word
+    /// too long to fold around goes as encoded words, not as a failure at
+    /// render time.
+    #[test]
+    fn long_quoted_names_fold_inside_the_quotes() {
+        use crate::mime::Message;
+        let names = [
+            "O'Brien, Dr. Patrick ".repeat(48).trim().to_owned(),
+            "Smith, J ".repeat(12).trim().to_owned(),
+            "Zoë \"Z\" Müller, Ph.D. ".repeat(30).trim().to_owned(),
+            format!("a,{}", "b".repeat(998)),
+            format!("x  y, {}  z ", "q\\".repeat(12)),
+            " lead, trail ".to_owned(),
+        ];
+        for (k, name) in names.iter().enumerate() {
+            for utf8_headers in [false, true] {
+                let opts = RenderOptions {
+                    utf8_headers,
+                    allow_8bit: false,
+                };
+                let to = Mailbox::new(Some(name), "p@example.com").unwrap();
+                let m = Message::builder()
+                    .from("f@example.com")
+                    .to(to)
+                    .cc(format!(
+                        "\"{}\" <c@example.com>",
+                        name.replace(['"', '\\'], "")
+                    ))
+                    .text("x")
+                    .build()
+                    .unwrap();
+                let out = m
+                    .to_bytes_with(opts)
+                    .unwrap_or_else(|e| panic!("{k}: {e:?}"));
+                let text = String::from_utf8(out).unwrap();
+                let head = &text[..text.find("\r\n\r\n").unwrap()];
+                for line in head.split("\r\n") {
+                    assert!(line.len() <= 78, "{k} {utf8_headers}: {line:?}");
+                }
+                let to_header = head
+                    .split("\r\nTo: ")
+                    .nth(1)
+                    .unwrap()
+                    .split("\r\nCc: ")
+                    .next()
+                    .unwrap()
+                    .replace("\r\n", "");
+                let plain = name.is_ascii() || utf8_headers;
+                if plain && !has_overlong_word(name) {
+                    let mut quoted = Vec::new();
+                    push_quoted(&mut quoted, name.as_bytes());
+                    let want = format!("{} <p@example.com>", String::from_utf8(quoted).unwrap());
+                    assert_eq!(to_header, want, "{k}");
+                } else {
+                    assert!(to_header.starts_with("=?utf-8?"), "{k}: {to_header}");
+                }
+            }
         }
     }
 
