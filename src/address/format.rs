@@ -244,7 +244,8 @@ fn phrase_tokens(
         || (!ascii_printable && !opts.utf8_headers)
         || has_overlong_word(name)
     {
-        rfc2047::encode_phrase_each(name, Charset::UTF_8, |word| {
+        let first = rfc2047::first_word_len(out);
+        rfc2047::encode_phrase_each(name, Charset::UTF_8, first, |word| {
             out.token(space, word);
             space = " ";
         })?;

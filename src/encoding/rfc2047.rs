@@ -3,12 +3,36 @@
 //! Every encoded word is at most 75 characters, holds whole characters only
 //! and, for stateful charsets (ISO-2022-JP), is decodable on its own. Per
 //! word the shorter of `B` and `Q` is used (`Q` on a tie).
+//!
+//! The first word of a header value is shorter, so that its line (header
+//! name, `": "`, word) stays within 76 characters (RFC 2047 §2): the token
+//! sink tells where that word starts ([`TokenSink::lead`]). The words after
+//! it follow a fold point and get the whole 75. When the header name is so
+//! long that not even a word of one character fits after it, the first word
+//! gets the whole 75 too and the folder starts it on the next line
+//! (`Name:` CRLF SP word; see [`crate::header::write_header`]).
 
 use super::{Charset, EncodingError, Token};
 use crate::header::TokenSink;
 
 /// Longest encoded word (RFC 2047 §2).
 pub const MAX_WORD_LEN: usize = 75;
+
+/// Longest line holding an encoded word (RFC 2047 §2), CRLF excluded.
+pub(crate) const MAX_ENCODED_LINE_LEN: usize = 76;
+
+/// The least payload (encoded text between `?X?` and `?=`) a first word is
+/// given a budget of its own for: a character or two of any charset. With
+/// less room the word starts on the next line instead.
+const MIN_FIRST_PAYLOAD: usize = 12;
+
+/// The longest first encoded word for a token sink: one that fits on the
+/// header's first line when the next token starts it, else any word.
+pub(crate) fn first_word_len(tokens: &impl TokenSink) -> usize {
+    tokens.lead().map_or(MAX_WORD_LEN, |lead| {
+        MAX_ENCODED_LINE_LEN.saturating_sub(lead).min(MAX_WORD_LEN)
+    })
+}
 
 /// A plain word longer than this is encoded (split over several encoded
 /// words) so that the header can be folded under 998 octets per line.
@@ -319,7 +343,8 @@ fn push_run(
     tokens: &mut impl TokenSink,
 ) -> Result<(), EncodingError> {
     let mut space = space;
-    encode_run(run, charset, QMode::Text, |word| {
+    let first = first_word_len(tokens);
+    encode_run(run, charset, QMode::Text, first, MAX_WORD_LEN, |word| {
         tokens.token(space, word);
         space = " ";
     })
@@ -330,18 +355,34 @@ fn push_run(
 /// `B`, whichever is shorter per word. Decoders give back the exact name,
 /// spaces included. Empty input gives no words.
 pub fn encode_phrase(text: &str, charset: Charset) -> Result<Vec<String>, EncodingError> {
+    encode_phrase_sized(text, charset, MAX_WORD_LEN, MAX_WORD_LEN)
+}
+
+/// [`encode_phrase`] with the first word at most `first` characters long
+/// and the others at most `rest` (each at most [`MAX_WORD_LEN`]; a word
+/// of a single character may still be longer).
+pub(crate) fn encode_phrase_sized(
+    text: &str,
+    charset: Charset,
+    first: usize,
+    rest: usize,
+) -> Result<Vec<String>, EncodingError> {
     let mut out = Vec::new();
-    encode_run(text, charset, QMode::Phrase, |w| out.push(w.to_owned()))?;
+    encode_run(text, charset, QMode::Phrase, first, rest, |w| {
+        out.push(w.to_owned())
+    })?;
     Ok(out)
 }
 
-/// [`encode_phrase`], handing each word to `emit` instead of collecting.
+/// [`encode_phrase`], handing each word to `emit` instead of collecting,
+/// the first one at most `first` characters long (see [`first_word_len`]).
 pub(crate) fn encode_phrase_each(
     text: &str,
     charset: Charset,
+    first: usize,
     emit: impl FnMut(&str),
 ) -> Result<(), EncodingError> {
-    encode_run(text, charset, QMode::Phrase, emit)
+    encode_run(text, charset, QMode::Phrase, first, MAX_WORD_LEN, emit)
 }
 
 /// Encodes the whole text as encoded words (to be joined by single spaces),
@@ -355,18 +396,27 @@ pub fn encode_words(text: &str, charset: Charset) -> Result<Vec<String>, Encodin
 /// The escape sequence that returns ISO-2022-JP to ASCII.
 const ESC_ASCII: &[u8] = b"\x1b(B";
 
-/// Splits `s` into encoded words, calling `emit` for each.
+/// Splits `s` into encoded words, calling `emit` for each: the first at
+/// most `first` characters long, the others at most `rest` (see
+/// [`MIN_FIRST_PAYLOAD`] for a `first` too small for any word).
 fn encode_run<F: FnMut(&str)>(
     s: &str,
     charset: Charset,
     mode: QMode,
+    first: usize,
+    rest: usize,
     mut emit: F,
 ) -> Result<(), EncodingError> {
     let name = charset.name();
     let mut word = WordBuf::new();
     // "=?" name "?X?" ... "?="
     let overhead = name.len() + 7;
-    let budget = MAX_WORD_LEN.saturating_sub(overhead).max(12);
+    let rest_budget = rest.min(MAX_WORD_LEN).saturating_sub(overhead).max(12);
+    let first_budget = match first.min(MAX_WORD_LEN).saturating_sub(overhead) {
+        b if b >= MIN_FIRST_PAYLOAD => b,
+        _ => MAX_WORD_LEN.saturating_sub(overhead).max(12),
+    };
+    let mut budget = first_budget;
     let mut start = 0usize;
     while start < s.len() {
         let rest = slice(s, start, s.len());
@@ -397,6 +447,7 @@ fn encode_run<F: FnMut(&str)>(
             end = chunk.char_indices().next_back().map_or(end, |(i, _)| i);
         }
         start += end;
+        budget = rest_budget;
     }
     Ok(())
 }

@@ -11,7 +11,11 @@ pub const MAX_LINE_LEN: usize = 998;
 
 /// Writes `Name: tokens…\r\n` to `out`, folding before a token preceded by
 /// a single space whenever the line would pass 78 columns. The first token
-/// is written after `": "` whatever its own whitespace.
+/// is written after `": "` whatever its own whitespace, unless it would pass
+/// 78 columns there but fits on a line of its own: then the header's first
+/// line is `Name:` alone and the token starts the next (`Name:` CRLF SP
+/// token; a header name so long that not even a short encoded word fits
+/// after it).
 ///
 /// Some parsers (`mail-parser`) collapse all whitespace around a fold into
 /// one space, against RFC 5322's unfolding, so a longer run of whitespace is
@@ -66,7 +70,11 @@ impl<'o> Folder<'o> {
         // A single space is the fold point every reader agrees on; a longer
         // run is used only to stay within 998 octets.
         let foldable = space == " " || (!space.is_empty() && self.line_len + added > MAX_LINE_LEN);
-        if !first && past_soft && foldable {
+        if first && past_soft && added <= SOFT_LINE_LEN {
+            // Too long for the name's line, short enough for its own.
+            self.out.extend_from_slice(b"\r\n ");
+            self.line_len = added;
+        } else if !first && past_soft && foldable {
             // Spaces and tabs are one byte each: split before the last one,
             // or earlier when the rest of the run would pass 998 octets on
             // this line (unfolding reads either split back exactly).
@@ -116,6 +124,14 @@ pub(crate) trait TokenSink {
     /// Appends `text` to the last token (no fold point in between). Does
     /// nothing before the first token.
     fn glue(&mut self, text: &str);
+
+    /// When the next token is the header's first, written on the header's
+    /// line right after `Name: `, the column its text starts at; `None`
+    /// otherwise, or when the sink does not know the header (a token list).
+    /// The RFC 2047 encoder sizes a first encoded word by it.
+    fn lead(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl TokenSink for Vec<Token> {
@@ -214,6 +230,10 @@ impl TokenSink for PendingFolder<'_, '_> {
         if self.text_at.is_some() {
             self.buffers.token.push_str(text);
         }
+    }
+
+    fn lead(&self) -> Option<usize> {
+        (self.folder.first && self.text_at.is_none()).then_some(self.folder.name_len + 2)
     }
 }
 
