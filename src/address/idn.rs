@@ -35,6 +35,27 @@ pub(crate) fn domain_to_ascii(domain: &str) -> Option<String> {
     hostname_ok(&ascii).then_some(ascii)
 }
 
+/// The Unicode form of a domain in its ASCII form as [`domain_to_ascii`]
+/// gives it (lowercase, valid A-labels): each A-label decoded to its
+/// U-label, other labels kept. This is UTS-46 ToUnicode of that form (its
+/// mapping step changes nothing in a valid domain), so `bücher。de`,
+/// `ｅｘａｍｐｌｅ．com` and `Ⅻ.com` become `bücher.de`, `example.com` and
+/// `xii.com`. The same Punycode decoder serves the native and the wasm
+/// build (which has no `idna` tables). `None` for an undecodable A-label.
+pub(crate) fn domain_to_unicode(ascii: &str) -> Option<String> {
+    let mut out = String::with_capacity(ascii.len() * 2);
+    for (i, label) in ascii.split('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        match label.strip_prefix("xn--") {
+            Some(encoded) => out.extend(punycode_decode(encoded)?),
+            None => out.push_str(label),
+        }
+    }
+    Some(out)
+}
+
 /// UTS-46 ToASCII, strict (STD3 rules, hyphen checks, DNS lengths).
 #[cfg(not(all(target_arch = "wasm32", feature = "wasm")))]
 fn uts46_to_ascii_strict(domain: &str) -> Option<String> {
@@ -101,6 +122,69 @@ fn address_literal_ok(inner: &str) -> bool {
         return v6.parse::<Ipv6Addr>().is_ok();
     }
     inner.parse::<Ipv4Addr>().is_ok()
+}
+
+/// RFC 3492 Punycode decoding (the part of an A-label after `xn--`).
+/// Shared with the wasm build's CheckHyphens (`crate::wasm::idna`).
+pub(crate) fn punycode_decode(input: &str) -> Option<Vec<char>> {
+    const BASE: u32 = 36;
+    const T_MIN: u32 = 1;
+    const T_MAX: u32 = 26;
+    const SKEW: u32 = 38;
+    const DAMP: u32 = 700;
+    let adapt = |mut delta: u32, points: u32, first: bool| {
+        delta /= if first { DAMP } else { 2 };
+        delta += delta / points;
+        let mut k = 0;
+        while delta > ((BASE - T_MIN) * T_MAX) / 2 {
+            delta /= BASE - T_MIN;
+            k += BASE;
+        }
+        k + (BASE - T_MIN + 1) * delta / (delta + SKEW)
+    };
+    let (basic, rest) = match input.rfind('-') {
+        Some(i) => (&input[..i], &input[i + 1..]),
+        None => ("", input),
+    };
+    if !basic.is_ascii() {
+        return None;
+    }
+    let mut out: Vec<char> = basic.chars().collect();
+    let (mut n, mut i, mut bias) = (0x80u32, 0u32, 72u32);
+    let mut digits = rest.bytes().peekable();
+    while digits.peek().is_some() {
+        let old_i = i;
+        let mut w = 1u32;
+        let mut k = BASE;
+        loop {
+            let digit = match digits.next()? {
+                c @ b'a'..=b'z' => u32::from(c - b'a'),
+                c @ b'A'..=b'Z' => u32::from(c - b'A'),
+                c @ b'0'..=b'9' => u32::from(c - b'0') + 26,
+                _ => return None,
+            };
+            i = i.checked_add(digit.checked_mul(w)?)?;
+            let t = if k <= bias {
+                T_MIN
+            } else if k >= bias + T_MAX {
+                T_MAX
+            } else {
+                k - bias
+            };
+            if digit < t {
+                break;
+            }
+            w = w.checked_mul(BASE - t)?;
+            k += BASE;
+        }
+        let len = u32::try_from(out.len()).ok()? + 1;
+        bias = adapt(i - old_i, len, old_i == 0);
+        n = n.checked_add(i / len)?;
+        i %= len;
+        out.insert(usize::try_from(i).ok()?, char::from_u32(n)?);
+        i += 1;
+    }
+    Some(out)
 }
 
 #[cfg(test)]

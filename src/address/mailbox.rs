@@ -10,15 +10,16 @@ use crate::envelope::{EnvelopeAddress, RenderOptions};
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Mailbox {
     /// One allocation for every piece: the display name, then
-    /// `local@domain` as given, then the domain in A-labels when that
-    /// differs from the domain as given. The layout depends only on the
+    /// `local@domain` (the domain as given when ASCII, else its UTS-46
+    /// Unicode form, see [`Mailbox::domain`]), then the domain in A-labels
+    /// when that differs from the domain before it. The layout depends only on the
     /// pieces, so the derived comparisons compare the pieces.
     buf: String,
     /// Length of the name (0: no name; an empty name is no name).
     name_len: usize,
     /// Length of the local part (after the name).
     local_len: usize,
-    /// Length of the domain as given (after `local@`).
+    /// Length of the domain (after `local@`).
     domain_len: usize,
 }
 
@@ -60,7 +61,8 @@ impl Mailbox {
         // which begins with the same test.)
         match plain_addr_spec(address) {
             Some((local_len, true)) if !cfg!(target_arch = "wasm32") => {
-                Ok(Self::from_parts(name, address, local_len, ""))
+                let (local, domain) = (&address[..local_len], &address[local_len + 1..]);
+                Ok(Self::from_parts(name, local, domain, ""))
             }
             _ => Self::new_general(name, address),
         }
@@ -69,30 +71,43 @@ impl Mailbox {
     /// [`Mailbox::new`] for any address but the usual one.
     #[inline(never)]
     fn new_general(name: &str, address: &str) -> Result<Mailbox, AddressError> {
-        let (local_len, ascii_domain) = match plain_addr_spec(address) {
-            Some((local_len, true)) => (local_len, None),
-            Some((local_len, false)) => (
+        let checked = match plain_addr_spec(address) {
+            Some((local_len, true)) => Checked {
                 local_len,
-                Some(address[local_len + 1..].to_ascii_lowercase()),
-            ),
+                unicode: None,
+                ascii: None,
+            },
+            Some((local_len, false)) => Checked {
+                local_len,
+                unicode: None,
+                ascii: Some(address[local_len + 1..].to_ascii_lowercase()),
+            },
             None => check_general(address)?,
         };
-        let ascii = ascii_domain.as_deref().unwrap_or("");
-        Ok(Self::from_parts(name, address, local_len, ascii))
+        let local = &address[..checked.local_len];
+        let domain = checked
+            .unicode
+            .as_deref()
+            .unwrap_or(&address[checked.local_len + 1..]);
+        let ascii = checked.ascii.as_deref().unwrap_or("");
+        Ok(Self::from_parts(name, local, domain, ascii))
     }
 
     /// The mailbox of checked pieces: `ascii` is the domain in A-labels
-    /// when that differs from the domain as given, else empty.
-    fn from_parts(name: &str, address: &str, local_len: usize, ascii: &str) -> Mailbox {
-        let mut buf = String::with_capacity(name.len() + address.len() + ascii.len());
+    /// when that differs from `domain`, else empty.
+    fn from_parts(name: &str, local: &str, domain: &str, ascii: &str) -> Mailbox {
+        let len = name.len() + local.len() + 1 + domain.len() + ascii.len();
+        let mut buf = String::with_capacity(len);
         buf.push_str(name);
-        buf.push_str(address);
+        buf.push_str(local);
+        buf.push('@');
+        buf.push_str(domain);
         buf.push_str(ascii);
         Mailbox {
             buf,
             name_len: name.len(),
-            local_len,
-            domain_len: address.len() - local_len - 1,
+            local_len: local.len(),
+            domain_len: domain.len(),
         }
     }
 
@@ -131,7 +146,12 @@ impl Mailbox {
         &self.buf[self.name_len..self.name_len + self.local_len]
     }
 
-    /// The domain as given (Unicode allowed, case kept).
+    /// The domain: as given when it is ASCII (case kept; an address
+    /// literal, a host name, A-labels included); a domain given with
+    /// non-ASCII characters in its UTS-46 Unicode form, the ToUnicode of
+    /// its A-labels (U-labels, lowercase, every dot a `.`: `Bücher。DE` is
+    /// `bücher.de`, `ｅｘａｍｐｌｅ．com` is `example.com`), which is what
+    /// headers and the envelope carry with SMTPUTF8 (RFC 6531 §3.3).
     #[inline]
     pub fn domain(&self) -> &str {
         &self.buf[self.addr_end() - self.domain_len..self.addr_end()]
@@ -146,8 +166,8 @@ impl Mailbox {
         }
     }
 
-    /// The display name (empty for none), the local part, the domain as
-    /// given and the domain in A-labels, as bytes (no UTF-8 boundary
+    /// The display name (empty for none), the local part, the domain (see
+    /// [`Mailbox::domain`]) and the domain in A-labels, as bytes (no UTF-8 boundary
     /// checks: the header writers copy them as they are).
     #[inline]
     pub(crate) fn pieces(&self) -> (&[u8], &[u8], &[u8], &[u8]) {
@@ -283,10 +303,19 @@ pub(super) fn dot_atom_end(b: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
-/// Validates any addr-spec (the general path of [`Mailbox::new`]): the
-/// local part's length and the domain in A-labels when that differs from
-/// the domain as given.
-fn check_general(address: &str) -> Result<(usize, Option<String>), AddressError> {
+/// What [`check_general`] finds in a valid addr-spec.
+struct Checked {
+    /// The local part's length.
+    local_len: usize,
+    /// The domain's UTS-46 Unicode form when the domain as given is not
+    /// ASCII (else the domain is kept as given).
+    unicode: Option<String>,
+    /// The domain in A-labels when that differs from the domain kept.
+    ascii: Option<String>,
+}
+
+/// Validates any addr-spec (the general path of [`Mailbox::new`]).
+fn check_general(address: &str) -> Result<Checked, AddressError> {
     let (local, domain) = split_addr_spec(address)?;
     // Cheap bound before IDNA: no valid domain is this long in any form.
     if local.len() > 64 || domain.len() > 1024 {
@@ -302,10 +331,25 @@ fn check_general(address: &str) -> Result<(usize, Option<String>), AddressError>
     {
         return Err(AddressError::TooLong(address.to_owned()));
     }
-    Ok((
-        local.len(),
-        (ascii_domain != domain).then_some(ascii_domain),
-    ))
+    if domain.is_ascii() {
+        return Ok(Checked {
+            local_len: local.len(),
+            unicode: None,
+            ascii: (ascii_domain != domain).then_some(ascii_domain),
+        });
+    }
+    // Not ASCII: the U-labels of the A-labels (RFC 6531 §3.3 wants valid
+    // U-labels, not full-width letters or ideographic full stops).
+    let unicode = idn::domain_to_unicode(&ascii_domain)
+        .ok_or_else(|| AddressError::InvalidDomain(address.to_owned()))?;
+    if unicode.len() > 255 || local.len() + 1 + unicode.len() > 254 {
+        return Err(AddressError::TooLong(address.to_owned()));
+    }
+    Ok(Checked {
+        local_len: local.len(),
+        ascii: (ascii_domain != unicode).then_some(ascii_domain),
+        unicode: Some(unicode),
+    })
 }
 
 /// Splits a strict addr-spec into local part and domain, validating the
@@ -460,11 +504,12 @@ mod fast_path_tests {
             if round % 5 == 0 {
                 addr = addr.replace('Z', &"z".repeat(64));
             }
-            let general = check_general(&addr).map(|(local_len, ascii)| Mailbox {
-                buf: format!("N{addr}{}", ascii.unwrap_or_default()),
+            // ASCII addresses only: the domain is kept as given.
+            let general = check_general(&addr).map(|c| Mailbox {
+                buf: format!("N{addr}{}", c.ascii.unwrap_or_default()),
                 name_len: 1,
-                local_len,
-                domain_len: addr.len() - local_len - 1,
+                local_len: c.local_len,
+                domain_len: addr.len() - c.local_len - 1,
             });
             if plain_addr_spec(&addr).is_some() {
                 fast += 1;
@@ -501,5 +546,65 @@ mod fast_path_tests {
             .unwrap()
             .envelope_address()
             .is_internationalized());
+    }
+
+    /// Found by review: a domain given with full-width letters, an
+    /// ideographic full stop or a compatibility character was kept as
+    /// typed, so with SMTPUTF8 the header and the envelope carried text
+    /// that is no valid U-label (RFC 6531 §3.3). The Unicode form is now
+    /// the ToUnicode of the A-labels.
+    #[test]
+    fn non_ascii_domains_are_kept_in_their_unicode_form() {
+        use crate::address::{format_entries, AddressEntry};
+        let utf8 = RenderOptions {
+            utf8_headers: true,
+            allow_8bit: true,
+        };
+        let cases = [
+            ("jörg@ｅｘａｍｐｌｅ．com", "jörg@example.com", None),
+            ("x@bücher。de", "x@bücher.de", Some("x@xn--bcher-kva.de")),
+            ("x@Ⅻ.com", "x@xii.com", Some("x@xii.com")),
+            ("x@BÜCHER.De", "x@bücher.de", Some("x@xn--bcher-kva.de")),
+            (
+                "x@ｍüｎｃｈｅｎ｡ＤＥ",
+                "x@münchen.de",
+                Some("x@xn--mnchen-3ya.de"),
+            ),
+            (
+                "x@例え．テスト",
+                "x@例え.テスト",
+                Some("x@xn--r8jz45g.xn--zckzah"),
+            ),
+            // ASCII domains stay as given.
+            (
+                "x@Mail.Example.COM",
+                "x@Mail.Example.COM",
+                Some("x@mail.example.com"),
+            ),
+            (
+                "x@xn--bcher-kva.de",
+                "x@xn--bcher-kva.de",
+                Some("x@xn--bcher-kva.de"),
+            ),
+        ];
+        for (input, want, ascii) in cases {
+            let m = Mailbox::new(Some("N"), input).unwrap();
+            assert_eq!(m.address(), want, "{input}");
+            assert_eq!(m.ascii_address().as_deref(), ascii, "{input}");
+            let e = m.envelope_address();
+            assert_eq!(e.utf8(), want, "{input}");
+            assert_eq!(e.ascii(), ascii, "{input}");
+            let tokens = format_entries(&[AddressEntry::Mailbox(m.clone())], utf8).unwrap();
+            assert_eq!(tokens.last().unwrap().text, format!("<{want}>"), "{input}");
+            assert_eq!(m.to_string(), format!("N <{want}>"));
+            // For a non-ASCII domain, the native build's `idna` gives the
+            // same Unicode form.
+            let domain = input.split_once('@').unwrap().1;
+            if !domain.is_ascii() {
+                let (native, result) = idna::domain_to_unicode(domain);
+                assert!(result.is_ok(), "{input}");
+                assert_eq!(m.domain(), native, "{input}");
+            }
+        }
     }
 }

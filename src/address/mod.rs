@@ -18,6 +18,8 @@ use std::fmt;
 
 mod format;
 mod idn;
+#[cfg(feature = "wasm")]
+pub(crate) use idn::punycode_decode;
 mod mailbox;
 mod parse;
 

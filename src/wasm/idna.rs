@@ -13,7 +13,8 @@
 //!   e.g. `＿` → `_`, fails there);
 //! - CheckHyphens: no label (its Unicode form for an A-label) starts or
 //!   ends with `-` or has `--` in its third and fourth positions
-//!   ([`hyphens_ok`], with a Punycode decoder for A-labels);
+//!   ([`hyphens_ok`], with the Punycode decoder that also gives mailboxes
+//!   their U-labels, `crate::address::idn`);
 //! - VerifyDnsLength: `hostname_ok` again (labels of 1..=63 octets, 253 in
 //!   all);
 //! - the URL parser's own steps that are not UTS-46 (percent-decoding,
@@ -88,67 +89,7 @@ pub(crate) fn hyphens_ok(label: &str) -> bool {
     }
 }
 
-/// RFC 3492 Punycode decoding (the part of an A-label after `xn--`).
-pub(crate) fn punycode_decode(input: &str) -> Option<Vec<char>> {
-    const BASE: u32 = 36;
-    const T_MIN: u32 = 1;
-    const T_MAX: u32 = 26;
-    const SKEW: u32 = 38;
-    const DAMP: u32 = 700;
-    let adapt = |mut delta: u32, points: u32, first: bool| {
-        delta /= if first { DAMP } else { 2 };
-        delta += delta / points;
-        let mut k = 0;
-        while delta > ((BASE - T_MIN) * T_MAX) / 2 {
-            delta /= BASE - T_MIN;
-            k += BASE;
-        }
-        k + (BASE - T_MIN + 1) * delta / (delta + SKEW)
-    };
-    let (basic, rest) = match input.rfind('-') {
-        Some(i) => (&input[..i], &input[i + 1..]),
-        None => ("", input),
-    };
-    if !basic.is_ascii() {
-        return None;
-    }
-    let mut out: Vec<char> = basic.chars().collect();
-    let (mut n, mut i, mut bias) = (0x80u32, 0u32, 72u32);
-    let mut digits = rest.bytes().peekable();
-    while digits.peek().is_some() {
-        let old_i = i;
-        let mut w = 1u32;
-        let mut k = BASE;
-        loop {
-            let digit = match digits.next()? {
-                c @ b'a'..=b'z' => u32::from(c - b'a'),
-                c @ b'A'..=b'Z' => u32::from(c - b'A'),
-                c @ b'0'..=b'9' => u32::from(c - b'0') + 26,
-                _ => return None,
-            };
-            i = i.checked_add(digit.checked_mul(w)?)?;
-            let t = if k <= bias {
-                T_MIN
-            } else if k >= bias + T_MAX {
-                T_MAX
-            } else {
-                k - bias
-            };
-            if digit < t {
-                break;
-            }
-            w = w.checked_mul(BASE - t)?;
-            k += BASE;
-        }
-        let len = u32::try_from(out.len()).ok()? + 1;
-        bias = adapt(i - old_i, len, old_i == 0);
-        n = n.checked_add(i / len)?;
-        i %= len;
-        out.insert(usize::try_from(i).ok()?, char::from_u32(n)?);
-        i += 1;
-    }
-    Some(out)
-}
+pub(crate) use crate::address::punycode_decode;
 
 #[cfg(test)]
 mod tests {
