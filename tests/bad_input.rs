@@ -325,8 +325,11 @@ fn cases() -> Table {
         list[54321] = "bad\r\nRCPT TO:<x@evil.example>".into();
         base().to(list.join(", "))
     });
-    t.build("to: 1 MB display name", "To", || {
+    t.build("to: 1 MB display name", "to[1]", || {
         base().to(format!("\"{}\" <b@example.org>", "n".repeat(1 << 20)))
+    });
+    t.build("to: 1 MB display name with spaces", "to[1]", || {
+        base().to(format!("\"{}\" <b@example.org>", "n, ".repeat(1 << 18)))
     });
 
     // --- MessageBuilder: unstructured headers ---

@@ -47,12 +47,16 @@ impl Mailbox {
     /// `[IPv6:…]` literal. No comments, no surrounding whitespace, no angle
     /// brackets. `<` and `>` are refused even inside a quoted local part.
     ///
-    /// `name` may hold any Unicode except CR, LF and NUL; an empty name is
+    /// `name` may hold any Unicode except CR, LF and NUL, at most
+    /// [`crate::header::MAX_VALUE_LEN`] octets; an empty name is
     /// the same as `None`.
     pub fn new(name: Option<&str>, address: &str) -> Result<Mailbox, AddressError> {
         let name = name.unwrap_or("");
         if name.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
             return Err(bad_name(name));
+        }
+        if name.len() > crate::header::MAX_VALUE_LEN {
+            return Err(AddressError::NameTooLong(name.len()));
         }
         // The usual address (ASCII dot-atom, lowercase LDH host name) in
         // one pass; anything else takes the general path (kept out of

@@ -57,6 +57,9 @@ pub enum AddressError {
     /// Over an RFC 5321 limit: local part > 64 octets, domain > 255 octets,
     /// or address > 254 octets.
     TooLong(String),
+    /// A display name longer than [`crate::header::MAX_VALUE_LEN`] octets
+    /// (the limit of any header value): its length.
+    NameTooLong(usize),
     /// [`Mailbox::parse`] found no mailbox, several, or a group.
     NotSingleMailbox(String),
     /// The address has a non-ASCII local part and was rendered without
@@ -88,6 +91,11 @@ impl fmt::Display for AddressError {
                 f,
                 "address {} is too long (RFC 5321 limits)",
                 Excerpt(input)
+            ),
+            Self::NameTooLong(len) => write!(
+                f,
+                "a display name of {len} octets is longer than the {} allowed",
+                crate::header::MAX_VALUE_LEN
             ),
             Self::NotSingleMailbox(input) => {
                 write!(f, "expected exactly one mailbox, got {}", Excerpt(input))
