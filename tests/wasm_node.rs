@@ -265,7 +265,7 @@ fn crlf_nul_and_core_errors_have_codes_and_fields() {
         (
             r"{from: 'a@example.com', to: 'b@example.com', attachment: [{data: 'x'}, {data: 'y', name: 'a\r\nb'}]}",
             "HEADER",
-            Some("attachment[1].filename"),
+            Some("attachment[1].name"),
         ),
         (
             r"{from: 'a@example.com', to: 'b@example.com', attachment: {data: 'x', type: 'text/plain\r\nX: y'}}",

@@ -277,11 +277,11 @@ describe('Message', () => {
     assert.equal(badData?.field, 'attachment[0].data', String(badData));
     // Checked by the core (the name's CR LF): the field and the message agree.
     const [badName] = await outcome(() => new lib.Message({ ...BASE, attachment: [alt, { data: 'ok' }, { data: 'x', name: 'a\r\nb' }] }).readAsync());
-    assert.equal(badName?.field, 'attachment[2].filename', String(badName));
-    assert.match(badName.message, /attachment\[2\]\.filename/);
+    assert.equal(badName?.field, 'attachment[2].name', String(badName));
+    assert.match(badName.message, /attachment\[2\]\.name/);
     const [afterAlt] = await outcome(() => new lib.Message({ ...BASE, attachment: [{ data: 'ok' }, alt, { data: 'x', name: 'a\r\nb' }] }).readAsync());
-    assert.equal(afterAlt?.field, 'attachment[2].filename', String(afterAlt));
-    assert.match(afterAlt.message, /attachment\[2\]\.filename/);
+    assert.equal(afterAlt?.field, 'attachment[2].name', String(afterAlt));
+    assert.match(afterAlt.message, /attachment\[2\]\.name/);
     // The order given does not change the message: the alternative is the HTML body.
     const text = await new lib.Message({ ...BASE, attachment: [{ data: 'file', name: 'f.txt' }, alt] }).readAsync();
     assert.match(text, /multipart\/alternative/);

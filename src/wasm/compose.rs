@@ -329,14 +329,21 @@ struct FieldMap(Vec<(String, String)>);
 
 impl FieldMap {
     fn to_js(&self, core: &str) -> String {
-        for (c, js) in &self.0 {
-            if let Some(rest) = core.strip_prefix(c.as_str()) {
-                if rest.is_empty() || rest.starts_with('.') || rest.starts_with(' ') {
-                    return format!("{js}{rest}");
-                }
-            }
+        let mapped = self
+            .0
+            .iter()
+            .find_map(|(c, js)| {
+                let rest = core.strip_prefix(c.as_str())?;
+                (rest.is_empty() || rest.starts_with('.') || rest.starts_with(' '))
+                    .then(|| format!("{js}{rest}"))
+            })
+            .unwrap_or_else(|| core.to_owned());
+        // The core's `filename` is emailjs's `name` option.
+        if mapped.starts_with("attachment") {
+            mapped.replace("].filename", "].name")
+        } else {
+            mapped
         }
-        core.to_owned()
     }
 }
 
