@@ -41,7 +41,9 @@ pub struct Options {
     /// ([`TlsPolicy::Required`]: fail if the server does not offer it) or
     /// never. Ignored with [`Options::ssl`].
     pub tls: TlsPolicy,
-    /// The user name for AUTH.
+    /// The user name for AUTH. A user needs a password or an
+    /// [`Options::xoauth2`] token, and a password a user: half a login is
+    /// an invalid option (the npm package, as emailjs, skips AUTH then).
     pub user: Option<String>,
     /// The password for AUTH.
     pub password: Option<String>,
@@ -243,6 +245,17 @@ impl Options {
         if self.timeout.is_zero() {
             return bad("timeout", "must be more than zero");
         }
+        // Half a login is a mistake, not an empty secret to send (the npm
+        // package, as emailjs, skips AUTH then; here it is said at once).
+        if self.xoauth2.is_none() {
+            match (&self.user, &self.password) {
+                (Some(_), None) => {
+                    return bad("password", "a user needs a password (or an xoauth2 token)")
+                }
+                (None, Some(_)) => return bad("user", "a password needs a user"),
+                _ => {}
+            }
+        }
         let (credentials, mechanisms) = self.credentials();
         if let Some(c) = credentials {
             if let Err(crate::smtp::SmtpError::InvalidCredentials { field, reason }) = c.check() {
@@ -425,6 +438,24 @@ mod tests {
         assert_eq!(m, vec![Mechanism::XOAuth2]);
         assert!(!format!("{o:?}").contains("tok"));
         assert!(!format!("{o:?}").contains("\"p\""));
+    }
+
+    #[test]
+    fn half_a_login_is_refused() {
+        // Found by review: a user without a password sent AUTH with an
+        // empty password.
+        let refused = |o: &Options, field: &str| matches!(o.validate(), Err(NativeError::InvalidOptions(ref m)) if m.starts_with(&format!("{field}:")));
+        let mut o = Options::new("h");
+        o.user = Some("u".into());
+        assert!(refused(&o, "password"), "{:?}", o.validate());
+        o.user = None;
+        o.password = Some("p".into());
+        assert!(refused(&o, "user"), "{:?}", o.validate());
+        o.user = Some("u".into());
+        assert!(o.validate().is_ok());
+        o.password = None;
+        o.xoauth2 = Some("token".into());
+        assert!(o.validate().is_ok());
     }
 
     #[test]
