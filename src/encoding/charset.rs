@@ -99,7 +99,7 @@ impl Charset {
     /// On error `out` may hold a partial result.
     ///
     /// A character the WHATWG encoder writes as another one's bytes (see
-    /// [`Charset::substitutes`]) is unmappable too: the first one, or the
+    /// `Charset::substitutes`) is unmappable too: the first one, or the
     /// first character the encoder cannot write at all, is named.
     pub fn encode_into(self, text: &str, out: &mut Vec<u8>) -> Result<(), EncodingError> {
         if self.is_utf8() {

@@ -6,7 +6,7 @@
 //!
 //! The first word of a header value is shorter, so that its line (header
 //! name, `": "`, word) stays within 76 characters (RFC 2047 §2): the token
-//! sink tells where that word starts ([`TokenSink::lead`]). The words after
+//! sink tells where that word starts (`TokenSink::lead`). The words after
 //! it follow a fold point and get the whole 75. When the header name is so
 //! long that not even a word of one character fits after it, the first word
 //! gets the whole 75 too and the folder starts it on the next line
