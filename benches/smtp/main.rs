@@ -8,7 +8,8 @@
 //!   --cap SECS         stop a run after this long (10; stalled peers)
 //!   --repeat R         runs per cell, the median is kept (1)
 //!   --senders a,b      among mimeograph, mimeograph-async, mimeograph-js,
-//!                      lettre, mail-send, nodemailer, emailjs (all)
+//!                      lettre, mail-send, mail-send-pipelined, nodemailer,
+//!                      emailjs (all)
 //!   --sinks m:a,...    sink modes pc|p|none, ACK quick|normal
 //!                      (pc:quick,p:quick,none:quick,pc:normal,p:normal,none:normal)
 //!   --out PATH         write the Markdown table there (benches/results/w4.md;
@@ -214,7 +215,7 @@ fn smoke() {
     }
     // The peers' senders work (their numbers are the bench's business).
     let peers = Args { messages: 3, ..a };
-    for sender in [Sender::Lettre, Sender::MailSend] {
+    for sender in [Sender::Lettre, Sender::MailSend, Sender::MailSendPipelined] {
         if let Err(e) = run_once(sender, Ext::PipeChunk, Ack::Quick, &peers) {
             failures.push(format!("{}: {e}", sender.name()));
         }

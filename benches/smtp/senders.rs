@@ -55,8 +55,13 @@ pub enum Sender {
     MimeographJs,
     /// lettre `SmtpTransport` with a pool of one connection.
     Lettre,
-    /// mail-send `SmtpClient` (tokio).
+    /// mail-send `SmtpClient` (tokio), `send` (its one-call API: a reply
+    /// awaited after MAIL, RCPT, DATA and the content).
     MailSend,
+    /// mail-send `SmtpClient`, pipelined with its public API: `cmds` (MAIL
+    /// and RCPT in one write) then `bdat` (`BDAT n LAST` and the content):
+    /// 2 round trips a message.
+    MailSendPipelined,
     /// nodemailer, pooled SMTP transport with one connection.
     Nodemailer,
     /// emailjs `SMTPClient`.
@@ -64,12 +69,13 @@ pub enum Sender {
 }
 
 impl Sender {
-    pub const ALL: [Sender; 7] = [
+    pub const ALL: [Sender; 8] = [
         Sender::Mimeograph,
         Sender::MimeographAsync,
         Sender::MimeographJs,
         Sender::Lettre,
         Sender::MailSend,
+        Sender::MailSendPipelined,
         Sender::Nodemailer,
         Sender::Emailjs,
     ];
@@ -81,6 +87,7 @@ impl Sender {
             Sender::MimeographJs => "mimeograph-js",
             Sender::Lettre => "lettre",
             Sender::MailSend => "mail-send",
+            Sender::MailSendPipelined => "mail-send-pipelined",
             Sender::Nodemailer => "nodemailer",
             Sender::Emailjs => "emailjs",
         }
@@ -92,7 +99,8 @@ impl Sender {
             Sender::MimeographAsync => "mimeograph AsyncSmtpClient (tokio)",
             Sender::MimeographJs => "mimeograph npm package (Node)",
             Sender::Lettre => "lettre SmtpTransport, pool of 1",
-            Sender::MailSend => "mail-send (tokio)",
+            Sender::MailSend => "mail-send (tokio), send()",
+            Sender::MailSendPipelined => "mail-send (tokio), cmds() + bdat()",
             Sender::Nodemailer => "nodemailer, pool of 1",
             Sender::Emailjs => "emailjs SMTPClient",
         }
@@ -108,7 +116,8 @@ impl Sender {
             Sender::Mimeograph => mimeograph_blocking(addr, count, cap),
             Sender::MimeographAsync => runtime()?.block_on(mimeograph_async(addr, count, cap)),
             Sender::Lettre => lettre(addr, count, cap),
-            Sender::MailSend => runtime()?.block_on(mail_send(addr, count, cap)),
+            Sender::MailSend => runtime()?.block_on(mail_send(addr, count, cap, false)),
+            Sender::MailSendPipelined => runtime()?.block_on(mail_send(addr, count, cap, true)),
             Sender::MimeographJs | Sender::Nodemailer | Sender::Emailjs => {
                 node(self.name(), addr, count, cap)
             }
@@ -246,7 +255,14 @@ fn lettre(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String
     Ok(Outcome { sent, elapsed, cpu })
 }
 
-async fn mail_send(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String> {
+/// mail-send: `send` (`pipelined` false) or, with the server's PIPELINING
+/// and CHUNKING (the P+C sinks; otherwise as `send`), `cmds` + `bdat`.
+async fn mail_send(
+    addr: SocketAddr,
+    count: u64,
+    cap: Duration,
+    pipelined: bool,
+) -> Result<Outcome, String> {
     use mail_send::mail_builder::MessageBuilder;
     use mail_send::SmtpClientBuilder;
     let text = w1::text();
@@ -256,9 +272,19 @@ async fn mail_send(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcom
         .map_err(|e| e.to_string())?
         .implicit_tls(false)
         .helo_host("localhost")
+        .say_ehlo(false)
         .connect_plain()
         .await
         .map_err(|e| e.to_string())?;
+    // EHLO ourselves, to see the extensions (`connect_plain` drops them).
+    // smtp-proto's EXT_PIPELINING and EXT_CHUNKING (not re-exported).
+    const EXT_CHUNKING: u32 = 1 << 6;
+    const EXT_PIPELINING: u32 = 1 << 19;
+    let ehlo = client
+        .capabilities("localhost", false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let chunking = ehlo.has_capability(EXT_CHUNKING) && ehlo.has_capability(EXT_PIPELINING);
     let mut sent = 0;
     while sent < count && start.elapsed() < cap {
         let m = MessageBuilder::new()
@@ -266,7 +292,24 @@ async fn mail_send(addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcom
             .to((w1::TO_NAME, w1::TO_ADDR))
             .subject(w1::subject(sent))
             .text_body(text.as_str());
-        let r = client.send(m).await.map_err(|e| e.to_string())?;
+        let r = if pipelined && chunking {
+            // The envelope as `send` makes it, in one write; then the
+            // content with BDAT … LAST.
+            let body = m.write_to_vec().map_err(|e| e.to_string())?;
+            let replies = client
+                .cmds([
+                    format!("MAIL FROM:<{}>\r\n", w1::FROM_ADDR),
+                    format!("RCPT TO:<{}>\r\n", w1::TO_ADDR),
+                ])
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(bad) = replies.iter().find(|r| r.code() != 250) {
+                return Err(format!("mail-send: {bad:?}"));
+            }
+            client.bdat(&body).await.map_err(|e| e.to_string())?
+        } else {
+            client.send(m).await.map_err(|e| e.to_string())?
+        };
         if r.code() != 250 {
             return Err(format!("mail-send: {r:?}"));
         }
