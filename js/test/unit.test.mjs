@@ -257,3 +257,66 @@ test('the default EHLO name is the host name when it is a usable domain, else lo
   assert.equal(domain('my_host'), 'localhost');
   assert.equal(domain('bad host'), 'localhost');
 });
+
+test('the WebSocket transport: an error event after the open waits for its close event, whose code decides (found by review)', async () => {
+  const { WebSocketTransport, privateBridgeHop } = await import(path.join(jsDir, 'lib', 'transports', 'websocket.js'));
+  // A scripted WebSocket: the test fires its events.
+  class FakeWebSocket {
+    constructor(url, protocols) {
+      this.url = url;
+      this.protocols = protocols;
+      this.protocol = 'binary';
+      this.readyState = 1;
+      FakeWebSocket.last = this;
+    }
+    send() {}
+    close() {}
+  }
+  const closed = async (events) => {
+    const t = new WebSocketTransport({ url: 'ws://127.0.0.1:1/', WebSocket: FakeWebSocket });
+    const opened = t.open();
+    FakeWebSocket.last.onopen();
+    await opened;
+    const got = new Promise((resolve) => (t.onClose = resolve));
+    events(FakeWebSocket.last);
+    return got;
+  };
+  // A browser's abnormal close: error, then close 1006: a lost connection.
+  const lost = await closed((ws) => {
+    ws.onerror({ message: 'net::ERR_CONNECTION_RESET' });
+    ws.onclose({ code: 1006, reason: '' });
+  });
+  assert.equal(lost?.code, 'ECONNRESET');
+  assert.match(lost.message, /code 1006/);
+  // A bridge failure (1011) after an error: not a lost connection.
+  const failed = await closed((ws) => {
+    ws.onerror({});
+    ws.onclose({ code: 1011, reason: 'boom' });
+  });
+  assert.equal(failed?.code, undefined);
+  assert.match(failed.message, /code 1011/);
+  // An error with no close event after it still ends the connection.
+  const alone = await closed((ws) => ws.onerror({ message: 'gone' }));
+  assert.match(alone.message, /WebSocket error on bridge/);
+
+  // Which bridge hops count as private (AUTH allowed with `ssl`).
+  for (const url of ['wss://bridge.example/', 'ws://localhost:8025/', 'ws://LOCALHOST:1', 'ws://localhost.:1/', 'ws://127.0.0.1:1', 'ws://127.1.2.3/', 'ws://[::1]:1/']) {
+    assert.equal(privateBridgeHop(url), true, url);
+  }
+  for (const url of ['ws://bridge.example/', 'ws://mail.localhost/', 'ws://10.0.0.1/', 'ws://[::ffff:127.0.0.1]/', 'not a url']) {
+    assert.equal(privateBridgeHop(url), false, url);
+  }
+});
+
+test('a key with a lone surrogate is refused with a readable message (found by review: the field rewrite garbled it)', async () => {
+  const cases = [
+    [{ from: 'a@b.example', to: 'd@e.example', text: 'x', ['x-\uD800']: 'v' }, 'options key'],
+    [{ from: 'a@b.example', to: 'd@e.example', text: 'x', attachment: [{ data: 'x', headers: { ['x-\uD800']: 'v' } }] }, 'attachment[0].headers key'],
+  ];
+  for (const [options, field] of cases) {
+    const err = await new lib.Message(options).readAsync().then(() => null, (e) => e);
+    assert.equal(err?.code, 'INVALID_ARGUMENT', String(err));
+    assert.equal(err.field, field);
+    assert.match(err.message, /^a key of .* contains a lone surrogate \(invalid UTF-16\)$/);
+  }
+});

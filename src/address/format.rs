@@ -272,7 +272,8 @@ fn phrase_tokens(
 /// can come inside it, so it could not be kept under 998 octets a line
 /// (the same rule as for unstructured text).
 fn has_overlong_word(name: &str) -> bool {
-    name.len() > rfc2047::MAX_PLAIN_WORD_LEN - 2
+    // Quoting at most doubles a word (each `"` and `\` is escaped).
+    name.len() * 2 + 2 > rfc2047::MAX_PLAIN_WORD_LEN
         && name.split(' ').any(|w| {
             let escapes = w.bytes().filter(|&b| b == b'"' || b == b'\\').count();
             w.len() + escapes + 2 > rfc2047::MAX_PLAIN_WORD_LEN
@@ -361,6 +362,10 @@ mod line_tests {
             format!("a,{}", "b".repeat(998)),
             format!("x  y, {}  z ", "q\\".repeat(12)),
             " lead, trail ".to_owned(),
+            // Found by review: shorter than the limit, but not once quoted
+            // (every `\` and `"` doubles).
+            "\\".repeat(500),
+            "\"".repeat(898),
         ];
         for (k, name) in names.iter().enumerate() {
             for utf8_headers in [false, true] {

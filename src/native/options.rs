@@ -253,6 +253,12 @@ impl Options {
                     return bad("password", "a user needs a password (or an xoauth2 token)")
                 }
                 (None, Some(_)) => return bad("user", "a password needs a user"),
+                (Some(_), Some(p)) if p.is_empty() => {
+                    return bad(
+                        "password",
+                        "is empty (leave user and password unset for no AUTH)",
+                    )
+                }
                 _ => {}
             }
         }
@@ -453,6 +459,9 @@ mod tests {
         assert!(refused(&o, "user"), "{:?}", o.validate());
         o.user = Some("u".into());
         assert!(o.validate().is_ok());
+        // `smtp://u:@host`: an empty password is half a login too.
+        o.password = Some(String::new());
+        assert!(refused(&o, "password"), "{:?}", o.validate());
         o.password = None;
         o.xoauth2 = Some("token".into());
         assert!(o.validate().is_ok());

@@ -427,10 +427,17 @@ mod tests {
         Session::new(&o, Duration::ZERO).unwrap()
     }
 
-    /// A port where nothing listens (bound, then released).
-    fn closed_port() -> u16 {
+    /// A port whose server closes every connection at once (no greeting):
+    /// a session there ends at once, whatever the timeout.
+    fn closing_port() -> u16 {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                drop(conn);
+            }
+        });
+        port
     }
 
     #[test]
@@ -438,14 +445,19 @@ mod tests {
         // Found by review: `Instant::now() + Duration::MAX` panicked in
         // both clients' connect.
         let mut o = Options::new("127.0.0.1");
-        o.port = Some(closed_port());
+        o.port = Some(closing_port());
         o.timeout = Duration::MAX;
         o.tls = TlsPolicy::Never;
         assert_eq!(io_timeout(&o), LONGEST_WAIT);
+        // The connect (where `Instant + Duration::MAX` panicked) succeeds;
+        // the server's close ends the session.
         let err = super::super::SmtpClient::new(o.clone())
             .connect()
             .unwrap_err();
-        assert!(matches!(err, NativeError::Connect { .. }), "{err:?}");
+        assert!(
+            matches!(err, NativeError::Smtp(SmtpError::Closed)),
+            "{err:?}"
+        );
         #[cfg(feature = "tokio")]
         {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -455,7 +467,10 @@ mod tests {
             let err = rt
                 .block_on(super::super::AsyncSmtpClient::new(o).connect())
                 .unwrap_err();
-            assert!(matches!(err, NativeError::Connect { .. }), "{err:?}");
+            assert!(
+                matches!(err, NativeError::Smtp(SmtpError::Closed)),
+                "{err:?}"
+            );
         }
     }
 

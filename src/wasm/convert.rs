@@ -137,7 +137,13 @@ pub(crate) fn entries(obj: &Object, field: &str) -> BResult<Vec<(String, JsValue
         let key = keys.get(i);
         // Object.keys gives strings; only a lone surrogate can fail here, so
         // the field name is made only then.
-        let name = string(&key, "").map_err(|e| e.map_field(|_| format!("{field} key")))?;
+        let name = string(&key, "").map_err(|_| {
+            let key_field = format!("{field} key");
+            BindingError::invalid(
+                &key_field,
+                format!("a key of {field} contains a lone surrogate (invalid UTF-16)"),
+            )
+        })?;
         let value = Reflect::get(obj, &key)
             .map_err(|_| BindingError::invalid(&name, format!("reading {name} threw")))?;
         out.push((name, value));

@@ -36,7 +36,8 @@ impl BindingError {
     pub fn map_field(mut self, f: impl FnOnce(&str) -> String) -> Self {
         if let Some(core) = self.field.take() {
             let js = f(&core);
-            if js != core {
+            // (An empty core field names nothing in the message.)
+            if !core.is_empty() && js != core {
                 self.message = self.message.replace(&core, &js);
             }
             self.field = Some(js);

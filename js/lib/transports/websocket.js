@@ -10,6 +10,8 @@ const HIGH_WATER = 1024 * 1024;
 /** ... and below which writing resumes. */
 const LOW_WATER = 256 * 1024;
 const DRAIN_POLL_MS = 5;
+/** How long an error event after the open waits for its close event. */
+const CLOSE_AFTER_ERROR_MS = 1000;
 /** WebSocket.OPEN (the same in every implementation). */
 const OPEN = 1;
 
@@ -30,6 +32,9 @@ export class WebSocketTransport {
     this._open = false;
     this._closed = false;
     this._pending = [];
+    /** An error event after the open, waiting for the close event that follows it. */
+    this._errorSeen = null;
+    this._errorTimer = null;
   }
 
   open() {
@@ -79,9 +84,13 @@ export class WebSocketTransport {
           settled = true;
           this._closed = true;
           reject(err);
-        } else {
-          this._finish(err);
+          return;
         }
+        // Open: a close event follows (with its code, which says whether
+        // the connection was lost: see onclose); it decides. Should none
+        // come, the error ends the connection after a moment.
+        this._errorSeen = err;
+        if (this._errorTimer === null) this._errorTimer = setTimeout(() => this._finish(err), CLOSE_AFTER_ERROR_MS);
       };
       ws.onclose = (ev) => {
         if (!settled) {
@@ -92,11 +101,12 @@ export class WebSocketTransport {
         }
         // A normal close (1000) is the server's or the bridge's end of the
         // TCP connection; any other code says what went wrong.
-        if (ev?.code === 1000) {
+        if (ev?.code === 1000 && !this._errorSeen) {
           this._finish();
           return;
         }
         const err = new Error(`the bridge ${redactUrl(this.url)} closed the WebSocket (${closeCode(ev)})`);
+        if (this._errorSeen) err.cause = this._errorSeen;
         // 1006 (no close frame: the bridge's connection was lost, as when
         // websockify drops both ends after the server closed mid-message)
         // and 1001 (going away) are a lost connection, as a TCP reset is:
@@ -167,6 +177,8 @@ export class WebSocketTransport {
     this._open = false;
     if (this._drainTimer !== null) clearTimeout(this._drainTimer);
     this._drainTimer = null;
+    if (this._errorTimer !== null) clearTimeout(this._errorTimer);
+    this._errorTimer = null;
     this.onClose(error);
   }
 }
@@ -196,7 +208,8 @@ export function privateBridgeHop(url) {
   }
   if (u.protocol === 'wss:' || u.protocol === 'https:') return true;
   const host = u.hostname.toLowerCase();
-  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  // (Not `*.localhost`: a resolver without RFC 6761's rule may send it off the machine.)
+  return host === 'localhost' || host === 'localhost.' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** The bridge URL without credentials or query (which may hold a token). */
