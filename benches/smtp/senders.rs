@@ -59,8 +59,11 @@ pub enum Sender {
     /// awaited after MAIL, RCPT, DATA and the content).
     MailSend,
     /// mail-send `SmtpClient`, pipelined with its public API: `cmds` (MAIL
-    /// and RCPT in one write) then `bdat` (`BDAT n LAST` and the content):
-    /// 2 round trips a message.
+    /// and RCPT written one after the other, then their replies read) then
+    /// `bdat` (`BDAT n LAST` and the content) when the server offers
+    /// PIPELINING and CHUNKING; `cmds` with MAIL, RCPT and DATA, then
+    /// `write_message` and `read` with PIPELINING alone: 2 round trips a
+    /// message either way.
     MailSendPipelined,
     /// nodemailer, pooled SMTP transport with one connection.
     Nodemailer,
@@ -100,7 +103,7 @@ impl Sender {
             Sender::MimeographJs => "mimeograph npm package (Node)",
             Sender::Lettre => "lettre SmtpTransport, pool of 1",
             Sender::MailSend => "mail-send (tokio), send()",
-            Sender::MailSendPipelined => "mail-send (tokio), cmds() + bdat()",
+            Sender::MailSendPipelined => "mail-send (tokio), cmds() + bdat() or write_message()",
             Sender::Nodemailer => "nodemailer, pool of 1",
             Sender::Emailjs => "emailjs SMTPClient",
         }
@@ -284,7 +287,8 @@ async fn mail_send(
         .capabilities("localhost", false)
         .await
         .map_err(|e| e.to_string())?;
-    let chunking = ehlo.has_capability(EXT_CHUNKING) && ehlo.has_capability(EXT_PIPELINING);
+    let pipelining = ehlo.has_capability(EXT_PIPELINING);
+    let chunking = pipelining && ehlo.has_capability(EXT_CHUNKING);
     let mut sent = 0;
     while sent < count && start.elapsed() < cap {
         let m = MessageBuilder::new()
@@ -292,21 +296,31 @@ async fn mail_send(
             .to((w1::TO_NAME, w1::TO_ADDR))
             .subject(w1::subject(sent))
             .text_body(text.as_str());
-        let r = if pipelined && chunking {
-            // The envelope as `send` makes it, in one write; then the
-            // content with BDAT … LAST.
+        let r = if pipelined && pipelining {
+            // The envelope as `send` makes it, written without waiting; then
+            // the content: with BDAT … LAST, or after DATA's 354.
             let body = m.write_to_vec().map_err(|e| e.to_string())?;
-            let replies = client
-                .cmds([
-                    format!("MAIL FROM:<{}>\r\n", w1::FROM_ADDR),
-                    format!("RCPT TO:<{}>\r\n", w1::TO_ADDR),
-                ])
-                .await
-                .map_err(|e| e.to_string())?;
-            if let Some(bad) = replies.iter().find(|r| r.code() != 250) {
-                return Err(format!("mail-send: {bad:?}"));
+            let mut cmds = vec![
+                format!("MAIL FROM:<{}>\r\n", w1::FROM_ADDR),
+                format!("RCPT TO:<{}>\r\n", w1::TO_ADDR),
+            ];
+            if !chunking {
+                cmds.push("DATA\r\n".into());
             }
-            client.bdat(&body).await.map_err(|e| e.to_string())?
+            let replies = client.cmds(cmds).await.map_err(|e| e.to_string())?;
+            let expected = [250, 250, 354];
+            if let Some(bad) = replies.iter().zip(expected).find(|(r, c)| r.code() != *c) {
+                return Err(format!("mail-send: {:?}", bad.0));
+            }
+            if chunking {
+                client.bdat(&body).await.map_err(|e| e.to_string())?
+            } else {
+                client
+                    .write_message(&body)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                client.read().await.map_err(|e| e.to_string())?
+            }
         } else {
             client.send(m).await.map_err(|e| e.to_string())?
         };
