@@ -7,9 +7,12 @@
 # octets per second, wall clock of the send) and writes them to
 # benches/results/streaming.md.
 #
-# It runs the memory tests (tests/streaming.rs, js/test/stream.test.mjs)
-# with MIMEOGRAPH_STREAM_BYTES set, so every number comes from a run whose
-# bytes the sink checked and whose peak RSS was asserted under 64 MiB.
+# The native numbers come from the memory test (tests/streaming.rs, with
+# MIMEOGRAPH_STREAM_BYTES set), which asserts the peak RSS under 64 MiB.
+# The Node rows come from js/test/stream_child.mjs runs whose bytes the sink
+# checked; their peaks are reported, not asserted (js/test/stream.test.mjs
+# asserts the library's growth over a 1 KiB send and a 72 MiB ceiling), and
+# a row at or over 64 MiB is marked "(over 64)".
 #
 # Usage: benches/streaming.sh [--node-only] [BYTES]   (default 1073741824)
 #   --node-only: only the Node rows; the native rows of the current
@@ -110,6 +113,8 @@ row() {
     rate="$(sed -E 's/.*\(([0-9]+) MB\/s\).*/\1/' <<<"$line")"
     peak="$(sed -E 's/.*peak RSS ([0-9.]+) MiB.*/\1/' <<<"$line")"
     cpu="$(sed -E 's/.*CPU ([0-9.]+) s.*/\1/' <<<"$line")"
+    # The issue's target is a peak under 64 MiB: a row at or over it says so.
+    if awk -v p="$peak" 'BEGIN { exit !(p >= 64) }'; then peak="$peak (over 64)"; fi
     echo "| $side | $source | $seconds | $rate | $cpu | $peak |"
 }
 

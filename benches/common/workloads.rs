@@ -1,8 +1,11 @@
 //! The composition workloads of issue 7 (W1–W3), generated deterministically.
 //!
-//! Self-contained on purpose: the Node bench and the SMTP bench mirror these
-//! definitions, so every input is defined here in a few lines of plain code
-//! from one PRNG and a few word lists, with nothing taken from a crate.
+//! Self-contained on purpose: every input is defined here in a few lines of
+//! plain code from one PRNG and a few word lists, with nothing taken from a
+//! crate. The other benches follow the same shapes and sizes, not the same
+//! octets: `benches/node/bench.mjs` has its own generator (mulberry32, its
+//! own word lists, a subject per message), and the W4 senders
+//! (`benches/smtp/senders.rs`, `benches/node/w4.mjs`) send one fixed W1 text.
 //!
 //! # PRNG
 //!
@@ -46,7 +49,7 @@
 //!   `text(ASCII_WORDS, 2048, None)`, HTML `html(ASCII_WORDS, 8192)`, then
 //!   two attachments: `data.bin` (`application/octet-stream`), 10 MiB of
 //!   random bytes (each `next()` gives 8 bytes, little-endian), and
-//!   `notes.txt` (`text/plain; charset=utf-8`),
+//!   `notes.txt` (`text/plain`, each library picking its charset),
 //!   `text(MOSTLY_ASCII_WORDS, 1 MiB, None)`.
 //!
 //! The generators run in this order on the workload's one PRNG: W2 subject,
