@@ -14,6 +14,7 @@
 //!                      (pc:quick,p:quick,none:quick,pc:normal,p:normal,none:normal)
 //!   --out PATH         write the Markdown table there (benches/results/w4.md;
 //!                      "-" for none)
+//!   --node PATH        the Node binary for the Node senders (node on PATH)
 //!   --sink m:a[:port]  only run a sink (for manual runs) until killed
 //! ```
 //!
@@ -100,9 +101,15 @@ fn parse_args() -> Result<Args, String> {
                 a.out = (v != "-").then(|| PathBuf::from(v));
             }
             "--sink" => a.sink_only = Some(parse_sink(&value()?)?),
+            "--node" => {
+                let v = value()?;
+                senders::NODE
+                    .set(v)
+                    .map_err(|_| "--node given twice".to_string())?;
+            }
             "-h" | "--help" => {
                 let me = include_str!("main.rs");
-                for l in me.lines().skip(4).take(14) {
+                for l in me.lines().skip(4).take(15) {
                     println!("{}", l.trim_start_matches("//! "));
                 }
                 std::process::exit(0);
@@ -487,7 +494,7 @@ fn machine() -> String {
         "{model}, {cpus} CPUs available; Linux {}; {}; node {}",
         command_line("uname", &["-r"]),
         command_line("rustc", &["-V"]),
-        command_line("node", &["--version"])
+        command_line(senders::node_binary(), &["--version"])
     )
 }
 

@@ -335,12 +335,20 @@ async fn mail_send(
     Ok(Outcome { sent, elapsed, cpu })
 }
 
+/// The Node binary the Node senders run with (`--node`), if not `node`.
+pub static NODE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The Node binary the Node senders run with: `--node`, else `node` on PATH.
+pub fn node_binary() -> &'static str {
+    NODE.get().map_or("node", String::as_str)
+}
+
 /// Runs `benches/node/w4.mjs` for a Node sender; it prints one JSON line
 /// `{"sent": n, "seconds": s}` (or exits non-zero with the error).
 fn node(name: &str, addr: SocketAddr, count: u64, cap: Duration) -> Result<Outcome, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("benches/node/w4.mjs");
-    let out = Command::new("node")
+    let out = Command::new(node_binary())
         .arg(&script)
         .args(["--sender", name])
         .args(["--host", &addr.ip().to_string()])
