@@ -1963,3 +1963,60 @@ mod content_id_tests {
         }
     }
 }
+
+/// RFC 2387 §3.1: a multipart/related names its root part's media type in
+/// `type` (found by a review: it was missing).
+#[cfg(test)]
+mod related_type_tests {
+    use super::*;
+    use crate::mime::Attachment;
+    use mail_parser::MimeHeaders;
+
+    /// The `type` parameter of the message's multipart/related, read back
+    /// with mail-parser.
+    fn related_type(m: &Message) -> Option<String> {
+        let bytes = m.to_bytes().unwrap();
+        let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+        parsed.parts.iter().find_map(|p| {
+            let ct = p.content_type()?;
+            (ct.c_type.eq_ignore_ascii_case("multipart")
+                && ct.c_subtype.as_deref() == Some("related"))
+            .then(|| ct.attribute("type").map(str::to_string))?
+        })
+    }
+
+    fn gif() -> Attachment {
+        Attachment::bytes(vec![0x47, 0x49, 0x46])
+            .filename("chart.gif")
+            .content_id("chart@x")
+    }
+
+    #[test]
+    fn the_related_part_names_its_root_type() {
+        let base = || {
+            MessageBuilder::new()
+                .from("a@example.com")
+                .to("b@example.com")
+                .deterministic(7)
+        };
+        let html = base()
+            .text("Hello")
+            .html("<img src=\"cid:chart@x\">")
+            .inline(gif())
+            .build()
+            .unwrap();
+        assert_eq!(related_type(&html).as_deref(), Some("text/html"));
+        let text = base().text("Hello").inline(gif()).build().unwrap();
+        assert_eq!(related_type(&text).as_deref(), Some("text/plain"));
+        let attachment = base()
+            .text("Hello")
+            .attach(
+                Attachment::bytes(b"<p>x</p>".to_vec())
+                    .content_type("text/html")
+                    .related([gif()]),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(related_type(&attachment).as_deref(), Some("text/html"));
+    }
+}

@@ -1061,6 +1061,21 @@ impl HeaderWriter<'_> {
             t.push_str(subtype);
         });
         parameter(&mut folder, "boundary", boundary.as_str(), false);
+        if subtype == "related" {
+            // RFC 2387 §3.1: `type` names the root (first) part's media type.
+            let root = match children.first() {
+                Some(&Node::Leaf(index)) => Some(&*self.msg.leaves[index].media_type),
+                Some(Node::Multipart(m)) => Some(match m.subtype {
+                    "alternative" => "multipart/alternative",
+                    "related" => "multipart/related",
+                    _ => "multipart/mixed",
+                }),
+                None => None,
+            };
+            if let Some(root) = root {
+                parameter(&mut folder, "type", root, false);
+            }
+        }
         folder.finish()?;
         head.extend_from_slice(b"\r\n");
         for child in children {

@@ -64,7 +64,12 @@ impl Capabilities {
                 }
                 _ => {}
             }
-            caps.extensions.push(line.clone());
+            // The keyword upper-cased (EHLO keywords are case-insensitive,
+            // RFC 5321 §2.4), its parameters as received.
+            let end = line.find([' ', '=']).unwrap_or(line.len());
+            let mut extension = line[..end].to_ascii_uppercase();
+            extension.push_str(&line[end..]);
+            caps.extensions.push(extension);
         }
         caps
     }
@@ -111,5 +116,20 @@ mod tests {
         let bare = Capabilities::from_ehlo(&Reply::new(250, vec!["x".into(), "SIZE".into()]));
         assert_eq!(bare.size, Some(0));
         assert!(!bare.pipelining && bare.auth.is_empty());
+    }
+
+    #[test]
+    fn extension_keywords_are_upper_cased_and_parameters_kept() {
+        let r = Reply::new(
+            250,
+            ["mx", "requiretls", "size 1000", "auth=login Plain", "x-Odd"]
+                .map(String::from)
+                .to_vec(),
+        );
+        let c = Capabilities::from_ehlo(&r);
+        assert_eq!(
+            c.extensions,
+            ["REQUIRETLS", "SIZE 1000", "AUTH=login Plain", "X-ODD"]
+        );
     }
 }
