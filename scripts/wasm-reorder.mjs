@@ -1,12 +1,15 @@
 // Names the functions of a .wasm module so that binaryen's
 // `--reorder-functions-by-name` puts similar functions next to each other:
 // gzip's 32 KiB window then finds more repeats (the npm package's .wasm is
-// ~2.1 KB smaller gzipped; the order of functions changes nothing else).
+// ~2.6 KB smaller gzipped; the order of functions changes nothing else).
 //
 // The order is a greedy chain: from the first function, the next is the one
-// left whose body shares the most 4-byte sequences with the current one
-// (Jaccard similarity; sequences found in over a tenth of the bodies are
+// left with the largest share of its 4-byte sequences also found in the last
+// 5 functions placed (sequences found in over a seventh of the bodies are
 // ignored). Deterministic for a given input. Any name section is replaced.
+// (Tried on this module: the share of the candidate's sequences beats
+// Jaccard similarity by ~300 B, a window of 3-12 functions beats 1 by
+// ~400 B, a threshold of a seventh beats a tenth by ~150 B.)
 //
 // Usage: node scripts/wasm-reorder.mjs IN.wasm OUT.wasm
 //        then: wasm-opt --reorder-functions-by-name ... OUT.wasm
@@ -105,7 +108,8 @@ grams.forEach((s, i) => {
     l.push(i);
   }
 });
-const common = n / 10;
+const common = n / 7;
+const WINDOW = 5;
 
 const left = new Set(bodies.keys());
 const order = [];
@@ -115,8 +119,10 @@ for (;;) {
   left.delete(cur);
   order.push(cur);
   if (left.size === 0) break;
+  const context = new Set();
+  for (const f of order.slice(-WINDOW)) for (const g of grams[f]) context.add(g);
   const touched = [];
-  for (const g of grams[cur]) {
+  for (const g of context) {
     const l = holders.get(g);
     if (l.length > common) continue;
     for (const j of l) {
@@ -128,7 +134,7 @@ for (;;) {
   let best = -1;
   let bestScore = -1;
   for (const j of touched) {
-    const score = shared[j] / (grams[j].size + grams[cur].size - shared[j] + 1);
+    const score = shared[j] / (grams[j].size + 1);
     if (score > bestScore || (score === bestScore && j < best)) {
       best = j;
       bestScore = score;
