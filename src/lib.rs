@@ -35,5 +35,6 @@ pub mod mime;
 #[cfg(feature = "native")]
 pub mod native;
 pub mod smtp;
+mod substr;
 #[cfg(feature = "wasm")]
 pub mod wasm;

@@ -399,7 +399,7 @@ fn split_addr_spec(address: &str) -> Result<(&str, &str), AddressError> {
         if let Some(c) = local.chars().find(|&c| !is_atext(c) && c != '.') {
             return Err(bad(c));
         }
-        if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        if local.starts_with('.') || local.ends_with('.') || crate::substr::contains(local, "..") {
             return Err(AddressError::InvalidLocalPart(address.to_owned()));
         }
     } else if local.len() <= 2 {

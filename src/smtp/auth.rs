@@ -261,7 +261,7 @@ impl AuthExchange {
                 let detail = c
                     .secret_forms()
                     .iter()
-                    .fold(detail, |d, s| d.replace(s.as_str(), "<redacted>"));
+                    .fold(detail, |d, s| crate::substr::replace(&d, s, "<redacted>"));
                 self.xoauth_error = Some(detail);
                 String::new()
             }

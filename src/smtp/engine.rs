@@ -490,7 +490,7 @@ fn scrub(reply: Reply, secrets: &[String]) -> Reply {
     if !reply
         .lines()
         .iter()
-        .any(|l| secrets.iter().any(|s| l.contains(s.as_str())))
+        .any(|l| secrets.iter().any(|s| crate::substr::contains(l, s)))
     {
         return reply;
     }
@@ -498,9 +498,9 @@ fn scrub(reply: Reply, secrets: &[String]) -> Reply {
         .lines()
         .iter()
         .map(|l| {
-            secrets
-                .iter()
-                .fold(l.clone(), |l, s| l.replace(s.as_str(), "<redacted>"))
+            secrets.iter().fold(l.clone(), |l, s| {
+                crate::substr::replace(&l, s, "<redacted>")
+            })
         })
         .collect();
     Reply::new(reply.code(), lines)

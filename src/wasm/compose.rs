@@ -340,7 +340,7 @@ impl FieldMap {
             .unwrap_or_else(|| core.to_owned());
         // The core's `filename` is emailjs's `name` option.
         if mapped.starts_with("attachment") {
-            mapped.replace("].filename", "].name")
+            crate::substr::replace(&mapped, "].filename", "].name")
         } else {
             mapped
         }

@@ -38,7 +38,7 @@ impl BindingError {
             let js = f(&core);
             // (An empty core field names nothing in the message.)
             if !core.is_empty() && js != core {
-                self.message = self.message.replace(&core, &js);
+                self.message = crate::substr::replace(&self.message, &core, &js);
             }
             self.field = Some(js);
         }
