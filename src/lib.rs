@@ -31,6 +31,7 @@ pub mod encoding;
 pub mod envelope;
 mod excerpt;
 pub mod header;
+mod ip;
 pub mod mime;
 #[cfg(feature = "native")]
 pub mod native;

@@ -1,7 +1,5 @@
 //! Domain validation: host names (with IDNA / UTS-46) and address literals.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use super::mailbox::is_invisible;
 
 /// Validates a domain and returns its ASCII form: A-labels for a host name
@@ -119,9 +117,9 @@ fn address_literal_ok(inner: &str) -> bool {
         .strip_prefix("IPv6:")
         .or_else(|| inner.strip_prefix("ipv6:"))
     {
-        return v6.parse::<Ipv6Addr>().is_ok();
+        return crate::ip::is_ipv6(v6);
     }
-    inner.parse::<Ipv4Addr>().is_ok()
+    crate::ip::is_ipv4(inner)
 }
 
 /// RFC 3492 Punycode decoding (the part of an A-label after `xn--`).

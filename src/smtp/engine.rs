@@ -454,7 +454,7 @@ fn valid_path(path: &str) -> bool {
 /// allows them in a general literal: a server that ends the path at the
 /// first `>` would read the rest as parameters.
 fn address_literal_ok(d: &str) -> bool {
-    if d.parse::<std::net::Ipv4Addr>().is_ok() {
+    if crate::ip::is_ipv4(d) {
         return true;
     }
     let Some((tag, content)) = d.split_once(':') else {
