@@ -35,7 +35,10 @@ test('npm pack → install in a fresh folder → import → send', { timeout: 90
     path.join(app, 'run.mjs'),
     `import * as lib from 'mimeograph';
 import { corpus } from ${JSON.stringify(pathToFileURL(path.join(here, 'corpus.mjs')).href)};
-if (typeof globalThis.WebSocket === 'function') throw new Error('expected no global WebSocket in this Node');
+// The bridge must go through the \`ws\` package: Node 22 and later have a
+// global WebSocket (looked up when a bridge is opened, after this).
+delete globalThis.WebSocket;
+if (typeof globalThis.WebSocket === 'function') throw new Error('expected no global WebSocket now');
 const [port, bridge, dir] = process.argv.slice(2);
 for (const options of [{ host: '127.0.0.1', port: Number(port) }, { bridge }]) {
   const client = new lib.SMTPClient(options);
