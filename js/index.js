@@ -134,7 +134,9 @@ if (isNode) {
   // Node's Buffer decoders and encoders beat TextDecoder and TextEncoder
   // (measured in benches/node): its Latin-1 decoder (ASCII bytes read as
   // Latin-1 are the same text) copies bytes without checking them, and
-  // utf8Write needs no result object. One Buffer over the last ArrayBuffer
+  // utf8Write needs no result object. Its UTF-8 encoder is slow for V8's
+  // two-byte strings, which go over as UTF-16 instead (ucs2Write: a copy;
+  // the wasm transcodes). One Buffer over the last ArrayBuffer
   // seen (the wasm memory's, while it does not grow) is kept, not made per call.
   const proto = Buffer.prototype;
   if (typeof proto.latin1Slice === 'function' && typeof proto.utf8Slice === 'function' && typeof proto.utf8Write === 'function') {
@@ -146,6 +148,9 @@ if (isNode) {
       return ascii ? viewOf(bytes.buffer).latin1Slice(start, end) : viewOf(bytes.buffer).utf8Slice(start, end);
     };
     platform.encodeInto = (s, bytes, at, max) => viewOf(bytes.buffer).utf8Write(s, bytes.byteOffset + at, max);
+    if (typeof proto.ucs2Write === 'function') {
+      platform.utf16Into = (s, bytes, at) => viewOf(bytes.buffer).ucs2Write(s, bytes.byteOffset + at);
+    }
   } else {
     platform.decode = (bytes, ascii) =>
       Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(ascii ? 'latin1' : 'utf8');

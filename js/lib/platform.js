@@ -40,6 +40,13 @@ export const platform = {
    * @type {null | ((s: string, bytes: Uint8Array, at: number, max: number) => number)}
    */
   encodeInto: null,
+  /**
+   * Writes `s`'s UTF-16 code units (little-endian, lone surrogates as they
+   * are) into `bytes` from index `at`; returns the bytes written (2 a unit).
+   * Default (null): strings go over as UTF-8 only (`encodeInto`).
+   * @type {null | ((s: string, bytes: Uint8Array, at: number) => number)}
+   */
+  utf16Into: null,
   /** @type {null | ((options: object) => import('./transports/types.js').Transport)} */
   directTransport: null,
   /** @type {() => Promise<typeof WebSocket>} */

@@ -209,7 +209,33 @@ function utf8Into(s, at) {
   return specEncoder.encodeInto(s, specBytes.subarray(at, at + 3 * n)).written;
 }
 
+/** Strings at least this long go over as UTF-16 when they look two-byte (`specString`). */
+const UTF16_MIN = 256;
+
+/**
+ * Whether `s` has a character past U+00FF at one of 17 spread-out places:
+ * V8 then holds it as a two-byte string, which Node's UTF-8 encoder takes
+ * ~2.5 ns a character to write and the wasm transcodes from UTF-16 in half
+ * that (src/wasm/utf16.rs). One-byte strings (ASCII, Latin-1) are faster as
+ * UTF-8. A miss costs speed only: both forms give the same string.
+ */
+function looksTwoByte(s) {
+  const n = s.length;
+  const step = n >>> 4;
+  for (let i = 0; i < n; i += step) if (s.charCodeAt(i) > 0xff) return true;
+  return s.charCodeAt(n - 1) > 0xff;
+}
+
 function specString(s) {
+  const n = s.length;
+  const utf16Into = platform.utf16Into;
+  if (n >= UTF16_MIN && utf16Into !== null && looksTwoByte(s)) {
+    specRoom(5 + 2 * n);
+    specBytes[specPos] = 9;
+    specView.setUint32(specPos + 1, n, true);
+    specPos += 5 + utf16Into(s, specBytes, specPos + 5);
+    return;
+  }
   // UTF-8 takes at most 3 bytes per UTF-16 unit.
   specRoom(5 + 3 * s.length);
   specBytes[specPos] = 5;

@@ -259,6 +259,62 @@ test('a long string with a lone surrogate goes to compose(options), with the fie
   assert.throws(() => util.composeOptions(options), (e) => e.message === slow.message && e.field === 'subject');
 });
 
+test('long two-byte strings go over as UTF-16 (src/wasm/utf16.rs) and compose what compose(options) composes', async () => {
+  const { platform } = await import('../lib/platform.js');
+  assert.equal(typeof platform.utf16Into, 'function', 'Node installs one');
+  const original = platform.utf16Into;
+  let calls = 0;
+  platform.utf16Into = (...args) => {
+    calls++;
+    return original(...args);
+  };
+  try {
+    const pieces = ['a', ' ', '\n', 'é', 'Ω', '漢', '字', '😀', '🙂', '<p>', 'ü', '\u07ff', '\u0800', '\uffff', '\ufffd', '\u007f', '\u0080'];
+    let x = 7;
+    const pick = () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return pieces[(x >>> 8) % pieces.length];
+    };
+    for (let round = 0; round < 40; round++) {
+      let text = '';
+      while (text.length < 256 + round * 7) text += pick();
+      const html = `<p>${text}</p>`.repeat(1 + (round % 3));
+      const options = {
+        from: 'a@example.com',
+        to: 'b@example.com',
+        subject: round % 2 ? [...text].slice(0, 280).join('').replace(/[\n\u007f\u0080]/g, ' ') : 's',
+        text,
+        deterministic: round,
+        date: 0,
+        attachment: [{ data: html, alternative: true }, { data: text, name: 'notes.txt', type: 'text/plain', charset: 'utf-8' }],
+      };
+      const before = calls;
+      const len = util.encodeSpec(options);
+      assert.ok(calls > before, `round ${round}: the UTF-16 form was used`);
+      const fast = output(wasm.composeSpec(len));
+      const slow = output(wasm.compose(options));
+      assert.equal(Buffer.from(fast).toString('latin1'), Buffer.from(slow).toString('latin1'), `round ${round}`);
+    }
+    // A lone surrogate anywhere in such a string: compose(options)'s error, with the field.
+    const body = '漢字 😀 text '.repeat(40);
+    for (const at of [0, 1, 7, 8, 9, 15, 16, 17, 200, body.length - 9, body.length - 1, body.length]) {
+      for (const lone of ['\uD800', '\uDFFF', '\uDBFF\uDBFF']) {
+        const options = { from: 'a@example.com', to: 'b@example.com', text: body.slice(0, at) + lone + body.slice(at) };
+        let slow;
+        try {
+          wasm.compose(options);
+        } catch (e) {
+          slow = e;
+        }
+        assert.ok(slow, `compose refuses a lone surrogate at ${at}`);
+        assert.throws(() => util.composeOptions(options), (e) => e.message === slow.message && e.field === 'text', `at ${at}`);
+      }
+    }
+  } finally {
+    platform.utf16Into = original;
+  }
+});
+
 test('attach({ alternative: true }) keeps what a spread of the options keeps', () => {
   const sym = Symbol('s');
   const hidden = Symbol('hidden');

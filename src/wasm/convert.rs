@@ -236,14 +236,16 @@ pub(crate) trait Val: Sized {
 }
 
 /// A JS value decoded from the compact encoding (`API.md`, "The compact
-/// encoding"): strings and bytes borrow the encoded buffer.
+/// encoding"): strings (but UTF-16 ones, transcoded) and bytes borrow the
+/// encoded buffer.
 #[derive(Debug)]
 pub(crate) enum Spec<'a> {
     /// `undefined` or `null`.
     Undefined,
     Bool(bool),
     Num(f64),
-    Str(&'a str),
+    /// Borrowed from the buffer (tag 5) or transcoded from UTF-16 (tag 9).
+    Str(Cow<'a, str>),
     Bytes(&'a [u8]),
     Array(Vec<Spec<'a>>),
     Object(Vec<(&'a str, Spec<'a>)>),
@@ -304,7 +306,15 @@ fn decode_value<'a>(buf: &'a [u8], at: &mut usize, depth: usize) -> Option<Spec<
         2 => Spec::Bool(false),
         3 => Spec::Bool(true),
         4 => Spec::Num(take_f64(buf, at)?),
-        5 => Spec::Str(take_str(buf, at)?),
+        5 => Spec::Str(Cow::Borrowed(take_str(buf, at)?)),
+        9 => {
+            let n = take_u32(buf, at)?;
+            Spec::Str(Cow::Owned(super::utf16::utf16le_to_string(take(
+                buf,
+                at,
+                n.checked_mul(2)?,
+            )?)?))
+        }
         6 => {
             let n = take_u32(buf, at)?;
             Spec::Bytes(take(buf, at, n)?)
@@ -396,7 +406,7 @@ impl Val for AnyVal<'_, '_> {
     fn string(&self, field: &str) -> BResult<String> {
         match self {
             AnyVal::Js(v) => string(v, field),
-            AnyVal::Spec(Spec::Str(s)) => Ok((*s).to_owned()),
+            AnyVal::Spec(Spec::Str(s)) => Ok((**s).to_owned()),
             AnyVal::Spec(_) => Err(fallback(field)),
         }
     }

@@ -12,6 +12,7 @@ mod convert;
 mod engine;
 mod error;
 pub(crate) mod idna;
+mod utf16;
 
 pub use compose::{
     addressparser, compose, compose_spec, composed_is_ascii, composed_message_id, composed_ptr,
