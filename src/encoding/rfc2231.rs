@@ -70,6 +70,14 @@ pub fn quote_if_needed(value: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Appends `value` as a quoted-string, `"` and `\` escaped, even when
+/// it is a token (the caller must not pass controls).
+pub(crate) fn push_quoted(value: &str, out: &mut String) {
+    out.push('"');
+    push_escaped(value, out);
+    out.push('"');
+}
+
 fn push_escaped(value: &str, out: &mut String) {
     for c in value.chars() {
         if c == '"' || c == '\\' {
@@ -169,7 +177,10 @@ fn pct_len(c: char) -> usize {
         .sum()
 }
 
-fn extended(name: &str, value: &str) -> Vec<String> {
+/// `value` in RFC 2231's extended form whatever it holds:
+/// `name*=utf-8''%XX...`, or `name*0*=utf-8''...`, `name*1*=...` when
+/// long; segments as [`encode_parameter`]'s.
+pub(crate) fn extended(name: &str, value: &str) -> Vec<String> {
     let total: usize = value.chars().map(pct_len).sum();
     // name*=utf-8''...
     if name.len() + 9 + total <= MAX_SEGMENT {

@@ -1265,15 +1265,25 @@ fn parameter(sink: &mut impl TokenSink, name: &str, value: &str, raw_utf8: bool)
 }
 
 /// The Content-Type `name=` parameter for old clients: RFC 2047 words in a
-/// quoted string when the name is not ASCII, else as RFC 2231 would write it.
+/// quoted string when the name is not ASCII, else as RFC 2231 would write it;
+/// an ASCII name RFC 2231 cannot write as one plain `name=` (too long for
+/// a segment, or holding `=?`) is written in the extended form followed by
+/// a plain quoted `name="..."` ([`ascii_name_with_fallback`]).
 fn name_parameter(
     sink: &mut impl TokenSink,
     field: &str,
     name: &str,
     opts: RenderOptions,
 ) -> Result<(), ComposeError> {
-    let plain = opts.utf8_headers || name.bytes().all(|b| (0x20..0x7f).contains(&b));
-    if plain {
+    let ascii = crate::header::is_printable_ascii(name.as_bytes());
+    if ascii
+        && (rfc2047::has_word_start(name.as_bytes())
+            || "name=".len() + rfc2231::quote_if_needed(name).len() > rfc2231::MAX_SEGMENT)
+    {
+        ascii_name_with_fallback(sink, name);
+        return Ok(());
+    }
+    if opts.utf8_headers || ascii {
         parameter(sink, "name", name, opts.utf8_headers);
         return Ok(());
     }
@@ -1304,6 +1314,36 @@ fn name_parameter(
         });
     }
     Ok(())
+}
+
+/// An ASCII `name` that does not fit one plain `name=` segment: RFC 2231's
+/// extended form (`name*0*=utf-8''...; name*1*=...`, or `name*=utf-8''...`
+/// for a short name holding `=?`), then a plain `name="..."` for the
+/// readers that know only that (Outlook, older Apple Mail). The folder
+/// folds before it, never inside it, so its line passes 78 columns when
+/// the name is that long; it is left out when it would pass 998 octets.
+///
+/// The extended form, not `name*0="..."`, and that order, because of how
+/// readers resolve both forms: with `name*0="..."` first, CPython's `email`
+/// takes the later `name="..."` for a duplicate of `name*0` and keeps only
+/// the first segment; with `name="..."` first, mail-parser appends
+/// `name*1` to it. Extended segments first read right in both (the plain
+/// value comes after the first, then it is ignored, or it is the whole name).
+/// Never RFC 2047 words here (RFC 2047 §5: not in parameters).
+fn ascii_name_with_fallback(sink: &mut impl TokenSink, name: &str) {
+    for segment in rfc2231::extended("name", name) {
+        sink.glue(";");
+        sink.token(" ", &segment);
+    }
+    // ` name="..."` after a fold, and room for a `;` after it.
+    let quoted_len = name.len() + name.bytes().filter(|&b| b == b'"' || b == b'\\').count() + 2;
+    if " name=".len() + quoted_len + ";".len() <= crate::header::MAX_LINE_LEN {
+        sink.glue(";");
+        sink.token_with(" ", |t| {
+            t.push_str("name=");
+            rfc2231::push_quoted(name, t);
+        });
+    }
 }
 
 /// [`Message::chunks`]: the message as an iterator of owned chunks.
@@ -1611,6 +1651,106 @@ mod parameter_tests {
                 assert!(!out.contains(&format!("={value}")), "{out}");
             }
         }
+    }
+
+    /// Found by review: an ASCII name too long for one segment, or holding
+    /// `=?`, went out in Content-Type only in RFC 2231 form (`name*0="..."`,
+    /// `name*=utf-8''...`), and clients that read only `name=` (Outlook,
+    /// older Apple Mail) showed no name. A plain quoted `name="..."`
+    /// follows the RFC 2231 form now, on a line of its own (over 78
+    /// columns if need be, never over 998), and mail-parser reads the name
+    /// back from Content-Type and Content-Disposition.
+    #[test]
+    fn long_or_word_like_ascii_names_have_a_plain_name_fallback() {
+        let names = [
+            "long-ascii-name-".repeat(8) + ".pdf",
+            format!("{} \"quoted\" back\\slash.pdf", "x".repeat(80)),
+            "=?utf-8?Q?abc?=.pdf".to_owned(),
+            "a=?b.pdf".to_owned(),
+            format!("=?utf-8?Q?{}?=", "y".repeat(90)),
+            "n".repeat(985),
+        ];
+        for name in &names {
+            for raw in [false, true] {
+                let out = render_with_name(name, raw);
+                let ct = part_header(&out, "Content-Type: application/");
+                let mut fallback = String::from("name=");
+                rfc2231::push_quoted(name, &mut fallback);
+                // The fallback is the header's last parameter, never split
+                // by a fold.
+                assert!(ct.ends_with(&format!(" {fallback}")), "{ct}");
+                let unfolded = ct.replace("\r\n", "");
+                assert!(unfolded.ends_with(&format!("; {fallback}")), "{ct}");
+                assert!(ct.contains(" name*0*=utf-8''") || ct.contains(" name*=utf-8''"));
+                if !name.contains("=?") {
+                    assert!(!ct.contains("=?"), "no encoded word: {ct}");
+                }
+                assert!(out.split("\r\n").all(|l| l.len() <= 998), "{out}");
+                assert_eq!(read_back(&out), (name.clone(), name.clone()));
+            }
+        }
+        // A name whose quoted form would pass 998 octets has none; RFC
+        // 2231 still carries it.
+        let huge = "h".repeat(1200);
+        let out = render_with_name(&huge, false);
+        let ct = part_header(&out, "Content-Type: application/");
+        assert!(!ct.contains(" name=\""), "{ct}");
+        assert!(out.split("\r\n").all(|l| l.len() <= 998), "{out}");
+        assert_eq!(read_back(&out), (huge.clone(), huge));
+        // Short plain names, and non-ASCII ones, are written as before.
+        let out = render_with_name("report 1.pdf", false);
+        assert!(out.contains("; name=\"report 1.pdf\"\r\n"), "{out}");
+        assert!(!out.contains("name*"), "{out}");
+        let out = render_with_name("Grüße.pdf", false);
+        let ct = part_header(&out, "Content-Type: application/");
+        assert!(
+            ct.ends_with("; name=\"=?utf-8?B?R3LDvMOfZS5wZGY=?=\""),
+            "{ct}"
+        );
+    }
+
+    fn render_with_name(name: &str, raw: bool) -> String {
+        let m = MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text("body")
+            .attach(Attachment::bytes(b"data".to_vec()).filename(name))
+            .deterministic(3)
+            .build()
+            .unwrap();
+        let opts = RenderOptions {
+            utf8_headers: raw,
+            allow_8bit: raw,
+        };
+        let bytes = m.to_bytes_with(opts).unwrap();
+        assert_eq!(m.encoded_len(opts), Some(bytes.len() as u64));
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// The header (folded, without its final CRLF) that starts with `start`.
+    fn part_header<'a>(out: &'a str, start: &str) -> &'a str {
+        let at = out.find(start).unwrap();
+        let len = out[at..]
+            .match_indices("\r\n")
+            .map(|(i, _)| i)
+            .find(|&i| !out[at + i + 2..].starts_with([' ', '\t']))
+            .unwrap();
+        &out[at..at + len]
+    }
+
+    /// The attachment's Content-Type `name` and its name (Content-Disposition's
+    /// `filename` first), as mail-parser reads them.
+    fn read_back(out: &str) -> (String, String) {
+        use mail_parser::MimeHeaders;
+        let parsed = mail_parser::MessageParser::default()
+            .parse(out.as_bytes())
+            .unwrap();
+        let att = parsed.attachment(0).unwrap();
+        let ct_name = att.content_type().unwrap().attribute("name").unwrap();
+        (
+            ct_name.to_owned(),
+            att.attachment_name().unwrap().to_owned(),
+        )
     }
 
     /// The shortcuts write what `encode_parameter` writes.
