@@ -8,9 +8,31 @@ use encoding_rs::{EncoderResult, Encoding};
 use super::EncodingError;
 
 /// A charset usable in mail: any WHATWG encoding except UTF-16LE/BE,
-/// `replacement` and `x-user-defined`.
+/// `replacement` and `x-user-defined`, and US-ASCII.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Charset(&'static Encoding);
+pub struct Charset {
+    encoding: &'static Encoding,
+    /// US-ASCII, which WHATWG labels name windows-1252: written with that
+    /// encoding (which writes ASCII as itself), labelled `us-ascii`, and
+    /// refusing every non-ASCII character.
+    ascii: bool,
+}
+
+/// Labels of US-ASCII (IANA's names and aliases); WHATWG maps the first
+/// three to windows-1252.
+const US_ASCII_LABELS: [&str; 11] = [
+    "us-ascii",
+    "ascii",
+    "ansi_x3.4-1968",
+    "ansi_x3.4-1986",
+    "iso-ir-6",
+    "iso_646.irv:1991",
+    "iso646-us",
+    "us",
+    "ibm367",
+    "cp367",
+    "csascii",
+];
 
 impl Default for Charset {
     fn default() -> Self {
@@ -20,17 +42,39 @@ impl Default for Charset {
 
 impl Charset {
     /// UTF-8.
-    pub const UTF_8: Charset = Charset(encoding_rs::UTF_8);
+    pub const UTF_8: Charset = Charset::new(encoding_rs::UTF_8);
+
+    /// US-ASCII: text with any non-ASCII character is unmappable.
+    pub const US_ASCII: Charset = Charset {
+        encoding: encoding_rs::WINDOWS_1252,
+        ascii: true,
+    };
+
+    const fn new(encoding: &'static Encoding) -> Charset {
+        Charset {
+            encoding,
+            ascii: false,
+        }
+    }
 
     /// Looks up a charset by any WHATWG label (surrounding whitespace and
     /// case are ignored), e.g. `utf8`, `latin1`, `sjis`, `iso-2022-jp`.
     ///
-    /// Note that, as in browsers, `latin1` / `iso-8859-1` / `us-ascii` name
-    /// `windows-1252`. Unknown labels give [`EncodingError::UnknownCharset`];
+    /// Note that, as in browsers, `latin1` / `iso-8859-1` name
+    /// `windows-1252`; but `us-ascii`, `ascii` (and US-ASCII's other IANA
+    /// aliases, such as `ansi_x3.4-1968` and `csascii`) name
+    /// [`Charset::US_ASCII`], which WHATWG would map to windows-1252 too.
+    /// Unknown labels give [`EncodingError::UnknownCharset`];
     /// UTF-16, `replacement` (which also covers `iso-2022-kr`, `hz-gb-2312`)
     /// and `x-user-defined` give [`EncodingError::UnsupportedCharset`].
     pub fn from_label(label: &str) -> Result<Charset, EncodingError> {
         let trimmed = label.trim();
+        if US_ASCII_LABELS
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(trimmed))
+        {
+            return Ok(Charset::US_ASCII);
+        }
         match Encoding::for_label_no_replacement(trimmed.as_bytes()) {
             Some(enc) => {
                 if enc == encoding_rs::UTF_16LE
@@ -39,7 +83,7 @@ impl Charset {
                 {
                     Err(EncodingError::UnsupportedCharset(mime_name(enc)))
                 } else {
-                    Ok(Charset(enc))
+                    Ok(Charset::new(enc))
                 }
             }
             None => match Encoding::for_label(trimmed.as_bytes()) {
@@ -53,28 +97,38 @@ impl Charset {
     /// The charset's name for MIME headers: lowercase, IANA style, e.g.
     /// `utf-8`, `iso-2022-jp`, `shift_jis`, `windows-1252`.
     pub fn name(self) -> &'static str {
-        mime_name(self.0)
+        if self.ascii {
+            return "us-ascii";
+        }
+        mime_name(self.encoding)
     }
 
     /// Whether this is UTF-8.
     pub fn is_utf8(self) -> bool {
-        self.0 == encoding_rs::UTF_8
+        self.encoding == encoding_rs::UTF_8
     }
 
     /// Whether ASCII text encodes to the same bytes and every ASCII byte in
     /// encoded text stands for itself (false only for ISO-2022-JP here).
     pub fn is_ascii_compatible(self) -> bool {
-        self.0.is_ascii_compatible()
+        self.encoding.is_ascii_compatible()
     }
 
     /// Whether the encoder carries state between characters (ISO-2022-JP).
     pub(crate) fn is_stateful(self) -> bool {
-        self.0 == encoding_rs::ISO_2022_JP
+        self.encoding == encoding_rs::ISO_2022_JP
     }
 
-    /// The underlying `encoding_rs` encoding.
+    /// Whether this is US-ASCII ([`Charset::US_ASCII`]).
+    pub fn is_us_ascii(self) -> bool {
+        self.ascii
+    }
+
+    /// The underlying `encoding_rs` encoding; windows-1252 for US-ASCII
+    /// (which writes ASCII as US-ASCII does, but does not refuse other
+    /// characters: [`Charset::encode`] does).
     pub fn encoding(self) -> &'static Encoding {
-        self.0
+        self.encoding
     }
 
     /// Transcodes `text` into this charset.
@@ -106,6 +160,18 @@ impl Charset {
             out.extend_from_slice(text.as_bytes());
             return Ok(());
         }
+        if self.ascii {
+            return match text.chars().find(|c| !c.is_ascii()) {
+                None => {
+                    out.extend_from_slice(text.as_bytes());
+                    Ok(())
+                }
+                Some(character) => Err(EncodingError::Unmappable {
+                    charset: self.name(),
+                    character,
+                }),
+            };
+        }
         // On an unmappable character, a substituted one before it comes first.
         let (done, unmappable) = match self.encode_raw(text, out) {
             Ok(()) => (text, None),
@@ -131,9 +197,14 @@ impl Charset {
     /// only what decodes back (a test checks every character of every
     /// charset against a decode of its encoding). A check by rule, not by
     /// decoding back: the wasm build carries no decoders.
+    ///
+    /// US-ASCII, written with the windows-1252 encoder, substitutes every
+    /// non-ASCII character.
     pub(crate) fn substitutes(self, c: char) -> bool {
-        let e = self.0;
-        if e == encoding_rs::SHIFT_JIS || e == encoding_rs::EUC_JP {
+        let e = self.encoding;
+        if self.ascii {
+            !c.is_ascii()
+        } else if e == encoding_rs::SHIFT_JIS || e == encoding_rs::EUC_JP {
             matches!(c, '\u{A5}' | '\u{203E}' | '\u{2212}')
         } else if e == encoding_rs::ISO_2022_JP {
             c == '\u{2212}' || ('\u{FF61}'..='\u{FF9F}').contains(&c)
@@ -161,7 +232,7 @@ impl Charset {
     /// The first character of `text` this charset substitutes
     /// ([`Charset::substitutes`]), if any.
     fn first_substituted(self, text: &str) -> Option<char> {
-        let e = self.0;
+        let e = self.encoding;
         let has_substitutions = [
             encoding_rs::SHIFT_JIS,
             encoding_rs::EUC_JP,
@@ -181,7 +252,7 @@ impl Charset {
     /// On an unmappable character, gives the text before it and the
     /// character (`out` then holds the encoding of that text).
     fn encode_raw<'t>(self, text: &'t str, out: &mut Vec<u8>) -> Result<(), (&'t str, char)> {
-        let mut encoder = self.0.new_encoder();
+        let mut encoder = self.encoding.new_encoder();
         let guess = encoder
             .max_buffer_length_from_utf8_without_replacement(text.len())
             .unwrap_or(text.len().saturating_mul(2));
@@ -329,7 +400,7 @@ mod tests {
         let mut mismatches = Vec::new();
         let mut buf = [0u8; 16];
         for e in all {
-            let cs = Charset(e);
+            let cs = Charset::new(e);
             let mut encoder = e.new_encoder();
             for c in (0..0x3_0000u32).filter_map(char::from_u32) {
                 let mut tmp = [0u8; 4];
@@ -446,6 +517,50 @@ mod tests {
         assert!(Charset::from_label("utf-8").unwrap().is_utf8());
         assert!(!Charset::from_label("latin1").unwrap().is_utf8());
         assert_eq!(Charset::default(), Charset::UTF_8);
+    }
+
+    /// Found by review: `us-ascii` (and `ascii`), which WHATWG maps to
+    /// windows-1252, was labelled windows-1252, and its non-ASCII text went
+    /// out as windows-1252 bytes. It is US-ASCII: ASCII text as it is,
+    /// anything else unmappable, everywhere text is encoded.
+    #[test]
+    fn us_ascii_is_us_ascii() {
+        for label in [
+            "us-ascii",
+            "US-ASCII",
+            " ascii\t",
+            "ASCII",
+            "ansi_x3.4-1968",
+            "ANSI_X3.4-1986",
+            "iso646-us",
+            "csASCII",
+        ] {
+            let cs = Charset::from_label(label).unwrap();
+            assert_eq!(cs, Charset::US_ASCII, "{label}");
+            assert_eq!(cs.name(), "us-ascii", "{label}");
+            assert!(cs.is_us_ascii() && cs.is_ascii_compatible() && !cs.is_utf8());
+            let ascii = "plain ASCII\t~\x7f";
+            assert_eq!(cs.encode(ascii).unwrap(), ascii.as_bytes());
+            let mut out = Vec::new();
+            cs.encode_into(ascii, &mut out).unwrap();
+            assert_eq!(out, ascii.as_bytes());
+            for (text, bad) in [("café", 'é'), ("a\u{80}", '\u{80}'), ("5 €", '€')] {
+                let want = EncodingError::Unmappable {
+                    charset: "us-ascii",
+                    character: bad,
+                };
+                assert_eq!(cs.encode(text).unwrap_err(), want, "{text}");
+                assert_eq!(cs.encode_into(text, &mut out).unwrap_err(), want);
+                assert_eq!(
+                    crate::encoding::rfc2047::encode_phrase(text, cs).unwrap_err(),
+                    want
+                );
+            }
+        }
+        // latin1 still names windows-1252, as in browsers.
+        let l1 = Charset::from_label("iso-8859-1").unwrap();
+        assert_eq!(l1.name(), "windows-1252");
+        assert!(!l1.is_us_ascii());
     }
 
     #[test]

@@ -2020,3 +2020,72 @@ mod related_type_tests {
         assert_eq!(related_type(&attachment).as_deref(), Some("text/html"));
     }
 }
+
+/// Found by review: `.charset("us-ascii")` (WHATWG maps the label to
+/// windows-1252) wrote `charset=windows-1252`, and non-ASCII text went out
+/// as windows-1252 bytes. ASCII text is labelled `us-ascii` now; other
+/// text is unmappable, as in any charset, naming the field.
+#[cfg(test)]
+mod us_ascii_tests {
+    use super::*;
+    use crate::encoding::EncodingError;
+    use crate::mime::Attachment;
+    use mail_parser::MimeHeaders;
+
+    fn build(label: &str, subject: &str, text: &str, part: bool) -> Result<Vec<u8>, ComposeError> {
+        let b = MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .charset(label)
+            .subject(subject.to_owned())
+            .deterministic(1);
+        if part {
+            b.text("ok")
+                .attach(Attachment::text(text.to_owned()).charset(label))
+        } else {
+            b.text(text.to_owned())
+        }
+        .build()
+        .and_then(|m| m.to_bytes())
+    }
+
+    #[test]
+    fn us_ascii_is_labelled_us_ascii_and_refuses_other_text() {
+        for label in ["us-ascii", "US-ASCII", "ascii", "ANSI_X3.4-1968"] {
+            for part in [false, true] {
+                let bytes = build(label, "Hello", "plain text\n", part).unwrap();
+                let out = String::from_utf8(bytes.clone()).unwrap();
+                assert!(!out.contains("windows-1252"), "{out}");
+                let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+                let text_part = if part {
+                    parsed.attachment(0).unwrap()
+                } else {
+                    parsed.part(parsed.text_body[0]).unwrap()
+                };
+                let ct = text_part.content_type().unwrap();
+                assert_eq!(ct.attribute("charset"), Some("us-ascii"), "{out}");
+                assert_eq!(text_part.text_contents(), Some("plain text\r\n"));
+                for (subject, body, field) in [
+                    ("Grüße", "ok", "subject"),
+                    (
+                        "ok",
+                        "5 € only",
+                        if part { "attachment[0]" } else { "text" },
+                    ),
+                ] {
+                    match build(label, subject, body, part) {
+                        Err(ComposeError::Encoding {
+                            field: f,
+                            source: EncodingError::Unmappable { charset, character },
+                        }) => {
+                            assert_eq!(charset, "us-ascii");
+                            assert!(matches!(character, 'ü' | '€'), "{character:?}");
+                            assert_eq!(f, field, "{label}");
+                        }
+                        other => panic!("{label} {field}: {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+}
