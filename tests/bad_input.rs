@@ -418,6 +418,13 @@ fn cases() -> Table {
     });
 
     // --- Attachments ---
+    for (what, v) in [("empty", ""), ("blank", " \t\u{a0}")] {
+        t.build(
+            format!("attachment filename: {what}"),
+            "attachment[1].filename",
+            move || with_one().attach(Attachment::bytes(b"x".to_vec()).filename(v)),
+        );
+    }
     for (what, v) in bad_text() {
         let w = v.clone();
         t.build(

@@ -158,7 +158,10 @@ impl Attachment {
         part
     }
 
-    /// The file name shown to the recipient.
+    /// The file name shown to the recipient. An empty name, or one of
+    /// whitespace only, is refused at build
+    /// ([`crate::mime::ComposeError::InvalidFilename`]): leave it unset for
+    /// a part without a name.
     pub fn filename(mut self, filename: impl Into<String>) -> Self {
         self.filename = Some(filename.into());
         self

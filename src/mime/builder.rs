@@ -1072,7 +1072,15 @@ fn part_node(
         related: related_attachments,
     } = part;
     if let Some(name) = &filename {
-        check_value(&format!("{field}.filename"), name)?;
+        let name_field = format!("{field}.filename");
+        check_value(&name_field, name)?;
+        // (Controls but TAB are refused above.)
+        if name.chars().all(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ComposeError::InvalidFilename {
+                field: name_field,
+                value: name.clone(),
+            });
+        }
     }
     let media_type = match &content_type {
         // A part is one leaf: the builder makes the multiparts.
@@ -2086,6 +2094,90 @@ mod us_ascii_tests {
                     }
                 }
             }
+        }
+    }
+}
+
+/// Found by review: `.filename("")` (or a name of spaces) was accepted and
+/// written as `name=""`, `filename=""`: readers showed a nameless file, or
+/// one named with blanks. Such names are refused, naming the part.
+#[cfg(test)]
+mod empty_filename_tests {
+    use super::*;
+    use crate::header::HeaderError;
+    use crate::mime::Attachment;
+    use mail_parser::MimeHeaders;
+
+    fn base() -> MessageBuilder {
+        MessageBuilder::new()
+            .from("a@example.com")
+            .to("b@example.com")
+            .text("body")
+            .deterministic(1)
+    }
+
+    fn part(name: &str) -> Attachment {
+        Attachment::bytes(b"data".to_vec()).filename(name)
+    }
+
+    #[test]
+    fn empty_and_blank_filenames_are_refused() {
+        for name in [
+            "",
+            " ",
+            "   ",
+            "\t",
+            " \t ",
+            "\u{a0}",
+            "\u{2028}",
+            "\u{3000} ",
+        ] {
+            let cases: [(&str, MessageBuilder); 4] = [
+                ("attachment[0].filename", base().attach(part(name))),
+                ("inline[0].filename", base().inline(part(name))),
+                (
+                    "alternative[0].filename",
+                    base().alternative(
+                        Attachment::text("<p>x</p>")
+                            .content_type("text/html")
+                            .filename(name),
+                    ),
+                ),
+                (
+                    "attachment[0].related[0].filename",
+                    base().attach(part("a.html").related([part(name)])),
+                ),
+            ];
+            for (want, builder) in cases {
+                match builder.build() {
+                    Err(e @ ComposeError::InvalidFilename { .. }) => {
+                        let shown = e.to_string();
+                        let ComposeError::InvalidFilename { field, value } = e else {
+                            unreachable!()
+                        };
+                        assert_eq!((field.as_str(), value.as_str()), (want, name));
+                        assert!(shown.starts_with(want), "{shown}");
+                    }
+                    other => panic!("{name:?} {want}: {other:?}"),
+                }
+            }
+        }
+        // Control characters were already refused, as in any header value.
+        assert!(matches!(
+            base().attach(part("\u{1}")).build(),
+            Err(ComposeError::Header(HeaderError::ControlCharacter { .. }))
+        ));
+        // A name with something visible in it is kept as given.
+        for name in [" a ", ".", "\u{a0}x"] {
+            let bytes = base()
+                .attach(part(name))
+                .build()
+                .unwrap()
+                .to_bytes()
+                .unwrap();
+            let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
+            let got = parsed.attachment(0).unwrap().attachment_name();
+            assert_eq!(got.map(str::trim), Some(name.trim()), "{name:?}");
         }
     }
 }

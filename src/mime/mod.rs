@@ -76,6 +76,15 @@ pub enum ComposeError {
         /// The value given.
         value: String,
     },
+    /// An attachment's file name is empty, or only whitespace (spaces,
+    /// tabs, NBSP, U+2028, ...): readers would show a nameless or blank
+    /// file. Leave the name unset for a part without one.
+    InvalidFilename {
+        /// Where: e.g. `attachment[1].filename`.
+        field: String,
+        /// The value given.
+        value: String,
+    },
     /// A Content-ID is malformed: it must be an RFC 5322 §3.6.4 msg-id
     /// without its angle brackets (RFC 2392), `id-left@id-right` with a
     /// `dot-atom-text` left (letters, digits, ``!#$%&'*+-/=?^_`{|}~``,
@@ -136,6 +145,13 @@ impl fmt::Display for ComposeError {
             }
             Self::InvalidContentType { field, value } => {
                 write!(f, "{field}: invalid content type {}", Excerpt(value))
+            }
+            Self::InvalidFilename { field, value } => {
+                write!(
+                    f,
+                    "{field}: file name {} is empty or only whitespace",
+                    Excerpt(value)
+                )
             }
             Self::InvalidContentId { field, value } => {
                 write!(f, "{field}: invalid content id {}", Excerpt(value))

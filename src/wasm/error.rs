@@ -91,6 +91,7 @@ impl From<ComposeError> for BindingError {
             ComposeError::SenderRequired => ("COMPOSE", Some("sender")),
             ComposeError::MissingAttachmentSource { field }
             | ComposeError::InvalidContentType { field, .. }
+            | ComposeError::InvalidFilename { field, .. }
             | ComposeError::InvalidContentId { field, .. }
             | ComposeError::InvalidTransferEncoding { field, .. }
             | ComposeError::Io { field, .. }
