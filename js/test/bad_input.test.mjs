@@ -222,6 +222,14 @@ describe('Message', () => {
       const [err] = await outcome(() => new lib.Message({ ...BASE, attachment: { data: 'x', headers } }).readAsync());
       problems.push(err ? problem(err, field, `attachment headers: ${what}`) : `attachment headers: ${what}: accepted`);
     }
+    // An empty name is no name (emailjs writes filename="", which readers
+    // take for none); a name of only whitespace is refused by field.
+    cases += 2;
+    const unnamed = await new lib.Message({ ...BASE, attachment: { data: 'x', name: '' } }).readAsync();
+    if (/name=|filename/.test(unnamed)) problems.push(`attachment.name = '': a name went out: ${unnamed}`);
+    const [blank] = await outcome(() => new lib.Message({ ...BASE, attachment: { data: 'x', name: ' \t ' } }).readAsync());
+    if (!blank) problems.push('attachment.name = whitespace: accepted');
+    else if (blank.code !== 'COMPOSE' || blank.field !== 'attachment[0].name') problems.push(`attachment.name = whitespace: ${blank.code} ${blank.field} ${blank.message}`);
     // The attachment option itself.
     for (const [kind, value] of WRONG_TYPES) {
       if (['null', 'undefined', 'array'].includes(kind)) continue; // absent / no attachments

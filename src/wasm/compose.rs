@@ -607,7 +607,10 @@ fn parse_part<V: Val>(
     let alternative = alt_flag(&prop("alternative")?, &sub("alternative"))?;
     let encoded = opt_bool_of(&prop("encoded")?, &sub("encoded"))?.unwrap_or(false);
     let mut ty = opt_string_of(&prop("type")?, &sub("type"))?;
-    let name = opt_string_of(&prop("name")?, &sub("name"))?;
+    // emailjs writes `name: ''` as `filename=""`, which readers take for no
+    // name; the builder refuses an empty file name, so '' here means none
+    // (a name of only whitespace is still refused, by field).
+    let name = opt_string_of(&prop("name")?, &sub("name"))?.filter(|n| !n.is_empty());
     let mut charset = opt_string_of(&prop("charset")?, &sub("charset"))?;
     let method = opt_string_of(&prop("method")?, &sub("method"))?;
     let inline = opt_bool_of(&prop("inline")?, &sub("inline"))?;
