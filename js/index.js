@@ -148,6 +148,19 @@ if (isNode) {
       return ascii ? viewOf(bytes.buffer).latin1Slice(start, end) : viewOf(bytes.buffer).utf8Slice(start, end);
     };
     platform.encodeInto = (s, bytes, at, max) => viewOf(bytes.buffer).utf8Write(s, bytes.byteOffset + at, max);
+    // Buffer.from(view) copies without zero-filling first (slice() zeroes
+    // the new memory, then copies): W3's 14.5 MB messages come out in
+    // 1.1–1.3 ms instead of 1.8–2.2 ms (Node 20, 24). A large Buffer has an
+    // ArrayBuffer of its own (small ones share Node's pool, whose other
+    // bytes a view's .buffer would show: those are sliced), handed out as
+    // a plain Uint8Array (a Buffer's slice() is a view, not a copy).
+    platform.copyBytes = (view) => {
+      if (view.byteLength >= 1 << 16) {
+        const copy = Buffer.from(view);
+        if (copy.byteOffset === 0 && copy.buffer.byteLength === view.byteLength) return new Uint8Array(copy.buffer);
+      }
+      return view.slice();
+    };
     if (typeof proto.ucs2Write === 'function') {
       platform.utf16Into = (s, bytes, at) => viewOf(bytes.buffer).ucs2Write(s, bytes.byteOffset + at);
     }

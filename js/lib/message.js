@@ -13,7 +13,8 @@ export const BUFFERSIZE = MIMECHUNK * 24 * 7;
 
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 /** UTF-8 bytes → string, invalid sequences as U+FFFD (the platform's decoder when it has a faster one). */
-const decodeUtf8 = (bytes, ascii) => (platform.decode ? platform.decode(bytes, ascii) : utf8Decoder.decode(bytes));
+/** The composed bytes (the last composition's output) as a string. */
+const decodeUtf8 = (bytes) => (platform.decode ? platform.decode(bytes, wasm.composedIsAscii()) : utf8Decoder.decode(bytes));
 
 /**
  * emailjs's `header` object: the header options, keys lower-cased, as own
@@ -359,7 +360,7 @@ export class Message {
     const [used, options] = this._encode(all);
     return wrapWasm(() => {
       const len = composeEncoded(used, () => options ?? this._options(all));
-      const out = consume(wasmBytes(wasm.composedPtr(), len), wasm.composedIsAscii());
+      const out = consume(wasmBytes(wasm.composedPtr(), len));
       if (ownHeader(this.header, 'message-id') === undefined) {
         // Keep the Message-ID stable across readAsync() and send().
         setOwnHeader(this.header, 'message-id', `<${wasm.composedMessageId()}>`);
@@ -856,7 +857,8 @@ function openError(shown, field, e) {
   return err;
 }
 
-const copyBytes = (view) => view.slice();
+/** A copy of the composed bytes, a plain Uint8Array (`platform.copyBytes` where the host has a faster one). */
+const copyBytes = (view) => (platform.copyBytes === null ? view.slice() : platform.copyBytes(view));
 
 /**
  * resolveAll without waiting, when every attachment (and related part) has

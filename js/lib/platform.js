@@ -47,6 +47,12 @@ export const platform = {
    * @type {null | ((s: string, bytes: Uint8Array, at: number) => number)}
    */
   utf16Into: null,
+  /**
+   * A copy of `view` as a plain Uint8Array of its own ArrayBuffer.
+   * Default (null): `view.slice()`.
+   * @type {null | ((view: Uint8Array) => Uint8Array)}
+   */
+  copyBytes: null,
   /** @type {null | ((options: object) => import('./transports/types.js').Transport)} */
   directTransport: null,
   /** @type {() => Promise<typeof WebSocket>} */
