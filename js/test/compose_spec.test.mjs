@@ -120,6 +120,20 @@ test('readAsync and readBytesAsync agree through the fast path', async () => {
   const boundaries = (t) => t.replace(/=_mg_[A-Za-z0-9]+/g, 'B');
   assert.equal(boundaries(Buffer.from(b).toString('utf8')), boundaries(s));
   assert.match(s, /Content-Transfer-Encoding: base64/);
+  // Large and small outputs alike: a plain Uint8Array (not a Buffer, whose
+  // slice() is a view) over an ArrayBuffer of exactly its bytes (nothing
+  // else of Node's Buffer pool shows through .buffer), and a copy: the next
+  // composition does not change it.
+  const small = await new lib.Message({ from: 'a@example.com', to: 'b@example.com', text: 'hi' }).readBytesAsync();
+  for (const bytes of [b, small]) {
+    assert.equal(Object.getPrototypeOf(bytes), Uint8Array.prototype);
+    assert.equal(bytes.byteOffset, 0);
+    assert.equal(bytes.buffer.byteLength, bytes.length);
+  }
+  assert.ok(b.length > 1 << 16);
+  const before = Buffer.from(b);
+  await m.readBytesAsync();
+  assert.ok(before.equals(b));
 });
 
 /** A Message that always hands the bindings the options object (the path before encodeMessageSpec). */
