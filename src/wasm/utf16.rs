@@ -157,9 +157,10 @@ mod simd {
         usize::from(p.len[idx])
     }
 
-    /// Four units without surrogates (u32 lanes) as UTF-8 at `o`.
+    /// The 2- and 3-octet forms of four units (u32 lanes), and the
+    /// continuation octet of each unit's low six bits.
     #[inline(always)]
-    fn plain4(p: &Pack, c: v128, out: &mut [u8], o: usize) -> usize {
+    fn forms(c: v128) -> (v128, v128, v128) {
         let six = u32x4_splat(0x3F);
         let cont = u32x4_splat(0x80);
         let last = v128_or(v128_and(c, six), cont);
@@ -174,6 +175,13 @@ mod simd {
                 u32x4_shl(last, 16),
             ),
         );
+        (two, three, last)
+    }
+
+    /// Four units without surrogates (u32 lanes) as UTF-8 at `o`.
+    #[inline(always)]
+    fn plain4(p: &Pack, c: v128, out: &mut [u8], o: usize) -> usize {
+        let (two, three, _) = forms(c);
         let m2 = u32x4_ge(c, u32x4_splat(0x80));
         let m3 = u32x4_ge(c, u32x4_splat(0x800));
         let r = v128_bitselect(three, v128_bitselect(two, c, m2), m3);
@@ -188,18 +196,7 @@ mod simd {
     fn paired4(p: &Pack, c: v128, prev: v128, out: &mut [u8], o: usize) -> usize {
         let six = u32x4_splat(0x3F);
         let cont = u32x4_splat(0x80);
-        let last = v128_or(v128_and(c, six), cont);
-        let two = v128_or(
-            v128_or(u32x4_shr(c, 6), u32x4_splat(0xC0)),
-            u32x4_shl(last, 8),
-        );
-        let three = v128_or(
-            v128_or(u32x4_shr(c, 12), u32x4_splat(0xE0)),
-            v128_or(
-                u32x4_shl(v128_or(v128_and(u32x4_shr(c, 6), six), cont), 8),
-                u32x4_shl(last, 16),
-            ),
-        );
+        let (two, three, last) = forms(c);
         // The code point of a pair is (w << 10) | (low & 0x3FF) with
         // w = (high & 0x3FF) + 0x40: octets F0|w>>8, 80|(w>>2)&3F,
         // 80|(w&3)<<4|(low>>6)&F, 80|low&3F; w & 3 == high & 3.
