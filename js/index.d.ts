@@ -45,9 +45,17 @@ export declare class SMTPError extends Error {
   notSupported?: true;
   /** The argument at fault, when a low-level command refused one (e.g. "from", "address", "data"). */
   field?: string;
+  /**
+   * The engine's error kind (its Rust variant), e.g. "Reply", "Timeout",
+   * "AllRecipientsRejected". "BodyTimeout" (code TIMEDOUT): a `stream` or
+   * `path` attachment gave no data for `timeout` ms while its message was
+   * being sent; the message was not sent (no end of data: the connection is
+   * dropped, or with BDAT chunks reset) and the stream is destroyed.
+   */
   kind?: string;
   smtpCode?: number | null;
   enhancedCode?: string | null;
+  /** The command a reply refused, or ("BodyTimeout") whose content stalled: "DATA", "BDAT n LAST", "BDAT". */
   command?: string | null;
   retryable?: boolean;
   greylisted?: boolean;

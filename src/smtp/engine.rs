@@ -284,6 +284,11 @@ pub(crate) const MAX_REPLIES_AWAITED: usize = 32;
 /// [`Config::bdat_chunk_size`]'s default.
 const DEFAULT_BDAT_CHUNK: usize = 64 * 1024;
 
+/// How long a body may wait for its data without [`Config::timeout`]:
+/// RFC 5321 §4.5.3.2.5's data block (the client's wait to hand over a
+/// block of the message).
+const BODY_WAIT: Duration = Duration::from_secs(180);
+
 /// How many octets [`Client::poll_transmit`] gathers into one flight before
 /// it stops pulling message content (one body chunk may take it past this).
 pub const FLIGHT: usize = 64 * 1024;
@@ -301,6 +306,9 @@ struct Txn {
     body_done: bool,
     /// The body said `Pending`: pull again after [`Client::body_ready`].
     body_waiting: bool,
+    /// While the body waits: when it has given no data for too long (the
+    /// timeout from its `Pending`); see [`Client::body_ready`].
+    body_deadline: Option<Duration>,
     /// The end of the data was handed to the transport: from now on the
     /// server may accept the message at any moment.
     end_sent: bool,
@@ -702,28 +710,39 @@ impl Client {
         }
     }
 
-    /// Checks the deadline; past it, the session ends with a timeout.
+    /// Checks the deadlines; past one, the session ends with a timeout, or
+    /// (a body that gave no data in time) the message fails with
+    /// [`SmtpError::BodyTimeout`], without its end of data.
     pub fn handle_timeout(&mut self, now: Duration) {
         self.now = now;
         if let Some((at, what)) = &self.deadline {
             if now >= *at {
                 let waiting_for = what.clone();
                 self.fatal(SmtpError::Timeout { waiting_for }, false);
+                return;
             }
+        }
+        if self.body_deadline().is_some_and(|at| now >= at) {
+            self.body_timed_out();
         }
     }
 
     /// The transport has data for the body that was pending (its
     /// [`MessageBody::poll_chunk`] gave `Pending`, see
     /// [`Client::body_pending`]): the next [`Client::poll_transmit`] pulls it
-    /// again. While a body waits, no deadline of ours runs for it: after
-    /// DATA's 354 nothing is awaited; with BDAT only the replies to chunks
-    /// already sent are (and the reply to `BDAT n LAST` is awaited only
-    /// from its last octet on).
+    /// again. A body that waits is bounded by [`Config::timeout`] (without
+    /// one, RFC 5321 §4.5.3.2.5's 3 minutes for a data block), counted from
+    /// its `Pending`: a source that neither gives data nor ends within it
+    /// fails the message with [`SmtpError::BodyTimeout`] (see
+    /// [`Client::handle_timeout`]), as a socket idle that long would. The
+    /// server's deadlines do not run meanwhile: after DATA's 354 nothing is
+    /// awaited; with BDAT only the replies to chunks already sent are (and
+    /// the reply to `BDAT n LAST` is awaited only from its last octet on).
     pub fn body_ready(&mut self, now: Duration) {
         self.now = now;
         if let Phase::Txn(t) = &mut self.phase {
             t.body_waiting = false;
+            t.body_deadline = None;
         }
         self.rearm();
     }
@@ -845,9 +864,14 @@ impl Client {
         self.events.pop_front()
     }
 
-    /// When [`Client::handle_timeout`] must be called, if the engine waits.
+    /// When [`Client::handle_timeout`] must be called, if the engine waits
+    /// (for the server, or for the data of a body that is pending).
     pub fn poll_timeout(&self) -> Option<Duration> {
-        self.deadline.as_ref().map(|(at, _)| *at)
+        let reply = self.deadline.as_ref().map(|(at, _)| *at);
+        match (reply, self.body_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The server's capabilities (after EHLO/HELO).
@@ -903,11 +927,40 @@ impl Client {
 
     // ----- internals -----
 
+    /// The deadline of the body that waits for its data, if one waits.
+    fn body_deadline(&self) -> Option<Duration> {
+        match &self.phase {
+            Phase::Txn(t) if t.body_waiting && !t.body_done => t.body_deadline,
+            _ => None,
+        }
+    }
+
+    /// The body gave no data in time: the message fails as if its source
+    /// had failed ([`Client::body_failed`]): with BDAT chunks, RSET after
+    /// the chunks in flight and the session goes on; after DATA, or inside
+    /// `BDAT n LAST`, the session ends without the end of data.
+    fn body_timed_out(&mut self) {
+        let Phase::Txn(t) = &self.phase else {
+            return;
+        };
+        let command = match t.mode {
+            BodyMode::Data => "DATA".to_string(),
+            BodyMode::BdatLast(n) => format!("BDAT {n} LAST"),
+            BodyMode::BdatChunked => "BDAT".to_string(),
+        };
+        self.wire.note(Direction::Client, || {
+            format!("<message content stalled: no data from the body in time ({command})>")
+        });
+        self.body_failed(SmtpError::BodyTimeout { command });
+        self.rearm();
+    }
+
     fn rearm(&mut self) {
         let key = match (&self.phase, self.wire.expect.front()) {
             (Phase::Closed, _) => None,
             // The reply to `BDAT n LAST` cannot come before its last octet:
-            // no deadline while the body is still being sent (or waits).
+            // no deadline while the body is still being sent (a body that
+            // waits for its data has its own: `Txn::body_deadline`).
             (Phase::Txn(t), Some((Expect::Bdat { last: true }, _))) if !t.body_done => None,
             (_, Some((e, what))) => Some((self.armed_count, e.timeout(), what.clone())),
             (Phase::TlsHandshake, None) => Some((
@@ -1319,6 +1372,7 @@ impl Client {
             streaming: false,
             body_done: false,
             body_waiting: false,
+            body_deadline: None,
             end_sent: false,
             end_held: false,
             encoder,
@@ -1523,6 +1577,8 @@ impl Client {
             Ok(Poll::Ready(c)) => c,
             Ok(Poll::Pending) => {
                 t.body_waiting = true;
+                let wait = self.config.timeout.unwrap_or(BODY_WAIT);
+                t.body_deadline = Some(self.now.saturating_add(wait));
                 return false;
             }
             Err(e) => {

@@ -160,6 +160,17 @@ pub enum SmtpError {
     NoRecipients,
     /// The message body failed to render.
     Body(String),
+    /// The message body gave no data for the timeout while its content
+    /// was being sent: a source (a stream fed through
+    /// [`Client::body_ready`](super::Client::body_ready)) that neither gave
+    /// more nor ended. The message was not sent: it fails without its end
+    /// of data (after DATA or inside `BDAT n LAST` the session ends; with
+    /// BDAT chunks, RSET discards them and the session goes on).
+    BodyTimeout {
+        /// The command whose content stalled: `DATA`, `BDAT n LAST`, or
+        /// `BDAT` (chunks of unknown count).
+        command: String,
+    },
     /// A low-level command was called when the session cannot take it
     /// (e.g. `RCPT TO` before an accepted `MAIL FROM`, message content
     /// outside DATA, a low-level command while a queued message is sent,
@@ -200,10 +211,11 @@ impl SmtpError {
         self.reply().and_then(Reply::enhanced_code)
     }
 
-    /// The failed command, if a reply caused the error.
+    /// The failed command, if a reply caused the error, or the command
+    /// whose content stalled ([`SmtpError::BodyTimeout`]).
     pub fn command(&self) -> Option<&str> {
         match self {
-            SmtpError::Reply { command, .. } => Some(command),
+            SmtpError::Reply { command, .. } | SmtpError::BodyTimeout { command } => Some(command),
             SmtpError::ServiceClosing { command, .. } => command.as_deref(),
             _ => None,
         }
@@ -260,7 +272,7 @@ impl SmtpError {
             SmtpError::TlsRequired(_) => EmailjsCode::ConnectionAuth,
             SmtpError::AuthUnsupported { .. } => EmailjsCode::AuthNotSupported,
             SmtpError::AuthFailed { .. } => EmailjsCode::AuthFailed,
-            SmtpError::Timeout { .. } => EmailjsCode::TimedOut,
+            SmtpError::Timeout { .. } | SmtpError::BodyTimeout { .. } => EmailjsCode::TimedOut,
             SmtpError::Closed => EmailjsCode::ConnectionClosed,
             SmtpError::NotConnected => EmailjsCode::NoConnection,
             SmtpError::SmtpUtf8Required
@@ -362,6 +374,10 @@ impl fmt::Display for SmtpError {
             }
             SmtpError::NoRecipients => f.write_str("the envelope has no recipient"),
             SmtpError::Body(why) => write!(f, "message body error: {why}"),
+            SmtpError::BodyTimeout { command } => write!(
+                f,
+                "timed out waiting for the message body's data (content of {command}); the message was not sent"
+            ),
             SmtpError::Misuse(why) => write!(f, "command not allowed now: {why}"),
             SmtpError::InvalidArgument(why) => write!(f, "invalid command argument: {why}"),
         }

@@ -31,6 +31,9 @@
 //! `Poll::Pending`, e.g. an attachment fed from JavaScript through a
 //! [`crate::mime::Feed`]): [`Client::body_pending`] then names the message,
 //! and the transport calls [`Client::body_ready`] once it has pushed more.
+//! The wait is bounded like any other ([`Client::poll_timeout`]): a body
+//! that gives nothing for the timeout fails its message with
+//! [`SmtpError::BodyTimeout`], without its end of data.
 //!
 //! Modules, one idea each: [`reply`] (parsing replies), [`capabilities`]
 //! (EHLO keywords), [`auth`] (SASL), [`command`] (what the client sends),

@@ -99,6 +99,7 @@ fn kind(e: &SmtpError) -> &'static str {
         SmtpError::InvalidCredentials { .. } => "InvalidCredentials",
         SmtpError::NoRecipients => "NoRecipients",
         SmtpError::Body(_) => "Body",
+        SmtpError::BodyTimeout { .. } => "BodyTimeout",
         SmtpError::Misuse(_) => "Misuse",
         SmtpError::InvalidArgument(_) => "InvalidArgument",
     }

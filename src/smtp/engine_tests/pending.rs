@@ -102,7 +102,7 @@ const EHLO_CHUNKING: &str = "S: 220 mx
      S: 250 CHUNKING";
 
 #[test]
-fn a_pending_body_after_data_waits_without_a_deadline() {
+fn a_pending_body_after_data_waits_for_its_data_at_most_the_timeout() {
     let mut r = Run::new(Config {
         timeout: Some(Duration::from_secs(5)),
         ..cfg()
@@ -118,10 +118,11 @@ fn a_pending_body_after_data_waits_without_a_deadline() {
          S: 354 go"
     ));
     assert_eq!(r.c.body_pending(), Some(id));
-    // Nothing is awaited from the server: no deadline, and time passing
-    // changes nothing.
-    assert_eq!(r.c.poll_timeout(), None);
-    r.now += Duration::from_secs(3600);
+    // Nothing is awaited from the server; the body's data is, for the
+    // timeout from its `Pending` (a stalled body: see
+    // a_body_stalled_after_data_times_out_without_the_end_of_data).
+    assert_eq!(r.c.poll_timeout(), Some(r.now + Duration::from_secs(5)));
+    r.now += Duration::from_secs(4);
     r.c.handle_timeout(r.now);
     assert!(!r.c.is_closed());
     // Polling again without body_ready does not pull.
@@ -134,6 +135,8 @@ fn a_pending_body_after_data_waits_without_a_deadline() {
     assert_eq!(r.c.body_pending(), None);
     assert_eq!(r.drain(), "Subject: s\r\n\r\n..line one\r\n");
     assert_eq!(r.c.body_pending(), Some(id));
+    // Data came: the body's deadline counts again from its next `Pending`.
+    assert_eq!(r.c.poll_timeout(), Some(r.now + Duration::from_secs(5)));
     h.push("line two\r\n");
     h.end();
     r.c.body_ready(r.now);
@@ -158,14 +161,17 @@ fn a_pending_body_with_bdat_chunks() {
          S: 250 ok"
     ));
     assert!(r.c.body_pending().is_some());
-    assert_eq!(r.c.poll_timeout(), None);
+    // No reply is awaited; the body's data is (without `timeout`, RFC 5321
+    // §4.5.3.2.5's 3 minutes for a data block).
+    let body_wait = Duration::from_secs(180);
+    assert_eq!(r.c.poll_timeout(), Some(r.now + body_wait));
     h.push("abc\r\n");
     r.c.body_ready(r.now);
     r.script("C: BDAT 5\nC: abc");
     // The chunk's reply is awaited, whether or not the body waits.
     assert!(r.c.poll_timeout().is_some());
     r.script("S: 250 ok");
-    assert_eq!(r.c.poll_timeout(), None);
+    assert_eq!(r.c.poll_timeout(), Some(r.now + body_wait));
     h.push("def\r\n");
     h.end();
     r.c.body_ready(r.now);
@@ -187,17 +193,20 @@ fn the_bdat_last_deadline_starts_at_its_last_octet() {
          C: BDAT 10 LAST"
     ));
     r.script("S: 250 ok\nS: 250 ok");
-    // The reply to BDAT … LAST cannot come yet: no deadline while the
-    // body waits, however long.
-    assert_eq!(r.c.poll_timeout(), None);
-    r.now += Duration::from_secs(600);
+    // The reply to BDAT … LAST cannot come yet: while the body waits, only
+    // its own deadline runs (from its `Pending`, moved by its data).
+    let body_at = r.now + Duration::from_secs(5);
+    assert_eq!(r.c.poll_timeout(), Some(body_at));
+    r.now += Duration::from_secs(4);
     r.c.handle_timeout(r.now);
     assert!(!r.c.is_closed());
     h.push("0123\r\n");
     r.c.body_ready(r.now);
     r.script("C: 0123");
-    assert_eq!(r.c.poll_timeout(), None);
-    r.now += Duration::from_secs(600);
+    assert_eq!(r.c.poll_timeout(), Some(r.now + Duration::from_secs(5)));
+    r.now += Duration::from_secs(4);
+    r.c.handle_timeout(r.now);
+    assert!(!r.c.is_closed());
     h.push("45\r\n");
     h.end();
     r.c.body_ready(r.now);
@@ -330,8 +339,8 @@ fn a_closed_connection_fails_a_waiting_body() {
 /// With `BDAT n LAST`, the last announced octets go out only once the body
 /// has shown its end (a body longer than it said must never become a
 /// shorter complete message): when the body waits right after them, they
-/// wait too, with no deadline; its end sends them, more data fails the
-/// message without them.
+/// wait too, with only the body's deadline; its end sends them, more data
+/// fails the message without them.
 #[test]
 fn the_last_octets_of_bdat_last_wait_for_a_pending_body_to_end() {
     for more in [false, true] {
@@ -356,8 +365,8 @@ fn the_last_octets_of_bdat_last_wait_for_a_pending_body_to_end() {
         r.c.body_ready(r.now);
         assert_eq!(r.drain(), "");
         assert_eq!(r.c.body_pending(), Some(id));
-        assert_eq!(r.c.poll_timeout(), None);
-        r.now += Duration::from_secs(600);
+        assert_eq!(r.c.poll_timeout(), Some(r.now + Duration::from_secs(5)));
+        r.now += Duration::from_secs(4);
         r.c.handle_timeout(r.now);
         assert!(!r.c.is_closed());
         if more {
@@ -385,4 +394,159 @@ fn the_last_octets_of_bdat_last_wait_for_a_pending_body_to_end() {
             assert_eq!(r.sent().len(), 1);
         }
     }
+}
+
+/// A stalled body (some data, then nothing, never an end): the engine
+/// waits for its data at most `timeout` from its `Pending`, then fails the
+/// message with `BodyTimeout` and ends the session without the `.` that
+/// would make the server take the truncated message.
+#[test]
+fn a_body_stalled_after_data_times_out_without_the_end_of_data() {
+    let timeout = Duration::from_millis(1500);
+    let mut r = Run::new(Config {
+        timeout: Some(timeout),
+        ..cfg()
+    });
+    let (id, h) = send_tap(&mut r, None);
+    let queued = r.send(env("a@x.org", &["c@y.org"]), "x\r\n");
+    r.script(&format!(
+        "{EHLO_PIPE}
+         C: MAIL FROM:<a@x.org>
+         C: RCPT TO:<b@y.org>
+         C: DATA
+         S: 250 ok
+         S: 250 ok
+         S: 354 go"
+    ));
+    h.push("Subject: s\r\n\r\nhalf a message\r\n");
+    r.now += Duration::from_millis(100);
+    r.c.body_ready(r.now);
+    r.script("C: Subject: s\nC:\nC: half a message");
+    assert_eq!(r.c.body_pending(), Some(id));
+    let at = r.now + timeout;
+    assert_eq!(r.c.poll_timeout(), Some(at));
+    // Not before the deadline.
+    r.c.handle_timeout(at - Duration::from_millis(1));
+    assert_eq!(r.drain(), "");
+    assert!(!r.c.is_closed());
+    // At it: the message fails, the session ends, nothing more is written
+    // (every octet before was checked by the scripts: no `.`, no QUIT).
+    r.c.handle_timeout(at);
+    assert_eq!(r.drain(), "");
+    let stalled = SmtpError::BodyTimeout {
+        command: "DATA".into(),
+    };
+    assert_eq!(r.closed(), Some(&Some(stalled.clone())));
+    assert_eq!(r.failed(), vec![&stalled, &stalled]);
+    assert!(r.events.iter().any(|e| matches!(
+        e,
+        Event::MessageFailed { id: i, error: SmtpError::BodyTimeout { .. } } if *i == id
+    )));
+    assert!(r.events.iter().any(|e| matches!(
+        e,
+        Event::MessageFailed { id: i, .. } if *i == queued
+    )));
+    assert!(r.sent().is_empty());
+    assert!(r.c.is_closed());
+    assert_eq!(r.c.body_pending(), None);
+    assert_eq!(r.c.poll_timeout(), None);
+    // Certainly not accepted: no end of data was handed over.
+    assert_eq!(r.c.outcome_unknown(), None);
+    assert_eq!(stalled.emailjs_code(), EmailjsCode::TimedOut);
+    assert_eq!(stalled.command(), Some("DATA"));
+    assert!(!stalled.is_retryable());
+    // Data after the deadline changes nothing.
+    h.push("the rest\r\n");
+    h.end();
+    r.c.body_ready(r.now);
+    assert_eq!(r.drain(), "");
+}
+
+#[test]
+fn a_body_stalled_inside_bdat_last_times_out_without_its_last_octets() {
+    let timeout = Duration::from_secs(5);
+    let mut r = Run::new(Config {
+        timeout: Some(timeout),
+        ..cfg()
+    });
+    let (_, h) = send_tap(&mut r, Some(100));
+    r.script(&format!(
+        "{EHLO_CHUNKING}
+         C: MAIL FROM:<a@x.org>
+         C: RCPT TO:<b@y.org>
+         C: BDAT 100 LAST
+         S: 250 ok
+         S: 250 ok"
+    ));
+    h.push("some\r\n");
+    r.c.body_ready(r.now);
+    r.script("C: some");
+    r.now += timeout;
+    r.c.handle_timeout(r.now);
+    assert_eq!(r.drain(), "");
+    assert_eq!(
+        r.closed(),
+        Some(&Some(SmtpError::BodyTimeout {
+            command: "BDAT 100 LAST".into()
+        }))
+    );
+    assert!(r.sent().is_empty());
+    assert_eq!(r.c.outcome_unknown(), None);
+}
+
+/// With BDAT chunks nothing is final until `BDAT … LAST`: a stalled body
+/// is discarded with RSET (after the replies to the chunks in flight) and
+/// the session goes on with the next message.
+#[test]
+fn a_body_stalled_between_bdat_chunks_is_discarded_with_rset_and_the_session_goes_on() {
+    let timeout = Duration::from_secs(5);
+    let mut r = Run::new(Config {
+        timeout: Some(timeout),
+        ..cfg()
+    });
+    let (id, h) = send_tap(&mut r, None);
+    let next = r.send(env("a@x.org", &["c@y.org"]), "x\r\n");
+    r.script(&format!(
+        "{EHLO_CHUNKING}
+         C: MAIL FROM:<a@x.org>
+         C: RCPT TO:<b@y.org>"
+    ));
+    h.push("part one\r\n");
+    r.c.body_ready(r.now);
+    r.script("C: BDAT 10\nC: part one");
+    // The chunk's reply is awaited first (the server's deadline)...
+    assert_eq!(r.c.poll_timeout(), Some(r.now + timeout));
+    r.now += Duration::from_secs(1);
+    r.script("S: 250 ok\nS: 250 ok\nS: 250 chunk ok");
+    // ...then only the body's data, from its `Pending`.
+    assert_eq!(
+        r.c.poll_timeout(),
+        Some(r.now - Duration::from_secs(1) + timeout)
+    );
+    r.now += Duration::from_secs(4);
+    r.c.handle_timeout(r.now);
+    r.script(
+        "C: RSET
+         S: 250 reset
+         C: MAIL FROM:<a@x.org>
+         C: RCPT TO:<c@y.org>
+         C: BDAT 3 LAST
+         C: x
+         S: 250 ok
+         S: 250 ok
+         S: 250 done",
+    );
+    assert_eq!(
+        r.failed(),
+        vec![&SmtpError::BodyTimeout {
+            command: "BDAT".into()
+        }]
+    );
+    assert!(r.events.iter().any(|e| matches!(
+        e,
+        Event::MessageFailed { id: i, .. } if *i == id
+    )));
+    assert_eq!(r.sent().len(), 1);
+    assert_eq!(r.sent()[0].id, next);
+    assert!(!r.c.is_closed());
 }
