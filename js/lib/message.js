@@ -825,6 +825,10 @@ function streamSource(stream, field) {
         return;
       }
       done = true;
+      // A read may still be pending (a stream that stalled): an async
+      // iterator's return() waits for it, forever if nothing comes, while a
+      // Node Readable's destroy() ends it (a reader's cancel() does too).
+      if (iterator && typeof stream.destroy === 'function') stream.destroy();
       try {
         if (reader) await reader.cancel();
         else await iterator.return?.();
