@@ -467,6 +467,76 @@ describe('a stream failing mid-way', () => {
   });
 });
 
+describe('a stream stalling mid-way (data, then nothing, never an end)', () => {
+  // emailjs bounds this by its socket's inactivity timeout; here the engine
+  // bounds the wait for the body's data by `timeout` (kind BodyTimeout,
+  // code TIMEDOUT): the message fails without its end of data, the stream
+  // is destroyed, and the client goes on.
+  const TIMEOUT = 500;
+  /** A Readable that gives `good` bytes of the pattern, then stalls. */
+  const stalled = (good) => {
+    const stream = new Readable({ read() {} });
+    for (const piece of patternPieces(good)) stream.push(piece);
+    return stream;
+  };
+  const message = (attachment, subject) => new lib.Message({ from: 'ann@example.com', to: 'bob@example.org', subject, text: 't', attachment });
+
+  /** Sends a stalled stream; checks the error, the time it took and that the stream was released. */
+  async function sendStalled(client, good, command) {
+    const stream = stalled(good);
+    const t0 = Date.now();
+    const err = await within(client.sendAsync(message({ name: 'x.bin', stream }, 'stalled')), 10 * TIMEOUT, 'the stalled send').then(
+      () => assert.fail('a stalled stream was reported sent'),
+      (e) => e,
+    );
+    const took = Date.now() - t0;
+    assert.equal(err.name, 'SMTPError', err.stack);
+    assert.equal(err.code, lib.SMTPErrorStates.TIMEDOUT);
+    assert.equal(err.kind, 'BodyTimeout');
+    assert.equal(err.command, command);
+    assert.equal(err.streamConsumed, true);
+    assert.match(err.message, /timed out waiting for the message body's data/);
+    assert.ok(took >= TIMEOUT && took < 6 * TIMEOUT, `rejected after ${took} ms (timeout ${TIMEOUT} ms)`);
+    await within(
+      (async () => {
+        while (!stream.destroyed) await new Promise((r) => setTimeout(r, 5));
+      })(),
+      2000,
+      'the stream being destroyed',
+    );
+  }
+
+  test('after DATA (smtp-server): TIMEDOUT, the connection is dropped without the end of data, nothing delivered, the next message goes', { timeout: 30000 }, async () => {
+    const server = await startSmtpServer();
+    let connections = 0;
+    server.server.server.on('connection', () => connections++);
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: server.port, timeout: TIMEOUT });
+    await sendStalled(client, 200000, 'DATA');
+    await within(client.sendAsync(message({ name: 'ok.bin', data: new Uint8Array([1, 2, 3]) }, 'fine')), 20000, 'next');
+    assert.deepEqual(
+      server.messages().map((m) => m.data.toString().match(/^Subject: (.*)$/m)[1]),
+      ['fine'],
+    );
+    assert.equal(connections, 2, 'a new connection for the next message');
+  });
+
+  test('between BDAT chunks (sink with CHUNKING): TIMEDOUT, RSET, nothing delivered, the same connection goes on', { timeout: 30000 }, async () => {
+    const sink = await startSink(['--chunking']);
+    const client = new lib.SMTPClient({ host: '127.0.0.1', port: sink.port, timeout: TIMEOUT });
+    await sendStalled(client, 300000, 'BDAT');
+    await within(client.sendAsync(message({ name: 'ok.bin', data: pattern(100000) }, 'fine')), 20000, 'next');
+    const records = sink.records();
+    assert.deepEqual(
+      records.map((r) => r.event),
+      ['reset', 'message'],
+      JSON.stringify(records),
+    );
+    assert.ok(records[0].received > 100000, JSON.stringify(records[0]));
+    assert.equal(records[1].conn, 1, 'the same connection');
+    assert.equal(records[1].decoded, 100000);
+  });
+});
+
 describe('write backpressure and the timeout', () => {
   // The connection stops pulling bytes from the engine while the socket's
   // buffer is full, and `timeout` bounds each such wait (a server that stops
