@@ -304,11 +304,10 @@ struct Txn {
     data_sent: bool,
     streaming: bool,
     body_done: bool,
-    /// The body said `Pending`: pull again after [`Client::body_ready`].
-    body_waiting: bool,
-    /// While the body waits: when it has given no data for too long (the
-    /// timeout from its `Pending`); see [`Client::body_ready`].
-    body_deadline: Option<Duration>,
+    /// The body said `Pending`: pull again after [`Client::body_ready`];
+    /// the time past which it has given no data for too long (the timeout
+    /// from its `Pending`).
+    body_waiting: Option<Duration>,
     /// The end of the data was handed to the transport: from now on the
     /// server may accept the message at any moment.
     end_sent: bool,
@@ -741,8 +740,7 @@ impl Client {
     pub fn body_ready(&mut self, now: Duration) {
         self.now = now;
         if let Phase::Txn(t) = &mut self.phase {
-            t.body_waiting = false;
-            t.body_deadline = None;
+            t.body_waiting = None;
         }
         self.rearm();
     }
@@ -750,7 +748,7 @@ impl Client {
     /// The message whose body waits for data (until [`Client::body_ready`]).
     pub fn body_pending(&self) -> Option<MessageId> {
         match &self.phase {
-            Phase::Txn(t) if t.body_waiting && !t.body_done => Some(t.id),
+            Phase::Txn(t) if t.body_waiting.is_some() && !t.body_done => Some(t.id),
             _ => None,
         }
     }
@@ -930,7 +928,7 @@ impl Client {
     /// The deadline of the body that waits for its data, if one waits.
     fn body_deadline(&self) -> Option<Duration> {
         match &self.phase {
-            Phase::Txn(t) if t.body_waiting && !t.body_done => t.body_deadline,
+            Phase::Txn(t) if !t.body_done => t.body_waiting,
             _ => None,
         }
     }
@@ -960,7 +958,7 @@ impl Client {
             (Phase::Closed, _) => None,
             // The reply to `BDAT n LAST` cannot come before its last octet:
             // no deadline while the body is still being sent (a body that
-            // waits for its data has its own: `Txn::body_deadline`).
+            // waits for its data has its own: `Txn::body_waiting`).
             (Phase::Txn(t), Some((Expect::Bdat { last: true }, _))) if !t.body_done => None,
             (_, Some((e, what))) => Some((self.armed_count, e.timeout(), what.clone())),
             (Phase::TlsHandshake, None) => Some((
@@ -1371,8 +1369,7 @@ impl Client {
             data_sent: false,
             streaming: false,
             body_done: false,
-            body_waiting: false,
-            body_deadline: None,
+            body_waiting: None,
             end_sent: false,
             end_held: false,
             encoder,
@@ -1556,7 +1553,7 @@ impl Client {
         let Phase::Txn(t) = &mut self.phase else {
             return false;
         };
-        if !t.streaming || t.body_done || t.body_waiting {
+        if !t.streaming || t.body_done || t.body_waiting.is_some() {
             return false;
         }
         // Chunks of unknown count wait for their replies: one at a time
@@ -1576,9 +1573,8 @@ impl Client {
         let chunk = match t.body.poll_chunk() {
             Ok(Poll::Ready(c)) => c,
             Ok(Poll::Pending) => {
-                t.body_waiting = true;
                 let wait = self.config.timeout.unwrap_or(BODY_WAIT);
-                t.body_deadline = Some(self.now.saturating_add(wait));
+                t.body_waiting = Some(self.now.saturating_add(wait));
                 return false;
             }
             Err(e) => {
@@ -1716,7 +1712,7 @@ impl Client {
         }
         t.scratch.clear();
         t.body_done = true;
-        t.body_waiting = false;
+        t.body_waiting = None;
         // The body's error says more than a server's rejection of a chunk.
         t.failure = Some(error);
         self.wire.note(Direction::Client, || {
