@@ -271,7 +271,7 @@ impl WasmLines {
 ///
 /// A block: the 12 octets are shuffled into four 32-bit lanes of
 /// `b1 b0 b2 b1`, the four sextets of each lane are moved into its four
-/// octets with masks and shifts, and each sextet
+/// octets with a multiply, shifts and a mask, and each sextet
 /// becomes its character by adding an offset looked up with a swizzle
 /// (W. Muła's method, as in SSSE3 encoders).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -283,41 +283,70 @@ mod simd128 {
     /// Octets written per input line: 76 characters and CRLF.
     const LINE_OUT: usize = super::LINE_CHARS + 2;
 
+    /// The vectors the kernel uses, made once per call and passed through
+    /// `black_box` so that they stay in registers: V8 builds every
+    /// `v128.const` anew where it is used (25 a line here). And LLVM turns
+    /// a multiply by a constant power-of-two vector into per-lane shifts,
+    /// which SIMD128 has only with one amount for all lanes: 70
+    /// `replace_lane`s a line, 1.5 times slower than the whole encoder.
+    #[derive(Clone, Copy)]
+    struct Consts {
+        /// 16-bit lanes 1, 16, 1, 16, ...
+        by_1_16: v128,
+        /// 16-bit lanes 0x3F00.
+        upper_sextet: v128,
+        /// Octets 51, 26 and 13.
+        k51: v128,
+        k26: v128,
+        k13: v128,
+        /// The offset from a sextet to its character, by the index
+        /// [`ascii`] computes.
+        offsets: v128,
+    }
+
+    impl Consts {
+        fn new() -> Self {
+            core::hint::black_box(Consts {
+                by_1_16: u32x4_splat(0x0010_0001),
+                upper_sextet: u16x8_splat(0x3F00),
+                k51: u8x16_splat(51),
+                k26: u8x16_splat(26),
+                k13: u8x16_splat(13),
+                offsets: i8x16(
+                    71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0,
+                ),
+            })
+        }
+    }
+
     /// The sextets of the 12 octets at lanes `K..K + 12` of `v`, one per
     /// output lane (values 0..=63).
     #[inline(always)]
-    fn sextets<const K: usize>(v: v128) -> v128 {
+    fn sextets<const K: usize>(v: v128, k: Consts) -> v128 {
         let x = if K == 0 {
             i8x16_shuffle::<1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10>(v, v)
         } else {
             i8x16_shuffle::<5, 4, 6, 5, 8, 7, 9, 8, 11, 10, 12, 11, 14, 13, 15, 14>(v, v)
         };
-        // Lane (little-endian) = b1 | b0 << 8 | b2 << 16 | b1 << 24.
-        // Sextet 0 (b0 >> 2) is at bits 10..16, sextet 2 at bits 22..28:
-        // down to bits 0 and 16.
-        let s0 = u32x4_shr(v128_and(x, u32x4_splat(0x0000_FC00)), 10);
-        let s2 = u32x4_shr(v128_and(x, u32x4_splat(0x0FC0_0000)), 6);
-        // Sextet 1 is at bits 4..10, sextet 3 at bits 16..22: up to bits 8
-        // and 24. (Shifts, not the 16-bit multiply of SSSE3 encoders, which
-        // LLVM turns into per-lane shifts through scalar code here.)
-        let s1 = u32x4_shl(v128_and(x, u32x4_splat(0x0000_03F0)), 4);
-        let s3 = u32x4_shl(v128_and(x, u32x4_splat(0x003F_0000)), 8);
-        v128_or(v128_or(s0, s2), v128_or(s1, s3))
+        // Lane (little-endian) = b1 | b0 << 8 | b2 << 16 | b1 << 24: its
+        // low 16 bits hold sextet 0 at bits 10..16 and sextet 1 at 4..10,
+        // its high 16 bits sextet 2 at 6..12 and sextet 3 at 0..6.
+        // Multiplying the high half by 16 (the low one by 1) lines them up
+        // as the low one (the 4 bits pushed out are b1's, sextet 1's): then
+        // in every 16-bit half, `>> 10` is the first sextet and `<< 4`
+        // masked the second, moved to the upper octet. Five operations
+        // (SSSE3 encoders use a mulhi, which SIMD128 lacks).
+        let y = i16x8_mul(x, k.by_1_16);
+        v128_or(u16x8_shr(y, 10), v128_and(i16x8_shl(y, 4), k.upper_sextet))
     }
 
     /// The base64 characters of 16 sextets.
     #[inline(always)]
-    fn ascii(s: v128) -> v128 {
+    fn ascii(s: v128, k: Consts) -> v128 {
         // 0..=25 -> 13 ('A' - 0), 26..=51 -> 0 ('a' - 26), 52..=61 -> 1..=10
         // ('0' - 52), 62 -> 11 ('+' - 62), 63 -> 12 ('/' - 63).
-        let idx = v128_or(
-            u8x16_sub_sat(s, u8x16_splat(51)),
-            v128_and(u8x16_lt(s, u8x16_splat(26)), u8x16_splat(13)),
-        );
-        let offsets = i8x16(
-            71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0,
-        );
-        i8x16_add(s, i8x16_swizzle(offsets, idx))
+        let idx = v128_or(u8x16_sub_sat(s, k.k51), v128_and(u8x16_lt(s, k.k26), k.k13));
+        i8x16_add(s, i8x16_swizzle(k.offsets, idx))
     }
 
     /// Appends the lines of `input` (a multiple of 57 octets long), each
@@ -327,6 +356,7 @@ mod simd128 {
         let n = input.len() / LINE_BYTES;
         out.reserve(n * LINE_OUT);
         let spare = &mut out.spare_capacity_mut()[..n * LINE_OUT];
+        let k = Consts::new();
         for (line, dst) in input
             .chunks_exact(LINE_BYTES)
             .zip(spare.chunks_exact_mut(LINE_OUT))
@@ -345,12 +375,12 @@ mod simd128 {
                 )
             };
             let (c0, c1, c2, c3) = (
-                ascii(sextets::<0>(v0)),
-                ascii(sextets::<0>(v1)),
-                ascii(sextets::<0>(v2)),
-                ascii(sextets::<0>(v3)),
+                ascii(sextets::<0>(v0, k), k),
+                ascii(sextets::<0>(v1, k), k),
+                ascii(sextets::<0>(v2, k), k),
+                ascii(sextets::<0>(v3, k), k),
             );
-            let c4 = ascii(sextets::<4>(v4));
+            let c4 = ascii(sextets::<4>(v4, k), k);
             let d = dst.as_mut_ptr().cast::<u8>();
             // SAFETY: `dst` is 78 octets of `out`'s spare capacity; the
             // stores write 16 octets at offsets 0, 16, 32, 48 and 60 (the
@@ -706,7 +736,8 @@ mod tests {
 
     /// Noise (every sextet value at every position of a line, with high
     /// probability), whole lines and not, against the base64 crate.
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn lines_of_noise_match_the_reference() {
         let mut x: u64 = 0xD1B5_4A32_D192_ED03;
         for round in 0..400 {
@@ -771,7 +802,8 @@ mod tests {
         assert_eq!(STANDARD.decode(joined).unwrap(), input);
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn one_shot_lengths() {
         for len in (0..400).chain([57 * 100, 57 * 100 + 1, 100_000]) {
             let input = data(len);
@@ -786,7 +818,8 @@ mod tests {
     }
 
     /// The lines, byte for byte, as the base64 crate writes them one by one.
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn matches_the_reference_line_by_line() {
         for len in (0..300).chain([57 * 1000 - 1, 57 * 1000, 57 * 1000 + 1, 1 << 20]) {
             let input = data(len);
@@ -800,7 +833,8 @@ mod tests {
 
     /// The one-line encoder (SMTP AUTH) against the base64 crate, and the
     /// scalar line writer the wasm build uses for a last line.
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn one_line_encoder_matches_the_base64_crate() {
         for len in 0..300 {
             let input: Vec<u8> = (0..len).map(|i| (i * 151 + 7) as u8).collect();
@@ -810,7 +844,8 @@ mod tests {
         assert_eq!(encode("a"), "YQ==");
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn chunking_is_invisible() {
         let input = data(1000);
         let mut whole = Vec::new();
@@ -841,7 +876,8 @@ mod tests {
         assert_eq!(out, whole);
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn empty_writes_nothing() {
         let mut out = Vec::new();
         let mut enc = LineEncoder::new();
@@ -850,7 +886,8 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    #[test]
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
     fn rewrap_matches_encoder() {
         for len in [0usize, 1, 2, 3, 4, 56, 57, 58, 114, 500] {
             let input = data(len);
