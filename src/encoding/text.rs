@@ -1434,16 +1434,175 @@ pub fn choose_text_encoding(stats: &TextStats, allow_8bit: bool) -> TransferEnco
         return TransferEncoding::EightBit;
     }
     let escaped = stats.non_ascii.saturating_add(stats.control);
-    let plain = stats.len.saturating_sub(escaped);
+    if base64_is_shorter(stats.len, escaped) {
+        TransferEncoding::Base64
+    } else {
+        TransferEncoding::QuotedPrintable
+    }
+}
+
+/// [`choose_text_encoding`]'s choice between quoted-printable and base64
+/// for a text of `len` octets of which `escaped` need an escape: whether
+/// the quoted-printable estimate (`1` per plain octet, `3` per escaped one,
+/// plus soft breaks) is longer than base64.
+///
+/// For `escaped ≤ len`, the estimate never falls as `escaped` grows (each
+/// escaped octet adds two), so a `true` for a lower bound on `escaped`
+/// holds for every larger count: what [`QuickScan::base64_without_scan`]
+/// rests on.
+#[inline]
+fn base64_is_shorter(len: usize, escaped: usize) -> bool {
+    let plain = len.saturating_sub(escaped);
     let body = plain.saturating_add(escaped.saturating_mul(3));
     // A soft break ("=" CRLF) roughly every 75 output characters.
     let qp = body.saturating_add(body / 75 * 3);
-    let b64 = super::base64::encoded_len(stats.len as u64);
-    if (qp as u64) <= b64 {
-        TransferEncoding::QuotedPrintable
-    } else {
-        TransferEncoding::Base64
+    let b64 = super::base64::encoded_len(len as u64);
+    (qp as u64) > b64
+}
+
+/// What [`quick_scan`] counts in a text (as given, line ends unconverted):
+/// enough to pick base64 for a text dense in non-ASCII without
+/// [`analyze_text`]'s full scan (line lengths, controls, line edges).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct QuickScan {
+    /// Octets of the text.
+    pub len: usize,
+    /// Octets ≥ 0x80.
+    pub non_ascii: usize,
+    /// CR octets.
+    pub cr: usize,
+    /// LF octets.
+    pub lf: usize,
+    /// `=` octets.
+    pub equals: usize,
+}
+
+impl QuickScan {
+    /// The length of the text's CRLF form and whether it has a bare CR or
+    /// LF, when the counts tell them: with no CR, every LF is bare (and
+    /// with no LF, every CR), each one octet longer once converted. A text
+    /// with both needs the full scan (`None`).
+    pub(crate) fn crlf_len(&self) -> Option<(usize, bool)> {
+        let breaks = self.cr + self.lf;
+        (self.cr == 0 || self.lf == 0).then_some((self.len + breaks, breaks > 0))
     }
+
+    /// Whether [`choose_text_encoding`] would pick base64 for this text's
+    /// [`analyze_text`] stats with `allow_8bit` false, known from these
+    /// counts alone (`false`: not known, scan it).
+    ///
+    /// It is exact where it says `true`: with non-ASCII octets the text is
+    /// not 7bit, without `allow_8bit` not 8bit, and the choice between
+    /// quoted-printable and base64 is [`base64_is_shorter`] for the CRLF
+    /// form's length (known exactly here) and the non-ASCII plus control
+    /// octets, of which the non-ASCII ones are a lower bound (a larger
+    /// count only makes quoted-printable longer).
+    pub(crate) fn base64_without_scan(&self) -> bool {
+        match self.crlf_len() {
+            Some((len, _)) if self.non_ascii > 0 => base64_is_shorter(len, self.non_ascii),
+            _ => false,
+        }
+    }
+}
+
+/// The 64-octet blocks [`quick_scan`] looks at before it goes on.
+const QUICK_PROBE: usize = 4;
+
+/// Counts a text's non-ASCII octets, CRs, LFs and `=`s in one pass of
+/// plain per-lane byte counters (vectorised by the compiler; AVX2 natively
+/// when the CPU has it), much cheaper than [`analyze_text`].
+///
+/// `None` when fewer than one in eight of the first [`QUICK_PROBE`] blocks'
+/// octets are non-ASCII: such a text is likely quoted-printable or
+/// unencoded, which needs the full scan anyway, so it is not counted on.
+#[allow(unsafe_code)]
+pub(crate) fn quick_scan(input: &[u8]) -> Option<QuickScan> {
+    let (blocks, tail) = input.as_chunks::<64>();
+    // The last octets as one more block, padded with NULs (which count as
+    // nothing here).
+    let mut last = [0u8; 64];
+    last[..tail.len()].copy_from_slice(tail);
+    let (probe, rest) = blocks.split_at(blocks.len().min(QUICK_PROBE));
+    let mut q = QuickScan {
+        len: input.len(),
+        ..QuickScan::default()
+    };
+    let count = |blocks: &[[u8; 64]], q: &mut QuickScan| {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2 (checked just above), the only
+            // target feature `quick_blocks_avx2` is compiled with.
+            unsafe { quick_blocks_avx2(blocks, q) };
+            return;
+        }
+        quick_blocks(blocks, q);
+    };
+    if probe.is_empty() {
+        count(&[last], &mut q);
+        return Some(q);
+    }
+    count(probe, &mut q);
+    if q.non_ascii * 8 < probe.len() * 64 {
+        return None;
+    }
+    count(rest, &mut q);
+    count(&[last], &mut q);
+    Some(q)
+}
+
+/// [`quick_blocks`] compiled for AVX2.
+///
+/// # Safety
+///
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
+unsafe fn quick_blocks_avx2(blocks: &[[u8; 64]], q: &mut QuickScan) {
+    quick_blocks(blocks, q);
+}
+
+/// Adds [`quick_scan`]'s counts over 64-octet blocks to `q` (but `len`):
+/// one 8-bit counter per lane and count, emptied every 255 blocks (before
+/// one can overflow).
+#[inline(always)]
+fn quick_blocks(blocks: &[[u8; 64]], q: &mut QuickScan) {
+    for group in blocks.chunks(255) {
+        let mut high = [0u8; 64];
+        let mut cr = [0u8; 64];
+        let mut lf = [0u8; 64];
+        let mut eq = [0u8; 64];
+        for block in group {
+            for i in 0..64 {
+                let b = block[i];
+                // 0xFF for a match, subtracted: one more.
+                high[i] = high[i].wrapping_sub(((b as i8) >> 7) as u8);
+                cr[i] = cr[i].wrapping_sub(u8::from(b == b'\r').wrapping_neg());
+                lf[i] = lf[i].wrapping_sub(u8::from(b == b'\n').wrapping_neg());
+                eq[i] = eq[i].wrapping_sub(u8::from(b == b'=').wrapping_neg());
+            }
+        }
+        q.non_ascii += lane_sum(&high);
+        q.cr += lane_sum(&cr);
+        q.lf += lane_sum(&lf);
+        q.equals += lane_sum(&eq);
+    }
+}
+
+/// The sum of 64 8-bit counters, eight at a time in a `u64`: pairs into
+/// 16-bit lanes (at most 8 × 2 × 255 each over the eight words), then the
+/// four lanes by a multiply (at most 16,320, no carry out of 16 bits).
+#[inline(always)]
+fn lane_sum(lanes: &[u8; 64]) -> usize {
+    const PAIRS: u64 = 0x00FF_00FF_00FF_00FF;
+    let (words, _) = lanes.as_chunks::<8>();
+    let mut sum = 0u64;
+    for w in words {
+        let x = u64::from_le_bytes(*w);
+        sum += (x & PAIRS) + ((x >> 8) & PAIRS);
+    }
+    // The top 16 bits of the product: the sum of the four 16-bit lanes.
+    (sum.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize
 }
 
 /// Natively with `cargo test`; in the wasm build (its SIMD128 block tests)
@@ -1523,6 +1682,119 @@ mod tests {
         }
         stats.max_line_len = stats.max_line_len.max(line);
         stats
+    }
+
+    /// Generated texts for [`quick_scan`]: pieces drawn from `pieces`,
+    /// each with the given weights, to about `len` octets.
+    fn quick_texts() -> Vec<Vec<u8>> {
+        let pieces: [&[u8]; 14] = [
+            b"a",
+            b"word ",
+            b"=",
+            b"\r",
+            b"\n",
+            b"\r\n",
+            b"\x00",
+            b"\x7f",
+            b"\t",
+            "é".as_bytes(),
+            "日本語".as_bytes(),
+            "🚀".as_bytes(),
+            b".",
+            b" ",
+        ];
+        // Weights per profile: ASCII, dense non-ASCII with LF, with CRLF,
+        // with bare CR, mixed, controls, near the quoted-printable/base64
+        // edge, no line breaks at all.
+        let profiles: [[u32; 14]; 8] = [
+            [20, 20, 1, 0, 2, 1, 0, 0, 1, 0, 0, 0, 1, 3],
+            [2, 4, 0, 0, 1, 0, 0, 0, 0, 2, 10, 3, 0, 2],
+            [2, 4, 0, 0, 0, 1, 0, 0, 0, 2, 10, 3, 0, 2],
+            [2, 4, 1, 1, 0, 0, 0, 0, 0, 2, 10, 3, 0, 2],
+            [10, 10, 1, 1, 1, 1, 0, 0, 1, 4, 3, 1, 1, 2],
+            [4, 4, 1, 0, 1, 0, 3, 3, 1, 2, 6, 1, 1, 1],
+            [12, 6, 1, 0, 1, 0, 0, 0, 0, 3, 2, 0, 1, 1],
+            [1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 8, 2, 0, 1],
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::new();
+        for round in 0..400 {
+            let weights = profiles[round % profiles.len()];
+            let total: u32 = weights.iter().sum();
+            let len = match round % 5 {
+                0 => (next() % 70) as usize,
+                1 => (next() % 300) as usize,
+                2 => 200 + (next() % 4000) as usize,
+                3 => 12_000 + (next() % 4000) as usize,
+                // Past 255 blocks: the lane counters are emptied mid-text.
+                _ => 16_300 + (next() % 20_000) as usize,
+            };
+            let mut v = Vec::with_capacity(len + 16);
+            while v.len() < len {
+                let mut pick = (next() % u64::from(total)) as u32;
+                let k = weights.iter().position(|&w| {
+                    let hit = pick < w;
+                    pick = pick.saturating_sub(w);
+                    hit
+                });
+                v.extend_from_slice(pieces[k.unwrap_or(0)]);
+            }
+            out.push(v);
+        }
+        out
+    }
+
+    /// [`quick_scan`] counts exactly (natively on both its paths), gives up
+    /// only on a thin first probe, and where it tells the CRLF form's
+    /// length or picks base64, [`analyze_text`] and [`choose_text_encoding`]
+    /// agree; it picks base64 for some texts and leaves others to the scan.
+    #[cfg_attr(not(target_arch = "wasm32"), test)]
+    #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+    fn quick_scan_agrees_with_the_full_scan() {
+        let (mut quick_base64, mut scanned_base64) = (0, 0);
+        for v in quick_texts() {
+            let count = |f: &dyn Fn(u8) -> bool| v.iter().filter(|&&b| f(b)).count();
+            let want = QuickScan {
+                len: v.len(),
+                non_ascii: count(&|b| b >= 0x80),
+                cr: count(&|b| b == b'\r'),
+                lf: count(&|b| b == b'\n'),
+                equals: count(&|b| b == b'='),
+            };
+            let probe = &v[..(v.len() / 64).min(QUICK_PROBE) * 64];
+            let thin = probe.iter().filter(|&&b| b >= 0x80).count() * 8 < probe.len();
+            let want = (!thin).then_some(want);
+            assert_eq!(quick_scan(&v), want, "{v:?}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                tests::SSE2_ONLY.with(|c| c.set(true));
+                let sse2 = quick_scan(&v);
+                tests::SSE2_ONLY.with(|c| c.set(false));
+                assert_eq!(sse2, want, "{v:?}");
+            }
+            let Some(q) = want else { continue };
+            let scan = analyze_text(&v);
+            if let Some(known) = q.crlf_len() {
+                assert_eq!(known, (scan.stats.len, scan.bare), "{v:?}");
+            }
+            let full = choose_text_encoding(&scan.stats, false);
+            if q.base64_without_scan() {
+                assert_eq!(full, TransferEncoding::Base64, "{v:?}");
+                quick_base64 += 1;
+            } else if full == TransferEncoding::Base64 {
+                scanned_base64 += 1;
+            }
+        }
+        assert!(
+            quick_base64 > 20 && scanned_base64 > 0,
+            "{quick_base64} {scanned_base64}"
+        );
     }
 
     /// Long lines (soft breaks), escapes, dots and trailing whitespace: the

@@ -1038,13 +1038,17 @@ fn encode_text(field: &str, text: String, charset: Charset) -> Result<Vec<u8>, C
 /// A text body: kept as given, analysed as its CRLF form (into which it is
 /// converted while it is written).
 fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
-    let scan = text::analyze_text(&bytes);
+    let quick = text::quick_scan(&bytes);
+    let scan = std::sync::OnceLock::new();
+    let has_equals = match &quick {
+        Some(q) => q.equals > 0,
+        None => scan.get_or_init(|| text::analyze_text(&bytes)).equals > 0,
+    };
     LeafBody::Text {
         bytes,
-        stats: scan.stats,
-        bare: scan.bare,
-        qp_bound: scan.qp_bound,
-        has_equals: scan.equals > 0,
+        quick,
+        scan,
+        has_equals,
         is_message,
     }
 }
@@ -1287,7 +1291,7 @@ fn check_forced(
         );
     }
     let stats = match body {
-        LeafBody::Text { stats, .. } => Some(fits(stats)),
+        LeafBody::Text { .. } => body.text_scan().map(|scan| fits(&scan.stats)),
         LeafBody::Bytes(bytes) => Some(fits(&text::analyze(bytes))),
         LeafBody::Base64Lines(_) if forced != TransferEncoding::Base64 => {
             return err("pre-encoded base64 data can only be sent as base64")

@@ -3,13 +3,13 @@
 use super::render::{Chunks, MessageStream, Renderer};
 use super::{builder::MessageBuilder, ComposeError};
 use crate::address::{AddressList, Mailbox};
-use crate::encoding::text::TextStats;
+use crate::encoding::text::{analyze_text, QuickScan, TextScan};
 use crate::encoding::{Charset, TransferEncoding};
 use crate::envelope::{Envelope, RenderOptions};
 use crate::header::{DateTime, HeaderName};
 use std::borrow::Cow;
 use std::io::{Read, Write};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 /// Where a message keeps its envelope once made: a `OnceLock` (messages
 /// are shared between threads natively), a plain `OnceCell` in the
@@ -238,13 +238,12 @@ pub(crate) enum LeafBody {
     /// (CRLF, bare CR or bare LF), written in CRLF form.
     Text {
         bytes: Vec<u8>,
-        /// The stats of the CRLF form (`len` is its length).
-        stats: TextStats,
-        /// Whether `bytes` has a bare CR or LF, so that writing it converts.
-        bare: bool,
-        /// An upper bound on the length of `bytes` in quoted-printable,
-        /// counted with `stats` (a whole message's buffer is sized with it).
-        qp_bound: usize,
+        /// The quick counts of `bytes`, when taken at build: enough to
+        /// pick base64 for a text dense in non-ASCII without `scan`.
+        quick: Option<QuickScan>,
+        /// The full scan of `bytes` ([`LeafBody::text_scan`]), made when first
+        /// needed (at build when there are no quick counts).
+        scan: OnceLock<TextScan>,
         /// Whether `bytes` holds a `=` (without one it cannot hold a
         /// boundary, which starts with `=_`).
         has_equals: bool,
@@ -265,6 +264,33 @@ pub(crate) enum LeafBody {
         reader: Mutex<Option<Box<dyn Read + Send>>>,
         len: Option<u64>,
     },
+}
+
+impl LeafBody {
+    /// A text's full scan (made now if not yet); `None` for other bodies.
+    pub(crate) fn text_scan(&self) -> Option<&TextScan> {
+        match self {
+            Self::Text { bytes, scan, .. } => Some(scan.get_or_init(|| analyze_text(bytes))),
+            _ => None,
+        }
+    }
+
+    /// A text's CRLF-form length and whether it has a bare CR or LF: from
+    /// the quick counts when they tell, else from the full scan. `None` for
+    /// other bodies.
+    pub(crate) fn text_crlf_len(&self) -> Option<(usize, bool)> {
+        match self {
+            Self::Text {
+                quick: Some(q),
+                scan,
+                ..
+            } if scan.get().is_none() => match q.crlf_len() {
+                Some(known) => Some(known),
+                None => self.text_scan().map(|s| (s.stats.len, s.bare)),
+            },
+            _ => self.text_scan().map(|s| (s.stats.len, s.bare)),
+        }
+    }
 }
 
 impl std::fmt::Debug for LeafBody {
@@ -294,12 +320,26 @@ impl Leaf {
                 TransferEncoding::Base64
             }
             LeafBody::Text {
-                stats, is_message, ..
+                bytes,
+                quick,
+                scan,
+                is_message,
+                ..
             } => {
                 // message/partial and message/external-body: 7bit only
                 // (else base64, as application/octet-stream).
                 let allow_8bit =
                     opts.allow_8bit && !super::content_type::is_seven_bit_only(&self.media_type);
+                // A text dense in non-ASCII: base64 from the quick counts,
+                // the choice the full stats would give (base64 stays
+                // base64 for a message/* part too).
+                if !allow_8bit
+                    && scan.get().is_none()
+                    && quick.as_ref().is_some_and(QuickScan::base64_without_scan)
+                {
+                    return TransferEncoding::Base64;
+                }
+                let stats = &scan.get_or_init(|| analyze_text(bytes)).stats;
                 let chosen = crate::encoding::text::choose_text_encoding(stats, allow_8bit);
                 if *is_message && chosen == TransferEncoding::QuotedPrintable {
                     TransferEncoding::Base64
@@ -445,5 +485,110 @@ impl Message {
     /// bindings that keep it across calls (see [`MessageStream`]).
     pub fn into_stream(self) -> MessageStream {
         MessageStream::new(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mime::Attachment;
+
+    /// A message of `text` and `html`, and a text attachment of `notes`, the
+    /// same for every call (fixed seed).
+    fn message(text: &str, html: &str, notes: &str) -> Message {
+        Message::builder()
+            .from("Zoë <zoe@example.com>")
+            .to("taro@example.jp")
+            .subject("日本語")
+            .text(text)
+            .html(html)
+            .attach(Attachment::text(notes.to_string()).filename("notes.txt"))
+            .deterministic(11)
+            .build()
+            .unwrap()
+    }
+
+    /// The same message with every text's full scan made before it is
+    /// written: the choices and output as before the scan was lazy.
+    fn scanned(text: &str, html: &str, notes: &str) -> Message {
+        let m = message(text, html, notes);
+        for leaf in m.leaves.iter() {
+            leaf.body.text_scan();
+        }
+        m
+    }
+
+    /// A text body taken base64 from the quick counts (its full scan never
+    /// made) gives the same transfer encodings, bytes, streamed bytes and
+    /// length as one whose full scan is made first, for every option, with
+    /// texts that go each way (dense non-ASCII with LF, CRLF or bare CR;
+    /// Latin text; ASCII; controls; long lines).
+    #[test]
+    fn quick_base64_writes_what_the_full_scan_does() {
+        let line = "日本語のテキスト 📈 報告書 Grüße ";
+        let dense_lf = line.repeat(200).replace(' ', "\n");
+        let dense_crlf = line.repeat(200).replace(' ', "\r\n");
+        let dense_cr = line.repeat(200).replace(' ', "\r");
+        let html = format!(
+            "<html><body>\n<p>{}</p>\n</body></html>\n",
+            line.repeat(300)
+        );
+        let latin = "Grüße aus Köln, déjà vu\n".repeat(100);
+        let ascii = "plain = text\n".repeat(100);
+        let odd = format!("{}\u{1}\u{7f}\n{}", "日本".repeat(400), "x".repeat(1200));
+        // Near where quoted-printable and base64 meet: 2 of 12 and 2 of 14
+        // octets non-ASCII.
+        let edge = format!("{}\n", "éaaaaaaaaa".repeat(100));
+        let past_edge = format!("{}\n", "éaaaaaaaaaaaa".repeat(100));
+        let bodies = [
+            &dense_lf,
+            &dense_crlf,
+            &dense_cr,
+            &html,
+            &latin,
+            &ascii,
+            &odd,
+            &edge,
+            &past_edge,
+        ];
+        let mut lazy_parts = 0;
+        for text in bodies {
+            for html in bodies {
+                for notes in [&dense_lf, &ascii, &odd] {
+                    for (utf8_headers, allow_8bit) in
+                        [(false, false), (false, true), (true, false), (true, true)]
+                    {
+                        let opts = RenderOptions {
+                            utf8_headers,
+                            allow_8bit,
+                        };
+                        let lazy = message(text, html, notes);
+                        let full = scanned(text, html, notes);
+                        let encodings = |m: &Message| {
+                            let e = m.leaves.iter().map(|l| l.transfer_encoding(opts));
+                            e.collect::<Vec<_>>()
+                        };
+                        assert_eq!(encodings(&lazy), encodings(&full));
+                        let out = lazy.to_bytes_with(opts).unwrap();
+                        lazy_parts += lazy
+                            .leaves
+                            .iter()
+                            .filter(|l| matches!(&l.body, LeafBody::Text { scan, .. } if scan.get().is_none()))
+                            .count();
+                        let want = full.to_bytes_with(opts).unwrap();
+                        assert!(out == want, "to_bytes_with({opts:?}) differs");
+                        let lazy = message(text, html, notes);
+                        let mut streamed = Vec::new();
+                        lazy.write_to_with(&mut streamed, opts).unwrap();
+                        assert!(streamed == out, "write_to_with({opts:?}) differs");
+                        let lazy = message(text, html, notes);
+                        assert_eq!(lazy.encoded_len(opts), full.encoded_len(opts));
+                        assert_eq!(lazy.encoded_len(opts), Some(out.len() as u64));
+                    }
+                }
+            }
+        }
+        // The quick counts did decide parts (else this tests nothing).
+        assert!(lazy_parts > 100, "{lazy_parts}");
     }
 }

@@ -366,19 +366,16 @@ impl Renderer {
                 }
                 // Text with bare line ends, unencoded: its CRLF form, a
                 // window at a time.
-                (
-                    LeafBody::Text {
-                        bytes, bare, stats, ..
-                    },
-                    enc,
-                ) if *bare
-                    && matches!(enc, TransferEncoding::SevenBit | TransferEncoding::EightBit) =>
+                (LeafBody::Text { bytes, .. }, enc)
+                    if matches!(enc, TransferEncoding::SevenBit | TransferEncoding::EightBit)
+                        && leaf.body.text_crlf_len().is_some_and(|(_, bare)| bare) =>
                 {
+                    let crlf_len = leaf.body.text_crlf_len().map_or(0, |(len, _)| len);
                     let end = (a.pos + WINDOW).min(bytes.len());
                     // Room for the window and at most all the bare line
                     // ends left (never more than the whole part needs).
                     let raw = end - a.pos;
-                    let left = stats.len - bytes.len() - a.bare_done;
+                    let left = crlf_len - bytes.len() - a.bare_done;
                     out.reserve(raw + left.min(raw) + text::CRLF_SLACK);
                     let before = out.len();
                     text::crlf_into_vec(bytes, a.pos, end, out, left.min(raw));
@@ -411,7 +408,7 @@ impl Renderer {
                 }
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
-                    if let LeafBody::Text { bare: true, .. } = leaf.body {
+                    if leaf.body.text_crlf_len().is_some_and(|(_, bare)| bare) {
                         // The CRLF form of the window a piece at a time (on
                         // the stack, at most twice `PIECE` octets and an
                         // unfinished line), then its base64.
@@ -575,7 +572,7 @@ fn open_source(leaf: &Leaf) -> Result<(Option<Stream>, Option<u64>), ComposeErro
 /// encoding (text: of its CRLF form).
 fn leaf_bytes_len(body: &LeafBody) -> u64 {
     match body {
-        LeafBody::Text { stats, .. } => stats.len as u64,
+        LeafBody::Text { .. } => body.text_crlf_len().map_or(0, |(len, _)| len) as u64,
         LeafBody::Bytes(bytes) | LeafBody::Base64Lines(bytes) => bytes.len() as u64,
         _ => 0,
     }
@@ -714,7 +711,7 @@ fn trailing_room(node: &Node) -> usize {
 fn qp_len(leaf: &Leaf, enc: TransferEncoding, exact: bool) -> u64 {
     match &leaf.body {
         _ if enc != TransferEncoding::QuotedPrintable => 0,
-        LeafBody::Text { qp_bound, .. } if !exact => *qp_bound as u64,
+        LeafBody::Text { .. } if !exact => leaf.body.text_scan().map_or(0, |s| s.qp_bound) as u64,
         LeafBody::Text { bytes, .. } => qp::encoded_text_len(bytes) as u64,
         LeafBody::Bytes(bytes) => qp::encoded_len(bytes) as u64,
         _ => 0,
