@@ -1517,40 +1517,16 @@ const QUICK_PROBE: usize = 4;
 /// unencoded, which needs the full scan anyway, so it is not counted on.
 #[allow(unsafe_code)]
 pub(crate) fn quick_scan(input: &[u8]) -> Option<QuickScan> {
-    let (blocks, tail) = input.as_chunks::<64>();
-    // The last octets as one more block, padded with NULs (which count as
-    // nothing here).
-    let mut last = [0u8; 64];
-    last[..tail.len()].copy_from_slice(tail);
-    let (probe, rest) = blocks.split_at(blocks.len().min(QUICK_PROBE));
-    let mut q = QuickScan {
-        len: input.len(),
-        ..QuickScan::default()
-    };
-    let count = |blocks: &[[u8; 64]], q: &mut QuickScan| {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
-            // SAFETY: the CPU has AVX2 (checked just above), the only
-            // target feature `quick_blocks_avx2` is compiled with.
-            unsafe { quick_blocks_avx2(blocks, q) };
-            return;
-        }
-        quick_blocks(blocks, q);
-    };
-    if probe.is_empty() {
-        count(&[last], &mut q);
-        return Some(q);
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked just above), the only target
+        // feature `quick_scan_avx2` is compiled with.
+        return unsafe { quick_scan_avx2(input) };
     }
-    count(probe, &mut q);
-    if q.non_ascii * 8 < probe.len() * 64 {
-        return None;
-    }
-    count(rest, &mut q);
-    count(&[last], &mut q);
-    Some(q)
+    quick_counts(input)
 }
 
-/// [`quick_blocks`] compiled for AVX2.
+/// [`quick_counts`] compiled for AVX2.
 ///
 /// # Safety
 ///
@@ -1558,34 +1534,96 @@ pub(crate) fn quick_scan(input: &[u8]) -> Option<QuickScan> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(unsafe_code)]
-unsafe fn quick_blocks_avx2(blocks: &[[u8; 64]], q: &mut QuickScan) {
-    quick_blocks(blocks, q);
+unsafe fn quick_scan_avx2(input: &[u8]) -> Option<QuickScan> {
+    quick_counts(input)
 }
 
-/// Adds [`quick_scan`]'s counts over 64-octet blocks to `q` (but `len`):
-/// one 8-bit counter per lane and count, emptied every 255 blocks (before
-/// one can overflow).
+/// [`quick_scan`] over 64-octet blocks, the last octets as one more block
+/// padded with NULs (which count as nothing here).
 #[inline(always)]
-fn quick_blocks(blocks: &[[u8; 64]], q: &mut QuickScan) {
-    for group in blocks.chunks(255) {
-        let mut high = [0u8; 64];
-        let mut cr = [0u8; 64];
-        let mut lf = [0u8; 64];
-        let mut eq = [0u8; 64];
-        for block in group {
-            for i in 0..64 {
-                let b = block[i];
-                // 0xFF for a match, subtracted: one more.
-                high[i] = high[i].wrapping_sub(((b as i8) >> 7) as u8);
-                cr[i] = cr[i].wrapping_sub(u8::from(b == b'\r').wrapping_neg());
-                lf[i] = lf[i].wrapping_sub(u8::from(b == b'\n').wrapping_neg());
-                eq[i] = eq[i].wrapping_sub(u8::from(b == b'=').wrapping_neg());
-            }
+fn quick_counts(input: &[u8]) -> Option<QuickScan> {
+    let (blocks, tail) = input.as_chunks::<64>();
+    let (probe, rest) = blocks.split_at(blocks.len().min(QUICK_PROBE));
+    // All ASCII (most texts): given up at once, by the high bits of the
+    // probe's octets ORed together.
+    let mut any = [0u8; 64];
+    for block in probe {
+        for (a, &b) in any.iter_mut().zip(block) {
+            *a |= b;
         }
-        q.non_ascii += lane_sum(&high);
-        q.cr += lane_sum(&cr);
-        q.lf += lane_sum(&lf);
-        q.equals += lane_sum(&eq);
+    }
+    if !probe.is_empty() && any.iter().fold(0, |a, &b| a | b) < 0x80 {
+        return None;
+    }
+    let mut lanes = QuickLanes::ZERO;
+    for block in probe {
+        lanes.add(block);
+    }
+    if lane_sum(&lanes.high) * 8 < probe.len() * 64 {
+        return None;
+    }
+    let mut last = [0u8; 64];
+    last[..tail.len()].copy_from_slice(tail);
+    let mut q = QuickScan {
+        len: input.len(),
+        ..QuickScan::default()
+    };
+    // Blocks in the lanes' counters: at most 255 (`last` included) before
+    // they are emptied.
+    let mut held = probe.len();
+    for group in rest.chunks(250) {
+        if held + group.len() >= 255 {
+            lanes.empty_into(&mut q);
+            held = 0;
+        }
+        for block in group {
+            lanes.add(block);
+        }
+        held += group.len();
+    }
+    lanes.add(&last);
+    lanes.empty_into(&mut q);
+    Some(q)
+}
+
+/// [`quick_scan`]'s counters: one 8-bit counter per lane of a 64-octet
+/// block and count, good for 255 blocks.
+struct QuickLanes {
+    high: [u8; 64],
+    cr: [u8; 64],
+    lf: [u8; 64],
+    eq: [u8; 64],
+}
+
+impl QuickLanes {
+    /// Every counter at zero.
+    const ZERO: Self = Self {
+        high: [0; 64],
+        cr: [0; 64],
+        lf: [0; 64],
+        eq: [0; 64],
+    };
+
+    /// Counts one block.
+    #[inline(always)]
+    fn add(&mut self, block: &[u8; 64]) {
+        for (i, &b) in block.iter().enumerate() {
+            // 0xFF for a match, subtracted: one more.
+            self.high[i] = self.high[i].wrapping_sub(((b as i8) >> 7) as u8);
+            self.cr[i] = self.cr[i].wrapping_sub(u8::from(b == b'\r').wrapping_neg());
+            self.lf[i] = self.lf[i].wrapping_sub(u8::from(b == b'\n').wrapping_neg());
+            self.eq[i] = self.eq[i].wrapping_sub(u8::from(b == b'=').wrapping_neg());
+        }
+    }
+
+    /// Adds the counts to `q` (but `len`) and starts again from zero.
+    #[inline(always)]
+    fn empty_into(&mut self, q: &mut QuickScan) {
+        q.non_ascii += lane_sum(&self.high);
+        q.cr += lane_sum(&self.cr);
+        q.lf += lane_sum(&self.lf);
+        q.equals += lane_sum(&self.eq);
+        *self = Self::ZERO;
     }
 }
 

@@ -5,7 +5,7 @@ use super::attachment::{Attachment, Source};
 use super::boundary::IdGenerator;
 use super::content_type;
 use super::message::{
-    hot, Extra, Leaf, LeafBody, Leaves, Message, Multipart, Node, Params, TopHeaders,
+    hot, Extra, Leaf, LeafBody, Leaves, Message, Multipart, Node, Params, TextScans, TopHeaders,
 };
 use super::ComposeError;
 use crate::address::{AddressEntry, AddressList, Mailbox};
@@ -1038,15 +1038,9 @@ fn encode_text(field: &str, text: String, charset: Charset) -> Result<Vec<u8>, C
 /// A text body: kept as given, analysed as its CRLF form (into which it is
 /// converted while it is written).
 fn text_body(bytes: Vec<u8>, is_message: bool) -> LeafBody {
-    let quick = text::quick_scan(&bytes);
-    let scan = std::sync::OnceLock::new();
-    let has_equals = match &quick {
-        Some(q) => q.equals > 0,
-        None => scan.get_or_init(|| text::analyze_text(&bytes)).equals > 0,
-    };
+    let (scan, has_equals) = TextScans::of(&bytes);
     LeafBody::Text {
         bytes,
-        quick,
         scan,
         has_equals,
         is_message,

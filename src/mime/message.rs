@@ -3,7 +3,7 @@
 use super::render::{Chunks, MessageStream, Renderer};
 use super::{builder::MessageBuilder, ComposeError};
 use crate::address::{AddressList, Mailbox};
-use crate::encoding::text::{analyze_text, QuickScan, TextScan};
+use crate::encoding::text::{analyze_text, quick_scan, QuickScan, TextScan};
 use crate::encoding::{Charset, TransferEncoding};
 use crate::envelope::{Envelope, RenderOptions};
 use crate::header::{DateTime, HeaderName};
@@ -238,12 +238,9 @@ pub(crate) enum LeafBody {
     /// (CRLF, bare CR or bare LF), written in CRLF form.
     Text {
         bytes: Vec<u8>,
-        /// The quick counts of `bytes`, when taken at build: enough to
-        /// pick base64 for a text dense in non-ASCII without `scan`.
-        quick: Option<QuickScan>,
-        /// The full scan of `bytes` ([`LeafBody::text_scan`]), made when first
-        /// needed (at build when there are no quick counts).
-        scan: OnceLock<TextScan>,
+        /// What is known of `bytes`: its full scan, or what picks base64
+        /// without it.
+        scan: TextScans,
         /// Whether `bytes` holds a `=` (without one it cannot hold a
         /// boundary, which starts with `=_`).
         has_equals: bool,
@@ -266,29 +263,74 @@ pub(crate) enum LeafBody {
     },
 }
 
+/// What is known of a text body: its full scan (made at build), or, for a
+/// text that the quick counts pick base64 for when 8bit is not allowed
+/// ([`QuickScan::base64_without_scan`]), its CRLF form's length and bare
+/// line ends from those counts, and the full scan when first needed.
+pub(crate) enum TextScans {
+    /// The full scan.
+    Full(TextScan),
+    /// Picked base64 (without 8bit) from the quick counts.
+    Quick {
+        /// The length of the CRLF form.
+        crlf_len: usize,
+        /// Whether the text has a bare CR or LF.
+        bare: bool,
+        /// The full scan, made when first needed.
+        full: OnceLock<TextScan>,
+    },
+}
+
+impl TextScans {
+    /// Scans `bytes`: the quick counts, and the full scan unless they pick
+    /// base64. Also gives whether `bytes` holds a `=`.
+    pub(crate) fn of(bytes: &[u8]) -> (Self, bool) {
+        if let Some(q) = quick_scan(bytes).filter(QuickScan::base64_without_scan) {
+            if let Some((crlf_len, bare)) = q.crlf_len() {
+                let quick = Self::Quick {
+                    crlf_len,
+                    bare,
+                    full: OnceLock::new(),
+                };
+                return (quick, q.equals > 0);
+            }
+        }
+        let scan = analyze_text(bytes);
+        (Self::Full(scan), scan.equals > 0)
+    }
+}
+
 impl LeafBody {
     /// A text's full scan (made now if not yet); `None` for other bodies.
     pub(crate) fn text_scan(&self) -> Option<&TextScan> {
         match self {
-            Self::Text { bytes, scan, .. } => Some(scan.get_or_init(|| analyze_text(bytes))),
+            Self::Text {
+                scan: TextScans::Full(scan),
+                ..
+            } => Some(scan),
+            Self::Text {
+                bytes,
+                scan: TextScans::Quick { full, .. },
+                ..
+            } => Some(full.get_or_init(|| analyze_text(bytes))),
             _ => None,
         }
     }
 
-    /// A text's CRLF-form length and whether it has a bare CR or LF: from
-    /// the quick counts when they tell, else from the full scan. `None` for
-    /// other bodies.
+    /// A text's CRLF-form length and whether it has a bare CR or LF (from
+    /// the quick counts, the same as the full scan's); `None` for other
+    /// bodies.
     pub(crate) fn text_crlf_len(&self) -> Option<(usize, bool)> {
         match self {
             Self::Text {
-                quick: Some(q),
-                scan,
+                scan: TextScans::Full(scan),
                 ..
-            } if scan.get().is_none() => match q.crlf_len() {
-                Some(known) => Some(known),
-                None => self.text_scan().map(|s| (s.stats.len, s.bare)),
-            },
-            _ => self.text_scan().map(|s| (s.stats.len, s.bare)),
+            } => Some((scan.stats.len, scan.bare)),
+            Self::Text {
+                scan: TextScans::Quick { crlf_len, bare, .. },
+                ..
+            } => Some((*crlf_len, *bare)),
+            _ => None,
         }
     }
 }
@@ -321,7 +363,6 @@ impl Leaf {
             }
             LeafBody::Text {
                 bytes,
-                quick,
                 scan,
                 is_message,
                 ..
@@ -330,16 +371,17 @@ impl Leaf {
                 // (else base64, as application/octet-stream).
                 let allow_8bit =
                     opts.allow_8bit && !super::content_type::is_seven_bit_only(&self.media_type);
-                // A text dense in non-ASCII: base64 from the quick counts,
-                // the choice the full stats would give (base64 stays
-                // base64 for a message/* part too).
-                if !allow_8bit
-                    && scan.get().is_none()
-                    && quick.as_ref().is_some_and(QuickScan::base64_without_scan)
-                {
-                    return TransferEncoding::Base64;
-                }
-                let stats = &scan.get_or_init(|| analyze_text(bytes)).stats;
+                // Picked base64 from the quick counts: the choice the full
+                // stats give (base64 stays base64 for a message/* part too).
+                // (Once the full scan is made, it decides, as a check.)
+                let stats = match scan {
+                    TextScans::Full(scan) => &scan.stats,
+                    TextScans::Quick { full, .. } => match full.get() {
+                        None if !allow_8bit => return TransferEncoding::Base64,
+                        Some(scan) => &scan.stats,
+                        None => &full.get_or_init(|| analyze_text(bytes)).stats,
+                    },
+                };
                 let chosen = crate::encoding::text::choose_text_encoding(stats, allow_8bit);
                 if *is_message && chosen == TransferEncoding::QuotedPrintable {
                     TransferEncoding::Base64
@@ -573,7 +615,7 @@ mod tests {
                         lazy_parts += lazy
                             .leaves
                             .iter()
-                            .filter(|l| matches!(&l.body, LeafBody::Text { scan, .. } if scan.get().is_none()))
+                            .filter(|l| matches!(&l.body, LeafBody::Text { scan: TextScans::Quick { full, .. }, .. } if full.get().is_none()))
                             .count();
                         let want = full.to_bytes_with(opts).unwrap();
                         assert!(out == want, "to_bytes_with({opts:?}) differs");
