@@ -1285,7 +1285,7 @@ fn check_forced(
         );
     }
     let stats = match body {
-        LeafBody::Text { .. } => body.text_scan().map(|scan| fits(&scan.stats)),
+        LeafBody::Text { bytes, scan, .. } => Some(fits(&scan.full(bytes).stats)),
         LeafBody::Bytes(bytes) => Some(fits(&text::analyze(bytes))),
         LeafBody::Base64Lines(_) if forced != TransferEncoding::Base64 => {
             return err("pre-encoded base64 data can only be sent as base64")

@@ -333,42 +333,30 @@ impl TextScans {
     }
 }
 
-/// The full scan of `bytes`, boxed for [`TextScans::Quick`].
-fn full_facts(bytes: &[u8]) -> Box<TextFacts> {
-    Box::new(analyze_text(bytes).into())
-}
-
-impl LeafBody {
-    /// A text's full scan (made now if not yet); `None` for other bodies.
-    pub(crate) fn text_scan(&self) -> Option<&TextFacts> {
+impl TextScans {
+    /// The length of the text's CRLF form and whether it has a bare CR or
+    /// LF (from the quick counts, the same as the full scan's).
+    pub(crate) fn crlf_len(&self) -> (usize, bool) {
         match self {
-            Self::Text {
-                scan: TextScans::Full(scan),
-                ..
-            } => Some(scan),
-            Self::Text {
-                bytes,
-                scan: TextScans::Quick { full, .. },
-                ..
-            } => Some(full.get_or_init(|| full_facts(bytes))),
-            _ => None,
+            Self::Full(f) => (f.stats.len, f.bare),
+            Self::Quick { crlf_len, bare, .. } => (*crlf_len, *bare),
         }
     }
 
-    /// A text's CRLF-form length and whether it has a bare CR or LF (from
-    /// the quick counts, the same as the full scan's); `None` for other
-    /// bodies.
-    pub(crate) fn text_crlf_len(&self) -> Option<(usize, bool)> {
+    /// The full scan if it has been made.
+    fn made(&self) -> Option<&TextFacts> {
         match self {
-            Self::Text {
-                scan: TextScans::Full(scan),
-                ..
-            } => Some((scan.stats.len, scan.bare)),
-            Self::Text {
-                scan: TextScans::Quick { crlf_len, bare, .. },
-                ..
-            } => Some((*crlf_len, *bare)),
-            _ => None,
+            Self::Full(f) => Some(f),
+            Self::Quick { full, .. } => full.get().map(|f| &**f),
+        }
+    }
+
+    /// The full scan of `bytes` (the text these scans are of), made now if
+    /// not yet.
+    pub(crate) fn full(&self, bytes: &[u8]) -> &TextFacts {
+        match self {
+            Self::Full(f) => f,
+            Self::Quick { full, .. } => full.get_or_init(|| Box::new(analyze_text(bytes).into())),
         }
     }
 }
@@ -412,13 +400,10 @@ impl Leaf {
                 // Picked base64 from the quick counts: the choice the full
                 // stats give (base64 stays base64 for a message/* part too).
                 // (Once the full scan is made, it decides, as a check.)
-                let stats = match scan {
-                    TextScans::Full(scan) => &scan.stats,
-                    TextScans::Quick { full, .. } => match full.get() {
-                        None if !allow_8bit => return TransferEncoding::Base64,
-                        Some(scan) => &scan.stats,
-                        None => &full.get_or_init(|| full_facts(bytes)).stats,
-                    },
+                let stats = match scan.made() {
+                    Some(facts) => &facts.stats,
+                    None if !allow_8bit => return TransferEncoding::Base64,
+                    None => &scan.full(bytes).stats,
                 };
                 let chosen = crate::encoding::text::choose_text_encoding(stats, allow_8bit);
                 if *is_message && chosen == TransferEncoding::QuotedPrintable {
@@ -593,7 +578,9 @@ mod tests {
     fn scanned(text: &str, html: &str, notes: &str) -> Message {
         let m = message(text, html, notes);
         for leaf in m.leaves.iter() {
-            leaf.body.text_scan();
+            if let LeafBody::Text { bytes, scan, .. } = &leaf.body {
+                scan.full(bytes);
+            }
         }
         m
     }

@@ -366,11 +366,11 @@ impl Renderer {
                 }
                 // Text with bare line ends, unencoded: its CRLF form, a
                 // window at a time.
-                (LeafBody::Text { bytes, .. }, enc)
+                (LeafBody::Text { bytes, scan, .. }, enc)
                     if matches!(enc, TransferEncoding::SevenBit | TransferEncoding::EightBit)
-                        && leaf.body.text_crlf_len().is_some_and(|(_, bare)| bare) =>
+                        && scan.crlf_len().1 =>
                 {
-                    let crlf_len = leaf.body.text_crlf_len().map_or(0, |(len, _)| len);
+                    let (crlf_len, _) = scan.crlf_len();
                     let end = (a.pos + WINDOW).min(bytes.len());
                     // Room for the window and at most all the bare line
                     // ends left (never more than the whole part needs).
@@ -408,7 +408,7 @@ impl Renderer {
                 }
                 (LeafBody::Text { bytes, .. } | LeafBody::Bytes(bytes), _) => {
                     let end = (a.pos + WINDOW).min(bytes.len());
-                    if leaf.body.text_crlf_len().is_some_and(|(_, bare)| bare) {
+                    if matches!(&leaf.body, LeafBody::Text { scan, .. } if scan.crlf_len().1) {
                         // The CRLF form of the window a piece at a time (on
                         // the stack, at most twice `PIECE` octets and an
                         // unfinished line), then its base64.
@@ -572,7 +572,7 @@ fn open_source(leaf: &Leaf) -> Result<(Option<Stream>, Option<u64>), ComposeErro
 /// encoding (text: of its CRLF form).
 fn leaf_bytes_len(body: &LeafBody) -> u64 {
     match body {
-        LeafBody::Text { .. } => body.text_crlf_len().map_or(0, |(len, _)| len) as u64,
+        LeafBody::Text { scan, .. } => scan.crlf_len().0 as u64,
         LeafBody::Bytes(bytes) | LeafBody::Base64Lines(bytes) => bytes.len() as u64,
         _ => 0,
     }
@@ -711,7 +711,7 @@ fn trailing_room(node: &Node) -> usize {
 fn qp_len(leaf: &Leaf, enc: TransferEncoding, exact: bool) -> u64 {
     match &leaf.body {
         _ if enc != TransferEncoding::QuotedPrintable => 0,
-        LeafBody::Text { .. } if !exact => leaf.body.text_scan().map_or(0, |s| s.qp_bound) as u64,
+        LeafBody::Text { bytes, scan, .. } if !exact => scan.full(bytes).qp_bound as u64,
         LeafBody::Text { bytes, .. } => qp::encoded_text_len(bytes) as u64,
         LeafBody::Bytes(bytes) => qp::encoded_len(bytes) as u64,
         _ => 0,
