@@ -85,7 +85,7 @@ pub(crate) fn word_groups(input: &[u8], out: &mut [u8; 64]) -> bool {
 /// 16 characters each (output offsets 0, 16, 32, 48 and 60, the last
 /// overlapping the fourth with the same characters), then CRLF: 78 octets
 /// per line written straight into the output (the layout of the wasm
-/// build's [`simd128`] kernel). A block: its octets shuffled into four
+/// build's `simd128` kernel). A block: its octets shuffled into four
 /// 32-bit lanes of `b1 b0 b2 b1`, the sextets moved into octets with 16-bit
 /// multiplies and a shift (after W. Muła), then each sextet turned into its
 /// character by adding an offset looked up with a shuffle.

@@ -24,7 +24,7 @@ use std::task::Poll;
 const WINDOW: usize = 57 * 1024;
 
 /// Octets of text with bare line ends converted to CRLF at a time (into a
-/// [`Piece`] of twice that) before they are base64-encoded.
+/// [`CrlfBuf`](crate::encoding::text::CrlfBuf) of twice that) before they are base64-encoded.
 #[cfg(not(target_arch = "wasm32"))]
 const PIECE: usize = 2048;
 /// (The wasm build: a heap buffer, so smaller pieces.)
