@@ -9,10 +9,13 @@
 //!    reports in `target/criterion`).
 //! 3. The protocol: W1 and W2 build 10,000 messages, W3 builds 50;
 //!    each run is timed whole (owned inputs are copied beforehand, outside
-//!    the clock), the median of 3 runs is reported as messages/s (W1, W2) and
-//!    output MB/s (W3, 1 MB = 10^6 bytes), with the ratio of mimeograph to
-//!    each peer. The runs of the libraries alternate, so that a change in
-//!    the machine's load weighs on all of them alike.
+//!    the clock), the median of 7 runs (`COMPOSE_RUNS`) is reported as
+//!    messages/s (W1, W2) and output MB/s (W3, 1 MB = 10^6 bytes), with the
+//!    ratio of mimeograph to each peer. One untimed round comes first (a W1
+//!    run is ~10 ms: without it the first library measured pays for the
+//!    heap's and the CPU's warm-up), then the runs of the libraries
+//!    alternate, so that a change in the machine's load weighs on all of
+//!    them alike.
 //!
 //! `COMPOSE_BENCH=table` skips step 2, `COMPOSE_BENCH=criterion` skips
 //! step 3. Peak memory is measured by the `compose_memory` bench.
@@ -144,13 +147,18 @@ fn table(workloads: &[Workload]) {
             .is_none_or(|l| l.split(',').any(|n| n == lib.name()))
     };
     let libs: Vec<Lib> = Lib::ALL.into_iter().filter(wanted).collect();
-    // COMPOSE_RUNS (default 3): runs per library and workload. The rounds
-    // interleave the libraries, so that a change in the machine's load
-    // during the table weighs on all of them alike.
+    // COMPOSE_RUNS (default 7): runs per library and workload, after one
+    // untimed round. The rounds interleave the libraries, so that a change
+    // in the machine's load during the table weighs on all of them alike.
     let runs: usize = std::env::var("COMPOSE_RUNS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(7);
+    for w in workloads {
+        for &lib in &libs {
+            black_box(run(lib, w));
+        }
+    }
     let mut samples = vec![vec![Vec::new(); workloads.len()]; libs.len()];
     for _ in 0..runs {
         for (j, w) in workloads.iter().enumerate() {
