@@ -104,6 +104,8 @@ stage wasm-build cargo build --target wasm32-unknown-unknown --no-default-featur
 # --all-targets runs lib, bins, tests/*.rs and examples but not doctests.
 stage cargo-test cargo test --all-targets --all-features
 stage doc-test cargo test --doc --all-features
+# Every intra-doc link resolves, private items' too.
+stage docs env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --document-private-items --all-features
 
 # --- external parser checkers: self-test on the hand-written corpus ----------
 stage parsers-python python3 tests/parsers/check_python.py tests/parsers/sample
