@@ -38,6 +38,30 @@ impl DateTime {
     pub fn now() -> Self {
         Self::from_unix(now_unix_seconds())
     }
+
+    /// [`DateTime::now`] and the clock's nanoseconds since the epoch (0
+    /// before it, and in the wasm build), from one reading of the clock:
+    /// a composed message's Date and the seed of its ids.
+    pub(crate) fn now_with_nanos() -> (Self, u64) {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            use std::time::{SystemTime, UNIX_EPOCH};
+            match SystemTime::now().duration_since(UNIX_EPOCH) {
+                Ok(d) => (
+                    Self::from_unix(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+                    d.as_nanos() as u64,
+                ),
+                Err(e) => (
+                    Self::from_unix(-i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX)),
+                    0,
+                ),
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            (Self::now(), 0)
+        }
+    }
 }
 
 #[cfg(all(target_arch = "wasm32", feature = "wasm"))]

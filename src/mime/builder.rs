@@ -375,14 +375,17 @@ impl MessageBuilder {
         };
 
         let seed = more.as_deref().and_then(|m| m.seed);
-        let mut rng = match seed {
-            Some(seed) => IdGenerator::from_seed(seed),
-            None => IdGenerator::for_message(),
-        };
-        let date = match (more.as_deref().and_then(|m| m.date), seed) {
-            (Some(date), _) => date,
-            (None, Some(_)) => DateTime::from_unix(946_684_800),
-            (None, None) => DateTime::now(),
+        let (mut rng, date) = match (seed, more.as_deref().and_then(|m| m.date)) {
+            (Some(seed), date) => (
+                IdGenerator::from_seed(seed),
+                date.unwrap_or(DateTime::from_unix(946_684_800)),
+            ),
+            (None, Some(date)) => (IdGenerator::for_message(), date),
+            (None, None) => {
+                // One reading of the clock for both.
+                let (now, nanos) = DateTime::now_with_nanos();
+                (IdGenerator::for_message_at(nanos), now)
+            }
         };
         let message_id = match more.as_deref().and_then(|m| m.message_id.as_deref()) {
             Some(id) => message_id("message-id", id)?.into(),
