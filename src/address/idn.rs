@@ -86,28 +86,62 @@ pub(super) fn ldh_host(d: &[u8], plain: bool) -> Option<bool> {
     if d.len() > 253 {
         return None;
     }
-    let mut lowercase = true;
+    // One table lookup an octet; labels are checked at their dots (and
+    // at the end, as if a dot followed).
+    let mut upper = false;
     let mut label = 0;
-    for i in 0..=d.len() {
-        let c = d.get(i).copied().unwrap_or(b'.');
-        if c == b'.' {
-            let l = &d[label..i];
-            if l.is_empty()
-                || l.len() > 63
-                || l[0] == b'-'
-                || l[l.len() - 1] == b'-'
-                || (plain && l.get(2..4) == Some(b"--"))
-            {
-                return None;
+    for (i, &c) in d.iter().enumerate() {
+        match LDH[usize::from(c)] {
+            LDH_PLAIN => {}
+            LDH_UPPER => upper = true,
+            LDH_DOT => {
+                if !ldh_label_ok(&d[label..i], plain) {
+                    return None;
+                }
+                label = i + 1;
             }
-            label = i + 1;
-        } else if c.is_ascii_uppercase() {
-            lowercase = false;
-        } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
-            return None;
+            _ => return None,
         }
     }
-    Some(lowercase)
+    ldh_label_ok(&d[label..], plain).then_some(!upper)
+}
+
+/// Lowercase letters, digits and `-`.
+const LDH_PLAIN: u8 = 1;
+/// Uppercase letters.
+const LDH_UPPER: u8 = 2;
+/// `.`.
+const LDH_DOT: u8 = 3;
+
+/// The class of each octet in a host name (0: not allowed).
+const LDH: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' {
+            LDH_PLAIN
+        } else if b.is_ascii_uppercase() {
+            LDH_UPPER
+        } else if b == b'.' {
+            LDH_DOT
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
+/// A label of 1..=63 octets that neither starts nor ends with `-` (and,
+/// with `plain`, has no `--` in its third and fourth places).
+#[inline]
+fn ldh_label_ok(l: &[u8], plain: bool) -> bool {
+    !(l.is_empty()
+        || l.len() > 63
+        || l[0] == b'-'
+        || l[l.len() - 1] == b'-'
+        || (plain && l.get(2..4) == Some(b"--")))
 }
 
 /// `1.2.3.4` or `IPv6:…` (RFC 5321 §4.1.3). General address literals
@@ -188,6 +222,84 @@ pub(crate) fn punycode_decode(input: &str) -> Option<Vec<char>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`ldh_host`] as it was written first, an octet at a time.
+    fn ldh_host_reference(d: &[u8], plain: bool) -> Option<bool> {
+        if d.len() > 253 {
+            return None;
+        }
+        let mut lowercase = true;
+        let mut label = 0;
+        for i in 0..=d.len() {
+            let c = d.get(i).copied().unwrap_or(b'.');
+            if c == b'.' {
+                let l = &d[label..i];
+                if l.is_empty()
+                    || l.len() > 63
+                    || l[0] == b'-'
+                    || l[l.len() - 1] == b'-'
+                    || (plain && l.get(2..4) == Some(b"--"))
+                {
+                    return None;
+                }
+                label = i + 1;
+            } else if c.is_ascii_uppercase() {
+                lowercase = false;
+            } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-') {
+                return None;
+            }
+        }
+        Some(lowercase)
+    }
+
+    /// Every string of up to six octets over letters of both cases, a
+    /// digit, `-`, `.`, `_` and a non-ASCII octet, then long labels and
+    /// names at the length limits.
+    #[test]
+    fn ldh_host_matches_the_reference() {
+        let alphabet = b"aZ9-._\xc3";
+        let mut cases: Vec<Vec<u8>> = vec![Vec::new()];
+        let mut last = vec![Vec::new()];
+        for _ in 0..6 {
+            last = last
+                .iter()
+                .flat_map(|s: &Vec<u8>| {
+                    alphabet.iter().map(move |&c| {
+                        let mut t = s.clone();
+                        t.push(c);
+                        t
+                    })
+                })
+                .collect();
+            cases.extend(last.iter().cloned());
+        }
+        for n in [62, 63, 64] {
+            cases.push(vec![b'a'; n]);
+            cases.push([vec![b'a'; n], b".com".to_vec()].concat());
+            cases.push([b"ab--".to_vec(), vec![b'a'; n]].concat());
+        }
+        for n in [252, 253, 254] {
+            let mut name: Vec<u8> = (0..n)
+                .map(|i| if i % 50 == 49 { b'.' } else { b'b' })
+                .collect();
+            name[0] = b'A';
+            cases.push(name);
+        }
+        let mut some = 0;
+        for d in &cases {
+            for plain in [false, true] {
+                let want = ldh_host_reference(d, plain);
+                assert_eq!(
+                    ldh_host(d, plain),
+                    want,
+                    "{:?} {plain}",
+                    String::from_utf8_lossy(d)
+                );
+                some += usize::from(want.is_some());
+            }
+        }
+        assert!(some > 10_000, "{some}");
+    }
 
     /// The fast path gives what `idna` gives, on ASCII domains of every shape.
     #[test]
