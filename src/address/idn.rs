@@ -90,9 +90,17 @@ pub(super) fn ldh_host(d: &[u8], plain: bool) -> Option<bool> {
     // at the end, as if a dot followed).
     let mut upper = false;
     let mut label = 0;
-    for (i, &c) in d.iter().enumerate() {
+    let mut i = 0;
+    loop {
+        // The run of lowercase letters, digits and hyphens, then what
+        // ends it.
+        while i < d.len() && LDH[usize::from(d[i])] == LDH_PLAIN {
+            i += 1;
+        }
+        let Some(&c) = d.get(i) else {
+            break;
+        };
         match LDH[usize::from(c)] {
-            LDH_PLAIN => {}
             LDH_UPPER => upper = true,
             LDH_DOT => {
                 if !ldh_label_ok(&d[label..i], plain) {
@@ -102,6 +110,7 @@ pub(super) fn ldh_host(d: &[u8], plain: bool) -> Option<bool> {
             }
             _ => return None,
         }
+        i += 1;
     }
     ldh_label_ok(&d[label..], plain).then_some(!upper)
 }
