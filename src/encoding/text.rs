@@ -78,6 +78,8 @@ pub(crate) fn crlf_into_vec(
     out: &mut Vec<u8>,
     added: usize,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    let start = crlf_into_vec_lean(input, start, end, out);
     let fast = ((end - start) / 64).saturating_sub(1);
     // Native only: the wasm build keeps to `crlf_into` (its size is bounded).
     if cfg!(target_arch = "wasm32")
@@ -101,6 +103,42 @@ pub(crate) fn crlf_into_vec(
         patch_breaks(input, start + 64 * k, lanes::breaks64(block), out);
     }
     crlf_into(input, start + 64 * fast, end, out);
+}
+
+/// The first part of [`crlf_into_vec`] with AVX2: runs of whole 64-octet
+/// blocks through [`avx2::crlf_buf_blocks`] (the base64 path's pointer
+/// loop) straight into `out`'s spare capacity, each run as long as half
+/// the room left allows (that loop asks for twice a run's octets, the
+/// most a run can become), while runs of at least 4 blocks fit. Returns
+/// where the rest of `input[start..end]` starts.
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+fn crlf_into_vec_lean(input: &[u8], start: usize, end: usize, out: &mut Vec<u8>) -> usize {
+    if !has_avx2_scan() {
+        return start;
+    }
+    // Blocks must start 127 octets before the input's end at the latest.
+    let limit = end.min(input.len().saturating_sub(127));
+    let mut at = start;
+    loop {
+        let spare = out.spare_capacity_mut();
+        let room = spare.len().saturating_sub(BUF_SLACK) / 2;
+        let run = limit.saturating_sub(at).min(room) / 64 * 64;
+        if run < 256 {
+            return at;
+        }
+        // SAFETY: the CPU has AVX2, BMI1, LZCNT and POPCNT (checked
+        // above), all `crlf_buf_blocks` asks of its caller; it checks its
+        // ranges itself (`at + run + 127 <= input.len()` as `at + run <=
+        // limit`; `2 * run + BUF_SLACK <= spare.len()` as `run <= room`).
+        let written = unsafe { avx2::crlf_buf_blocks(input, at, at + run, spare, 0) };
+        // SAFETY: `crlf_buf_blocks` wrote every octet of `spare` below
+        // `written` (its contract), and `spare` is `out`'s spare capacity
+        // from its length on, so the first `written` octets after the
+        // length are initialised and within the capacity.
+        unsafe { out.set_len(out.len() + written) };
+        at += run;
+    }
 }
 
 /// Fixes up the 64-octet block of `input` at `base`, just appended to `out`,
@@ -2028,6 +2066,48 @@ mod tests {
             got.extend_from_slice(b"head");
             crlf_into_vec(&v, start, end, &mut got, end - start);
             assert_eq!(got, want, "{v:?} {start}..{end}");
+        }
+    }
+
+    /// Texts long enough for `crlf_into_vec`'s runs straight into the
+    /// spare capacity (AVX2), of every kind of line end, any range of them,
+    /// with room from just enough to more than twice: the same octets as
+    /// `crlf_into`.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn crlf_into_vec_long_texts_match_crlf_into() {
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..1500 {
+            let len = 300 + (next() % 6000) as usize;
+            // Octets drawn from the first `pick` of these: only LFs as
+            // breaks, then CRLFs and bare CRs too.
+            let pick = [3, 5, 8, 2][round % 4];
+            let v: Vec<u8> = (0..len)
+                .map(|_| {
+                    [b'a', b' ', b'\n', b'\r', b'.', b'b', b'c', b'\r'][(next() % pick) as usize]
+                })
+                .collect();
+            let start = (next() % 200) as usize;
+            let end = (len - (next() % 200) as usize).max(start);
+            let mut want = b"head".to_vec();
+            crlf_into(&v, start, end, &mut want);
+            let added = want.len() - 4 - (end - start);
+            let least = 4 + (end - start) + added + CRLF_SLACK;
+            for extra in [0, 100, end - start, 2 * (end - start), 3 * (end - start)] {
+                let mut got = Vec::with_capacity(least + extra);
+                got.extend_from_slice(b"head");
+                crlf_into_vec(&v, start, end, &mut got, added);
+                assert_eq!(
+                    got, want,
+                    "round {round}: {start}..{end} of {len}, extra {extra}"
+                );
+            }
         }
     }
 
