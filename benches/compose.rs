@@ -8,10 +8,10 @@
 //! 2. Criterion measures one message per iteration (statistics, HTML
 //!    reports in `target/criterion`).
 //! 3. The protocol: W1 and W2 build 10,000 messages, W3 builds 50;
-//!    each run is timed whole (owned inputs are copied beforehand, outside
-//!    the clock), the median of 7 runs (`COMPOSE_RUNS`) is reported as
-//!    messages/s (W1, W2) and output MB/s (W3, 1 MB = 10^6 bytes), with the
-//!    ratio of mimeograph to each peer. One untimed round comes first (a W1
+//!    each run is timed whole (owned inputs are copied beforehand, 8 at a
+//!    time, outside the clock), the median of 7 runs (`COMPOSE_RUNS`) is
+//!    reported as messages/s (W1, W2) and output MB/s (W3, 1 MB = 10^6
+//!    bytes), with the ratio of mimeograph to each peer. One untimed round comes first (a W1
 //!    run is ~10 ms: without it the first library measured pays for the
 //!    heap's and the CPU's warm-up), then the runs of the libraries
 //!    alternate, so that a change in the machine's load weighs on all of
@@ -117,12 +117,19 @@ fn criterion_benches(c: &mut Criterion, workloads: &[Workload]) {
 /// One run of the protocol: `count` messages; returns the time
 /// spent composing and the bytes written.
 fn run(lib: Lib, w: &Workload) -> (Duration, u64) {
-    const BATCH: usize = 500;
+    // COMPOSE_BATCH (default 8): owned inputs copied per clock reading. A
+    // batch of 500 W2 inputs (~6 MB) made the heap grow and shrink back
+    // (glibc trims its top) every batch, and the kernel's page faults
+    // took over half the process's time, every library's alike.
+    let batch: usize = std::env::var("COMPOSE_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(8);
     let mut spent = Duration::ZERO;
     let mut bytes = 0u64;
     let mut left = w.count;
     while left > 0 {
-        let n = left.min(if w.bytes { 1 } else { BATCH });
+        let n = left.min(if w.bytes { 1 } else { batch });
         let inputs: Vec<Option<Input>> = (0..n).map(|_| owned(lib, &w.input)).collect();
         let t0 = Instant::now();
         for o in inputs {
