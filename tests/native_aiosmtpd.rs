@@ -632,3 +632,107 @@ fn a_tls_handshake_dripped_octet_by_octet_still_times_out() {
     );
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
+
+// ----- stream attachments that stall or trickle -----
+
+/// Runs `f` on a thread of its own and waits at most 30 s for it: a send
+/// that hangs fails the test instead of hanging it.
+fn within_30s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{what} did not return within 30 s: {e}"))
+}
+
+#[test]
+fn a_stalled_reader_attachment_times_out_and_the_next_send_works() {
+    let s = server(&[]);
+    let (mut o, log) = options(s.port);
+    o.timeout = Duration::from_secs(1);
+    let (m, other_end) = stalled_message("bob@example.net");
+    let stalled_id = m.message_id().to_string();
+    let (result, mut c) = within_30s("a send with a stalled reader", move || {
+        let mut c = SmtpClient::new(o);
+        (c.send(m), c)
+    });
+    let e = result.unwrap_err();
+    assert!(
+        matches!(&e, NativeError::Smtp(SmtpError::BodyTimeout { command }) if command == "DATA"),
+        "{e:?}"
+    );
+    // After DATA the session ended without the end of data: nothing was
+    // delivered, and the next message goes over a new connection.
+    assert!(!c.is_connected());
+    let next = message(2, "bob@example.net");
+    let next_id = next.message_id().to_string();
+    let (sent, c) = within_30s("the send after the stall", move || (c.send(next), c));
+    assert_eq!(sent.unwrap().attempts, 1);
+    drop(c);
+    let got = captured(&s);
+    exactly_once(&[next_id], &got);
+    assert!(got.iter().all(|g| g.message_id() != stalled_id));
+    let log = log.lock().unwrap().join("\n");
+    assert!(log.contains("stalled"), "{log}");
+    // The reader's thread, still blocked in `read`, ends now.
+    drop(other_end);
+}
+
+#[test]
+fn a_reader_trickling_slower_than_the_timeout_per_window_is_sent_intact() {
+    // Each pause (600 ms) is shorter than the timeout (1.5 s), the whole
+    // stream (4 pauses) is longer, and the first three pieces fill less
+    // than one window of the writer: bytes read keep the message alive.
+    let s = server(&[]);
+    let (mut o, _) = options(s.port);
+    o.timeout = Duration::from_millis(1500);
+    let data = pieces(&[10_000, 10_000, 10_000, 200_000]);
+    let m = reader_message(
+        "bob@example.net",
+        Trickle::new(data.clone(), Duration::from_millis(600)),
+    );
+    let id = m.message_id().to_string();
+    let (sent, _c) = within_30s("a send with a slow reader", move || {
+        let mut c = SmtpClient::new(o);
+        (c.send(m), c)
+    });
+    assert_eq!(sent.unwrap().message_id, id);
+    let got = captured(&s);
+    exactly_once(&[id], &got);
+    assert_eq!(attachment_bytes(&got[0].data, "slow.bin"), data.concat());
+}
+
+#[test]
+fn a_failing_reader_on_its_thread_is_the_compose_error() {
+    // The composition error of a stream read on its own thread reaches the
+    // caller as it is (not as text), and the client goes on.
+    struct Failing(usize);
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.0 == 0 {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            let n = self.0.min(buf.len()).min(1000);
+            buf[..n].fill(b'x');
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    let s = server(&[]);
+    let (o, _) = options(s.port);
+    let mut c = SmtpClient::new(o);
+    let e = c
+        .send(reader_message("bob@example.net", Failing(100_000)))
+        .unwrap_err();
+    match &e {
+        NativeError::Compose(mimeograph::mime::ComposeError::Io { field, source }) => {
+            assert_eq!(field, "attachment[0]");
+            assert_eq!(source.to_string(), "disk on fire");
+        }
+        other => panic!("{other:?}"),
+    }
+    c.send(message(3, "bob@example.net")).unwrap();
+    c.close().unwrap();
+    assert_eq!(captured(&s).len(), 1);
+}

@@ -551,6 +551,35 @@ impl Message {
     pub fn into_stream(self) -> MessageStream {
         MessageStream::new(self)
     }
+
+    /// True when a part is a stream attachment ([`super::Attachment::reader`]):
+    /// writing it calls the user's blocking `read`, which may never return.
+    /// (The native clients read such a message on a thread of its own.)
+    #[cfg(feature = "native")]
+    pub(crate) fn has_reader(&self) -> bool {
+        self.leaves
+            .iter()
+            .any(|leaf| matches!(leaf.body, LeafBody::Reader { .. }))
+    }
+
+    /// Replaces every stream attachment's reader not yet taken by
+    /// `wrap(reader)` (e.g. a reader that reports its progress).
+    #[cfg(feature = "native")]
+    pub(crate) fn wrap_readers(
+        &self,
+        mut wrap: impl FnMut(Box<dyn Read + Send>) -> Box<dyn Read + Send>,
+    ) {
+        for leaf in self.leaves.iter() {
+            if let LeafBody::Reader { reader, .. } = &leaf.body {
+                let mut slot = reader
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(r) = slot.take() {
+                    *slot = Some(wrap(r));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! TLS configuration, event handling and the delivery policy with the
 //! blocking client (see `session.rs`); only the I/O differs.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::body::BodySignal;
 use super::dial;
 use super::error::NativeError;
 use super::options::Options;
@@ -194,7 +196,7 @@ impl AsyncSmtpClient {
         if let Some(caps) = self.conn.as_ref().and_then(|c| c.session.ready.clone()) {
             return Ok(caps);
         }
-        self.drive(Until::Ready).await?;
+        self.drive(Until::Ready, None).await?;
         self.conn
             .as_ref()
             .and_then(|c| c.session.ready.clone())
@@ -220,7 +222,7 @@ impl AsyncSmtpClient {
                 .as_mut()
                 .ok_or(NativeError::Smtp(SmtpError::NotConnected))?;
             let id = delivery.start(&mut conn.session, now)?;
-            let result = self.drive(Until::Message(id)).await;
+            let result = self.drive(Until::Message(id), delivery.body_signal()).await;
             let session = self.conn.as_mut().map(|c| &mut c.session);
             match delivery.finish(&self.options, session, id, result) {
                 Next::Done(r) => return r,
@@ -245,7 +247,7 @@ impl AsyncSmtpClient {
                 return Ok(());
             }
         }
-        let result = self.drive(Until::Closed).await;
+        let result = self.drive(Until::Closed, None).await;
         if let Some(mut c) = self.conn.take() {
             let timeout = session::io_timeout(&self.options);
             let _ = tokio::time::timeout(timeout, c.stream.shutdown()).await;
@@ -343,18 +345,30 @@ impl AsyncSmtpClient {
 
     /// Runs the engine until `until` (see `drive_steps`), marking the
     /// connection as driven meanwhile.
-    async fn drive(&mut self, until: Until) -> Result<Option<Event>, NativeError> {
+    async fn drive(
+        &mut self,
+        until: Until,
+        signal: Option<&BodySignal>,
+    ) -> Result<Option<Event>, NativeError> {
         if let Some(c) = self.conn.as_mut() {
             c.driving = true;
         }
-        let result = self.drive_steps(until).await;
+        let result = self.drive_steps(until, signal).await;
         if let Some(c) = self.conn.as_mut() {
             c.driving = false;
         }
         result
     }
 
-    async fn drive_steps(&mut self, until: Until) -> Result<Option<Event>, NativeError> {
+    /// Runs the engine until `until` happens (see the blocking client's
+    /// `drive`). While the body of the message is pending (a stream
+    /// attachment read on its own thread), waits for its `signal`, the
+    /// server or the engine's deadline, whichever comes first.
+    async fn drive_steps(
+        &mut self,
+        until: Until,
+        signal: Option<&BodySignal>,
+    ) -> Result<Option<Event>, NativeError> {
         let mut buf = vec![0u8; 16 * 1024];
         let timeout = session::io_timeout(&self.options);
         loop {
@@ -396,8 +410,19 @@ impl AsyncSmtpClient {
                 Step::Found(event) => return Ok(Some(event)),
                 Step::Wait => {}
             }
-            // 3. Wait for the server, at most until the engine's deadline.
+            // 3. Wait for the server, at most until the engine's deadline
+            // (and, while the body waits for its data, for the body).
             let wait = conn.session.wait(self.epoch.elapsed(), timeout);
+            if let (Some(signal), Some(_)) = (signal, conn.session.engine.body_pending()) {
+                let woke = wait_body(signal, &mut conn.stream, &mut buf, wait).await;
+                let now = self.epoch.elapsed();
+                match woke {
+                    Woke::Body => conn.session.body_waited(true, now),
+                    Woke::Server(r) => conn.session.on_read(r, &buf, now),
+                    Woke::Deadline => conn.session.body_waited(false, now),
+                }
+                continue;
+            }
             let r = match tokio::time::timeout(wait, conn.stream.read(&mut buf)).await {
                 Ok(r) => r,
                 Err(_) => Err(timed_out()),
@@ -425,6 +450,41 @@ impl AsyncSmtpClient {
         self.conn = Some(conn);
         Ok(())
     }
+}
+
+/// What ended a wait for a pending body.
+enum Woke {
+    /// The body's source gave something.
+    Body,
+    /// A read from the server finished with this.
+    Server(io::Result<usize>),
+    /// The wait's time is up.
+    Deadline,
+}
+
+/// Waits (at most `wait`) for whichever comes first: the body's signal, or
+/// the server (read into `buf`). Nothing is lost when the read loses: a
+/// read that was not ready took nothing.
+async fn wait_body(
+    signal: &BodySignal,
+    stream: &mut AsyncStream,
+    buf: &mut [u8],
+    wait: Duration,
+) -> Woke {
+    let sleep = tokio::time::sleep(wait);
+    let mut sleep = std::pin::pin!(sleep);
+    std::future::poll_fn(|cx| {
+        if signal.poll_raised(cx).is_ready() {
+            return Poll::Ready(Woke::Body);
+        }
+        let mut rb = ReadBuf::new(buf);
+        match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+            Poll::Ready(r) => return Poll::Ready(Woke::Server(r.map(|()| rb.filled().len()))),
+            Poll::Pending => {}
+        }
+        sleep.as_mut().poll(cx).map(|()| Woke::Deadline)
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
+use super::body::BodySignal;
 use super::dial;
 use super::error::NativeError;
 use super::options::Options;
@@ -107,7 +108,7 @@ impl SmtpClient {
         if let Some(caps) = self.conn.as_ref().and_then(|c| c.session.ready.clone()) {
             return Ok(caps);
         }
-        self.drive(Until::Ready)?;
+        self.drive(Until::Ready, None)?;
         self.conn
             .as_ref()
             .and_then(|c| c.session.ready.clone())
@@ -131,7 +132,7 @@ impl SmtpClient {
                 .as_mut()
                 .ok_or(NativeError::Smtp(SmtpError::NotConnected))?;
             let id = delivery.start(&mut conn.session, now)?;
-            let result = self.drive(Until::Message(id));
+            let result = self.drive(Until::Message(id), delivery.body_signal());
             let session = self.conn.as_mut().map(|c| &mut c.session);
             match delivery.finish(&self.options, session, id, result) {
                 Next::Done(r) => return r,
@@ -155,7 +156,7 @@ impl SmtpClient {
                 return Ok(());
             }
         }
-        let result = self.drive(Until::Closed);
+        let result = self.drive(Until::Closed, None);
         if let Some(mut c) = self.conn.take() {
             c.stream.shutdown();
         }
@@ -222,8 +223,14 @@ impl SmtpClient {
 
     /// Runs the engine until `until` happens. Returns the event that
     /// matched (`MessageSent`/`MessageFailed`, `Ready`, `Closed`), or an
-    /// error when the session ended first or the transport failed.
-    fn drive(&mut self, until: Until) -> Result<Option<Event>, NativeError> {
+    /// error when the session ended first or the transport failed. While
+    /// the body of the message is pending (a stream attachment read on its
+    /// own thread), waits on its `signal` rather than on the server.
+    fn drive(
+        &mut self,
+        until: Until,
+        signal: Option<&BodySignal>,
+    ) -> Result<Option<Event>, NativeError> {
         let mut buf = vec![0u8; 16 * 1024];
         let timeout = session::io_timeout(&self.options);
         loop {
@@ -262,8 +269,16 @@ impl SmtpClient {
                 Step::Found(event) => return Ok(Some(event)),
                 Step::Wait => {}
             }
-            // 3. Wait for the server, at most until the engine's deadline.
+            // 3. Wait for the server, at most until the engine's deadline;
+            // or, while the body waits for its data, for the body.
             let wait = conn.session.wait(self.epoch.elapsed(), timeout);
+            if let (Some(signal), Some(_)) = (signal, conn.session.engine.body_pending()) {
+                let moved = signal.wait(wait);
+                let now = self.epoch.elapsed();
+                read_now(conn, &mut buf, now);
+                conn.session.body_waited(moved, now);
+                continue;
+            }
             conn.stream.set_read_wait(wait);
             let r = conn.stream.read(&mut buf);
             conn.stream.clear_read_wait();
@@ -287,6 +302,22 @@ impl SmtpClient {
         self.conn = Some(conn);
         Ok(())
     }
+}
+
+/// Hands the engine what the server said while a body waited (replies to
+/// BDAT chunks already sent, a close), without waiting: it is read before
+/// any deadline is checked.
+fn read_now(conn: &mut Connection, buf: &mut [u8], now: Duration) {
+    if conn.stream.tcp().set_nonblocking(true).is_err() {
+        return;
+    }
+    loop {
+        let r = conn.stream.read(buf);
+        if !conn.session.read_now(r, buf, now) {
+            break;
+        }
+    }
+    let _ = conn.stream.tcp().set_nonblocking(false);
 }
 
 impl Drop for SmtpClient {

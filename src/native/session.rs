@@ -7,7 +7,7 @@
 use std::io;
 use std::time::Duration;
 
-use super::body::SharedBody;
+use super::body::{BodySignal, SharedBody};
 use super::error::NativeError;
 use super::options::{Logger, Options};
 use crate::envelope::Envelope;
@@ -200,6 +200,31 @@ impl Session {
         !self.engine.is_closed()
     }
 
+    /// While a body waits for its data: a read without waiting gave `r`
+    /// (replies to what was sent, e.g. BDAT chunks); false when there is
+    /// nothing more to read now.
+    pub(crate) fn read_now(&mut self, r: io::Result<usize>, buf: &[u8], now: Duration) -> bool {
+        match r {
+            Ok(0) => self.engine.connection_closed(now),
+            Ok(n) => self.engine.receive(&buf[..n.min(buf.len())], now),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
+            Err(e) if is_would_block(&e) => return false,
+            Err(e) => self.write_failed(e, now),
+        }
+        !self.engine.is_closed()
+    }
+
+    /// A wait for a pending body ended: `moved` when its source gave
+    /// something (a chunk, its end, bytes read), so the engine pulls again.
+    /// Then the deadlines are checked: a body that gave nothing for the
+    /// timeout fails its message ([`SmtpError::BodyTimeout`]).
+    pub(crate) fn body_waited(&mut self, moved: bool, now: Duration) {
+        if moved {
+            self.engine.body_ready(now);
+        }
+        self.engine.handle_timeout(now);
+    }
+
     /// After an idle check: drops the events of the idle session (an
     /// unsolicited 421 closes it).
     pub(crate) fn idle_done(&mut self) {
@@ -294,6 +319,12 @@ impl Delivery {
             reused: false,
             requeued: false,
         }
+    }
+
+    /// What to wait on while the engine says the message's body is
+    /// pending (a message with a stream attachment; `None` otherwise).
+    pub(crate) fn body_signal(&self) -> Option<&BodySignal> {
+        self.body.signal()
     }
 
     /// Queues the message (again) on the session's engine.

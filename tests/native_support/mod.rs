@@ -132,3 +132,123 @@ pub fn exactly_once(ids: &[String], captured: &[Captured]) {
     }
     assert_eq!(captured.len(), ids.len(), "unexpected extra messages");
 }
+
+// ----- stream attachments that stall or trickle -----
+
+/// A message with a stream attachment whose `read` blocks: one end of a
+/// Unix socket pair, the other end (returned; keep it) never written.
+/// Dropping the other end ends the read (EOF).
+pub fn stalled_message(to: &str) -> (Message, std::os::unix::net::UnixStream) {
+    let (stalled, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let m = Message::builder()
+        .from("zoe@example.com")
+        .to(to)
+        .subject("stalled")
+        .text("The attachment never comes.\n")
+        .attach(mimeograph::mime::Attachment::reader(stalled).filename("stalled.bin"))
+        .build()
+        .unwrap();
+    (m, other_end)
+}
+
+/// A stream that gives `pieces` one after the other, sleeping `pause`
+/// before each, then ends; `on_pause(before)` is called around every
+/// pause (`true` before it, `false` after).
+pub struct Trickle {
+    pieces: std::collections::VecDeque<Vec<u8>>,
+    pos: usize,
+    started: bool,
+    pause: Duration,
+    on_pause: Box<dyn FnMut(bool) + Send>,
+}
+
+impl Trickle {
+    pub fn new(pieces: Vec<Vec<u8>>, pause: Duration) -> Trickle {
+        Trickle::watched(pieces, pause, |_| {})
+    }
+
+    pub fn watched(
+        pieces: Vec<Vec<u8>>,
+        pause: Duration,
+        on_pause: impl FnMut(bool) + Send + 'static,
+    ) -> Trickle {
+        Trickle {
+            pieces: pieces.into(),
+            pos: 0,
+            started: false,
+            pause,
+            on_pause: Box::new(on_pause),
+        }
+    }
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.started {
+                let Some(front) = self.pieces.front() else {
+                    return Ok(0);
+                };
+                if self.pos < front.len() {
+                    let n = (front.len() - self.pos).min(buf.len());
+                    buf[..n].copy_from_slice(&front[self.pos..self.pos + n]);
+                    self.pos += n;
+                    return Ok(n);
+                }
+                self.pieces.pop_front();
+                self.pos = 0;
+                if self.pieces.is_empty() {
+                    return Ok(0);
+                }
+            }
+            self.started = true;
+            (self.on_pause)(true);
+            std::thread::sleep(self.pause);
+            (self.on_pause)(false);
+        }
+    }
+}
+
+/// Pieces of pseudo-random bytes of these sizes (the same for every call).
+pub fn pieces(sizes: &[usize]) -> Vec<Vec<u8>> {
+    let mut x: u32 = 0x9e37_79b9;
+    sizes
+        .iter()
+        .map(|&n| {
+            (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A message with `reader` as its attachment `slow.bin`.
+pub fn reader_message(to: &str, reader: impl std::io::Read + Send + 'static) -> Message {
+    Message::builder()
+        .from("zoe@example.com")
+        .to(to)
+        .subject("trickled")
+        .text("The attachment comes slowly.\n")
+        .attach(mimeograph::mime::Attachment::reader(reader).filename("slow.bin"))
+        .build()
+        .unwrap()
+}
+
+/// The bytes of the attachment named `name` in a received message (parsed
+/// with mail-parser).
+pub fn attachment_bytes(data: &[u8], name: &str) -> Vec<u8> {
+    use mail_parser::MimeHeaders;
+    let m = mail_parser::MessageParser::default()
+        .parse(data)
+        .expect("the received message parses");
+    let found = m
+        .attachments()
+        .find(|a| a.attachment_name() == Some(name))
+        .unwrap_or_else(|| panic!("no attachment {name}"));
+    found.contents().to_vec()
+}
