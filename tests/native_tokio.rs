@@ -242,3 +242,116 @@ async fn a_send_cancelled_mid_write_leaves_no_corrupt_message() {
     );
     assert!(lens[0] < 4096, "the small message only: {lens:?}");
 }
+
+// ----- stream attachments that stall or trickle -----
+
+/// Runs the future `f` makes on a current-thread runtime (a read that
+/// blocked it would stop everything else on it) on a thread of its own,
+/// and waits at most 30 s for it: a send that hangs fails the test
+/// instead of hanging it.
+fn on_runtime_within_30s<T, F>(what: &str, f: impl FnOnce() -> F + Send + 'static) -> T
+where
+    F: std::future::Future<Output = T>,
+    T: Send + 'static,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = tx.send(rt.block_on(f()));
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{what} did not return within 30 s: {e}"))
+}
+
+/// A task counting 10 ms ticks in `ticks` on the current runtime: it only
+/// counts while the runtime's thread is free.
+fn ticker(ticks: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            ticks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    })
+}
+
+#[test]
+fn a_stalled_reader_attachment_times_out_and_the_next_send_works() {
+    let s = server(&[]);
+    let (mut o, _) = options(s.port);
+    o.timeout = Duration::from_secs(1);
+    let (m, other_end) = stalled_message("bob@example.net");
+    let stalled_id = m.message_id().to_string();
+    let next = message(2, "bob@example.net");
+    let next_id = next.message_id().to_string();
+    let (first, connected, second, ticked) = on_runtime_within_30s("a stalled send", || async {
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let task = ticker(std::sync::Arc::clone(&ticks));
+        let mut c = AsyncSmtpClient::new(o);
+        let before = ticks.load(std::sync::atomic::Ordering::SeqCst);
+        let first = c.send(m).await;
+        let ticked = ticks.load(std::sync::atomic::Ordering::SeqCst) - before;
+        let connected = c.is_connected();
+        let second = c.send(next).await;
+        task.abort();
+        (first, connected, second, ticked)
+    });
+    let e = first.unwrap_err();
+    assert!(
+        matches!(&e, NativeError::Smtp(SmtpError::BodyTimeout { command }) if command == "DATA"),
+        "{e:?}"
+    );
+    assert!(!connected, "the session ended after DATA");
+    // The runtime went on while the send waited for the stalled stream.
+    assert!(ticked > 0, "the runtime was blocked");
+    assert_eq!(second.unwrap().attempts, 1);
+    let got = captured(&s);
+    exactly_once(&[next_id], &got);
+    assert!(got.iter().all(|g| g.message_id() != stalled_id));
+    drop(other_end);
+}
+
+#[test]
+fn a_reader_trickling_slower_than_the_timeout_per_window_is_sent_intact() {
+    // As the blocking client's test: pauses shorter than the timeout, the
+    // stream longer. The runtime is free while the reader sleeps: ticks
+    // counted across its pauses (none if a pause blocked the runtime).
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let s = server(&[]);
+    let (mut o, _) = options(s.port);
+    o.timeout = Duration::from_millis(1500);
+    let data = pieces(&[10_000, 10_000, 10_000, 200_000]);
+    let ticks = Arc::new(AtomicUsize::new(0));
+    // How many pauses of the reader saw the runtime tick.
+    let free_pauses = Arc::new(Mutex::new((0usize, 0usize)));
+    let (t, f) = (Arc::clone(&ticks), Arc::clone(&free_pauses));
+    let reader = Trickle::watched(data.clone(), Duration::from_millis(600), move |before| {
+        let mut f = f.lock().unwrap();
+        let now = t.load(Ordering::SeqCst);
+        if before {
+            f.0 = now;
+        } else if now > f.0 {
+            f.1 += 1;
+        }
+    });
+    let m = reader_message("bob@example.net", reader);
+    let id = m.message_id().to_string();
+    let sent = on_runtime_within_30s("a send with a slow reader", move || async move {
+        let task = ticker(ticks);
+        let mut c = AsyncSmtpClient::new(o);
+        let sent = c.send(m).await;
+        task.abort();
+        sent
+    });
+    assert_eq!(sent.unwrap().message_id, id);
+    assert!(
+        free_pauses.lock().unwrap().1 > 0,
+        "the runtime was blocked during every pause of the reader"
+    );
+    let got = captured(&s);
+    exactly_once(&[id], &got);
+    assert_eq!(attachment_bytes(&got[0].data, "slow.bin"), data.concat());
+}
