@@ -469,3 +469,51 @@ fn a_stream_failing_between_bdat_chunks_is_reset_and_the_connection_goes_on() {
     };
     assert_eq!(records[1]["md5"], md5);
 }
+
+// ----- a stream stalling mid-way -----
+
+#[test]
+fn a_stream_stalling_between_bdat_chunks_is_reset_and_the_connection_goes_on() {
+    // 1 MiB, then a `read` that never returns (the other end of a Unix
+    // socket pair, kept open, is never written): the message fails with
+    // BodyTimeout once the timeout passes without data, RSET ends its
+    // transaction, and the connection carries the next message.
+    let sink = Sink::start(&["--chunking"]);
+    let mut o = options(sink.port);
+    o.timeout = Duration::from_secs(1);
+    let (stalled, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let part = Attachment::reader(PatternReader::new(MIB).chain(stalled)).filename("stalls.bin");
+    let m = message(part);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut client = SmtpClient::new(o);
+        let _ = tx.send((client.send(m), client));
+    });
+    let (result, mut client) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a send with a stalled stream did not return within 30 s");
+    match result {
+        Err(NativeError::Smtp(mimeograph::smtp::SmtpError::BodyTimeout { command })) => {
+            assert_eq!(command, "BDAT")
+        }
+        other => panic!("expected BodyTimeout, got {other:?}"),
+    }
+    assert!(client.is_connected(), "RSET keeps the connection");
+    let data = pattern(100_000);
+    client
+        .send(message(Attachment::bytes(data.clone()).filename("ok.bin")))
+        .unwrap();
+    client.close().unwrap();
+    let records = sink.records();
+    let events: Vec<&str> = records
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["reset", "message"], "{records:?}");
+    assert!(
+        records[0]["received"].as_u64().unwrap() > MIB,
+        "{records:?}"
+    );
+    assert_eq!(records[1]["conn"], 1, "the same connection: {records:?}");
+    drop(other_end);
+}

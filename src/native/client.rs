@@ -275,7 +275,10 @@ impl SmtpClient {
             if let (Some(signal), Some(_)) = (signal, conn.session.engine.body_pending()) {
                 let moved = signal.wait(wait);
                 let now = self.epoch.elapsed();
-                read_now(conn, &mut buf, now);
+                if !moved {
+                    // Before a deadline is checked: what the server said.
+                    read_now(conn, &mut buf, now);
+                }
                 conn.session.body_waited(moved, now);
                 continue;
             }

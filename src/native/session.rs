@@ -215,14 +215,16 @@ impl Session {
     }
 
     /// A wait for a pending body ended: `moved` when its source gave
-    /// something (a chunk, its end, bytes read), so the engine pulls again.
-    /// Then the deadlines are checked: a body that gave nothing for the
-    /// timeout fails its message ([`SmtpError::BodyTimeout`]).
+    /// something (a chunk, its end, bytes read), so the engine pulls again;
+    /// else the wait's time is up and the deadlines are checked: a body
+    /// that gave nothing for the timeout fails its message
+    /// ([`SmtpError::BodyTimeout`]).
     pub(crate) fn body_waited(&mut self, moved: bool, now: Duration) {
         if moved {
             self.engine.body_ready(now);
+        } else {
+            self.engine.handle_timeout(now);
         }
-        self.engine.handle_timeout(now);
     }
 
     /// After an idle check: drops the events of the idle session (an
