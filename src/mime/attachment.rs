@@ -109,6 +109,17 @@ impl Attachment {
 
     /// A part read from a stream when the message is written. The stream is
     /// read once: a message with a stream can be written once.
+    ///
+    /// The native clients (`native::SmtpClient`, `native::AsyncSmtpClient`)
+    /// read a message with a stream on a thread of its own, so that a
+    /// `read` that blocks is bounded by their timeout
+    /// (`native::Options::timeout`): a stream that gives no bytes
+    /// (and does not end) for that long fails the message with
+    /// [`crate::smtp::SmtpError::BodyTimeout`]. That thread cannot be
+    /// stopped while it is blocked in `read`: it is left behind and ends
+    /// when the `read` returns (what it read then goes nowhere). A stream
+    /// that can stay silent for good (a socket, a pipe) should be closed
+    /// by its other end, or be given a read timeout, to free the thread.
     pub fn reader(reader: impl Read + Send + 'static) -> Self {
         Self::from_source(Source::Reader {
             reader: Box::new(reader),

@@ -29,6 +29,15 @@ use crate::smtp::{Capabilities, Event, SmtpError};
 /// once a message's end of data was sent, QUIT on
 /// [`AsyncSmtpClient::close`]. Timeouts follow the engine's deadlines.
 ///
+/// A message with a stream attachment ([`crate::mime::Attachment::reader`],
+/// whose `read` blocks) is rendered on a thread of its own, never on the
+/// runtime: the client awaits its chunks, and a stream that gives no bytes
+/// for [`Options::timeout`] fails the message with
+/// [`SmtpError::BodyTimeout`], as with the blocking client. The thread
+/// blocked in that `read` cannot be stopped: it is left behind and ends
+/// when the `read` returns. Other messages are rendered by the task that
+/// sends them.
+///
 /// ```no_run
 /// # async fn run() -> Result<(), mimeograph::native::NativeError> {
 /// use mimeograph::mime::Message;

@@ -20,6 +20,17 @@ use crate::smtp::{Capabilities, Event, SmtpError};
 /// closed, and says QUIT on [`SmtpClient::close`]. Dropping the client
 /// closes the socket without QUIT.
 ///
+/// A message with a stream attachment ([`crate::mime::Attachment::reader`])
+/// is rendered on a thread of its own while it is sent, so that a `read`
+/// that blocks cannot hold the client past [`Options::timeout`]: a stream
+/// that gives no bytes (and does not end) for that long fails the message
+/// with [`SmtpError::BodyTimeout`] (after DATA the connection is closed,
+/// between BDAT chunks the transaction is reset), and the next
+/// [`SmtpClient::send`] works as usual. The thread blocked in that `read`
+/// cannot be stopped: it is left behind and ends when the `read` returns.
+/// Messages without a stream attachment are rendered by the caller's
+/// thread, as they are written.
+///
 /// ```no_run
 /// use mimeograph::mime::Message;
 /// use mimeograph::native::{Options, SmtpClient};

@@ -67,7 +67,10 @@ pub struct Options {
     /// tried, together), the TLS handshake, every write and every
     /// reply. A reply must be complete within it from the moment it is
     /// awaited: octets trickling in do not extend it (see
-    /// [`crate::smtp::Config::timeout`]). At most a year is waited
+    /// [`crate::smtp::Config::timeout`]). Also the longest a stream
+    /// attachment may give no bytes while its message is sent
+    /// ([`crate::smtp::SmtpError::BodyTimeout`]; see
+    /// [`crate::mime::Attachment::reader`]). At most a year is waited
     /// (`Duration::MAX` waits a year).
     pub timeout: Duration,
     /// The EHLO domain; `None` uses this machine's host name (as emailjs),
