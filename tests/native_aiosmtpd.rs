@@ -646,6 +646,7 @@ fn within_30s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'sta
         .unwrap_or_else(|e| panic!("{what} did not return within 30 s: {e}"))
 }
 
+#[cfg(unix)]
 #[test]
 fn a_stalled_reader_attachment_times_out_and_the_next_send_works() {
     let s = server(&[]);

@@ -277,6 +277,7 @@ fn ticker(ticks: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> tokio::task:
     })
 }
 
+#[cfg(unix)]
 #[test]
 fn a_stalled_reader_attachment_times_out_and_the_next_send_works() {
     let s = server(&[]);

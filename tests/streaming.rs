@@ -472,6 +472,7 @@ fn a_stream_failing_between_bdat_chunks_is_reset_and_the_connection_goes_on() {
 
 // ----- a stream stalling mid-way -----
 
+#[cfg(unix)]
 #[test]
 fn a_stream_stalling_between_bdat_chunks_is_reset_and_the_connection_goes_on() {
     // 1 MiB, then a `read` that never returns (the other end of a Unix

@@ -198,12 +198,13 @@ impl BodyHandle {
     /// pull), waiting for it when `block`, else `Pending` when none came.
     fn pull(&mut self, block: bool) -> Result<Poll<Option<&[u8]>>, BodyError> {
         if let Some(p) = self.pumped.as_mut().filter(|p| p.pump.is_none()) {
-            let stream = self.stream.take().ok_or_else(held_elsewhere)?;
-            match Pump::spawn(stream, &self.slot, &p.signal) {
-                Ok(pump) => p.pump = Some(pump),
-                Err(stream) => {
+            if self.stream.is_none() {
+                return Err(held_elsewhere());
+            }
+            match Pump::spawn(&mut self.stream, &self.slot, &p.signal) {
+                Some(pump) => p.pump = Some(pump),
+                None => {
                     // No thread to be had: read it here, as before.
-                    self.stream = Some(stream.ok_or_else(held_elsewhere)?);
                     self.pumped = None;
                     return self.next_chunk().map(Poll::Ready);
                 }
@@ -278,18 +279,18 @@ struct Home {
 }
 
 impl Pump {
-    /// Starts a pump thread rendering the started `stream`; gives the
-    /// stream back if no thread could be started.
+    /// Starts a pump thread rendering the started `stream` (taken);
+    /// `None`, the stream left in place, if no thread could be started.
     fn spawn(
-        stream: MessageStream,
+        stream: &mut Option<MessageStream>,
         slot: &Arc<Mutex<Slot>>,
         signal: &Arc<BodySignal>,
-    ) -> Result<Pump, Option<MessageStream>> {
+    ) -> Option<Pump> {
         let (tx, rx) = mpsc::sync_channel(PUMP_BOUND);
         // The thread takes the stream from its home (so that a failed
-        // spawn, which drops the closure, leaves it here).
+        // spawn, which drops the closure, leaves it there).
         let home = Arc::new(Mutex::new(Home {
-            stream: Some(stream),
+            stream: stream.take(),
             detached: false,
         }));
         let run = {
@@ -300,13 +301,16 @@ impl Pump {
             .name("mimeograph-body".into())
             .spawn(run)
         {
-            Ok(_) => Ok(Pump {
+            Ok(_) => Some(Pump {
                 rx,
                 home,
                 current: Vec::new(),
                 ended: false,
             }),
-            Err(_) => Err(lock(&home).stream.take()),
+            Err(_) => {
+                *stream = lock(&home).stream.take();
+                None
+            }
         }
     }
 }
@@ -433,5 +437,187 @@ impl BodySignal {
             _ => s.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mime::Attachment;
+
+    fn message(part: Attachment) -> Message {
+        Message::builder()
+            .from("a@example.com")
+            .to("b@example.com")
+            .subject("pumped")
+            .text("see attached\n")
+            .attach(part.filename("data.bin"))
+            .deterministic(3)
+            .build()
+            .unwrap()
+    }
+
+    fn data() -> Vec<u8> {
+        (0..300_000u32).map(|i| (i * 31 % 253) as u8).collect()
+    }
+
+    /// Waits (at most 10 s) until the slot holds the stream again.
+    fn stream_comes_back(body: &SharedBody) -> bool {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until {
+            if lock(&body.slot).stream.is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn a_message_without_a_stream_is_read_directly() {
+        let body = SharedBody::new(message(Attachment::bytes(data())));
+        assert!(body.signal().is_none());
+        let mut h = body.handle();
+        assert!(h.pumped.is_none());
+        h.start(RenderOptions::default()).unwrap();
+        let mut n = 0;
+        while let Poll::Ready(Some(c)) = h.poll_chunk().unwrap() {
+            n += c.len();
+        }
+        assert!(n > 300_000);
+        drop(h);
+        assert!(body.restartable());
+    }
+
+    #[test]
+    fn a_pumped_message_gives_the_same_bytes_and_comes_back() {
+        let expected = message(Attachment::bytes(data())).to_bytes().unwrap();
+        for len in [None, Some(data().len() as u64)] {
+            let part = match len {
+                Some(len) => Attachment::reader_with_len(std::io::Cursor::new(data()), len),
+                None => Attachment::reader(std::io::Cursor::new(data())),
+            };
+            let body = SharedBody::new(message(part));
+            let signal = body.signal().expect("a stream attachment is pumped");
+            let mut h = body.handle();
+            let size = h.start(RenderOptions::default()).unwrap();
+            assert_eq!(size, len.map(|_| expected.len() as u64));
+            assert!(!h.is_8bit());
+            let mut out = Vec::new();
+            loop {
+                match h.poll_chunk().unwrap() {
+                    Poll::Ready(Some(c)) => out.extend_from_slice(c),
+                    Poll::Ready(None) => break,
+                    Poll::Pending => {
+                        signal.wait(Duration::from_secs(10));
+                    }
+                }
+            }
+            assert!(out == expected, "the pumped bytes differ");
+            // The end again, and the stream back in the slot once the
+            // handle is gone (not restartable: its reader was taken).
+            assert!(matches!(h.poll_chunk(), Ok(Poll::Ready(None))));
+            drop(h);
+            assert!(lock(&body.slot).stream.is_some());
+            assert!(!body.restartable());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_pump_left_behind_puts_the_stream_back_when_its_read_returns() {
+        use std::io::Write;
+        let (stalled, mut other_end) = std::os::unix::net::UnixStream::pair().unwrap();
+        let body = SharedBody::new(message(Attachment::reader(stalled)));
+        let mut h = body.handle();
+        h.start(RenderOptions::default()).unwrap();
+        // Headers and the text come before the stream is read, then
+        // nothing: the signal stays down.
+        let signal = body.signal().unwrap();
+        let mut stalled = false;
+        for _ in 0..1000 {
+            match h.poll_chunk().unwrap() {
+                Poll::Ready(Some(_)) => {}
+                Poll::Ready(None) => panic!("ended"),
+                Poll::Pending => {
+                    if !signal.wait(Duration::from_millis(200)) {
+                        stalled = true;
+                        break;
+                    }
+                }
+            }
+        }
+        assert!(stalled);
+        drop(h);
+        // The pump is blocked in `read`: nothing in the slot yet.
+        assert!(lock(&body.slot).stream.is_none());
+        other_end.write_all(b"late").unwrap();
+        drop(other_end);
+        assert!(stream_comes_back(&body), "the pump kept the stream");
+    }
+
+    #[test]
+    fn a_pump_blocked_on_a_full_channel_ends_when_the_handle_is_dropped() {
+        let body = SharedBody::new(message(Attachment::reader(std::io::Cursor::new(data()))));
+        let mut h = body.handle();
+        h.start(RenderOptions::default()).unwrap();
+        // One pull starts the pump; it renders ahead until the channel
+        // is full, then waits to send.
+        let _ = h.poll_chunk().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(h);
+        assert!(stream_comes_back(&body), "the pump kept the stream");
+    }
+
+    #[test]
+    fn a_failing_stream_is_the_composition_error() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk on fire"))
+            }
+        }
+        let body = SharedBody::new(message(Attachment::reader(Failing)));
+        let signal = body.signal().unwrap();
+        let mut h = body.handle();
+        h.start(RenderOptions::default()).unwrap();
+        let err = loop {
+            match h.poll_chunk() {
+                Ok(Poll::Ready(Some(_))) => {}
+                Ok(Poll::Ready(None)) => panic!("ended"),
+                Ok(Poll::Pending) => {
+                    signal.wait(Duration::from_secs(10));
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.to_string(), "attachment[0]: disk on fire");
+        drop(h);
+        match body.take_error() {
+            Some(ComposeError::Io { field, source }) => {
+                assert_eq!(field, "attachment[0]");
+                assert_eq!(source.to_string(), "disk on fire");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(stream_comes_back(&body));
+    }
+
+    #[test]
+    fn the_signal_is_sticky_until_waited() {
+        let s = BodySignal::default();
+        assert!(!s.wait(Duration::from_millis(1)));
+        s.raise();
+        s.raise();
+        assert!(s.wait(Duration::from_secs(10)));
+        assert!(!s.wait(Duration::from_millis(1)));
+        let s = Arc::new(s);
+        let r = Arc::clone(&s);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            r.raise();
+        });
+        assert!(s.wait(Duration::from_secs(10)));
+        t.join().unwrap();
     }
 }

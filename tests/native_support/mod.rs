@@ -138,6 +138,7 @@ pub fn exactly_once(ids: &[String], captured: &[Captured]) {
 /// A message with a stream attachment whose `read` blocks: one end of a
 /// Unix socket pair, the other end (returned; keep it) never written.
 /// Dropping the other end ends the read (EOF).
+#[cfg(unix)]
 pub fn stalled_message(to: &str) -> (Message, std::os::unix::net::UnixStream) {
     let (stalled, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
     let m = Message::builder()
