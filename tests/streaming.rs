@@ -518,3 +518,52 @@ fn a_stream_stalling_between_bdat_chunks_is_reset_and_the_connection_goes_on() {
     assert_eq!(records[1]["conn"], 1, "the same connection: {records:?}");
     drop(other_end);
 }
+
+#[cfg(all(unix, feature = "tokio"))]
+#[test]
+fn the_async_client_resets_a_stream_stalling_between_bdat_chunks_too() {
+    use mimeograph::native::AsyncSmtpClient;
+    let sink = Sink::start(&["--chunking"]);
+    let mut o = options(sink.port);
+    o.timeout = Duration::from_secs(1);
+    let (stalled, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let part = Attachment::reader(PatternReader::new(MIB).chain(stalled)).filename("stalls.bin");
+    let m = message(part);
+    let data = pattern(100_000);
+    let next = message(Attachment::bytes(data.clone()).filename("ok.bin"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = tx.send(rt.block_on(async {
+            let mut client = AsyncSmtpClient::new(o);
+            let first = client.send(m).await;
+            let connected = client.is_connected();
+            let second = client.send(next).await;
+            let closed = client.close().await;
+            (first, connected, second, closed)
+        }));
+    });
+    let (first, connected, second, closed) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a send with a stalled stream did not return within 30 s");
+    match first {
+        Err(NativeError::Smtp(mimeograph::smtp::SmtpError::BodyTimeout { command })) => {
+            assert_eq!(command, "BDAT")
+        }
+        other => panic!("expected BodyTimeout, got {other:?}"),
+    }
+    assert!(connected, "RSET keeps the connection");
+    second.unwrap();
+    closed.unwrap();
+    let records = sink.records();
+    let events: Vec<&str> = records
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["reset", "message"], "{records:?}");
+    assert_eq!(records[1]["conn"], 1, "the same connection: {records:?}");
+    drop(other_end);
+}
