@@ -682,16 +682,16 @@ fn a_stalled_reader_attachment_times_out_and_the_next_send_works() {
 
 #[test]
 fn a_reader_trickling_slower_than_the_timeout_per_window_is_sent_intact() {
-    // Each pause (600 ms) is shorter than the timeout (1.5 s), the whole
+    // Each pause (800 ms) is shorter than the timeout (2.5 s), the whole
     // stream (4 pauses) is longer, and the first three pieces fill less
     // than one window of the writer: bytes read keep the message alive.
     let s = server(&[]);
     let (mut o, _) = options(s.port);
-    o.timeout = Duration::from_millis(1500);
+    o.timeout = Duration::from_millis(2500);
     let data = pieces(&[10_000, 10_000, 10_000, 200_000]);
     let m = reader_message(
         "bob@example.net",
-        Trickle::new(data.clone(), Duration::from_millis(600)),
+        Trickle::new(data.clone(), Duration::from_millis(800)),
     );
     let id = m.message_id().to_string();
     let (sent, _c) = within_30s("a send with a slow reader", move || {

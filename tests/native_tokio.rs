@@ -323,13 +323,13 @@ fn a_reader_trickling_slower_than_the_timeout_per_window_is_sent_intact() {
     use std::sync::{Arc, Mutex};
     let s = server(&[]);
     let (mut o, _) = options(s.port);
-    o.timeout = Duration::from_millis(1500);
+    o.timeout = Duration::from_millis(2500);
     let data = pieces(&[10_000, 10_000, 10_000, 200_000]);
     let ticks = Arc::new(AtomicUsize::new(0));
     // How many pauses of the reader saw the runtime tick.
     let free_pauses = Arc::new(Mutex::new((0usize, 0usize)));
     let (t, f) = (Arc::clone(&ticks), Arc::clone(&free_pauses));
-    let reader = Trickle::watched(data.clone(), Duration::from_millis(600), move |before| {
+    let reader = Trickle::watched(data.clone(), Duration::from_millis(800), move |before| {
         let mut f = f.lock().unwrap();
         let now = t.load(Ordering::SeqCst);
         if before {
