@@ -176,6 +176,25 @@ mod avx2 {
         out
     }
 
+    /// Writes one line into `dst` (at least 78 octets): the characters
+    /// `a` at 0, `b` at 32 and `c` at 60 (its first four the same
+    /// characters as `b`'s last four), then CRLF at 76.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn store_line(dst: &mut [core::mem::MaybeUninit<u8>], a: __m256i, b: __m256i, c: __m128i) {
+        let dst = &mut dst[..LINE_OUT];
+        let d = dst.as_mut_ptr().cast::<u8>();
+        // SAFETY: `dst` is 78 octets (sliced above), valid for writes; the
+        // stores write 32 octets at offsets 0 and 32, 16 at 60 and 2 at
+        // 76, all inside it. No alignment needed.
+        unsafe {
+            _mm256_storeu_si256(d.cast(), a);
+            _mm256_storeu_si256(d.add(32).cast(), b);
+            _mm_storeu_si128(d.add(60).cast(), c);
+            d.add(76).cast::<[u8; 2]>().write_unaligned(*b"\r\n");
+        }
+    }
+
     /// Appends the lines of `input` (a multiple of 57 octets long), each
     /// 76 characters and CRLF.
     ///
@@ -212,23 +231,19 @@ mod avx2 {
                 )
             };
             let c = chars::<true>(c, mul);
-            let d = dst.as_mut_ptr().cast::<u8>();
-            // SAFETY: `dst` is 156 octets of `out`'s spare capacity: per
-            // line (at 0 and 78) the stores write 32 octets at offsets 0
-            // and 32, 16 at 60 (its first four the same characters as the
-            // second store's last four) and CRLF at 76, all inside it. No
-            // alignment needed.
-            unsafe {
-                _mm256_storeu_si256(d.cast(), chars::<false>(a1, mul));
-                _mm256_storeu_si256(d.add(32).cast(), chars::<false>(b1, mul));
-                _mm_storeu_si128(d.add(60).cast(), _mm256_castsi256_si128(c));
-                d.add(76).cast::<[u8; 2]>().write_unaligned(*b"\r\n");
-                let d2 = d.add(LINE_OUT);
-                _mm256_storeu_si256(d2.cast(), chars::<false>(a2, mul));
-                _mm256_storeu_si256(d2.add(32).cast(), chars::<false>(b2, mul));
-                _mm_storeu_si128(d2.add(60).cast(), _mm256_extracti128_si256::<1>(c));
-                d2.add(76).cast::<[u8; 2]>().write_unaligned(*b"\r\n");
-            }
+            let (first, second) = dst.split_at_mut(LINE_OUT);
+            store_line(
+                first,
+                chars::<false>(a1, mul),
+                chars::<false>(b1, mul),
+                _mm256_castsi256_si128(c),
+            );
+            store_line(
+                second,
+                chars::<false>(a2, mul),
+                chars::<false>(b2, mul),
+                _mm256_extracti128_si256::<1>(c),
+            );
         }
         let done = pairs.len() * 2;
         for (line, dst) in input[done * LINE_BYTES..]
@@ -246,22 +261,12 @@ mod avx2 {
                     _mm256_castsi128_si256(_mm_loadu_si128(src.add(41).cast())),
                 )
             };
-            let (a, b, c) = (
+            store_line(
+                dst,
                 chars::<false>(a, mul),
                 chars::<false>(b, mul),
-                chars::<true>(c, mul),
+                _mm256_castsi256_si128(chars::<true>(c, mul)),
             );
-            let d = dst.as_mut_ptr().cast::<u8>();
-            // SAFETY: `dst` is 78 octets of `out`'s spare capacity; the
-            // stores write 32 octets at offsets 0 and 32, 16 at 60 (its
-            // first four the same characters as the second store's last
-            // four) and CRLF at 76, all inside it. No alignment needed.
-            unsafe {
-                _mm256_storeu_si256(d.cast(), a);
-                _mm256_storeu_si256(d.add(32).cast(), b);
-                _mm_storeu_si128(d.add(60).cast(), _mm256_castsi256_si128(c));
-                d.add(76).cast::<[u8; 2]>().write_unaligned(*b"\r\n");
-            }
         }
         let len = out.len() + n * LINE_OUT;
         // SAFETY: the loop above initialised all `n * 78` octets after the
