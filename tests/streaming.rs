@@ -491,6 +491,19 @@ fn assert_bdat_timeout<T: std::fmt::Debug>(result: Result<T, NativeError>) {
     }
 }
 
+/// A BDAT sink, options with a 1 s timeout for it, and a message whose
+/// stream gives 1 MiB and then a `read` that never returns (a Unix socket
+/// pair whose other end, returned, is kept open and never written).
+#[cfg(unix)]
+fn stalling_after_1_mib() -> (Sink, Options, Message, std::os::unix::net::UnixStream) {
+    let sink = Sink::start(&["--chunking"]);
+    let mut o = options(sink.port);
+    o.timeout = Duration::from_secs(1);
+    let (stalled, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
+    let part = Attachment::reader(PatternReader::new(MIB).chain(stalled)).filename("stalls.bin");
+    (sink, o, message(part), other_end)
+}
+
 #[cfg(unix)]
 #[test]
 fn a_stream_stalling_between_bdat_chunks_is_reset_and_the_connection_goes_on() {
@@ -498,12 +511,7 @@ fn a_stream_stalling_between_bdat_chunks_is_reset_and_the_connection_goes_on() {
     // socket pair, kept open, is never written): the message fails with
     // BodyTimeout once the timeout passes without data, RSET ends its
     // transaction, and the connection carries the next message.
-    let sink = Sink::start(&["--chunking"]);
-    let mut o = options(sink.port);
-    o.timeout = Duration::from_secs(1);
-    let (stalled, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
-    let part = Attachment::reader(PatternReader::new(MIB).chain(stalled)).filename("stalls.bin");
-    let m = message(part);
+    let (sink, o, m, other_end) = stalling_after_1_mib();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut client = SmtpClient::new(o);
@@ -527,12 +535,7 @@ fn a_stream_stalling_between_bdat_chunks_is_reset_and_the_connection_goes_on() {
 #[test]
 fn the_async_client_resets_a_stream_stalling_between_bdat_chunks_too() {
     use mimeograph::native::AsyncSmtpClient;
-    let sink = Sink::start(&["--chunking"]);
-    let mut o = options(sink.port);
-    o.timeout = Duration::from_secs(1);
-    let (stalled, other_end) = std::os::unix::net::UnixStream::pair().unwrap();
-    let part = Attachment::reader(PatternReader::new(MIB).chain(stalled)).filename("stalls.bin");
-    let m = message(part);
+    let (sink, o, m, other_end) = stalling_after_1_mib();
     let data = pattern(100_000);
     let next = message(Attachment::bytes(data.clone()).filename("ok.bin"));
     let (tx, rx) = std::sync::mpsc::channel();

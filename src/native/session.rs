@@ -190,26 +190,32 @@ impl Session {
     /// A read without waiting on an idle connection gave `r`; false when
     /// there is nothing more to read now.
     pub(crate) fn idle_read(&mut self, r: io::Result<usize>, buf: &[u8], now: Duration) -> bool {
-        match r {
-            Ok(0) => self.engine.connection_closed(now),
-            Ok(n) => self.engine.receive(&buf[..n.min(buf.len())], now),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
-            Err(e) if is_would_block(&e) => return false,
-            Err(_) => self.engine.connection_closed(now),
-        }
-        !self.engine.is_closed()
+        self.read_without_wait(r, buf, now, false)
     }
 
     /// While a body waits for its data: a read without waiting gave `r`
     /// (replies to what was sent, e.g. BDAT chunks); false when there is
-    /// nothing more to read now.
+    /// nothing more to read now. An I/O error is kept for the caller.
     pub(crate) fn read_now(&mut self, r: io::Result<usize>, buf: &[u8], now: Duration) -> bool {
+        self.read_without_wait(r, buf, now, true)
+    }
+
+    /// [`Session::idle_read`] and [`Session::read_now`]: an I/O error
+    /// closes the session, and is kept in `io_error` when `keep_error`.
+    fn read_without_wait(
+        &mut self,
+        r: io::Result<usize>,
+        buf: &[u8],
+        now: Duration,
+        keep_error: bool,
+    ) -> bool {
         match r {
             Ok(0) => self.engine.connection_closed(now),
             Ok(n) => self.engine.receive(&buf[..n.min(buf.len())], now),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
             Err(e) if is_would_block(&e) => return false,
-            Err(e) => self.write_failed(e, now),
+            Err(e) if keep_error => self.write_failed(e, now),
+            Err(_) => self.engine.connection_closed(now),
         }
         !self.engine.is_closed()
     }
